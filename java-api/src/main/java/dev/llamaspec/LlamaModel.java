@@ -1,0 +1,221 @@
+package dev.llamaspec;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+
+/**
+ * A GGUF model loaded through llama.cpp. Thread-safe: several {@link Session}s may use one model at
+ * the same time. Close it when done; closing also closes its open sessions (waiting for a step in
+ * progress to end), and every call after {@link #close()} throws {@link IllegalStateException}.
+ *
+ * <pre>{@code
+ * try (LlamaModel model = LlamaModel.load(Path.of("stories260K.gguf"));
+ *      Session session = model.newSession()) {
+ *     System.out.println(session.generate("Once upon a time", GenerationOptions.greedy()).text());
+ * }
+ * }</pre>
+ */
+public final class LlamaModel implements AutoCloseable {
+    private final Path path;
+    private final ModelOptions options;
+    private final ReentrantReadWriteLock lifecycle = new ReentrantReadWriteLock();
+    private final Set<Session> sessions = ConcurrentHashMap.newKeySet();
+    private long handle;
+    private volatile ModelInfo info;
+
+    private LlamaModel(Path path, ModelOptions options, long handle) {
+        this.path = path;
+        this.options = options;
+        this.handle = handle;
+    }
+
+    /** Loads a model with default options. */
+    public static LlamaModel load(Path path) {
+        return load(path, ModelOptions.defaults());
+    }
+
+    /**
+     * Loads a model.
+     *
+     * @throws LlamaException with {@link ErrorCode#MODEL_LOAD} when the file is missing, not a GGUF
+     *     file or not loadable, naming the path and the reason
+     */
+    public static LlamaModel load(Path path, ModelOptions options) {
+        Objects.requireNonNull(path, "path");
+        Objects.requireNonNull(options, "options");
+        NativeLibrary.ensureLoaded();
+        Path absolute = path.toAbsolutePath();
+        long handle = nLoad(absolute.toString().getBytes(StandardCharsets.UTF_8), options.gpuLayers(), options.mmap(),
+                options.contextSize(), options.threads());
+        return new LlamaModel(absolute, options, handle);
+    }
+
+    public Path path() {
+        return path;
+    }
+
+    public ModelOptions options() {
+        return options;
+    }
+
+    public ModelInfo info() {
+        ModelInfo result = info;
+        if (result == null) {
+            result = read(() -> nInfo(handle));
+            info = result;
+        }
+        return result;
+    }
+
+    /** Tokens of text as a prompt: with the model's BOS token, special-token text read as plain text. */
+    public int[] tokenize(String text) {
+        return tokenize(text, true, false);
+    }
+
+    /**
+     * @param addSpecial   add BOS/EOS where the model wants them
+     * @param parseSpecial read special-token text such as {@code <s>} as those tokens
+     */
+    public int[] tokenize(String text, boolean addSpecial, boolean parseSpecial) {
+        byte[] utf8 = Objects.requireNonNull(text, "text").getBytes(StandardCharsets.UTF_8);
+        return read(() -> nTokenize(handle, utf8, addSpecial, parseSpecial));
+    }
+
+    /** Text of tokens; special tokens are left out. */
+    public String detokenize(int[] tokens) {
+        Objects.requireNonNull(tokens, "tokens");
+        return new String(read(() -> nDetokenize(handle, tokens, false)), StandardCharsets.UTF_8);
+    }
+
+    /**
+     * The piece of one token as llama.cpp prints it. A piece may be part of a multi-byte character,
+     * which then shows as U+FFFD; {@link #detokenize} joins such pieces correctly.
+     */
+    public String tokenToPiece(int token, boolean renderSpecial) {
+        return new String(read(() -> nTokenToPiece(handle, token, renderSpecial)), StandardCharsets.UTF_8);
+    }
+
+    /** Whether the model carries a chat template. */
+    public boolean hasChatTemplate() {
+        return info().chatTemplate().isPresent();
+    }
+
+    /**
+     * Renders a conversation with the model's own chat template. A model without a template gets a
+     * plain format: the system text, then {@code "User: ..."} and {@code "Assistant: ..."} lines, and
+     * a final {@code "Assistant:"} when {@code addAssistant} is set.
+     *
+     * @throws LlamaException with {@link ErrorCode#TEMPLATE} when llama.cpp cannot apply the template
+     */
+    public String applyChatTemplate(List<ChatMessage> messages, boolean addAssistant) {
+        Objects.requireNonNull(messages, "messages");
+        String[] roles = new String[messages.size()];
+        byte[][] contents = new byte[messages.size()][];
+        for (int i = 0; i < roles.length; i++) {
+            ChatMessage m = Objects.requireNonNull(messages.get(i), "message " + i);
+            roles[i] = m.role().wireName();
+            contents[i] = m.content().getBytes(StandardCharsets.UTF_8);
+        }
+        return new String(read(() -> nApplyChatTemplate(handle, roles, contents, addAssistant)), StandardCharsets.UTF_8);
+    }
+
+    /** A session with the model's default context size and threads. */
+    public Session newSession() {
+        return newSession(SessionOptions.defaults());
+    }
+
+    public Session newSession(SessionOptions options) {
+        Objects.requireNonNull(options, "options");
+        return read(() -> {
+            long session = Session.nInit(handle, options.contextSize(), options.batchSize(), options.threads());
+            Session s = new Session(this, session);
+            sessions.add(s);
+            return s;
+        });
+    }
+
+    void forget(Session session) {
+        sessions.remove(session);
+    }
+
+    /** Frees the model after closing its open sessions. Idempotent. */
+    @Override
+    public void close() {
+        for (Session s : new ArrayList<>(sessions)) {
+            s.close();
+        }
+        lifecycle.writeLock().lock();
+        try {
+            if (handle != 0) {
+                // sessions opened while we were closing the others
+                for (Session s : new ArrayList<>(sessions)) {
+                    s.close();
+                }
+                nFree(handle);
+                handle = 0;
+            }
+        } finally {
+            lifecycle.writeLock().unlock();
+        }
+    }
+
+    public boolean isClosed() {
+        lifecycle.readLock().lock();
+        try {
+            return handle == 0;
+        } finally {
+            lifecycle.readLock().unlock();
+        }
+    }
+
+    /** The native handle for a session's use; the caller holds {@link #readLock()}. */
+    long handle() {
+        return handle;
+    }
+
+    ReentrantReadWriteLock.ReadLock readLock() {
+        return lifecycle.readLock();
+    }
+
+    private interface NativeCall<T> {
+        T call();
+    }
+
+    private <T> T read(NativeCall<T> call) {
+        lifecycle.readLock().lock();
+        try {
+            if (handle == 0) {
+                throw new IllegalStateException("model is closed: " + path);
+            }
+            return call.call();
+        } finally {
+            lifecycle.readLock().unlock();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "LlamaModel{" + path + (isClosed() ? ", closed" : "") + "}";
+    }
+
+    private static native long nLoad(byte[] path, int gpuLayers, boolean mmap, int contextSize, int threads);
+
+    private static native void nFree(long handle);
+
+    private static native ModelInfo nInfo(long handle);
+
+    private static native int[] nTokenize(long handle, byte[] text, boolean addSpecial, boolean parseSpecial);
+
+    private static native byte[] nDetokenize(long handle, int[] tokens, boolean renderSpecial);
+
+    private static native byte[] nTokenToPiece(long handle, int token, boolean renderSpecial);
+
+    private static native byte[] nApplyChatTemplate(long handle, String[] roles, byte[][] contents,
+            boolean addAssistant);
+}

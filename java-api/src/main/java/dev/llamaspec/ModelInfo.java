@@ -1,0 +1,31 @@
+package dev.llamaspec;
+
+import java.util.Optional;
+
+/**
+ * What a loaded model is.
+ *
+ * @param name              {@code general.name}, empty when the file has none
+ * @param architecture      {@code general.architecture}, e.g. "llama"
+ * @param description       llama.cpp's one-line description (type, size, quantisation)
+ * @param chatTemplate      the model's own chat template, empty when it has none
+ * @param parameterCount    number of parameters
+ * @param sizeBytes         size of the weights in bytes
+ * @param trainingContextSize context length the model was trained with
+ * @param vocabularySize    number of tokens in the vocabulary
+ * @param embeddingSize     hidden size
+ * @param layerCount        number of layers
+ */
+public record ModelInfo(String name, String architecture, String description, Optional<String> chatTemplate,
+        long parameterCount, long sizeBytes, int trainingContextSize, int vocabularySize, int embeddingSize,
+        int layerCount) {
+
+    /** Called from JNI. */
+    static ModelInfo fromNative(String name, String architecture, String description, String chatTemplate,
+            long parameterCount, long sizeBytes, int trainingContextSize, int vocabularySize, int embeddingSize,
+            int layerCount) {
+        return new ModelInfo(name, architecture, description,
+                chatTemplate.isEmpty() ? Optional.empty() : Optional.of(chatTemplate), parameterCount, sizeBytes,
+                trainingContextSize, vocabularySize, embeddingSize, layerCount);
+    }
+}

@@ -1,0 +1,94 @@
+// Backend loading and log routing. llama.cpp logs through one process-wide callback and may
+// split a line into several calls (GGML_LOG_LEVEL_CONT); lines are reassembled per thread here.
+#include "spec-decode.h"
+#include "sd-internal.h"
+
+#include "ggml-backend.h"
+
+#include <cstdlib>
+#include <mutex>
+
+static std::atomic<sd_log_callback> g_log_callback{nullptr};
+static std::atomic<void *>          g_log_user_data{nullptr};
+
+struct sd_log_line {
+    std::string     text;
+    ggml_log_level  level = GGML_LOG_LEVEL_INFO;
+};
+
+static thread_local sd_log_line  t_line;
+static thread_local std::string  t_last_error;
+
+static void sd_log_emit(const sd_log_line & line) {
+    if (line.level == GGML_LOG_LEVEL_ERROR) {
+        t_last_error = line.text;
+    }
+    sd_log_callback callback = g_log_callback.load();
+    if (callback != nullptr) {
+        callback(line.level, line.text.c_str(), g_log_user_data.load());
+    }
+}
+
+static void sd_log_receive(ggml_log_level level, const char * text, void * /*user_data*/) {
+    if (text == nullptr) {
+        return;
+    }
+    if (level != GGML_LOG_LEVEL_CONT) {
+        if (!t_line.text.empty()) {
+            sd_log_emit(t_line);
+            t_line.text.clear();
+        }
+        t_line.level = level;
+    }
+    for (const char * p = text; *p != '\0'; p++) {
+        if (*p == '\n') {
+            sd_log_emit(t_line);
+            t_line.text.clear();
+        } else {
+            t_line.text += *p;
+        }
+    }
+}
+
+void sd_log_set(sd_log_callback callback, void * user_data) {
+    g_log_user_data.store(user_data);
+    g_log_callback.store(callback);
+}
+
+std::string sd_log_take_last_error(void) {
+    std::string last;
+    last.swap(t_last_error);
+    return last;
+}
+
+void sd_backend_init(void) {
+    static std::once_flag once;
+    std::call_once(once, [] {
+        // Our receiver is installed for good: it forwards to the callback set by sd_log_set, or
+        // drops the line, so llama.cpp never writes to the host's stderr.
+        llama_log_set(sd_log_receive, nullptr);
+        ggml_log_set(sd_log_receive, nullptr);
+        const char * dir = std::getenv("LLAMASPEC_BACKEND_DIR");
+        if (dir != nullptr && dir[0] != '\0') {
+            ggml_backend_load_all_from_path(dir);
+        } else {
+            ggml_backend_load_all();
+        }
+        llama_backend_init();
+    });
+}
+
+const char * sd_status_name(sd_status status) {
+    switch (status) {
+        case SD_OK:                   return "SD_OK";
+        case SD_ERR_INVALID_ARGUMENT: return "SD_ERR_INVALID_ARGUMENT";
+        case SD_ERR_MODEL_LOAD:       return "SD_ERR_MODEL_LOAD";
+        case SD_ERR_CONTEXT_INIT:     return "SD_ERR_CONTEXT_INIT";
+        case SD_ERR_CONTEXT_OVERFLOW: return "SD_ERR_CONTEXT_OVERFLOW";
+        case SD_ERR_DECODE:           return "SD_ERR_DECODE";
+        case SD_ERR_TEMPLATE:         return "SD_ERR_TEMPLATE";
+        case SD_ERR_TOKENIZE:         return "SD_ERR_TOKENIZE";
+        case SD_ERR_STATE:            return "SD_ERR_STATE";
+    }
+    return "SD_ERR_UNKNOWN";
+}

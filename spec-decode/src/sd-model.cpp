@@ -1,0 +1,261 @@
+// Model loading, information, tokenizer and chat template.
+#include "spec-decode.h"
+#include "sd-internal.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <thread>
+
+sd_status sd_fail(std::string & error, sd_status status, std::string message) {
+    error = std::move(message);
+    return status;
+}
+
+// Checks what llama.cpp would otherwise report only in its log: the file exists, is a regular
+// readable file and starts with the GGUF magic.
+static sd_status check_gguf_file(const char * path, std::string & error) {
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        return sd_fail(error, SD_ERR_MODEL_LOAD,
+                       std::string("model file not found: ") + path + " (" + std::strerror(errno) + ")");
+    }
+    if (S_ISDIR(st.st_mode)) {
+        return sd_fail(error, SD_ERR_MODEL_LOAD, std::string("model path is a directory, not a GGUF file: ") + path);
+    }
+    if (!S_ISREG(st.st_mode)) {
+        return sd_fail(error, SD_ERR_MODEL_LOAD, std::string("model path is not a regular file: ") + path);
+    }
+    FILE * f = std::fopen(path, "rb");
+    if (f == nullptr) {
+        return sd_fail(error, SD_ERR_MODEL_LOAD,
+                       std::string("cannot read model file: ") + path + " (" + std::strerror(errno) + ")");
+    }
+    char magic[4] = {0, 0, 0, 0};
+    const size_t n = std::fread(magic, 1, sizeof(magic), f);
+    std::fclose(f);
+    if (n < sizeof(magic)) {
+        return sd_fail(error, SD_ERR_MODEL_LOAD,
+                       std::string("not a GGUF file (only ") + std::to_string(st.st_size) + " bytes): " + path);
+    }
+    if (std::memcmp(magic, "GGUF", 4) != 0) {
+        return sd_fail(error, SD_ERR_MODEL_LOAD, std::string("not a GGUF file (no GGUF magic): ") + path);
+    }
+    return SD_OK;
+}
+
+sd_status sd_model_load(const char * path, const sd_model_params & params, sd_model ** out, std::string & error) {
+    *out = nullptr;
+    if (path == nullptr || path[0] == '\0') {
+        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "model path is empty");
+    }
+    if (params.n_gpu_layers < -1) {
+        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "n_gpu_layers must be -1 (all) or >= 0");
+    }
+    if (params.n_threads < 0) {
+        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "n_threads must be >= 0");
+    }
+    sd_status status = check_gguf_file(path, error);
+    if (status != SD_OK) {
+        return status;
+    }
+    sd_backend_init();
+
+    llama_model_params mparams = llama_model_default_params();
+    mparams.n_gpu_layers = params.n_gpu_layers;
+    mparams.load_mode    = params.use_mmap ? LLAMA_LOAD_MODE_MMAP : LLAMA_LOAD_MODE_NONE;
+
+    sd_log_take_last_error();
+    llama_model * model = llama_model_load_from_file(path, mparams);
+    if (model == nullptr) {
+        std::string reason = sd_log_take_last_error();
+        return sd_fail(error, SD_ERR_MODEL_LOAD,
+                       std::string("llama.cpp could not load the model ") + path +
+                       (reason.empty() ? "" : ": " + reason));
+    }
+    if (!llama_model_has_decoder(model) || llama_model_n_embd(model) <= 0 ||
+        llama_vocab_n_tokens(llama_model_get_vocab(model)) <= 0) {
+        llama_model_free(model);
+        return sd_fail(error, SD_ERR_MODEL_LOAD, std::string("not a text-generation model: ") + path);
+    }
+
+    sd_model * m = new sd_model();
+    m->model  = model;
+    m->vocab  = llama_model_get_vocab(model);
+    m->params = params;
+    if (m->params.n_threads == 0) {
+        const unsigned hw = std::thread::hardware_concurrency();
+        m->params.n_threads = (int32_t) std::min(8u, std::max(1u, hw));
+    }
+    if (m->params.n_ctx == 0) {
+        const int32_t train = llama_model_n_ctx_train(model);
+        m->params.n_ctx = (uint32_t) (train > 0 ? std::min(train, 4096) : 4096);
+    }
+    *out = m;
+    return SD_OK;
+}
+
+void sd_model_free(sd_model * model) {
+    if (model == nullptr) {
+        return;
+    }
+    llama_model_free(model->model);
+    delete model;
+}
+
+static std::string model_meta(const llama_model * model, const char * key) {
+    char buf[512];
+    const int32_t n = llama_model_meta_val_str(model, key, buf, sizeof(buf));
+    return n < 0 ? std::string() : std::string(buf, std::min((size_t) n, sizeof(buf) - 1));
+}
+
+sd_model_info sd_model_get_info(const sd_model * m) {
+    sd_model_info info;
+    info.name         = model_meta(m->model, "general.name");
+    info.architecture = model_meta(m->model, "general.architecture");
+    char desc[256];
+    const int32_t n = llama_model_desc(m->model, desc, sizeof(desc));
+    info.description  = n < 0 ? std::string() : std::string(desc, std::min((size_t) n, sizeof(desc) - 1));
+    const char * tmpl = llama_model_chat_template(m->model, nullptr);
+    info.chat_template = tmpl != nullptr ? tmpl : "";
+    info.n_params     = llama_model_n_params(m->model);
+    info.size_bytes   = llama_model_size(m->model);
+    info.n_ctx_train  = llama_model_n_ctx_train(m->model);
+    info.n_vocab      = llama_vocab_n_tokens(m->vocab);
+    info.n_embd       = llama_model_n_embd(m->model);
+    info.n_layer      = llama_model_n_layer(m->model);
+    return info;
+}
+
+sd_status sd_tokenize(const sd_model * m, const std::string & text, bool add_special, bool parse_special,
+                      std::vector<llama_token> & out, std::string & error) {
+    if (text.size() > (size_t) INT32_MAX / 2) {
+        return sd_fail(error, SD_ERR_TOKENIZE, "text is too long to tokenize");
+    }
+    out.resize(text.size() + 2);
+    int32_t n = llama_tokenize(m->vocab, text.data(), (int32_t) text.size(), out.data(), (int32_t) out.size(),
+                               add_special, parse_special);
+    if (n < 0 && n != INT32_MIN) {
+        out.resize((size_t) -n);
+        n = llama_tokenize(m->vocab, text.data(), (int32_t) text.size(), out.data(), (int32_t) out.size(),
+                           add_special, parse_special);
+    }
+    if (n < 0) {
+        out.clear();
+        return sd_fail(error, SD_ERR_TOKENIZE, "tokenization failed");
+    }
+    out.resize((size_t) n);
+    return SD_OK;
+}
+
+static sd_status check_tokens(const sd_model * m, const llama_token * tokens, size_t n, std::string & error) {
+    const int32_t n_vocab = llama_vocab_n_tokens(m->vocab);
+    for (size_t i = 0; i < n; i++) {
+        if (tokens[i] < 0 || tokens[i] >= n_vocab) {
+            return sd_fail(error, SD_ERR_INVALID_ARGUMENT,
+                           "token " + std::to_string(tokens[i]) + " at index " + std::to_string(i) +
+                           " is outside the vocabulary [0, " + std::to_string(n_vocab) + ")");
+        }
+    }
+    return SD_OK;
+}
+
+sd_status sd_detokenize(const sd_model * m, const std::vector<llama_token> & tokens, bool render_special,
+                        std::string & out, std::string & error) {
+    sd_status status = check_tokens(m, tokens.data(), tokens.size(), error);
+    if (status != SD_OK) {
+        return status;
+    }
+    out.resize(tokens.size() * 8 + 16);
+    int32_t n = llama_detokenize(m->vocab, tokens.data(), (int32_t) tokens.size(), &out[0], (int32_t) out.size(),
+                                 false, render_special);
+    if (n < 0) {
+        out.resize((size_t) -n);
+        n = llama_detokenize(m->vocab, tokens.data(), (int32_t) tokens.size(), &out[0], (int32_t) out.size(),
+                             false, render_special);
+    }
+    if (n < 0) {
+        out.clear();
+        return sd_fail(error, SD_ERR_TOKENIZE, "detokenization failed");
+    }
+    out.resize((size_t) n);
+    return SD_OK;
+}
+
+sd_status sd_token_to_piece(const sd_model * m, llama_token token, bool render_special, std::string & out,
+                            std::string & error) {
+    sd_status status = check_tokens(m, &token, 1, error);
+    if (status != SD_OK) {
+        return status;
+    }
+    char buf[256];
+    int32_t n = llama_token_to_piece(m->vocab, token, buf, sizeof(buf), 0, render_special);
+    if (n >= 0) {
+        out.assign(buf, (size_t) n);
+        return SD_OK;
+    }
+    out.resize((size_t) -n);
+    n = llama_token_to_piece(m->vocab, token, &out[0], (int32_t) out.size(), 0, render_special);
+    if (n < 0) {
+        out.clear();
+        return sd_fail(error, SD_ERR_TOKENIZE, "cannot render token " + std::to_string(token));
+    }
+    out.resize((size_t) n);
+    return SD_OK;
+}
+
+std::string sd_chat_fallback(const std::vector<sd_chat_message> & messages, bool add_assistant) {
+    std::string out;
+    for (const sd_chat_message & msg : messages) {
+        if (msg.role == "system") {
+            out += msg.content + "\n\n";
+        } else if (msg.role == "assistant") {
+            out += "Assistant: " + msg.content + "\n";
+        } else {
+            out += "User: " + msg.content + "\n";
+        }
+    }
+    if (add_assistant) {
+        out += "Assistant:";
+    }
+    return out;
+}
+
+sd_status sd_chat_apply(const sd_model * m, const std::vector<sd_chat_message> & messages, bool add_assistant,
+                        std::string & out, bool * used_fallback, std::string & error) {
+    for (const sd_chat_message & msg : messages) {
+        if (msg.role != "system" && msg.role != "user" && msg.role != "assistant") {
+            return sd_fail(error, SD_ERR_INVALID_ARGUMENT,
+                           "chat role must be system, user or assistant, not '" + msg.role + "'");
+        }
+    }
+    const char * tmpl = llama_model_chat_template(m->model, nullptr);
+    if (tmpl == nullptr) {
+        out = sd_chat_fallback(messages, add_assistant);
+        if (used_fallback != nullptr) *used_fallback = true;
+        return SD_OK;
+    }
+    std::vector<llama_chat_message> chat;
+    size_t total = 0;
+    for (const sd_chat_message & msg : messages) {
+        chat.push_back({msg.role.c_str(), msg.content.c_str()});
+        total += msg.role.size() + msg.content.size();
+    }
+    std::vector<char> buf(2 * total + 256);
+    int32_t n = llama_chat_apply_template(tmpl, chat.data(), chat.size(), add_assistant, buf.data(), (int32_t) buf.size());
+    if (n > (int32_t) buf.size()) {
+        buf.resize((size_t) n);
+        n = llama_chat_apply_template(tmpl, chat.data(), chat.size(), add_assistant, buf.data(), (int32_t) buf.size());
+    }
+    if (n < 0) {
+        return sd_fail(error, SD_ERR_TEMPLATE,
+                       "the model's chat template is not one llama.cpp can apply without a Jinja engine; "
+                       "render the prompt yourself and call generate");
+    }
+    out.assign(buf.data(), (size_t) n);
+    if (used_fallback != nullptr) *used_fallback = false;
+    return SD_OK;
+}

@@ -1,0 +1,343 @@
+// A session: one llama_context, the tokens in its KV cache, and the generation loop.
+#include "spec-decode.h"
+#include "sd-internal.h"
+#include "sd-text.h"
+
+#include <algorithm>
+#include <cmath>
+
+struct sd_session {
+    sd_model      * model = nullptr;
+    llama_context * ctx   = nullptr;
+    llama_batch     batch = {};
+    uint32_t        n_ctx   = 0;
+    uint32_t        n_batch = 0;
+
+    std::vector<llama_token> cached; // tokens in the KV cache (sequence 0, positions 0..n-1)
+
+    // the running generation
+    bool                  active = false;
+    sd_generation_params  params;
+    llama_sampler       * sampler = nullptr;
+    sd_text_stream        text;
+    llama_token           last = LLAMA_TOKEN_NULL; // sampled, not yet in the KV cache
+    bool                  have_logits = false;     // logits of the last decode are unsampled
+    sd_stats              stats;
+    int64_t               t_start_us = 0;
+    int64_t               t_first_token_us = 0;
+
+    std::atomic<bool>     cancel{false};
+};
+
+static bool sd_abort_requested(void * data) {
+    return static_cast<sd_session *>(data)->cancel.load(std::memory_order_relaxed);
+}
+
+sd_status sd_session_init(sd_model * model, const sd_session_params & params, sd_session ** out, std::string & error) {
+    *out = nullptr;
+    const uint32_t n_ctx = params.n_ctx != 0 ? params.n_ctx : model->params.n_ctx;
+    const int32_t  n_threads = params.n_threads != 0 ? params.n_threads : model->params.n_threads;
+    if (n_ctx < 8 || n_ctx > (1u << 24)) {
+        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "context size must be in [8, 16777216], got " + std::to_string(n_ctx));
+    }
+    if (n_threads < 1 || n_threads > 512) {
+        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "threads must be in [1, 512], got " + std::to_string(n_threads));
+    }
+    const uint32_t n_batch = params.n_batch != 0 ? std::min(params.n_batch, n_ctx) : std::min(512u, n_ctx);
+
+    sd_session * s = new sd_session();
+    s->model   = model;
+    s->n_ctx   = n_ctx;
+    s->n_batch = n_batch;
+
+    llama_context_params cparams = llama_context_default_params();
+    cparams.n_ctx           = n_ctx;
+    cparams.n_batch         = n_batch;
+    cparams.n_ubatch        = n_batch;
+    cparams.n_seq_max       = 1;
+    cparams.n_threads       = n_threads;
+    cparams.n_threads_batch = n_threads;
+    cparams.no_perf         = true;
+    cparams.abort_callback      = sd_abort_requested;
+    cparams.abort_callback_data = s;
+
+    sd_log_take_last_error();
+    s->ctx = llama_init_from_model(model->model, cparams);
+    if (s->ctx == nullptr) {
+        std::string reason = sd_log_take_last_error();
+        delete s;
+        return sd_fail(error, SD_ERR_CONTEXT_INIT,
+                       "llama.cpp could not create a context of " + std::to_string(n_ctx) + " tokens" +
+                       (reason.empty() ? "" : ": " + reason));
+    }
+    s->n_ctx = llama_n_ctx(s->ctx);
+    s->batch = llama_batch_init((int32_t) n_batch, 0, 1);
+    *out = s;
+    return SD_OK;
+}
+
+void sd_session_free(sd_session * s) {
+    if (s == nullptr) {
+        return;
+    }
+    if (s->sampler != nullptr) {
+        llama_sampler_free(s->sampler);
+    }
+    llama_batch_free(s->batch);
+    llama_free(s->ctx);
+    delete s;
+}
+
+uint32_t sd_session_n_ctx(const sd_session * s) {
+    return s->n_ctx;
+}
+
+const std::vector<llama_token> & sd_session_cached_tokens(const sd_session * s) {
+    return s->cached;
+}
+
+void sd_session_reset(sd_session * s) {
+    llama_memory_clear(llama_get_memory(s->ctx), true);
+    s->cached.clear();
+    s->active = false;
+    s->have_logits = false;
+}
+
+void sd_session_cancel(sd_session * s) {
+    s->cancel.store(true);
+}
+
+sd_stats sd_generation_stats(const sd_session * s) {
+    return s->stats;
+}
+
+// Drops the KV cache from position n on.
+static void cache_truncate(sd_session * s, size_t n) {
+    if (n < s->cached.size()) {
+        llama_memory_seq_rm(llama_get_memory(s->ctx), 0, (llama_pos) n, -1);
+        s->cached.resize(n);
+    }
+}
+
+// Evaluates tokens after the cached ones in batches of n_batch; logits for the last one only.
+// *cancelled tells an abort through sd_session_cancel apart from a failure.
+static sd_status decode_tokens(sd_session * s, const llama_token * tokens, size_t n, bool * cancelled,
+                               std::string & error) {
+    *cancelled = false;
+    for (size_t i = 0; i < n; i += s->n_batch) {
+        const size_t n_chunk = std::min((size_t) s->n_batch, n - i);
+        s->batch.n_tokens = (int32_t) n_chunk;
+        for (size_t j = 0; j < n_chunk; j++) {
+            s->batch.token[j]     = tokens[i + j];
+            s->batch.pos[j]       = (llama_pos) (s->cached.size() + j);
+            s->batch.n_seq_id[j]  = 1;
+            s->batch.seq_id[j][0] = 0;
+            s->batch.logits[j]    = (i + j == n - 1);
+        }
+        const int32_t rc = llama_decode(s->ctx, s->batch);
+        if (rc != 0) {
+            // An aborted or failed decode may leave part of the batch in the cache: drop it, so the
+            // cache holds exactly the tokens we know of.
+            llama_memory_seq_rm(llama_get_memory(s->ctx), 0, (llama_pos) s->cached.size(), -1);
+            if (rc == 2) {
+                *cancelled = true;
+                return SD_OK;
+            }
+            std::string reason = sd_log_take_last_error();
+            return sd_fail(error, SD_ERR_DECODE,
+                           "llama_decode failed with code " + std::to_string(rc) + " at position " +
+                           std::to_string(s->cached.size()) + (reason.empty() ? "" : ": " + reason));
+        }
+        s->cached.insert(s->cached.end(), tokens + i, tokens + i + n_chunk);
+    }
+    return SD_OK;
+}
+
+static sd_status check_generation_params(const sd_generation_params & p, std::string & error) {
+    if (p.max_tokens < 1) {
+        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "max_tokens must be >= 1, got " + std::to_string(p.max_tokens));
+    }
+    if (!std::isfinite(p.temperature) || p.temperature < 0.0f) {
+        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "temperature must be a finite number >= 0");
+    }
+    if (p.top_k < 0) {
+        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "top_k must be >= 0 (0 = off)");
+    }
+    if (!(p.top_p > 0.0f && p.top_p <= 1.0f)) {
+        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "top_p must be in (0, 1]");
+    }
+    if (!(p.min_p >= 0.0f && p.min_p < 1.0f)) {
+        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "min_p must be in [0, 1)");
+    }
+    if (!std::isfinite(p.repeat_penalty) || p.repeat_penalty <= 0.0f) {
+        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "repeat_penalty must be a finite number > 0");
+    }
+    if (p.repeat_last_n < 0) {
+        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "repeat_last_n must be >= 0");
+    }
+    return SD_OK;
+}
+
+// llama.cpp's sampler chain in its usual order: penalties, top-k, top-p, min-p, temperature, draw.
+static llama_sampler * sampler_init(const sd_model * m, const sd_generation_params & p) {
+    llama_sampler_chain_params sparams = llama_sampler_chain_default_params();
+    sparams.no_perf = true;
+    llama_sampler * chain = llama_sampler_chain_init(sparams);
+    if (p.repeat_penalty != 1.0f && p.repeat_last_n != 0) {
+        llama_sampler_chain_add(chain, llama_sampler_init_penalties(llama_vocab_n_tokens(m->vocab), p.repeat_last_n, p.repeat_penalty, 0.0f, 0.0f));
+    }
+    if (p.temperature == 0.0f) {
+        llama_sampler_chain_add(chain, llama_sampler_init_greedy());
+        return chain;
+    }
+    if (p.top_k > 0) {
+        llama_sampler_chain_add(chain, llama_sampler_init_top_k(p.top_k));
+    }
+    if (p.top_p < 1.0f) {
+        llama_sampler_chain_add(chain, llama_sampler_init_top_p(p.top_p, 1));
+    }
+    if (p.min_p > 0.0f) {
+        llama_sampler_chain_add(chain, llama_sampler_init_min_p(p.min_p, 1));
+    }
+    llama_sampler_chain_add(chain, llama_sampler_init_temp(p.temperature));
+    llama_sampler_chain_add(chain, llama_sampler_init_dist(p.seed));
+    return chain;
+}
+
+sd_status sd_generation_begin(sd_session * s, const std::vector<llama_token> & prompt,
+                              const sd_generation_params & params, std::string & error) {
+    s->active = false;
+    s->t_first_token_us = 0;
+    s->cancel.store(false);
+    sd_status status = check_generation_params(params, error);
+    if (status != SD_OK) {
+        return status;
+    }
+    if (prompt.empty()) {
+        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "the prompt has no tokens");
+    }
+    const int32_t n_vocab = llama_vocab_n_tokens(s->model->vocab);
+    for (size_t i = 0; i < prompt.size(); i++) {
+        if (prompt[i] < 0 || prompt[i] >= n_vocab) {
+            return sd_fail(error, SD_ERR_INVALID_ARGUMENT,
+                           "prompt token " + std::to_string(prompt[i]) + " at index " + std::to_string(i) +
+                           " is outside the vocabulary [0, " + std::to_string(n_vocab) + ")");
+        }
+    }
+    if (prompt.size() >= s->n_ctx) {
+        return sd_fail(error, SD_ERR_CONTEXT_OVERFLOW,
+                       "the prompt has " + std::to_string(prompt.size()) + " tokens but the context holds " +
+                       std::to_string(s->n_ctx) + " (at least one more is needed to generate)");
+    }
+
+    s->stats = sd_stats();
+    s->stats.n_prompt = (int32_t) prompt.size();
+    s->t_start_us = llama_time_us();
+
+    // Reuse the longest common prefix; at least the last prompt token is evaluated again so that
+    // its logits are fresh.
+    size_t n_keep = 0;
+    while (n_keep < s->cached.size() && n_keep < prompt.size() && s->cached[n_keep] == prompt[n_keep]) {
+        n_keep++;
+    }
+    n_keep = std::min(n_keep, prompt.size() - 1);
+    cache_truncate(s, n_keep);
+    s->stats.n_prompt_reused = (int32_t) n_keep;
+
+    bool cancelled = false;
+    status = decode_tokens(s, prompt.data() + n_keep, prompt.size() - n_keep, &cancelled, error);
+    s->stats.t_prompt_us = llama_time_us() - s->t_start_us;
+    if (status != SD_OK) {
+        return status;
+    }
+    // Cancelled during the prompt: the first step reports SD_STOP_CANCELLED (the flag stays set).
+    s->have_logits = !cancelled;
+
+    if (s->sampler != nullptr) {
+        llama_sampler_free(s->sampler);
+    }
+    s->sampler = sampler_init(s->model, params);
+    const size_t n_history = std::min(prompt.size(), (size_t) std::max(params.repeat_last_n, 0));
+    for (size_t i = prompt.size() - n_history; i < prompt.size(); i++) {
+        llama_sampler_accept(s->sampler, prompt[i]);
+    }
+    s->params = params;
+    sd_text_stream_reset(s->text, params.stop);
+    s->last = LLAMA_TOKEN_NULL;
+    s->active = true;
+    return SD_OK;
+}
+
+static void finish(sd_session * s, sd_step_result & result, sd_stop_reason reason) {
+    sd_text_stream_flush(s->text, result.text);
+    result.stop = reason;
+    s->active = false;
+    if (s->t_first_token_us > 0) {
+        s->stats.t_gen_us = llama_time_us() - s->t_first_token_us;
+    }
+}
+
+sd_status sd_generation_step(sd_session * s, sd_step_result & result, std::string & error) {
+    result.tokens.clear();
+    result.text.clear();
+    result.stop = SD_STOP_NONE;
+    if (!s->active) {
+        return sd_fail(error, SD_ERR_STATE, "no generation is running (call sd_generation_begin first)");
+    }
+    if (s->cancel.load()) {
+        finish(s, result, SD_STOP_CANCELLED);
+        return SD_OK;
+    }
+    if (!s->have_logits) {
+        if (s->cached.size() + 1 > s->n_ctx) {
+            finish(s, result, SD_STOP_CONTEXT_FULL);
+            return SD_OK;
+        }
+        const int64_t t0 = llama_time_us();
+        bool cancelled = false;
+        sd_status status = decode_tokens(s, &s->last, 1, &cancelled, error);
+        s->stats.t_verify_us += llama_time_us() - t0;
+        if (cancelled) {
+            finish(s, result, SD_STOP_CANCELLED);
+            return SD_OK;
+        }
+        if (status != SD_OK) {
+            s->active = false;
+            return status;
+        }
+        s->have_logits = true;
+    }
+
+    const llama_token token = llama_sampler_sample(s->sampler, s->ctx, -1);
+    s->have_logits = false;
+    s->stats.n_steps++;
+    if (s->stats.n_generated == 0) {
+        s->t_first_token_us = llama_time_us();
+        s->stats.t_first_us = s->t_first_token_us - s->t_start_us;
+    }
+    if (llama_vocab_is_eog(s->model->vocab, token)) {
+        finish(s, result, SD_STOP_END_OF_TEXT);
+        return SD_OK;
+    }
+    s->last = token;
+    s->stats.n_generated++;
+    result.tokens.push_back(token);
+
+    std::string piece;
+    sd_status status = sd_token_to_piece(s->model, token, false, piece, error);
+    if (status != SD_OK) {
+        s->active = false;
+        return status;
+    }
+    if (sd_text_stream_push(s->text, piece, result.text)) {
+        finish(s, result, SD_STOP_STOP_STRING);
+    } else if (s->stats.n_generated >= s->params.max_tokens) {
+        finish(s, result, SD_STOP_MAX_TOKENS);
+    } else if (s->cached.size() >= s->n_ctx) { // no position left for the token just sampled
+        finish(s, result, SD_STOP_CONTEXT_FULL);
+    }
+    if (s->t_first_token_us > 0) {
+        s->stats.t_gen_us = llama_time_us() - s->t_first_token_us;
+    }
+    return SD_OK;
+}

@@ -1,0 +1,140 @@
+// Loading, errors, and plain generation on the test model (label: model).
+#include "spec-decode.h"
+#include "sd-test.h"
+
+#include <cstdio>
+#include <unistd.h>
+
+static std::string write_temp(const std::string & bytes) {
+    char path[] = "/tmp/llamaspec-test-XXXXXX";
+    const int fd = mkstemp(path);
+    if (fd >= 0) {
+        if (write(fd, bytes.data(), bytes.size()) != (ssize_t) bytes.size()) { /* checked by the load below */ }
+        close(fd);
+    }
+    return path;
+}
+
+static sd_status try_load(const std::string & path, std::string & error) {
+    sd_model * model = nullptr;
+    sd_status status = sd_model_load(path.c_str(), sd_model_params(), &model, error);
+    CHECK((status == SD_OK) == (model != nullptr));
+    sd_model_free(model);
+    return status;
+}
+
+// Generates greedily until the generation stops; returns the text.
+static std::string generate(sd_session * session, const std::vector<llama_token> & prompt, int32_t max_tokens,
+                            sd_stop_reason * stop, std::vector<llama_token> * tokens = nullptr) {
+    sd_generation_params params;
+    params.temperature = 0.0f;
+    params.max_tokens  = max_tokens;
+    std::string error;
+    sd_status status = sd_generation_begin(session, prompt, params, error);
+    CHECK(status == SD_OK);
+    std::string text;
+    sd_step_result step;
+    *stop = SD_STOP_NONE;
+    while (status == SD_OK && *stop == SD_STOP_NONE) {
+        status = sd_generation_step(session, step, error);
+        text += step.text;
+        if (tokens != nullptr) tokens->insert(tokens->end(), step.tokens.begin(), step.tokens.end());
+        *stop = step.stop;
+    }
+    CHECK(status == SD_OK);
+    return text;
+}
+
+int main() {
+    const std::string path = sd_test_model_path();
+    std::string error;
+
+    // Errors are statuses with messages that name the problem.
+    CHECK(try_load("/nonexistent/model.gguf", error) == SD_ERR_MODEL_LOAD);
+    CHECK(error.find("not found") != std::string::npos);
+    CHECK(try_load("/tmp", error) == SD_ERR_MODEL_LOAD);
+    CHECK(error.find("directory") != std::string::npos);
+    const std::string text_file = write_temp("this is not a model\n");
+    CHECK(try_load(text_file, error) == SD_ERR_MODEL_LOAD);
+    CHECK(error.find("GGUF") != std::string::npos);
+    const std::string truncated = write_temp(std::string("GGUF\x03\x00\x00\x00", 8) + std::string(12, '\x01'));
+    CHECK(try_load(truncated, error) == SD_ERR_MODEL_LOAD);
+    CHECK(error.find("could not load") != std::string::npos);
+    std::remove(text_file.c_str());
+    std::remove(truncated.c_str());
+
+    sd_model * model = nullptr;
+    sd_model_params mparams;
+    mparams.n_threads = 2;
+    if (sd_model_load(path.c_str(), mparams, &model, error) != SD_OK) {
+        std::fprintf(stderr, "cannot load %s: %s\n", path.c_str(), error.c_str());
+        return 1;
+    }
+    const sd_model_info info = sd_model_get_info(model);
+    CHECK(info.architecture == "llama");
+    CHECK(info.n_vocab == 512);
+    CHECK(info.n_embd == 64);
+    CHECK(info.n_layer == 5);
+    CHECK(info.n_params > 200000 && info.n_params < 400000);
+
+    std::vector<llama_token> prompt;
+    CHECK(sd_tokenize(model, "Once upon a time", true, false, prompt, error) == SD_OK);
+    CHECK(!prompt.empty() && prompt[0] == 1); // BOS
+    std::string round_trip;
+    CHECK(sd_detokenize(model, prompt, false, round_trip, error) == SD_OK);
+    CHECK(round_trip.find("Once upon a time") != std::string::npos);
+    CHECK(sd_detokenize(model, {5000}, false, round_trip, error) == SD_ERR_INVALID_ARGUMENT);
+
+    sd_session_params sparams;
+    sparams.n_ctx = 128;
+    sd_session * session = nullptr;
+    CHECK(sd_session_init(model, sparams, &session, error) == SD_OK);
+
+    // Greedy continuation; the model's known story opening (computed independently of llama.cpp).
+    sd_stop_reason stop;
+    std::vector<llama_token> generated;
+    const std::string first = generate(session, prompt, 24, &stop, &generated);
+    CHECK(stop == SD_STOP_MAX_TOKENS);
+    CHECK(generated.size() == 24);
+    CHECK(first.rfind(", there was a little girl named Lily", 0) == 0);
+    std::printf("greedy: %s\n", first.c_str());
+
+    // The same prompt again reuses the KV cache and gives the same text.
+    const std::string second = generate(session, prompt, 24, &stop);
+    CHECK_EQ_STR(second, first);
+    CHECK(sd_generation_stats(session).n_prompt_reused == (int32_t) prompt.size() - 1);
+
+    // A follow-up prompt that extends the first conversation evaluates only the new tokens.
+    std::vector<llama_token> follow = prompt;
+    follow.insert(follow.end(), generated.begin(), generated.end());
+    generate(session, follow, 8, &stop);
+    CHECK(sd_generation_stats(session).n_prompt_reused == (int32_t) prompt.size() + 23);
+
+    // The context fills up: the generation stops with SD_STOP_CONTEXT_FULL, not an error.
+    generate(session, prompt, 100000, &stop);
+    CHECK(stop == SD_STOP_CONTEXT_FULL || stop == SD_STOP_END_OF_TEXT);
+    CHECK(sd_session_n_ctx(session) >= 128); // llama.cpp may round the size up
+    CHECK(sd_session_cached_tokens(session).size() <= sd_session_n_ctx(session));
+
+    // A prompt that does not fit is an error.
+    std::vector<llama_token> long_prompt(sd_session_n_ctx(session) + 10, prompt[1]);
+    sd_generation_params params;
+    CHECK(sd_generation_begin(session, long_prompt, params, error) == SD_ERR_CONTEXT_OVERFLOW);
+    params.top_p = 0.0f;
+    CHECK(sd_generation_begin(session, prompt, params, error) == SD_ERR_INVALID_ARGUMENT);
+
+    // Cancellation ends the generation at the next step and leaves the session usable.
+    params = sd_generation_params();
+    params.temperature = 0.0f;
+    CHECK(sd_generation_begin(session, prompt, params, error) == SD_OK);
+    sd_session_cancel(session);
+    sd_step_result step;
+    CHECK(sd_generation_step(session, step, error) == SD_OK);
+    CHECK(step.stop == SD_STOP_CANCELLED);
+    CHECK(sd_generation_step(session, step, error) == SD_ERR_STATE);
+    CHECK_EQ_STR(generate(session, prompt, 24, &stop), first);
+
+    sd_session_free(session);
+    sd_model_free(model);
+    return sd_test_finish("test-model");
+}
