@@ -3,6 +3,9 @@
 #include "sd-internal.h"
 #include "sd-text.h"
 
+#include "ggml-backend.h"
+#include "ggml-cpu.h"
+
 #include <algorithm>
 #include <cmath>
 
@@ -10,6 +13,7 @@ struct sd_session {
     sd_model      * model = nullptr;
     llama_context * ctx   = nullptr;
     llama_batch     batch = {};
+    ggml_threadpool * threadpool = nullptr; // kept for the session: without one, ggml starts threads per decode
     uint32_t        n_ctx   = 0;
     uint32_t        n_batch = 0;
 
@@ -31,6 +35,33 @@ struct sd_session {
 
 static bool sd_abort_requested(void * data) {
     return static_cast<sd_session *>(data)->cancel.load(std::memory_order_relaxed);
+}
+
+// The CPU backend's threadpool functions. With dynamically loaded backends (Debian's packages) they
+// are not linkable, so they are looked up in the CPU backend's registry, as llama-bench does.
+typedef ggml_threadpool * (*sd_threadpool_new_fn)(ggml_threadpool_params * params);
+typedef void (*sd_threadpool_free_fn)(ggml_threadpool * threadpool);
+
+static void * cpu_proc_address(const char * name) {
+    ggml_backend_dev_t cpu = ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_CPU);
+    ggml_backend_reg_t reg = cpu != nullptr ? ggml_backend_dev_backend_reg(cpu) : nullptr;
+    return reg != nullptr ? ggml_backend_reg_get_proc_address(reg, name) : nullptr;
+}
+
+static ggml_threadpool * threadpool_init(int32_t n_threads) {
+    auto fn = (sd_threadpool_new_fn) cpu_proc_address("ggml_threadpool_new");
+    if (fn == nullptr) {
+        return nullptr;
+    }
+    ggml_threadpool_params params = ggml_threadpool_params_default(n_threads);
+    return fn(&params);
+}
+
+static void threadpool_free(ggml_threadpool * threadpool) {
+    auto fn = (sd_threadpool_free_fn) cpu_proc_address("ggml_threadpool_free");
+    if (threadpool != nullptr && fn != nullptr) {
+        fn(threadpool);
+    }
 }
 
 sd_status sd_session_init(sd_model * model, const sd_session_params & params, sd_session ** out, std::string & error) {
@@ -72,6 +103,10 @@ sd_status sd_session_init(sd_model * model, const sd_session_params & params, sd
     }
     s->n_ctx = llama_n_ctx(s->ctx);
     s->batch = llama_batch_init((int32_t) n_batch, 0, 1);
+    s->threadpool = threadpool_init(n_threads);
+    if (s->threadpool != nullptr) {
+        llama_attach_threadpool(s->ctx, s->threadpool, s->threadpool);
+    }
     *out = s;
     return SD_OK;
 }
@@ -84,7 +119,11 @@ void sd_session_free(sd_session * s) {
         llama_sampler_free(s->sampler);
     }
     llama_batch_free(s->batch);
+    if (s->threadpool != nullptr) {
+        llama_detach_threadpool(s->ctx);
+    }
     llama_free(s->ctx);
+    threadpool_free(s->threadpool);
     delete s;
 }
 

@@ -1,0 +1,73 @@
+package dev.llamaspec;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** Model information, tokenizer and chat rendering. */
+class ModelTest {
+    private static LlamaModel model;
+
+    @BeforeAll
+    static void load() {
+        model = LlamaModel.load(TestModels.model(), ModelOptions.builder().threads(2).contextSize(256).build());
+    }
+
+    @AfterAll
+    static void close() {
+        model.close();
+    }
+
+    @Test
+    void info() {
+        ModelInfo info = model.info();
+        assertEquals("llama", info.architecture());
+        assertEquals(512, info.vocabularySize());
+        assertEquals(64, info.embeddingSize());
+        assertEquals(5, info.layerCount());
+        assertEquals(2048, info.trainingContextSize());
+        assertTrue(info.parameterCount() > 200_000 && info.parameterCount() < 400_000, info.toString());
+        assertTrue(info.sizeBytes() > 1_000_000, info.toString());
+        assertFalse(info.chatTemplate().isPresent());
+        assertEquals(model.path(), TestModels.model().toAbsolutePath());
+    }
+
+    @Test
+    void modelDefaultsReachSessions() {
+        try (Session session = model.newSession()) {
+            assertEquals(256, session.contextSize());
+        }
+        try (Session session = model.newSession(SessionOptions.builder().contextSize(512).build())) {
+            assertEquals(512, session.contextSize());
+        }
+    }
+
+    @Test
+    void tokenizerRoundTrip() {
+        String text = "Lily and Ben went to the park. They saw a big dog!";
+        int[] tokens = model.tokenize(text);
+        assertEquals(1, tokens[0], "BOS first");
+        assertEquals(" " + text, model.detokenize(tokens), "SentencePiece adds a leading space");
+        int[] plain = model.tokenize(text, false, false);
+        assertEquals(tokens.length - 1, plain.length);
+        assertEquals("<s>", model.tokenToPiece(1, true));
+        assertEquals("", model.tokenToPiece(1, false));
+    }
+
+    @Test
+    void chatWithoutTemplateUsesThePlainFallback() {
+        List<ChatMessage> chat = List.of(ChatMessage.system("You tell stories."), ChatMessage.user("A story please."),
+                ChatMessage.assistant("Once upon a time."), ChatMessage.user("Another one."));
+        assertEquals("You tell stories.\n\nUser: A story please.\nAssistant: Once upon a time.\nUser: Another one.\n"
+                + "Assistant:", model.applyChatTemplate(chat, true));
+        try (Session session = model.newSession()) {
+            Generation reply = session.chat(chat, TestModels.greedy(12));
+            assertEquals(12, reply.tokens().length);
+        }
+    }
+}
