@@ -181,6 +181,19 @@ sd_status sd_generation_step(sd_session * session, sd_step_result & result, std:
 // Statistics of the current (or last) generation.
 sd_stats sd_generation_stats(const sd_session * session);
 
+// Evaluates tokens (reusing the cached prefix, like sd_generation_begin) and copies the logits of the
+// last one into out (n_vocab floats). Not allowed while a generation runs.
+sd_status sd_session_logits(sd_session * session, const std::vector<llama_token> & tokens, std::vector<float> & out,
+                            std::string & error);
+
+// Measures what one llama_decode costs for each batch size, with every token's logits requested (as
+// a verification step does) at KV depth `depth`: the cache is filled with `depth` tokens, then each
+// batch is decoded at positions depth.. and removed again, `reps` times per size after one warm-up.
+// out_us[i] is the median time for batch_sizes[i] in microseconds. The session's KV cache is
+// cleared. Sizes must be in [1, the session's batch size]; depth + size must fit in the context.
+sd_status sd_session_measure_decode_cost(sd_session * session, const std::vector<int32_t> & batch_sizes, int32_t depth,
+                                         int32_t reps, std::vector<double> & out_us, std::string & error);
+
 // Asks the running generation to stop; safe from any thread. The current llama_decode is aborted
 // and the next step returns SD_STOP_CANCELLED. The KV cache stays consistent.
 void sd_session_cancel(sd_session * session);

@@ -243,15 +243,21 @@ static llama_sampler * sampler_init(const sd_model * m, const sd_generation_para
     return chain;
 }
 
-sd_status sd_generation_begin(sd_session * s, const std::vector<llama_token> & prompt,
-                              const sd_generation_params & params, std::string & error) {
-    s->active = false;
-    s->t_first_token_us = 0;
-    s->cancel.store(false);
-    sd_status status = check_generation_params(params, error);
-    if (status != SD_OK) {
-        return status;
+// Makes the cache hold exactly `tokens`, evaluating only what is not already there (at least the
+// last token, so that its logits are fresh). Returns SD_OK with *cancelled set on cancellation.
+static sd_status cache_load(sd_session * s, const std::vector<llama_token> & tokens, bool * cancelled,
+                            std::string & error, int32_t * n_reused) {
+    size_t n_keep = 0;
+    while (n_keep < s->cached.size() && n_keep < tokens.size() && s->cached[n_keep] == tokens[n_keep]) {
+        n_keep++;
     }
+    n_keep = std::min(n_keep, tokens.size() - 1);
+    cache_truncate(s, n_keep);
+    if (n_reused != nullptr) *n_reused = (int32_t) n_keep;
+    return decode_tokens(s, tokens.data() + n_keep, tokens.size() - n_keep, cancelled, error);
+}
+
+static sd_status check_prompt(const sd_session * s, const std::vector<llama_token> & prompt, std::string & error) {
     if (prompt.empty()) {
         return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "the prompt has no tokens");
     }
@@ -268,23 +274,53 @@ sd_status sd_generation_begin(sd_session * s, const std::vector<llama_token> & p
                        "the prompt has " + std::to_string(prompt.size()) + " tokens but the context holds " +
                        std::to_string(s->n_ctx) + " (at least one more is needed to generate)");
     }
+    return SD_OK;
+}
+
+sd_status sd_session_logits(sd_session * s, const std::vector<llama_token> & tokens, std::vector<float> & out,
+                            std::string & error) {
+    if (s->active) {
+        return sd_fail(error, SD_ERR_STATE, "a generation is running");
+    }
+    sd_status status = check_prompt(s, tokens, error);
+    if (status != SD_OK) {
+        return status;
+    }
+    s->cancel.store(false);
+    bool cancelled = false;
+    status = cache_load(s, tokens, &cancelled, error, nullptr);
+    if (status != SD_OK) {
+        return status;
+    }
+    if (cancelled) {
+        return sd_fail(error, SD_ERR_STATE, "cancelled");
+    }
+    const float * logits = llama_get_logits_ith(s->ctx, -1);
+    out.assign(logits, logits + llama_vocab_n_tokens(s->model->vocab));
+    return SD_OK;
+}
+
+sd_status sd_generation_begin(sd_session * s, const std::vector<llama_token> & prompt,
+                              const sd_generation_params & params, std::string & error) {
+    s->active = false;
+    s->t_first_token_us = 0;
+    s->cancel.store(false);
+    sd_status status = check_generation_params(params, error);
+    if (status != SD_OK) {
+        return status;
+    }
+    status = check_prompt(s, prompt, error);
+    if (status != SD_OK) {
+        return status;
+    }
 
     s->stats = sd_stats();
     s->stats.n_prompt = (int32_t) prompt.size();
     s->t_start_us = llama_time_us();
 
-    // Reuse the longest common prefix; at least the last prompt token is evaluated again so that
-    // its logits are fresh.
-    size_t n_keep = 0;
-    while (n_keep < s->cached.size() && n_keep < prompt.size() && s->cached[n_keep] == prompt[n_keep]) {
-        n_keep++;
-    }
-    n_keep = std::min(n_keep, prompt.size() - 1);
-    cache_truncate(s, n_keep);
-    s->stats.n_prompt_reused = (int32_t) n_keep;
-
+    // Reuse the longest common prefix of the cache.
     bool cancelled = false;
-    status = decode_tokens(s, prompt.data() + n_keep, prompt.size() - n_keep, &cancelled, error);
+    status = cache_load(s, prompt, &cancelled, error, &s->stats.n_prompt_reused);
     s->stats.t_prompt_us = llama_time_us() - s->t_start_us;
     if (status != SD_OK) {
         return status;
@@ -378,5 +414,71 @@ sd_status sd_generation_step(sd_session * s, sd_step_result & result, std::strin
     if (s->t_first_token_us > 0) {
         s->stats.t_gen_us = llama_time_us() - s->t_first_token_us;
     }
+    return SD_OK;
+}
+
+sd_status sd_session_measure_decode_cost(sd_session * s, const std::vector<int32_t> & batch_sizes, int32_t depth,
+                                         int32_t reps, std::vector<double> & out_us, std::string & error) {
+    out_us.clear();
+    if (s->active) {
+        return sd_fail(error, SD_ERR_STATE, "cannot measure while a generation runs");
+    }
+    if (depth < 1 || reps < 1) {
+        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "depth and reps must be >= 1");
+    }
+    for (int32_t n : batch_sizes) {
+        if (n < 1 || (uint32_t) n > s->n_batch || (uint32_t) (depth + n) > s->n_ctx) {
+            return sd_fail(error, SD_ERR_INVALID_ARGUMENT,
+                           "batch size " + std::to_string(n) + " at depth " + std::to_string(depth) +
+                           " does not fit (batch " + std::to_string(s->n_batch) + ", context " +
+                           std::to_string(s->n_ctx) + ")");
+        }
+    }
+    // Ordinary text tokens: cycle through the vocabulary after the first few special ids.
+    const int32_t n_vocab = llama_vocab_n_tokens(s->model->vocab);
+    auto token_at = [&](int64_t i) { return (llama_token) (3 + i * 7919 % (n_vocab - 3)); };
+
+    sd_session_reset(s);
+    s->cancel.store(false);
+    std::vector<llama_token> fill((size_t) depth);
+    for (int32_t i = 0; i < depth; i++) {
+        fill[(size_t) i] = token_at(i);
+    }
+    bool cancelled = false;
+    sd_status status = decode_tokens(s, fill.data(), fill.size(), &cancelled, error);
+    if (status != SD_OK || cancelled) {
+        sd_session_reset(s);
+        return status != SD_OK ? status : sd_fail(error, SD_ERR_STATE, "cancelled");
+    }
+    llama_memory_t mem = llama_get_memory(s->ctx);
+    for (int32_t n : batch_sizes) {
+        std::vector<double> times;
+        for (int32_t r = 0; r <= reps; r++) {
+            s->batch.n_tokens = n;
+            for (int32_t j = 0; j < n; j++) {
+                s->batch.token[j]     = token_at(depth + j + r);
+                s->batch.pos[j]       = depth + j;
+                s->batch.n_seq_id[j]  = 1;
+                s->batch.seq_id[j][0] = 0;
+                s->batch.logits[j]    = true;
+            }
+            const int64_t t0 = llama_time_us();
+            const int32_t rc = llama_decode(s->ctx, s->batch);
+            llama_synchronize(s->ctx);
+            const int64_t t1 = llama_time_us();
+            llama_memory_seq_rm(mem, 0, depth, -1);
+            if (rc != 0) {
+                sd_session_reset(s);
+                return sd_fail(error, SD_ERR_DECODE, "llama_decode failed with code " + std::to_string(rc) +
+                               " for a batch of " + std::to_string(n));
+            }
+            if (r > 0) { // the first run of each size warms up (graph allocation)
+                times.push_back((double) (t1 - t0));
+            }
+        }
+        std::sort(times.begin(), times.end());
+        out_us.push_back(times[times.size() / 2]);
+    }
+    sd_session_reset(s);
     return SD_OK;
 }

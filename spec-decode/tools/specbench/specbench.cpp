@@ -1,0 +1,260 @@
+// specbench: measures speculative decoding strategies against plain decoding in one run, on one
+// model, over prompt sets drawn from a corpus. Prints a table and writes JSON and an SVG chart.
+//
+//   llamaspec-specbench --model FILE --corpus FILE [--strategies plain,...] [--prompts 20] [--tokens 128]
+//                       [--threads 2] [--ctx 2048] [--json FILE] [--svg FILE] [--sets stories,repetitive]
+//
+// Strategies run side by side: for each prompt every strategy generates in turn, so all of them see
+// the same machine load. With temperature 0 every strategy's output must equal plain decoding's;
+// any divergence is reported with plain decoding's top-2 logit gap at that position.
+#include "bench-prompts.h"
+#include "bench-report.h"
+#include "spec-decode.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <sstream>
+
+struct bench_params {
+    std::string model;
+    std::string corpus;
+    std::string json_path;
+    std::string svg_path;
+    std::vector<std::string> strategies = {"plain"};
+    std::vector<std::string> sets = {"stories", "repetitive"};
+    int32_t n_prompts  = 20;
+    int32_t first      = 100; // stories before this one are left to the tests
+    int32_t n_tokens   = 128;
+    int32_t threads    = 2;
+    int32_t n_ctx      = 2048;
+    int32_t cost_depth = 256;
+};
+
+static std::vector<std::string> split(const std::string & s, char sep) {
+    std::vector<std::string> out;
+    std::stringstream ss(s);
+    std::string item;
+    while (std::getline(ss, item, sep)) {
+        if (!item.empty()) out.push_back(item);
+    }
+    return out;
+}
+
+static void usage() {
+    std::fprintf(stderr,
+        "usage: llamaspec-specbench --model FILE --corpus FILE [--strategies plain] [--sets stories,repetitive]\n"
+        "                           [--prompts 20] [--tokens 128] [--threads 2] [--ctx 2048] [--json FILE] [--svg FILE]\n"
+        "strategies available: plain\n");
+}
+
+static bool parse_int(const char * s, int32_t lo, int32_t hi, int32_t & out) {
+    char * end = nullptr;
+    const long v = std::strtol(s, &end, 10);
+    if (end == s || *end != '\0' || v < lo || v > hi) return false;
+    out = (int32_t) v;
+    return true;
+}
+
+static bool parse_args(int argc, char ** argv, bench_params & p) {
+    for (int i = 1; i < argc; i++) {
+        const std::string a = argv[i];
+        if (i + 1 >= argc) {
+            std::fprintf(stderr, "error: %s needs a value\n", a.c_str());
+            return false;
+        }
+        const char * v = argv[++i];
+        bool ok = true;
+        if      (a == "--model")      p.model = v;
+        else if (a == "--corpus")     p.corpus = v;
+        else if (a == "--json")       p.json_path = v;
+        else if (a == "--svg")        p.svg_path = v;
+        else if (a == "--strategies") p.strategies = split(v, ',');
+        else if (a == "--sets")       p.sets = split(v, ',');
+        else if (a == "--prompts")    ok = parse_int(v, 1, 100000, p.n_prompts);
+        else if (a == "--first")      ok = parse_int(v, 0, 100000, p.first);
+        else if (a == "--tokens")     ok = parse_int(v, 1, 1 << 20, p.n_tokens);
+        else if (a == "--threads")    ok = parse_int(v, 1, 512, p.threads);
+        else if (a == "--ctx")        ok = parse_int(v, 64, 1 << 24, p.n_ctx);
+        else if (a == "--cost-depth") ok = parse_int(v, 1, 1 << 24, p.cost_depth);
+        else {
+            std::fprintf(stderr, "error: unknown argument %s\n", a.c_str());
+            return false;
+        }
+        if (!ok) {
+            std::fprintf(stderr, "error: bad value for %s: %s\n", a.c_str(), v);
+            return false;
+        }
+    }
+    if (p.model.empty() || p.corpus.empty()) {
+        std::fprintf(stderr, "error: --model and --corpus are required\n");
+        return false;
+    }
+    for (const std::string & s : p.strategies) {
+        if (s != "plain") {
+            std::fprintf(stderr, "error: unknown strategy '%s'\n", s.c_str());
+            return false;
+        }
+    }
+    if (std::find(p.strategies.begin(), p.strategies.end(), "plain") == p.strategies.end()) {
+        p.strategies.insert(p.strategies.begin(), "plain"); // the baseline is always measured
+    }
+    return true;
+}
+
+// Generates one prompt with one strategy (temperature 0).
+static bool run_one(sd_session * session, const std::vector<llama_token> & prompt, const std::string & strategy,
+                    int32_t n_tokens, bench_run & run, std::string & error) {
+    (void) strategy; // only plain decoding exists so far
+    sd_generation_params params;
+    params.temperature = 0.0f;
+    params.max_tokens  = n_tokens;
+    sd_session_reset(session); // every strategy evaluates the whole prompt, as a fresh request would
+    if (sd_generation_begin(session, prompt, params, error) != SD_OK) return false;
+    sd_step_result step;
+    run.tokens.clear();
+    while (true) {
+        if (sd_generation_step(session, step, error) != SD_OK) return false;
+        run.tokens.insert(run.tokens.end(), step.tokens.begin(), step.tokens.end());
+        if (step.stop != SD_STOP_NONE) break;
+    }
+    const sd_stats s = sd_generation_stats(session);
+    run.n_prompt    = s.n_prompt;
+    run.n_generated = s.n_generated;
+    run.n_steps     = s.n_steps;
+    run.n_drafted   = s.n_drafted;
+    run.n_accepted  = s.n_accepted;
+    run.t_first_us  = (double) s.t_first_us;
+    run.t_decode_us = (double) (s.t_first_us - s.t_prompt_us + s.t_gen_us);
+    return true;
+}
+
+static float top2_gap(sd_session * session, const std::vector<llama_token> & prefix) {
+    std::vector<float> logits;
+    std::string error;
+    if (sd_session_logits(session, prefix, logits, error) != SD_OK || logits.size() < 2) return NAN;
+    float a = -INFINITY, b = -INFINITY;
+    for (float v : logits) {
+        if (v > a) { b = a; a = v; } else if (v > b) { b = v; }
+    }
+    return a - b;
+}
+
+int main(int argc, char ** argv) {
+    bench_params p;
+    if (!parse_args(argc, argv, p)) {
+        usage();
+        return 2;
+    }
+    std::string error;
+    std::vector<bench_prompt_set> all_sets;
+    if (!bench_prompts_load(p.corpus, p.n_prompts, p.first, all_sets, error)) {
+        std::fprintf(stderr, "error: %s\n", error.c_str());
+        return 1;
+    }
+    bench_report report;
+    for (const bench_prompt_set & set : all_sets) {
+        if (std::find(p.sets.begin(), p.sets.end(), set.name) != p.sets.end()) report.sets.push_back(set);
+    }
+    if (report.sets.empty()) {
+        std::fprintf(stderr, "error: no prompt set selected (available: stories, repetitive)\n");
+        return 2;
+    }
+
+    sd_model_params mparams;
+    mparams.n_threads = p.threads;
+    sd_model * model = nullptr;
+    if (sd_model_load(p.model.c_str(), mparams, &model, error) != SD_OK) {
+        std::fprintf(stderr, "error: %s\n", error.c_str());
+        return 1;
+    }
+    sd_session_params sparams;
+    sparams.n_ctx = (uint32_t) p.n_ctx;
+    sd_session * session = nullptr;
+    if (sd_session_init(model, sparams, &session, error) != SD_OK) {
+        std::fprintf(stderr, "error: %s\n", error.c_str());
+        sd_model_free(model);
+        return 1;
+    }
+    const sd_model_info info = sd_model_get_info(model);
+    report.model_path        = p.model;
+    report.model_description = info.description;
+    report.model_params      = info.n_params;
+    report.threads           = p.threads;
+    report.n_tokens          = p.n_tokens;
+    report.system_info       = llama_print_system_info();
+    char date[32];
+    const std::time_t now = std::time(nullptr);
+    std::strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+    report.date = date;
+
+    // The device's decode cost curve.
+    report.cost_depth = std::min(p.cost_depth, p.n_ctx - 64);
+    report.cost_batch = {1, 2, 4, 8, 16, 32, 64};
+    std::fprintf(stderr, "measuring the decode cost curve at depth %d ...\n", report.cost_depth);
+    if (sd_session_measure_decode_cost(session, report.cost_batch, report.cost_depth, 5, report.cost_us, error) != SD_OK) {
+        std::fprintf(stderr, "error: %s\n", error.c_str());
+        return 1;
+    }
+
+    int rc = 0;
+    for (const bench_prompt_set & set : report.sets) {
+        const size_t first_result = report.results.size();
+        for (const std::string & strategy : p.strategies) {
+            report.results.push_back({set.name, strategy, {}, {}});
+        }
+        for (size_t i = 0; i < set.prompts.size(); i++) {
+            std::vector<llama_token> prompt;
+            sd_tokenize(model, set.prompts[i], true, false, prompt, error);
+            if (i == 0) { // warm-up, not measured
+                bench_run warm;
+                run_one(session, prompt, "plain", std::min(p.n_tokens, 16), warm, error);
+            }
+            for (size_t k = 0; k < p.strategies.size(); k++) {
+                bench_run run;
+                if (!run_one(session, prompt, p.strategies[k], p.n_tokens, run, error)) {
+                    std::fprintf(stderr, "error: %s/%s prompt %zu: %s\n", set.name.c_str(), p.strategies[k].c_str(), i,
+                                 error.c_str());
+                    rc = 1;
+                }
+                report.results[first_result + k].runs.push_back(run);
+            }
+            std::fprintf(stderr, "\r%s: %zu/%zu prompts", set.name.c_str(), i + 1, set.prompts.size());
+        }
+        std::fprintf(stderr, "\n");
+
+        // Greedy outputs must equal plain decoding's.
+        const bench_result & plain = report.results[first_result];
+        for (size_t k = 1; k < p.strategies.size(); k++) {
+            bench_result & r = report.results[first_result + k];
+            for (size_t i = 0; i < r.runs.size(); i++) {
+                const std::vector<llama_token> & a = plain.runs[i].tokens;
+                const std::vector<llama_token> & b = r.runs[i].tokens;
+                size_t pos = 0;
+                while (pos < a.size() && pos < b.size() && a[pos] == b[pos]) pos++;
+                if (pos == a.size() && pos == b.size()) continue;
+                std::vector<llama_token> prefix;
+                sd_tokenize(model, set.prompts[i], true, false, prefix, error);
+                prefix.insert(prefix.end(), a.begin(), a.begin() + (long) pos);
+                r.divergences.push_back({(int32_t) i, (int32_t) pos, pos < a.size() ? a[pos] : -1,
+                                         pos < b.size() ? b[pos] : -1, top2_gap(session, prefix)});
+            }
+        }
+    }
+
+    bench_print_table(report);
+    if (!p.json_path.empty() && !bench_write_json(report, p.json_path, error)) {
+        std::fprintf(stderr, "error: %s\n", error.c_str());
+        rc = 1;
+    }
+    if (!p.svg_path.empty() && !bench_write_svg(report, p.svg_path, error)) {
+        std::fprintf(stderr, "error: %s\n", error.c_str());
+        rc = 1;
+    }
+    sd_session_free(session);
+    sd_model_free(model);
+    return rc;
+}
