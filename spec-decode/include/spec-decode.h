@@ -113,6 +113,31 @@ struct sd_session_params {
     uint32_t n_ctx     = 0; // 0 = the model's default
     uint32_t n_batch   = 0; // tokens per llama_decode during prompt evaluation; 0 = min(512, n_ctx)
     int32_t  n_threads = 0; // 0 = the model's default
+    bool     kv_f32    = false; // keys and values in F32 instead of llama.cpp's default F16 (twice the memory)
+    bool     flash_attn = false; // flash attention: less memory and faster on GPUs, but its results depend
+                                 // on how tokens are batched, so speculative greedy output can differ from
+                                 // plain decoding's where the top two logits nearly tie
+};
+
+enum sd_spec_type {
+    SD_SPEC_NONE      = 0, // plain decoding
+    SD_SPEC_LOOKUP    = 1, // prompt lookup / n-gram
+    SD_SPEC_RECYCLING = 2, // Token Recycling
+    SD_SPEC_AUTO      = 3, // lookup and recycling together, nodes chosen by the budget
+};
+
+struct sd_speculation_params {
+    sd_spec_type type      = SD_SPEC_NONE;
+    int32_t      max_nodes = 32;   // most draft tokens evaluated per step, in [1, 64]
+    int32_t      max_depth = 8;    // most draft tokens accepted per step, in [1, 32]
+    bool         adaptive  = true; // size each step's tree to the device's measured cost (the budget);
+                                   // false: evaluate every proposed node up to max_nodes
+    // prompt lookup
+    int32_t lookup_min_ngram    = 1;
+    int32_t lookup_max_ngram    = 4;
+    int32_t lookup_max_branches = 4;
+    // Token Recycling
+    int32_t recycling_k = 8; // successors remembered per token, in [1, 8]
 };
 
 struct sd_generation_params {
@@ -125,6 +150,8 @@ struct sd_generation_params {
     float                    repeat_penalty = 1.0f; // 1 = off
     int32_t                  repeat_last_n  = 64;   // tokens the penalty looks back at
     uint32_t                 seed           = LLAMA_DEFAULT_SEED; // LLAMA_DEFAULT_SEED = random
+    sd_speculation_params    spec;
+    bool                     record_margins = false; // fill sd_step_result::margins (tests, benchmarks)
 };
 
 enum sd_stop_reason {
@@ -141,6 +168,8 @@ struct sd_step_result {
     std::vector<llama_token> tokens;
     std::string              text;   // whole UTF-8 sequences; stop strings are never included
     sd_stop_reason           stop = SD_STOP_NONE;
+    std::vector<float>       margins; // [tokens.size()] when params.record_margins: the target's top-1
+                                      // minus top-2 logit (after the sampler filters) where each token was drawn
 };
 
 struct sd_stats {
@@ -153,8 +182,8 @@ struct sd_stats {
     int64_t t_prompt_us     = 0; // prompt evaluation
     int64_t t_first_us      = 0; // from the start of the generation to the first token
     int64_t t_gen_us        = 0; // from the first token to the last
-    int64_t t_draft_us      = 0;
-    int64_t t_verify_us     = 0;
+    int64_t t_draft_us      = 0; // drafting and budget
+    int64_t t_verify_us     = 0; // evaluating the model (llama_decode) in the generation phase
 };
 
 struct sd_session;

@@ -1,37 +1,12 @@
-// A session: one llama_context, the tokens in its KV cache, and the generation loop.
-#include "spec-decode.h"
+// A session: one llama_context and the tokens in its KV cache.
+#include "sd-session.h"
 #include "sd-internal.h"
-#include "sd-text.h"
 
 #include "ggml-backend.h"
 #include "ggml-cpu.h"
 
 #include <algorithm>
 #include <cmath>
-
-struct sd_session {
-    sd_model      * model = nullptr;
-    llama_context * ctx   = nullptr;
-    llama_batch     batch = {};
-    ggml_threadpool * threadpool = nullptr; // kept for the session: without one, ggml starts threads per decode
-    uint32_t        n_ctx   = 0;
-    uint32_t        n_batch = 0;
-
-    std::vector<llama_token> cached; // tokens in the KV cache (sequence 0, positions 0..n-1)
-
-    // the running generation
-    bool                  active = false;
-    sd_generation_params  params;
-    llama_sampler       * sampler = nullptr;
-    sd_text_stream        text;
-    llama_token           last = LLAMA_TOKEN_NULL; // sampled, not yet in the KV cache
-    bool                  have_logits = false;     // logits of the last decode are unsampled
-    sd_stats              stats;
-    int64_t               t_start_us = 0;
-    int64_t               t_first_token_us = 0;
-
-    std::atomic<bool>     cancel{false};
-};
 
 static bool sd_abort_requested(void * data) {
     return static_cast<sd_session *>(data)->cancel.load(std::memory_order_relaxed);
@@ -74,7 +49,11 @@ sd_status sd_session_init(sd_model * model, const sd_session_params & params, sd
     if (n_threads < 1 || n_threads > 512) {
         return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "threads must be in [1, 512], got " + std::to_string(n_threads));
     }
-    const uint32_t n_batch = params.n_batch != 0 ? std::min(params.n_batch, n_ctx) : std::min(512u, n_ctx);
+    // One sequence per draft path plus the text and a scratch sequence, but never more sequences than
+    // batch slots: llama.cpp asserts (aborting the process) otherwise.
+    const uint32_t n_seq = (uint32_t) std::min<size_t>({(size_t) SD_N_SEQ, llama_max_parallel_sequences(),
+                                                        (size_t) std::max(2u, n_ctx / 2)});
+    const uint32_t n_batch = std::max(n_seq, std::min(params.n_batch != 0 ? params.n_batch : 512u, n_ctx));
 
     sd_session * s = new sd_session();
     s->model   = model;
@@ -85,7 +64,18 @@ sd_status sd_session_init(sd_model * model, const sd_session_params & params, sd
     cparams.n_ctx           = n_ctx;
     cparams.n_batch         = n_batch;
     cparams.n_ubatch        = n_batch;
-    cparams.n_seq_max       = 1;
+    // one unified cache, so that draft paths share the text's cells instead of copying them
+    cparams.n_seq_max       = n_seq;
+    cparams.kv_unified      = true;
+    // Flash attention computes a token's attention differently depending on how many tokens share
+    // the batch; near-ties can then flip between plain decoding and a verification step (greedy
+    // margins up to 3e-3 were seen on the test model). Off by default, so that speculation gives
+    // plain decoding's output.
+    cparams.flash_attn_type = params.flash_attn ? LLAMA_FLASH_ATTN_TYPE_ENABLED : LLAMA_FLASH_ATTN_TYPE_DISABLED;
+    if (params.kv_f32) {
+        cparams.type_k = GGML_TYPE_F32;
+        cparams.type_v = GGML_TYPE_F32;
+    }
     cparams.n_threads       = n_threads;
     cparams.n_threads_batch = n_threads;
     cparams.no_perf         = true;
@@ -102,7 +92,11 @@ sd_status sd_session_init(sd_model * model, const sd_session_params & params, sd
                        (reason.empty() ? "" : ": " + reason));
     }
     s->n_ctx = llama_n_ctx(s->ctx);
-    s->batch = llama_batch_init((int32_t) n_batch, 0, 1);
+    s->n_batch = std::min(llama_n_batch(s->ctx), llama_n_ubatch(s->ctx));
+    s->n_vocab = llama_vocab_n_tokens(model->vocab);
+    s->max_leaves = (int32_t) llama_n_seq_max(s->ctx) - 2;
+    s->seq_scratch = (llama_seq_id) llama_n_seq_max(s->ctx) - 1;
+    s->batch = llama_batch_init((int32_t) s->n_batch, 0, (int32_t) llama_n_seq_max(s->ctx));
     s->threadpool = threadpool_init(n_threads);
     if (s->threadpool != nullptr) {
         llama_attach_threadpool(s->ctx, s->threadpool, s->threadpool);
@@ -115,8 +109,8 @@ void sd_session_free(sd_session * s) {
     if (s == nullptr) {
         return;
     }
-    if (s->sampler != nullptr) {
-        llama_sampler_free(s->sampler);
+    if (s->filter != nullptr) {
+        llama_sampler_free(s->filter);
     }
     llama_batch_free(s->batch);
     if (s->threadpool != nullptr) {
@@ -151,7 +145,7 @@ sd_stats sd_generation_stats(const sd_session * s) {
 }
 
 // Drops the KV cache from position n on.
-static void cache_truncate(sd_session * s, size_t n) {
+void sd_cache_truncate(sd_session * s, size_t n) {
     if (n < s->cached.size()) {
         llama_memory_seq_rm(llama_get_memory(s->ctx), 0, (llama_pos) n, -1);
         s->cached.resize(n);
@@ -160,7 +154,7 @@ static void cache_truncate(sd_session * s, size_t n) {
 
 // Evaluates tokens after the cached ones in batches of n_batch; logits for the last one only.
 // *cancelled tells an abort through sd_session_cancel apart from a failure.
-static sd_status decode_tokens(sd_session * s, const llama_token * tokens, size_t n, bool * cancelled,
+sd_status sd_decode_tokens(sd_session * s, const llama_token * tokens, size_t n, bool * cancelled,
                                std::string & error) {
     *cancelled = false;
     for (size_t i = 0; i < n; i += s->n_batch) {
@@ -192,72 +186,21 @@ static sd_status decode_tokens(sd_session * s, const llama_token * tokens, size_
     return SD_OK;
 }
 
-static sd_status check_generation_params(const sd_generation_params & p, std::string & error) {
-    if (p.max_tokens < 1) {
-        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "max_tokens must be >= 1, got " + std::to_string(p.max_tokens));
-    }
-    if (!std::isfinite(p.temperature) || p.temperature < 0.0f) {
-        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "temperature must be a finite number >= 0");
-    }
-    if (p.top_k < 0) {
-        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "top_k must be >= 0 (0 = off)");
-    }
-    if (!(p.top_p > 0.0f && p.top_p <= 1.0f)) {
-        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "top_p must be in (0, 1]");
-    }
-    if (!(p.min_p >= 0.0f && p.min_p < 1.0f)) {
-        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "min_p must be in [0, 1)");
-    }
-    if (!std::isfinite(p.repeat_penalty) || p.repeat_penalty <= 0.0f) {
-        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "repeat_penalty must be a finite number > 0");
-    }
-    if (p.repeat_last_n < 0) {
-        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "repeat_last_n must be >= 0");
-    }
-    return SD_OK;
-}
-
-// llama.cpp's sampler chain in its usual order: penalties, top-k, top-p, min-p, temperature, draw.
-static llama_sampler * sampler_init(const sd_model * m, const sd_generation_params & p) {
-    llama_sampler_chain_params sparams = llama_sampler_chain_default_params();
-    sparams.no_perf = true;
-    llama_sampler * chain = llama_sampler_chain_init(sparams);
-    if (p.repeat_penalty != 1.0f && p.repeat_last_n != 0) {
-        llama_sampler_chain_add(chain, llama_sampler_init_penalties(llama_vocab_n_tokens(m->vocab), p.repeat_last_n, p.repeat_penalty, 0.0f, 0.0f));
-    }
-    if (p.temperature == 0.0f) {
-        llama_sampler_chain_add(chain, llama_sampler_init_greedy());
-        return chain;
-    }
-    if (p.top_k > 0) {
-        llama_sampler_chain_add(chain, llama_sampler_init_top_k(p.top_k));
-    }
-    if (p.top_p < 1.0f) {
-        llama_sampler_chain_add(chain, llama_sampler_init_top_p(p.top_p, 1));
-    }
-    if (p.min_p > 0.0f) {
-        llama_sampler_chain_add(chain, llama_sampler_init_min_p(p.min_p, 1));
-    }
-    llama_sampler_chain_add(chain, llama_sampler_init_temp(p.temperature));
-    llama_sampler_chain_add(chain, llama_sampler_init_dist(p.seed));
-    return chain;
-}
-
 // Makes the cache hold exactly `tokens`, evaluating only what is not already there (at least the
 // last token, so that its logits are fresh). Returns SD_OK with *cancelled set on cancellation.
-static sd_status cache_load(sd_session * s, const std::vector<llama_token> & tokens, bool * cancelled,
+sd_status sd_cache_load(sd_session * s, const std::vector<llama_token> & tokens, bool * cancelled,
                             std::string & error, int32_t * n_reused) {
     size_t n_keep = 0;
     while (n_keep < s->cached.size() && n_keep < tokens.size() && s->cached[n_keep] == tokens[n_keep]) {
         n_keep++;
     }
     n_keep = std::min(n_keep, tokens.size() - 1);
-    cache_truncate(s, n_keep);
+    sd_cache_truncate(s, n_keep);
     if (n_reused != nullptr) *n_reused = (int32_t) n_keep;
-    return decode_tokens(s, tokens.data() + n_keep, tokens.size() - n_keep, cancelled, error);
+    return sd_decode_tokens(s, tokens.data() + n_keep, tokens.size() - n_keep, cancelled, error);
 }
 
-static sd_status check_prompt(const sd_session * s, const std::vector<llama_token> & prompt, std::string & error) {
+sd_status sd_check_prompt(const sd_session * s, const std::vector<llama_token> & prompt, std::string & error) {
     if (prompt.empty()) {
         return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "the prompt has no tokens");
     }
@@ -282,13 +225,13 @@ sd_status sd_session_logits(sd_session * s, const std::vector<llama_token> & tok
     if (s->active) {
         return sd_fail(error, SD_ERR_STATE, "a generation is running");
     }
-    sd_status status = check_prompt(s, tokens, error);
+    sd_status status = sd_check_prompt(s, tokens, error);
     if (status != SD_OK) {
         return status;
     }
     s->cancel.store(false);
     bool cancelled = false;
-    status = cache_load(s, tokens, &cancelled, error, nullptr);
+    status = sd_cache_load(s, tokens, &cancelled, error, nullptr);
     if (status != SD_OK) {
         return status;
     }
@@ -297,123 +240,6 @@ sd_status sd_session_logits(sd_session * s, const std::vector<llama_token> & tok
     }
     const float * logits = llama_get_logits_ith(s->ctx, -1);
     out.assign(logits, logits + llama_vocab_n_tokens(s->model->vocab));
-    return SD_OK;
-}
-
-sd_status sd_generation_begin(sd_session * s, const std::vector<llama_token> & prompt,
-                              const sd_generation_params & params, std::string & error) {
-    s->active = false;
-    s->t_first_token_us = 0;
-    s->cancel.store(false);
-    sd_status status = check_generation_params(params, error);
-    if (status != SD_OK) {
-        return status;
-    }
-    status = check_prompt(s, prompt, error);
-    if (status != SD_OK) {
-        return status;
-    }
-
-    s->stats = sd_stats();
-    s->stats.n_prompt = (int32_t) prompt.size();
-    s->t_start_us = llama_time_us();
-
-    // Reuse the longest common prefix of the cache.
-    bool cancelled = false;
-    status = cache_load(s, prompt, &cancelled, error, &s->stats.n_prompt_reused);
-    s->stats.t_prompt_us = llama_time_us() - s->t_start_us;
-    if (status != SD_OK) {
-        return status;
-    }
-    // Cancelled during the prompt: the first step reports SD_STOP_CANCELLED (the flag stays set).
-    s->have_logits = !cancelled;
-
-    if (s->sampler != nullptr) {
-        llama_sampler_free(s->sampler);
-    }
-    s->sampler = sampler_init(s->model, params);
-    const size_t n_history = std::min(prompt.size(), (size_t) std::max(params.repeat_last_n, 0));
-    for (size_t i = prompt.size() - n_history; i < prompt.size(); i++) {
-        llama_sampler_accept(s->sampler, prompt[i]);
-    }
-    s->params = params;
-    sd_text_stream_reset(s->text, params.stop);
-    s->last = LLAMA_TOKEN_NULL;
-    s->active = true;
-    return SD_OK;
-}
-
-static void finish(sd_session * s, sd_step_result & result, sd_stop_reason reason) {
-    sd_text_stream_flush(s->text, result.text);
-    result.stop = reason;
-    s->active = false;
-    if (s->t_first_token_us > 0) {
-        s->stats.t_gen_us = llama_time_us() - s->t_first_token_us;
-    }
-}
-
-sd_status sd_generation_step(sd_session * s, sd_step_result & result, std::string & error) {
-    result.tokens.clear();
-    result.text.clear();
-    result.stop = SD_STOP_NONE;
-    if (!s->active) {
-        return sd_fail(error, SD_ERR_STATE, "no generation is running (call sd_generation_begin first)");
-    }
-    if (s->cancel.load()) {
-        finish(s, result, SD_STOP_CANCELLED);
-        return SD_OK;
-    }
-    if (!s->have_logits) {
-        if (s->cached.size() + 1 > s->n_ctx) {
-            finish(s, result, SD_STOP_CONTEXT_FULL);
-            return SD_OK;
-        }
-        const int64_t t0 = llama_time_us();
-        bool cancelled = false;
-        sd_status status = decode_tokens(s, &s->last, 1, &cancelled, error);
-        s->stats.t_verify_us += llama_time_us() - t0;
-        if (cancelled) {
-            finish(s, result, SD_STOP_CANCELLED);
-            return SD_OK;
-        }
-        if (status != SD_OK) {
-            s->active = false;
-            return status;
-        }
-        s->have_logits = true;
-    }
-
-    const llama_token token = llama_sampler_sample(s->sampler, s->ctx, -1);
-    s->have_logits = false;
-    s->stats.n_steps++;
-    if (s->stats.n_generated == 0) {
-        s->t_first_token_us = llama_time_us();
-        s->stats.t_first_us = s->t_first_token_us - s->t_start_us;
-    }
-    if (llama_vocab_is_eog(s->model->vocab, token)) {
-        finish(s, result, SD_STOP_END_OF_TEXT);
-        return SD_OK;
-    }
-    s->last = token;
-    s->stats.n_generated++;
-    result.tokens.push_back(token);
-
-    std::string piece;
-    sd_status status = sd_token_to_piece(s->model, token, false, piece, error);
-    if (status != SD_OK) {
-        s->active = false;
-        return status;
-    }
-    if (sd_text_stream_push(s->text, piece, result.text)) {
-        finish(s, result, SD_STOP_STOP_STRING);
-    } else if (s->stats.n_generated >= s->params.max_tokens) {
-        finish(s, result, SD_STOP_MAX_TOKENS);
-    } else if (s->cached.size() >= s->n_ctx) { // no position left for the token just sampled
-        finish(s, result, SD_STOP_CONTEXT_FULL);
-    }
-    if (s->t_first_token_us > 0) {
-        s->stats.t_gen_us = llama_time_us() - s->t_first_token_us;
-    }
     return SD_OK;
 }
 
@@ -445,7 +271,7 @@ sd_status sd_session_measure_decode_cost(sd_session * s, const std::vector<int32
         fill[(size_t) i] = token_at(i);
     }
     bool cancelled = false;
-    sd_status status = decode_tokens(s, fill.data(), fill.size(), &cancelled, error);
+    sd_status status = sd_decode_tokens(s, fill.data(), fill.size(), &cancelled, error);
     if (status != SD_OK || cancelled) {
         sd_session_reset(s);
         return status != SD_OK ? status : sd_fail(error, SD_ERR_STATE, "cancelled");
@@ -481,4 +307,41 @@ sd_status sd_session_measure_decode_cost(sd_session * s, const std::vector<int32
     }
     sd_session_reset(s);
     return SD_OK;
+}
+
+sd_status sd_measure_cost_here(sd_session * s, const std::vector<int32_t> & sizes, int32_t reps,
+                               std::vector<double> & out_us, std::string & error) {
+    out_us.clear();
+    llama_memory_t mem = llama_get_memory(s->ctx);
+    const llama_pos depth = (llama_pos) s->cached.size();
+    llama_memory_seq_cp(mem, 0, s->seq_scratch, -1, -1);
+    sd_status status = SD_OK;
+    for (int32_t n : sizes) {
+        double best = 0;
+        for (int32_t r = 0; r <= reps && status == SD_OK; r++) {
+            s->batch.n_tokens = n;
+            for (int32_t j = 0; j < n; j++) {
+                s->batch.token[j]     = s->cached.empty() ? 1 : s->cached[(size_t) j % s->cached.size()];
+                s->batch.pos[j]       = depth + j;
+                s->batch.n_seq_id[j]  = 1;
+                s->batch.seq_id[j][0] = s->seq_scratch;
+                s->batch.logits[j]    = true;
+            }
+            const int64_t t0 = llama_time_us();
+            const int32_t rc = llama_decode(s->ctx, s->batch);
+            llama_synchronize(s->ctx);
+            const double t = (double) (llama_time_us() - t0);
+            llama_memory_seq_rm(mem, s->seq_scratch, depth, -1);
+            if (rc != 0) {
+                status = sd_fail(error, rc == 2 ? SD_ERR_STATE : SD_ERR_DECODE,
+                                 "measuring the decode cost failed with code " + std::to_string(rc));
+            } else if (r == 1 || (r > 1 && t < best)) {
+                best = t; // r == 0 is the warm-up (graph allocation for a new batch shape)
+            }
+        }
+        if (status != SD_OK) break;
+        out_us.push_back(best);
+    }
+    llama_memory_seq_rm(mem, s->seq_scratch, -1, -1);
+    return status;
 }

@@ -42,6 +42,7 @@ static std::string generate(sd_session * session, const std::vector<llama_token>
         *stop = step.stop;
     }
     CHECK(status == SD_OK);
+    if (status != SD_OK) std::fprintf(stderr, "generation failed: %s\n", error.c_str());
     return text;
 }
 

@@ -18,6 +18,7 @@ struct bench_run {
     double  t_decode_us = 0; // from the end of the prompt to the last token
     double  t_first_us  = 0; // from the start to the first token (time to first token)
     std::vector<llama_token> tokens;
+    std::vector<float>       margins; // top-1 minus top-2 logit where each token was drawn
 
     double tokens_per_second() const { return t_decode_us > 0 ? n_generated * 1e6 / t_decode_us : 0; }
 };

@@ -32,6 +32,8 @@ struct bench_params {
     int32_t threads    = 2;
     int32_t n_ctx      = 2048;
     int32_t cost_depth = 256;
+    bool    kv_f32     = false;
+    bool    flash_attn = false;
 };
 
 static std::vector<std::string> split(const std::string & s, char sep) {
@@ -47,8 +49,8 @@ static std::vector<std::string> split(const std::string & s, char sep) {
 static void usage() {
     std::fprintf(stderr,
         "usage: llamaspec-specbench --model FILE --corpus FILE [--strategies plain] [--sets stories,repetitive]\n"
-        "                           [--prompts 20] [--tokens 128] [--threads 2] [--ctx 2048] [--json FILE] [--svg FILE]\n"
-        "strategies available: plain\n");
+        "                           [--prompts 20] [--tokens 128] [--threads 2] [--ctx 2048] [--kv f16|f32] [--flash-attn on|off] [--json FILE] [--svg FILE]\n"
+        "strategies: plain, lookup, recycling, auto; add -fixed to turn the budget off (lookup-fixed, ...)\n");
 }
 
 static bool parse_int(const char * s, int32_t lo, int32_t hi, int32_t & out) {
@@ -57,6 +59,23 @@ static bool parse_int(const char * s, int32_t lo, int32_t hi, int32_t & out) {
     if (end == s || *end != '\0' || v < lo || v > hi) return false;
     out = (int32_t) v;
     return true;
+}
+
+// Strategy names: plain, lookup, recycling, auto; a "-fixed" suffix turns the hardware-aware budget
+// off (every proposed node up to the maximum is evaluated).
+static bool strategy_params(const std::string & name, sd_speculation_params & spec) {
+    std::string base = name;
+    const std::string fixed = "-fixed";
+    if (base.size() > fixed.size() && base.compare(base.size() - fixed.size(), fixed.size(), fixed) == 0) {
+        base.resize(base.size() - fixed.size());
+        spec.adaptive = false;
+    }
+    if      (base == "plain")     spec.type = SD_SPEC_NONE;
+    else if (base == "lookup")    spec.type = SD_SPEC_LOOKUP;
+    else if (base == "recycling") spec.type = SD_SPEC_RECYCLING;
+    else if (base == "auto")      spec.type = SD_SPEC_AUTO;
+    else return false;
+    return !(spec.type == SD_SPEC_NONE && !spec.adaptive);
 }
 
 static bool parse_args(int argc, char ** argv, bench_params & p) {
@@ -80,6 +99,8 @@ static bool parse_args(int argc, char ** argv, bench_params & p) {
         else if (a == "--threads")    ok = parse_int(v, 1, 512, p.threads);
         else if (a == "--ctx")        ok = parse_int(v, 64, 1 << 24, p.n_ctx);
         else if (a == "--cost-depth") ok = parse_int(v, 1, 1 << 24, p.cost_depth);
+        else if (a == "--flash-attn") { p.flash_attn = std::string(v) == "on"; ok = p.flash_attn || std::string(v) == "off"; }
+        else if (a == "--kv")         { p.kv_f32 = std::string(v) == "f32"; ok = p.kv_f32 || std::string(v) == "f16"; }
         else {
             std::fprintf(stderr, "error: unknown argument %s\n", a.c_str());
             return false;
@@ -94,7 +115,8 @@ static bool parse_args(int argc, char ** argv, bench_params & p) {
         return false;
     }
     for (const std::string & s : p.strategies) {
-        if (s != "plain") {
+        sd_speculation_params spec;
+        if (!strategy_params(s, spec)) {
             std::fprintf(stderr, "error: unknown strategy '%s'\n", s.c_str());
             return false;
         }
@@ -108,17 +130,20 @@ static bool parse_args(int argc, char ** argv, bench_params & p) {
 // Generates one prompt with one strategy (temperature 0).
 static bool run_one(sd_session * session, const std::vector<llama_token> & prompt, const std::string & strategy,
                     int32_t n_tokens, bench_run & run, std::string & error) {
-    (void) strategy; // only plain decoding exists so far
     sd_generation_params params;
+    strategy_params(strategy, params.spec);
+    params.record_margins = true;
     params.temperature = 0.0f;
     params.max_tokens  = n_tokens;
     sd_session_reset(session); // every strategy evaluates the whole prompt, as a fresh request would
     if (sd_generation_begin(session, prompt, params, error) != SD_OK) return false;
     sd_step_result step;
     run.tokens.clear();
+    run.margins.clear();
     while (true) {
         if (sd_generation_step(session, step, error) != SD_OK) return false;
         run.tokens.insert(run.tokens.end(), step.tokens.begin(), step.tokens.end());
+        run.margins.insert(run.margins.end(), step.margins.begin(), step.margins.end());
         if (step.stop != SD_STOP_NONE) break;
     }
     const sd_stats s = sd_generation_stats(session);
@@ -130,17 +155,6 @@ static bool run_one(sd_session * session, const std::vector<llama_token> & promp
     run.t_first_us  = (double) s.t_first_us;
     run.t_decode_us = (double) (s.t_first_us - s.t_prompt_us + s.t_gen_us);
     return true;
-}
-
-static float top2_gap(sd_session * session, const std::vector<llama_token> & prefix) {
-    std::vector<float> logits;
-    std::string error;
-    if (sd_session_logits(session, prefix, logits, error) != SD_OK || logits.size() < 2) return NAN;
-    float a = -INFINITY, b = -INFINITY;
-    for (float v : logits) {
-        if (v > a) { b = a; a = v; } else if (v > b) { b = v; }
-    }
-    return a - b;
 }
 
 int main(int argc, char ** argv) {
@@ -173,6 +187,8 @@ int main(int argc, char ** argv) {
     }
     sd_session_params sparams;
     sparams.n_ctx = (uint32_t) p.n_ctx;
+    sparams.kv_f32 = p.kv_f32;
+    sparams.flash_attn = p.flash_attn;
     sd_session * session = nullptr;
     if (sd_session_init(model, sparams, &session, error) != SD_OK) {
         std::fprintf(stderr, "error: %s\n", error.c_str());
@@ -236,11 +252,9 @@ int main(int argc, char ** argv) {
                 size_t pos = 0;
                 while (pos < a.size() && pos < b.size() && a[pos] == b[pos]) pos++;
                 if (pos == a.size() && pos == b.size()) continue;
-                std::vector<llama_token> prefix;
-                sd_tokenize(model, set.prompts[i], true, false, prefix, error);
-                prefix.insert(prefix.end(), a.begin(), a.begin() + (long) pos);
+                const std::vector<float> & margins = plain.runs[i].margins;
                 r.divergences.push_back({(int32_t) i, (int32_t) pos, pos < a.size() ? a[pos] : -1,
-                                         pos < b.size() ? b[pos] : -1, top2_gap(session, prefix)});
+                                         pos < b.size() ? b[pos] : -1, pos < margins.size() ? margins[pos] : NAN});
             }
         }
     }

@@ -1,0 +1,84 @@
+#include "sd-accept.h"
+
+#include <algorithm>
+
+double sd_uniform(sd_rng & rng) {
+    // 53 random bits -> [0, 1)
+    return (double) (rng() >> 11) * (1.0 / 9007199254740992.0);
+}
+
+static llama_token sample_weights(const std::vector<llama_token> & tokens, const std::vector<double> & w, double total,
+                                  sd_rng & rng) {
+    const double u = sd_uniform(rng) * total;
+    double acc = 0;
+    for (size_t i = 0; i < tokens.size(); i++) {
+        acc += w[i];
+        if (u < acc) return tokens[i];
+    }
+    // rounding: the last token with weight
+    for (size_t i = tokens.size(); i-- > 0;) {
+        if (w[i] > 0) return tokens[i];
+    }
+    return tokens.empty() ? LLAMA_TOKEN_NULL : tokens[0];
+}
+
+llama_token sd_dist_sample(const sd_dist & dist, sd_rng & rng) {
+    std::vector<double> w(dist.probs.begin(), dist.probs.end());
+    double total = 0;
+    for (double v : w) total += v;
+    return sample_weights(dist.tokens, w, total, rng);
+}
+
+float sd_dist_prob(const sd_dist & dist, llama_token token) {
+    for (size_t i = 0; i < dist.tokens.size(); i++) {
+        if (dist.tokens[i] == token) return dist.probs[i];
+    }
+    return 0.0f;
+}
+
+int32_t sd_accept_deterministic(const sd_dist & dist, const llama_token * candidates, int32_t n_candidates,
+                                sd_rng & rng, llama_token * drawn) {
+    std::vector<double> residual(dist.probs.begin(), dist.probs.end());
+    double total = 0;
+    for (double v : residual) total += v;
+    for (int32_t c = 0; c < n_candidates; c++) {
+        size_t idx = dist.tokens.size();
+        for (size_t i = 0; i < dist.tokens.size(); i++) {
+            if (dist.tokens[i] == candidates[c]) { idx = i; break; }
+        }
+        if (idx == dist.tokens.size() || residual[idx] <= 0) {
+            continue; // probability 0: always rejected, and the residual does not change
+        }
+        if (sd_uniform(rng) * total < residual[idx]) {
+            return c;
+        }
+        total -= residual[idx];
+        residual[idx] = 0;
+    }
+    *drawn = sample_weights(dist.tokens, residual, total, rng);
+    return -1;
+}
+
+int32_t sd_accept_with_q(const sd_dist & dist, llama_token candidate, const std::vector<float> & q, sd_rng & rng,
+                         llama_token * drawn) {
+    const double p_c = sd_dist_prob(dist, candidate);
+    const double q_c = candidate >= 0 && (size_t) candidate < q.size() ? q[(size_t) candidate] : 0.0;
+    if (q_c > 0 && sd_uniform(rng) * q_c < p_c) {
+        return 0;
+    }
+    std::vector<double> residual(dist.tokens.size());
+    double total = 0;
+    for (size_t i = 0; i < dist.tokens.size(); i++) {
+        const llama_token t = dist.tokens[i];
+        const double qt = t >= 0 && (size_t) t < q.size() ? q[(size_t) t] : 0.0;
+        residual[i] = std::max(0.0, (double) dist.probs[i] - qt);
+        total += residual[i];
+    }
+    if (total <= 0) {
+        // p <= q everywhere and p(c) < q(c) only by rounding: fall back to p itself
+        *drawn = sd_dist_sample(dist, rng);
+        return -1;
+    }
+    *drawn = sample_weights(dist.tokens, residual, total, rng);
+    return -1;
+}

@@ -1,0 +1,94 @@
+#include "sd-budget.h"
+
+#include <algorithm>
+#include <numeric>
+
+double sd_cost_model::cost(int32_t n) const {
+    if (us.empty()) return (double) n;
+    auto hi = us.lower_bound(n);
+    if (hi != us.end() && hi->first == n) return hi->second;
+    if (hi == us.begin()) {
+        // below the smallest point: proportional to it
+        return hi->second * (double) n / (double) hi->first;
+    }
+    auto lo = std::prev(hi);
+    if (hi == us.end()) {
+        // beyond the largest point: linear, with the slope of the last two points (or proportional)
+        if (lo == us.begin()) return lo->second * (double) n / (double) lo->first;
+        auto lo2 = std::prev(lo);
+        const double slope = std::max(0.0, (lo->second - lo2->second) / (double) (lo->first - lo2->first));
+        return lo->second + slope * (double) (n - lo->first);
+    }
+    const double f = (double) (n - lo->first) / (double) (hi->first - lo->first);
+    return lo->second + f * (hi->second - lo->second);
+}
+
+void sd_cost_model::observe(int32_t n, double t_us) {
+    auto it = us.find(n);
+    if (it == us.end()) {
+        us[n] = t_us;
+    } else {
+        it->second = 0.8 * it->second + 0.2 * t_us;
+    }
+}
+
+float sd_accept_model::estimate(int32_t bucket, float prior) const {
+    auto it = counts.find(bucket);
+    const double tried = it == counts.end() ? 0.0 : it->second.first;
+    const double accepted = it == counts.end() ? 0.0 : it->second.second;
+    return (float) ((accepted + SD_PRIOR_WEIGHT * prior) / (tried + SD_PRIOR_WEIGHT));
+}
+
+void sd_accept_model::observe(int32_t bucket, bool accepted) {
+    std::pair<double, double> & c = counts[bucket];
+    c.first += 1;
+    c.second += accepted ? 1 : 0;
+}
+
+std::vector<bool> sd_budget_select(const sd_draft_tree & tree, const sd_accept_model & accept,
+                                   const sd_cost_model & cost, int32_t max_nodes, int32_t max_leaves,
+                                   double * expected) {
+    const int32_t n = sd_tree_size(tree);
+    std::vector<bool> keep((size_t) n, false);
+    std::vector<double> p((size_t) n);
+    for (int32_t i = 0; i < n; i++) {
+        const int32_t parent = tree.parent[(size_t) i];
+        const double cond = accept.estimate(tree.bucket[(size_t) i], tree.conf[(size_t) i]);
+        p[(size_t) i] = cond * (parent < 0 ? 1.0 : p[(size_t) parent]);
+    }
+    // Best first; a parent is at least as likely as its child, and ties keep tree order, so every
+    // prefix of this ranking is a tree.
+    std::vector<int32_t> order((size_t) n);
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return p[(size_t) a] > p[(size_t) b]; });
+
+    double best_rate = 1.0 / cost.cost(1);
+    int32_t best_n = 0;
+    double best_tokens = 1.0;
+    double tokens = 1.0; // the bonus token comes with every step
+    std::vector<int32_t> children((size_t) n, 0);
+    int32_t leaves = 0;
+    const int32_t limit = std::min(n, max_nodes);
+    for (int32_t k = 0; k < limit; k++) {
+        const int32_t node = order[(size_t) k];
+        const int32_t parent = tree.parent[(size_t) node];
+        if (parent >= 0 && !keep[(size_t) parent]) break; // cannot happen with a consistent ranking
+        // a node adds a leaf unless it extends one
+        const int32_t new_leaves = leaves + ((parent >= 0 && children[(size_t) parent] == 0) ? 0 : 1);
+        if (new_leaves > max_leaves) break;
+        keep[(size_t) node] = true;
+        leaves = new_leaves;
+        if (parent >= 0) children[(size_t) parent]++;
+        tokens += p[(size_t) node];
+        const double rate = tokens / cost.cost(k + 2);
+        if (rate > best_rate) {
+            best_rate = rate;
+            best_n = k + 1;
+            best_tokens = tokens;
+        }
+    }
+    std::fill(keep.begin(), keep.end(), false);
+    for (int32_t k = 0; k < best_n; k++) keep[(size_t) order[(size_t) k]] = true;
+    if (expected != nullptr) *expected = best_tokens;
+    return keep;
+}

@@ -1,0 +1,41 @@
+// The hardware-aware budget: how many draft nodes a step should evaluate. A step that evaluates
+// 1 + n tokens costs cost(1 + n) and yields 1 + (expected accepted nodes) tokens; the budget keeps
+// the nodes that maximise tokens per unit of time, which is no speculation at all when drafts are
+// unlikely or extra tokens are expensive (a CPU), and wide trees when they are nearly free (a GPU).
+#pragma once
+
+#include "sd-draft.h"
+
+#include <cstdint>
+#include <map>
+#include <vector>
+
+// Time of one llama_decode by batch size: measured points, refined by the steps actually run.
+struct sd_cost_model {
+    std::map<int32_t, double> us; // batch size -> microseconds
+
+    bool   empty() const { return us.empty(); }
+    double cost(int32_t n) const;           // interpolated between points, extrapolated linearly beyond
+    void   observe(int32_t n, double t_us); // running average with the newest observations weighted 0.2
+};
+
+// Acceptance learnt per bucket: of the nodes tried (their parent was accepted), how many were accepted.
+struct sd_accept_model {
+    std::map<int32_t, std::pair<double, double>> counts; // bucket -> (tried, accepted)
+
+    // Estimated probability that a node is accepted given its parent was; the drafter's own
+    // confidence counts as `prior_weight` observations.
+    float estimate(int32_t bucket, float prior) const;
+    void  observe(int32_t bucket, bool accepted);
+};
+
+static constexpr double SD_PRIOR_WEIGHT = 4.0;
+
+// Chooses the nodes to evaluate. Nodes are ranked by their estimated probability of acceptance
+// (the product of the conditional estimates along their path); the prefix of that ranking with the
+// highest (1 + expected accepted) / cost(1 + size) is kept, as long as it beats plain decoding
+// (1 / cost(1)). At most max_nodes nodes and max_leaves leaves. Returns the keep mask; *expected
+// receives the expected tokens of the step.
+std::vector<bool> sd_budget_select(const sd_draft_tree & tree, const sd_accept_model & accept,
+                                   const sd_cost_model & cost, int32_t max_nodes, int32_t max_leaves,
+                                   double * expected);

@@ -1,0 +1,386 @@
+// The generation loop. Every step evaluates the current token together with a draft tree (empty
+// for plain decoding) in one llama_decode, walks the tree accepting what the target distribution
+// allows, commits the accepted path to the KV cache and hands out the accepted tokens plus one more
+// drawn from the target distribution after them (the bonus token).
+#include "sd-session.h"
+#include "sd-internal.h"
+
+#include <algorithm>
+#include <cmath>
+
+static sd_status check_speculation(const sd_speculation_params & p, std::string & error) {
+    if (p.type < SD_SPEC_NONE || p.type > SD_SPEC_AUTO) {
+        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "unknown speculation type " + std::to_string((int) p.type));
+    }
+    if (p.max_nodes < 1 || p.max_nodes > SD_MAX_LEAVES) {
+        return sd_fail(error, SD_ERR_INVALID_ARGUMENT,
+                       "max draft tokens must be in [1, " + std::to_string(SD_MAX_LEAVES) + "], got " +
+                       std::to_string(p.max_nodes));
+    }
+    if (p.max_depth < 1 || p.max_depth > 32) {
+        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "max draft depth must be in [1, 32], got " + std::to_string(p.max_depth));
+    }
+    if (p.lookup_min_ngram < 1 || p.lookup_max_ngram < p.lookup_min_ngram || p.lookup_max_ngram > 64) {
+        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "lookup n-gram sizes must satisfy 1 <= min <= max <= 64");
+    }
+    if (p.lookup_max_branches < 1 || p.lookup_max_branches > SD_MAX_LEAVES) {
+        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "lookup branches must be in [1, 64]");
+    }
+    if (p.recycling_k < 1 || p.recycling_k > 8) {
+        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "recycling k must be in [1, 8]");
+    }
+    return SD_OK;
+}
+
+static sd_status check_generation_params(const sd_generation_params & p, std::string & error) {
+    if (p.max_tokens < 1) {
+        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "max_tokens must be >= 1, got " + std::to_string(p.max_tokens));
+    }
+    if (!std::isfinite(p.temperature) || p.temperature < 0.0f) {
+        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "temperature must be a finite number >= 0");
+    }
+    if (p.top_k < 0) {
+        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "top_k must be >= 0 (0 = off)");
+    }
+    if (!(p.top_p > 0.0f && p.top_p <= 1.0f)) {
+        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "top_p must be in (0, 1]");
+    }
+    if (!(p.min_p >= 0.0f && p.min_p < 1.0f)) {
+        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "min_p must be in [0, 1)");
+    }
+    if (!std::isfinite(p.repeat_penalty) || p.repeat_penalty <= 0.0f) {
+        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "repeat_penalty must be a finite number > 0");
+    }
+    if (p.repeat_last_n < 0) {
+        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "repeat_last_n must be >= 0");
+    }
+    return SD_OK;
+}
+
+// The drafter for these settings; the session keeps drafters (and what they learnt) across generations.
+static sd_drafter * drafter_for(sd_session * s, const sd_speculation_params & p) {
+    if (p.type == SD_SPEC_NONE) return nullptr;
+    // lookup keeps no state: rebuilt with each generation's settings
+    s->lookup.reset(sd_drafter_lookup_init(p.lookup_min_ngram, p.lookup_max_ngram, p.lookup_max_branches));
+    if (!s->recycling || s->recycling_k != p.recycling_k) {
+        s->recycling.reset(sd_drafter_recycling_init(p.recycling_k, s->n_vocab));
+        s->recycling_k = p.recycling_k;
+    }
+    s->automatic.reset(sd_drafter_auto_init(s->lookup.get(), s->recycling.get()));
+    switch (p.type) {
+        case SD_SPEC_LOOKUP:    return s->lookup.get();
+        case SD_SPEC_RECYCLING: return s->recycling.get();
+        default:                return s->automatic.get();
+    }
+}
+
+// Measures the device's decode cost for the batch sizes the budget considers, once per session.
+static sd_status cost_prepare(sd_session * s, std::string & error) {
+    if (!s->cost.empty()) return SD_OK;
+    std::vector<int32_t> sizes;
+    for (int32_t n = 1; n <= 16; n *= 2) {
+        if ((uint32_t) n <= s->n_batch && s->cached.size() + (size_t) n < s->n_ctx) sizes.push_back(n);
+    }
+    std::vector<double> us;
+    sd_status status = sd_measure_cost_here(s, sizes, 1, us, error);
+    if (status != SD_OK) return status;
+    for (size_t i = 0; i < sizes.size(); i++) s->cost.us[sizes[i]] = us[i];
+    return SD_OK;
+}
+
+sd_status sd_generation_begin(sd_session * s, const std::vector<llama_token> & prompt,
+                              const sd_generation_params & params, std::string & error) {
+    s->active = false;
+    s->t_first_token_us = 0;
+    s->cancel.store(false);
+    sd_status status = check_generation_params(params, error);
+    if (status == SD_OK) status = check_speculation(params.spec, error);
+    if (status == SD_OK) status = sd_check_prompt(s, prompt, error);
+    if (status != SD_OK) return status;
+
+    s->stats = sd_stats();
+    s->stats.n_prompt = (int32_t) prompt.size();
+    s->t_start_us = llama_time_us();
+
+    bool cancelled = false;
+    status = sd_cache_load(s, prompt, &cancelled, error, &s->stats.n_prompt_reused);
+    s->stats.t_prompt_us = llama_time_us() - s->t_start_us;
+    if (status != SD_OK) return status;
+    // Cancelled during the prompt: the first step reports SD_STOP_CANCELLED (the flag stays set).
+    s->have_logits = !cancelled;
+
+    s->params = params;
+    s->drafter = drafter_for(s, params.spec);
+    if (s->drafter != nullptr && params.spec.adaptive && !cancelled) {
+        const int64_t t0 = llama_time_us();
+        status = cost_prepare(s, error);
+        s->stats.t_draft_us += llama_time_us() - t0;
+        if (status != SD_OK) return status;
+    }
+
+    if (s->filter != nullptr) llama_sampler_free(s->filter);
+    s->filter = sd_filter_init(s->model, params);
+    s->greedy = params.temperature == 0.0f;
+    s->rng.seed(params.seed == LLAMA_DEFAULT_SEED ? (uint64_t) std::random_device()() << 32 ^ (uint64_t) llama_time_us()
+                                                  : (uint64_t) params.seed);
+    const size_t n_history = std::min(prompt.size(), (size_t) std::max(params.repeat_last_n, 0));
+    for (size_t i = prompt.size() - n_history; i < prompt.size(); i++) {
+        llama_sampler_accept(s->filter, prompt[i]);
+    }
+    sd_text_stream_reset(s->text, params.stop);
+    s->last = LLAMA_TOKEN_NULL;
+    s->active = true;
+    return SD_OK;
+}
+
+static void finish(sd_session * s, sd_step_result & result, sd_stop_reason reason) {
+    sd_text_stream_flush(s->text, result.text);
+    result.stop = reason;
+    s->active = false;
+    if (s->t_first_token_us > 0) {
+        s->stats.t_gen_us = llama_time_us() - s->t_first_token_us;
+    }
+}
+
+// Drafts the step's tree and cuts it to what the budget, the context and the sequences allow.
+static void draft_tree(sd_session * s) {
+    sd_tree_clear(s->tree);
+    const sd_speculation_params & p = s->params.spec;
+    // room in the context: the root and the deepest node must fit
+    const int32_t room = (int32_t) s->n_ctx - (int32_t) s->cached.size() - 1;
+    const int32_t max_depth = std::min(p.max_depth, room);
+    if (s->drafter == nullptr || max_depth < 1) return;
+    const int32_t max_nodes = std::min(p.max_nodes, (int32_t) s->n_batch - 1);
+    std::vector<llama_token> & history = s->cached; // the root is appended for the call only
+    history.push_back(s->last);
+    s->drafter->draft(history, std::min(max_nodes * 2, 2 * SD_MAX_LEAVES), max_depth, s->tree);
+    history.pop_back();
+    if (sd_tree_size(s->tree) == 0) return;
+
+    sd_cost_model flat; // without the budget every node is worth its cost
+    for (int32_t n = 1; n <= SD_MAX_LEAVES + 1; n++) flat.us[n] = 1.0;
+    double expected = 0;
+    const std::vector<bool> keep = sd_budget_select(s->tree, s->accept, p.adaptive ? s->cost : flat, max_nodes,
+                                                    s->max_leaves, &expected);
+    s->tree = sd_tree_subset(s->tree, keep);
+}
+
+// Evaluates root + tree, accepts, commits the KV cache. Appends the produced tokens to `out`
+// (accepted nodes, then the bonus token) and leaves the bonus token in s->last.
+static sd_status verify_step(sd_session * s, std::vector<llama_token> & out, bool * cancelled, std::string & error) {
+    *cancelled = false;
+    const sd_draft_tree & tree = s->tree;
+    const int32_t n_nodes = sd_tree_size(tree);
+    const llama_pos root_pos = (llama_pos) s->cached.size();
+    llama_memory_t mem = llama_get_memory(s->ctx);
+
+    // Each leaf is a sequence (1..n_leaves); a node belongs to the sequences of the leaves below it.
+    std::vector<int32_t> depth = sd_tree_depths(tree);
+    std::vector<std::vector<llama_seq_id>> seqs((size_t) n_nodes);
+    std::vector<bool> has_child((size_t) n_nodes, false);
+    for (int32_t i = 0; i < n_nodes; i++) {
+        if (tree.parent[(size_t) i] >= 0) has_child[(size_t) tree.parent[(size_t) i]] = true;
+    }
+    int32_t n_leaves = 0;
+    for (int32_t i = n_nodes - 1; i >= 0; i--) {
+        if (!has_child[(size_t) i]) seqs[(size_t) i].push_back(++n_leaves);
+        const int32_t p = tree.parent[(size_t) i];
+        if (p >= 0) seqs[(size_t) p].insert(seqs[(size_t) p].end(), seqs[(size_t) i].begin(), seqs[(size_t) i].end());
+    }
+    for (llama_seq_id q = 1; q <= n_leaves; q++) {
+        llama_memory_seq_cp(mem, 0, q, -1, -1); // the path sees the text
+    }
+
+    llama_batch & b = s->batch;
+    b.n_tokens = 1 + n_nodes;
+    b.token[0] = s->last;
+    b.pos[0] = root_pos;
+    b.n_seq_id[0] = 1 + n_leaves;
+    for (int32_t q = 0; q <= n_leaves; q++) b.seq_id[0][q] = q;
+    b.logits[0] = true;
+    for (int32_t i = 0; i < n_nodes; i++) {
+        const int32_t j = 1 + i;
+        b.token[j] = tree.token[(size_t) i];
+        b.pos[j] = root_pos + depth[(size_t) i];
+        b.n_seq_id[j] = (int32_t) seqs[(size_t) i].size();
+        for (size_t q = 0; q < seqs[(size_t) i].size(); q++) b.seq_id[j][q] = seqs[(size_t) i][q];
+        b.logits[j] = true;
+    }
+
+    const int64_t t0 = llama_time_us();
+    const int32_t rc = llama_decode(s->ctx, b);
+    llama_synchronize(s->ctx);
+    const double t_decode = (double) (llama_time_us() - t0);
+    s->stats.t_verify_us += (int64_t) t_decode;
+    auto drop_paths = [&] {
+        for (llama_seq_id q = 1; q <= n_leaves; q++) llama_memory_seq_rm(mem, q, -1, -1);
+        llama_memory_seq_rm(mem, 0, root_pos, -1);
+    };
+    if (rc != 0) {
+        drop_paths();
+        if (rc == 2) {
+            *cancelled = true;
+            return SD_OK;
+        }
+        std::string reason = sd_log_take_last_error();
+        return sd_fail(error, SD_ERR_DECODE, "llama_decode failed with code " + std::to_string(rc) + " at position " +
+                       std::to_string(root_pos) + (reason.empty() ? "" : ": " + reason));
+    }
+    if (s->params.spec.adaptive && s->drafter != nullptr) s->cost.observe(1 + n_nodes, t_decode);
+
+    // Walk the tree from the root.
+    std::vector<int32_t> accepted;
+    int32_t node = -1; // -1 = root, batch index 0
+    llama_token bonus = LLAMA_TOKEN_NULL;
+    std::vector<int32_t> children;
+    std::vector<llama_token> child_tokens;
+    while (true) {
+        const float * logits = llama_get_logits_ith(s->ctx, node + 1);
+        sd_target_dist(s, logits, s->dist);
+        children.clear();
+        child_tokens.clear();
+        for (int32_t i = 0; i < n_nodes; i++) {
+            if (tree.parent[(size_t) i] == node) {
+                children.push_back(i);
+                child_tokens.push_back(tree.token[(size_t) i]);
+            }
+        }
+        s->margins.push_back(s->margin);
+        llama_token drawn = LLAMA_TOKEN_NULL;
+        const int32_t pick = sd_accept_deterministic(s->dist, child_tokens.data(), (int32_t) child_tokens.size(),
+                                                     s->rng, &drawn);
+        for (size_t c = 0; c < children.size(); c++) {
+            s->accept.observe(tree.bucket[(size_t) children[c]], (int32_t) c == pick);
+        }
+        if (pick < 0) {
+            bonus = drawn;
+            break;
+        }
+        node = children[(size_t) pick];
+        accepted.push_back(node);
+        llama_sampler_accept(s->filter, tree.token[(size_t) node]);
+    }
+    llama_sampler_accept(s->filter, bonus);
+
+    if (s->drafter != nullptr && s->drafter->wants_logits()) {
+        std::vector<const float *> rows((size_t) (1 + n_nodes));
+        for (int32_t j = 0; j <= n_nodes; j++) rows[(size_t) j] = llama_get_logits_ith(s->ctx, j);
+        s->drafter->observe({b.token, rows.data(), 1 + n_nodes, s->n_vocab});
+    }
+
+    // Commit: sequence 0 keeps the root and the accepted path, nothing else of the tree.
+    const int32_t k = (int32_t) accepted.size();
+    if (k == 0) {
+        for (llama_seq_id q = 1; q <= n_leaves; q++) llama_memory_seq_rm(mem, q, -1, -1);
+    } else {
+        const llama_seq_id keep = seqs[(size_t) accepted.back()][0];
+        llama_memory_seq_rm(mem, keep, root_pos + k + 1, -1);
+        for (llama_seq_id q = 1; q <= n_leaves; q++) {
+            if (q != keep) llama_memory_seq_rm(mem, q, -1, -1);
+        }
+        llama_memory_seq_cp(mem, keep, 0, root_pos + 1, root_pos + k + 1);
+        llama_memory_seq_rm(mem, keep, -1, -1);
+    }
+    s->cached.push_back(s->last);
+    for (int32_t a : accepted) {
+        s->cached.push_back(tree.token[(size_t) a]);
+        out.push_back(tree.token[(size_t) a]);
+    }
+    out.push_back(bonus);
+    s->stats.n_drafted += n_nodes;
+    s->stats.n_accepted += k;
+    s->last = bonus;
+    return SD_OK;
+}
+
+sd_status sd_generation_step(sd_session * s, sd_step_result & result, std::string & error) {
+    result.tokens.clear();
+    result.text.clear();
+    result.margins.clear();
+    result.stop = SD_STOP_NONE;
+    if (!s->active) {
+        return sd_fail(error, SD_ERR_STATE, "no generation is running (call sd_generation_begin first)");
+    }
+    if (s->cancel.load()) {
+        finish(s, result, SD_STOP_CANCELLED);
+        return SD_OK;
+    }
+
+    std::vector<llama_token> produced;
+    s->margins.clear();
+    if (s->have_logits) {
+        // the first token comes from the prompt's logits
+        sd_target_dist(s, llama_get_logits_ith(s->ctx, -1), s->dist);
+        s->margins.push_back(s->margin);
+        const llama_token token = sd_dist_sample(s->dist, s->rng);
+        llama_sampler_accept(s->filter, token);
+        produced.push_back(token);
+        s->last = token;
+        s->have_logits = false;
+    } else {
+        if (s->cached.size() + 1 > s->n_ctx) {
+            finish(s, result, SD_STOP_CONTEXT_FULL);
+            return SD_OK;
+        }
+        const int64_t t0 = llama_time_us();
+        draft_tree(s);
+        s->stats.t_draft_us += llama_time_us() - t0;
+        bool cancelled = false;
+        sd_status status = verify_step(s, produced, &cancelled, error);
+        if (cancelled) {
+            finish(s, result, SD_STOP_CANCELLED);
+            return SD_OK;
+        }
+        if (status != SD_OK) {
+            s->active = false;
+            return status;
+        }
+    }
+    s->stats.n_steps++;
+    if (s->stats.n_generated == 0) {
+        s->t_first_token_us = llama_time_us();
+        s->stats.t_first_us = s->t_first_token_us - s->t_start_us;
+    }
+
+    // Hand the tokens out one by one: a stop condition can end the step early, and then the KV cache
+    // is cut back to what was handed out (the last token handed out is never in the cache).
+    const size_t n_before = s->cached.size() - (produced.size() - 1);
+    for (size_t i = 0; i < produced.size(); i++) {
+        const llama_token token = produced[i];
+        sd_stop_reason stop = SD_STOP_NONE;
+        if (llama_vocab_is_eog(s->model->vocab, token)) {
+            stop = SD_STOP_END_OF_TEXT;
+        } else {
+            s->stats.n_generated++;
+            result.tokens.push_back(token);
+            if (s->params.record_margins) result.margins.push_back(s->margins[i]);
+            std::string piece;
+            sd_status status = sd_token_to_piece(s->model, token, false, piece, error);
+            if (status != SD_OK) {
+                s->active = false;
+                return status;
+            }
+            if (sd_text_stream_push(s->text, piece, result.text)) {
+                stop = SD_STOP_STOP_STRING;
+            } else if (s->stats.n_generated >= s->params.max_tokens) {
+                stop = SD_STOP_MAX_TOKENS;
+            } else if (i + 1 == produced.size() && s->cached.size() >= s->n_ctx) {
+                stop = SD_STOP_CONTEXT_FULL; // no position left for the token just drawn
+            }
+        }
+        if (stop != SD_STOP_NONE) {
+            if (i + 1 < produced.size()) {
+                // tokens after this one were accepted but are not handed out
+                sd_cache_truncate(s, n_before + i);
+                s->last = token;
+                s->stats.n_accepted -= (int32_t) (produced.size() - 1 - i);
+            }
+            finish(s, result, stop);
+            return SD_OK;
+        }
+    }
+    if (s->t_first_token_us > 0) {
+        s->stats.t_gen_us = llama_time_us() - s->t_first_token_us;
+    }
+    return SD_OK;
+}

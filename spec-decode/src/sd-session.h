@@ -1,0 +1,88 @@
+// The session's state, shared by the files that implement it (sd-session.cpp: context and KV cache;
+// sd-sampling.cpp: target distributions; sd-generate.cpp: the generation loop and verification).
+#pragma once
+
+#include "spec-decode.h"
+#include "sd-accept.h"
+#include "sd-budget.h"
+#include "sd-draft.h"
+#include "sd-text.h"
+
+#include <memory>
+
+struct ggml_threadpool;
+
+// Sequences: 0 holds the text; draft paths use 1..SD_MAX_LEAVES; the last one is scratch space for
+// measuring decode costs without touching sequence 0.
+static constexpr int32_t SD_MAX_LEAVES = 64;
+static constexpr int32_t SD_N_SEQ = SD_MAX_LEAVES + 2;
+
+struct sd_session {
+    sd_model        * model      = nullptr;
+    llama_context   * ctx        = nullptr;
+    llama_batch       batch      = {};
+    ggml_threadpool * threadpool = nullptr; // kept for the session: without one, ggml starts threads per decode
+    uint32_t          n_ctx      = 0;
+    uint32_t          n_batch    = 0;
+    int32_t           n_vocab    = 0;
+    int32_t           max_leaves = 0;       // draft paths the context has sequences for
+    llama_seq_id      seq_scratch = 0;      // the last sequence
+
+    std::vector<llama_token> cached; // tokens in the KV cache (sequence 0, positions 0..n-1)
+
+    // what speculation has learnt, kept across generations
+    std::unique_ptr<sd_drafter> lookup;
+    std::unique_ptr<sd_drafter> recycling;
+    std::unique_ptr<sd_drafter> automatic;
+    int32_t                     recycling_k = 0;
+    sd_accept_model             accept;
+    sd_cost_model               cost;
+
+    // the running generation
+    bool                  active = false;
+    sd_generation_params  params;
+    sd_drafter          * drafter = nullptr;  // nullptr: plain decoding
+    llama_sampler       * filter  = nullptr;  // the sampler chain without its final draw
+    bool                  greedy  = true;
+    sd_rng                rng;
+    sd_text_stream        text;
+    llama_token           last = LLAMA_TOKEN_NULL; // sampled, not yet in the KV cache
+    bool                  have_logits = false;     // logits of the last decode are unsampled
+    sd_stats              stats;
+    int64_t               t_start_us = 0;
+    int64_t               t_first_token_us = 0;
+
+    // scratch space of a step
+    std::vector<llama_token_data> candidates;
+    sd_draft_tree                 tree;
+    sd_dist                       dist;
+    float                         margin = 0; // top-1 minus top-2 logit of the last target distribution
+    std::vector<float>            margins;    // of the tokens a step produced
+
+    std::atomic<bool>     cancel{false};
+};
+
+// Drops the KV cache from position n on.
+void sd_cache_truncate(sd_session * s, size_t n);
+
+// Evaluates tokens after the cached ones in batches of n_batch; logits for the last one only.
+// *cancelled tells an abort through sd_session_cancel apart from a failure.
+sd_status sd_decode_tokens(sd_session * s, const llama_token * tokens, size_t n, bool * cancelled, std::string & error);
+
+// Makes the cache hold exactly `tokens`, evaluating only what is not there yet (at least the last).
+sd_status sd_cache_load(sd_session * s, const std::vector<llama_token> & tokens, bool * cancelled, std::string & error,
+                        int32_t * n_reused);
+
+sd_status sd_check_prompt(const sd_session * s, const std::vector<llama_token> & prompt, std::string & error);
+
+// Times llama_decode for each batch size on the scratch sequence at the current depth, leaving
+// sequence 0 untouched; one warm-up and `reps` measured runs per size, the fastest is kept.
+sd_status sd_measure_cost_here(sd_session * s, const std::vector<int32_t> & sizes, int32_t reps,
+                               std::vector<double> & out_us, std::string & error);
+
+// The sampler filters of params (penalties, top-k, top-p, min-p, temperature) as a chain.
+llama_sampler * sd_filter_init(const sd_model * model, const sd_generation_params & params);
+
+// The target distribution after `logits` under the session's filters and their current state
+// (a one-hot argmax when greedy).
+void sd_target_dist(sd_session * s, const float * logits, sd_dist & out);
