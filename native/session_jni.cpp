@@ -7,7 +7,8 @@
 
 static const char * const CLOSED = "session is closed";
 
-SESSION_FN(jlong, nInit)(JNIEnv * env, jclass, jlong model_handle, jint n_ctx, jint n_batch, jint threads) {
+SESSION_FN(jlong, nInit)(JNIEnv * env, jclass, jlong model_handle, jint n_ctx, jint n_batch, jint threads,
+                         jboolean flash_attn, jboolean kv_f32) {
     return jni_guard(env, (jlong) 0, [&]() -> jlong {
         sd_model * model = jni_handle<sd_model>(env, model_handle, "model is closed");
         if (model == nullptr) return 0;
@@ -19,6 +20,8 @@ SESSION_FN(jlong, nInit)(JNIEnv * env, jclass, jlong model_handle, jint n_ctx, j
         params.n_ctx     = (uint32_t) n_ctx;
         params.n_batch   = (uint32_t) n_batch;
         params.n_threads = threads;
+        params.flash_attn = flash_attn;
+        params.kv_f32    = kv_f32;
         sd_session * session = nullptr;
         std::string error;
         const sd_status status = sd_session_init(model, params, &session, error);
@@ -62,7 +65,7 @@ SESSION_FN(void, nCancel)(JNIEnv * env, jclass, jlong handle) {
 
 SESSION_FN(void, nBegin)(JNIEnv * env, jclass, jlong handle, jintArray prompt, jint max_tokens, jobjectArray stop,
                          jfloat temperature, jint top_k, jfloat top_p, jfloat min_p, jfloat repeat_penalty,
-                         jint repeat_last_n, jlong seed) {
+                         jint repeat_last_n, jlong seed, jintArray speculation) {
     jni_guard(env, 0, [&] {
         sd_session * session = jni_handle<sd_session>(env, handle, CLOSED);
         if (session == nullptr) return 0;
@@ -79,6 +82,20 @@ SESSION_FN(void, nBegin)(JNIEnv * env, jclass, jlong handle, jintArray prompt, j
         params.repeat_penalty = repeat_penalty;
         params.repeat_last_n  = repeat_last_n;
         params.seed           = (uint32_t) seed;
+        // Speculation as {kind, max nodes, max depth, budget, min n-gram, max n-gram, branches, recycling k}
+        const std::vector<int32_t> spec = jni_ints(env, speculation);
+        if (spec.size() != 8) {
+            jni_throw_illegal_argument(env, "speculation must have 8 values");
+            return 0;
+        }
+        params.spec.type                = (sd_spec_type) spec[0];
+        params.spec.max_nodes           = spec[1];
+        params.spec.max_depth           = spec[2];
+        params.spec.adaptive            = spec[3] != 0;
+        params.spec.lookup_min_ngram    = spec[4];
+        params.spec.lookup_max_ngram    = spec[5];
+        params.spec.lookup_max_branches = spec[6];
+        params.spec.recycling_k         = spec[7];
         const jsize n_stop = stop != nullptr ? env->GetArrayLength(stop) : 0;
         for (jsize i = 0; i < n_stop; i++) {
             jbyteArray s = static_cast<jbyteArray>(env->GetObjectArrayElement(stop, i));

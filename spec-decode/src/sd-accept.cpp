@@ -29,6 +29,39 @@ llama_token sd_dist_sample(const sd_dist & dist, sd_rng & rng) {
     return sample_weights(dist.tokens, w, total, rng);
 }
 
+llama_token sd_dist_sample_u(const sd_dist & dist, double u) {
+    double total = 0;
+    for (float p : dist.probs) total += p;
+    const double target = u * total;
+    double acc = 0;
+    for (size_t i = 0; i < dist.tokens.size(); i++) {
+        acc += dist.probs[i];
+        if (target < acc) return dist.tokens[i];
+    }
+    for (size_t i = dist.tokens.size(); i-- > 0;) {
+        if (dist.probs[i] > 0) return dist.tokens[i];
+    }
+    return dist.tokens.empty() ? LLAMA_TOKEN_NULL : dist.tokens[0];
+}
+
+double sd_position_uniform(uint64_t seed, uint64_t index) {
+    // splitmix64 of the seed and the index
+    uint64_t z = seed + 0x9E3779B97F4A7C15ull * (index + 1);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z = z ^ (z >> 31);
+    return (double) (z >> 11) * (1.0 / 9007199254740992.0);
+}
+
+int32_t sd_accept_match(const sd_dist & dist, const llama_token * candidates, int32_t n_candidates, double u,
+                        llama_token * drawn) {
+    *drawn = sd_dist_sample_u(dist, u);
+    for (int32_t c = 0; c < n_candidates; c++) {
+        if (candidates[c] == *drawn) return c;
+    }
+    return -1;
+}
+
 float sd_dist_prob(const sd_dist & dist, llama_token token) {
     for (size_t i = 0; i < dist.tokens.size(); i++) {
         if (dist.tokens[i] == token) return dist.probs[i];

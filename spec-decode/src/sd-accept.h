@@ -27,6 +27,21 @@ llama_token sd_dist_sample(const sd_dist & dist, sd_rng & rng);
 // Probability of token in dist (0 when it is not there).
 float sd_dist_prob(const sd_dist & dist, llama_token token);
 
+// Inverse-CDF draw with a given uniform u in [0, 1) (tokens in the order of dist).
+llama_token sd_dist_sample_u(const sd_dist & dist, double u);
+
+// The uniform of the token drawn at index `index` of a generation with this seed: a hash of both, so
+// that the draw of every position is fixed by the seed, whatever happened at other positions.
+double sd_position_uniform(uint64_t seed, uint64_t index);
+
+// Sample-then-match, the engine's rule for deterministic drafts: the target token is drawn with the
+// position's uniform u, and the candidate equal to it (if any) is accepted. The token handed out is
+// therefore exactly the one plain sampling draws with the same seed, and a candidate c is accepted
+// with probability p(c), as with recursive rejection. Returns the index of the matching candidate,
+// or -1; *drawn is the target token either way.
+int32_t sd_accept_match(const sd_dist & dist, const llama_token * candidates, int32_t n_candidates, double u,
+                        llama_token * drawn);
+
 // Recursive rejection for deterministic drafts (each candidate proposed with certainty), several
 // siblings allowed: candidate i is accepted with its probability under the residual distribution;
 // on rejection it is removed and the residual renormalised; when all are rejected a token is drawn

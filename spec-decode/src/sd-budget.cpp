@@ -50,11 +50,19 @@ std::vector<bool> sd_budget_select(const sd_draft_tree & tree, const sd_accept_m
                                    double * expected) {
     const int32_t n = sd_tree_size(tree);
     std::vector<bool> keep((size_t) n, false);
+    // Conditional estimates; siblings exclude each other, so where theirs add up to more than 1 they
+    // are scaled down to sum to 1.
+    std::vector<double> cond((size_t) n);
+    std::map<int32_t, double> sibling_sum;
+    for (int32_t i = 0; i < n; i++) {
+        cond[(size_t) i] = accept.estimate(tree.bucket[(size_t) i], tree.conf[(size_t) i]);
+        sibling_sum[tree.parent[(size_t) i]] += cond[(size_t) i];
+    }
     std::vector<double> p((size_t) n);
     for (int32_t i = 0; i < n; i++) {
         const int32_t parent = tree.parent[(size_t) i];
-        const double cond = accept.estimate(tree.bucket[(size_t) i], tree.conf[(size_t) i]);
-        p[(size_t) i] = cond * (parent < 0 ? 1.0 : p[(size_t) parent]);
+        const double c = cond[(size_t) i] / std::max(1.0, sibling_sum[parent]);
+        p[(size_t) i] = c * (parent < 0 ? 1.0 : p[(size_t) parent]);
     }
     // Best first; a parent is at least as likely as its child, and ties keep tree order, so every
     // prefix of this ranking is a tree.

@@ -32,7 +32,8 @@ struct sd_accept_model {
 static constexpr double SD_PRIOR_WEIGHT = 4.0;
 
 // Chooses the nodes to evaluate. Nodes are ranked by their estimated probability of acceptance
-// (the product of the conditional estimates along their path); the prefix of that ranking with the
+// (the product of the conditional estimates along their path, siblings' estimates scaled down
+// where they add up to more than 1); the prefix of that ranking with the
 // highest (1 + expected accepted) / cost(1 + size) is kept, as long as it beats plain decoding
 // (1 / cost(1)). At most max_nodes nodes and max_leaves leaves. Returns the keep mask; *expected
 // receives the expected tokens of the step.

@@ -62,6 +62,7 @@ struct sd_drafter_recycling : sd_drafter {
         sd_tree_clear(out);
         if (history.empty()) return;
         const llama_token root = history.back();
+        if (root < 0 || root >= n_vocab) return;
         std::vector<int32_t> node_of(tmpl.size(), -1); // template index -> tree node
         std::vector<llama_token> token_of(tmpl.size(), -1);
         for (size_t t = 0; t < tmpl.size() && sd_tree_size(out) < max_nodes; t++) {
@@ -86,7 +87,7 @@ struct sd_drafter_recycling : sd_drafter {
         for (int32_t i = 0; i < step.n; i++) {
             const llama_token input = step.tokens[i];
             if (input < 0 || input >= n_vocab || step.logits[i] == nullptr) continue;
-            top_k(step.logits[i], step.n_vocab, top);
+            top_k(step.logits[i], std::min(step.n_vocab, n_vocab), top);
             std::copy(top.begin(), top.end(), matrix.begin() + (long) ((size_t) input * (size_t) k));
         }
     }

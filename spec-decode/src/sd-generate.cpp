@@ -102,6 +102,11 @@ sd_status sd_generation_begin(sd_session * s, const std::vector<llama_token> & p
     s->stats.n_prompt = (int32_t) prompt.size();
     s->t_start_us = llama_time_us();
 
+    // The decode cost is measured before the prompt is evaluated: measuring overwrites the logits.
+    if (params.spec.type != SD_SPEC_NONE && params.spec.adaptive) {
+        status = cost_prepare(s, error);
+        if (status != SD_OK) return status;
+    }
     bool cancelled = false;
     status = sd_cache_load(s, prompt, &cancelled, error, &s->stats.n_prompt_reused);
     s->stats.t_prompt_us = llama_time_us() - s->t_start_us;
@@ -111,18 +116,12 @@ sd_status sd_generation_begin(sd_session * s, const std::vector<llama_token> & p
 
     s->params = params;
     s->drafter = drafter_for(s, params.spec);
-    if (s->drafter != nullptr && params.spec.adaptive && !cancelled) {
-        const int64_t t0 = llama_time_us();
-        status = cost_prepare(s, error);
-        s->stats.t_draft_us += llama_time_us() - t0;
-        if (status != SD_OK) return status;
-    }
 
     if (s->filter != nullptr) llama_sampler_free(s->filter);
     s->filter = sd_filter_init(s->model, params);
     s->greedy = params.temperature == 0.0f;
-    s->rng.seed(params.seed == LLAMA_DEFAULT_SEED ? (uint64_t) std::random_device()() << 32 ^ (uint64_t) llama_time_us()
-                                                  : (uint64_t) params.seed);
+    s->seed = params.seed == LLAMA_DEFAULT_SEED ? ((uint64_t) std::random_device()() << 32) ^ (uint64_t) llama_time_us()
+                                                : (uint64_t) params.seed;
     const size_t n_history = std::min(prompt.size(), (size_t) std::max(params.repeat_last_n, 0));
     for (size_t i = prompt.size() - n_history; i < prompt.size(); i++) {
         llama_sampler_accept(s->filter, prompt[i]);
@@ -246,9 +245,11 @@ static sd_status verify_step(sd_session * s, std::vector<llama_token> & out, boo
             }
         }
         s->margins.push_back(s->margin);
+        // the index of the token this visit hands out, counted from the start of the generation
+        const uint64_t index = (uint64_t) s->stats.n_generated + accepted.size();
         llama_token drawn = LLAMA_TOKEN_NULL;
-        const int32_t pick = sd_accept_deterministic(s->dist, child_tokens.data(), (int32_t) child_tokens.size(),
-                                                     s->rng, &drawn);
+        const int32_t pick = sd_accept_match(s->dist, child_tokens.data(), (int32_t) child_tokens.size(),
+                                             sd_position_uniform(s->seed, index), &drawn);
         for (size_t c = 0; c < children.size(); c++) {
             s->accept.observe(tree.bucket[(size_t) children[c]], (int32_t) c == pick);
         }
@@ -312,7 +313,7 @@ sd_status sd_generation_step(sd_session * s, sd_step_result & result, std::strin
         // the first token comes from the prompt's logits
         sd_target_dist(s, llama_get_logits_ith(s->ctx, -1), s->dist);
         s->margins.push_back(s->margin);
-        const llama_token token = sd_dist_sample(s->dist, s->rng);
+        const llama_token token = sd_dist_sample_u(s->dist, sd_position_uniform(s->seed, 0));
         llama_sampler_accept(s->filter, token);
         produced.push_back(token);
         s->last = token;

@@ -44,7 +44,7 @@ struct sd_session {
     sd_drafter          * drafter = nullptr;  // nullptr: plain decoding
     llama_sampler       * filter  = nullptr;  // the sampler chain without its final draw
     bool                  greedy  = true;
-    sd_rng                rng;
+    uint64_t              seed = 0;            // draws: sd_position_uniform(seed, index of the token)
     sd_text_stream        text;
     llama_token           last = LLAMA_TOKEN_NULL; // sampled, not yet in the KV cache
     bool                  have_logits = false;     // logits of the last decode are unsampled

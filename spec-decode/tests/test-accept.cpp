@@ -161,6 +161,34 @@ static std::vector<float> make_q(const std::vector<std::pair<llama_token, float>
 
 // sd_accept_deterministic with the given candidates, N trials; checks the output distribution and
 // that candidate i is accepted with frequency p(c_i).
+// Sample-then-match with the position uniforms of a seed: the output follows dist, candidate c is
+// accepted with probability p(c), and the accepted candidate is always the drawn token.
+static void case_match(const char * name, const sd_dist & dist, const std::vector<llama_token> & cands,
+                       uint64_t seed) {
+    tally                  t(dist);
+    std::vector<long long> accepted(cands.size(), 0);
+    bool                   inconsistent = false;
+    for (long long i = 0; i < N_TRIALS; i++) {
+        llama_token   drawn = LLAMA_TOKEN_NULL;
+        const int32_t r = sd_accept_match(dist, cands.data(), (int32_t) cands.size(),
+                                          sd_position_uniform(seed, (uint64_t) i), &drawn);
+        if (r >= 0) {
+            accepted[(size_t) r]++;
+            inconsistent |= cands[(size_t) r] != drawn;
+        }
+        t.add(drawn);
+    }
+    CHECK(!inconsistent);
+    CHECK(chi2_test(name, t).pass());
+    double sum = 0;
+    for (float p : dist.probs) sum += p;
+    for (size_t c = 0; c < cands.size(); c++) {
+        const double p = sd_dist_prob(dist, cands[c]) / sum;
+        const std::string label = "match candidate " + std::to_string(c) + " (token " + std::to_string(cands[c]) + ")";
+        CHECK(freq_matches(label.c_str(), accepted[c], N_TRIALS, p));
+    }
+}
+
 static void case_deterministic(const char * name, const sd_dist & dist, const std::vector<llama_token> & cands,
                                uint64_t seed) {
     sd_rng                 rng(seed);
@@ -295,6 +323,13 @@ int main() {
     case_deterministic("candidate 1000 absent from dist (p=0)", A, { 1000 }, 2003);
     case_deterministic("candidate 90 listed with p=0, dist B", B, { 90 }, 2004);
     case_deterministic("candidate 11 (p=0.30), dist B", B, { 11 }, 2005);
+
+    // sample-then-match, the engine's rule for deterministic drafts
+    std::printf("sd_accept_match with position uniforms:\n");
+    case_match("match: likely candidate 3", A, { 3 }, 7001);
+    case_match("match: siblings {17, 3, 77}", A, { 17, 3, 77 }, 7002);
+    case_match("match: siblings with absent and p=0 tokens, dist B", B, { 90, 1000, 11 }, 7003);
+    case_match("match: no candidates", A, {}, 7004);
 
     // 2. several sibling candidates
     std::printf("sd_accept_deterministic, siblings:\n");

@@ -26,6 +26,7 @@ public final class GenerationOptions {
     private final float repeatPenalty;
     private final int repeatLastN;
     private final long seed;
+    private final Speculation speculation;
 
     private GenerationOptions(Builder b) {
         this.maxTokens = b.maxTokens;
@@ -37,6 +38,7 @@ public final class GenerationOptions {
         this.repeatPenalty = b.repeatPenalty;
         this.repeatLastN = b.repeatLastN;
         this.seed = b.seed;
+        this.speculation = b.speculation;
     }
 
     public static GenerationOptions defaults() {
@@ -56,6 +58,7 @@ public final class GenerationOptions {
         Builder b = new Builder().maxTokens(maxTokens).stop(stop).temperature(temperature).topK(topK).topP(topP)
                 .minP(minP).repeatPenalty(repeatPenalty).repeatLastN(repeatLastN);
         b.seed = seed;
+        b.speculation = speculation;
         return b;
     }
 
@@ -102,11 +105,16 @@ public final class GenerationOptions {
         return seed;
     }
 
+    /** How this generation speculates; {@link Speculation#none()} by default. */
+    public Speculation speculation() {
+        return speculation;
+    }
+
     @Override
     public String toString() {
         return "GenerationOptions{maxTokens=" + maxTokens + ", stop=" + stop + ", temperature=" + temperature
                 + ", topK=" + topK + ", topP=" + topP + ", minP=" + minP + ", repeatPenalty=" + repeatPenalty
-                + ", repeatLastN=" + repeatLastN + ", seed=" + (seed == RANDOM_SEED ? "random" : seed) + "}";
+                + ", repeatLastN=" + repeatLastN + ", seed=" + (seed == RANDOM_SEED ? "random" : seed) + ", speculation=" + speculation + "}";
     }
 
     public static final class Builder {
@@ -119,8 +127,15 @@ public final class GenerationOptions {
         private float repeatPenalty = 1.0f;
         private int repeatLastN = 64;
         private long seed = RANDOM_SEED;
+        private Speculation speculation = Speculation.none();
 
         private Builder() {}
+
+        /** Speculative decoding for this generation; the output is the same, only the speed changes. */
+        public Builder speculation(Speculation speculation) {
+            this.speculation = Objects.requireNonNull(speculation, "speculation");
+            return this;
+        }
 
         public Builder maxTokens(int maxTokens) {
             this.maxTokens = maxTokens;

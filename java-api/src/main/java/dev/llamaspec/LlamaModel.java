@@ -133,7 +133,8 @@ public final class LlamaModel implements AutoCloseable {
     public Session newSession(SessionOptions options) {
         Objects.requireNonNull(options, "options");
         return read(() -> {
-            long session = Session.nInit(handle, options.contextSize(), options.batchSize(), options.threads());
+            long session = Session.nInit(handle, options.contextSize(), options.batchSize(), options.threads(),
+                    options.flashAttention(), options.kvCacheF32());
             Session s = new Session(this, session);
             sessions.add(s);
             return s;

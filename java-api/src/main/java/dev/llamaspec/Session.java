@@ -218,9 +218,12 @@ public final class Session implements AutoCloseable {
                 stop[i] = options.stop().get(i).getBytes(StandardCharsets.UTF_8);
             }
             callNative(() -> {
+                Speculation spec = options.speculation();
+                int[] speculation = {spec.kind().ordinal(), spec.maxDraftTokens(), spec.maxDepth(), spec.budget() ? 1 : 0,
+                    spec.minNgram(), spec.maxNgram(), spec.maxBranches(), spec.recyclingK()};
                 nBegin(handle, promptTokens, options.maxTokens(), stop, options.temperature(), options.topK(),
                         options.topP(), options.minP(), options.repeatPenalty(), options.repeatLastN(),
-                        options.seed());
+                        options.seed(), speculation);
                 return null;
             });
             return new GenerationRun(this);
@@ -280,7 +283,8 @@ public final class Session implements AutoCloseable {
         }
     }
 
-    static native long nInit(long model, int contextSize, int batchSize, int threads);
+    static native long nInit(long model, int contextSize, int batchSize, int threads, boolean flashAttention,
+            boolean kvCacheF32);
 
     private static native void nFree(long handle);
 
@@ -291,7 +295,7 @@ public final class Session implements AutoCloseable {
     private static native void nCancel(long handle);
 
     private static native void nBegin(long handle, int[] prompt, int maxTokens, byte[][] stop, float temperature,
-            int topK, float topP, float minP, float repeatPenalty, int repeatLastN, long seed);
+            int topK, float topP, float minP, float repeatPenalty, int repeatLastN, long seed, int[] speculation);
 
     private static native StepResult nStep(long handle);
 

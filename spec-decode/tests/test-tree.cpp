@@ -1,0 +1,844 @@
+// Pure logic of speculative drafting, without a model: draft trees (sd-tree.cpp), the hardware-aware
+// budget (sd-budget.cpp: cost model, acceptance model, node selection) and the training-free drafters
+// (prompt lookup, Token Recycling, and the automatic strategy that merges both).
+//
+// Every expected value below is worked out by hand from the rules documented in sd-draft.h and
+// sd-budget.h; the comments next to each check show the arithmetic.
+#ifndef LLAMASPEC_DEFAULT_TEST_MODEL
+#define LLAMASPEC_DEFAULT_TEST_MODEL ""
+#endif
+
+#include "sd-test.h"
+
+#include "sd-budget.h"
+#include "sd-draft.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <utility>
+#include <vector>
+
+// ----------------------------------------------------------------------------------------------
+// helpers
+
+static bool near(double a, double b, double eps = 1e-6) {
+    return std::fabs(a - b) <= eps;
+}
+
+static bool near_all(const std::vector<float> & a, const std::vector<float> & b, double eps = 1e-6) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); i++) {
+        if (!near(a[i], b[i], eps)) return false;
+    }
+    return true;
+}
+
+// Every node's parent precedes it (parent[i] < i), and all four arrays have the same length.
+static bool well_formed(const sd_draft_tree & t) {
+    const size_t n = t.token.size();
+    if (t.parent.size() != n || t.conf.size() != n || t.bucket.size() != n) return false;
+    for (size_t i = 0; i < n; i++) {
+        if (t.parent[i] < -1 || t.parent[i] >= (int32_t) i) return false;
+    }
+    return true;
+}
+
+// No parent (root included) has two children with the same token.
+static bool no_duplicate_children(const sd_draft_tree & t) {
+    for (size_t i = 0; i < t.token.size(); i++) {
+        for (size_t j = i + 1; j < t.token.size(); j++) {
+            if (t.parent[i] == t.parent[j] && t.token[i] == t.token[j]) return false;
+        }
+    }
+    return true;
+}
+
+// A kept node always has its parent kept.
+static bool mask_is_tree(const sd_draft_tree & t, const std::vector<bool> & keep) {
+    if (keep.size() != t.token.size()) return false;
+    for (size_t i = 0; i < keep.size(); i++) {
+        if (keep[i] && t.parent[i] >= 0 && !keep[(size_t) t.parent[i]]) return false;
+    }
+    return true;
+}
+
+static int32_t count_kept(const std::vector<bool> & keep) {
+    int32_t n = 0;
+    for (bool k : keep) n += k ? 1 : 0;
+    return n;
+}
+
+// Leaves of the sub-tree made of the kept nodes.
+static int32_t count_leaves(const sd_draft_tree & t, const std::vector<bool> & keep) {
+    int32_t leaves = 0;
+    for (size_t i = 0; i < keep.size(); i++) {
+        if (!keep[i]) continue;
+        bool has_kept_child = false;
+        for (size_t j = 0; j < keep.size(); j++) {
+            if (keep[j] && t.parent[j] == (int32_t) i) has_kept_child = true;
+        }
+        leaves += has_kept_child ? 0 : 1;
+    }
+    return leaves;
+}
+
+static void print_tree(const char * what, const sd_draft_tree & t) {
+    std::fprintf(stderr, "  %s (%zu nodes):", what, t.token.size());
+    for (size_t i = 0; i < t.token.size(); i++) {
+        std::fprintf(stderr, " [%zu] tok=%d par=%d conf=%.4f bkt=%d;", i, t.token[i], t.parent[i], t.conf[i], t.bucket[i]);
+    }
+    std::fprintf(stderr, "\n");
+}
+
+// Checks a tree against exact token/parent/bucket arrays and conf values (to 1e-6); prints it on a mismatch.
+#define CHECK_TREE(tree, tokens_, parents_, confs_, buckets_) do {                                 \
+        const std::vector<llama_token> _tk = tokens_;                                              \
+        const std::vector<int32_t>     _pa = parents_;                                             \
+        const std::vector<float>       _cf = confs_;                                               \
+        const std::vector<int32_t>     _bk = buckets_;                                             \
+        const int _before = g_sd_test_failures;                                                    \
+        CHECK(well_formed(tree));                                                                  \
+        CHECK((tree).token == _tk);                                                                \
+        CHECK((tree).parent == _pa);                                                               \
+        CHECK(near_all((tree).conf, _cf));                                                         \
+        CHECK((tree).bucket == _bk);                                                               \
+        if (g_sd_test_failures != _before) print_tree(#tree, tree);                                \
+    } while (0)
+
+#define V(...) {__VA_ARGS__}
+
+// A flat cost: a batch of 1..65 tokens costs the same (a GPU far from saturation).
+static sd_cost_model flat_cost() {
+    sd_cost_model c;
+    for (int32_t n = 1; n <= 65; n++) c.us[n] = 1.0;
+    return c;
+}
+
+// ----------------------------------------------------------------------------------------------
+// 1. tree basics
+
+static void test_tree_basics() {
+    sd_draft_tree t;
+    CHECK(sd_tree_size(t) == 0);
+    CHECK(sd_tree_find_child(t, -1, 10) == -1);
+    CHECK(sd_tree_depths(t).empty());
+
+    // root -> 0:10 -> 2:30 -> 3:40
+    // root -> 1:20 -> 4:50
+    CHECK(sd_tree_add(t, 10, -1, 0.5f, 1) == 0);
+    CHECK(sd_tree_add(t, 20, -1, 0.4f, 2) == 1);
+    CHECK(sd_tree_add(t, 30,  0, 0.3f, 3) == 2);
+    CHECK(sd_tree_add(t, 40,  2, 0.2f, 4) == 3);
+    CHECK(sd_tree_add(t, 50,  1, 0.1f, 5) == 4);
+    CHECK(sd_tree_size(t) == 5);
+    CHECK_TREE(t, V(10, 20, 30, 40, 50), V(-1, -1, 0, 2, 1), V(0.5f, 0.4f, 0.3f, 0.2f, 0.1f), V(1, 2, 3, 4, 5));
+
+    CHECK(sd_tree_find_child(t, -1, 10) == 0);
+    CHECK(sd_tree_find_child(t, -1, 20) == 1);
+    CHECK(sd_tree_find_child(t, -1, 30) == -1); // 30 exists, but under node 0, not under the root
+    CHECK(sd_tree_find_child(t, 0, 30) == 2);
+    CHECK(sd_tree_find_child(t, 2, 40) == 3);
+    CHECK(sd_tree_find_child(t, 1, 50) == 4);
+    CHECK(sd_tree_find_child(t, 1, 30) == -1);
+    CHECK(sd_tree_find_child(t, 3, 40) == -1); // a leaf has no children
+
+    // children of the root have depth 1
+    CHECK(sd_tree_depths(t) == std::vector<int32_t>({1, 1, 2, 3, 2}));
+
+    // Subset: drop node 1 (20) -> its child 4 (50) must go although keep[4] is true; the others keep
+    // their order and are renumbered: 10 -> 0, 30 -> 1 (parent 0), 40 -> 2 (parent 1).
+    {
+        const sd_draft_tree s = sd_tree_subset(t, {true, false, true, true, true});
+        CHECK_TREE(s, V(10, 30, 40), V(-1, 0, 1), V(0.5f, 0.3f, 0.2f), V(1, 3, 4));
+    }
+    // Drop node 2 (30): its child 3 (40) goes too; 10 -> 0, 20 -> 1, 50 -> 2 (parent 1).
+    {
+        const sd_draft_tree s = sd_tree_subset(t, {true, true, false, true, true});
+        CHECK_TREE(s, V(10, 20, 50), V(-1, -1, 1), V(0.5f, 0.4f, 0.1f), V(1, 2, 5));
+        CHECK(sd_tree_depths(s) == std::vector<int32_t>({1, 1, 2}));
+    }
+    // Drop only the first root child: everything below it goes; 20 -> 0, 50 -> 1 (parent 0).
+    {
+        const sd_draft_tree s = sd_tree_subset(t, {false, true, true, true, true});
+        CHECK_TREE(s, V(20, 50), V(-1, 0), V(0.4f, 0.1f), V(2, 5));
+    }
+    // Keep all: identical; keep none: empty.
+    {
+        const sd_draft_tree s = sd_tree_subset(t, std::vector<bool>(5, true));
+        CHECK_TREE(s, V(10, 20, 30, 40, 50), V(-1, -1, 0, 2, 1), V(0.5f, 0.4f, 0.3f, 0.2f, 0.1f), V(1, 2, 3, 4, 5));
+        CHECK(sd_tree_size(sd_tree_subset(t, std::vector<bool>(5, false))) == 0);
+    }
+
+    sd_tree_clear(t);
+    CHECK(sd_tree_size(t) == 0);
+    CHECK(t.token.empty() && t.parent.empty() && t.conf.empty() && t.bucket.empty());
+}
+
+// ----------------------------------------------------------------------------------------------
+// 2. cost model
+
+static void test_cost_model() {
+    // No points: the cost is the batch size.
+    {
+        sd_cost_model c;
+        CHECK(c.empty());
+        CHECK(near(c.cost(1), 1.0));
+        CHECK(near(c.cost(7), 7.0));
+    }
+    // Points {2: 10, 4: 14, 8: 30}.
+    {
+        sd_cost_model c;
+        c.us = {{2, 10.0}, {4, 14.0}, {8, 30.0}};
+        CHECK(!c.empty());
+        // exact points
+        CHECK(near(c.cost(2), 10.0));
+        CHECK(near(c.cost(4), 14.0));
+        CHECK(near(c.cost(8), 30.0));
+        // linear interpolation: cost(3) = 10 + (1/2)(14 - 10) = 12; cost(6) = 14 + (2/4)(30 - 14) = 22;
+        // cost(5) = 14 + (1/4)(16) = 18; cost(7) = 14 + (3/4)(16) = 26
+        CHECK(near(c.cost(3), 12.0));
+        CHECK(near(c.cost(5), 18.0));
+        CHECK(near(c.cost(6), 22.0));
+        CHECK(near(c.cost(7), 26.0));
+        // below the smallest point: proportional to it, cost(1) = 10 * 1/2 = 5
+        CHECK(near(c.cost(1), 5.0));
+        // beyond the last point: slope of the last two = (30 - 14) / (8 - 4) = 4;
+        // cost(9) = 30 + 4 = 34, cost(10) = 30 + 4*2 = 38, cost(16) = 30 + 4*8 = 62
+        CHECK(near(c.cost(9), 34.0));
+        CHECK(near(c.cost(10), 38.0));
+        CHECK(near(c.cost(16), 62.0));
+    }
+    // A decreasing last segment {2: 10, 4: 8}: the extrapolation slope is clamped at 0, so
+    // cost(6) = cost(100) = 8 (not 6 or below). Interpolation still follows the points: cost(3) = 9.
+    {
+        sd_cost_model c;
+        c.us = {{2, 10.0}, {4, 8.0}};
+        CHECK(near(c.cost(3), 9.0));
+        CHECK(near(c.cost(6), 8.0));
+        CHECK(near(c.cost(100), 8.0));
+    }
+    // A single point {4: 8}: proportional on both sides: cost(2) = 8 * 2/4 = 4, cost(8) = 8 * 8/4 = 16.
+    {
+        sd_cost_model c;
+        c.us = {{4, 8.0}};
+        CHECK(near(c.cost(2), 4.0));
+        CHECK(near(c.cost(4), 8.0));
+        CHECK(near(c.cost(8), 16.0));
+    }
+    // observe: a known point moves by an EMA (0.8 old + 0.2 new), a new one is inserted as is.
+    {
+        sd_cost_model c;
+        c.observe(4, 10.0); // new point: 10
+        CHECK(c.us.size() == 1);
+        CHECK(near(c.cost(4), 10.0));
+        c.observe(4, 20.0); // 0.8*10 + 0.2*20 = 12
+        CHECK(c.us.size() == 1);
+        CHECK(near(c.cost(4), 12.0));
+        c.observe(4, 2.0);  // 0.8*12 + 0.2*2 = 10
+        CHECK(near(c.cost(4), 10.0));
+        c.observe(6, 30.0); // inserted: {4: 10, 6: 30}
+        CHECK(c.us.size() == 2);
+        CHECK(near(c.cost(6), 30.0));
+        CHECK(near(c.cost(5), 20.0)); // (10 + 30) / 2
+        CHECK(near(c.cost(8), 50.0)); // slope (30 - 10) / 2 = 10 -> 30 + 2*10
+        CHECK(near(c.cost(2), 5.0));  // 10 * 2/4
+        c.observe(6, 40.0); // 0.8*30 + 0.2*40 = 32
+        CHECK(near(c.cost(6), 32.0));
+        CHECK(near(c.cost(4), 10.0)); // untouched
+    }
+}
+
+// ----------------------------------------------------------------------------------------------
+// 3. acceptance model
+
+static void test_accept_model() {
+    sd_accept_model a;
+    // no data: the prior itself, (0 + 4p) / (0 + 4) = p
+    CHECK(near(a.estimate(7, 0.3f), 0.3));
+    CHECK(near(a.estimate(7, 0.9f), 0.9));
+    CHECK(near(a.estimate(123, 0.0f), 0.0));
+
+    // bucket 7: 4 tried, 3 accepted
+    a.observe(7, true);
+    a.observe(7, false);
+    a.observe(7, true);
+    a.observe(7, true);
+    CHECK(a.counts.size() == 1);
+    CHECK(near(a.counts[7].first, 4.0) && near(a.counts[7].second, 3.0));
+    // (3 + 4*0.5) / (4 + 4) = 5/8 = 0.625
+    CHECK(near(a.estimate(7, 0.5f), 0.625));
+    // (3 + 4*0.0) / 8 = 0.375; (3 + 4*1.0) / 8 = 0.875
+    CHECK(near(a.estimate(7, 0.0f), 0.375));
+    CHECK(near(a.estimate(7, 1.0f), 0.875));
+    // other buckets are untouched
+    CHECK(near(a.estimate(8, 0.2f), 0.2));
+
+    // bucket 9: 16 tried, none accepted: (0 + 4*0.8) / 20 = 0.16
+    for (int i = 0; i < 16; i++) a.observe(9, false);
+    CHECK(near(a.estimate(9, 0.8f), 0.16));
+    // bucket 7 again: 6 tried, 3 accepted: (3 + 4*0.5) / 10 = 0.5
+    a.observe(7, false);
+    a.observe(7, false);
+    CHECK(near(a.estimate(7, 0.5f), 0.5));
+}
+
+// ----------------------------------------------------------------------------------------------
+// 4. budget
+
+static void test_budget() {
+    const sd_accept_model none; // no observations: every estimate equals the drafter's confidence
+
+    // A small tree; p = product of conf along the path (estimate = conf with no data), siblings
+    // scaled down where their confs add up to more than 1 (the root's children: 0.9 + 0.5 = 1.4):
+    //   0: root child conf 0.9 -> p 0.9/1.4 = 0.642857
+    //   1: root child conf 0.5 -> p 0.5/1.4 = 0.357143
+    //   2: child of 0, conf 0.8 -> p 0.514286
+    //   3: child of 1, conf 0.5 -> p 0.178571
+    //   4: child of 2, conf 0.1 -> p 0.0514286
+    // ranking by p: 0, 2, 1, 3, 4
+    sd_draft_tree t;
+    sd_tree_add(t, 100, -1, 0.9f, 0);
+    sd_tree_add(t, 101, -1, 0.5f, 1);
+    sd_tree_add(t, 102,  0, 0.8f, 2);
+    sd_tree_add(t, 103,  1, 0.5f, 3);
+    sd_tree_add(t, 104,  2, 0.1f, 4);
+
+    // GPU-like flat cost: every node adds tokens for free, so everything allowed is kept.
+    {
+        const sd_cost_model gpu = flat_cost();
+        double expected = 0;
+        std::vector<bool> keep = sd_budget_select(t, none, gpu, 64, 64, &expected);
+        CHECK(keep == std::vector<bool>(5, true));
+        CHECK(near(expected, 1 + (0.9 + 0.72 + 0.5 + 0.25 + 0.072) / 1.4, 1e-5)); // 2.744286
+
+        // max_nodes 3: the three most likely, 0, 2, 1 -> 1 + (0.9 + 0.72 + 0.5) / 1.4 = 2.514286
+        keep = sd_budget_select(t, none, gpu, 3, 64, &expected);
+        CHECK(keep == std::vector<bool>({true, true, true, false, false}));
+        CHECK(near(expected, 1 + 2.12 / 1.4, 1e-5));
+
+        // max_nodes 1: node 0 only -> 1 + 0.9 / 1.4
+        keep = sd_budget_select(t, none, gpu, 1, 64, &expected);
+        CHECK(keep == std::vector<bool>({true, false, false, false, false}));
+        CHECK(near(expected, 1 + 0.9 / 1.4, 1e-5));
+
+        // max_nodes 0: nothing, 1 token per step
+        keep = sd_budget_select(t, none, gpu, 0, 64, &expected);
+        CHECK(count_kept(keep) == 0);
+        CHECK(near(expected, 1.0));
+
+        // max_leaves 1: 0 (1 leaf), 2 extends 0 (still 1 leaf), 1 would be a second leaf -> stop.
+        // kept {0, 2}: 1 + (0.9 + 0.72) / 1.4 = 2.157143
+        keep = sd_budget_select(t, none, gpu, 64, 1, &expected);
+        CHECK(keep == std::vector<bool>({true, false, true, false, false}));
+        CHECK(near(expected, 1 + 1.62 / 1.4, 1e-5));
+        CHECK(count_leaves(t, keep) == 1);
+
+        // max_leaves 2: 0, 2, 1 (2 leaves), 3 extends 1, 4 extends 2 -> all 5, 2 leaves (3 and 4)
+        keep = sd_budget_select(t, none, gpu, 64, 2, &expected);
+        CHECK(keep == std::vector<bool>(5, true));
+        CHECK(count_leaves(t, keep) == 2);
+
+        // expected may be null
+        keep = sd_budget_select(t, none, gpu, 64, 64, nullptr);
+        CHECK(count_kept(keep) == 5);
+
+        // An empty tree: nothing to keep, 1 token.
+        const sd_draft_tree empty;
+        expected = 0;
+        keep = sd_budget_select(empty, none, gpu, 64, 64, &expected);
+        CHECK(keep.empty());
+        CHECK(near(expected, 1.0));
+
+        // A chain extends a single leaf: max_leaves 1 still keeps all of it.
+        sd_draft_tree chain;
+        for (int32_t i = 0; i < 8; i++) sd_tree_add(chain, 200 + i, i - 1, 0.9f, i);
+        keep = sd_budget_select(chain, none, gpu, 64, 1, &expected);
+        CHECK(count_kept(keep) == 8);
+        // 1 + sum_{i=1..8} 0.9^i = 1 + 0.9 (1 - 0.9^8) / 0.1 = 1 + 9 (1 - 0.43046721) = 6.12579511
+        CHECK(near(expected, 6.12579511, 1e-5));
+    }
+
+    // CPU-like linear cost (cost(n) = n): with n nodes the rate is (1 + sum p) / (1 + n), which beats
+    // plain decoding (1 / 1) only if the average p exceeds 1 -- impossible. So nothing is kept, even
+    // for very likely nodes, and the step yields 1 token.
+    {
+        sd_draft_tree chain;
+        for (int32_t i = 0; i < 6; i++) sd_tree_add(chain, 300 + i, i - 1, 0.99f, i);
+        const sd_cost_model empty_model;  // no points: cost(n) = n
+        sd_cost_model cpu;                // {1: 1, 2: 2}: extrapolated with slope 1, cost(n) = n
+        cpu.us = {{1, 1.0}, {2, 2.0}};
+        CHECK(near(cpu.cost(7), 7.0));
+        for (const sd_cost_model * c : {&empty_model, (const sd_cost_model *) &cpu}) {
+            double expected = 0;
+            std::vector<bool> keep = sd_budget_select(chain, none, *c, 64, 64, &expected);
+            CHECK(count_kept(keep) == 0);
+            CHECK(near(expected, 1.0));
+            keep = sd_budget_select(t, none, *c, 64, 64, &expected);
+            CHECK(count_kept(keep) == 0);
+            CHECK(near(expected, 1.0));
+        }
+        // Even conf 1.0 only ties plain decoding ((1 + n) / (1 + n) = 1), which does not beat it.
+        sd_draft_tree sure;
+        sd_tree_add(sure, 1, -1, 1.0f, 0);
+        double expected = 0;
+        CHECK(count_kept(sd_budget_select(sure, none, empty_model, 64, 64, &expected)) == 0);
+        CHECK(near(expected, 1.0));
+    }
+
+    // A concave cost {1: 1.0, 2: 1.2, 4: 1.9, 8: 3.4} and a chain of 8 nodes of conf 0.9 (distinct
+    // buckets, no observations -> estimate 0.9, p_k = 0.9^k).
+    //   cost: c(1)=1, c(2)=1.2, c(3)=1.55, c(4)=1.9, c(5)=2.275, c(6)=2.65, c(7)=3.025, c(8)=3.4,
+    //         c(9)=3.4 + 0.375 = 3.775 (slope (3.4 - 1.9) / 4 = 0.375)
+    //   k nodes: tokens T_k = 1 + sum_{i<=k} 0.9^i, rate T_k / c(k + 1):
+    //     k=0: 1     / 1     = 1
+    //     k=1: 1.9   / 1.2   = 1.5833
+    //     k=2: 2.71  / 1.55  = 1.7484
+    //     k=3: 3.439 / 1.9   = 1.8100   <- best
+    //     k=4: 4.0951/ 2.275 = 1.8000
+    //     k=5: 4.68559 / 2.65 = 1.7682, and decreasing further (k=8: 6.1258 / 3.775 = 1.6227)
+    //   -> the first 3 nodes are kept, expected tokens 3.439.
+    {
+        sd_cost_model concave;
+        concave.us = {{1, 1.0}, {2, 1.2}, {4, 1.9}, {8, 3.4}};
+        CHECK(near(concave.cost(3), 1.55));
+        CHECK(near(concave.cost(5), 2.275));
+        CHECK(near(concave.cost(9), 3.775));
+        sd_draft_tree chain;
+        for (int32_t i = 0; i < 8; i++) sd_tree_add(chain, 400 + i, i - 1, 0.9f, 10 + i);
+        double expected = 0;
+        std::vector<bool> keep = sd_budget_select(chain, none, concave, 64, 64, &expected);
+        CHECK(keep == std::vector<bool>({true, true, true, false, false, false, false, false}));
+        CHECK(near(expected, 3.439, 1e-5));
+
+        // max_nodes 2 caps it below the optimum: k=2 (rate 1.7484 > 1.5833), expected 2.71
+        keep = sd_budget_select(chain, none, concave, 2, 64, &expected);
+        CHECK(count_kept(keep) == 2 && keep[0] && keep[1]);
+        CHECK(near(expected, 2.71, 1e-5));
+
+        // Learnt acceptance overrides the prior: bucket 10 (the first node) failed 96 times out of 96,
+        // so its estimate is (0 + 4*0.9) / (96 + 4) = 0.036. Every node's p is then <= 0.036 and the
+        // best rate with nodes is k=1: 1.036 / 1.2 = 0.863 < 1 -> nothing is kept.
+        sd_accept_model bad;
+        for (int i = 0; i < 96; i++) bad.observe(10, false);
+        CHECK(near(bad.estimate(10, 0.9f), 0.036, 1e-6));
+        keep = sd_budget_select(chain, bad, concave, 64, 64, &expected);
+        CHECK(count_kept(keep) == 0);
+        CHECK(near(expected, 1.0));
+
+        // The other way: buckets 10..17 all accepted 36 of 36: estimate (36 + 3.6) / 40 = 0.99,
+        // p_k = 0.99^k. Rates: k=3: (1 + .99 + .9801 + .970299) / 1.9 = 3.940399 / 1.9 = 2.0739;
+        // k=4: 4.90099501 / 2.275 = 2.1543; k=5: 5.85198506 / 2.65 = 2.2083;
+        // k=6: 6.79346521 / 3.025 = 2.2458; k=7: 7.72553056 / 3.4 = 2.2722;
+        // k=8: 8.64827525 / 3.775 = 2.2909 <- best (all 8), expected 8.64827525
+        sd_accept_model good;
+        for (int32_t b = 10; b < 18; b++) {
+            for (int i = 0; i < 36; i++) good.observe(b, true);
+        }
+        CHECK(near(good.estimate(10, 0.9f), 0.99, 1e-6));
+        keep = sd_budget_select(chain, good, concave, 64, 64, &expected);
+        CHECK(count_kept(keep) == 8);
+        CHECK(near(expected, 8.64827525, 1e-5));
+    }
+
+    // The ranking keeps a tree.
+    // (root children 0.95 + 0.6 = 1.55, scaled down by 1.55)
+    //   0: root child, conf 0.95 -> p 0.95/1.55 = 0.612903
+    //   1: root child, conf 0.6  -> p 0.6/1.55 = 0.387097 (shallow sibling)
+    //   2: child of 0, conf 0.95 -> p 0.582258 (deeper, yet more likely than 1)
+    //   3: child of 2, conf 0.95 -> p 0.553145
+    // flat cost, max_nodes 3: 0, 2, 3 are kept -- the chain, not the shallow sibling.
+    {
+        sd_draft_tree d;
+        sd_tree_add(d, 1, -1, 0.95f, 0);
+        sd_tree_add(d, 2, -1, 0.6f, 1);
+        sd_tree_add(d, 3,  0, 0.95f, 2);
+        sd_tree_add(d, 4,  2, 0.95f, 3);
+        const sd_cost_model gpu = flat_cost();
+        double expected = 0;
+        std::vector<bool> keep = sd_budget_select(d, none, gpu, 3, 64, &expected);
+        CHECK(keep == std::vector<bool>({true, false, true, true}));
+        CHECK(near(expected, 1 + (0.95 + 0.9025 + 0.857375) / 1.55, 1e-5));
+        CHECK(mask_is_tree(d, keep));
+
+        // A child whose own conf (1.0) is higher than a shallow node's is still only as likely as its
+        // parent: A (conf 0.2) -> B (conf 1.0) has p(B) = 0.2; C (conf 0.3) is a root child.
+        // Ranking: C 0.3, then A and B tie at 0.2 and keep tree order (A before B).
+        sd_draft_tree e;
+        sd_tree_add(e, 1, -1, 0.2f, 0); // A
+        sd_tree_add(e, 2,  0, 1.0f, 1); // B
+        sd_tree_add(e, 3, -1, 0.3f, 2); // C
+        keep = sd_budget_select(e, none, gpu, 1, 64, &expected);
+        CHECK(keep == std::vector<bool>({false, false, true}));
+        keep = sd_budget_select(e, none, gpu, 2, 64, &expected);
+        CHECK(keep == std::vector<bool>({true, false, true})); // B is never kept without A
+        keep = sd_budget_select(e, none, gpu, 3, 64, &expected);
+        CHECK(keep == std::vector<bool>({true, true, true}));
+
+        // A larger pseudo-random tree: for every max_nodes and max_leaves, the kept nodes form a
+        // tree, the count is min(max_nodes, n) when nothing else limits it, and leaves <= max_leaves.
+        sd_draft_tree r;
+        uint32_t state = 12345;
+        auto next = [&]() { state = state * 1664525u + 1013904223u; return state >> 8; };
+        for (int32_t i = 0; i < 40; i++) {
+            const int32_t parent = i == 0 ? -1 : (int32_t) (next() % (uint32_t) (i + 1)) - 1;
+            const float conf = 0.05f + 0.9f * (float) (next() % 1000) / 1000.0f;
+            sd_tree_add(r, (llama_token) (next() % 50), parent, conf, (int32_t) (next() % 20));
+        }
+        CHECK(well_formed(r));
+        bool all_trees = true, counts_ok = true, leaves_ok = true;
+        for (int32_t max_nodes = 0; max_nodes <= 41; max_nodes++) {
+            keep = sd_budget_select(r, none, gpu, max_nodes, 1000, &expected);
+            all_trees = all_trees && mask_is_tree(r, keep);
+            counts_ok = counts_ok && count_kept(keep) == std::min(max_nodes, 40);
+            for (int32_t max_leaves = 1; max_leaves <= 8; max_leaves++) {
+                keep = sd_budget_select(r, none, gpu, max_nodes, max_leaves, &expected);
+                all_trees = all_trees && mask_is_tree(r, keep);
+                leaves_ok = leaves_ok && count_leaves(r, keep) <= max_leaves;
+            }
+        }
+        CHECK(all_trees);
+        CHECK(counts_ok);
+        CHECK(leaves_ok);
+    }
+
+    // max_leaves on a star: 10 root children of conf 0.9, 0.85, ..., 0.45 (sum 6.75, so each is
+    // scaled down by 6.75). Each is a new leaf, so max_leaves 3 keeps the 3 most likely:
+    // 1 + (0.9 + 0.85 + 0.8) / 6.75.
+    {
+        sd_draft_tree star;
+        for (int32_t i = 0; i < 10; i++) sd_tree_add(star, 500 + i, -1, 0.9f - 0.05f * (float) i, i);
+        const sd_cost_model gpu = flat_cost();
+        double expected = 0;
+        std::vector<bool> keep = sd_budget_select(star, none, gpu, 64, 3, &expected);
+        std::vector<bool> want(10, false);
+        want[0] = want[1] = want[2] = true;
+        CHECK(keep == want);
+        CHECK(count_leaves(star, keep) == 3);
+        CHECK(near(expected, 1 + 2.55 / 6.75, 1e-5));
+        // unlimited leaves: all 10; 1 + 6.75 / 6.75 = 2
+        keep = sd_budget_select(star, none, gpu, 64, 64, &expected);
+        CHECK(count_kept(keep) == 10);
+        CHECK(near(expected, 2.0, 1e-5));
+    }
+}
+
+// ----------------------------------------------------------------------------------------------
+// 5. prompt lookup
+
+static void test_lookup() {
+    // conf of a lookup node: min(0.9, 0.3 + 0.12 ngram), times 0.9 below the first token;
+    // bucket: min(ngram, 4) * 16 + min(depth, 15).
+    //   ngram 1: 0.42 / 0.378, buckets 17, 18, ...
+    //   ngram 2: 0.54 / 0.486, buckets 33, 34, ...
+    //   ngram 3: 0.66 / 0.594, buckets 49, 50, ...
+    //   ngram 5: min(0.9, 0.9) = 0.9 / 0.81, buckets 64 + depth
+    sd_draft_tree t;
+
+    // history [5 6 7 8 9 1 2 5 6 7], root 7. ngram 3: pattern [5 6 7] matches at 0, what follows is
+    // [8 9 1 2 5 6 7] (positions 3..9). Shorter n-grams ([6 7] at 1, [7] at 2) lead to the same
+    // continuation, which adds nothing (and is not counted as a branch).
+    {
+        std::unique_ptr<sd_drafter> d(sd_drafter_lookup_init(1, 3, 4));
+        CHECK_EQ_STR(d->name(), "lookup");
+        CHECK(!d->wants_logits());
+        const std::vector<llama_token> h = {5, 6, 7, 8, 9, 1, 2, 5, 6, 7};
+        d->draft(h, 16, 4, t);
+        CHECK_TREE(t, V(8, 9, 1, 2), V(-1, 0, 1, 2), V(0.66f, 0.594f, 0.594f, 0.594f), V(49, 50, 51, 52));
+        // max_depth 2
+        d->draft(h, 16, 2, t);
+        CHECK_TREE(t, V(8, 9), V(-1, 0), V(0.66f, 0.594f), V(49, 50));
+        // max_depth beyond the history: the continuation runs to the end (7 tokens)
+        d->draft(h, 16, 100, t);
+        CHECK_TREE(t, V(8, 9, 1, 2, 5, 6, 7), V(-1, 0, 1, 2, 3, 4, 5),
+                   V(0.66f, 0.594f, 0.594f, 0.594f, 0.594f, 0.594f, 0.594f), V(49, 50, 51, 52, 53, 54, 55));
+        // max_nodes 3
+        d->draft(h, 3, 100, t);
+        CHECK_TREE(t, V(8, 9, 1), V(-1, 0, 1), V(0.66f, 0.594f, 0.594f), V(49, 50, 51));
+        // max_depth 0: nothing
+        d->draft(h, 16, 0, t);
+        CHECK(sd_tree_size(t) == 0);
+    }
+
+    // Several earlier matches with different continuations become siblings, most recent first.
+    // history [1 2 3 1 2 4 7 1 2], root 2, ngram 2 only: [1 2] at 3 -> [4 7 1 2]; at 0 -> [3 1 2 4 ...].
+    {
+        const std::vector<llama_token> h = {1, 2, 3, 1, 2, 4, 7, 1, 2};
+        std::unique_ptr<sd_drafter> d(sd_drafter_lookup_init(2, 2, 4));
+        d->draft(h, 16, 3, t);
+        CHECK_TREE(t, V(4, 7, 1, 3, 1, 2), V(-1, 0, 1, -1, 3, 4),
+                   V(0.54f, 0.486f, 0.486f, 0.54f, 0.486f, 0.486f), V(33, 34, 35, 33, 34, 35));
+        // max_nodes 4: the second branch is cut after its first token
+        d->draft(h, 4, 3, t);
+        CHECK_TREE(t, V(4, 7, 1, 3), V(-1, 0, 1, -1), V(0.54f, 0.486f, 0.486f, 0.54f), V(33, 34, 35, 33));
+
+        // max_branches 1: only the most recent match
+        std::unique_ptr<sd_drafter> one(sd_drafter_lookup_init(2, 2, 1));
+        one->draft(h, 16, 3, t);
+        CHECK_TREE(t, V(4, 7, 1), V(-1, 0, 1), V(0.54f, 0.486f, 0.486f), V(33, 34, 35));
+    }
+
+    // Three matches, max_branches 2: the oldest is left out.
+    // history [1 5 | 1 6 | 1 7 | 1], root 1, ngram 1: matches at 4 -> [7], at 2 -> [6], at 0 -> [5].
+    {
+        const std::vector<llama_token> h = {1, 5, 1, 6, 1, 7, 1};
+        std::unique_ptr<sd_drafter> d(sd_drafter_lookup_init(1, 1, 2));
+        d->draft(h, 16, 1, t);
+        CHECK_TREE(t, V(7, 6), V(-1, -1), V(0.42f, 0.42f), V(17, 17));
+        std::unique_ptr<sd_drafter> d3(sd_drafter_lookup_init(1, 1, 3));
+        d3->draft(h, 16, 1, t);
+        CHECK_TREE(t, V(7, 6, 5), V(-1, -1, -1), V(0.42f, 0.42f, 0.42f), V(17, 17, 17));
+    }
+
+    // Continuations sharing a first token share the node and branch below it.
+    // history [1 2 3 9 1 2 3 8 1 2], root 2, ngram 2 ([1 2]): at 4 -> [3 8], at 0 -> [3 9] (max_depth 2).
+    {
+        const std::vector<llama_token> h = {1, 2, 3, 9, 1, 2, 3, 8, 1, 2};
+        std::unique_ptr<sd_drafter> d(sd_drafter_lookup_init(2, 2, 4));
+        d->draft(h, 16, 2, t);
+        CHECK_TREE(t, V(3, 8, 9), V(-1, 0, 0), V(0.54f, 0.486f, 0.486f), V(33, 34, 34));
+        CHECK(no_duplicate_children(t));
+    }
+
+    // Longer n-grams are tried first. history [7 3 8 7 4 5 8 7], root 7, lookup(1, 2):
+    //   ngram 2: [8 7] at 2 -> [4 5]              (first, conf 0.54)
+    //   ngram 1: [7] at 3 -> [4 5] (already there); [7] at 0 -> [3 8]   (second, conf 0.42)
+    {
+        const std::vector<llama_token> h = {7, 3, 8, 7, 4, 5, 8, 7};
+        std::unique_ptr<sd_drafter> d(sd_drafter_lookup_init(1, 2, 4));
+        d->draft(h, 16, 2, t);
+        CHECK_TREE(t, V(4, 5, 3, 8), V(-1, 0, -1, 2), V(0.54f, 0.486f, 0.42f, 0.378f), V(33, 34, 17, 18));
+        // A repeated continuation is not a branch: with max_branches 2, [7] at 3 (-> [4 5] again)
+        // does not use up the second branch, so [7] at 0 (-> [3 8]) is still added.
+        std::unique_ptr<sd_drafter> d2(sd_drafter_lookup_init(1, 2, 2));
+        d2->draft(h, 16, 2, t);
+        CHECK_TREE(t, V(4, 5, 3, 8), V(-1, 0, -1, 2), V(0.54f, 0.486f, 0.42f, 0.378f), V(33, 34, 17, 18));
+        // max_branches 1: only the 2-gram's branch
+        std::unique_ptr<sd_drafter> d1(sd_drafter_lookup_init(1, 2, 1));
+        d1->draft(h, 16, 2, t);
+        CHECK_TREE(t, V(4, 5), V(-1, 0), V(0.54f, 0.486f), V(33, 34));
+    }
+
+    // A long n-gram: conf is capped at 0.9 and the bucket at ngram 4.
+    // history [1 2 3 4 5 6 | 1 2 3 4 5], root 5, lookup(5, 5): [1 2 3 4 5] at 0 -> [6 1 2 ...]
+    {
+        const std::vector<llama_token> h = {1, 2, 3, 4, 5, 6, 1, 2, 3, 4, 5};
+        std::unique_ptr<sd_drafter> d(sd_drafter_lookup_init(5, 5, 4));
+        d->draft(h, 16, 2, t);
+        CHECK_TREE(t, V(6, 1), V(-1, 0), V(0.9f, 0.81f), V(65, 66));
+    }
+
+    // A repeated token: history [7 7 7], root 7, lookup(1, 3):
+    //   ngram 2 (min(3, n - 1)): [7 7] at 0 -> [7]                      (node 0, conf 0.54)
+    //   ngram 1: [7] at 1 -> [7] (there); [7] at 0 -> [7 7]: adds 7 below node 0 (conf 0.42*0.9)
+    {
+        std::unique_ptr<sd_drafter> d(sd_drafter_lookup_init(1, 3, 4));
+        d->draft({7, 7, 7}, 16, 4, t);
+        CHECK_TREE(t, V(7, 7), V(-1, 0), V(0.54f, 0.378f), V(33, 18));
+    }
+
+    // No match, too short, empty: no nodes.
+    {
+        std::unique_ptr<sd_drafter> d(sd_drafter_lookup_init(1, 3, 4));
+        d->draft({1, 2, 3, 4}, 16, 4, t);
+        CHECK(sd_tree_size(t) == 0);
+        d->draft({5}, 16, 4, t);
+        CHECK(sd_tree_size(t) == 0);
+        d->draft({}, 16, 4, t);
+        CHECK(sd_tree_size(t) == 0);
+        // the previous contents are cleared: [5 6 5], root 5, [5] at 0 -> [6 5] (2 nodes), then none
+        d->draft({5, 6, 5}, 16, 4, t);
+        CHECK_TREE(t, V(6, 5), V(-1, 0), V(0.42f, 0.378f), V(17, 18));
+        d->draft({1, 2, 3, 4}, 16, 4, t);
+        CHECK(sd_tree_size(t) == 0);
+        // min_ngram 2 ignores a single-token match: [9 | 3 1 | 9] has only [9] in common
+        std::unique_ptr<sd_drafter> d2(sd_drafter_lookup_init(2, 3, 4));
+        d2->draft({9, 3, 1, 9}, 16, 4, t);
+        CHECK(sd_tree_size(t) == 0);
+    }
+}
+
+// ----------------------------------------------------------------------------------------------
+// 6. Token Recycling
+
+static const int32_t N_VOCAB = 16;
+
+// A logits row of N_VOCAB entries, -10 everywhere except the given (token, logit) pairs.
+static std::vector<float> row(std::initializer_list<std::pair<int32_t, float>> entries) {
+    std::vector<float> r((size_t) N_VOCAB, -10.0f);
+    for (const auto & e : entries) r[(size_t) e.first] = e.second;
+    return r;
+}
+
+// Calls observe with one row per input token.
+static void observe(sd_drafter & d, const std::vector<llama_token> & tokens, const std::vector<std::vector<float>> & rows) {
+    std::vector<const float *> ptrs;
+    for (const auto & r : rows) ptrs.push_back(r.empty() ? nullptr : r.data());
+    const sd_step_view step{tokens.data(), ptrs.data(), (int32_t) tokens.size(), N_VOCAB};
+    d.observe(step);
+}
+
+// Recycling nodes: conf = rank prior (0.45, 0.15, 0.08 for ranks 0..2),
+// bucket = 100 + min(depth, 7) * 8 + rank: depth 1 -> 108, 109, 110; depth 2 -> 116, 117, 118.
+//
+// The static template for k = 3 (best first by the product of rank priors):
+//   T0 root r0 (0.45), T1 T0.r0 (0.2025), T2 root r1 (0.15), T3 T1.r0 (0.091125), T4 root r2 (0.08),
+//   then T0.r1 (0.0675) and T2.r0 (0.0675), T3.r0 (0.041), T0.r2 (0.036) and T4.r0 (0.036), ...
+static void test_recycling() {
+    std::unique_ptr<sd_drafter> d(sd_drafter_recycling_init(3, N_VOCAB));
+    CHECK_EQ_STR(d->name(), "recycling");
+    CHECK(d->wants_logits());
+    sd_draft_tree t;
+
+    // Nothing observed: nothing to recycle.
+    d->draft({4, 1}, 16, 4, t);
+    CHECK(sd_tree_size(t) == 0);
+    d->draft({}, 16, 4, t);
+    CHECK(sd_tree_size(t) == 0);
+
+    // Step with inputs [1, 2]: after 1 the model ranks 2 > 5 > 9, after 2 it ranks 3 > 4 > 6.
+    observe(*d, {1, 2}, {row({{2, 5.0f}, {5, 3.0f}, {9, 1.0f}}), row({{3, 4.0f}, {4, 2.0f}, {6, 1.0f}})});
+
+    // Draft from root 1, walking the template:
+    //   T0 -> 2 (node 0), T1 = 2's r0 -> 3 (node 1), T2 -> 5 (node 2), T3 = 3's r0: unknown,
+    //   T4 -> 9 (node 3), T0.r1 = 2's r1 -> 4 (node 4), T2.r0 = 5's r0: unknown, T0.r2 -> 6 (node 5);
+    //   nothing else is known (3, 4, 5, 6, 9 have no row).
+    d->draft({8, 1}, 16, 4, t);
+    CHECK_TREE(t, V(2, 3, 5, 9, 4, 6), V(-1, 0, -1, -1, 0, 0),
+               V(0.45f, 0.45f, 0.15f, 0.08f, 0.15f, 0.08f), V(108, 116, 109, 110, 117, 118));
+    // root children in rank order
+    CHECK(sd_tree_find_child(t, -1, 2) == 0 && sd_tree_find_child(t, -1, 5) == 2 && sd_tree_find_child(t, -1, 9) == 3);
+
+    // max_nodes 3: the template's prefix
+    d->draft({1}, 3, 4, t);
+    CHECK_TREE(t, V(2, 3, 5), V(-1, 0, -1), V(0.45f, 0.45f, 0.15f), V(108, 116, 109));
+    // max_depth 1: only the root children
+    d->draft({1}, 16, 1, t);
+    CHECK_TREE(t, V(2, 5, 9), V(-1, -1, -1), V(0.45f, 0.15f, 0.08f), V(108, 109, 110));
+
+    // Root 2: its successors 3, 4, 6, no grandchildren
+    d->draft({1, 2}, 16, 4, t);
+    CHECK_TREE(t, V(3, 4, 6), V(-1, -1, -1), V(0.45f, 0.15f, 0.08f), V(108, 109, 110));
+    // Root 3: unknown
+    d->draft({3}, 16, 4, t);
+    CHECK(sd_tree_size(t) == 0);
+
+    // A later observe of token 1 overwrites its row: 7 > 8 > 10; none of them has a row.
+    // Out-of-range inputs and missing rows are ignored (the second and third inputs).
+    observe(*d, {1, N_VOCAB, 2}, {row({{7, 9.0f}, {8, 8.0f}, {10, 7.0f}}), row({{0, 9.0f}, {1, 8.0f}, {2, 7.0f}}), {}});
+    d->draft({1}, 16, 4, t);
+    CHECK_TREE(t, V(7, 8, 10), V(-1, -1, -1), V(0.45f, 0.15f, 0.08f), V(108, 109, 110));
+    // 2's row is as before (the missing row did not touch it)
+    d->draft({2}, 16, 4, t);
+    CHECK_TREE(t, V(3, 4, 6), V(-1, -1, -1), V(0.45f, 0.15f, 0.08f), V(108, 109, 110));
+
+    // Ties between logits: the lower token id ranks first. Token 0: 11 = 12 = 13 (all 1.0).
+    observe(*d, {0}, {row({{13, 1.0f}, {12, 1.0f}, {11, 1.0f}})});
+    d->draft({0}, 16, 1, t);
+    CHECK_TREE(t, V(11, 12, 13), V(-1, -1, -1), V(0.45f, 0.15f, 0.08f), V(108, 109, 110));
+
+    // A self loop: token 14 -> 14 > 3 > 4 (3 and 4 were never inputs, so they have no row).
+    // The walk stays within max_depth and max_nodes, and never duplicates a child.
+    observe(*d, {14}, {row({{14, 3.0f}, {3, 2.0f}, {4, 1.0f}})});
+    for (int32_t depth = 1; depth <= 6; depth++) {
+        d->draft({14}, 64, depth, t);
+        const std::vector<int32_t> dep = sd_tree_depths(t);
+        int32_t max_seen = 0;
+        for (int32_t x : dep) max_seen = std::max(max_seen, x);
+        CHECK(well_formed(t));
+        CHECK(no_duplicate_children(t));
+        CHECK(max_seen == depth); // the rank-0 chain 14 14 14 ... reaches exactly max_depth
+        // depth 1: 14, 3, 4; each level below a 14 adds 14, 3, 4 again (3 and 4 have no row), as long
+        // as the template holds those nodes: at least 3 nodes per level for the first levels.
+        if (depth <= 3) CHECK(sd_tree_size(t) == 3 * depth);
+    }
+    d->draft({14}, 5, 6, t);
+    CHECK(sd_tree_size(t) == 5);
+    // the first five template nodes: T0 14, T1 14 (below 0), T2 3, T3 14 (below 1), T4 4
+    CHECK_TREE(t, V(14, 14, 3, 14, 4), V(-1, 0, -1, 1, -1), V(0.45f, 0.45f, 0.15f, 0.45f, 0.08f),
+               V(108, 116, 109, 124, 110));
+
+    // k is clamped to 1..8; with k = 1 only rank 0 is kept: a chain.
+    std::unique_ptr<sd_drafter> k1(sd_drafter_recycling_init(1, N_VOCAB));
+    observe(*k1, {1, 2}, {row({{2, 5.0f}, {5, 3.0f}}), row({{3, 4.0f}, {4, 2.0f}})});
+    k1->draft({1}, 16, 4, t);
+    CHECK_TREE(t, V(2, 3), V(-1, 0), V(0.45f, 0.45f), V(108, 116));
+}
+
+// ----------------------------------------------------------------------------------------------
+// 7. automatic strategy
+
+static void test_auto() {
+    std::unique_ptr<sd_drafter> lookup(sd_drafter_lookup_init(1, 3, 4));
+    std::unique_ptr<sd_drafter> recycling(sd_drafter_recycling_init(3, N_VOCAB));
+    std::unique_ptr<sd_drafter> a(sd_drafter_auto_init(lookup.get(), recycling.get()));
+    CHECK_EQ_STR(a->name(), "auto");
+    CHECK(a->wants_logits());
+    sd_draft_tree t;
+
+    // Before any observe: lookup alone. history [1 2 3 0 1], root 1: only [1] matches (at 0) -> [2 3]
+    // with ngram 1: conf 0.42, 0.378, buckets 17, 18.
+    const std::vector<llama_token> h = {1, 2, 3, 0, 1};
+    a->draft(h, 16, 2, t);
+    CHECK_TREE(t, V(2, 3), V(-1, 0), V(0.42f, 0.378f), V(17, 18));
+
+    // observe goes to the recycling drafter: 1 -> 2 > 5 > 9, 2 -> 3 > 4 > 6 (same as above).
+    observe(*a, {1, 2}, {row({{2, 5.0f}, {5, 3.0f}, {9, 1.0f}}), row({{3, 4.0f}, {4, 2.0f}, {6, 1.0f}})});
+    recycling->draft(h, 16, 2, t);
+    CHECK(sd_tree_size(t) == 6); // the recycling drafter did learn it
+
+    // Merged: lookup's [2 3] first; recycling's 2 and 2->3 are the same nodes (conf max(0.42, 0.45) =
+    // 0.45 and max(0.378, 0.45) = 0.45, buckets stay lookup's), then its new nodes 5, 9, 4 (below 2), 6.
+    a->draft(h, 16, 2, t);
+    CHECK_TREE(t, V(2, 3, 5, 9, 4, 6), V(-1, 0, -1, -1, 0, 0),
+               V(0.45f, 0.45f, 0.15f, 0.08f, 0.15f, 0.08f), V(17, 18, 109, 110, 117, 118));
+    CHECK(no_duplicate_children(t));
+
+    // When lookup is more confident, its conf stays: history [0 1 2 3 0 1], ngram 2 [0 1] at 0 ->
+    // [2 3] with conf 0.54, 0.486 (> 0.45); buckets 33, 34.
+    const std::vector<llama_token> h2 = {0, 1, 2, 3, 0, 1};
+    a->draft(h2, 16, 2, t);
+    CHECK_TREE(t, V(2, 3, 5, 9, 4, 6), V(-1, 0, -1, -1, 0, 0),
+               V(0.54f, 0.486f, 0.15f, 0.08f, 0.15f, 0.08f), V(33, 34, 109, 110, 117, 118));
+
+    // max_nodes applies to the merged tree: 4 -> [2 3] + recycling's new 5, 9.
+    a->draft(h, 4, 2, t);
+    CHECK_TREE(t, V(2, 3, 5, 9), V(-1, 0, -1, -1), V(0.45f, 0.45f, 0.15f, 0.08f), V(17, 18, 109, 110));
+
+    // Branches that differ: lookup proposes [5 7] (history [1 5 7 0 1]), recycling 2, 5, 9, ...:
+    // 5 is shared (conf max(0.42, 0.15) = 0.42), 7 stays below it, recycling's 2 and 9 are added and
+    // 2's successors 3, 4, 6 below 2.
+    //   merged: 5 (0.42, 17), 7 (0.378, 18, below 5), 2, 9, then below 2: 3, 4, 6 -- in the order the
+    //   recycling tree lists them: 2 (its node 0), 3 (node 1), 5 (shared), 9, 4, 6.
+    const std::vector<llama_token> h3 = {1, 5, 7, 0, 1};
+    a->draft(h3, 16, 2, t);
+    CHECK_TREE(t, V(5, 7, 2, 3, 9, 4, 6), V(-1, 0, -1, 2, -1, 2, 2),
+               V(0.42f, 0.378f, 0.45f, 0.45f, 0.08f, 0.15f, 0.08f), V(17, 18, 108, 116, 110, 117, 118));
+    CHECK(no_duplicate_children(t));
+
+    // Whatever the history, the merged tree is a valid tree without duplicate children.
+    const std::vector<std::vector<llama_token>> hs = {{}, {1}, {2, 1, 2, 1, 2}, {1, 2, 3, 1, 2, 4, 1, 2}, {9, 9, 9, 9}};
+    bool ok = true;
+    for (const auto & hh : hs) {
+        for (int32_t max_nodes : {1, 3, 8, 32}) {
+            a->draft(hh, max_nodes, 4, t);
+            ok = ok && well_formed(t) && no_duplicate_children(t) && sd_tree_size(t) <= max_nodes;
+            const std::vector<int32_t> dep = sd_tree_depths(t);
+            for (int32_t x : dep) ok = ok && x <= 4;
+        }
+    }
+    CHECK(ok);
+}
+
+int main() {
+    test_tree_basics();
+    test_cost_model();
+    test_accept_model();
+    test_budget();
+    test_lookup();
+    test_recycling();
+    test_auto();
+    return sd_test_finish("test-tree");
+}
