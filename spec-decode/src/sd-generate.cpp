@@ -225,7 +225,6 @@ static sd_status verify_step(sd_session * s, std::vector<llama_token> & out, boo
         return sd_fail(error, SD_ERR_DECODE, "llama_decode failed with code " + std::to_string(rc) + " at position " +
                        std::to_string(root_pos) + (reason.empty() ? "" : ": " + reason));
     }
-    if (s->params.spec.adaptive && s->drafter != nullptr) s->cost.observe(1 + n_nodes, t_decode);
 
     // Walk the tree from the root.
     std::vector<int32_t> accepted;
@@ -328,6 +327,10 @@ sd_status sd_generation_step(sd_session * s, sd_step_result & result, std::strin
         s->stats.t_draft_us += llama_time_us() - t0;
         bool cancelled = false;
         sd_status status = verify_step(s, produced, &cancelled, error);
+        if (status == SD_OK && !cancelled && s->drafter != nullptr && s->params.spec.adaptive) {
+            // the whole step - drafting, evaluation, acceptance - is what a step of this size costs
+            s->cost.observe(1 + sd_tree_size(s->tree), (double) (llama_time_us() - t0));
+        }
         if (cancelled) {
             finish(s, result, SD_STOP_CANCELLED);
             return SD_OK;

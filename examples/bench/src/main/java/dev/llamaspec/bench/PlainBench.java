@@ -23,7 +23,10 @@ import java.util.Locale;
  * both see the same machine load; each prints decode tokens per second.
  *
  * <pre>
- * PlainBench --model FILE [--model FILE...] [--tokens 128] [--threads 2] [--rounds 5] [--llama-bench PATH]
+ * PlainBench --model FILE [--model FILE...] [--tokens 128] [--threads 2] [--rounds 5] [--flash-attn off|on|both]
+ *            [--llama-bench PATH]
+ *
+ * Flash attention is set the same way on both sides (our sessions default to off, llama-bench to auto).
  * </pre>
  */
 public final class PlainBench {
@@ -33,6 +36,7 @@ public final class PlainBench {
         int threads = 2;
         int rounds = 5;
         String llamaBench = "llama-bench";
+        List<Boolean> flashAttention = List.of(false);
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--model": models.add(Paths.get(args[++i])); break;
@@ -40,6 +44,10 @@ public final class PlainBench {
                 case "--threads": threads = Integer.parseInt(args[++i]); break;
                 case "--rounds": rounds = Integer.parseInt(args[++i]); break;
                 case "--llama-bench": llamaBench = args[++i]; break;
+                case "--flash-attn":
+                    String fa = args[++i];
+                    flashAttention = fa.equals("both") ? List.of(false, true) : List.of(fa.equals("on"));
+                    break;
                 default: throw new IllegalArgumentException("unknown argument " + args[i]);
             }
         }
@@ -48,18 +56,22 @@ public final class PlainBench {
         }
         System.out.printf(Locale.ROOT, "plain decoding, %d tokens, %d threads, %d rounds, %d cores%n", tokens, threads,
                 rounds, Runtime.getRuntime().availableProcessors());
-        System.out.printf(Locale.ROOT, "%-44s %18s %18s %8s%n", "model", "llama-bench t/s", "Java API t/s",
-                "ratio");
+        System.out.printf(Locale.ROOT, "%-44s %5s %18s %18s %8s%n", "model", "FA", "llama-bench t/s",
+                "Java API t/s", "ratio");
         for (Path model : models) {
-            measure(model, tokens, threads, rounds, llamaBench);
+            for (boolean fa : flashAttention) {
+                measure(model, tokens, threads, rounds, llamaBench, fa);
+            }
         }
     }
 
-    private static void measure(Path path, int tokens, int threads, int rounds, String llamaBench) throws Exception {
+    private static void measure(Path path, int tokens, int threads, int rounds, String llamaBench, boolean fa)
+            throws Exception {
         double[] reference = new double[rounds];
         double[] ours = new double[rounds];
         try (LlamaModel model = LlamaModel.load(path, ModelOptions.builder().threads(threads).build());
-             Session session = model.newSession(SessionOptions.builder().contextSize(tokens + 64).build())) {
+             Session session = model.newSession(SessionOptions.builder().contextSize(tokens + 64)
+                     .flashAttention(fa).build())) {
             // the same work as llama-bench's tg test: decode `tokens` tokens one at a time from the start
             GenerationOptions options = GenerationOptions.builder().temperature(0).maxTokens(tokens + 1).build();
             int[] bos = model.tokenize("", true, false);
@@ -67,7 +79,7 @@ public final class PlainBench {
                 session.generate(bos, options); // warm-up: llama-bench warms up too, and the JIT needs it
             }
             for (int r = 0; r < rounds; r++) {
-                reference[r] = llamaBench(llamaBench, path, tokens, threads);
+                reference[r] = llamaBench(llamaBench, path, tokens, threads, fa);
                 session.reset();
                 Generation g = session.generate(bos, options);
                 if (g.stats().generatedTokens() != tokens + 1) {
@@ -80,13 +92,14 @@ public final class PlainBench {
         }
         double ref = median(reference);
         double java = median(ours);
-        System.out.printf(Locale.ROOT, "%-44s %10.1f ± %5.1f %10.1f ± %5.1f %8.3f%n", path.getFileName(), ref,
-                spread(reference), java, spread(ours), java / ref);
+        System.out.printf(Locale.ROOT, "%-44s %5s %10.1f ± %5.1f %10.1f ± %5.1f %8.3f%n", path.getFileName(),
+                fa ? "on" : "off", ref, spread(reference), java, spread(ours), java / ref);
     }
 
-    private static double llamaBench(String binary, Path model, int tokens, int threads) throws Exception {
+    private static double llamaBench(String binary, Path model, int tokens, int threads, boolean fa)
+            throws Exception {
         Process p = new ProcessBuilder(binary, "-m", model.toString(), "-p", "0", "-n", Integer.toString(tokens), "-t",
-                Integer.toString(threads), "-r", "1", "-o", "json")
+                Integer.toString(threads), "-fa", fa ? "1" : "0", "-r", "1", "-o", "json")
                 .redirectError(ProcessBuilder.Redirect.DISCARD).start();
         byte[] out;
         try (InputStream in = p.getInputStream()) {

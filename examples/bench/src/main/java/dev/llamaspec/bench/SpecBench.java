@@ -10,6 +10,7 @@ import dev.llamaspec.LlamaModel;
 import dev.llamaspec.ModelOptions;
 import dev.llamaspec.Session;
 import dev.llamaspec.SessionOptions;
+import dev.llamaspec.Speculation;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.util.ArrayList;
@@ -24,7 +25,8 @@ import java.util.Map;
  * {@code llamaspec-specbench} wrote ({@code --prompts-from}); results are printed and written as JSON.
  *
  * <pre>
- * SpecBench --model FILE --prompts-from specbench.json [--strategies none] [--tokens 128] [--threads 2] [--json FILE]
+ * SpecBench --model FILE --prompts-from specbench.json [--strategies none,lookup,recycling,auto] [--tokens 128]
+ *           [--threads 2] [--json FILE]
  * </pre>
  */
 public final class SpecBench {
@@ -66,10 +68,12 @@ public final class SpecBench {
         if (modelPath == null || promptsFrom == null) {
             throw new IllegalArgumentException("--model and --prompts-from are required");
         }
+        if (!strategies.get(0).equals("none")) {
+            strategies.add(0, "none"); // the baseline is always measured, first
+        }
+        List<Speculation> speculations = new ArrayList<>();
         for (String s : strategies) {
-            if (!s.equals("none")) {
-                throw new IllegalArgumentException("unknown strategy '" + s + "' (available: none)");
-            }
+            speculations.add(Speculation.parse(s));
         }
         ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
         Map<String, List<String>> sets = new LinkedHashMap<>();
@@ -97,7 +101,8 @@ public final class SpecBench {
                     }
                     for (int k = 0; k < strategies.size(); k++) {
                         session.reset();
-                        Generation g = session.generate(prompts.get(i), options);
+                        Generation g = session.generate(prompts.get(i),
+                                options.toBuilder().speculation(speculations.get(k)).build());
                         GenerationStats s = g.stats();
                         double decode = s.timeToFirstTokenMillis() - s.promptMillis() + s.generationMillis();
                         runs.get(k).add(new Run(s.promptTokens(), s.generatedTokens(), s.steps(), s.draftedTokens(),
