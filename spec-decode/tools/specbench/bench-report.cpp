@@ -93,6 +93,16 @@ void bench_print_table(const bench_report & report) {
                 "speedup relative to plain decoding of the same prompt in the same run\n");
 }
 
+static bool write_file(const std::string & path, const std::string & text, std::string & error) {
+    std::ofstream out(path, std::ios::binary);
+    out << text;
+    if (!out) {
+        error = "cannot write " + path;
+        return false;
+    }
+    return true;
+}
+
 static std::string json_string(const std::string & s) {
     std::string out = "\"";
     for (unsigned char c : s) {
@@ -178,13 +188,7 @@ bool bench_write_json(const bench_report & report, const std::string & path, std
         o << "]}";
     }
     o << "\n  ]\n}\n";
-    std::ofstream out(path, std::ios::binary);
-    out << o.str();
-    if (!out) {
-        error = "cannot write " + path;
-        return false;
-    }
-    return true;
+    return write_file(path, o.str(), error);
 }
 
 // Two panels: speedup per strategy and prompt set (bars with ±1 standard deviation), and the decode
@@ -235,9 +239,10 @@ bool bench_write_svg(const bench_report & report, const std::string & path, std:
           << ys(s.mean + s.stddev) << "\" stroke=\"black\"/>\n";
         o << "<text x=\"" << cx << "\" y=\"" << ys(s.mean + s.stddev) - 4 << "\" text-anchor=\"middle\">"
           << json_number(std::round(s.mean * 100) / 100) << "</text>\n";
-        o << "<text x=\"" << cx << "\" y=\"" << ys(0) + 14 << "\" text-anchor=\"middle\">" << r.strategy << "</text>\n";
-        o << "<text x=\"" << cx << "\" y=\"" << ys(0) + 28 << "\" text-anchor=\"middle\" fill=\"gray\">" << r.set
-          << "</text>\n";
+        o << "<text x=\"" << cx << "\" y=\"" << ys(0) + 14 << "\" text-anchor=\"middle\" font-size=\"10\">"
+          << r.strategy << "</text>\n";
+        o << "<text x=\"" << cx << "\" y=\"" << ys(0) + 27 << "\" text-anchor=\"middle\" font-size=\"9\" fill=\"gray\">"
+          << r.set << "</text>\n";
     }
 
     // panel 2: cost curve, log2 batch on x, log2 ratio on y
@@ -267,11 +272,5 @@ bool bench_write_svg(const bench_report & report, const std::string & path, std:
           << "</text>\n";
     }
     o << "<polyline points=\"" << points << "\" fill=\"none\" stroke=\"#4e79a7\"/>\n</svg>\n";
-    std::ofstream out(path, std::ios::binary);
-    out << o.str();
-    if (!out) {
-        error = "cannot write " + path;
-        return false;
-    }
-    return true;
+    return write_file(path, o.str(), error);
 }

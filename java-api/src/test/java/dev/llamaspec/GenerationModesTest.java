@@ -15,24 +15,11 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /** Blocking, streaming and handler generation; seeds, stop strings, cancellation, KV-cache reuse. */
-class GenerationModesTest {
+class GenerationModesTest extends WithTestModel {
     private static final String PROMPT = "Once upon a time";
-    private static LlamaModel model;
-
-    @BeforeAll
-    static void load() {
-        model = LlamaModel.load(TestModels.model());
-    }
-
-    @AfterAll
-    static void close() {
-        model.close();
-    }
 
     @Test
     void blockingStreamingAndHandlerGiveTheSameText() throws Exception {

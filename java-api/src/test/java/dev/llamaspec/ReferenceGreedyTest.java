@@ -10,8 +10,6 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -20,19 +18,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  * tokens) on the same model: a reference that this project did not write. {@code llama-simple} is
  * found on the PATH (the build root has it) or at LLAMASPEC_LLAMA_SIMPLE.
  */
-class ReferenceGreedyTest {
+class ReferenceGreedyTest extends WithTestModel {
     private static final int TOKENS = 64;
-    private static LlamaModel model;
-
-    @BeforeAll
-    static void load() {
-        model = LlamaModel.load(TestModels.model());
-    }
-
-    @AfterAll
-    static void close() {
-        model.close();
-    }
 
     static List<String> prompts() {
         List<String> prompts = new ArrayList<>(TestModels.storyOpenings(4));

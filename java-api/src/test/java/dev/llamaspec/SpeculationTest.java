@@ -6,23 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /** Speculation through the Java API: same output as plain decoding, stats, options. */
-class SpeculationTest {
-    private static LlamaModel model;
-
-    @BeforeAll
-    static void load() {
-        model = LlamaModel.load(TestModels.model());
-    }
-
-    @AfterAll
-    static void close() {
-        model.close();
-    }
+class SpeculationTest extends WithTestModel {
 
     @Test
     void everyStrategyGivesPlainGreedyOutput() {
