@@ -149,6 +149,11 @@ static void draft_tree(sd_session * s) {
     const int32_t room = (int32_t) s->n_ctx - (int32_t) s->cached.size() - 1;
     const int32_t max_depth = std::min(p.max_depth, room);
     if (s->drafter == nullptr || max_depth < 1) return;
+    if (p.adaptive && s->draft_skip > 0) {
+        // the budget kept nothing lately: drafting would only cost time
+        s->draft_skip--;
+        return;
+    }
     const int32_t max_nodes = std::min(p.max_nodes, (int32_t) s->n_batch - 1);
     std::vector<llama_token> & history = s->cached; // the root is appended for the call only
     history.push_back(s->last);
@@ -162,6 +167,16 @@ static void draft_tree(sd_session * s) {
     const std::vector<bool> keep = sd_budget_select(s->tree, s->accept, p.adaptive ? s->cost : flat, max_nodes,
                                                     s->max_leaves, &expected);
     s->tree = sd_tree_subset(s->tree, keep);
+    if (p.adaptive) {
+        // back off exponentially (1, 2, 4 .. 16 steps) while the budget keeps nothing; draft again at
+        // once when it keeps something
+        if (sd_tree_size(s->tree) == 0) {
+            s->draft_pause = std::min(16, std::max(1, s->draft_pause * 2));
+            s->draft_skip = s->draft_pause;
+        } else {
+            s->draft_pause = 0;
+        }
+    }
 }
 
 // Evaluates root + tree, accepts, commits the KV cache. Appends the produced tokens to `out`

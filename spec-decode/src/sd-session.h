@@ -37,6 +37,8 @@ struct sd_session {
     int32_t                     recycling_k = 0;
     sd_accept_model             accept;
     sd_cost_model               cost;
+    int32_t                     draft_skip  = 0; // steps left without drafting (back-off)
+    int32_t                     draft_pause = 0; // length of the next back-off
 
     // the running generation
     bool                  active = false;
