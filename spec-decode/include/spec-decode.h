@@ -218,8 +218,8 @@ sd_status sd_session_logits(sd_session * session, const std::vector<llama_token>
 // Measures what one llama_decode costs for each batch size, with every token's logits requested (as
 // a verification step does) at KV depth `depth`: the cache is filled with `depth` tokens, then each
 // batch is decoded at positions depth.. and removed again, `reps` times per size after one warm-up.
-// out_us[i] is the median time for batch_sizes[i] in microseconds. The session's KV cache is
-// cleared. Sizes must be in [1, the session's batch size]; depth + size must fit in the context.
+// out_us[i] is the fastest time for batch_sizes[i] in microseconds (the least disturbed by other
+// work on the machine). The session's KV cache is cleared. Sizes must be in [1, the session's batch size]; depth + size must fit in the context.
 sd_status sd_session_measure_decode_cost(sd_session * session, const std::vector<int32_t> & batch_sizes, int32_t depth,
                                          int32_t reps, std::vector<double> & out_us, std::string & error);
 

@@ -261,52 +261,22 @@ sd_status sd_session_measure_decode_cost(sd_session * s, const std::vector<int32
         }
     }
     // Ordinary text tokens: cycle through the vocabulary after the first few special ids.
-    const int32_t n_vocab = llama_vocab_n_tokens(s->model->vocab);
-    auto token_at = [&](int64_t i) { return (llama_token) (3 + i * 7919 % (n_vocab - 3)); };
-
-    sd_session_reset(s);
-    s->cancel.store(false);
     std::vector<llama_token> fill((size_t) depth);
     for (int32_t i = 0; i < depth; i++) {
-        fill[(size_t) i] = token_at(i);
-    }
-    bool cancelled = false;
-    sd_status status = sd_decode_tokens(s, fill.data(), fill.size(), &cancelled, error);
-    if (status != SD_OK || cancelled) {
-        sd_session_reset(s);
-        return status != SD_OK ? status : sd_fail(error, SD_ERR_STATE, "cancelled");
-    }
-    llama_memory_t mem = llama_get_memory(s->ctx);
-    for (int32_t n : batch_sizes) {
-        std::vector<double> times;
-        for (int32_t r = 0; r <= reps; r++) {
-            s->batch.n_tokens = n;
-            for (int32_t j = 0; j < n; j++) {
-                s->batch.token[j]     = token_at(depth + j + r);
-                s->batch.pos[j]       = depth + j;
-                s->batch.n_seq_id[j]  = 1;
-                s->batch.seq_id[j][0] = 0;
-                s->batch.logits[j]    = true;
-            }
-            const int64_t t0 = llama_time_us();
-            const int32_t rc = llama_decode(s->ctx, s->batch);
-            llama_synchronize(s->ctx);
-            const int64_t t1 = llama_time_us();
-            llama_memory_seq_rm(mem, 0, depth, -1);
-            if (rc != 0) {
-                sd_session_reset(s);
-                return sd_fail(error, SD_ERR_DECODE, "llama_decode failed with code " + std::to_string(rc) +
-                               " for a batch of " + std::to_string(n));
-            }
-            if (r > 0) { // the first run of each size warms up (graph allocation)
-                times.push_back((double) (t1 - t0));
-            }
-        }
-        std::sort(times.begin(), times.end());
-        out_us.push_back(times[times.size() / 2]);
+        fill[(size_t) i] = (llama_token) (3 + (int64_t) i * 7919 % (s->n_vocab - 3));
     }
     sd_session_reset(s);
-    return SD_OK;
+    s->cancel.store(false);
+    bool cancelled = false;
+    sd_status status = sd_decode_tokens(s, fill.data(), fill.size(), &cancelled, error);
+    if (status == SD_OK && cancelled) {
+        status = sd_fail(error, SD_ERR_STATE, "cancelled");
+    }
+    if (status == SD_OK) {
+        status = sd_measure_cost_here(s, batch_sizes, reps, out_us, error);
+    }
+    sd_session_reset(s);
+    return status;
 }
 
 sd_status sd_measure_cost_here(sd_session * s, const std::vector<int32_t> & sizes, int32_t reps,
