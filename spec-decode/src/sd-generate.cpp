@@ -161,8 +161,11 @@ static void draft_tree(sd_session * s) {
     history.pop_back();
     if (sd_tree_size(s->tree) == 0) return;
 
-    sd_cost_model flat; // without the budget every node is worth its cost
-    for (int32_t n = 1; n <= SD_MAX_LEAVES + 1; n++) flat.us[n] = 1.0;
+    static const sd_cost_model flat = [] { // without the budget every node is worth its cost
+        sd_cost_model m;
+        for (int32_t n = 1; n <= SD_MAX_LEAVES + 1; n++) m.us[n] = 1.0;
+        return m;
+    }();
     double expected = 0;
     const std::vector<bool> keep = sd_budget_select(s->tree, s->accept, p.adaptive ? s->cost : flat, max_nodes,
                                                     s->max_leaves, &expected);

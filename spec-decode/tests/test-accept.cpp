@@ -161,6 +161,22 @@ static std::vector<float> make_q(const std::vector<std::pair<llama_token, float>
 
 // sd_accept_deterministic with the given candidates, N trials; checks the output distribution and
 // that candidate i is accepted with frequency p(c_i).
+// Candidate c must be accepted with frequency p(c) (never when p(c) = 0), for both rules.
+static void check_acceptance(const sd_dist & dist, const std::vector<llama_token> & cands,
+                             const std::vector<long long> & accepted, const char * rule) {
+    double sum = 0;
+    for (float p : dist.probs) sum += p;
+    for (size_t c = 0; c < cands.size(); c++) {
+        const double p = sd_dist_prob(dist, cands[c]) / sum;
+        const std::string label = std::string(rule) + " candidate " + std::to_string(c) + " (token " +
+                                  std::to_string(cands[c]) + ")";
+        CHECK(freq_matches(label.c_str(), accepted[c], N_TRIALS, p));
+        if (p == 0) {
+            CHECK(accepted[c] == 0);
+        }
+    }
+}
+
 // Sample-then-match with the position uniforms of a seed: the output follows dist, candidate c is
 // accepted with probability p(c), and the accepted candidate is always the drawn token.
 static void case_match(const char * name, const sd_dist & dist, const std::vector<llama_token> & cands,
@@ -180,13 +196,7 @@ static void case_match(const char * name, const sd_dist & dist, const std::vecto
     }
     CHECK(!inconsistent);
     CHECK(chi2_test(name, t).pass());
-    double sum = 0;
-    for (float p : dist.probs) sum += p;
-    for (size_t c = 0; c < cands.size(); c++) {
-        const double p = sd_dist_prob(dist, cands[c]) / sum;
-        const std::string label = "match candidate " + std::to_string(c) + " (token " + std::to_string(cands[c]) + ")";
-        CHECK(freq_matches(label.c_str(), accepted[c], N_TRIALS, p));
-    }
+    check_acceptance(dist, cands, accepted, "match");
 }
 
 static void case_deterministic(const char * name, const sd_dist & dist, const std::vector<llama_token> & cands,
@@ -210,17 +220,7 @@ static void case_deterministic(const char * name, const sd_dist & dist, const st
     CHECK(!bad_return);
     const chi2_result res = chi2_test(name, t);
     CHECK(res.pass());
-
-    double sum = 0;
-    for (float p : dist.probs) sum += p;
-    for (size_t c = 0; c < cands.size(); c++) {
-        const double p     = sd_dist_prob(dist, cands[c]) / sum;
-        const std::string label = "accept candidate " + std::to_string(c) + " (token " + std::to_string(cands[c]) + ")";
-        CHECK(freq_matches(label.c_str(), accepted[c], N_TRIALS, p));
-        if (p == 0) {
-            CHECK(accepted[c] == 0);
-        }
-    }
+    check_acceptance(dist, cands, accepted, "accept");
 }
 
 // sd_accept_with_q, the candidate drawn from q each trial; checks the output distribution and the

@@ -250,15 +250,10 @@ public final class Session implements AutoCloseable {
         try {
             TextChunk chunk;
             while ((chunk = run.next()) != null) {
-                try {
-                    handler.onToken(chunk);
-                } catch (RuntimeException | Error e) {
-                    run.abort(e);
-                    throw e;
-                }
+                handler.onToken(chunk);
             }
         } catch (RuntimeException | Error e) {
-            run.abort(e);
+            run.abort(e); // a failing handler: end the generation (a no-op when the engine failed)
             handler.onError(e);
             return null;
         }
