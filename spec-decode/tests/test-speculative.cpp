@@ -117,7 +117,10 @@ static void greedy_equivalence(sd_model * model, sd_session * session) {
             }
         }
         std::printf("greedy %-16s: %lld drafted, %lld accepted\n", st.name, (long long) drafted, (long long) accepted);
-        CHECK(accepted > 0); // the strategy really speculated
+        // Without the budget the strategy must really speculate. With it, whether drafts pay depends on
+        // this machine's timing at the moment (the budget may rightly draft nothing), so that is
+        // reported, not asserted: performance belongs to specbench.
+        if (!st.adaptive) CHECK(accepted > 0);
     }
     std::printf("greedy equivalence: %d near-tie divergences tolerated\n", near_ties);
 }
