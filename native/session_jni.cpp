@@ -84,8 +84,8 @@ SESSION_FN(void, nBegin)(JNIEnv * env, jclass, jlong handle, jintArray prompt, j
         params.seed           = (uint32_t) seed;
         // Speculation as {kind, max nodes, max depth, budget, min n-gram, max n-gram, branches, recycling k}
         const std::vector<int32_t> spec = jni_ints(env, speculation);
-        if (spec.size() != 8) {
-            jni_throw_illegal_argument(env, "speculation must have 8 values");
+        if (spec.size() != 11) {
+            jni_throw_illegal_argument(env, "speculation must have 11 values");
             return 0;
         }
         params.spec.type                = (sd_spec_type) spec[0];
@@ -96,6 +96,9 @@ SESSION_FN(void, nBegin)(JNIEnv * env, jclass, jlong handle, jintArray prompt, j
         params.spec.lookup_max_ngram    = spec[5];
         params.spec.lookup_max_branches = spec[6];
         params.spec.recycling_k         = spec[7];
+        params.spec.lookahead_w         = spec[8];
+        params.spec.lookahead_n         = spec[9];
+        params.spec.lookahead_g         = spec[10];
         const jsize n_stop = stop != nullptr ? env->GetArrayLength(stop) : 0;
         for (jsize i = 0; i < n_stop; i++) {
             jbyteArray s = static_cast<jbyteArray>(env->GetObjectArrayElement(stop, i));
@@ -136,7 +139,7 @@ SESSION_FN(jlongArray, nStats)(JNIEnv * env, jclass, jlong handle) {
         const sd_stats s = sd_generation_stats(session);
         // Order matches GenerationStats.fromNative.
         const jlong values[] = {s.n_prompt, s.n_prompt_reused, s.n_generated, s.n_steps, s.n_drafted, s.n_accepted,
-                                s.t_prompt_us, s.t_first_us, s.t_gen_us, s.t_draft_us, s.t_verify_us};
+                                s.t_prompt_us, s.t_first_us, s.t_gen_us, s.t_draft_us, s.t_verify_us, s.n_aux};
         const jsize n = (jsize) (sizeof(values) / sizeof(values[0]));
         jlongArray array = env->NewLongArray(n);
         if (array != nullptr) env->SetLongArrayRegion(array, 0, n, values);

@@ -123,7 +123,8 @@ enum sd_spec_type {
     SD_SPEC_NONE      = 0, // plain decoding
     SD_SPEC_LOOKUP    = 1, // prompt lookup / n-gram
     SD_SPEC_RECYCLING = 2, // Token Recycling
-    SD_SPEC_AUTO      = 3, // lookup and recycling together, nodes chosen by the budget
+    SD_SPEC_AUTO      = 3, // lookup, recycling and lookahead's window together, chosen by the budget
+    SD_SPEC_LOOKAHEAD = 4, // lookahead decoding (Jacobi window + n-gram pool)
 };
 
 struct sd_speculation_params {
@@ -138,6 +139,11 @@ struct sd_speculation_params {
     int32_t lookup_max_branches = 4;
     // Token Recycling
     int32_t recycling_k = 8; // successors remembered per token, in [1, 8]
+    // lookahead: a window of w columns x (n - 1) levels of guesses, up to g pooled n-grams per token;
+    // with the budget, each step evaluates the number of columns that pays on this device (maybe none)
+    int32_t lookahead_w = 8; // in [1, 32]
+    int32_t lookahead_n = 4; // in [2, 16]
+    int32_t lookahead_g = 8; // in [1, 32]
 };
 
 struct sd_generation_params {
@@ -179,6 +185,7 @@ struct sd_stats {
     int32_t n_steps         = 0; // decode steps of the generation phase
     int32_t n_drafted       = 0; // draft tokens proposed
     int32_t n_accepted      = 0; // draft tokens accepted
+    int32_t n_aux           = 0; // auxiliary tokens evaluated beside the drafts (lookahead's window)
     int64_t t_prompt_us     = 0; // prompt evaluation
     int64_t t_first_us      = 0; // from the start of the generation to the first token
     int64_t t_gen_us        = 0; // from the first token to the last

@@ -100,3 +100,18 @@ std::vector<bool> sd_budget_select(const sd_draft_tree & tree, const sd_accept_m
     if (expected != nullptr) *expected = best_tokens;
     return keep;
 }
+
+int32_t sd_budget_columns(const sd_cost_model & cost, int32_t n_nodes, double expected, double value,
+                          int32_t per_column, int32_t max_columns) {
+    int32_t best = 0;
+    double best_rate = expected / cost.cost(1 + n_nodes);
+    for (int32_t c = 1; c <= max_columns; c++) {
+        const int32_t extra = c * per_column;
+        const double rate = (expected + value * (double) extra) / cost.cost(1 + n_nodes + extra);
+        if (rate > best_rate) {
+            best_rate = rate;
+            best = c;
+        }
+    }
+    return best;
+}

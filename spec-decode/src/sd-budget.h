@@ -40,3 +40,9 @@ static constexpr double SD_PRIOR_WEIGHT = 4.0;
 std::vector<bool> sd_budget_select(const sd_draft_tree & tree, const sd_accept_model & accept,
                                    const sd_cost_model & cost, int32_t max_nodes, int32_t max_leaves,
                                    double * expected);
+
+// How many auxiliary columns (of per_column tokens each, worth `value` accepted tokens per token)
+// to evaluate beside a selected tree of n_nodes nodes that is expected to yield `expected` tokens:
+// the count in [0, max_columns] with the most expected tokens per unit of time.
+int32_t sd_budget_columns(const sd_cost_model & cost, int32_t n_nodes, double expected, double value,
+                          int32_t per_column, int32_t max_columns);

@@ -1,6 +1,6 @@
-// The automatic strategy: prompt lookup and Token Recycling proposed together. Which of their nodes
-// are worth evaluating is left to the budget, which knows each bucket's observed acceptance and the
-// device's cost per batch size.
+// The automatic strategy: prompt lookup, Token Recycling and lookahead proposed together. Which of
+// their nodes are worth evaluating, and whether lookahead's window is, is left to the budget, which
+// knows each bucket's observed acceptance, the window's learnt value and the device's cost per batch size.
 #include "sd-draft.h"
 
 #include <algorithm>
@@ -8,9 +8,10 @@
 struct sd_drafter_auto : sd_drafter {
     sd_drafter * lookup;
     sd_drafter * recycling;
+    sd_drafter * lookahead;
     sd_draft_tree part;
 
-    sd_drafter_auto(sd_drafter * l, sd_drafter * r) : lookup(l), recycling(r) {}
+    sd_drafter_auto(sd_drafter * l, sd_drafter * r, sd_drafter * a) : lookup(l), recycling(r), lookahead(a) {}
 
     const char * name() const override { return "auto"; }
 
@@ -19,7 +20,7 @@ struct sd_drafter_auto : sd_drafter {
     void draft(const std::vector<llama_token> & history, int32_t max_nodes, int32_t max_depth,
                sd_draft_tree & out) override {
         sd_tree_clear(out);
-        for (sd_drafter * d : {lookup, recycling}) {
+        for (sd_drafter * d : {lookup, recycling, lookahead}) {
             d->draft(history, max_nodes, max_depth, part);
             merge(out, part, max_nodes);
         }
@@ -27,7 +28,13 @@ struct sd_drafter_auto : sd_drafter {
 
     void observe(const sd_step_view & step) override {
         recycling->observe(step);
+        lookahead->observe(step);
     }
+
+    int32_t aux_columns() const override { return lookahead->aux_columns(); }
+    int32_t aux_column_tokens() const override { return lookahead->aux_column_tokens(); }
+    double  aux_value() const override { return lookahead->aux_value(); }
+    void    aux(int32_t n_columns, sd_aux_batch & out) override { lookahead->aux(n_columns, out); }
 
     // Adds the nodes of `from` to `into`, sharing common prefixes; a shared node keeps the higher confidence.
     static void merge(sd_draft_tree & into, const sd_draft_tree & from, int32_t max_nodes) {
@@ -47,6 +54,6 @@ struct sd_drafter_auto : sd_drafter {
     }
 };
 
-sd_drafter * sd_drafter_auto_init(sd_drafter * lookup, sd_drafter * recycling) {
-    return new sd_drafter_auto(lookup, recycling);
+sd_drafter * sd_drafter_auto_init(sd_drafter * lookup, sd_drafter * recycling, sd_drafter * lookahead) {
+    return new sd_drafter_auto(lookup, recycling, lookahead);
 }

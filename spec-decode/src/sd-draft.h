@@ -28,18 +28,40 @@ int32_t sd_tree_add(sd_draft_tree & tree, llama_token token, int32_t parent, flo
 // The child of `parent` (-1 = root) with this token, or -1.
 int32_t sd_tree_find_child(const sd_draft_tree & tree, int32_t parent, llama_token token);
 
+// Number of leaves (nodes without children).
+int32_t sd_tree_leaves(const sd_draft_tree & tree);
+
 // Depth of each node (children of the root have depth 1).
 std::vector<int32_t> sd_tree_depths(const sd_draft_tree & tree);
 
 // Keeps only the nodes with keep[i] true (a kept node's parent must be kept) and renumbers them.
 sd_draft_tree sd_tree_subset(const sd_draft_tree & tree, const std::vector<bool> & keep);
 
+// Tokens a drafter adds to a step's batch beside the tree for its own use (lookahead's Jacobi window).
+// They form columns: each column is a sequence that sees the text and the root; a token belongs to
+// the columns col_first..col_last and sits `offset` positions after the root.
+struct sd_aux_batch {
+    std::vector<llama_token> token;
+    std::vector<int32_t>     offset;
+    std::vector<int32_t>     col_first;
+    std::vector<int32_t>     col_last;
+    int32_t                  n_columns = 0;
+};
+
+void sd_aux_clear(sd_aux_batch & aux);
+
 // What a drafter sees of a verification step, to learn from the target model's own predictions.
 struct sd_step_view {
     const llama_token * tokens;   // [n] input tokens of the batch: the root first, then the tree's nodes
-    const float * const * logits; // [n] the target model's logits after each input token
+    const float * const * logits; // [n] the target model's logits after each input token; nullptr
+                                  //     unless the drafter wants_logits()
     int32_t             n;
     int32_t             n_vocab;
+    const sd_draft_tree * tree;   // the tree that was evaluated
+    const int32_t *     accepted; // [n_accepted] its accepted nodes, root to leaf
+    int32_t             n_accepted;
+    const float * const * aux_logits; // [n_aux] logits after each auxiliary token, in the order given
+    int32_t             n_aux;
 };
 
 struct sd_drafter {
@@ -52,11 +74,22 @@ struct sd_drafter {
     virtual void draft(const std::vector<llama_token> & history, int32_t max_nodes, int32_t max_depth,
                        sd_draft_tree & out) = 0;
 
-    // Sees the step's logits (all positions, accepted or not) once it was evaluated.
+    // Sees the evaluated step: its logits (all positions, accepted or not) and what was accepted.
     virtual void observe(const sd_step_view & /*step*/) {}
 
-    // Whether observe() needs the logits of every position (they are then copied out of llama.cpp).
+    // Whether observe() needs the logits of every tree position.
     virtual bool wants_logits() const { return false; }
+
+    // Auxiliary tokens: a full set has aux_columns() columns of aux_column_tokens() tokens each; the
+    // budget chooses how many columns a step evaluates (0 to all).
+    virtual int32_t aux_columns() const { return 0; }
+    virtual int32_t aux_column_tokens() const { return 0; }
+
+    // What one evaluated auxiliary token is worth, in draft tokens accepted later (learnt).
+    virtual double aux_value() const { return 0.0; }
+
+    // The auxiliary tokens of the first n_columns columns (called after draft(), before the step).
+    virtual void aux(int32_t /*n_columns*/, sd_aux_batch & out) { sd_aux_clear(out); }
 };
 
 // Prompt lookup: matches the last n tokens (n from max_ngram down to min_ngram) earlier in the history
@@ -69,6 +102,12 @@ sd_drafter * sd_drafter_lookup_init(int32_t min_ngram, int32_t max_ngram, int32_
 // k successors are kept per token (at most 8).
 sd_drafter * sd_drafter_recycling_init(int32_t k, int32_t n_vocab);
 
-// Both of the above in one tree: their candidates are merged and the budget keeps the nodes whose
-// learnt acceptance pays for their cost. The drafters are not owned.
-sd_drafter * sd_drafter_auto_init(sd_drafter * lookup, sd_drafter * recycling);
+// Lookahead decoding (Fu et al. 2024): a Jacobi window of w columns and n - 1 levels of guesses is
+// evaluated beside the tree each step; every column's trajectory leaves an n-gram in a pool, and up to
+// g pooled n-grams starting with the current token become the draft.
+sd_drafter * sd_drafter_lookahead_init(int32_t w, int32_t n, int32_t g);
+
+// All of the above in one tree: their candidates are merged and the budget keeps the nodes whose
+// learnt acceptance pays for their cost, and the lookahead window when its value does. The drafters
+// are not owned.
+sd_drafter * sd_drafter_auto_init(sd_drafter * lookup, sd_drafter * recycling, sd_drafter * lookahead);

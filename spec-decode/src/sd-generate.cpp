@@ -9,7 +9,7 @@
 #include <cmath>
 
 static sd_status check_speculation(const sd_speculation_params & p, std::string & error) {
-    if (p.type < SD_SPEC_NONE || p.type > SD_SPEC_AUTO) {
+    if (p.type < SD_SPEC_NONE || p.type > SD_SPEC_LOOKAHEAD) {
         return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "unknown speculation type " + std::to_string((int) p.type));
     }
     if (p.max_nodes < 1 || p.max_nodes > SD_MAX_LEAVES) {
@@ -28,6 +28,13 @@ static sd_status check_speculation(const sd_speculation_params & p, std::string 
     }
     if (p.recycling_k < 1 || p.recycling_k > 8) {
         return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "recycling k must be in [1, 8]");
+    }
+    if (p.lookahead_w < 1 || p.lookahead_w > 32 || p.lookahead_n < 2 || p.lookahead_n > 16 ||
+        p.lookahead_g < 1 || p.lookahead_g > 32) {
+        return sd_fail(error, SD_ERR_INVALID_ARGUMENT,
+                       "lookahead needs w in [1, 32], n in [2, 16] and g in [1, 32], got w=" +
+                       std::to_string(p.lookahead_w) + " n=" + std::to_string(p.lookahead_n) +
+                       " g=" + std::to_string(p.lookahead_g));
     }
     return SD_OK;
 }
@@ -66,10 +73,16 @@ static sd_drafter * drafter_for(sd_session * s, const sd_speculation_params & p)
         s->recycling.reset(sd_drafter_recycling_init(p.recycling_k, s->n_vocab));
         s->recycling_k = p.recycling_k;
     }
-    s->automatic.reset(sd_drafter_auto_init(s->lookup.get(), s->recycling.get()));
+    const int32_t wng[3] = {p.lookahead_w, p.lookahead_n, p.lookahead_g};
+    if (!s->lookahead || !std::equal(wng, wng + 3, s->lookahead_wng)) {
+        s->lookahead.reset(sd_drafter_lookahead_init(p.lookahead_w, p.lookahead_n, p.lookahead_g));
+        std::copy(wng, wng + 3, s->lookahead_wng);
+    }
+    s->automatic.reset(sd_drafter_auto_init(s->lookup.get(), s->recycling.get(), s->lookahead.get()));
     switch (p.type) {
         case SD_SPEC_LOOKUP:    return s->lookup.get();
         case SD_SPEC_RECYCLING: return s->recycling.get();
+        case SD_SPEC_LOOKAHEAD: return s->lookahead.get();
         default:                return s->automatic.get();
     }
 }
@@ -144,6 +157,7 @@ static void finish(sd_session * s, sd_step_result & result, sd_stop_reason reaso
 // Drafts the step's tree and cuts it to what the budget, the context and the sequences allow.
 static void draft_tree(sd_session * s) {
     sd_tree_clear(s->tree);
+    sd_aux_clear(s->aux);
     const sd_speculation_params & p = s->params.spec;
     // room in the context: the root and the deepest node must fit
     const int32_t room = (int32_t) s->n_ctx - (int32_t) s->cached.size() - 1;
@@ -154,12 +168,14 @@ static void draft_tree(sd_session * s) {
         s->draft_skip--;
         return;
     }
-    const int32_t max_nodes = std::min(p.max_nodes, (int32_t) s->n_batch - 1);
+    // the batch must fit in the batch size and in the free cells of the KV cache (room + 1)
+    const int32_t max_nodes = std::min({p.max_nodes, (int32_t) s->n_batch - 1, room});
     std::vector<llama_token> & history = s->cached; // the root is appended for the call only
     history.push_back(s->last);
     s->drafter->draft(history, std::min(max_nodes * 2, 2 * SD_MAX_LEAVES), max_depth, s->tree);
     history.pop_back();
-    if (sd_tree_size(s->tree) == 0) return;
+    const int32_t per_column = s->drafter->aux_column_tokens();
+    if (sd_tree_size(s->tree) == 0 && per_column == 0) return;
 
     static const sd_cost_model flat = [] { // without the budget every node is worth its cost
         sd_cost_model m;
@@ -170,10 +186,22 @@ static void draft_tree(sd_session * s) {
     const std::vector<bool> keep = sd_budget_select(s->tree, s->accept, p.adaptive ? s->cost : flat, max_nodes,
                                                     s->max_leaves, &expected);
     s->tree = sd_tree_subset(s->tree, keep);
+    if (per_column > 0) {
+        // the auxiliary columns fit beside the tree: one sequence each, and room in the batch and context
+        const int32_t n_nodes = sd_tree_size(s->tree);
+        const int32_t max_columns = std::min({s->drafter->aux_columns(), s->max_leaves - sd_tree_leaves(s->tree),
+                                              ((int32_t) s->n_batch - 1 - n_nodes) / per_column,
+                                              (room - n_nodes) / per_column, room - per_column + 1});
+        const int32_t columns = max_columns <= 0 ? 0
+                              : p.adaptive ? sd_budget_columns(s->cost, n_nodes, expected, s->drafter->aux_value(),
+                                                               per_column, max_columns)
+                                           : max_columns;
+        if (columns > 0) s->drafter->aux(columns, s->aux);
+    }
     if (p.adaptive) {
         // back off exponentially (1, 2, 4 .. 16 steps) while the budget keeps nothing; draft again at
         // once when it keeps something
-        if (sd_tree_size(s->tree) == 0) {
+        if (sd_tree_size(s->tree) == 0 && s->aux.n_columns == 0) {
             s->draft_pause = std::min(16, std::max(1, s->draft_pause * 2));
             s->draft_skip = s->draft_pause;
         } else {
@@ -204,16 +232,20 @@ static sd_status verify_step(sd_session * s, std::vector<llama_token> & out, boo
         const int32_t p = tree.parent[(size_t) i];
         if (p >= 0) seqs[(size_t) p].insert(seqs[(size_t) p].end(), seqs[(size_t) i].begin(), seqs[(size_t) i].end());
     }
-    for (llama_seq_id q = 1; q <= n_leaves; q++) {
+    // The drafter's auxiliary columns are the sequences after the leaves.
+    const sd_aux_batch & aux = s->aux;
+    const int32_t n_aux = (int32_t) aux.token.size();
+    const int32_t n_paths = n_leaves + aux.n_columns;
+    for (llama_seq_id q = 1; q <= n_paths; q++) {
         llama_memory_seq_cp(mem, 0, q, -1, -1); // the path sees the text
     }
 
     llama_batch & b = s->batch;
-    b.n_tokens = 1 + n_nodes;
+    b.n_tokens = 1 + n_nodes + n_aux;
     b.token[0] = s->last;
     b.pos[0] = root_pos;
-    b.n_seq_id[0] = 1 + n_leaves;
-    for (int32_t q = 0; q <= n_leaves; q++) b.seq_id[0][q] = q;
+    b.n_seq_id[0] = 1 + n_paths;
+    for (int32_t q = 0; q <= n_paths; q++) b.seq_id[0][q] = q;
     b.logits[0] = true;
     for (int32_t i = 0; i < n_nodes; i++) {
         const int32_t j = 1 + i;
@@ -223,6 +255,16 @@ static sd_status verify_step(sd_session * s, std::vector<llama_token> & out, boo
         for (size_t q = 0; q < seqs[(size_t) i].size(); q++) b.seq_id[j][q] = seqs[(size_t) i][q];
         b.logits[j] = true;
     }
+    for (int32_t i = 0; i < n_aux; i++) {
+        const int32_t j = 1 + n_nodes + i;
+        b.token[j] = aux.token[(size_t) i];
+        b.pos[j] = root_pos + aux.offset[(size_t) i];
+        b.n_seq_id[j] = 0;
+        for (int32_t c = aux.col_first[(size_t) i]; c <= aux.col_last[(size_t) i]; c++) {
+            b.seq_id[j][b.n_seq_id[j]++] = n_leaves + 1 + c;
+        }
+        b.logits[j] = true;
+    }
 
     const int64_t t0 = llama_time_us();
     const int32_t rc = llama_decode(s->ctx, b);
@@ -230,7 +272,7 @@ static sd_status verify_step(sd_session * s, std::vector<llama_token> & out, boo
     const double t_decode = (double) (llama_time_us() - t0);
     s->stats.t_verify_us += (int64_t) t_decode;
     auto drop_paths = [&] {
-        for (llama_seq_id q = 1; q <= n_leaves; q++) llama_memory_seq_rm(mem, q, -1, -1);
+        for (llama_seq_id q = 1; q <= n_paths; q++) llama_memory_seq_rm(mem, q, -1, -1);
         llama_memory_seq_rm(mem, 0, root_pos, -1);
     };
     if (rc != 0) {
@@ -280,13 +322,19 @@ static sd_status verify_step(sd_session * s, std::vector<llama_token> & out, boo
     }
     llama_sampler_accept(s->filter, bonus);
 
-    if (s->drafter != nullptr && s->drafter->wants_logits()) {
-        std::vector<const float *> rows((size_t) (1 + n_nodes));
-        for (int32_t j = 0; j <= n_nodes; j++) rows[(size_t) j] = llama_get_logits_ith(s->ctx, j);
-        s->drafter->observe({b.token, rows.data(), 1 + n_nodes, s->n_vocab});
+    if (s->drafter != nullptr) {
+        std::vector<const float *> rows;
+        if (s->drafter->wants_logits()) {
+            for (int32_t j = 0; j <= n_nodes; j++) rows.push_back(llama_get_logits_ith(s->ctx, j));
+        }
+        std::vector<const float *> aux_rows((size_t) n_aux);
+        for (int32_t i = 0; i < n_aux; i++) aux_rows[(size_t) i] = llama_get_logits_ith(s->ctx, 1 + n_nodes + i);
+        s->drafter->observe({b.token, rows.empty() ? nullptr : rows.data(), 1 + n_nodes, s->n_vocab, &tree,
+                             accepted.data(), (int32_t) accepted.size(), aux_rows.data(), n_aux});
     }
 
     // Commit: sequence 0 keeps the root and the accepted path, nothing else of the tree.
+    for (llama_seq_id q = n_leaves + 1; q <= n_paths; q++) llama_memory_seq_rm(mem, q, -1, -1);
     const int32_t k = (int32_t) accepted.size();
     if (k == 0) {
         for (llama_seq_id q = 1; q <= n_leaves; q++) llama_memory_seq_rm(mem, q, -1, -1);
@@ -306,6 +354,7 @@ static sd_status verify_step(sd_session * s, std::vector<llama_token> & out, boo
     }
     out.push_back(bonus);
     s->stats.n_drafted += n_nodes;
+    s->stats.n_aux += n_aux;
     s->stats.n_accepted += k;
     s->last = bonus;
     return SD_OK;
@@ -347,7 +396,7 @@ sd_status sd_generation_step(sd_session * s, sd_step_result & result, std::strin
         sd_status status = verify_step(s, produced, &cancelled, error);
         if (status == SD_OK && !cancelled && s->drafter != nullptr && s->params.spec.adaptive) {
             // the whole step - drafting, evaluation, acceptance - is what a step of this size costs
-            s->cost.observe(1 + sd_tree_size(s->tree), (double) (llama_time_us() - t0));
+            s->cost.observe(1 + sd_tree_size(s->tree) + (int32_t) s->aux.token.size(), (double) (llama_time_us() - t0));
         }
         if (cancelled) {
             finish(s, result, SD_STOP_CANCELLED);

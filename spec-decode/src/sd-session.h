@@ -33,8 +33,10 @@ struct sd_session {
     // what speculation has learnt, kept across generations
     std::unique_ptr<sd_drafter> lookup;
     std::unique_ptr<sd_drafter> recycling;
+    std::unique_ptr<sd_drafter> lookahead;
     std::unique_ptr<sd_drafter> automatic;
     int32_t                     recycling_k = 0;
+    int32_t                     lookahead_wng[3] = {0, 0, 0};
     sd_accept_model             accept;
     sd_cost_model               cost;
     int32_t                     draft_skip  = 0; // steps left without drafting (back-off)
@@ -57,6 +59,7 @@ struct sd_session {
     // scratch space of a step
     std::vector<llama_token_data> candidates;
     sd_draft_tree                 tree;
+    sd_aux_batch                  aux;        // the drafter's auxiliary tokens
     sd_dist                       dist;
     float                         margin = 0; // top-1 minus top-2 logit of the last target distribution
     std::vector<float>            margins;    // of the tokens a step produced

@@ -1,10 +1,20 @@
 #include "sd-draft.h"
 
+#include <algorithm>
+
 void sd_tree_clear(sd_draft_tree & tree) {
     tree.token.clear();
     tree.parent.clear();
     tree.conf.clear();
     tree.bucket.clear();
+}
+
+void sd_aux_clear(sd_aux_batch & aux) {
+    aux.token.clear();
+    aux.offset.clear();
+    aux.col_first.clear();
+    aux.col_last.clear();
+    aux.n_columns = 0;
 }
 
 int32_t sd_tree_size(const sd_draft_tree & tree) {
@@ -44,4 +54,12 @@ sd_draft_tree sd_tree_subset(const sd_draft_tree & tree, const std::vector<bool>
         index[i] = sd_tree_add(out, tree.token[i], p < 0 ? -1 : index[(size_t) p], tree.conf[i], tree.bucket[i]);
     }
     return out;
+}
+
+int32_t sd_tree_leaves(const sd_draft_tree & tree) {
+    std::vector<bool> has_child(tree.token.size(), false);
+    for (int32_t p : tree.parent) {
+        if (p >= 0) has_child[(size_t) p] = true;
+    }
+    return (int32_t) std::count(has_child.begin(), has_child.end(), false);
 }

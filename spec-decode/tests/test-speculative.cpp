@@ -25,7 +25,8 @@ struct strategy {
 static const strategy k_strategies[] = {
     {"lookup", SD_SPEC_LOOKUP, true},       {"recycling", SD_SPEC_RECYCLING, true}, {"auto", SD_SPEC_AUTO, true},
     {"lookup-fixed", SD_SPEC_LOOKUP, false}, {"recycling-fixed", SD_SPEC_RECYCLING, false},
-    {"auto-fixed", SD_SPEC_AUTO, false},
+    {"auto-fixed", SD_SPEC_AUTO, false},    {"lookahead", SD_SPEC_LOOKAHEAD, true},
+    {"lookahead-fixed", SD_SPEC_LOOKAHEAD, false},
 };
 
 static std::string corpus_path() {
@@ -59,6 +60,7 @@ struct run_result {
     std::vector<llama_token> tokens;
     std::vector<float>       margins;
     sd_stats                 stats;
+    sd_stop_reason           stop = SD_STOP_NONE;
 };
 
 static run_result generate(sd_session * session, const std::vector<llama_token> & prompt, sd_generation_params params) {
@@ -79,7 +81,10 @@ static run_result generate(sd_session * session, const std::vector<llama_token> 
         }
         r.tokens.insert(r.tokens.end(), step.tokens.begin(), step.tokens.end());
         r.margins.insert(r.margins.end(), step.margins.begin(), step.margins.end());
-        if (step.stop != SD_STOP_NONE) break;
+        if (step.stop != SD_STOP_NONE) {
+            r.stop = step.stop;
+            break;
+        }
     }
     r.stats = sd_generation_stats(session);
     return r;
@@ -172,6 +177,10 @@ static sample_counts sample(sd_session * session, const std::vector<llama_token>
         params.seed = seed0 + (uint32_t) i;
         params.spec.type = type;
         params.spec.adaptive = false; // evaluate every draft: the acceptance rules are exercised most
+        // a small lookahead window keeps the 5,000 generations short
+        params.spec.lookahead_w = 4;
+        params.spec.lookahead_n = 3;
+        params.spec.lookahead_g = 4;
         const run_result r = generate(session, prompt, params);
         if (r.tokens.size() < 3) continue;
         c.second[r.tokens[1]]++;
@@ -190,7 +199,7 @@ static void exact_sampling(sd_model * model, sd_session * session) {
     sd_tokenize(model, "Tom had a red ball. Tom had a red ball. Tom had a red ball. Tom had a", true, false, prompt, error);
     const int n = 5000;
     const sample_counts plain = sample(session, prompt, SD_SPEC_NONE, 1.0f, n, 1000000);
-    for (sd_spec_type type : {SD_SPEC_LOOKUP, SD_SPEC_RECYCLING, SD_SPEC_AUTO}) {
+    for (sd_spec_type type : {SD_SPEC_LOOKUP, SD_SPEC_RECYCLING, SD_SPEC_AUTO, SD_SPEC_LOOKAHEAD}) {
         const sample_counts spec = sample(session, prompt, type, 1.0f, n, 2000000);
         double stat2, stat3;
         int df2, df3;
@@ -277,6 +286,36 @@ static void kv_consistency(sd_model * model) {
     sd_session_free(fresh);
 }
 
+// Speculation up to a full context: trees and lookahead's window are cut to the cells left, the
+// generation stops with SD_STOP_CONTEXT_FULL and hands out plain decoding's tokens.
+static void context_full(sd_model * model) {
+    std::string error;
+    sd_session_params sparams;
+    sparams.n_ctx = 96;
+    sparams.kv_f32 = true;
+    sd_session * session = nullptr;
+    CHECK(sd_session_init(model, sparams, &session, error) == SD_OK);
+    if (session == nullptr) return;
+    std::vector<llama_token> prompt;
+    sd_tokenize(model, "Tom had a red ball. Tom had a red ball. Tom had a", true, false, prompt, error);
+    sd_generation_params params;
+    params.temperature = 0.0f;
+    params.max_tokens = 1000;
+    const run_result plain = generate(session, prompt, params);
+    CHECK(plain.stop == SD_STOP_CONTEXT_FULL);
+    for (sd_spec_type type : {SD_SPEC_AUTO, SD_SPEC_LOOKAHEAD}) {
+        params.spec.type = type;
+        params.spec.adaptive = false;
+        const run_result spec = generate(session, prompt, params);
+        std::printf("context full, type %d: %zu tokens (plain %zu), %d accepted, %d window tokens\n", (int) type,
+                    spec.tokens.size(), plain.tokens.size(), spec.stats.n_accepted, spec.stats.n_aux);
+        CHECK(spec.stop == SD_STOP_CONTEXT_FULL);
+        CHECK(spec.tokens == plain.tokens);
+        CHECK(spec.stats.n_accepted > 0);
+    }
+    sd_session_free(session);
+}
+
 int main() {
     std::string error;
     sd_model_params mparams;
@@ -297,6 +336,7 @@ int main() {
     exact_sampling(model, session);
     sd_session_free(session);
     kv_consistency(model);
+    context_full(model);
     sd_model_free(model);
     return sd_test_finish("test-speculative");
 }

@@ -676,7 +676,7 @@ static std::vector<float> row(std::initializer_list<std::pair<int32_t, float>> e
 static void observe(sd_drafter & d, const std::vector<llama_token> & tokens, const std::vector<std::vector<float>> & rows) {
     std::vector<const float *> ptrs;
     for (const auto & r : rows) ptrs.push_back(r.empty() ? nullptr : r.data());
-    const sd_step_view step{tokens.data(), ptrs.data(), (int32_t) tokens.size(), N_VOCAB};
+    const sd_step_view step{tokens.data(), ptrs.data(), (int32_t) tokens.size(), N_VOCAB, nullptr, nullptr, 0, nullptr, 0};
     d.observe(step);
 }
 
@@ -773,7 +773,8 @@ static void test_recycling() {
 static void test_auto() {
     std::unique_ptr<sd_drafter> lookup(sd_drafter_lookup_init(1, 3, 4));
     std::unique_ptr<sd_drafter> recycling(sd_drafter_recycling_init(3, N_VOCAB));
-    std::unique_ptr<sd_drafter> a(sd_drafter_auto_init(lookup.get(), recycling.get()));
+    std::unique_ptr<sd_drafter> lookahead(sd_drafter_lookahead_init(2, 3, 4));
+    std::unique_ptr<sd_drafter> a(sd_drafter_auto_init(lookup.get(), recycling.get(), lookahead.get()));
     CHECK_EQ_STR(a->name(), "auto");
     CHECK(a->wants_logits());
     sd_draft_tree t;
@@ -832,6 +833,128 @@ static void test_auto() {
     CHECK(ok);
 }
 
+// ----------------------------------------------------------------------------------------------
+// 8. lookahead
+
+// Evaluates a drafter's auxiliary tokens with a fake model that predicts `next` for every column's
+// last level; the tree `tree` with accepted nodes `accepted` was verified in the same step.
+static void observe_aux(sd_drafter & d, const sd_aux_batch & aux, const std::vector<llama_token> & next,
+                        const sd_draft_tree & tree, const std::vector<int32_t> & accepted) {
+    std::vector<std::vector<float>> rows;
+    for (size_t i = 0; i < aux.token.size(); i++) {
+        // the last level comes last, one row per column in column order
+        const size_t first_of_last = aux.token.size() - (size_t) aux.n_columns;
+        rows.push_back(i < first_of_last ? row({{0, 1.0f}}) : row({{next[i - first_of_last], 5.0f}}));
+    }
+    std::vector<const float *> ptrs;
+    for (const auto & r : rows) ptrs.push_back(r.data());
+    const llama_token root = 0;
+    const sd_step_view step{&root, nullptr, 1, N_VOCAB, &tree, accepted.data(), (int32_t) accepted.size(),
+                            ptrs.data(), (int32_t) ptrs.size()};
+    d.observe(step);
+}
+
+static void test_lookahead() {
+    // w = 3 columns, n = 3: 2 levels, g = 2 n-grams per first token.
+    std::unique_ptr<sd_drafter> d(sd_drafter_lookahead_init(3, 3, 2));
+    CHECK_EQ_STR(d->name(), "lookahead");
+    CHECK(d->aux_columns() == 3);
+    CHECK(d->aux_column_tokens() == 2);
+    CHECK(std::fabs(d->aux_value() - 0.02) < 1e-9); // the prior
+    sd_draft_tree t;
+    sd_aux_batch aux;
+
+    // An empty pool drafts nothing; the window starts with tokens of the history.
+    const std::vector<llama_token> h = {5, 6, 7};
+    d->draft(h, 16, 8, t);
+    CHECK(sd_tree_size(t) == 0);
+    d->aux(2, aux);
+    CHECK(aux.n_columns == 2);
+    CHECK(aux.token.size() == 4);
+    bool from_history = true;
+    for (llama_token x : aux.token) from_history = from_history && (x == 5 || x == 6 || x == 7);
+    CHECK(from_history);
+    // Level 0 first: column c at offset 1 + c, shared by columns c..1; then level 1 at offset 2 + c,
+    // its own column only.
+    CHECK(aux.offset == std::vector<int32_t>({1, 2, 2, 3}));
+    CHECK(aux.col_first == std::vector<int32_t>({0, 1, 0, 1}));
+    CHECK(aux.col_last == std::vector<int32_t>({1, 1, 0, 1}));
+    // More columns than the window has: all of them.
+    d->aux(10, aux);
+    CHECK(aux.n_columns == 3);
+    CHECK(aux.token.size() == 6);
+
+    // The model predicts 11 after column 0 and 12 after column 1 (2 columns evaluated). Column c held
+    // (a_c, b_c); the n-grams (a_c, b_c, guess) go to the pool under a_c, and the column shifts to
+    // (b_c, guess).
+    d->draft(h, 16, 8, t);
+    d->aux(2, aux);
+    const std::vector<llama_token> before = aux.token; // a0 a1 b0 b1
+    const sd_draft_tree empty;
+    observe_aux(*d, aux, {11, 12}, empty, {});
+    d->draft(h, 16, 8, t);
+    d->aux(3, aux);
+    CHECK(aux.token[0] == before[2] && aux.token[1] == before[3]); // level 0 = the old level 1
+    CHECK(aux.token[3] == 11 && aux.token[4] == 12);                // level 1 = the new guesses
+    // Column 2 was not evaluated: unchanged (its tokens are at 2 and 5).
+    // The pool: root a0 proposes [b0 11] as a chain, buckets 201, 202.
+    const std::vector<llama_token> ha = {9, before[0]};
+    d->draft(ha, 16, 8, t);
+    CHECK(before[0] != before[1]); // else a1's n-gram would be proposed too
+    CHECK_TREE(t, V(before[2], 11), V(-1, 0), V(0.3f, 0.6f), V(201, 202));
+    // max_depth cuts the chain.
+    d->draft(ha, 16, 1, t);
+    CHECK(sd_tree_size(t) >= 1 && sd_tree_size(t) <= 2);
+    bool depth_one = true;
+    for (int32_t p : t.parent) depth_one = depth_one && p == -1;
+    CHECK(depth_one);
+
+    // Up to g = 2 n-grams per first token, the newest first, repeated ones not duplicated:
+    // a fresh drafter with one column whose guesses follow token 1 three times.
+    std::unique_ptr<sd_drafter> one(sd_drafter_lookahead_init(1, 2, 2));
+    const std::vector<llama_token> h1 = {1};
+    for (llama_token next : {1, 12, 13, 13, 13}) {
+        // window holds 1 (from the history) then each guess: n-grams (1 1), (1 12), (12 13), (13 13) twice
+        one->draft(h1, 16, 8, t);
+        one->aux(1, aux);
+        observe_aux(*one, aux, {next}, empty, {});
+    }
+    one->draft(h1, 16, 8, t);
+    CHECK_TREE(t, V(12, 1), V(-1, -1), V(0.3f, 0.3f), V(201, 201));
+    const std::vector<llama_token> h13 = {13};
+    one->draft(h13, 16, 8, t);
+    CHECK_TREE(t, V(13), V(-1), V(0.3f), V(201));
+
+    // The window's value: accepted pooled nodes per evaluated guess, with the prior's weight of 64
+    // guesses. 2 guesses evaluated with 2 pooled nodes accepted: (2 + 0.02 * 64) / (2 + 64), after
+    // the earlier observations faded. Nodes of other drafters do not count.
+    std::unique_ptr<sd_drafter> v(sd_drafter_lookahead_init(1, 3, 4));
+    sd_draft_tree accepted_tree;
+    sd_tree_add(accepted_tree, 3, -1, 0.3f, 201);
+    sd_tree_add(accepted_tree, 4, 0, 0.6f, 202);
+    sd_tree_add(accepted_tree, 5, 1, 0.5f, 17);
+    v->draft(h1, 16, 8, t);
+    v->aux(1, aux);
+    observe_aux(*v, aux, {7}, accepted_tree, {0, 1, 2});
+    CHECK(std::fabs(v->aux_value() - (2.0 + 0.02 * 64) / (2.0 + 64)) < 1e-9);
+
+    // The budget for the window: on a flat (GPU-like) cost every column that fits pays for any value;
+    // on a cost proportional to the batch size none does unless a guess is worth a whole token.
+    sd_cost_model gpu = flat_cost();
+    CHECK(sd_budget_columns(gpu, 4, 2.0, 0.02, 3, 8) == 8);
+    sd_cost_model linear;
+    for (int32_t n = 1; n <= 64; n *= 2) linear.us[n] = 100.0 * n;
+    CHECK(sd_budget_columns(linear, 4, 2.0, 0.02, 3, 8) == 0);
+    CHECK(sd_budget_columns(linear, 0, 1.0, 0.5, 3, 8) == 0);
+    // A CPU-like curve (batch 8 costs 4.2 tokens), columns of 1 token worth 0.5 each: tokens per unit
+    // of time 1 / 1 without, 1.5 / 1.39 = 1.079 with one column, 2 / 1.845 = 1.084 with two,
+    // 2.5 / 2.30 = 1.087 with three, 3 / 2.775 = 1.081 with four: three.
+    sd_cost_model cpu;
+    cpu.us = {{1, 1.0}, {2, 1.39}, {4, 2.30}, {8, 4.20}, {16, 7.92}};
+    CHECK(sd_budget_columns(cpu, 0, 1.0, 0.5, 1, 4) == 3);
+    CHECK(sd_budget_columns(cpu, 0, 1.0, 0.1, 1, 4) == 0);
+}
+
 int main() {
     test_tree_basics();
     test_cost_model();
@@ -840,5 +963,6 @@ int main() {
     test_lookup();
     test_recycling();
     test_auto();
+    test_lookahead();
     return sd_test_finish("test-tree");
 }

@@ -43,7 +43,7 @@ bench_stat bench_tokens_per_second(const bench_result & result) {
 }
 
 struct bench_totals {
-    int64_t generated = 0, steps = 0, drafted = 0, accepted = 0;
+    int64_t generated = 0, steps = 0, drafted = 0, accepted = 0, aux = 0;
     std::vector<double> ttft_ms;
 };
 
@@ -54,6 +54,7 @@ static bench_totals totals_of(const bench_result & result) {
         t.steps     += r.n_steps;
         t.drafted   += r.n_drafted;
         t.accepted  += r.n_accepted;
+        t.aux       += r.n_aux;
         t.ttft_ms.push_back(r.t_first_us / 1000.0);
     }
     return t;
@@ -69,16 +70,16 @@ void bench_print_table(const bench_report & report) {
         std::printf("b%d %.2f  ", report.cost_batch[i], report.cost_us[i] / report.cost_us[0]);
     }
     std::printf("(batch 1: %.2f ms)\n\n", report.cost_us.empty() ? 0.0 : report.cost_us[0] / 1000.0);
-    std::printf("%-11s %-12s %7s %6s %7s %8s %5s %16s %16s %9s %8s\n", "set", "strategy", "tokens", "steps",
-                "drafted", "accepted", "tau", "tokens/s", "speedup", "ttft ms", "diverged");
+    std::printf("%-11s %-15s %7s %6s %7s %8s %7s %5s %16s %16s %9s %8s\n", "set", "strategy", "tokens", "steps",
+                "drafted", "accepted", "window", "tau", "tokens/s", "speedup", "ttft ms", "diverged");
     for (const bench_result & r : report.results) {
         const bench_totals t = totals_of(r);
         const bench_stat tps = bench_tokens_per_second(r);
         const bench_stat sp = bench_speedup(report, r);
         const bench_stat ttft = stat_of(t.ttft_ms);
-        std::printf("%-11s %-12s %7lld %6lld %7lld %8lld %5.2f %8.1f ± %5.1f %7.3f ± %5.3f %9.1f %8zu\n",
+        std::printf("%-11s %-15s %7lld %6lld %7lld %8lld %7lld %5.2f %8.1f ± %5.1f %7.3f ± %5.3f %9.1f %8zu\n",
                     r.set.c_str(), r.strategy.c_str(), (long long) t.generated, (long long) t.steps,
-                    (long long) t.drafted, (long long) t.accepted,
+                    (long long) t.drafted, (long long) t.accepted, (long long) t.aux,
                     t.steps > 0 ? (double) t.generated / (double) t.steps : 0.0, tps.mean, tps.stddev, sp.mean,
                     sp.stddev, ttft.mean, r.divergences.size());
     }
@@ -89,7 +90,7 @@ void bench_print_table(const bench_report & report) {
                         d.other_token, d.top2_gap);
         }
     }
-    std::printf("\ntau = generated tokens per step; tokens/s and speedup: mean ± standard deviation over prompts, "
+    std::printf("\ntau = generated tokens per step; window = lookahead guesses evaluated beside the drafts; tokens/s and speedup: mean ± standard deviation over prompts, "
                 "speedup relative to plain decoding of the same prompt in the same run\n");
 }
 
@@ -182,7 +183,7 @@ bool bench_write_json(const bench_report & report, const std::string & path, std
             const bench_run & run = r.runs[j];
             o << (j ? ", " : "") << "{\"prompt_tokens\": " << run.n_prompt << ", \"generated\": " << run.n_generated
               << ", \"steps\": " << run.n_steps << ", \"drafted\": " << run.n_drafted << ", \"accepted\": "
-              << run.n_accepted << ", \"decode_ms\": " << json_number(run.t_decode_us / 1000.0) << ", \"ttft_ms\": "
+              << run.n_accepted << ", \"window\": " << run.n_aux << ", \"decode_ms\": " << json_number(run.t_decode_us / 1000.0) << ", \"ttft_ms\": "
               << json_number(run.t_first_us / 1000.0) << "}";
         }
         o << "]}";

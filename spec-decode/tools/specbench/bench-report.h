@@ -15,6 +15,7 @@ struct bench_run {
     int32_t n_steps     = 0;
     int32_t n_drafted   = 0;
     int32_t n_accepted  = 0;
+    int32_t n_aux       = 0; // lookahead window tokens evaluated
     double  t_decode_us = 0; // from the end of the prompt to the last token
     double  t_first_us  = 0; // from the start to the first token (time to first token)
     std::vector<llama_token> tokens;

@@ -34,6 +34,7 @@ struct bench_params {
     int32_t cost_depth = 256;
     bool    kv_f32     = false;
     bool    flash_attn = false;
+    int32_t lookahead[3] = {8, 4, 8}; // w, n, g
 };
 
 static std::vector<std::string> split(const std::string & s, char sep) {
@@ -50,7 +51,8 @@ static void usage() {
     std::fprintf(stderr,
         "usage: llamaspec-specbench --model FILE --corpus FILE [--strategies plain] [--sets stories,repetitive]\n"
         "                           [--prompts 20] [--tokens 128] [--threads 2] [--ctx 2048] [--kv f16|f32] [--flash-attn on|off] [--json FILE] [--svg FILE]\n"
-        "strategies: plain, lookup, recycling, auto; add -fixed to turn the budget off (lookup-fixed, ...)\n");
+        "                           [--lookahead W,N,G]\n"
+        "strategies: plain, lookup, recycling, lookahead, auto; add -fixed to turn the budget off (lookup-fixed, ...)\n");
 }
 
 static bool parse_int(const char * s, int32_t lo, int32_t hi, int32_t & out) {
@@ -61,7 +63,7 @@ static bool parse_int(const char * s, int32_t lo, int32_t hi, int32_t & out) {
     return true;
 }
 
-// Strategy names: plain, lookup, recycling, auto; a "-fixed" suffix turns the hardware-aware budget
+// Strategy names: plain, lookup, recycling, lookahead, auto; a "-fixed" suffix turns the hardware-aware budget
 // off (every proposed node up to the maximum is evaluated).
 static bool strategy_params(const std::string & name, sd_speculation_params & spec) {
     std::string base = name;
@@ -74,6 +76,7 @@ static bool strategy_params(const std::string & name, sd_speculation_params & sp
     else if (base == "lookup")    spec.type = SD_SPEC_LOOKUP;
     else if (base == "recycling") spec.type = SD_SPEC_RECYCLING;
     else if (base == "auto")      spec.type = SD_SPEC_AUTO;
+    else if (base == "lookahead") spec.type = SD_SPEC_LOOKAHEAD;
     else return false;
     return !(spec.type == SD_SPEC_NONE && !spec.adaptive);
 }
@@ -100,6 +103,11 @@ static bool parse_args(int argc, char ** argv, bench_params & p) {
         else if (a == "--ctx")        ok = parse_int(v, 64, 1 << 24, p.n_ctx);
         else if (a == "--cost-depth") ok = parse_int(v, 1, 1 << 24, p.cost_depth);
         else if (a == "--flash-attn") { p.flash_attn = std::string(v) == "on"; ok = p.flash_attn || std::string(v) == "off"; }
+        else if (a == "--lookahead") {
+            const std::vector<std::string> wng = split(v, ',');
+            ok = wng.size() == 3 && parse_int(wng[0].c_str(), 1, 32, p.lookahead[0]) &&
+                 parse_int(wng[1].c_str(), 2, 16, p.lookahead[1]) && parse_int(wng[2].c_str(), 1, 32, p.lookahead[2]);
+        }
         else if (a == "--kv")         { p.kv_f32 = std::string(v) == "f32"; ok = p.kv_f32 || std::string(v) == "f16"; }
         else {
             std::fprintf(stderr, "error: unknown argument %s\n", a.c_str());
@@ -129,9 +137,12 @@ static bool parse_args(int argc, char ** argv, bench_params & p) {
 
 // Generates one prompt with one strategy (temperature 0).
 static bool run_one(sd_session * session, const std::vector<llama_token> & prompt, const std::string & strategy,
-                    int32_t n_tokens, bench_run & run, std::string & error) {
+                    const bench_params & p, int32_t n_tokens, bench_run & run, std::string & error) {
     sd_generation_params params;
     strategy_params(strategy, params.spec);
+    params.spec.lookahead_w = p.lookahead[0];
+    params.spec.lookahead_n = p.lookahead[1];
+    params.spec.lookahead_g = p.lookahead[2];
     params.record_margins = true;
     params.temperature = 0.0f;
     params.max_tokens  = n_tokens;
@@ -152,6 +163,7 @@ static bool run_one(sd_session * session, const std::vector<llama_token> & promp
     run.n_steps     = s.n_steps;
     run.n_drafted   = s.n_drafted;
     run.n_accepted  = s.n_accepted;
+    run.n_aux       = s.n_aux;
     run.t_first_us  = (double) s.t_first_us;
     run.t_decode_us = (double) (s.t_first_us - s.t_prompt_us + s.t_gen_us);
     return true;
@@ -227,11 +239,11 @@ int main(int argc, char ** argv) {
             sd_tokenize(model, set.prompts[i], true, false, prompt, error);
             if (i == 0) { // warm-up, not measured
                 bench_run warm;
-                run_one(session, prompt, "plain", std::min(p.n_tokens, 16), warm, error);
+                run_one(session, prompt, "plain", p, std::min(p.n_tokens, 16), warm, error);
             }
             for (size_t k = 0; k < p.strategies.size(); k++) {
                 bench_run run;
-                if (!run_one(session, prompt, p.strategies[k], p.n_tokens, run, error)) {
+                if (!run_one(session, prompt, p.strategies[k], p, p.n_tokens, run, error)) {
                     std::fprintf(stderr, "error: %s/%s prompt %zu: %s\n", set.name.c_str(), p.strategies[k].c_str(), i,
                                  error.c_str());
                     rc = 1;

@@ -9,6 +9,7 @@ package dev.llamaspec;
  * @param steps              model evaluations of the generation phase (one per token without speculation)
  * @param draftedTokens      tokens proposed by speculation
  * @param acceptedTokens     proposed tokens that were accepted
+ * @param windowTokens       lookahead guesses evaluated beside the proposed tokens
  * @param promptMillis       time to evaluate the prompt
  * @param timeToFirstTokenMillis time from the start to the first generated token
  * @param generationMillis   time from the first generated token to the last
@@ -16,7 +17,7 @@ package dev.llamaspec;
  * @param verifyMillis       time spent evaluating the model in the generation phase
  */
 public record GenerationStats(int promptTokens, int reusedPromptTokens, int generatedTokens, int steps,
-        int draftedTokens, int acceptedTokens, double promptMillis, double timeToFirstTokenMillis,
+        int draftedTokens, int acceptedTokens, int windowTokens, double promptMillis, double timeToFirstTokenMillis,
         double generationMillis, double draftMillis, double verifyMillis) {
 
     /** Mean tokens produced per step (τ); 1 without speculation. */
@@ -29,9 +30,9 @@ public record GenerationStats(int promptTokens, int reusedPromptTokens, int gene
         return generationMillis <= 0 || generatedTokens < 2 ? 0 : (generatedTokens - 1) * 1000.0 / generationMillis;
     }
 
-    /** Built from the native counters: ints then microseconds, in the order of {@code sd_stats}. */
+    /** Built from the native counters (see nStats in native/session_jni.cpp for the order). */
     static GenerationStats fromNative(long[] s) {
-        return new GenerationStats((int) s[0], (int) s[1], (int) s[2], (int) s[3], (int) s[4], (int) s[5],
+        return new GenerationStats((int) s[0], (int) s[1], (int) s[2], (int) s[3], (int) s[4], (int) s[5], (int) s[11],
                 s[6] / 1000.0, s[7] / 1000.0, s[8] / 1000.0, s[9] / 1000.0, s[10] / 1000.0);
     }
 }

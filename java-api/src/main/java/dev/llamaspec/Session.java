@@ -220,7 +220,8 @@ public final class Session implements AutoCloseable {
             callNative(() -> {
                 Speculation spec = options.speculation();
                 int[] speculation = {spec.kind().ordinal(), spec.maxDraftTokens(), spec.maxDepth(), spec.budget() ? 1 : 0,
-                    spec.minNgram(), spec.maxNgram(), spec.maxBranches(), spec.recyclingK()};
+                    spec.minNgram(), spec.maxNgram(), spec.maxBranches(), spec.recyclingK(), spec.windowWidth(),
+                    spec.ngramSize(), spec.maxCandidates()};
                 nBegin(handle, promptTokens, options.maxTokens(), stop, options.temperature(), options.topK(),
                         options.topP(), options.minP(), options.repeatPenalty(), options.repeatLastN(),
                         options.seed(), speculation);

@@ -23,11 +23,16 @@ public final class Speculation {
         PROMPT_LOOKUP,
         /** Token Recycling: the model's own earlier top-k predictions after each token. */
         TOKEN_RECYCLING,
-        /** Prompt lookup and Token Recycling together, chosen per node by the budget. */
-        AUTO
+        /**
+         * Prompt lookup, Token Recycling and lookahead's window together, each node and the window
+         * chosen by the budget.
+         */
+        AUTO,
+        /** Lookahead decoding: a Jacobi window of guesses feeding a pool of n-grams. */
+        LOOKAHEAD
     }
 
-    private static final Speculation NONE = new Speculation(Kind.NONE, 32, 8, true, 1, 4, 4, 8);
+    private static final Speculation NONE = new Speculation(Kind.NONE, 32, 8, true, 1, 4, 4, 8, 8, 4, 8);
 
     private final Kind kind;
     private final int maxDraftTokens;
@@ -37,15 +42,21 @@ public final class Speculation {
     private final int maxNgram;
     private final int maxBranches;
     private final int recyclingK;
+    private final int windowWidth;
+    private final int ngramSize;
+    private final int maxCandidates;
 
     private Speculation(Kind kind, int maxDraftTokens, int maxDepth, boolean budget, int minNgram, int maxNgram,
-            int maxBranches, int recyclingK) {
+            int maxBranches, int recyclingK, int windowWidth, int ngramSize, int maxCandidates) {
         Checks.range("maxDraftTokens", maxDraftTokens, 1, 64);
         Checks.range("maxDepth", maxDepth, 1, 32);
         Checks.range("minNgram", minNgram, 1, 64);
         Checks.range("maxNgram", maxNgram, minNgram, 64);
         Checks.range("maxBranches", maxBranches, 1, 64);
         Checks.range("recyclingK", recyclingK, 1, 8);
+        Checks.range("windowWidth (w)", windowWidth, 1, 32);
+        Checks.range("ngramSize (n)", ngramSize, 2, 16);
+        Checks.range("maxCandidates (g)", maxCandidates, 1, 32);
         this.kind = kind;
         this.maxDraftTokens = maxDraftTokens;
         this.maxDepth = maxDepth;
@@ -54,6 +65,9 @@ public final class Speculation {
         this.maxNgram = maxNgram;
         this.maxBranches = maxBranches;
         this.recyclingK = recyclingK;
+        this.windowWidth = windowWidth;
+        this.ngramSize = ngramSize;
+        this.maxCandidates = maxCandidates;
     }
 
     /** Plain decoding (the default). */
@@ -72,7 +86,7 @@ public final class Speculation {
      * different continuations become sibling branches.
      */
     public static Speculation promptLookup(int minNgram, int maxNgram, int maxBranches) {
-        return new Speculation(Kind.PROMPT_LOOKUP, 32, 8, true, minNgram, maxNgram, maxBranches, 8);
+        return new Speculation(Kind.PROMPT_LOOKUP, 32, 8, true, minNgram, maxNgram, maxBranches, 8, 8, 4, 8);
     }
 
     /** Token Recycling with k = 8 successors per token. */
@@ -86,27 +100,56 @@ public final class Speculation {
      * with the session across generations.
      */
     public static Speculation tokenRecycling(int k) {
-        return new Speculation(Kind.TOKEN_RECYCLING, 32, 8, true, 1, 4, 4, k);
+        return new Speculation(Kind.TOKEN_RECYCLING, 32, 8, true, 1, 4, 4, k, 8, 4, 8);
     }
 
-    /** Both drafters; the budget keeps whichever nodes pay off on this device. */
+    /** Lookahead decoding with a window of 8 columns, 4-grams and up to 8 candidates per step. */
+    public static Speculation lookahead() {
+        return lookahead(8, 4, 8);
+    }
+
+    /**
+     * Lookahead decoding (Fu et al. 2024): each step evaluates, beside the drafts, a Jacobi window of
+     * w columns by (n - 1) levels of guesses; every column's trajectory leaves an n-gram in a pool,
+     * and up to g pooled n-grams that start with the current token are the next step's drafts.
+     *
+     * <p>With the budget (the default) each step evaluates only as many columns as their learnt value
+     * pays for on this device: on a CPU, where every extra token costs, usually none (and then this is
+     * plain decoding); on a GPU the whole window. {@code withBudget(false)} always evaluates the whole
+     * window, as the paper does.
+     *
+     * @param w window width, 1 to 32
+     * @param n n-gram size, 2 to 16
+     * @param g n-grams verified per step, 1 to 32
+     */
+    public static Speculation lookahead(int w, int n, int g) {
+        return new Speculation(Kind.LOOKAHEAD, 32, 8, true, 1, 4, 4, 8, w, n, g);
+    }
+
+    /**
+     * Every training-free drafter at once (prompt lookup, Token Recycling, lookahead's window); the
+     * budget keeps whichever nodes, and whichever part of the window, pay off on this device.
+     */
     public static Speculation auto() {
-        return new Speculation(Kind.AUTO, 32, 8, true, 1, 4, 4, 8);
+        return new Speculation(Kind.AUTO, 32, 8, true, 1, 4, 4, 8, 8, 4, 8);
     }
 
     /** The same strategy with at most this many draft tokens per step (1 to 64). */
     public Speculation withMaxDraftTokens(int maxDraftTokens) {
-        return new Speculation(kind, maxDraftTokens, maxDepth, budget, minNgram, maxNgram, maxBranches, recyclingK);
+        return new Speculation(kind, maxDraftTokens, maxDepth, budget, minNgram, maxNgram, maxBranches, recyclingK,
+                windowWidth, ngramSize, maxCandidates);
     }
 
     /** The same strategy accepting at most this many draft tokens per step (1 to 32). */
     public Speculation withMaxDepth(int maxDepth) {
-        return new Speculation(kind, maxDraftTokens, maxDepth, budget, minNgram, maxNgram, maxBranches, recyclingK);
+        return new Speculation(kind, maxDraftTokens, maxDepth, budget, minNgram, maxNgram, maxBranches, recyclingK,
+                windowWidth, ngramSize, maxCandidates);
     }
 
     /** The same strategy with the hardware-aware budget on (default) or off. */
     public Speculation withBudget(boolean budget) {
-        return new Speculation(kind, maxDraftTokens, maxDepth, budget, minNgram, maxNgram, maxBranches, recyclingK);
+        return new Speculation(kind, maxDraftTokens, maxDepth, budget, minNgram, maxNgram, maxBranches, recyclingK,
+                windowWidth, ngramSize, maxCandidates);
     }
 
     public Kind kind() {
@@ -141,8 +184,23 @@ public final class Speculation {
         return recyclingK;
     }
 
+    /** Lookahead's window width w. */
+    public int windowWidth() {
+        return windowWidth;
+    }
+
+    /** Lookahead's n-gram size n (the window has n - 1 levels). */
+    public int ngramSize() {
+        return ngramSize;
+    }
+
+    /** Lookahead's candidates verified per step g. */
+    public int maxCandidates() {
+        return maxCandidates;
+    }
+
     /**
-     * Parses a strategy name as used on command lines: none, lookup, recycling, auto.
+     * Parses a strategy name as used on command lines: none, lookup, recycling, lookahead, auto.
      *
      * @throws IllegalArgumentException for other names
      */
@@ -151,9 +209,10 @@ public final class Speculation {
             case "none": case "plain": return none();
             case "lookup": case "prompt-lookup": return promptLookup();
             case "recycling": case "token-recycling": return tokenRecycling();
+            case "lookahead": return lookahead();
             case "auto": return auto();
             default: throw new IllegalArgumentException("unknown speculation '" + name
-                    + "' (none, lookup, recycling, auto)");
+                    + "' (none, lookup, recycling, lookahead, auto)");
         }
     }
 
@@ -165,12 +224,14 @@ public final class Speculation {
         Speculation s = (Speculation) o;
         return kind == s.kind && maxDraftTokens == s.maxDraftTokens && maxDepth == s.maxDepth && budget == s.budget
                 && minNgram == s.minNgram && maxNgram == s.maxNgram && maxBranches == s.maxBranches
-                && recyclingK == s.recyclingK;
+                && recyclingK == s.recyclingK && windowWidth == s.windowWidth && ngramSize == s.ngramSize
+                && maxCandidates == s.maxCandidates;
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(kind, maxDraftTokens, maxDepth, budget, minNgram, maxNgram, maxBranches, recyclingK);
+        return Objects.hash(kind, maxDraftTokens, maxDepth, budget, minNgram, maxNgram, maxBranches, recyclingK,
+                windowWidth, ngramSize, maxCandidates);
     }
 
     @Override
@@ -180,6 +241,8 @@ public final class Speculation {
             case PROMPT_LOOKUP: return "Speculation.promptLookup(" + minNgram + ", " + maxNgram + ", " + maxBranches
                     + ")" + suffix();
             case TOKEN_RECYCLING: return "Speculation.tokenRecycling(" + recyclingK + ")" + suffix();
+            case LOOKAHEAD: return "Speculation.lookahead(" + windowWidth + ", " + ngramSize + ", " + maxCandidates + ")"
+                    + suffix();
             default: return "Speculation.auto()" + suffix();
         }
     }

@@ -14,7 +14,8 @@ class SpeculationTest extends WithTestModel {
     @Test
     void everyStrategyGivesPlainGreedyOutput() {
         List<Speculation> strategies = List.of(Speculation.promptLookup(), Speculation.tokenRecycling(),
-                Speculation.auto(), Speculation.auto().withBudget(false),
+                Speculation.auto(), Speculation.auto().withBudget(false), Speculation.lookahead(),
+                Speculation.lookahead(5, 3, 4).withBudget(false),
                 Speculation.promptLookup(2, 3, 2).withMaxDraftTokens(5).withMaxDepth(3).withBudget(false));
         // F32 keys and values keep batch-size rounding far below the model's near-ties (see SessionOptions)
         try (Session session = model.newSession(SessionOptions.builder().kvCacheF32(true).build())) {
@@ -29,6 +30,10 @@ class SpeculationTest extends WithTestModel {
                     GenerationStats s = spec.stats();
                     assertTrue(s.acceptedTokens() <= s.draftedTokens(), s.toString());
                     assertEquals(s.generatedTokens(), s.steps() + s.acceptedTokens(), s.toString());
+                    if (speculation.kind() == Speculation.Kind.LOOKAHEAD && !speculation.budget()) {
+                        // the whole 5 x 2 window is evaluated at every step but the first
+                        assertEquals(10 * (s.steps() - 1), s.windowTokens(), s.toString());
+                    }
                 }
             }
         }
@@ -53,7 +58,8 @@ class SpeculationTest extends WithTestModel {
             String full = session.generate(prompt, TestModels.greedy(64)).text();
             int at = full.indexOf("Lily");
             for (Speculation s : List.of(Speculation.auto().withBudget(false), Speculation.none(),
-                    Speculation.promptLookup().withBudget(false), Speculation.tokenRecycling().withBudget(false))) {
+                    Speculation.promptLookup().withBudget(false), Speculation.tokenRecycling().withBudget(false),
+                    Speculation.lookahead().withBudget(false))) {
                 GenerationOptions options = TestModels.greedy(64).toBuilder().speculation(s).stop("Lily").build();
                 Generation cut = session.generate(prompt, options);
                 assertEquals(full.substring(0, at), cut.text(), s.toString());
@@ -75,7 +81,7 @@ class SpeculationTest extends WithTestModel {
                 GenerationOptions plain = GenerationOptions.builder().temperature(0.9f).maxTokens(48).seed(seed).build();
                 String expected = session.generate(prompt, plain).text();
                 for (Speculation s : List.of(Speculation.auto(), Speculation.auto().withBudget(false),
-                        Speculation.promptLookup().withBudget(false))) {
+                        Speculation.promptLookup().withBudget(false), Speculation.lookahead(4, 3, 4).withBudget(false))) {
                     assertEquals(expected, session.generate(prompt, plain.toBuilder().speculation(s).build()).text(),
                             s + " with seed " + seed);
                 }
@@ -91,7 +97,13 @@ class SpeculationTest extends WithTestModel {
         assertThrows(IllegalArgumentException.class, () -> Speculation.auto().withMaxDraftTokens(0));
         assertThrows(IllegalArgumentException.class, () -> Speculation.auto().withMaxDraftTokens(1000));
         assertThrows(IllegalArgumentException.class, () -> Speculation.auto().withMaxDepth(-1));
+        assertThrows(IllegalArgumentException.class, () -> Speculation.lookahead(0, 4, 4));
+        assertThrows(IllegalArgumentException.class, () -> Speculation.lookahead(8, 1, 4));
+        assertThrows(IllegalArgumentException.class, () -> Speculation.lookahead(8, 4, 33));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Speculation.lookahead(64, 4, 4));
+        assertTrue(e.getMessage().contains("windowWidth"), e.getMessage());
         assertThrows(IllegalArgumentException.class, () -> Speculation.parse("medusa-please"));
+        assertEquals(Speculation.lookahead(8, 4, 8), Speculation.parse("lookahead"));
         assertEquals(Speculation.auto(), Speculation.parse("auto"));
         assertEquals(Speculation.none(), Speculation.parse("none"));
     }
