@@ -53,6 +53,7 @@ struct bench_report {
     int32_t     n_tokens     = 0;     // tokens generated per prompt (at most)
     float       temperature  = 0;
     std::string system_info;           // llama_print_system_info
+    std::string devices;               // ggml's backend devices (the model runs on the first GPU, if any)
     std::string date;
     int32_t     cost_depth = 0;
     std::vector<int32_t> cost_batch;

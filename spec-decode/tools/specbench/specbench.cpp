@@ -10,6 +10,7 @@
 #include "bench-prompts.h"
 #include "bench-report.h"
 #include "spec-decode.h"
+#include "ggml-backend.h"
 
 #include <algorithm>
 #include <cmath>
@@ -214,6 +215,11 @@ int main(int argc, char ** argv) {
     report.threads           = p.threads;
     report.n_tokens          = p.n_tokens;
     report.system_info       = llama_print_system_info();
+    for (size_t i = 0; i < ggml_backend_dev_count(); i++) {
+        ggml_backend_dev_t dev = ggml_backend_dev_get(i);
+        if (!report.devices.empty()) report.devices += ", ";
+        report.devices += std::string(ggml_backend_dev_name(dev)) + " (" + ggml_backend_dev_description(dev) + ")";
+    }
     char date[32];
     const std::time_t now = std::time(nullptr);
     std::strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
