@@ -25,7 +25,8 @@ import java.util.Map;
  * {@code llamaspec-specbench} wrote ({@code --prompts-from}); results are printed and written as JSON.
  *
  * <pre>
- * SpecBench --model FILE --prompts-from specbench.json [--strategies none,lookup,recycling,auto] [--tokens 128]
+ * SpecBench --model FILE --prompts-from specbench.json [--strategies none,lookup,recycling,lookahead,auto,auto-fixed]
+ *           [--tokens 128]
  *           [--threads 2] [--json FILE]
  * </pre>
  */
@@ -73,7 +74,10 @@ public final class SpecBench {
         }
         List<Speculation> speculations = new ArrayList<>();
         for (String s : strategies) {
-            speculations.add(Speculation.parse(s));
+            // as in llamaspec-specbench, a "-fixed" suffix turns the hardware-aware budget off
+            boolean fixed = s.endsWith("-fixed");
+            Speculation speculation = Speculation.parse(fixed ? s.substring(0, s.length() - "-fixed".length()) : s);
+            speculations.add(fixed ? speculation.withBudget(false) : speculation);
         }
         ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
         Map<String, List<String>> sets = new LinkedHashMap<>();
