@@ -3,6 +3,7 @@
 
 #include "spec-decode.h"
 
+#include <atomic>
 #include <string>
 
 // The last error line llama.cpp logged on this thread (then forgotten), to explain a failure.
@@ -10,3 +11,12 @@ std::string sd_log_take_last_error(void);
 
 // Sets error to message and returns status: `return sd_fail(error, SD_ERR_X, "...");`
 sd_status sd_fail(std::string & error, sd_status status, std::string message);
+
+// While a scope is alive on this thread, errors llama.cpp logs on it once `cancel` is set are the
+// expected fallout of the cancellation (an aborted graph computation) and are logged as debug lines.
+struct sd_log_cancel_scope {
+    explicit sd_log_cancel_scope(const std::atomic<bool> * cancel);
+    ~sd_log_cancel_scope();
+    sd_log_cancel_scope(const sd_log_cancel_scope &) = delete;
+    sd_log_cancel_scope & operator=(const sd_log_cancel_scope &) = delete;
+};

@@ -18,14 +18,23 @@ struct sd_log_line {
 
 static thread_local sd_log_line  t_line;
 static thread_local std::string  t_last_error;
+static thread_local const std::atomic<bool> * t_cancel = nullptr;
+
+sd_log_cancel_scope::sd_log_cancel_scope(const std::atomic<bool> * cancel) { t_cancel = cancel; }
+sd_log_cancel_scope::~sd_log_cancel_scope() { t_cancel = nullptr; }
 
 static void sd_log_emit(const sd_log_line & line) {
-    if (line.level == GGML_LOG_LEVEL_ERROR) {
-        t_last_error = line.text;
+    ggml_log_level level = line.level;
+    if (level == GGML_LOG_LEVEL_ERROR) {
+        if (t_cancel != nullptr && t_cancel->load()) {
+            level = GGML_LOG_LEVEL_DEBUG; // an aborted computation: the caller asked for it
+        } else {
+            t_last_error = line.text;
+        }
     }
     sd_log_callback callback = g_log_callback.load();
     if (callback != nullptr) {
-        callback(line.level, line.text.c_str(), g_log_user_data.load());
+        callback(level, line.text.c_str(), g_log_user_data.load());
     }
 }
 

@@ -167,7 +167,11 @@ sd_status sd_decode_tokens(sd_session * s, const llama_token * tokens, size_t n,
             s->batch.seq_id[j][0] = 0;
             s->batch.logits[j]    = (i + j == n - 1);
         }
-        const int32_t rc = llama_decode(s->ctx, s->batch);
+        int32_t rc;
+        {
+            sd_log_cancel_scope quiet(&s->cancel);
+            rc = llama_decode(s->ctx, s->batch);
+        }
         if (rc != 0) {
             // An aborted or failed decode may leave part of the batch in the cache: drop it, so the
             // cache holds exactly the tokens we know of.
@@ -298,7 +302,11 @@ sd_status sd_measure_cost_here(sd_session * s, const std::vector<int32_t> & size
                 s->batch.logits[j]    = true;
             }
             const int64_t t0 = llama_time_us();
-            const int32_t rc = llama_decode(s->ctx, s->batch);
+            int32_t rc;
+            {
+                sd_log_cancel_scope quiet(&s->cancel);
+                rc = llama_decode(s->ctx, s->batch);
+            }
             llama_synchronize(s->ctx);
             const double t = (double) (llama_time_us() - t0);
             llama_memory_seq_rm(mem, s->seq_scratch, depth, -1);

@@ -94,6 +94,56 @@ class ErrorsTest {
     }
 
     @Test
+    void cancellingAComputationLogsNoErrors() throws Exception {
+        // A cancel() that lands inside llama_decode aborts the graph computation, about which llama.cpp
+        // logs errors; those are the expected fallout of the cancellation and must not reach the log as
+        // errors. A long prompt and a cancel from another thread soon after the start hit the decode.
+        Logger logger = Logger.getLogger(NativeLog.LOGGER_NAME);
+        List<LogRecord> records = new java.util.concurrent.CopyOnWriteArrayList<>();
+        Handler handler = new Handler() {
+            @Override
+            public void publish(LogRecord record) {
+                records.add(record);
+            }
+
+            @Override
+            public void flush() {}
+
+            @Override
+            public void close() {}
+        };
+        logger.addHandler(handler);
+        int cancelled = 0;
+        try (LlamaModel model = LlamaModel.load(TestModels.model());
+                Session session = model.newSession(SessionOptions.builder().contextSize(2048).build())) {
+            String longPrompt = String.join(" ", TestModels.storyOpenings(40));
+            for (int i = 0; i < 20; i++) {
+                session.reset();
+                Thread canceller = new Thread(() -> {
+                    try {
+                        Thread.sleep(1);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                    session.cancel();
+                });
+                canceller.start();
+                Generation g = session.generate(longPrompt, TestModels.greedy(200));
+                canceller.join();
+                cancelled += g.stopReason() == StopReason.CANCELLED ? 1 : 0;
+            }
+            // still usable
+            assertEquals(8, session.generate("Once upon a time", TestModels.greedy(8)).tokens().length);
+        } finally {
+            logger.removeHandler(handler);
+        }
+        assertTrue(cancelled > 0, "no generation was cancelled");
+        List<String> severe = records.stream().filter(r -> r.getLevel() == java.util.logging.Level.SEVERE)
+                .map(LogRecord::getMessage).collect(java.util.stream.Collectors.toList());
+        assertTrue(severe.isEmpty(), "cancellation logged errors: " + severe);
+    }
+
+    @Test
     void invalidOptionsAreRejectedByTheBuilders() {
         assertThrows(IllegalArgumentException.class, () -> GenerationOptions.builder().maxTokens(0).build());
         assertThrows(IllegalArgumentException.class, () -> GenerationOptions.builder().temperature(Float.NaN).build());
