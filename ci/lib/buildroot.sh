@@ -7,7 +7,10 @@
 # process however it ends: a killed run cannot leave /dev or the checkout bound inside the root.
 
 LLAMASPEC_ROOT_PACKAGES="libllama-dev libggml-dev llama.cpp-tools llama.cpp-examples g++ cmake make \
-pkgconf openjdk-25-jdk-headless maven ca-certificates git"
+pkgconf openjdk-25-jdk-headless maven ca-certificates git tmux"
+# Extra packages for one script's own root (ci/fuzz: clang), set in its environment; a root with
+# extras is a separate root, so the test root stays as small as it is.
+LLAMASPEC_ROOT_EXTRA=${LLAMASPEC_ROOT_EXTRA:-}
 # Bump when the way the root is made changes, so that old roots are not reused.
 LLAMASPEC_ROOT_RECIPE=1
 
@@ -20,6 +23,7 @@ buildroot_path() {
     local cache=${LLAMASPEC_ROOT_CACHE:-/var/cache/llamaspec}
     local key
     key=$(printf '%s|%s' "$LLAMASPEC_ROOT_PACKAGES" "$LLAMASPEC_ROOT_RECIPE" | sha256sum | cut -c1-12)
+    [ -z "$LLAMASPEC_ROOT_EXTRA" ] || key=$key-$(printf '%s' "$LLAMASPEC_ROOT_EXTRA" | sha256sum | cut -c1-8)
     printf '%s/sid-root-%s' "$cache" "$key"
 }
 
@@ -77,7 +81,7 @@ buildroot_create() {
     buildroot_exec "$work" env DEBIAN_FRONTEND=noninteractive sh -c "
         apt-get -o Acquire::Check-Valid-Until=false -qq update &&
         apt-get -o Acquire::Check-Valid-Until=false install -y -qq --no-install-recommends \
-            $LLAMASPEC_ROOT_PACKAGES >/dev/null &&
+            $LLAMASPEC_ROOT_PACKAGES $LLAMASPEC_ROOT_EXTRA >/dev/null &&
         update-ca-certificates >/dev/null && apt-get clean" >>"$work.log" 2>&1 \
         || { tail -n 20 "$work.log" >&2; buildroot_die "package install failed (log: $work.log)"; }
     buildroot_log "packages installed in $((SECONDS - t0)) s"

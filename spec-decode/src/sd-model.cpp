@@ -2,6 +2,8 @@
 #include "spec-decode.h"
 #include "sd-internal.h"
 
+#include "gguf.h"
+
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -9,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 #include <thread>
+#include <unordered_map>
 
 sd_status sd_fail(std::string & error, sd_status status, std::string message) {
     error = std::move(message);
@@ -47,6 +50,40 @@ static sd_status check_gguf_file(const char * path, std::string & error) {
     return SD_OK;
 }
 
+// Checks, on the GGUF metadata alone, what llama.cpp asserts on (aborting the process) instead of
+// returning an error. Each check here comes from an input ci/fuzz found.
+static sd_status check_gguf_metadata(const char * path, std::string & error) {
+    gguf_init_params gparams = {/*no_alloc =*/ true, /*ctx =*/ nullptr};
+    gguf_context * gguf = gguf_init_from_file(path, gparams);
+    if (gguf == nullptr) {
+        std::string reason = sd_log_take_last_error();
+        return sd_fail(error, SD_ERR_MODEL_LOAD,
+                       std::string("could not load the model ") + path + ": not a valid GGUF file" +
+                       (reason.empty() ? "" : " (" + reason + ")"));
+    }
+    sd_status status = SD_OK;
+    // The vocabulary: llama.cpp maps token texts to ids and asserts that no text appears twice.
+    const int64_t key = gguf_find_key(gguf, "tokenizer.ggml.tokens");
+    if (key >= 0 && gguf_get_kv_type(gguf, key) == GGUF_TYPE_ARRAY && gguf_get_arr_type(gguf, key) == GGUF_TYPE_STRING) {
+        const size_t n = gguf_get_arr_n(gguf, key);
+        std::unordered_map<std::string, size_t> seen;
+        seen.reserve(n);
+        for (size_t i = 0; i < n; i++) {
+            const char * text = gguf_get_arr_str(gguf, key, i);
+            auto inserted = seen.emplace(text != nullptr ? text : "", i);
+            if (!inserted.second) {
+                status = sd_fail(error, SD_ERR_MODEL_LOAD,
+                                 std::string("could not load the model ") + path + ": invalid vocabulary, token " +
+                                 std::to_string(i) +
+                                 " has the same text as token " + std::to_string(inserted.first->second));
+                break;
+            }
+        }
+    }
+    gguf_free(gguf);
+    return status;
+}
+
 sd_status sd_model_load(const char * path, const sd_model_params & params, sd_model ** out, std::string & error) {
     *out = nullptr;
     if (path == nullptr || path[0] == '\0') {
@@ -63,6 +100,11 @@ sd_status sd_model_load(const char * path, const sd_model_params & params, sd_mo
         return status;
     }
     sd_backend_init();
+    sd_log_take_last_error();
+    status = check_gguf_metadata(path, error);
+    if (status != SD_OK) {
+        return status;
+    }
 
     llama_model_params mparams = llama_model_default_params();
     mparams.n_gpu_layers = params.n_gpu_layers;

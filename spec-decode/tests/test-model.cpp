@@ -2,7 +2,12 @@
 #include "spec-decode.h"
 #include "sd-test.h"
 
+#include "ggml.h"
+#include "gguf.h"
+
 #include <cstdio>
+#include <string>
+#include <vector>
 #include <unistd.h>
 
 static std::string write_temp(const std::string & bytes) {
@@ -21,6 +26,29 @@ static sd_status try_load(const std::string & path, std::string & error) {
     CHECK((status == SD_OK) == (model != nullptr));
     sd_model_free(model);
     return status;
+}
+
+// The test model's metadata with token `dup`'s text replaced by token `of`'s: a vocabulary on which
+// llama.cpp asserts (aborting the process) while loading the vocabulary, before it reads any tensor;
+// found by ci/fuzz. Returns the file's path.
+static std::string write_duplicate_vocabulary(const std::string & model, int dup, int of) {
+    gguf_init_params params = {/*no_alloc =*/ true, /*ctx =*/ nullptr};
+    gguf_context * gguf = gguf_init_from_file(model.c_str(), params);
+    CHECK(gguf != nullptr);
+    if (gguf == nullptr) return "";
+    const int64_t key = gguf_find_key(gguf, "tokenizer.ggml.tokens");
+    std::vector<std::string> texts;
+    for (size_t i = 0; i < gguf_get_arr_n(gguf, key); i++) texts.push_back(gguf_get_arr_str(gguf, key, i));
+    texts[(size_t) dup] = texts[(size_t) of];
+    std::vector<const char *> ptrs;
+    for (const std::string & t : texts) ptrs.push_back(t.c_str());
+    gguf_set_arr_str(gguf, "tokenizer.ggml.tokens", ptrs.data(), ptrs.size());
+    const std::string base = write_temp("");
+    std::remove(base.c_str());
+    const std::string path = base + ".gguf";
+    CHECK(gguf_write_to_file(gguf, path.c_str(), /*only_meta =*/ true));
+    gguf_free(gguf);
+    return path;
 }
 
 // Generates greedily until the generation stops; returns the text.
@@ -63,6 +91,11 @@ int main() {
     CHECK(error.find("could not load") != std::string::npos);
     std::remove(text_file.c_str());
     std::remove(truncated.c_str());
+    const std::string duplicate = write_duplicate_vocabulary(path, 300, 299);
+    CHECK(try_load(duplicate, error) == SD_ERR_MODEL_LOAD); // without the check: abort() in llama.cpp
+    CHECK(error.find("invalid vocabulary, token 300 has the same text as token 299") != std::string::npos);
+    std::printf("duplicate vocabulary: %s\n", error.c_str());
+    std::remove(duplicate.c_str());
 
     sd_model * model = nullptr;
     sd_model_params mparams;

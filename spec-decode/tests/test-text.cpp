@@ -56,6 +56,13 @@ int main() {
     CHECK_EQ_STR(run({"b", "a"}, {"xxabyy"}, &stopped, &n_pushed), "xx");
     CHECK(stopped && n_pushed == 1);
 
+    // A stop string that completes ends the text even where a longer one that started earlier would
+    // have completed later: generation stops at the first stop string to complete (found by
+    // ci/fuzz; the fuzz target's oracle had assumed the whole text was known in advance).
+    CHECK_EQ_STR(run({"\t", "\xb0\xb0\t\x01\x01"}, {"x\xf7\xb0\xb0", "\t", "\x01\x01"}, &stopped, &n_pushed),
+                 "x\xf7\xb0\xb0");
+    CHECK(stopped && n_pushed == 2);
+
     // Empty stop strings are ignored.
     CHECK_EQ_STR(run({""}, {"abc"}, &stopped), "abc");
     CHECK(!stopped);
