@@ -1,0 +1,186 @@
+package dev.llamaspec.examples.chat;
+
+import dev.llamaspec.ChatMessage;
+import dev.llamaspec.Generation;
+import dev.llamaspec.GenerationOptions;
+import dev.llamaspec.LlamaModel;
+import dev.llamaspec.ModelOptions;
+import dev.llamaspec.Session;
+import dev.llamaspec.SessionOptions;
+import dev.llamaspec.TextChunk;
+import dev.llamaspec.TokenStream;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Objects;
+import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
+
+/**
+ * A loaded model, one session and the conversation: turns a user line into a streamed reply.
+ * Used from one thread, except {@link #cancel()}, which any thread (a signal handler) may call.
+ */
+final class ChatEngine implements AutoCloseable {
+    /** In chat mode with the library's plain format the model would go on to write the user's next turn. */
+    static final String PLAIN_FORMAT_STOP = "\nUser:";
+
+    /** What one reply did: the generation and how many old exchanges were left out of the prompt to make room. */
+    record Reply(Generation generation, int droppedExchanges) {}
+
+    private final LlamaModel model;
+    private final Session session;
+    private final Mode mode;
+    private final GenerationOptions sampling;
+    private final Conversation conversation = new Conversation();
+    private SpeculationChoice speculation;
+    private Generation last;
+    private SpeculationChoice lastSpeculation;
+    private int contextStart;
+
+    private ChatEngine(LlamaModel model, Session session, Mode mode, GenerationOptions sampling,
+            SpeculationChoice speculation) {
+        this.model = model;
+        this.session = session;
+        this.mode = mode;
+        this.sampling = sampling;
+        this.speculation = speculation;
+    }
+
+    /**
+     * Loads the model and opens a session.
+     *
+     * @param mode     the requested mode; AUTO becomes CHAT for a model with a chat template
+     * @param sampling sampling and limits of every reply (its speculation and stop strings are replaced)
+     * @throws dev.llamaspec.LlamaException when the model cannot be loaded or the context not created
+     */
+    static ChatEngine open(Path modelPath, ModelOptions modelOptions, SessionOptions sessionOptions, Mode mode,
+            GenerationOptions sampling, SpeculationChoice speculation) {
+        LlamaModel model = LlamaModel.load(modelPath, modelOptions);
+        try {
+            Session session = model.newSession(sessionOptions);
+            return new ChatEngine(model, session, mode.resolve(model.hasChatTemplate()), sampling, speculation);
+        } catch (RuntimeException e) {
+            model.close();
+            throw e;
+        }
+    }
+
+    LlamaModel model() {
+        return model;
+    }
+
+    /** CHAT or COMPLETION. */
+    Mode mode() {
+        return mode;
+    }
+
+    Conversation conversation() {
+        return conversation;
+    }
+
+    SpeculationChoice speculation() {
+        return speculation;
+    }
+
+    void setSpeculation(SpeculationChoice speculation) {
+        this.speculation = Objects.requireNonNull(speculation, "speculation");
+    }
+
+    int contextSize() {
+        return session.contextSize();
+    }
+
+    /** The last reply's generation, or null before the first (and after a reset). */
+    Generation last() {
+        return last;
+    }
+
+    /** The speculation the last reply used. */
+    SpeculationChoice lastSpeculation() {
+        return lastSpeculation;
+    }
+
+    /** The options of the next reply: the sampling flags, the current speculation, the mode's stop string. */
+    GenerationOptions options() {
+        GenerationOptions.Builder b = sampling.toBuilder().speculation(speculation.speculation());
+        if (mode == Mode.CHAT && !model.hasChatTemplate()) {
+            b.stop(PLAIN_FORMAT_STOP);
+        } else {
+            b.stop(List.of());
+        }
+        return b.build();
+    }
+
+    /**
+     * Generates the reply to a line, streaming its text to {@code out}, and records the exchange
+     * (also a cancelled one, with the text it had). {@code cancelled} is polled after every chunk;
+     * {@link #cancel()} ends a step sooner.
+     *
+     * @throws dev.llamaspec.LlamaException when the prompt does not fit or generation fails; the
+     *     conversation is then unchanged
+     */
+    Reply reply(String user, Consumer<String> out, BooleanSupplier cancelled) {
+        Objects.requireNonNull(user, "user");
+        int dropped = fit(user);
+        GenerationOptions options = options();
+        Generation generation;
+        try (TokenStream stream = mode == Mode.CHAT
+                ? session.chatStream(conversation.chatMessages(contextStart, user), options)
+                : session.stream(conversation.completionText(contextStart, user), options)) {
+            for (TextChunk chunk : stream) {
+                out.accept(chunk.text());
+                if (cancelled.getAsBoolean()) {
+                    break;
+                }
+            }
+            stream.close();
+            generation = stream.result();
+        }
+        last = generation;
+        lastSpeculation = speculation;
+        conversation.add(new Conversation.Exchange(user, generation.text(), generation.stopReason()));
+        return new Reply(generation, dropped);
+    }
+
+    /**
+     * Leaves the oldest exchanges out of the prompt until the prompt leaves room for a reply: at
+     * least min(max tokens, half the context). Returns how many were left out now.
+     */
+    private int fit(String user) {
+        int context = session.contextSize();
+        int room = Math.min(sampling.maxTokens(), context / 2);
+        int dropped = 0;
+        while (contextStart < conversation.exchanges().size() && promptTokens(contextStart, user) > context - room) {
+            contextStart++;
+            dropped++;
+        }
+        return dropped;
+    }
+
+    /** Tokens of the prompt for {@code user} with the exchanges from {@code from} on. */
+    int promptTokens(int from, String user) {
+        if (mode == Mode.CHAT) {
+            List<ChatMessage> messages = conversation.chatMessages(from, user);
+            return model.tokenize(model.applyChatTemplate(messages, true), true, true).length;
+        }
+        return model.tokenize(conversation.completionText(from, user)).length;
+    }
+
+    /** Ends the running reply within one step; does nothing when none runs. Safe from any thread. */
+    void cancel() {
+        session.cancel();
+    }
+
+    /** Forgets the conversation and the session's KV cache; the system text and settings stay. */
+    void reset() {
+        conversation.clear();
+        contextStart = 0;
+        last = null;
+        lastSpeculation = null;
+        session.reset();
+    }
+
+    @Override
+    public void close() {
+        model.close();
+    }
+}
