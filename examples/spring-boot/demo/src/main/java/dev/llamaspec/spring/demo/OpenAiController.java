@@ -1,0 +1,104 @@
+package dev.llamaspec.spring.demo;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.llamaspec.Generation;
+import dev.llamaspec.GenerationOptions;
+import dev.llamaspec.TokenStream;
+import dev.llamaspec.spring.LlamaspecProperties;
+import dev.llamaspec.spring.ModelNames;
+import dev.llamaspec.spring.PooledSession;
+import dev.llamaspec.spring.SessionPool;
+import java.util.Locale;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.RejectedExecutionException;
+import org.springframework.web.bind.annotation.GetMapping;
+import org.springframework.web.bind.annotation.PostMapping;
+import org.springframework.web.bind.annotation.RequestBody;
+import org.springframework.web.bind.annotation.RequestMapping;
+import org.springframework.web.bind.annotation.RestController;
+
+/**
+ * OpenAI's chat and text completion endpoints on the starter's session pool: each request borrows a
+ * session for its generation. {@code "stream": true} answers with Server-Sent Events generated on the
+ * stream executor; otherwise the request thread generates and answers with one JSON object.
+ */
+@RestController
+@RequestMapping("/v1")
+public class OpenAiController {
+    private final SessionPool pool;
+    private final GenerationOptions defaults;
+    private final String defaultSpeculation;
+    private final ExecutorService streamExecutor;
+    private final ObjectMapper json;
+    private final OpenAiResponses responses;
+    private final GenerationMetrics metrics;
+
+    public OpenAiController(SessionPool pool, LlamaspecProperties properties, ExecutorService llamaspecStreamExecutor,
+            ObjectMapper json, GenerationMetrics metrics) {
+        this.pool = pool;
+        this.defaults = properties.generationOptions().build();
+        this.defaultSpeculation = properties.getSpeculation().toLowerCase(Locale.ROOT);
+        this.streamExecutor = llamaspecStreamExecutor;
+        this.json = json;
+        this.responses = new OpenAiResponses(json, ModelNames.of(pool.model()));
+        this.metrics = metrics;
+    }
+
+    @PostMapping("/chat/completions")
+    public Object chatCompletions(@RequestBody(required = false) String body) {
+        return answer(parse(OpenAiRequest.Kind.CHAT, body));
+    }
+
+    @PostMapping("/completions")
+    public Object completions(@RequestBody(required = false) String body) {
+        return answer(parse(OpenAiRequest.Kind.TEXT, body));
+    }
+
+    @GetMapping("/models")
+    public ObjectNode models() {
+        return responses.models();
+    }
+
+    private OpenAiRequest parse(OpenAiRequest.Kind kind, String body) {
+        return OpenAiRequest.parse(kind, body, defaults, defaultSpeculation, pool.contextSize());
+    }
+
+    /** A JSON object, or an {@link EventStream} for {@code "stream": true}. */
+    private Object answer(OpenAiRequest request) {
+        return request.stream ? stream(request) : complete(request);
+    }
+
+    private ObjectNode complete(OpenAiRequest request) {
+        Generation generation;
+        try (PooledSession pooled = pool.borrow()) {
+            generation = request.generate(pooled.session());
+        }
+        metrics.record(request, generation);
+        return responses.call(request.kind).completion(generation, request.speculation);
+    }
+
+    /**
+     * Borrows the session and starts the generation here, so that an exhausted pool or a prompt too long
+     * for the context is an ordinary JSON error; the events follow from the stream executor.
+     */
+    private EventStream stream(OpenAiRequest request) {
+        PooledSession pooled = pool.borrow();
+        TokenStream tokens;
+        try {
+            tokens = request.start(pooled.session());
+        } catch (RuntimeException e) {
+            pooled.close();
+            throw e;
+        }
+        EventStream events = new EventStream();
+        try {
+            streamExecutor.execute(new SseGeneration(request, responses, pooled, tokens, events, json, metrics));
+        } catch (RejectedExecutionException e) { // shutting down
+            tokens.close();
+            pooled.close();
+            throw e;
+        }
+        return events;
+    }
+}

@@ -1,0 +1,431 @@
+package dev.llamaspec.spring.demo;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.llamaspec.ChatMessage;
+import dev.llamaspec.Generation;
+import dev.llamaspec.GenerationOptions;
+import dev.llamaspec.LlamaModel;
+import dev.llamaspec.Session;
+import dev.llamaspec.spring.PooledSession;
+import dev.llamaspec.spring.SessionPool;
+import dev.llamaspec.spring.TestModel;
+import java.io.BufferedReader;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.boot.test.web.server.LocalServerPort;
+import org.springframework.test.context.DynamicPropertyRegistry;
+import org.springframework.test.context.DynamicPropertySource;
+
+/** The service over real HTTP, with the real test model, against the Java API's own answers. */
+@SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT, properties = {
+    "llamaspec.pool-size=4",
+    "llamaspec.threads=1",
+    "llamaspec.context-size=" + OpenAiServiceTest.CONTEXT,
+    "llamaspec.borrow-timeout=2s",
+})
+class OpenAiServiceTest {
+    static final int CONTEXT = 4096;
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @DynamicPropertySource
+    static void model(DynamicPropertyRegistry registry) {
+        registry.add("llamaspec.model", () -> TestModel.path().toString());
+    }
+
+    @LocalServerPort
+    int port;
+
+    @Autowired
+    LlamaModel model;
+
+    @Autowired
+    SessionPool pool;
+
+    private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+            .connectTimeout(Duration.ofSeconds(5)).build();
+
+    // --- what the Java API gives for the same greedy options ---
+
+    private Generation referenceChat(List<ChatMessage> messages, int maxTokens) {
+        try (Session session = model.newSession()) {
+            return session.chat(messages, GenerationOptions.builder().temperature(0).maxTokens(maxTokens).build());
+        }
+    }
+
+    private Generation referenceText(String prompt, int maxTokens) {
+        try (Session session = model.newSession()) {
+            return session.generate(prompt, GenerationOptions.builder().temperature(0).maxTokens(maxTokens).build());
+        }
+    }
+
+    // --- HTTP ---
+
+    private HttpRequest post(String path, String body) {
+        return HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
+                .timeout(Duration.ofSeconds(60))
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(body)).build();
+    }
+
+    private HttpResponse<String> send(HttpRequest request) throws Exception {
+        return http.send(request, HttpResponse.BodyHandlers.ofString());
+    }
+
+    private JsonNode getJson(String path) throws Exception {
+        HttpResponse<String> response = send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
+                .timeout(Duration.ofSeconds(10)).GET().build());
+        assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+        return JSON.readTree(response.body());
+    }
+
+    private static String chatBody(String user, int maxTokens, boolean stream) {
+        return "{\"model\": \"any\", \"messages\": [{\"role\": \"system\", \"content\": \"You tell stories.\"},"
+                + " {\"role\": \"user\", \"content\": " + quote(user) + "}], \"max_tokens\": " + maxTokens
+                + ", \"temperature\": 0, \"stream\": " + stream + "}";
+    }
+
+    private static List<ChatMessage> chatMessages(String user) {
+        return List.of(ChatMessage.system("You tell stories."), ChatMessage.user(user));
+    }
+
+    private static String quote(String s) {
+        try {
+            return JSON.writeValueAsString(s);
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** The data of each event of a Server-Sent Events body; every non-empty line must be a data line. */
+    private static List<String> events(String body) {
+        List<String> data = new ArrayList<>();
+        for (String line : body.split("\n", -1)) {
+            if (line.isEmpty()) {
+                continue;
+            }
+            assertThat(line).startsWith("data: ");
+            data.add(line.substring("data: ".length()));
+        }
+        return data;
+    }
+
+    private static void assertUsage(JsonNode usage, Generation expected) {
+        assertThat(usage.path("prompt_tokens").asInt()).isEqualTo(expected.stats().promptTokens()).isPositive();
+        assertThat(usage.path("completion_tokens").asInt()).isEqualTo(expected.stats().generatedTokens());
+        assertThat(usage.path("total_tokens").asInt())
+                .isEqualTo(expected.stats().promptTokens() + expected.stats().generatedTokens());
+    }
+
+    // --- the tests ---
+
+    @Test
+    void chatCompletionAnswersAsTheJavaApi() throws Exception {
+        Generation expected = referenceChat(chatMessages("Tell me about a dog."), 48);
+        HttpResponse<String> response = send(post("/v1/chat/completions", chatBody("Tell me about a dog.", 48, false)));
+
+        assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+        assertThat(response.headers().firstValue("Content-Type")).hasValueSatisfying(
+                type -> assertThat(type).startsWith("application/json"));
+        JsonNode json = JSON.readTree(response.body());
+        assertThat(json.path("object").asText()).isEqualTo("chat.completion");
+        assertThat(json.path("id").asText()).startsWith("chatcmpl-");
+        assertThat(json.path("model").asText()).isNotEmpty();
+        assertThat(json.path("created").asLong()).isPositive();
+        JsonNode choice = json.path("choices").path(0);
+        assertThat(choice.path("index").asInt()).isZero();
+        assertThat(choice.path("message").path("role").asText()).isEqualTo("assistant");
+        assertThat(choice.path("message").path("content").asText()).isEqualTo(expected.text()).isNotEmpty();
+        assertThat(choice.path("finish_reason").asText())
+                .isEqualTo(OpenAiResponses.finishReason(expected.stopReason()));
+        assertUsage(json.path("usage"), expected);
+        JsonNode stats = json.path("llamaspec");
+        assertThat(stats.path("speculation").asText()).isEqualTo("none");
+        assertThat(stats.path("tokens_per_step").asDouble()).isEqualTo(1.0);
+        assertThat(stats.path("drafted").asInt()).isZero();
+        assertThat(stats.path("accepted").asInt()).isZero();
+        assertThat(stats.path("tokens_per_second").asDouble()).isPositive();
+    }
+
+    @Test
+    void textCompletionWithSpeculationAnswersAsPlainDecoding() throws Exception {
+        Generation expected = referenceText("Once upon a time, a little girl", 64);
+        HttpResponse<String> response = send(post("/v1/completions", "{\"prompt\": \"Once upon a time, a little girl\","
+                + " \"max_tokens\": 64, \"temperature\": 0, \"speculation\": \"lookup\"}"));
+
+        assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+        JsonNode json = JSON.readTree(response.body());
+        assertThat(json.path("object").asText()).isEqualTo("text_completion");
+        assertThat(json.path("id").asText()).startsWith("cmpl-");
+        assertThat(json.path("choices").path(0).path("text").asText()).isEqualTo(expected.text()).isNotEmpty();
+        assertUsage(json.path("usage"), expected);
+        JsonNode stats = json.path("llamaspec");
+        assertThat(stats.path("speculation").asText()).isEqualTo("lookup");
+        assertThat(stats.path("steps").asInt()).isPositive().isLessThanOrEqualTo(expected.stats().generatedTokens());
+        assertThat(stats.path("accepted").asInt()).isLessThanOrEqualTo(stats.path("drafted").asInt());
+    }
+
+    @Test
+    void chatStreamIsOpenAiChunksThatJoinToTheSameText() throws Exception {
+        Generation expected = referenceChat(chatMessages("Tell me about a bird."), 48);
+        HttpResponse<String> response = send(post("/v1/chat/completions", chatBody("Tell me about a bird.", 48, true)));
+
+        assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+        assertThat(response.headers().firstValue("Content-Type")).hasValueSatisfying(
+                type -> assertThat(type).startsWith("text/event-stream"));
+        List<String> events = events(response.body());
+        assertThat(events.get(events.size() - 1)).isEqualTo("[DONE]");
+        StringBuilder text = new StringBuilder();
+        String id = null;
+        JsonNode last = null;
+        for (int i = 0; i < events.size() - 1; i++) {
+            JsonNode chunk = JSON.readTree(events.get(i));
+            assertThat(chunk.path("object").asText()).isEqualTo("chat.completion.chunk");
+            id = id == null ? chunk.path("id").asText() : id;
+            assertThat(chunk.path("id").asText()).isEqualTo(id).startsWith("chatcmpl-");
+            JsonNode choice = chunk.path("choices").path(0);
+            if (i == 0) {
+                assertThat(choice.path("delta").path("role").asText()).isEqualTo("assistant");
+            }
+            if (i < events.size() - 2) {
+                assertThat(choice.path("finish_reason").isNull()).isTrue();
+            }
+            text.append(choice.path("delta").path("content").asText(""));
+            last = chunk;
+        }
+        assertThat(text.toString()).isEqualTo(expected.text()).isNotEmpty();
+        assertThat(last.path("choices").path(0).path("finish_reason").asText())
+                .isEqualTo(OpenAiResponses.finishReason(expected.stopReason()));
+        assertUsage(last.path("usage"), expected);
+        assertThat(last.path("llamaspec").path("tokens_per_step").asDouble()).isEqualTo(1.0);
+    }
+
+    @Test
+    void textStreamJoinsToTheSameText() throws Exception {
+        Generation expected = referenceText("The sun was", 40);
+        HttpResponse<String> response = send(post("/v1/completions",
+                "{\"prompt\": \"The sun was\", \"max_tokens\": 40, \"temperature\": 0, \"stream\": true}"));
+
+        assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+        List<String> events = events(response.body());
+        assertThat(events.get(events.size() - 1)).isEqualTo("[DONE]");
+        StringBuilder text = new StringBuilder();
+        for (String event : events.subList(0, events.size() - 1)) {
+            JsonNode chunk = JSON.readTree(event);
+            assertThat(chunk.path("object").asText()).isEqualTo("text_completion");
+            text.append(chunk.path("choices").path(0).path("text").asText());
+        }
+        assertThat(text.toString()).isEqualTo(expected.text()).isNotEmpty();
+        assertUsage(JSON.readTree(events.get(events.size() - 2)).path("usage"), expected);
+    }
+
+    @Test
+    void eightConcurrentRequestsAllGetTheirGreedyAnswers() throws Exception {
+        String[] animals = {"cat", "dog", "fish", "bird", "frog", "bear", "duck", "lion"};
+        List<CompletableFuture<HttpResponse<String>>> futures = new ArrayList<>();
+        for (int i = 0; i < animals.length; i++) {
+            String user = "Tell me about a " + animals[i] + ".";
+            futures.add(http.sendAsync(post("/v1/chat/completions", chatBody(user, 40, i % 2 == 1)),
+                    HttpResponse.BodyHandlers.ofString()));
+        }
+        for (int i = 0; i < animals.length; i++) {
+            HttpResponse<String> response = futures.get(i).get(60, TimeUnit.SECONDS);
+            assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+            String text;
+            if (i % 2 == 1) {
+                StringBuilder joined = new StringBuilder();
+                List<String> events = events(response.body());
+                assertThat(events.get(events.size() - 1)).isEqualTo("[DONE]");
+                for (String event : events.subList(0, events.size() - 1)) {
+                    joined.append(JSON.readTree(event).path("choices").path(0).path("delta").path("content").asText(""));
+                }
+                text = joined.toString();
+            } else {
+                text = JSON.readTree(response.body()).path("choices").path(0).path("message").path("content").asText();
+            }
+            String user = "Tell me about a " + animals[i] + ".";
+            assertThat(text).as(user).isEqualTo(referenceChat(chatMessages(user), 40).text());
+        }
+        assertThat(pool.available()).isEqualTo(pool.size());
+    }
+
+    @Test
+    void aClientThatDisconnectsMidStreamCancelsItsGeneration() throws Exception {
+        double cancelledBefore = cancelledStreams();
+        // up to 4000 tokens: seconds of generation, unless the disconnect cancels it
+        HttpResponse<InputStream> response = http.send(post("/v1/completions", "{\"prompt\": \"Once upon a time\","
+                + " \"max_tokens\": 4000, \"temperature\": 0, \"stream\": true}"), HttpResponse.BodyHandlers.ofInputStream());
+        assertThat(response.statusCode()).isEqualTo(200);
+        try (InputStream body = response.body()) {
+            BufferedReader reader = new BufferedReader(new InputStreamReader(body, StandardCharsets.UTF_8));
+            int events = 0;
+            while (events < 3) {
+                String line = reader.readLine();
+                assertThat(line).as("the stream goes on").isNotNull();
+                if (line.startsWith("data: ")) {
+                    events++;
+                }
+            }
+            assertThat(poolFree()).isLessThan(pool.size());
+        } // closing the body closes the connection
+
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
+        while (poolFree() < pool.size() && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+        assertThat(poolFree()).as("free sessions 2 s after the disconnect").isEqualTo(pool.size());
+        assertThat(cancelledStreams()).as("streams that ended cancelled").isEqualTo(cancelledBefore + 1);
+
+        Generation expected = referenceText("Once upon a time", 16);
+        HttpResponse<String> next = send(post("/v1/completions",
+                "{\"prompt\": \"Once upon a time\", \"max_tokens\": 16, \"temperature\": 0}"));
+        assertThat(next.statusCode()).as(next.body()).isEqualTo(200);
+        assertThat(JSON.readTree(next.body()).path("choices").path(0).path("text").asText()).isEqualTo(expected.text());
+    }
+
+    private int poolFree() throws Exception {
+        return getJson("/actuator/health").path("components").path("llamaspec").path("details").path("pool")
+                .path("free").asInt(-1);
+    }
+
+    private double cancelledStreams() throws Exception {
+        HttpResponse<String> response = send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port
+                + "/actuator/metrics/llamaspec.generations?tag=stop_reason:cancelled&tag=stream:true"))
+                .timeout(Duration.ofSeconds(10)).GET().build());
+        if (response.statusCode() == 404) {
+            return 0; // no such generation yet
+        }
+        assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+        return JSON.readTree(response.body()).path("measurements").path(0).path("value").asDouble();
+    }
+
+    static Stream<Arguments> badRequests() {
+        String chat = "/v1/chat/completions";
+        String text = "/v1/completions";
+        String user = "\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}]";
+        return Stream.of(
+                Arguments.of(chat, "{\"max_tokens\": 5}", "messages", "messages is required"),
+                Arguments.of(chat, "{\"messages\": []}", "messages", "non-empty array"),
+                Arguments.of(chat, "{\"messages\": [{\"role\": \"wizard\", \"content\": \"Hi\"}]}", "messages[0].role",
+                        "'wizard' is not supported"),
+                Arguments.of(chat, "{\"messages\": [{\"role\": \"tool\", \"content\": \"Hi\"}]}", "messages[0].role",
+                        "'tool' is not supported"),
+                Arguments.of(chat, "{\"messages\": [{\"content\": \"Hi\"}]}", "messages[0].role", "role is required"),
+                Arguments.of(chat, "{\"messages\": [{\"role\": \"user\"}]}", "messages[0].content",
+                        "content is required"),
+                Arguments.of(chat, "{" + user + ", \"max_tokens\": 0}", "max_tokens", "at least 1, got 0"),
+                Arguments.of(chat, "{" + user + ", \"max_tokens\": -3}", "max_tokens", "at least 1, got -3"),
+                Arguments.of(chat, "{" + user + ", \"max_tokens\": 100000}", "max_tokens",
+                        "at most the context size"),
+                Arguments.of(chat, "{" + user + ", \"max_tokens\": \"many\"}", "max_tokens", "must be an integer"),
+                Arguments.of(chat, "{" + user + ", \"temperature\": -0.5}", "temperature", "got -0.5"),
+                Arguments.of(chat, "{" + user + ", \"temperature\": NaN}", "temperature", "got NaN"),
+                Arguments.of(chat, "{" + user + ", \"speculation\": \"warp\"}", "speculation",
+                        "Unknown speculation 'warp'"),
+                Arguments.of(chat, "{" + user + ", \"n\": 2}", "n", "n must be 1"),
+                Arguments.of(chat, "{" + user + ", \"stop\": [\"a\", \"b\", \"c\", \"d\", \"e\"]}", "stop",
+                        "at most 4"),
+                Arguments.of(chat, "{" + user + ", \"stream\": \"yes\"}", "stream", "true or false"),
+                Arguments.of(chat, "{\"messages\": ", null, "not valid JSON"),
+                Arguments.of(chat, "", null, "body is empty"),
+                Arguments.of(text, "{\"max_tokens\": 5}", "prompt", "prompt is required"),
+                Arguments.of(text, "{\"prompt\": [\"a\", \"b\"]}", "prompt", "one prompt per request"),
+                Arguments.of(text, "{\"prompt\": \"Hi\", \"max_tokens\": 0, \"stream\": true}", "max_tokens",
+                        "at least 1"),
+                Arguments.of(text, "{\"prompt\": \"Hi\", \"top_p\": 0}", "top_p", "above 0"));
+    }
+
+    @ParameterizedTest
+    @MethodSource("badRequests")
+    void badRequestsGet400WithAnOpenAiError(String path, String body, String param, String message) throws Exception {
+        HttpResponse<String> response = send(post(path, body));
+        assertThat(response.statusCode()).as(response.body()).isEqualTo(400);
+        assertThat(response.headers().firstValue("Content-Type")).hasValueSatisfying(
+                type -> assertThat(type).startsWith("application/json"));
+        JsonNode error = JSON.readTree(response.body()).path("error");
+        assertThat(error.path("type").asText()).isEqualTo("invalid_request_error");
+        assertThat(error.path("message").asText()).contains(message);
+        if (param == null) {
+            assertThat(error.path("param").isNull()).isTrue();
+        } else {
+            assertThat(error.path("param").asText()).isEqualTo(param);
+        }
+    }
+
+    @Test
+    void aPromptLongerThanTheContextIsABadRequest() throws Exception {
+        String prompt = "once upon a time ".repeat(CONTEXT);
+        HttpResponse<String> response = send(post("/v1/completions", "{\"prompt\": " + quote(prompt) + "}"));
+        assertThat(response.statusCode()).as(response.body()).isEqualTo(400);
+        JsonNode error = JSON.readTree(response.body()).path("error");
+        assertThat(error.path("code").asText()).isEqualTo("context_length_exceeded");
+        assertThat(error.path("message").asText()).isNotEmpty();
+        assertThat(pool.available()).isEqualTo(pool.size());
+    }
+
+    @Test
+    void anExhaustedPoolIsA503AfterTheBorrowTimeout() throws Exception {
+        List<PooledSession> held = new ArrayList<>();
+        try {
+            for (int i = 0; i < pool.size(); i++) {
+                held.add(pool.borrow());
+            }
+            long start = System.nanoTime();
+            HttpResponse<String> response = send(post("/v1/chat/completions", chatBody("Hi", 5, false)));
+            assertThat(response.statusCode()).as(response.body()).isEqualTo(503);
+            assertThat(System.nanoTime() - start).isGreaterThanOrEqualTo(TimeUnit.SECONDS.toNanos(2));
+            JsonNode error = JSON.readTree(response.body()).path("error");
+            assertThat(error.path("code").asText()).isEqualTo("server_busy");
+            assertThat(error.path("message").asText()).contains("all 4 llamaspec sessions are busy");
+        } finally {
+            held.forEach(PooledSession::close);
+        }
+        assertThat(send(post("/v1/chat/completions", chatBody("Hi", 5, false))).statusCode()).isEqualTo(200);
+    }
+
+    @Test
+    void healthIsUpWithModelAndPool() throws Exception {
+        JsonNode health = getJson("/actuator/health");
+        assertThat(health.path("status").asText()).isEqualTo("UP");
+        JsonNode llamaspec = health.path("components").path("llamaspec");
+        assertThat(llamaspec.path("status").asText()).isEqualTo("UP");
+        JsonNode details = llamaspec.path("details");
+        assertThat(details.path("loaded").asBoolean()).isTrue();
+        assertThat(details.path("description").asText()).isEqualTo(model.info().description()).isNotEmpty();
+        assertThat(details.path("model").asText()).isEqualTo(TestModel.path().toString());
+        assertThat(details.path("pool").path("size").asInt()).isEqualTo(4);
+        assertThat(details.path("pool").path("free").asInt()).isEqualTo(4);
+        assertThat(details.path("pool").path("contextSize").asInt()).isGreaterThanOrEqualTo(CONTEXT);
+    }
+
+    @Test
+    void modelsListsTheModelAndUnknownPathsGetAnOpenAiError() throws Exception {
+        JsonNode models = getJson("/v1/models");
+        assertThat(models.path("data").path(0).path("id").asText()).isEqualTo(
+                JSON.readTree(send(post("/v1/completions", "{\"prompt\": \"Hi\", \"max_tokens\": 1}")).body())
+                        .path("model").asText()).isNotEmpty();
+
+        HttpResponse<String> missing = send(post("/v1/embeddings", "{}"));
+        assertThat(missing.statusCode()).isEqualTo(404);
+        assertThat(JSON.readTree(missing.body()).path("error").path("type").asText()).isEqualTo("invalid_request_error");
+    }
+}

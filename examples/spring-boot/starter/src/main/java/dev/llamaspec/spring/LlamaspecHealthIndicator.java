@@ -1,0 +1,51 @@
+package dev.llamaspec.spring;
+
+import dev.llamaspec.LlamaModel;
+import dev.llamaspec.ModelInfo;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.springframework.boot.actuate.health.Health;
+import org.springframework.boot.actuate.health.HealthIndicator;
+
+/**
+ * Health of the model and its session pool, as the {@code llamaspec} component of
+ * {@code /actuator/health}: UP with the model's description and the pool's size and free sessions
+ * while the model is loaded and the pool open, DOWN once either is closed.
+ */
+public class LlamaspecHealthIndicator implements HealthIndicator {
+    private final LlamaModel model;
+    private final SessionPool pool;
+
+    public LlamaspecHealthIndicator(LlamaModel model, SessionPool pool) {
+        this.model = model;
+        this.pool = pool;
+    }
+
+    @Override
+    public Health health() {
+        if (model.isClosed()) {
+            return Health.down().withDetail("model", model.path().toString()).withDetail("loaded", false)
+                    .withDetail("error", "the model is closed").build();
+        }
+        if (pool.isClosed()) {
+            return Health.down().withDetail("model", model.path().toString()).withDetail("loaded", true)
+                    .withDetail("error", "the session pool is closed").build();
+        }
+        ModelInfo info = model.info();
+        Map<String, Object> poolDetails = new LinkedHashMap<>();
+        poolDetails.put("size", pool.size());
+        poolDetails.put("free", pool.available());
+        poolDetails.put("inUse", pool.inUse());
+        poolDetails.put("contextSize", pool.contextSize());
+        return Health.up()
+                .withDetail("model", model.path().toString())
+                .withDetail("loaded", true)
+                .withDetail("name", info.name())
+                .withDetail("description", info.description())
+                .withDetail("architecture", info.architecture())
+                .withDetail("parameters", info.parameterCount())
+                .withDetail("chatTemplate", info.chatTemplate().isPresent())
+                .withDetail("pool", poolDetails)
+                .build();
+    }
+}

@@ -1,0 +1,153 @@
+package dev.llamaspec.spring;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.llamaspec.ChatMessage;
+import dev.llamaspec.Generation;
+import dev.llamaspec.GenerationOptions;
+import dev.llamaspec.LlamaModel;
+import dev.llamaspec.ModelOptions;
+import dev.llamaspec.Session;
+import dev.llamaspec.SessionOptions;
+import java.time.Duration;
+import java.util.List;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.springframework.ai.chat.messages.AssistantMessage;
+import org.springframework.ai.chat.messages.Message;
+import org.springframework.ai.chat.messages.SystemMessage;
+import org.springframework.ai.chat.messages.ToolResponseMessage;
+import org.springframework.ai.chat.messages.UserMessage;
+import org.springframework.ai.chat.model.ChatResponse;
+import org.springframework.ai.chat.prompt.ChatOptions;
+import org.springframework.ai.chat.prompt.Prompt;
+import reactor.core.Disposable;
+
+class LlamaChatModelTest {
+    private static final List<Message> CONVERSATION = List.of(
+            new SystemMessage("You tell short stories."),
+            new UserMessage("Tell me about a cat."),
+            new AssistantMessage("Once upon a time there was a cat."),
+            new UserMessage("What did the cat do?"));
+    private static final List<ChatMessage> SAME_CONVERSATION = List.of(
+            ChatMessage.system("You tell short stories."),
+            ChatMessage.user("Tell me about a cat."),
+            ChatMessage.assistant("Once upon a time there was a cat."),
+            ChatMessage.user("What did the cat do?"));
+
+    private static LlamaModel model;
+    private static SessionPool pool;
+    private static LlamaChatModel chatModel;
+
+    @BeforeAll
+    static void load() {
+        model = LlamaModel.load(TestModel.path(), ModelOptions.builder().threads(1).build());
+        pool = new SessionPool(model, SessionOptions.defaults(), 2, Duration.ofSeconds(10));
+        chatModel = new LlamaChatModel(pool, GenerationOptions.builder().maxTokens(200).build());
+    }
+
+    @AfterAll
+    static void close() {
+        pool.close();
+        model.close();
+    }
+
+    /** What the Java API answers to the same conversation, greedily. */
+    private static Generation reference(int maxTokens) {
+        try (Session session = model.newSession()) {
+            return session.chat(SAME_CONVERSATION, GenerationOptions.builder().temperature(0).maxTokens(maxTokens).build());
+        }
+    }
+
+    private static Prompt greedyPrompt(int maxTokens) {
+        return new Prompt(CONVERSATION, ChatOptions.builder().temperature(0.0).maxTokens(maxTokens).build());
+    }
+
+    @Test
+    void callAnswersAsTheJavaApiDoes() {
+        Generation expected = reference(40);
+        ChatResponse response = chatModel.call(greedyPrompt(40));
+
+        assertThat(response.getResult().getOutput().getText()).isEqualTo(expected.text()).isNotEmpty();
+        assertThat(response.getResult().getMetadata().getFinishReason())
+                .isEqualTo(LlamaChatModel.finishReason(expected.stopReason()));
+        assertThat(response.getMetadata().getUsage().getPromptTokens()).isEqualTo(expected.stats().promptTokens());
+        assertThat(response.getMetadata().getUsage().getCompletionTokens())
+                .isEqualTo(expected.stats().generatedTokens());
+        assertThat(response.getMetadata().getUsage().getTotalTokens())
+                .isEqualTo(expected.stats().promptTokens() + expected.stats().generatedTokens());
+        assertThat(response.getMetadata().getModel()).isEqualTo(ModelNames.of(model));
+        assertThat((Object) response.getMetadata().get("llamaspec.speculation")).isEqualTo("NONE");
+        assertThat((Object) response.getMetadata().get("llamaspec.steps")).isEqualTo(expected.stats().steps());
+        assertThat(pool.available()).isEqualTo(pool.size());
+    }
+
+    @Test
+    void streamChunksJoinToTheSameText() {
+        Generation expected = reference(40);
+        List<ChatResponse> responses = chatModel.stream(greedyPrompt(40)).collectList().block(Duration.ofSeconds(30));
+
+        assertThat(responses).hasSizeGreaterThan(2);
+        String text = responses.stream().map(r -> r.getResult().getOutput().getText()).collect(Collectors.joining());
+        assertThat(text).isEqualTo(expected.text());
+        ChatResponse last = responses.get(responses.size() - 1);
+        assertThat(last.getResult().getMetadata().getFinishReason())
+                .isEqualTo(LlamaChatModel.finishReason(expected.stopReason()));
+        assertThat(last.getMetadata().getUsage().getCompletionTokens()).isEqualTo(expected.stats().generatedTokens());
+        assertThat(responses.get(0).getResult().getMetadata().getFinishReason()).isNull();
+        assertThat(pool.available()).isEqualTo(pool.size());
+    }
+
+    @Test
+    void cancellingTheStreamEndsTheGenerationAndReturnsTheSession() throws Exception {
+        // a generation to the end of a 4096-token context, which the cancellation cuts short
+        try (SessionPool longPool = new SessionPool(model, SessionOptions.builder().contextSize(4096).build(), 1,
+                Duration.ofSeconds(10))) {
+            LlamaChatModel longChat = new LlamaChatModel(longPool, GenerationOptions.builder().maxTokens(4000).build());
+            java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(3);
+            Disposable subscription = longChat.stream(greedyPrompt(4000)).subscribe(r -> started.countDown());
+            assertThat(started.await(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+            assertThat(longPool.available()).isZero();
+            subscription.dispose();
+
+            long deadline = System.nanoTime() + Duration.ofSeconds(2).toNanos();
+            while (longPool.available() == 0 && System.nanoTime() < deadline) {
+                Thread.sleep(10);
+            }
+            assertThat(longPool.available()).as("session back in the pool").isEqualTo(1);
+            try (PooledSession next = longPool.borrow(Duration.ZERO)) {
+                assertThat(next.session().isGenerating()).isFalse();
+            }
+        }
+    }
+
+    @Test
+    void mapsRolesAndRejectsWhatItCannotRender() {
+        assertThat(LlamaChatModel.toChatMessages(CONVERSATION)).isEqualTo(SAME_CONVERSATION);
+        assertThatThrownBy(() -> LlamaChatModel.toChatMessages(List.of()))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("no messages");
+        ToolResponseMessage tool = ToolResponseMessage.builder()
+                .responses(List.of(new ToolResponseMessage.ToolResponse("1", "clock", "noon"))).build();
+        assertThatThrownBy(() -> LlamaChatModel.toChatMessages(List.of(new UserMessage("time?"), tool)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("message 1 is a TOOL message");
+        assertThatThrownBy(() -> chatModel.call(new Prompt(List.of(tool))))
+                .isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
+    void promptOptionsOverrideTheDefaults() {
+        GenerationOptions options = chatModel.toGenerationOptions(ChatOptions.builder().maxTokens(7).temperature(0.5)
+                .topK(3).topP(0.5).stopSequences(List.of("\n")).build());
+        assertThat(options.maxTokens()).isEqualTo(7);
+        assertThat(options.temperature()).isEqualTo(0.5f);
+        assertThat(options.topK()).isEqualTo(3);
+        assertThat(options.topP()).isEqualTo(0.5f);
+        assertThat(options.stop()).containsExactly("\n");
+        assertThat(chatModel.toGenerationOptions(null).maxTokens()).isEqualTo(200);
+        assertThatThrownBy(() -> chatModel.toGenerationOptions(ChatOptions.builder().temperature(-1.0).build()))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("temperature");
+    }
+}

@@ -1,0 +1,141 @@
+package dev.llamaspec.spring;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.llamaspec.LlamaModel;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.springframework.boot.actuate.health.Health;
+import org.springframework.boot.actuate.health.Status;
+import org.springframework.boot.autoconfigure.AutoConfigurations;
+import org.springframework.boot.diagnostics.FailureAnalysis;
+import org.springframework.boot.test.context.assertj.AssertableApplicationContext;
+import org.springframework.boot.test.context.runner.ApplicationContextRunner;
+
+class LlamaspecAutoConfigurationTest {
+    private final ApplicationContextRunner runner = new ApplicationContextRunner()
+            .withConfiguration(AutoConfigurations.of(LlamaspecAutoConfiguration.class));
+
+    private ApplicationContextRunner withModel() {
+        return runner.withPropertyValues("llamaspec.model=" + TestModel.path(), "llamaspec.threads=1");
+    }
+
+    @Test
+    void configuresModelPoolChatModelAndHealthFromProperties() {
+        withModel().withPropertyValues("llamaspec.pool-size=3", "llamaspec.context-size=256",
+                "llamaspec.speculation=auto", "llamaspec.max-tokens=17", "llamaspec.temperature=0").run(context -> {
+            assertThat(context).hasNotFailed();
+            LlamaModel model = context.getBean(LlamaModel.class);
+            assertThat(model.path()).isEqualTo(TestModel.path());
+            assertThat(model.options().threads()).isEqualTo(1);
+            assertThat(model.options().contextSize()).isEqualTo(256);
+
+            SessionPool pool = context.getBean(SessionPool.class);
+            assertThat(pool.size()).isEqualTo(3);
+            assertThat(pool.available()).isEqualTo(3);
+            assertThat(pool.contextSize()).isGreaterThanOrEqualTo(256);
+
+            LlamaChatModel chat = context.getBean(LlamaChatModel.class);
+            assertThat(chat.getDefaultOptions().getMaxTokens()).isEqualTo(17);
+            assertThat(chat.getDefaultOptions().getTemperature()).isEqualTo(0.0);
+            assertThat(chat.toGenerationOptions(null).speculation().kind().name()).isEqualTo("AUTO");
+
+            Health health = context.getBean(LlamaspecHealthIndicator.class).health();
+            assertThat(health.getStatus()).isEqualTo(Status.UP);
+            assertThat(health.getDetails()).containsEntry("loaded", true)
+                    .containsEntry("description", model.info().description())
+                    .containsEntry("model", TestModel.path().toString());
+            assertThat(health.getDetails().get("pool")).isEqualTo(
+                    Map.of("size", 3, "free", 3, "inUse", 0, "contextSize", pool.contextSize()));
+            try (PooledSession borrowed = pool.borrow()) {
+                assertThat(context.getBean(LlamaspecHealthIndicator.class).health().getDetails().get("pool")).isEqualTo(
+                        Map.of("size", 3, "free", 2, "inUse", 1, "contextSize", pool.contextSize()));
+            }
+        });
+    }
+
+    @Test
+    void closingTheContextClosesPoolAndModel() {
+        LlamaModel[] model = new LlamaModel[1];
+        SessionPool[] pool = new SessionPool[1];
+        LlamaspecHealthIndicator[] health = new LlamaspecHealthIndicator[1];
+        withModel().run(context -> {
+            model[0] = context.getBean(LlamaModel.class);
+            pool[0] = context.getBean(SessionPool.class);
+            health[0] = context.getBean(LlamaspecHealthIndicator.class);
+            assertThat(model[0].isClosed()).isFalse();
+        });
+        assertThat(model[0].isClosed()).isTrue();
+        assertThat(pool[0].isClosed()).isTrue();
+        assertThat(health[0].health().getStatus()).isEqualTo(Status.DOWN);
+    }
+
+    @Test
+    void medusaHeadsAreRejectedAtStartup() {
+        withModel().withPropertyValues("llamaspec.heads=heads.gguf").run(context -> {
+            FailureAnalysis analysis = analyse(context);
+            assertThat(analysis.getDescription()).contains("llamaspec.heads").contains("heads.gguf")
+                    .contains("Medusa heads are not supported yet");
+            assertThat(analysis.getAction()).contains("Remove llamaspec.heads");
+        });
+    }
+
+    @Test
+    void missingModelSettingIsExplained() {
+        runner.run(context -> assertThat(analyse(context).getDescription()).isEqualTo("llamaspec.model is not set."));
+    }
+
+    @Test
+    void missingModelFileIsNamed() {
+        runner.withPropertyValues("llamaspec.model=no/such/model.gguf").run(context -> {
+            FailureAnalysis analysis = analyse(context);
+            assertThat(analysis.getDescription()).contains("no/such/model.gguf").contains("there is no file");
+            assertThat(analysis.getAction()).contains("llamaspec.model");
+        });
+    }
+
+    @Test
+    void unknownSpeculationIsExplained() {
+        withModel().withPropertyValues("llamaspec.speculation=fast").run(context -> {
+            FailureAnalysis analysis = analyse(context);
+            assertThat(analysis.getDescription()).contains("llamaspec.speculation").contains("unknown speculation 'fast'");
+        });
+    }
+
+    @Test
+    void outOfRangeSettingsAreExplained() {
+        withModel().withPropertyValues("llamaspec.pool-size=0").run(context ->
+                assertThat(analyse(context).getDescription()).contains("llamaspec.pool-size must be in [1, 256], got 0"));
+        withModel().withPropertyValues("llamaspec.temperature=-1").run(context ->
+                assertThat(analyse(context).getDescription()).contains("temperature must be in"));
+        withModel().withPropertyValues("llamaspec.threads=-2").run(context ->
+                assertThat(analyse(context).getDescription()).contains("threads must be in"));
+    }
+
+    @Test
+    void healthIndicatorCanBeTurnedOff() {
+        withModel().withPropertyValues("management.health.llamaspec.enabled=false").run(context -> {
+            assertThat(context).hasSingleBean(SessionPool.class);
+            assertThat(context).doesNotHaveBean(LlamaspecHealthIndicator.class);
+        });
+    }
+
+    @Test
+    void anApplicationModelBeanIsUsed() {
+        try (LlamaModel own = LlamaModel.load(TestModel.path())) {
+            runner.withBean(LlamaModel.class, () -> own, bean -> bean.setDestroyMethodName("")).run(context -> {
+                assertThat(context).hasNotFailed();
+                assertThat(context.getBean(SessionPool.class).model()).isSameAs(own);
+            });
+            assertThat(own.isClosed()).isFalse();
+        }
+    }
+
+    /** The startup failure as Spring Boot reports it. */
+    private static FailureAnalysis analyse(AssertableApplicationContext context) {
+        assertThat(context).hasFailed();
+        FailureAnalysis analysis = new LlamaspecFailureAnalyzer().analyze(context.getStartupFailure());
+        assertThat(analysis).as("a LlamaspecConfigurationException in %s", context.getStartupFailure()).isNotNull();
+        return analysis;
+    }
+}
