@@ -267,11 +267,7 @@ static sd_status verify_step(sd_session * s, std::vector<llama_token> & out, boo
     }
 
     const int64_t t0 = llama_time_us();
-    int32_t rc;
-    {
-        sd_log_cancel_scope quiet(&s->cancel);
-        rc = llama_decode(s->ctx, b);
-    }
+    const int32_t rc = sd_llama_decode(s, b);
     llama_synchronize(s->ctx);
     const double t_decode = (double) (llama_time_us() - t0);
     s->stats.t_verify_us += (int64_t) t_decode;

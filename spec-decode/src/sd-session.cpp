@@ -154,6 +154,11 @@ void sd_cache_truncate(sd_session * s, size_t n) {
 
 // Evaluates tokens after the cached ones in batches of n_batch; logits for the last one only.
 // *cancelled tells an abort through sd_session_cancel apart from a failure.
+int32_t sd_llama_decode(sd_session * s, const llama_batch & batch) {
+    sd_log_cancel_scope quiet(&s->cancel);
+    return llama_decode(s->ctx, batch);
+}
+
 sd_status sd_decode_tokens(sd_session * s, const llama_token * tokens, size_t n, bool * cancelled,
                                std::string & error) {
     *cancelled = false;
@@ -167,11 +172,7 @@ sd_status sd_decode_tokens(sd_session * s, const llama_token * tokens, size_t n,
             s->batch.seq_id[j][0] = 0;
             s->batch.logits[j]    = (i + j == n - 1);
         }
-        int32_t rc;
-        {
-            sd_log_cancel_scope quiet(&s->cancel);
-            rc = llama_decode(s->ctx, s->batch);
-        }
+        const int32_t rc = sd_llama_decode(s, s->batch);
         if (rc != 0) {
             // An aborted or failed decode may leave part of the batch in the cache: drop it, so the
             // cache holds exactly the tokens we know of.
@@ -302,11 +303,7 @@ sd_status sd_measure_cost_here(sd_session * s, const std::vector<int32_t> & size
                 s->batch.logits[j]    = true;
             }
             const int64_t t0 = llama_time_us();
-            int32_t rc;
-            {
-                sd_log_cancel_scope quiet(&s->cancel);
-                rc = llama_decode(s->ctx, s->batch);
-            }
+            const int32_t rc = sd_llama_decode(s, s->batch);
             llama_synchronize(s->ctx);
             const double t = (double) (llama_time_us() - t0);
             llama_memory_seq_rm(mem, s->seq_scratch, depth, -1);

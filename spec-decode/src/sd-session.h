@@ -70,6 +70,10 @@ struct sd_session {
 // Drops the KV cache from position n on.
 void sd_cache_truncate(sd_session * s, size_t n);
 
+// llama_decode on the session's context; the errors llama.cpp logs when a requested cancellation
+// aborts the computation are logged as debug lines (see sd_log_cancel_scope).
+int32_t sd_llama_decode(sd_session * s, const llama_batch & batch);
+
 // Evaluates tokens after the cached ones in batches of n_batch; logits for the last one only.
 // *cancelled tells an abort through sd_session_cancel apart from a failure.
 sd_status sd_decode_tokens(sd_session * s, const llama_token * tokens, size_t n, bool * cancelled, std::string & error);

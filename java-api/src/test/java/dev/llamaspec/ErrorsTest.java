@@ -66,11 +66,9 @@ class ErrorsTest {
         assertEquals(ErrorCode.MODEL_LOAD, loadFails(Files.write(tmp.resolve("random.gguf"), garbage)).code());
     }
 
-    @Test
-    void llamaCppErrorsGoToSystemLoggerNotStderr() throws IOException {
-        Logger logger = Logger.getLogger(NativeLog.LOGGER_NAME);
-        List<LogRecord> records = new java.util.concurrent.CopyOnWriteArrayList<>();
-        Handler handler = new Handler() {
+    /** A log handler that keeps every record it is given. */
+    private static Handler recordingHandler(List<LogRecord> records) {
+        return new Handler() {
             @Override
             public void publish(LogRecord record) {
                 records.add(record);
@@ -82,6 +80,13 @@ class ErrorsTest {
             @Override
             public void close() {}
         };
+    }
+
+    @Test
+    void llamaCppErrorsGoToSystemLoggerNotStderr() throws IOException {
+        Logger logger = Logger.getLogger(NativeLog.LOGGER_NAME);
+        List<LogRecord> records = new java.util.concurrent.CopyOnWriteArrayList<>();
+        Handler handler = recordingHandler(records);
         logger.addHandler(handler);
         try {
             byte[] real = Files.readAllBytes(TestModels.model());
@@ -100,18 +105,7 @@ class ErrorsTest {
         // errors. A long prompt and a cancel from another thread soon after the start hit the decode.
         Logger logger = Logger.getLogger(NativeLog.LOGGER_NAME);
         List<LogRecord> records = new java.util.concurrent.CopyOnWriteArrayList<>();
-        Handler handler = new Handler() {
-            @Override
-            public void publish(LogRecord record) {
-                records.add(record);
-            }
-
-            @Override
-            public void flush() {}
-
-            @Override
-            public void close() {}
-        };
+        Handler handler = recordingHandler(records);
         logger.addHandler(handler);
         int cancelled = 0;
         try (LlamaModel model = LlamaModel.load(TestModels.model());
