@@ -58,6 +58,8 @@ struct sd_model {
     llama_model       * model;
     const llama_vocab * vocab;
     sd_model_params     params;
+    std::string         path;        // the file it was loaded from
+    std::string         fingerprint; // see sd_model_fingerprint
 };
 
 struct sd_model_info {
@@ -106,6 +108,64 @@ sd_status sd_chat_apply(const sd_model * model, const std::vector<sd_chat_messag
 std::string sd_chat_fallback(const std::vector<sd_chat_message> & messages, bool add_assistant);
 
 //
+// Medusa heads (the file format is documented in docs/medusa-heads.md)
+//
+
+// What a heads file holds.
+struct sd_heads_info {
+    int32_t     n_heads  = 0;  // K: head k predicts the token k + 2 positions ahead
+    int32_t     n_layers = 0;  // residual blocks per head
+    int32_t     n_embd   = 0;  // hidden size of the base model
+    int32_t     n_vocab  = 0;  // vocabulary size of the base model
+    bool        shared_output = false; // the heads use the base model's output projection
+    std::string fingerprint;   // of the base model (sd_model_fingerprint)
+    std::string base_name;     // the base model's general.name when the heads were made
+    std::vector<float> accuracy; // [n_heads * SD_HEADS_RANKS] or empty: accuracy[k * SD_HEADS_RANKS + r] is
+                                 // how often head k's rank-r candidate was the right token (held-out text)
+};
+
+static constexpr int32_t SD_HEADS_MAX     = 16; // heads per file
+static constexpr int32_t SD_HEADS_MAX_LAYERS = 8;
+static constexpr int32_t SD_HEADS_RANKS   = 10; // ranks recorded in sd_heads_info::accuracy
+
+// Host copy of heads' weights, F32, for writing and reading files (training, importing, widening).
+// Matrices are row-major [out][in]: w[k * n_layers + l] has n_embd * n_embd values, out[k] has
+// n_vocab * n_embd (empty when shared_output).
+struct sd_heads_weights {
+    sd_heads_info                   info;
+    std::vector<std::vector<float>> w;
+    std::vector<std::vector<float>> b;
+    std::vector<std::vector<float>> out;
+};
+
+struct sd_heads;
+
+// A fingerprint of a model's identity: its architecture, sizes, vocabulary and output projection.
+// Heads carry the fingerprint of the model they were made for.
+sd_status sd_model_fingerprint(const sd_model * model, std::string & out, std::string & error);
+
+// Loads heads for a model; fails with a message naming the mismatch when they were made for
+// another model (hidden size, vocabulary, fingerprint) or the file is not a valid heads file.
+sd_status sd_heads_load(const char * path, const sd_model * model, sd_heads ** out, std::string & error);
+void      sd_heads_free(sd_heads * heads);
+sd_heads_info sd_heads_get_info(const sd_heads * heads);
+
+// Writes heads made for `model` (its fingerprint and name are recorded). Sizes are checked.
+sd_status sd_heads_save(const char * path, const sd_model * model, const sd_heads_weights & weights, std::string & error);
+
+// Same, with the fingerprint and base name taken from weights.info (for tools that widen heads).
+sd_status sd_heads_save_raw(const char * path, const sd_heads_weights & weights, std::string & error);
+
+// Reads a heads file into host memory (no model check). A shared output stays shared (out empty).
+sd_status sd_heads_read(const char * path, sd_heads_weights & out, std::string & error);
+
+// Logits of every head for n hidden states of the model (n_embd floats each), computed with ggml on
+// the heads' backend: out[(i * n_heads + k) * n_vocab + v]. For tests and tools; generation uses
+// the heads through a session.
+sd_status sd_heads_logits(const sd_heads * heads, const float * hidden, int32_t n, std::vector<float> & out,
+                          std::string & error);
+
+//
 // Session: one llama_context, its KV cache and one generation at a time
 //
 
@@ -125,6 +185,7 @@ enum sd_spec_type {
     SD_SPEC_RECYCLING = 2, // Token Recycling
     SD_SPEC_AUTO      = 3, // lookup, recycling and lookahead's window together, chosen by the budget
     SD_SPEC_LOOKAHEAD = 4, // lookahead decoding (Jacobi window + n-gram pool)
+    SD_SPEC_MEDUSA    = 6, // Medusa heads (sd_speculation_params::heads)
 };
 
 struct sd_speculation_params {
@@ -144,6 +205,17 @@ struct sd_speculation_params {
     int32_t lookahead_w = 8; // in [1, 32]
     int32_t lookahead_n = 4; // in [2, 16]
     int32_t lookahead_g = 8; // in [1, 32]
+    // Medusa: loaded heads (not owned; they may be freed after the generation begins)
+    const sd_heads * heads        = nullptr;
+    bool             medusa_static = false; // grow the tree by the heads' measured accuracy per rank
+                                            // (Medusa's sparse tree) instead of their probabilities
+    int32_t          medusa_top_k  = 8;     // candidates per head, in [1, 32]
+    // Typical acceptance (Medusa): LOSSY. Under sampling, the candidate with the highest target
+    // probability p is accepted when p > min(typical_threshold, typical_alpha * exp(-entropy));
+    // the output then no longer follows the model's distribution exactly. No effect when greedy.
+    bool  typical           = false;
+    float typical_threshold = 0.09f; // in (0, 1]
+    float typical_alpha     = 0.3f;  // in [0, 1]
 };
 
 struct sd_generation_params {

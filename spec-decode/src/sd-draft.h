@@ -8,6 +8,7 @@
 #include "llama.h"
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -80,6 +81,11 @@ struct sd_drafter {
     // Whether observe() needs the logits of every tree position.
     virtual bool wants_logits() const { return false; }
 
+    // Whether draft() needs the target model's last hidden state (the embeddings after the final
+    // norm at the position whose logits gave the root); hidden() then receives it before each draft.
+    virtual bool wants_hidden() const { return false; }
+    virtual void hidden(const float * /*h*/, int32_t /*n_embd*/) {}
+
     // Auxiliary tokens: a full set has aux_columns() columns of aux_column_tokens() tokens each; the
     // budget chooses how many columns a step evaluates (0 to all).
     virtual int32_t aux_columns() const { return 0; }
@@ -106,6 +112,15 @@ sd_drafter * sd_drafter_recycling_init(int32_t k, int32_t n_vocab);
 // evaluated beside the tree each step; every column's trajectory leaves an n-gram in a pool, and up to
 // g pooled n-grams starting with the current token become the draft.
 sd_drafter * sd_drafter_lookahead_init(int32_t w, int32_t n, int32_t g);
+
+// Medusa heads (Cai et al. 2024): head k predicts the token k + 1 after the root from the target's
+// last hidden state; the draft is a tree over the heads' top_k candidates per depth, grown best-first
+// by the heads' probabilities (dynamic) or by their measured per-rank accuracy (static, Medusa's
+// sparse tree; a prior when the file has no accuracies). Fails (nullptr, error set) when the heads'
+// backend cannot start.
+struct sd_heads_data;
+sd_drafter * sd_drafter_medusa_init(const std::shared_ptr<sd_heads_data> & heads, bool static_tree, int32_t top_k,
+                                    int32_t n_threads, std::string & error);
 
 // All of the above in one tree: their candidates are merged and the budget keeps the nodes whose
 // learnt acceptance pays for their cost, and the lookahead window when its value does. The drafters

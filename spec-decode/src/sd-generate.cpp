@@ -4,12 +4,13 @@
 // drawn from the target distribution after them (the bonus token).
 #include "sd-session.h"
 #include "sd-internal.h"
+#include "sd-heads.h"
 
 #include <algorithm>
 #include <cmath>
 
 static sd_status check_speculation(const sd_speculation_params & p, std::string & error) {
-    if (p.type < SD_SPEC_NONE || p.type > SD_SPEC_LOOKAHEAD) {
+    if (p.type < SD_SPEC_NONE || p.type > SD_SPEC_MEDUSA || p.type == 5) {
         return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "unknown speculation type " + std::to_string((int) p.type));
     }
     if (p.max_nodes < 1 || p.max_nodes > SD_MAX_LEAVES) {
@@ -35,6 +36,16 @@ static sd_status check_speculation(const sd_speculation_params & p, std::string 
                        "lookahead needs w in [1, 32], n in [2, 16] and g in [1, 32], got w=" +
                        std::to_string(p.lookahead_w) + " n=" + std::to_string(p.lookahead_n) +
                        " g=" + std::to_string(p.lookahead_g));
+    }
+    if (p.type == SD_SPEC_MEDUSA && p.heads == nullptr) {
+        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "Medusa speculation needs heads (sd_heads_load)");
+    }
+    if (p.medusa_top_k < 1 || p.medusa_top_k > 32) {
+        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "Medusa candidates per head must be in [1, 32], got " +
+                       std::to_string(p.medusa_top_k));
+    }
+    if (!(p.typical_threshold > 0.0f && p.typical_threshold <= 1.0f) || !(p.typical_alpha >= 0.0f && p.typical_alpha <= 1.0f)) {
+        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "typical acceptance needs a threshold in (0, 1] and alpha in [0, 1]");
     }
     return SD_OK;
 }
@@ -65,8 +76,25 @@ static sd_status check_generation_params(const sd_generation_params & p, std::st
 }
 
 // The drafter for these settings; the session keeps drafters (and what they learnt) across generations.
-static sd_drafter * drafter_for(sd_session * s, const sd_speculation_params & p) {
-    if (p.type == SD_SPEC_NONE) return nullptr;
+static sd_status drafter_for(sd_session * s, const sd_speculation_params & p, sd_drafter ** out, std::string & error) {
+    *out = nullptr;
+    if (p.type == SD_SPEC_NONE) return SD_OK;
+    if (p.type == SD_SPEC_MEDUSA) {
+        if (!s->medusa || s->medusa_heads != p.heads->data || s->medusa_static != p.medusa_static ||
+            s->medusa_top_k != p.medusa_top_k) {
+            s->medusa.reset();
+            s->medusa_heads.reset();
+            sd_drafter * d = sd_drafter_medusa_init(p.heads->data, p.medusa_static, p.medusa_top_k,
+                                                    llama_n_threads(s->ctx), error);
+            if (d == nullptr) return SD_ERR_CONTEXT_INIT;
+            s->medusa.reset(d);
+            s->medusa_heads = p.heads->data;
+            s->medusa_static = p.medusa_static;
+            s->medusa_top_k = p.medusa_top_k;
+        }
+        *out = s->medusa.get();
+        return SD_OK;
+    }
     // lookup keeps no state: rebuilt with each generation's settings
     s->lookup.reset(sd_drafter_lookup_init(p.lookup_min_ngram, p.lookup_max_ngram, p.lookup_max_branches));
     if (!s->recycling || s->recycling_k != p.recycling_k) {
@@ -80,11 +108,18 @@ static sd_drafter * drafter_for(sd_session * s, const sd_speculation_params & p)
     }
     s->automatic.reset(sd_drafter_auto_init(s->lookup.get(), s->recycling.get(), s->lookahead.get()));
     switch (p.type) {
-        case SD_SPEC_LOOKUP:    return s->lookup.get();
-        case SD_SPEC_RECYCLING: return s->recycling.get();
-        case SD_SPEC_LOOKAHEAD: return s->lookahead.get();
-        default:                return s->automatic.get();
+        case SD_SPEC_LOOKUP:    *out = s->lookup.get(); break;
+        case SD_SPEC_RECYCLING: *out = s->recycling.get(); break;
+        case SD_SPEC_LOOKAHEAD: *out = s->lookahead.get(); break;
+        default:                *out = s->automatic.get(); break;
     }
+    return SD_OK;
+}
+
+// Hands the hidden state of batch row `row` of the last decode to a drafter that wants it.
+static void pass_hidden(sd_session * s, int32_t row) {
+    if (s->drafter == nullptr || !s->drafter->wants_hidden()) return;
+    s->drafter->hidden(llama_get_embeddings_ith(s->ctx, row), llama_model_n_embd(s->model->model));
 }
 
 // Measures the device's decode cost for the batch sizes the budget considers, once per session.
@@ -115,6 +150,11 @@ sd_status sd_generation_begin(sd_session * s, const std::vector<llama_token> & p
     s->stats.n_prompt = (int32_t) prompt.size();
     s->t_start_us = llama_time_us();
 
+    status = drafter_for(s, params.spec, &s->drafter, error);
+    if (status != SD_OK) return status;
+    // drafters that read hidden states need llama.cpp to output them (the final norm's output)
+    llama_set_embeddings(s->ctx, s->drafter != nullptr && s->drafter->wants_hidden());
+
     // The decode cost is measured before the prompt is evaluated: measuring overwrites the logits.
     if (params.spec.type != SD_SPEC_NONE && params.spec.adaptive) {
         status = cost_prepare(s, error);
@@ -126,9 +166,9 @@ sd_status sd_generation_begin(sd_session * s, const std::vector<llama_token> & p
     if (status != SD_OK) return status;
     // Cancelled during the prompt: the first step reports SD_STOP_CANCELLED (the flag stays set).
     s->have_logits = !cancelled;
+    if (!cancelled) pass_hidden(s, -1);
 
     s->params = params;
-    s->drafter = drafter_for(s, params.spec);
 
     if (s->filter != nullptr) llama_sampler_free(s->filter);
     s->filter = sd_filter_init(s->model, params);
@@ -208,6 +248,33 @@ static void draft_tree(sd_session * s) {
             s->draft_pause = 0;
         }
     }
+}
+
+// Medusa's typical acceptance (lossy): the candidate the target finds likeliest is accepted when its
+// probability exceeds min(threshold, alpha * exp(-entropy)); otherwise the token is drawn with u.
+static int32_t accept_typical(sd_session * s, const std::vector<llama_token> & candidates, double u, llama_token * drawn) {
+    const sd_dist & d = s->dist;
+    double entropy = 0;
+    for (float p : d.probs) {
+        if (p > 0.0f) entropy -= (double) p * std::log((double) p);
+    }
+    const double threshold = std::min((double) s->params.spec.typical_threshold,
+                                      (double) s->params.spec.typical_alpha * std::exp(-entropy));
+    int32_t best = -1;
+    float best_p = 0.0f;
+    for (size_t c = 0; c < candidates.size(); c++) {
+        const float p = sd_dist_prob(d, candidates[c]);
+        if (p > best_p) {
+            best_p = p;
+            best = (int32_t) c;
+        }
+    }
+    if (best >= 0 && (double) best_p > threshold) {
+        *drawn = candidates[(size_t) best];
+        return best;
+    }
+    *drawn = sd_dist_sample_u(d, u);
+    return -1;
 }
 
 // Evaluates root + tree, accepts, commits the KV cache. Appends the produced tokens to `out`
@@ -307,7 +374,9 @@ static sd_status verify_step(sd_session * s, std::vector<llama_token> & out, boo
         // the index of the token this visit hands out, counted from the start of the generation
         const uint64_t index = (uint64_t) s->stats.n_generated + accepted.size();
         llama_token drawn = LLAMA_TOKEN_NULL;
-        const int32_t pick = sd_accept_match(s->dist, child_tokens.data(), (int32_t) child_tokens.size(),
+        const int32_t pick = s->params.spec.typical && !s->greedy
+                           ? accept_typical(s, child_tokens, sd_position_uniform(s->seed, index), &drawn)
+                           : sd_accept_match(s->dist, child_tokens.data(), (int32_t) child_tokens.size(),
                                              sd_position_uniform(s->seed, index), &drawn);
         for (size_t c = 0; c < children.size(); c++) {
             s->accept.observe(tree.bucket[(size_t) children[c]], (int32_t) c == pick);
@@ -321,6 +390,7 @@ static sd_status verify_step(sd_session * s, std::vector<llama_token> & out, boo
         llama_sampler_accept(s->filter, tree.token[(size_t) node]);
     }
     llama_sampler_accept(s->filter, bonus);
+    pass_hidden(s, accepted.empty() ? 0 : 1 + accepted.back());
 
     if (s->drafter != nullptr) {
         std::vector<const float *> rows;

@@ -9,6 +9,10 @@
 // The last error line llama.cpp logged on this thread (then forgotten), to explain a failure.
 std::string sd_log_take_last_error(void);
 
+// Checks that path is a readable regular file starting with the GGUF magic; messages name the file
+// as `what` ("model", "heads").
+sd_status sd_check_gguf_file(const char * path, const char * what, std::string & error);
+
 // Sets error to message and returns status: `return sd_fail(error, SD_ERR_X, "...");`
 sd_status sd_fail(std::string & error, sd_status status, std::string message);
 

@@ -1,6 +1,7 @@
 // Model loading, information, tokenizer and chat template.
 #include "spec-decode.h"
 #include "sd-internal.h"
+#include "sd-heads.h"
 
 #include "gguf.h"
 
@@ -20,32 +21,33 @@ sd_status sd_fail(std::string & error, sd_status status, std::string message) {
 
 // Checks what llama.cpp would otherwise report only in its log: the file exists, is a regular
 // readable file and starts with the GGUF magic.
-static sd_status check_gguf_file(const char * path, std::string & error) {
+sd_status sd_check_gguf_file(const char * path, const char * what, std::string & error) {
+    const std::string w = what;
     struct stat st;
     if (stat(path, &st) != 0) {
         return sd_fail(error, SD_ERR_MODEL_LOAD,
-                       std::string("model file not found: ") + path + " (" + std::strerror(errno) + ")");
+                       w + " file not found: " + path + " (" + std::strerror(errno) + ")");
     }
     if (S_ISDIR(st.st_mode)) {
-        return sd_fail(error, SD_ERR_MODEL_LOAD, std::string("model path is a directory, not a GGUF file: ") + path);
+        return sd_fail(error, SD_ERR_MODEL_LOAD, w + " path is a directory, not a GGUF file: " + path);
     }
     if (!S_ISREG(st.st_mode)) {
-        return sd_fail(error, SD_ERR_MODEL_LOAD, std::string("model path is not a regular file: ") + path);
+        return sd_fail(error, SD_ERR_MODEL_LOAD, w + " path is not a regular file: " + path);
     }
     FILE * f = std::fopen(path, "rb");
     if (f == nullptr) {
         return sd_fail(error, SD_ERR_MODEL_LOAD,
-                       std::string("cannot read model file: ") + path + " (" + std::strerror(errno) + ")");
+                       "cannot read " + w + " file: " + path + " (" + std::strerror(errno) + ")");
     }
     char magic[4] = {0, 0, 0, 0};
     const size_t n = std::fread(magic, 1, sizeof(magic), f);
     std::fclose(f);
     if (n < sizeof(magic)) {
         return sd_fail(error, SD_ERR_MODEL_LOAD,
-                       std::string("not a GGUF file (only ") + std::to_string(st.st_size) + " bytes): " + path);
+                       w + " file is not a GGUF file (only " + std::to_string(st.st_size) + " bytes): " + path);
     }
     if (std::memcmp(magic, "GGUF", 4) != 0) {
-        return sd_fail(error, SD_ERR_MODEL_LOAD, std::string("not a GGUF file (no GGUF magic): ") + path);
+        return sd_fail(error, SD_ERR_MODEL_LOAD, w + " file is not a GGUF file (no GGUF magic): " + path);
     }
     return SD_OK;
 }
@@ -95,7 +97,7 @@ sd_status sd_model_load(const char * path, const sd_model_params & params, sd_mo
     if (params.n_threads < 0) {
         return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "n_threads must be >= 0");
     }
-    sd_status status = check_gguf_file(path, error);
+    sd_status status = sd_check_gguf_file(path, "model", error);
     if (status != SD_OK) {
         return status;
     }
@@ -128,6 +130,9 @@ sd_status sd_model_load(const char * path, const sd_model_params & params, sd_mo
     m->model  = model;
     m->vocab  = llama_model_get_vocab(model);
     m->params = params;
+    m->path   = path;
+    std::string ignored; // heads cannot be checked against this model without it: sd_heads_load says so
+    sd_fingerprint_file(path, m->fingerprint, ignored);
     if (m->params.n_threads == 0) {
         const unsigned hw = std::thread::hardware_concurrency();
         m->params.n_threads = (int32_t) std::min(8u, std::max(1u, hw));

@@ -37,6 +37,10 @@ struct sd_session {
     std::unique_ptr<sd_drafter> automatic;
     int32_t                     recycling_k = 0;
     int32_t                     lookahead_wng[3] = {0, 0, 0};
+    std::unique_ptr<sd_drafter> medusa;
+    std::shared_ptr<sd_heads_data> medusa_heads; // what `medusa` was made for
+    bool                        medusa_static = false;
+    int32_t                     medusa_top_k  = 0;
     sd_accept_model             accept;
     sd_cost_model               cost;
     int32_t                     draft_skip  = 0; // steps left without drafting (back-off)

@@ -1,0 +1,129 @@
+// Medusa heads as a drafter. The heads read the target's last hidden state; head k's candidates
+// fill depth k + 1 of the tree (the heads do not see the tokens between, so every node at a depth
+// has the same candidates). The tree is grown best-first over (depth, rank) paths: by the product
+// of the heads' probabilities (dynamic) or of their measured accuracy per rank (static).
+#include "sd-draft.h"
+#include "sd-heads.h"
+
+#include <algorithm>
+#include <cmath>
+#include <queue>
+
+namespace {
+
+// Default accuracy per (head, rank) when the heads file has none: of the order Medusa reports for
+// trained heads (head 1 top-1 about 0.6), falling with the head and the rank.
+float prior_accuracy(int32_t k, int32_t r) {
+    return 0.6f * std::pow(0.75f, (float) k) * std::pow(0.45f, (float) r);
+}
+
+struct medusa_drafter final : sd_drafter {
+    std::unique_ptr<sd_heads_evaluator> eval;
+    int32_t n_heads = 0;
+    int32_t n_vocab = 0;
+    int32_t n_embd  = 0;
+    int32_t top_k   = 0;
+    bool    static_tree = false;
+    std::vector<float> accuracy;   // [n_heads * SD_HEADS_RANKS]
+
+    std::vector<float> h;          // the last hidden state
+    bool               have_h = false;
+    std::vector<float> logits;     // [n_heads * n_vocab]
+    std::vector<std::vector<llama_token>> cand_token; // [n_heads][top_k]
+    std::vector<std::vector<float>>       cand_prob;  // [n_heads][top_k]
+    std::string error;
+
+    const char * name() const override { return static_tree ? "medusa-static" : "medusa"; }
+    bool wants_hidden() const override { return true; }
+
+    void hidden(const float * x, int32_t n) override {
+        have_h = x != nullptr && n == n_embd;
+        if (have_h) h.assign(x, x + n);
+    }
+
+    // Softmax of each head and its top_k candidates.
+    bool candidates() {
+        if (sd_heads_evaluate(*eval, h.data(), 1, logits, error) != SD_OK) return false;
+        std::vector<int32_t> order((size_t) n_vocab);
+        for (int32_t k = 0; k < n_heads; k++) {
+            const float * l = &logits[(size_t) k * (size_t) n_vocab];
+            for (int32_t v = 0; v < n_vocab; v++) order[(size_t) v] = v;
+            std::partial_sort(order.begin(), order.begin() + top_k, order.end(),
+                              [&](int32_t a, int32_t b) { return l[a] > l[b]; });
+            const float max = l[order[0]];
+            double sum = 0;
+            for (int32_t v = 0; v < n_vocab; v++) sum += std::exp((double) (l[v] - max));
+            cand_token[(size_t) k].resize((size_t) top_k);
+            cand_prob[(size_t) k].resize((size_t) top_k);
+            for (int32_t r = 0; r < top_k; r++) {
+                cand_token[(size_t) k][(size_t) r] = order[(size_t) r];
+                cand_prob[(size_t) k][(size_t) r] = (float) (std::exp((double) (l[order[(size_t) r]] - max)) / sum);
+            }
+        }
+        return true;
+    }
+
+    void draft(const std::vector<llama_token> & /*history*/, int32_t max_nodes, int32_t max_depth,
+               sd_draft_tree & out) override {
+        sd_tree_clear(out);
+        if (!have_h || !candidates()) return;
+        have_h = false; // a hidden state drafts once
+        const int32_t depth_limit = std::min(n_heads, max_depth);
+        // best-first: a node's score is the product of its path's scores; a popped node is added to
+        // the tree and offers its children (the next head's candidates) and its next sibling
+        struct entry {
+            double  score;
+            int32_t parent; // tree node, -1 = root
+            int32_t depth;  // 1-based
+            int32_t rank;
+            double  parent_score;
+            bool operator<(const entry & o) const { return score < o.score; }
+        };
+        auto score = [&](int32_t depth, int32_t rank) -> double {
+            const int32_t k = depth - 1;
+            return static_tree ? (rank < SD_HEADS_RANKS ? accuracy[(size_t) (k * SD_HEADS_RANKS + rank)] : 0.0)
+                               : cand_prob[(size_t) k][(size_t) rank];
+        };
+        std::priority_queue<entry> heap;
+        heap.push({score(1, 0), -1, 1, 0, 1.0});
+        while (!heap.empty() && sd_tree_size(out) < max_nodes) {
+            const entry e = heap.top();
+            heap.pop();
+            if (e.score <= 0.0) break;
+            const int32_t k = e.depth - 1;
+            const float p = cand_prob[(size_t) k][(size_t) e.rank];
+            const int32_t bucket = 400 + k * 10 + std::min(9, (int32_t) (p * 10.0f));
+            const int32_t node = sd_tree_add(out, cand_token[(size_t) k][(size_t) e.rank], e.parent,
+                                             static_tree ? (float) score(e.depth, e.rank) : p, bucket);
+            if (e.rank + 1 < top_k) {
+                heap.push({e.parent_score * score(e.depth, e.rank + 1), e.parent, e.depth, e.rank + 1, e.parent_score});
+            }
+            if (e.depth < depth_limit) {
+                heap.push({e.score * score(e.depth + 1, 0), node, e.depth + 1, 0, e.score});
+            }
+        }
+    }
+};
+
+} // namespace
+
+sd_drafter * sd_drafter_medusa_init(const std::shared_ptr<sd_heads_data> & heads, bool static_tree, int32_t top_k,
+                                    int32_t n_threads, std::string & error) {
+    auto d = std::make_unique<medusa_drafter>();
+    if (sd_heads_evaluator_init(heads, n_threads, d->eval, error) != SD_OK) return nullptr;
+    const sd_heads_info & info = heads->info;
+    d->n_heads = info.n_heads;
+    d->n_vocab = info.n_vocab;
+    d->n_embd = info.n_embd;
+    d->top_k = std::max(1, std::min(top_k, info.n_vocab));
+    d->static_tree = static_tree;
+    d->accuracy = info.accuracy;
+    if (d->accuracy.empty()) {
+        for (int32_t k = 0; k < info.n_heads; k++) {
+            for (int32_t r = 0; r < SD_HEADS_RANKS; r++) d->accuracy.push_back(prior_accuracy(k, r));
+        }
+    }
+    d->cand_token.resize((size_t) info.n_heads);
+    d->cand_prob.resize((size_t) info.n_heads);
+    return d.release();
+}

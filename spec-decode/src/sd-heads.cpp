@@ -1,0 +1,562 @@
+// Medusa heads: the GGUF heads file (docs/medusa-heads.md), model fingerprints, loading onto a
+// ggml backend, evaluation, and writing.
+#include "sd-heads.h"
+#include "sd-internal.h"
+
+#include "ggml-alloc.h"
+#include "ggml-cpu.h"
+#include "gguf.h"
+
+#include <cinttypes>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+static const char * const K_ARCH        = "general.architecture";
+static const char * const K_NAME        = "general.name";
+static const char * const K_HEADS       = "medusa.head_count";
+static const char * const K_LAYERS      = "medusa.block_count";
+static const char * const K_EMBD        = "medusa.embedding_length";
+static const char * const K_VOCAB       = "medusa.vocab_size";
+static const char * const K_SHARED      = "medusa.shared_output";
+static const char * const K_FINGERPRINT = "medusa.base_fingerprint";
+static const char * const K_BASE_NAME   = "medusa.base_name";
+static const char * const K_ACCURACY    = "medusa.accuracy";
+
+static std::string w_name(int32_t k, int32_t l) { return "medusa." + std::to_string(k) + "." + std::to_string(l) + ".weight"; }
+static std::string b_name(int32_t k, int32_t l) { return "medusa." + std::to_string(k) + "." + std::to_string(l) + ".bias"; }
+static std::string o_name(int32_t k)            { return "medusa." + std::to_string(k) + ".output.weight"; }
+
+struct gguf_deleter { void operator()(gguf_context * g) const { gguf_free(g); } };
+typedef std::unique_ptr<gguf_context, gguf_deleter> gguf_ptr;
+struct file_closer { void operator()(FILE * f) const { std::fclose(f); } };
+typedef std::unique_ptr<FILE, file_closer> file_ptr;
+
+static gguf_ptr open_gguf(const char * path) {
+    gguf_init_params params = {/*no_alloc =*/ true, /*ctx =*/ nullptr};
+    return gguf_ptr(gguf_init_from_file(path, params));
+}
+
+static std::string str_key(const gguf_context * g, const char * key) {
+    const int64_t id = gguf_find_key(g, key);
+    return id >= 0 && gguf_get_kv_type(g, id) == GGUF_TYPE_STRING ? gguf_get_val_str(g, id) : "";
+}
+
+// Reads bytes [offset, offset + n) of a file; false when the file is shorter.
+static bool read_at(FILE * f, size_t offset, void * dst, size_t n) {
+    return std::fseek(f, (long) offset, SEEK_SET) == 0 && std::fread(dst, 1, n, f) == n;
+}
+
+//
+// Fingerprint
+//
+
+static void fnv(uint64_t & h, const void * data, size_t n) {
+    const uint8_t * p = static_cast<const uint8_t *>(data);
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ULL;
+    }
+}
+
+// The tensor that projects hidden states to logits: output.weight, or the tied token embedding.
+static int64_t output_tensor(const gguf_context * g) {
+    const int64_t id = gguf_find_tensor(g, "output.weight");
+    return id >= 0 ? id : gguf_find_tensor(g, "token_embd.weight");
+}
+
+sd_status sd_fingerprint_file(const char * path, std::string & out, std::string & error) {
+    gguf_ptr g = open_gguf(path);
+    if (!g) return sd_fail(error, SD_ERR_MODEL_LOAD, std::string("cannot read the model's GGUF metadata: ") + path);
+    uint64_t h = 0xcbf29ce484222325ULL;
+    const std::string arch = str_key(g.get(), K_ARCH);
+    fnv(h, arch.data(), arch.size() + 1);
+    const int64_t tokens = gguf_find_key(g.get(), "tokenizer.ggml.tokens");
+    if (tokens >= 0 && gguf_get_kv_type(g.get(), tokens) == GGUF_TYPE_ARRAY &&
+        gguf_get_arr_type(g.get(), tokens) == GGUF_TYPE_STRING) {
+        const size_t n = gguf_get_arr_n(g.get(), tokens);
+        for (size_t i = 0; i < n; i++) {
+            const char * t = gguf_get_arr_str(g.get(), tokens, i);
+            fnv(h, t, std::strlen(t) + 1);
+        }
+    }
+    const int64_t t = output_tensor(g.get());
+    if (t < 0) return sd_fail(error, SD_ERR_MODEL_LOAD, std::string("the model has no output projection: ") + path);
+    const ggml_type type = gguf_get_tensor_type(g.get(), t);
+    fnv(h, &type, sizeof(type));
+    fnv(h, gguf_get_tensor_ne(g.get(), t), sizeof(int64_t) * GGML_MAX_DIMS);
+    // the first 4 MiB of the projection: enough to tell models apart, cheap to read
+    std::vector<uint8_t> bytes(std::min(gguf_get_tensor_size(g.get(), t), (size_t) 4 << 20));
+    file_ptr f(std::fopen(path, "rb"));
+    if (!f || !read_at(f.get(), gguf_get_data_offset(g.get()) + gguf_get_tensor_offset(g.get(), t), bytes.data(),
+                       bytes.size())) {
+        return sd_fail(error, SD_ERR_MODEL_LOAD, std::string("cannot read the model's output projection: ") + path);
+    }
+    fnv(h, bytes.data(), bytes.size());
+    char hex[17];
+    std::snprintf(hex, sizeof(hex), "%016" PRIx64, h);
+    out = hex;
+    return SD_OK;
+}
+
+sd_status sd_model_fingerprint(const sd_model * model, std::string & out, std::string & error) {
+    if (!model->fingerprint.empty()) {
+        out = model->fingerprint;
+        return SD_OK;
+    }
+    return sd_fingerprint_file(model->path.c_str(), out, error);
+}
+
+//
+// The heads file
+//
+
+// A tensor of the file: where its data is and what it is.
+struct file_tensor {
+    std::string name;
+    ggml_type   type;
+    int64_t     ne[2];
+    size_t      offset; // in the file
+    size_t      size;
+};
+
+// Parses and checks a heads file's metadata and tensor index.
+static sd_status parse_heads(const char * path, sd_heads_info & info, std::vector<file_tensor> & tensors,
+                             std::string & error) {
+    sd_status status = sd_check_gguf_file(path, "heads", error);
+    if (status != SD_OK) return status;
+    sd_log_take_last_error();
+    gguf_ptr g = open_gguf(path);
+    const std::string where = std::string(" (") + path + ")";
+    if (!g) {
+        std::string reason = sd_log_take_last_error();
+        return sd_fail(error, SD_ERR_MODEL_LOAD, "not a valid GGUF file" + where + (reason.empty() ? "" : ": " + reason));
+    }
+    const std::string arch = str_key(g.get(), K_ARCH);
+    if (arch != "medusa") {
+        return sd_fail(error, SD_ERR_MODEL_LOAD, "not a Medusa heads file: general.architecture is '" + arch +
+                       "', expected 'medusa'" + where);
+    }
+    auto get_u32 = [&](const char * key, int32_t lo, int32_t hi, int32_t & v) -> bool {
+        const int64_t id = gguf_find_key(g.get(), key);
+        if (id < 0 || gguf_get_kv_type(g.get(), id) != GGUF_TYPE_UINT32) {
+            sd_fail(error, SD_ERR_MODEL_LOAD, std::string("heads file lacks ") + key + " (uint32)" + where);
+            return false;
+        }
+        const uint32_t u = gguf_get_val_u32(g.get(), id);
+        if (u < (uint32_t) lo || u > (uint32_t) hi) {
+            sd_fail(error, SD_ERR_MODEL_LOAD, std::string("heads file has ") + key + " = " + std::to_string(u) +
+                    ", expected " + std::to_string(lo) + ".." + std::to_string(hi) + where);
+            return false;
+        }
+        v = (int32_t) u;
+        return true;
+    };
+    info = sd_heads_info();
+    if (!get_u32(K_HEADS, 1, SD_HEADS_MAX, info.n_heads) || !get_u32(K_LAYERS, 0, SD_HEADS_MAX_LAYERS, info.n_layers) ||
+        !get_u32(K_EMBD, 1, 1 << 16, info.n_embd) || !get_u32(K_VOCAB, 1, 1 << 22, info.n_vocab)) {
+        return SD_ERR_MODEL_LOAD;
+    }
+    const int64_t shared = gguf_find_key(g.get(), K_SHARED);
+    info.shared_output = shared >= 0 && gguf_get_kv_type(g.get(), shared) == GGUF_TYPE_BOOL && gguf_get_val_bool(g.get(), shared);
+    info.fingerprint = str_key(g.get(), K_FINGERPRINT);
+    if (info.fingerprint.empty()) {
+        return sd_fail(error, SD_ERR_MODEL_LOAD, std::string("heads file lacks ") + K_FINGERPRINT + where);
+    }
+    info.base_name = str_key(g.get(), K_BASE_NAME);
+    const int64_t acc = gguf_find_key(g.get(), K_ACCURACY);
+    if (acc >= 0) {
+        if (gguf_get_kv_type(g.get(), acc) != GGUF_TYPE_ARRAY || gguf_get_arr_type(g.get(), acc) != GGUF_TYPE_FLOAT32 ||
+            gguf_get_arr_n(g.get(), acc) != (size_t) (info.n_heads * SD_HEADS_RANKS)) {
+            return sd_fail(error, SD_ERR_MODEL_LOAD, std::string("heads file has a malformed ") + K_ACCURACY +
+                           " (expected " + std::to_string(info.n_heads * SD_HEADS_RANKS) + " floats)" + where);
+        }
+        const float * a = static_cast<const float *>(gguf_get_arr_data(g.get(), acc));
+        info.accuracy.assign(a, a + info.n_heads * SD_HEADS_RANKS);
+        for (float x : info.accuracy) {
+            if (!(x >= 0.0f && x <= 1.0f)) {
+                return sd_fail(error, SD_ERR_MODEL_LOAD, std::string("heads file has accuracies outside [0, 1] in ") +
+                               K_ACCURACY + where);
+            }
+        }
+    }
+
+    struct stat_size { size_t file = 0; } sz;
+    {
+        file_ptr f(std::fopen(path, "rb"));
+        if (f && std::fseek(f.get(), 0, SEEK_END) == 0) sz.file = (size_t) std::ftell(f.get());
+    }
+    tensors.clear();
+    auto want = [&](const std::string & name, int64_t ne0, int64_t ne1, bool matrix) -> bool {
+        const int64_t id = gguf_find_tensor(g.get(), name.c_str());
+        if (id < 0) {
+            sd_fail(error, SD_ERR_MODEL_LOAD, "heads file lacks tensor " + name + where);
+            return false;
+        }
+        const int64_t * ne = gguf_get_tensor_ne(g.get(), id);
+        if (ne[0] != ne0 || ne[1] != ne1 || ne[2] != 1 || ne[3] != 1) {
+            sd_fail(error, SD_ERR_MODEL_LOAD, "heads tensor " + name + " has shape [" + std::to_string(ne[0]) + ", " +
+                    std::to_string(ne[1]) + "], expected [" + std::to_string(ne0) + ", " + std::to_string(ne1) + "]" + where);
+            return false;
+        }
+        const ggml_type type = gguf_get_tensor_type(g.get(), id);
+        if (matrix ? !(type == GGML_TYPE_F32 || type == GGML_TYPE_F16 || type == GGML_TYPE_BF16 || ggml_is_quantized(type))
+                   : type != GGML_TYPE_F32) {
+            sd_fail(error, SD_ERR_MODEL_LOAD, "heads tensor " + name + " has type " + ggml_type_name(type) +
+                    (matrix ? ", expected F32, F16, BF16 or a quantized type" : ", expected F32") + where);
+            return false;
+        }
+        file_tensor t;
+        t.name = name;
+        t.type = type;
+        t.ne[0] = ne0;
+        t.ne[1] = ne1;
+        t.offset = gguf_get_data_offset(g.get()) + gguf_get_tensor_offset(g.get(), id);
+        t.size = gguf_get_tensor_size(g.get(), id);
+        if (t.offset + t.size > sz.file) {
+            sd_fail(error, SD_ERR_MODEL_LOAD, "heads file is truncated: tensor " + name + " ends past the end of the file" + where);
+            return false;
+        }
+        tensors.push_back(t);
+        return true;
+    };
+    for (int32_t k = 0; k < info.n_heads; k++) {
+        for (int32_t l = 0; l < info.n_layers; l++) {
+            if (!want(w_name(k, l), info.n_embd, info.n_embd, true) || !want(b_name(k, l), info.n_embd, 1, false)) {
+                return SD_ERR_MODEL_LOAD;
+            }
+        }
+        if (!info.shared_output && !want(o_name(k), info.n_embd, info.n_vocab, true)) return SD_ERR_MODEL_LOAD;
+    }
+    return SD_OK;
+}
+
+sd_heads_data::~sd_heads_data() {
+    if (buffer != nullptr) ggml_backend_buffer_free(buffer);
+    if (ctx != nullptr) ggml_free(ctx);
+}
+
+// The device the heads run on: the model's GPU when it is offloaded to one, else the CPU.
+static ggml_backend_dev_t heads_device(const sd_model * model) {
+    if (model->params.n_gpu_layers != 0) {
+        ggml_backend_dev_t gpu = ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_GPU);
+        if (gpu != nullptr) return gpu;
+    }
+    return ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_CPU);
+}
+
+sd_status sd_heads_load(const char * path, const sd_model * model, sd_heads ** out, std::string & error) {
+    *out = nullptr;
+    if (path == nullptr || path[0] == '\0') return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "heads path is empty");
+    if (model == nullptr) return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "heads need the model they are for");
+    auto data = std::make_shared<sd_heads_data>();
+    std::vector<file_tensor> tensors;
+    sd_status status = parse_heads(path, data->info, tensors, error);
+    if (status != SD_OK) return status;
+    const sd_heads_info & info = data->info;
+    const int32_t n_embd = llama_model_n_embd(model->model);
+    const int32_t n_vocab = llama_vocab_n_tokens(model->vocab);
+    const std::string where = std::string(" (") + path + ")";
+    if (info.n_embd != n_embd) {
+        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "the heads are for hidden size " + std::to_string(info.n_embd) +
+                       ", the model has " + std::to_string(n_embd) + where);
+    }
+    if (info.n_vocab != n_vocab) {
+        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "the heads are for a vocabulary of " + std::to_string(info.n_vocab) +
+                       " tokens, the model has " + std::to_string(n_vocab) + where);
+    }
+    std::string fingerprint;
+    status = sd_model_fingerprint(model, fingerprint, error);
+    if (status != SD_OK) return status;
+    if (info.fingerprint != fingerprint) {
+        return sd_fail(error, SD_ERR_INVALID_ARGUMENT,
+                       "the heads were made for another model (" +
+                       (info.base_name.empty() ? std::string("fingerprint ") : "'" + info.base_name + "', fingerprint ") +
+                       info.fingerprint + "; this model's is " + fingerprint + ")" + where);
+    }
+
+    // the base model's output projection, when the heads share it
+    gguf_ptr base;
+    file_tensor base_out;
+    if (info.shared_output) {
+        base = open_gguf(model->path.c_str());
+        const int64_t t = base ? output_tensor(base.get()) : -1;
+        if (t < 0) return sd_fail(error, SD_ERR_MODEL_LOAD, "cannot read the model's output projection: " + model->path);
+        const int64_t * ne = gguf_get_tensor_ne(base.get(), t);
+        if (ne[0] != n_embd || ne[1] != n_vocab) {
+            return sd_fail(error, SD_ERR_MODEL_LOAD, "the model's output projection has an unexpected shape: " + model->path);
+        }
+        base_out = {"medusa.shared.output.weight", gguf_get_tensor_type(base.get(), t), {ne[0], ne[1]},
+                    gguf_get_data_offset(base.get()) + gguf_get_tensor_offset(base.get(), t),
+                    gguf_get_tensor_size(base.get(), t)};
+    }
+
+    const size_t n_tensors = tensors.size() + 1;
+    ggml_init_params params = {ggml_tensor_overhead() * n_tensors, nullptr, /*no_alloc =*/ true};
+    data->ctx = ggml_init(params);
+    if (data->ctx == nullptr) return sd_fail(error, SD_ERR_MODEL_LOAD, "out of memory creating the heads' tensors");
+    auto make = [&](const file_tensor & ft) {
+        ggml_tensor * t = ft.ne[1] == 1 && ft.type == GGML_TYPE_F32 && ft.name.find(".bias") != std::string::npos
+                        ? ggml_new_tensor_1d(data->ctx, ft.type, ft.ne[0])
+                        : ggml_new_tensor_2d(data->ctx, ft.type, ft.ne[0], ft.ne[1]);
+        ggml_set_name(t, ft.name.c_str());
+        return t;
+    };
+    std::vector<ggml_tensor *> made;
+    for (const file_tensor & ft : tensors) made.push_back(make(ft));
+    ggml_tensor * shared_out = info.shared_output ? make(base_out) : nullptr;
+
+    data->device = heads_device(model);
+    data->buffer = ggml_backend_alloc_ctx_tensors_from_buft(data->ctx, ggml_backend_dev_buffer_type(data->device));
+    if (data->buffer == nullptr) {
+        return sd_fail(error, SD_ERR_MODEL_LOAD, std::string("cannot allocate the heads' weights on ") +
+                       ggml_backend_dev_name(data->device));
+    }
+    auto upload = [&](const char * file, const file_tensor & ft, ggml_tensor * t) -> bool {
+        file_ptr f(std::fopen(file, "rb"));
+        std::vector<uint8_t> bytes(ft.size);
+        if (!f || ggml_nbytes(t) != ft.size || !read_at(f.get(), ft.offset, bytes.data(), bytes.size())) {
+            sd_fail(error, SD_ERR_MODEL_LOAD, std::string("cannot read tensor ") + ft.name + " from " + file);
+            return false;
+        }
+        ggml_backend_tensor_set(t, bytes.data(), 0, bytes.size());
+        return true;
+    };
+    for (size_t i = 0; i < tensors.size(); i++) {
+        if (!upload(path, tensors[i], made[i])) return SD_ERR_MODEL_LOAD;
+    }
+    if (shared_out != nullptr && !upload(model->path.c_str(), base_out, shared_out)) return SD_ERR_MODEL_LOAD;
+
+    sd_heads_tensors & ht = data->tensors;
+    ht.n_heads = info.n_heads;
+    ht.n_layers = info.n_layers;
+    size_t next = 0;
+    for (int32_t k = 0; k < info.n_heads; k++) {
+        for (int32_t l = 0; l < info.n_layers; l++) {
+            ht.w.push_back(made[next++]);
+            ht.b.push_back(made[next++]);
+        }
+        ht.out.push_back(info.shared_output ? shared_out : made[next++]);
+    }
+    *out = new sd_heads{data};
+    return SD_OK;
+}
+
+void sd_heads_free(sd_heads * heads) {
+    delete heads;
+}
+
+sd_heads_info sd_heads_get_info(const sd_heads * heads) {
+    return heads->data->info;
+}
+
+//
+// Evaluation
+//
+
+std::vector<ggml_tensor *> sd_heads_graph(ggml_context * ctx, const sd_heads_tensors & t, ggml_tensor * h) {
+    std::vector<ggml_tensor *> logits;
+    for (int32_t k = 0; k < t.n_heads; k++) {
+        ggml_tensor * x = h;
+        for (int32_t l = 0; l < t.n_layers; l++) {
+            const size_t i = (size_t) (k * t.n_layers + l);
+            ggml_tensor * y = ggml_add(ctx, ggml_mul_mat(ctx, t.w[i], x), t.b[i]);
+            x = ggml_add(ctx, x, ggml_silu(ctx, y));
+        }
+        logits.push_back(ggml_mul_mat(ctx, t.out[(size_t) k], x));
+    }
+    return logits;
+}
+
+sd_heads_evaluator::~sd_heads_evaluator() {
+    if (galloc != nullptr) ggml_gallocr_free(galloc);
+    if (backend != nullptr) ggml_backend_free(backend);
+}
+
+sd_status sd_heads_evaluator_init(const std::shared_ptr<sd_heads_data> & data, int32_t n_threads,
+                                  std::unique_ptr<sd_heads_evaluator> & out, std::string & error) {
+    auto e = std::make_unique<sd_heads_evaluator>();
+    e->data = data;
+    e->backend = ggml_backend_dev_init(data->device, nullptr);
+    if (e->backend == nullptr) {
+        return sd_fail(error, SD_ERR_CONTEXT_INIT, std::string("cannot start a backend on ") +
+                       ggml_backend_dev_name(data->device) + " for the heads");
+    }
+    ggml_backend_reg_t reg = ggml_backend_dev_backend_reg(data->device);
+    auto set_threads = (ggml_backend_set_n_threads_t) ggml_backend_reg_get_proc_address(reg, "ggml_backend_set_n_threads");
+    if (set_threads != nullptr && n_threads > 0) set_threads(e->backend, n_threads);
+    e->galloc = ggml_gallocr_new(ggml_backend_get_default_buffer_type(e->backend));
+    const size_t n_nodes = (size_t) data->info.n_heads * (4 * (size_t) data->info.n_layers + 1) + 8;
+    e->meta.resize(ggml_tensor_overhead() * n_nodes + ggml_graph_overhead_custom(n_nodes, false));
+    out = std::move(e);
+    return SD_OK;
+}
+
+sd_status sd_heads_evaluate(sd_heads_evaluator & e, const float * hidden, int32_t n, std::vector<float> & out,
+                            std::string & error) {
+    const sd_heads_info & info = e.data->info;
+    ggml_init_params params = {e.meta.size(), e.meta.data(), /*no_alloc =*/ true};
+    ggml_context * ctx = ggml_init(params);
+    ggml_tensor * h = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, info.n_embd, n);
+    ggml_set_input(h);
+    std::vector<ggml_tensor *> logits = sd_heads_graph(ctx, e.data->tensors, h);
+    const size_t n_nodes = (size_t) info.n_heads * (4 * (size_t) info.n_layers + 1) + 8;
+    ggml_cgraph * gf = ggml_new_graph_custom(ctx, n_nodes, false);
+    for (ggml_tensor * t : logits) {
+        ggml_set_output(t);
+        ggml_build_forward_expand(gf, t);
+    }
+    if (!ggml_gallocr_alloc_graph(e.galloc, gf)) {
+        ggml_free(ctx);
+        return sd_fail(error, SD_ERR_DECODE, "cannot allocate the heads' computation");
+    }
+    ggml_backend_tensor_set(h, hidden, 0, sizeof(float) * (size_t) info.n_embd * (size_t) n);
+    if (ggml_backend_graph_compute(e.backend, gf) != GGML_STATUS_SUCCESS) {
+        ggml_free(ctx);
+        return sd_fail(error, SD_ERR_DECODE, "the heads' computation failed");
+    }
+    const size_t nv = (size_t) info.n_vocab;
+    out.resize((size_t) n * (size_t) info.n_heads * nv);
+    std::vector<float> tmp(nv * (size_t) n);
+    for (int32_t k = 0; k < info.n_heads; k++) {
+        ggml_backend_tensor_get(logits[(size_t) k], tmp.data(), 0, tmp.size() * sizeof(float));
+        for (int32_t i = 0; i < n; i++) {
+            std::memcpy(&out[((size_t) i * info.n_heads + k) * nv], &tmp[(size_t) i * nv], nv * sizeof(float));
+        }
+    }
+    ggml_free(ctx);
+    return SD_OK;
+}
+
+sd_status sd_heads_logits(const sd_heads * heads, const float * hidden, int32_t n, std::vector<float> & out,
+                          std::string & error) {
+    if (n < 1) return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "no hidden states given");
+    std::unique_ptr<sd_heads_evaluator> e;
+    sd_status status = sd_heads_evaluator_init(heads->data, 0, e, error);
+    if (status != SD_OK) return status;
+    return sd_heads_evaluate(*e, hidden, n, out, error);
+}
+
+//
+// Writing and reading host copies
+//
+
+static sd_status check_weights(const sd_heads_weights & w, std::string & error) {
+    const sd_heads_info & i = w.info;
+    if (i.n_heads < 1 || i.n_heads > SD_HEADS_MAX || i.n_layers < 0 || i.n_layers > SD_HEADS_MAX_LAYERS ||
+        i.n_embd < 1 || i.n_vocab < 1) {
+        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "heads need 1.." + std::to_string(SD_HEADS_MAX) + " heads, 0.." +
+                       std::to_string(SD_HEADS_MAX_LAYERS) + " blocks and positive sizes");
+    }
+    const size_t nl = (size_t) i.n_heads * (size_t) i.n_layers;
+    const size_t ee = (size_t) i.n_embd * (size_t) i.n_embd;
+    const size_t ve = (size_t) i.n_vocab * (size_t) i.n_embd;
+    bool ok = w.w.size() == nl && w.b.size() == nl && w.out.size() == (i.shared_output ? 0 : (size_t) i.n_heads);
+    for (size_t j = 0; ok && j < nl; j++) ok = w.w[j].size() == ee && w.b[j].size() == (size_t) i.n_embd;
+    for (size_t j = 0; ok && j < w.out.size(); j++) ok = w.out[j].size() == ve;
+    if (!ok) return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "heads weights do not have the sizes their info gives");
+    if (!i.accuracy.empty() && i.accuracy.size() != (size_t) (i.n_heads * SD_HEADS_RANKS)) {
+        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "heads accuracy must have n_heads x " +
+                       std::to_string(SD_HEADS_RANKS) + " values");
+    }
+    return SD_OK;
+}
+
+sd_status sd_heads_save_raw(const char * path, const sd_heads_weights & w, std::string & error) {
+    sd_status status = check_weights(w, error);
+    if (status != SD_OK) return status;
+    const sd_heads_info & i = w.info;
+    gguf_ptr g(gguf_init_empty());
+    gguf_set_val_str(g.get(), K_ARCH, "medusa");
+    gguf_set_val_str(g.get(), K_NAME, ("Medusa heads" + (i.base_name.empty() ? "" : " for " + i.base_name)).c_str());
+    gguf_set_val_u32(g.get(), K_HEADS, (uint32_t) i.n_heads);
+    gguf_set_val_u32(g.get(), K_LAYERS, (uint32_t) i.n_layers);
+    gguf_set_val_u32(g.get(), K_EMBD, (uint32_t) i.n_embd);
+    gguf_set_val_u32(g.get(), K_VOCAB, (uint32_t) i.n_vocab);
+    gguf_set_val_bool(g.get(), K_SHARED, i.shared_output);
+    gguf_set_val_str(g.get(), K_FINGERPRINT, i.fingerprint.c_str());
+    gguf_set_val_str(g.get(), K_BASE_NAME, i.base_name.c_str());
+    if (!i.accuracy.empty()) gguf_set_arr_data(g.get(), K_ACCURACY, GGUF_TYPE_FLOAT32, i.accuracy.data(), i.accuracy.size());
+
+    const size_t n_tensors = w.w.size() + w.b.size() + w.out.size();
+    ggml_init_params params = {ggml_tensor_overhead() * (n_tensors + 1), nullptr, /*no_alloc =*/ true};
+    ggml_context * ctx = ggml_init(params);
+    auto add = [&](const std::string & name, const std::vector<float> & v, int64_t ne0, int64_t ne1) {
+        ggml_tensor * t = ne1 == 0 ? ggml_new_tensor_1d(ctx, GGML_TYPE_F32, ne0) : ggml_new_tensor_2d(ctx, GGML_TYPE_F32, ne0, ne1);
+        ggml_set_name(t, name.c_str());
+        gguf_add_tensor(g.get(), t);
+        gguf_set_tensor_data(g.get(), name.c_str(), v.data());
+    };
+    for (int32_t k = 0; k < i.n_heads; k++) {
+        for (int32_t l = 0; l < i.n_layers; l++) {
+            const size_t j = (size_t) (k * i.n_layers + l);
+            add(w_name(k, l), w.w[j], i.n_embd, i.n_embd);
+            add(b_name(k, l), w.b[j], i.n_embd, 0);
+        }
+        if (!i.shared_output) add(o_name(k), w.out[(size_t) k], i.n_embd, i.n_vocab);
+    }
+    const std::string tmp = std::string(path) + ".tmp";
+    const bool written = gguf_write_to_file(g.get(), tmp.c_str(), false);
+    ggml_free(ctx);
+    if (!written || std::rename(tmp.c_str(), path) != 0) {
+        std::remove(tmp.c_str());
+        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, std::string("cannot write the heads file ") + path);
+    }
+    return SD_OK;
+}
+
+sd_status sd_heads_save(const char * path, const sd_model * model, const sd_heads_weights & weights, std::string & error) {
+    if (model == nullptr) return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "heads need the model they are for");
+    sd_heads_weights w = weights;
+    const int32_t n_embd = llama_model_n_embd(model->model);
+    const int32_t n_vocab = llama_vocab_n_tokens(model->vocab);
+    if (w.info.n_embd != n_embd || w.info.n_vocab != n_vocab) {
+        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "heads of hidden size " + std::to_string(w.info.n_embd) +
+                       " and vocabulary " + std::to_string(w.info.n_vocab) + " do not fit the model (" +
+                       std::to_string(n_embd) + ", " + std::to_string(n_vocab) + ")");
+    }
+    sd_status status = sd_model_fingerprint(model, w.info.fingerprint, error);
+    if (status != SD_OK) return status;
+    w.info.base_name = sd_model_get_info(model).name;
+    return sd_heads_save_raw(path, w, error);
+}
+
+sd_status sd_heads_read(const char * path, sd_heads_weights & out, std::string & error) {
+    std::vector<file_tensor> tensors;
+    sd_heads_weights w;
+    sd_status status = parse_heads(path, w.info, tensors, error);
+    if (status != SD_OK) return status;
+    file_ptr f(std::fopen(path, "rb"));
+    std::vector<uint8_t> bytes;
+    size_t next = 0;
+    auto read = [&](std::vector<float> & dst) -> bool {
+        const file_tensor & ft = tensors[next++];
+        bytes.resize(ft.size);
+        if (!f || !read_at(f.get(), ft.offset, bytes.data(), bytes.size())) {
+            sd_fail(error, SD_ERR_MODEL_LOAD, "cannot read tensor " + ft.name + " from " + path);
+            return false;
+        }
+        const int64_t n = ft.ne[0] * ft.ne[1];
+        dst.resize((size_t) n);
+        if (ft.type == GGML_TYPE_F32) {
+            std::memcpy(dst.data(), bytes.data(), (size_t) n * sizeof(float));
+        } else {
+            ggml_get_type_traits(ft.type)->to_float(bytes.data(), dst.data(), n);
+        }
+        return true;
+    };
+    const size_t nl = (size_t) w.info.n_heads * (size_t) w.info.n_layers;
+    w.w.resize(nl);
+    w.b.resize(nl);
+    w.out.resize(w.info.shared_output ? 0 : (size_t) w.info.n_heads);
+    for (int32_t k = 0; k < w.info.n_heads; k++) {
+        for (int32_t l = 0; l < w.info.n_layers; l++) {
+            const size_t j = (size_t) (k * w.info.n_layers + l);
+            if (!read(w.w[j]) || !read(w.b[j])) return SD_ERR_MODEL_LOAD;
+        }
+        if (!w.info.shared_output && !read(w.out[(size_t) k])) return SD_ERR_MODEL_LOAD;
+    }
+    out = std::move(w);
+    return SD_OK;
+}

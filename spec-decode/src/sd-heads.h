@@ -1,0 +1,71 @@
+// Medusa heads inside the engine: the ggml graph of the heads (shared by inference and training)
+// and an evaluator that runs it on a backend.
+//
+// Head k (0-based) reads the base model's last hidden state h (after the final norm) and predicts
+// the token k + 2 positions after the one h was computed for (the base model itself predicts + 1):
+//
+//   x = h;  for each block l:  x = x + SiLU(W[k][l] x + b[k][l]);   logits_k = O[k] x
+//
+// O[k] is the head's own output projection, or the base model's when the file says it is shared.
+#pragma once
+
+#include "spec-decode.h"
+
+#include "ggml.h"
+#include "ggml-alloc.h"
+#include "ggml-backend.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+// The heads' tensors in some ggml context (weights [n_embd, n_embd], biases [n_embd], outputs
+// [n_embd, n_vocab]; ggml order: ne0 is the input dimension).
+struct sd_heads_tensors {
+    int32_t n_heads  = 0;
+    int32_t n_layers = 0;
+    std::vector<ggml_tensor *> w;   // [n_heads * n_layers], head-major
+    std::vector<ggml_tensor *> b;   // [n_heads * n_layers]
+    std::vector<ggml_tensor *> out; // [n_heads]; all the same tensor when the output is shared
+};
+
+// Logits of every head for the hidden states h [n_embd, n]: one tensor [n_vocab, n] per head.
+std::vector<ggml_tensor *> sd_heads_graph(ggml_context * ctx, const sd_heads_tensors & t, ggml_tensor * h);
+
+// Loaded heads: metadata and weights in a backend buffer. Shared (read-only) by the evaluators of
+// every session that uses them.
+struct sd_heads_data {
+    sd_heads_info           info;
+    ggml_backend_dev_t      device = nullptr;
+    ggml_context          * ctx    = nullptr; // the weight tensors (no data)
+    ggml_backend_buffer_t   buffer = nullptr; // their data
+    sd_heads_tensors        tensors;
+
+    ~sd_heads_data();
+};
+
+struct sd_heads {
+    std::shared_ptr<sd_heads_data> data;
+};
+
+// Runs the heads for one session: its own backend instance and graph allocator (a backend is not
+// safe to use from two threads at once).
+struct sd_heads_evaluator {
+    std::shared_ptr<sd_heads_data> data;
+    ggml_backend_t  backend = nullptr;
+    ggml_gallocr_t  galloc  = nullptr;
+    std::vector<uint8_t> meta; // memory of the graph's context
+
+    ~sd_heads_evaluator();
+};
+
+// Fingerprint of a model file (see sd_model_fingerprint).
+sd_status sd_fingerprint_file(const char * path, std::string & out, std::string & error);
+
+sd_status sd_heads_evaluator_init(const std::shared_ptr<sd_heads_data> & data, int32_t n_threads,
+                                  std::unique_ptr<sd_heads_evaluator> & out, std::string & error);
+
+// Logits of every head for n hidden states (n_embd floats each): out[(i * n_heads + k) * n_vocab + v].
+sd_status sd_heads_evaluate(sd_heads_evaluator & e, const float * hidden, int32_t n, std::vector<float> & out,
+                            std::string & error);
