@@ -116,10 +116,14 @@ static sd_status drafter_for(sd_session * s, const sd_speculation_params & p, sd
     return SD_OK;
 }
 
-// Hands the hidden state of batch row `row` of the last decode to a drafter that wants it.
+// Hands the hidden state of output row `row` of the last decode (-1 = the last) to a drafter that
+// wants it.
 static void pass_hidden(sd_session * s, int32_t row) {
     if (s->drafter == nullptr || !s->drafter->wants_hidden()) return;
-    s->drafter->hidden(llama_get_embeddings_ith(s->ctx, row), llama_model_n_embd(s->model->model));
+    const int32_t n_embd = llama_model_n_embd(s->model->model);
+    if (row < 0) row = s->hidden_n - 1;
+    const bool ok = row >= 0 && row < s->hidden_n && s->hidden.size() == (size_t) s->hidden_n * (size_t) n_embd;
+    s->drafter->hidden(ok ? &s->hidden[(size_t) row * (size_t) n_embd] : nullptr, n_embd);
 }
 
 // Measures the device's decode cost for the batch sizes the budget considers, once per session.
@@ -152,8 +156,8 @@ sd_status sd_generation_begin(sd_session * s, const std::vector<llama_token> & p
 
     status = drafter_for(s, params.spec, &s->drafter, error);
     if (status != SD_OK) return status;
-    // drafters that read hidden states need llama.cpp to output them (the final norm's output)
-    llama_set_embeddings(s->ctx, s->drafter != nullptr && s->drafter->wants_hidden());
+    s->capture = false;  // not while the cost is measured
+    s->hidden_n = 0;
 
     // The decode cost is measured before the prompt is evaluated: measuring overwrites the logits.
     if (params.spec.type != SD_SPEC_NONE && params.spec.adaptive) {
@@ -161,6 +165,7 @@ sd_status sd_generation_begin(sd_session * s, const std::vector<llama_token> & p
         if (status != SD_OK) return status;
     }
     bool cancelled = false;
+    s->capture = s->drafter != nullptr && s->drafter->wants_hidden();
     status = sd_cache_load(s, prompt, &cancelled, error, &s->stats.n_prompt_reused);
     s->stats.t_prompt_us = llama_time_us() - s->t_start_us;
     if (status != SD_OK) return status;
@@ -189,6 +194,7 @@ static void finish(sd_session * s, sd_step_result & result, sd_stop_reason reaso
     sd_text_stream_flush(s->text, result.text);
     result.stop = reason;
     s->active = false;
+    s->capture = false;
     if (s->t_first_token_us > 0) {
         s->stats.t_gen_us = llama_time_us() - s->t_first_token_us;
     }

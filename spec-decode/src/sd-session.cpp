@@ -3,6 +3,10 @@
 #include "sd-internal.h"
 
 #include "ggml-backend.h"
+
+#include <cstring>
+
+#include "ggml-backend.h"
 #include "ggml-cpu.h"
 
 #include <algorithm>
@@ -21,6 +25,23 @@ static void * cpu_proc_address(const char * name) {
     ggml_backend_dev_t cpu = ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_CPU);
     ggml_backend_reg_t reg = cpu != nullptr ? ggml_backend_dev_backend_reg(cpu) : nullptr;
     return reg != nullptr ? ggml_backend_reg_get_proc_address(reg, name) : nullptr;
+}
+
+// The graph callback: while s->capture is set, copies the final norm's output ("result_norm",
+// [n_embd, outputs of the ubatch]) of each computation into s->hidden. Asked about every node, it
+// wants only that one, so the graph is computed in two parts instead of one.
+static bool capture_hidden(ggml_tensor * t, bool ask, void * user) {
+    sd_session * s = static_cast<sd_session *>(user);
+    if (!s->capture || std::strcmp(t->name, "result_norm") != 0) return false;
+    if (ask) return true;
+    s->hidden.resize((size_t) ggml_nelements(t));
+    if (t->type == GGML_TYPE_F32 && ggml_is_contiguous(t)) {
+        ggml_backend_tensor_get(t, s->hidden.data(), 0, ggml_nbytes(t));
+        s->hidden_n = (int32_t) t->ne[1];
+    } else {
+        s->hidden_n = 0;
+    }
+    return true;
 }
 
 static ggml_threadpool * threadpool_init(int32_t n_threads) {
@@ -78,6 +99,11 @@ sd_status sd_session_init(sd_model * model, const sd_session_params & params, sd
     }
     cparams.n_threads       = n_threads;
     cparams.n_threads_batch = n_threads;
+    // hidden states for drafters that read them (Medusa heads): copied from the graph as it is
+    // computed (see capture_hidden). llama.cpp's own embeddings output would make every prompt
+    // token an output (logits for all of them), and cannot be switched on in a live context.
+    cparams.cb_eval           = capture_hidden;
+    cparams.cb_eval_user_data = s;
     cparams.no_perf         = true;
     cparams.abort_callback      = sd_abort_requested;
     cparams.abort_callback_data = s;

@@ -68,6 +68,11 @@ struct sd_session {
     float                         margin = 0; // top-1 minus top-2 logit of the last target distribution
     std::vector<float>            margins;    // of the tokens a step produced
 
+    // the final norm's output of the last computation, when `capture` is set (Medusa heads)
+    bool                  capture = false;
+    std::vector<float>    hidden;      // [hidden_n][n_embd]
+    int32_t               hidden_n = 0;
+
     std::atomic<bool>     cancel{false};
 };
 
