@@ -52,6 +52,20 @@ MODEL_FN(jobject, nInfo)(JNIEnv * env, jclass, jlong handle) {
     });
 }
 
+MODEL_FN(jstring, nFingerprint)(JNIEnv * env, jclass, jlong handle) {
+    return jni_guard(env, (jstring) nullptr, [&]() -> jstring {
+        sd_model * model = jni_handle<sd_model>(env, handle, CLOSED);
+        if (model == nullptr) return nullptr;
+        std::string fingerprint, error;
+        const sd_status status = sd_model_fingerprint(model, fingerprint, error);
+        if (status != SD_OK) {
+            jni_throw_llama(env, status, error);
+            return nullptr;
+        }
+        return jni_string(env, fingerprint);
+    });
+}
+
 MODEL_FN(jintArray, nTokenize)(JNIEnv * env, jclass, jlong handle, jbyteArray text, jboolean add_special,
                                jboolean parse_special) {
     return jni_guard(env, (jintArray) nullptr, [&]() -> jintArray {

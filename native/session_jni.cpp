@@ -65,7 +65,8 @@ SESSION_FN(void, nCancel)(JNIEnv * env, jclass, jlong handle) {
 
 SESSION_FN(void, nBegin)(JNIEnv * env, jclass, jlong handle, jintArray prompt, jint max_tokens, jobjectArray stop,
                          jfloat temperature, jint top_k, jfloat top_p, jfloat min_p, jfloat repeat_penalty,
-                         jint repeat_last_n, jlong seed, jintArray speculation) {
+                         jint repeat_last_n, jlong seed, jintArray speculation, jfloatArray acceptance,
+                         jlong heads) {
     jni_guard(env, 0, [&] {
         sd_session * session = jni_handle<sd_session>(env, handle, CLOSED);
         if (session == nullptr) return 0;
@@ -82,12 +83,16 @@ SESSION_FN(void, nBegin)(JNIEnv * env, jclass, jlong handle, jintArray prompt, j
         params.repeat_penalty = repeat_penalty;
         params.repeat_last_n  = repeat_last_n;
         params.seed           = (uint32_t) seed;
-        // Speculation as {kind, max nodes, max depth, budget, min n-gram, max n-gram, branches, recycling k}
+        // Speculation as {kind, max nodes, max depth, budget, min n-gram, max n-gram, branches, recycling k,
+        // lookahead w, n, g, medusa static tree, medusa candidates per head, typical acceptance};
+        // acceptance as {typical threshold, typical alpha}
         const std::vector<int32_t> spec = jni_ints(env, speculation);
-        if (spec.size() != 11) {
-            jni_throw_illegal_argument(env, "speculation must have 11 values");
+        if (spec.size() != 14 || acceptance == nullptr || env->GetArrayLength(acceptance) != 2) {
+            jni_throw_illegal_argument(env, "speculation must have 14 values and acceptance 2");
             return 0;
         }
+        float typical[2] = {0.0f, 0.0f};
+        env->GetFloatArrayRegion(acceptance, 0, 2, typical);
         params.spec.type                = (sd_spec_type) spec[0];
         params.spec.max_nodes           = spec[1];
         params.spec.max_depth           = spec[2];
@@ -99,6 +104,12 @@ SESSION_FN(void, nBegin)(JNIEnv * env, jclass, jlong handle, jintArray prompt, j
         params.spec.lookahead_w         = spec[8];
         params.spec.lookahead_n         = spec[9];
         params.spec.lookahead_g         = spec[10];
+        params.spec.medusa_static       = spec[11] != 0;
+        params.spec.medusa_top_k        = spec[12];
+        params.spec.typical             = spec[13] != 0;
+        params.spec.typical_threshold   = typical[0];
+        params.spec.typical_alpha       = typical[1];
+        params.spec.heads               = reinterpret_cast<const sd_heads *>(heads);
         const jsize n_stop = stop != nullptr ? env->GetArrayLength(stop) : 0;
         for (jsize i = 0; i < n_stop; i++) {
             jbyteArray s = static_cast<jbyteArray>(env->GetObjectArrayElement(stop, i));

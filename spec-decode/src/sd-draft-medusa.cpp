@@ -108,9 +108,9 @@ struct medusa_drafter final : sd_drafter {
 } // namespace
 
 sd_drafter * sd_drafter_medusa_init(const std::shared_ptr<sd_heads_data> & heads, bool static_tree, int32_t top_k,
-                                    int32_t n_threads, std::string & error) {
+                                    int32_t n_threads, ggml_threadpool * threadpool, std::string & error) {
     auto d = std::make_unique<medusa_drafter>();
-    if (sd_heads_evaluator_init(heads, n_threads, d->eval, error) != SD_OK) return nullptr;
+    if (sd_heads_evaluator_init(heads, n_threads, threadpool, d->eval, error) != SD_OK) return nullptr;
     const sd_heads_info & info = heads->info;
     d->n_heads = info.n_heads;
     d->n_vocab = info.n_vocab;

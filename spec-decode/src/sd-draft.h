@@ -119,8 +119,9 @@ sd_drafter * sd_drafter_lookahead_init(int32_t w, int32_t n, int32_t g);
 // sparse tree; a prior when the file has no accuracies). Fails (nullptr, error set) when the heads'
 // backend cannot start.
 struct sd_heads_data;
+struct ggml_threadpool;
 sd_drafter * sd_drafter_medusa_init(const std::shared_ptr<sd_heads_data> & heads, bool static_tree, int32_t top_k,
-                                    int32_t n_threads, std::string & error);
+                                    int32_t n_threads, ggml_threadpool * threadpool, std::string & error);
 
 // All of the above in one tree: their candidates are merged and the budget keeps the nodes whose
 // learnt acceptance pays for their cost, and the lookahead window when its value does. The drafters

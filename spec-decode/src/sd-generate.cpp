@@ -80,12 +80,18 @@ static sd_status drafter_for(sd_session * s, const sd_speculation_params & p, sd
     *out = nullptr;
     if (p.type == SD_SPEC_NONE) return SD_OK;
     if (p.type == SD_SPEC_MEDUSA) {
+        const sd_heads_info & info = p.heads->data->info;
+        if (info.fingerprint != s->model->fingerprint || info.n_embd != llama_model_n_embd(s->model->model) ||
+            info.n_vocab != s->n_vocab) {
+            return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "the Medusa heads were loaded for another model (fingerprint " +
+                           info.fingerprint + ", this session's model has " + s->model->fingerprint + ")");
+        }
         if (!s->medusa || s->medusa_heads != p.heads->data || s->medusa_static != p.medusa_static ||
             s->medusa_top_k != p.medusa_top_k) {
             s->medusa.reset();
             s->medusa_heads.reset();
             sd_drafter * d = sd_drafter_medusa_init(p.heads->data, p.medusa_static, p.medusa_top_k,
-                                                    llama_n_threads(s->ctx), error);
+                                                    llama_n_threads(s->ctx), s->threadpool, error);
             if (d == nullptr) return SD_ERR_CONTEXT_INIT;
             s->medusa.reset(d);
             s->medusa_heads = p.heads->data;

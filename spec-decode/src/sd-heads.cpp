@@ -375,7 +375,8 @@ sd_heads_evaluator::~sd_heads_evaluator() {
 }
 
 sd_status sd_heads_evaluator_init(const std::shared_ptr<sd_heads_data> & data, int32_t n_threads,
-                                  std::unique_ptr<sd_heads_evaluator> & out, std::string & error) {
+                                  ggml_threadpool * threadpool, std::unique_ptr<sd_heads_evaluator> & out,
+                                  std::string & error) {
     auto e = std::make_unique<sd_heads_evaluator>();
     e->data = data;
     e->backend = ggml_backend_dev_init(data->device, nullptr);
@@ -386,6 +387,12 @@ sd_status sd_heads_evaluator_init(const std::shared_ptr<sd_heads_data> & data, i
     ggml_backend_reg_t reg = ggml_backend_dev_backend_reg(data->device);
     auto set_threads = (ggml_backend_set_n_threads_t) ggml_backend_reg_get_proc_address(reg, "ggml_backend_set_n_threads");
     if (set_threads != nullptr && n_threads > 0) set_threads(e->backend, n_threads);
+    typedef void (*set_threadpool_fn)(ggml_backend_t, ggml_threadpool_t);
+    auto set_threadpool = (set_threadpool_fn) ggml_backend_reg_get_proc_address(reg, "ggml_backend_cpu_set_threadpool");
+    if (threadpool != nullptr && set_threadpool != nullptr &&
+        ggml_backend_dev_type(data->device) == GGML_BACKEND_DEVICE_TYPE_CPU) {
+        set_threadpool(e->backend, threadpool);
+    }
     e->galloc = ggml_gallocr_new(ggml_backend_get_default_buffer_type(e->backend));
     const size_t n_nodes = (size_t) data->info.n_heads * (4 * (size_t) data->info.n_layers + 1) + 8;
     e->meta.resize(ggml_tensor_overhead() * n_nodes + ggml_graph_overhead_custom(n_nodes, false));
@@ -433,7 +440,7 @@ sd_status sd_heads_logits(const sd_heads * heads, const float * hidden, int32_t 
                           std::string & error) {
     if (n < 1) return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "no hidden states given");
     std::unique_ptr<sd_heads_evaluator> e;
-    sd_status status = sd_heads_evaluator_init(heads->data, 0, e, error);
+    sd_status status = sd_heads_evaluator_init(heads->data, 0, nullptr, e, error);
     if (status != SD_OK) return status;
     return sd_heads_evaluate(*e, hidden, n, out, error);
 }

@@ -63,8 +63,11 @@ struct sd_heads_evaluator {
 // Fingerprint of a model file (see sd_model_fingerprint).
 sd_status sd_fingerprint_file(const char * path, std::string & out, std::string & error);
 
+// On the CPU the evaluator computes with `threadpool` when given (the session's, so that the heads
+// and llama.cpp do not run two sets of threads), else with n_threads threads of its own.
 sd_status sd_heads_evaluator_init(const std::shared_ptr<sd_heads_data> & data, int32_t n_threads,
-                                  std::unique_ptr<sd_heads_evaluator> & out, std::string & error);
+                                  ggml_threadpool * threadpool, std::unique_ptr<sd_heads_evaluator> & out,
+                                  std::string & error);
 
 // Logits of every head for n hidden states (n_embd floats each): out[(i * n_heads + k) * n_vocab + v].
 sd_status sd_heads_evaluate(sd_heads_evaluator & e, const float * hidden, int32_t n, std::vector<float> & out,

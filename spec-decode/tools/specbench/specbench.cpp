@@ -36,6 +36,8 @@ struct bench_params {
     bool    kv_f32     = false;
     bool    flash_attn = false;
     int32_t lookahead[3] = {8, 4, 8}; // w, n, g
+    std::string heads_path;           // Medusa heads (strategies medusa, medusa-static)
+    const sd_heads * heads = nullptr;
 };
 
 static std::vector<std::string> split(const std::string & s, char sep) {
@@ -52,8 +54,9 @@ static void usage() {
     std::fprintf(stderr,
         "usage: llamaspec-specbench --model FILE --corpus FILE [--strategies plain] [--sets stories,repetitive]\n"
         "                           [--prompts 20] [--tokens 128] [--threads 2] [--ctx 2048] [--kv f16|f32] [--flash-attn on|off] [--json FILE] [--svg FILE]\n"
-        "                           [--lookahead W,N,G]\n"
-        "strategies: plain, lookup, recycling, lookahead, auto; add -fixed to turn the budget off (lookup-fixed, ...)\n");
+        "                           [--lookahead W,N,G] [--heads MEDUSA.gguf]\n"
+        "strategies: plain, lookup, recycling, lookahead, auto, medusa, medusa-static (both need --heads);\n"
+        "            add -fixed to turn the budget off (lookup-fixed, ...)\n");
 }
 
 static bool parse_int(const char * s, int32_t lo, int32_t hi, int32_t & out) {
@@ -78,6 +81,11 @@ static bool strategy_params(const std::string & name, sd_speculation_params & sp
     else if (base == "recycling") spec.type = SD_SPEC_RECYCLING;
     else if (base == "auto")      spec.type = SD_SPEC_AUTO;
     else if (base == "lookahead") spec.type = SD_SPEC_LOOKAHEAD;
+    else if (base == "medusa")    spec.type = SD_SPEC_MEDUSA;
+    else if (base == "medusa-static") {
+        spec.type = SD_SPEC_MEDUSA;
+        spec.medusa_static = true;
+    }
     else return false;
     return !(spec.type == SD_SPEC_NONE && !spec.adaptive);
 }
@@ -94,6 +102,7 @@ static bool parse_args(int argc, char ** argv, bench_params & p) {
         if      (a == "--model")      p.model = v;
         else if (a == "--corpus")     p.corpus = v;
         else if (a == "--json")       p.json_path = v;
+        else if (a == "--heads")      p.heads_path = v;
         else if (a == "--svg")        p.svg_path = v;
         else if (a == "--strategies") p.strategies = split(v, ',');
         else if (a == "--sets")       p.sets = split(v, ',');
@@ -144,6 +153,7 @@ static bool run_one(sd_session * session, const std::vector<llama_token> & promp
     params.spec.lookahead_w = p.lookahead[0];
     params.spec.lookahead_n = p.lookahead[1];
     params.spec.lookahead_g = p.lookahead[2];
+    params.spec.heads = p.heads;
     params.record_margins = true;
     params.temperature = 0.0f;
     params.max_tokens  = n_tokens;
@@ -197,6 +207,22 @@ int main(int argc, char ** argv) {
     if (sd_model_load(p.model.c_str(), mparams, &model, error) != SD_OK) {
         std::fprintf(stderr, "error: %s\n", error.c_str());
         return 1;
+    }
+    sd_heads * heads = nullptr;
+    if (!p.heads_path.empty()) {
+        if (sd_heads_load(p.heads_path.c_str(), model, &heads, error) != SD_OK) {
+            std::fprintf(stderr, "error: %s\n", error.c_str());
+            sd_model_free(model);
+            return 1;
+        }
+        p.heads = heads;
+    }
+    for (const std::string & s : p.strategies) {
+        if (s.rfind("medusa", 0) == 0 && heads == nullptr) {
+            std::fprintf(stderr, "error: strategy '%s' needs --heads FILE\n", s.c_str());
+            sd_model_free(model);
+            return 2;
+        }
     }
     sd_session_params sparams;
     sparams.n_ctx = (uint32_t) p.n_ctx;
@@ -287,6 +313,7 @@ int main(int argc, char ** argv) {
         rc = 1;
     }
     sd_session_free(session);
+    sd_heads_free(heads);
     sd_model_free(model);
     return rc;
 }

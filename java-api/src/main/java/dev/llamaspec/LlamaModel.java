@@ -102,6 +102,14 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     /** Whether the model carries a chat template. */
+    /**
+     * A fingerprint of the model's identity (architecture, sizes, vocabulary and output projection):
+     * Medusa heads record the fingerprint of the model they were made for, and load only for it.
+     */
+    public String fingerprint() {
+        return read(() -> nFingerprint(handle));
+    }
+
     public boolean hasChatTemplate() {
         return info().chatTemplate().isPresent();
     }
@@ -210,6 +218,8 @@ public final class LlamaModel implements AutoCloseable {
     private static native void nFree(long handle);
 
     private static native ModelInfo nInfo(long handle);
+
+    private static native String nFingerprint(long handle);
 
     private static native int[] nTokenize(long handle, byte[] text, boolean addSpecial, boolean parseSpecial);
 

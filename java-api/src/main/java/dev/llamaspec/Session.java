@@ -219,13 +219,28 @@ public final class Session implements AutoCloseable {
             }
             callNative(() -> {
                 Speculation spec = options.speculation();
-                int[] speculation = {spec.kind().ordinal(), spec.maxDraftTokens(), spec.maxDepth(), spec.budget() ? 1 : 0,
+                int[] speculation = {spec.kind().code(), spec.maxDraftTokens(), spec.maxDepth(), spec.budget() ? 1 : 0,
                     spec.minNgram(), spec.maxNgram(), spec.maxBranches(), spec.recyclingK(), spec.windowWidth(),
-                    spec.ngramSize(), spec.maxCandidates()};
-                nBegin(handle, promptTokens, options.maxTokens(), stop, options.temperature(), options.topK(),
-                        options.topP(), options.minP(), options.repeatPenalty(), options.repeatLastN(),
-                        options.seed(), speculation);
-                return null;
+                    spec.ngramSize(), spec.maxCandidates(), spec.staticTree() ? 1 : 0, spec.candidatesPerHead(),
+                    spec.typicalAcceptance() ? 1 : 0};
+                float[] acceptance = {spec.typicalThreshold(), spec.typicalAlpha()};
+                MedusaHeads heads = spec.heads();
+                if (heads == null) {
+                    nBegin(handle, promptTokens, options.maxTokens(), stop, options.temperature(), options.topK(),
+                            options.topP(), options.minP(), options.repeatPenalty(), options.repeatLastN(),
+                            options.seed(), speculation, acceptance, 0L);
+                    return null;
+                }
+                if (heads.model() != model) {
+                    throw new IllegalArgumentException("the Medusa heads were loaded for another model ("
+                            + heads.model().path() + "), this session's model is " + model.path());
+                }
+                return heads.withHandle(h -> {
+                    nBegin(handle, promptTokens, options.maxTokens(), stop, options.temperature(), options.topK(),
+                            options.topP(), options.minP(), options.repeatPenalty(), options.repeatLastN(),
+                            options.seed(), speculation, acceptance, h);
+                    return null;
+                });
             });
             return new GenerationRun(this);
         } catch (RuntimeException | Error e) {
@@ -291,7 +306,8 @@ public final class Session implements AutoCloseable {
     private static native void nCancel(long handle);
 
     private static native void nBegin(long handle, int[] prompt, int maxTokens, byte[][] stop, float temperature,
-            int topK, float topP, float minP, float repeatPenalty, int repeatLastN, long seed, int[] speculation);
+            int topK, float topP, float minP, float repeatPenalty, int repeatLastN, long seed, int[] speculation,
+            float[] acceptance, long heads);
 
     private static native StepResult nStep(long handle);
 

@@ -18,18 +18,31 @@ public final class Speculation {
     /** The drafters (in the order of the engine's sd_spec_type). */
     public enum Kind {
         /** Plain decoding. */
-        NONE,
+        NONE(0),
         /** Prompt lookup: continuations of earlier occurrences of the last n tokens. */
-        PROMPT_LOOKUP,
+        PROMPT_LOOKUP(1),
         /** Token Recycling: the model's own earlier top-k predictions after each token. */
-        TOKEN_RECYCLING,
+        TOKEN_RECYCLING(2),
         /**
          * Prompt lookup, Token Recycling and lookahead's window together, each node and the window
          * chosen by the budget.
          */
-        AUTO,
+        AUTO(3),
         /** Lookahead decoding: a Jacobi window of guesses feeding a pool of n-grams. */
-        LOOKAHEAD
+        LOOKAHEAD(4),
+        /** Medusa heads: trained heads predict the next tokens from the model's hidden state. */
+        MEDUSA(6);
+
+        private final int code;
+
+        Kind(int code) {
+            this.code = code;
+        }
+
+        /** The engine's sd_spec_type value. */
+        int code() {
+            return code;
+        }
     }
 
     private static final Speculation NONE = new Speculation(Kind.NONE, 32, 8, true, 1, 4, 4, 8, 8, 4, 8);
@@ -45,9 +58,26 @@ public final class Speculation {
     private final int windowWidth;
     private final int ngramSize;
     private final int maxCandidates;
+    private final MedusaHeads heads;
+    private final boolean staticTree;
+    private final int candidatesPerHead;
+    private final boolean typicalAcceptance;
+    private final float typicalThreshold;
+    private final float typicalAlpha;
 
     private Speculation(Kind kind, int maxDraftTokens, int maxDepth, boolean budget, int minNgram, int maxNgram,
             int maxBranches, int recyclingK, int windowWidth, int ngramSize, int maxCandidates) {
+        this(kind, maxDraftTokens, maxDepth, budget, minNgram, maxNgram, maxBranches, recyclingK, windowWidth, ngramSize,
+                maxCandidates, null, false, 8, false, 0.09f, 0.3f);
+    }
+
+    private Speculation(Kind kind, int maxDraftTokens, int maxDepth, boolean budget, int minNgram, int maxNgram,
+            int maxBranches, int recyclingK, int windowWidth, int ngramSize, int maxCandidates, MedusaHeads heads,
+            boolean staticTree, int candidatesPerHead, boolean typicalAcceptance, float typicalThreshold,
+            float typicalAlpha) {
+        Checks.range("candidatesPerHead", candidatesPerHead, 1, 32);
+        Checks.finite("typical acceptance threshold", typicalThreshold, 0f, 1f, false);
+        Checks.finite("typical acceptance alpha", typicalAlpha, 0f, 1f, true);
         Checks.range("maxDraftTokens", maxDraftTokens, 1, 64);
         Checks.range("maxDepth", maxDepth, 1, 32);
         Checks.range("minNgram", minNgram, 1, 64);
@@ -68,6 +98,19 @@ public final class Speculation {
         this.windowWidth = windowWidth;
         this.ngramSize = ngramSize;
         this.maxCandidates = maxCandidates;
+        this.heads = heads;
+        this.staticTree = staticTree;
+        this.candidatesPerHead = candidatesPerHead;
+        this.typicalAcceptance = typicalAcceptance;
+        this.typicalThreshold = typicalThreshold;
+        this.typicalAlpha = typicalAlpha;
+    }
+
+    private Speculation copy(int maxDraftTokens, int maxDepth, boolean budget, boolean staticTree, int candidatesPerHead,
+            boolean typicalAcceptance, float typicalThreshold, float typicalAlpha) {
+        return new Speculation(kind, maxDraftTokens, maxDepth, budget, minNgram, maxNgram, maxBranches, recyclingK,
+                windowWidth, ngramSize, maxCandidates, heads, staticTree, candidatesPerHead, typicalAcceptance,
+                typicalThreshold, typicalAlpha);
     }
 
     /** Plain decoding (the default). */
@@ -134,22 +177,79 @@ public final class Speculation {
         return new Speculation(Kind.AUTO, 32, 8, true, 1, 4, 4, 8, 8, 4, 8);
     }
 
+    /**
+     * Medusa decoding (Cai et al. 2024) with heads loaded for the session's model: head k predicts
+     * the token k + 1 after the current one from the model's last hidden state, and the step's tree is
+     * grown from the heads' top candidates, best-first by their probabilities (the dynamic tree; see
+     * {@link #withStaticTree(boolean)}), cut to the hardware budget. Acceptance is exact unless
+     * {@link #withLossyTypicalAcceptance(float, float)} is chosen. The heads must stay open until the
+     * generation begins; the session keeps them afterwards.
+     */
+    public static Speculation medusa(MedusaHeads heads) {
+        Objects.requireNonNull(heads, "heads");
+        return new Speculation(Kind.MEDUSA, 32, 8, true, 1, 4, 4, 8, 8, 4, 8, heads, false, 8, false, 0.09f, 0.3f);
+    }
+
+    /**
+     * Medusa's static sparse tree instead of the dynamic one: the tree is grown by each head's measured
+     * accuracy per candidate rank (recorded in the heads file by the trainer; a prior otherwise), the
+     * same for every step, as Medusa's published trees are.
+     */
+    public Speculation withStaticTree(boolean staticTree) {
+        requireMedusa("withStaticTree");
+        return copy(maxDraftTokens, maxDepth, budget, staticTree, candidatesPerHead, typicalAcceptance, typicalThreshold,
+                typicalAlpha);
+    }
+
+    /** Candidates taken from each Medusa head (1 to 32, default 8). */
+    public Speculation withCandidatesPerHead(int candidatesPerHead) {
+        requireMedusa("withCandidatesPerHead");
+        return copy(maxDraftTokens, maxDepth, budget, staticTree, candidatesPerHead, typicalAcceptance, typicalThreshold,
+                typicalAlpha);
+    }
+
+    /**
+     * LOSSY: Medusa's typical acceptance instead of exact acceptance. Under sampling, the draft token
+     * the model finds likeliest is accepted when its probability p exceeds
+     * {@code min(threshold, alpha * exp(-entropy))} of the model's distribution; more drafts are
+     * accepted, but the output no longer follows the model's distribution exactly. Greedy decoding
+     * is not affected. Medusa's defaults are threshold 0.09 and alpha 0.3.
+     *
+     * @param threshold in (0, 1]
+     * @param alpha in [0, 1]
+     */
+    public Speculation withLossyTypicalAcceptance(float threshold, float alpha) {
+        return copy(maxDraftTokens, maxDepth, budget, staticTree, candidatesPerHead, true, threshold, alpha);
+    }
+
+    /** Exact acceptance (the default): the output follows the model's distribution exactly. */
+    public Speculation withExactAcceptance() {
+        return copy(maxDraftTokens, maxDepth, budget, staticTree, candidatesPerHead, false, typicalThreshold,
+                typicalAlpha);
+    }
+
+    private void requireMedusa(String method) {
+        if (kind != Kind.MEDUSA) {
+            throw new IllegalStateException(method + " applies to Speculation.medusa(...) only, not " + kind);
+        }
+    }
+
     /** The same strategy with at most this many draft tokens per step (1 to 64). */
     public Speculation withMaxDraftTokens(int maxDraftTokens) {
-        return new Speculation(kind, maxDraftTokens, maxDepth, budget, minNgram, maxNgram, maxBranches, recyclingK,
-                windowWidth, ngramSize, maxCandidates);
+        return copy(maxDraftTokens, maxDepth, budget, staticTree, candidatesPerHead, typicalAcceptance, typicalThreshold,
+                typicalAlpha);
     }
 
     /** The same strategy accepting at most this many draft tokens per step (1 to 32). */
     public Speculation withMaxDepth(int maxDepth) {
-        return new Speculation(kind, maxDraftTokens, maxDepth, budget, minNgram, maxNgram, maxBranches, recyclingK,
-                windowWidth, ngramSize, maxCandidates);
+        return copy(maxDraftTokens, maxDepth, budget, staticTree, candidatesPerHead, typicalAcceptance, typicalThreshold,
+                typicalAlpha);
     }
 
     /** The same strategy with the hardware-aware budget on (default) or off. */
     public Speculation withBudget(boolean budget) {
-        return new Speculation(kind, maxDraftTokens, maxDepth, budget, minNgram, maxNgram, maxBranches, recyclingK,
-                windowWidth, ngramSize, maxCandidates);
+        return copy(maxDraftTokens, maxDepth, budget, staticTree, candidatesPerHead, typicalAcceptance, typicalThreshold,
+                typicalAlpha);
     }
 
     public Kind kind() {
@@ -199,6 +299,34 @@ public final class Speculation {
         return maxCandidates;
     }
 
+    /** The Medusa heads, or null for other kinds. */
+    public MedusaHeads heads() {
+        return heads;
+    }
+
+    /** Whether Medusa uses the static tree. */
+    public boolean staticTree() {
+        return staticTree;
+    }
+
+    /** Candidates taken from each Medusa head. */
+    public int candidatesPerHead() {
+        return candidatesPerHead;
+    }
+
+    /** Whether the lossy typical acceptance is on (see {@link #withLossyTypicalAcceptance}). */
+    public boolean typicalAcceptance() {
+        return typicalAcceptance;
+    }
+
+    public float typicalThreshold() {
+        return typicalThreshold;
+    }
+
+    public float typicalAlpha() {
+        return typicalAlpha;
+    }
+
     /**
      * Parses a strategy name as used on command lines: none, lookup, recycling, lookahead, auto.
      *
@@ -225,13 +353,16 @@ public final class Speculation {
         return kind == s.kind && maxDraftTokens == s.maxDraftTokens && maxDepth == s.maxDepth && budget == s.budget
                 && minNgram == s.minNgram && maxNgram == s.maxNgram && maxBranches == s.maxBranches
                 && recyclingK == s.recyclingK && windowWidth == s.windowWidth && ngramSize == s.ngramSize
-                && maxCandidates == s.maxCandidates;
+                && maxCandidates == s.maxCandidates && heads == s.heads && staticTree == s.staticTree
+                && candidatesPerHead == s.candidatesPerHead && typicalAcceptance == s.typicalAcceptance
+                && typicalThreshold == s.typicalThreshold && typicalAlpha == s.typicalAlpha;
     }
 
     @Override
     public int hashCode() {
         return Objects.hash(kind, maxDraftTokens, maxDepth, budget, minNgram, maxNgram, maxBranches, recyclingK,
-                windowWidth, ngramSize, maxCandidates);
+                windowWidth, ngramSize, maxCandidates, System.identityHashCode(heads), staticTree, candidatesPerHead,
+                typicalAcceptance, typicalThreshold, typicalAlpha);
     }
 
     @Override
@@ -243,11 +374,16 @@ public final class Speculation {
             case TOKEN_RECYCLING: return "Speculation.tokenRecycling(" + recyclingK + ")" + suffix();
             case LOOKAHEAD: return "Speculation.lookahead(" + windowWidth + ", " + ngramSize + ", " + maxCandidates + ")"
                     + suffix();
+            case MEDUSA: return "Speculation.medusa(" + heads.path() + ")" + suffix();
             default: return "Speculation.auto()" + suffix();
         }
     }
 
     private String suffix() {
-        return "{maxDraftTokens=" + maxDraftTokens + ", maxDepth=" + maxDepth + ", budget=" + budget + "}";
+        return "{maxDraftTokens=" + maxDraftTokens + ", maxDepth=" + maxDepth + ", budget=" + budget
+                + (kind == Kind.MEDUSA ? ", tree=" + (staticTree ? "static" : "dynamic") + ", candidatesPerHead="
+                        + candidatesPerHead : "")
+                + (typicalAcceptance ? ", LOSSY typical acceptance(" + typicalThreshold + ", " + typicalAlpha + ")" : "")
+                + "}";
     }
 }
