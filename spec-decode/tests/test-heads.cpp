@@ -2,6 +2,7 @@
 // against llama.cpp's own output projection, and greedy generation with heads equal to plain
 // decoding.
 #include "sd-test.h"
+#include "sd-test-heads.h"
 
 #include "spec-decode.h"
 #include "sd-heads.h"
@@ -19,49 +20,6 @@
 
 static std::string tmp_path(const char * name) {
     return "/tmp/llamaspec-test-heads-" + std::to_string((long) getpid()) + "-" + name;
-}
-
-// The model's output projection as F32, row-major [n_vocab][n_embd].
-static std::vector<float> output_projection(const std::string & path) {
-    gguf_init_params params = {true, nullptr};
-    gguf_context * g = gguf_init_from_file(path.c_str(), params);
-    int64_t t = gguf_find_tensor(g, "output.weight");
-    if (t < 0) t = gguf_find_tensor(g, "token_embd.weight");
-    const ggml_type type = gguf_get_tensor_type(g, t);
-    const int64_t * ne = gguf_get_tensor_ne(g, t);
-    std::vector<uint8_t> bytes(gguf_get_tensor_size(g, t));
-    FILE * f = std::fopen(path.c_str(), "rb");
-    std::fseek(f, (long) (gguf_get_data_offset(g) + gguf_get_tensor_offset(g, t)), SEEK_SET);
-    const size_t n = std::fread(bytes.data(), 1, bytes.size(), f);
-    std::fclose(f);
-    std::vector<float> out((size_t) (ne[0] * ne[1]));
-    if (n == bytes.size()) {
-        if (type == GGML_TYPE_F32) std::memcpy(out.data(), bytes.data(), bytes.size());
-        else ggml_get_type_traits(type)->to_float(bytes.data(), out.data(), ne[0] * ne[1]);
-    }
-    gguf_free(g);
-    return out;
-}
-
-// Heads whose blocks are the identity (W = 0, b = 0) and whose output projection is the model's:
-// every head then gives the model's own logits for the hidden state it reads.
-static sd_heads_weights identity_heads(const sd_model * model, int32_t n_heads, int32_t n_layers, bool shared) {
-    sd_heads_weights w;
-    w.info.n_heads = n_heads;
-    w.info.n_layers = n_layers;
-    w.info.n_embd = llama_model_n_embd(model->model);
-    w.info.n_vocab = llama_vocab_n_tokens(model->vocab);
-    w.info.shared_output = shared;
-    const size_t e = (size_t) w.info.n_embd;
-    for (int32_t i = 0; i < n_heads * n_layers; i++) {
-        w.w.emplace_back(e * e, 0.0f);
-        w.b.emplace_back(e, 0.0f);
-    }
-    if (!shared) {
-        const std::vector<float> out = output_projection(model->path);
-        for (int32_t k = 0; k < n_heads; k++) w.out.push_back(out);
-    }
-    return w;
 }
 
 static void roundtrip_and_checks(sd_model * model) {

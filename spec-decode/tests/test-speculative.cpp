@@ -9,6 +9,7 @@
 //   evaluation of the same tokens, and plain decoding continues exactly as from a fresh start.
 #include "spec-decode.h"
 #include "sd-test.h"
+#include "sd-test-heads.h"
 
 #include <cmath>
 #include <cstdlib>
@@ -34,8 +35,12 @@ static const strategy k_strategies[] = {
     {"lookup", SD_SPEC_LOOKUP, true},       {"recycling", SD_SPEC_RECYCLING, true}, {"auto", SD_SPEC_AUTO, true},
     {"lookup-fixed", SD_SPEC_LOOKUP, false}, {"recycling-fixed", SD_SPEC_RECYCLING, false},
     {"auto-fixed", SD_SPEC_AUTO, false},    {"lookahead", SD_SPEC_LOOKAHEAD, true},
-    {"lookahead-fixed", SD_SPEC_LOOKAHEAD, false},
+    {"lookahead-fixed", SD_SPEC_LOOKAHEAD, false}, {"medusa", SD_SPEC_MEDUSA, true},
+    {"medusa-fixed", SD_SPEC_MEDUSA, false},
 };
+
+// Medusa heads for the medusa strategies (identity heads: see sd-test-heads.h).
+static sd_heads * g_heads = nullptr;
 
 static std::string corpus_path() {
     const std::string model = sd_test_model_path();
@@ -75,6 +80,7 @@ static run_result generate(sd_session * session, const std::vector<llama_token> 
     run_result r;
     std::string error;
     params.record_margins = true;
+    params.spec.heads = g_heads;
     if (sd_generation_begin(session, prompt, params, error) != SD_OK) {
         std::fprintf(stderr, "begin: %s\n", error.c_str());
         CHECK(false);
@@ -208,7 +214,7 @@ static void exact_sampling(sd_model * model, sd_session * session) {
     sd_tokenize(model, "Tom had a red ball. Tom had a red ball. Tom had a red ball. Tom had a", true, false, prompt, error);
     const int n = quick() ? 500 : 5000;
     const sample_counts plain = sample(session, prompt, SD_SPEC_NONE, 1.0f, n, 1000000);
-    for (sd_spec_type type : {SD_SPEC_LOOKUP, SD_SPEC_RECYCLING, SD_SPEC_AUTO, SD_SPEC_LOOKAHEAD}) {
+    for (sd_spec_type type : {SD_SPEC_LOOKUP, SD_SPEC_RECYCLING, SD_SPEC_AUTO, SD_SPEC_LOOKAHEAD, SD_SPEC_MEDUSA}) {
         const sample_counts spec = sample(session, prompt, type, 1.0f, n, 2000000);
         double stat2, stat3;
         int df2, df3;
@@ -342,11 +348,14 @@ int main() {
     sparams.kv_f32 = true;
     sd_session * session = nullptr;
     CHECK(sd_session_init(model, sparams, &session, error) == SD_OK);
+    g_heads = identity_heads_load(model, 4, true);
+    CHECK(g_heads != nullptr);
     greedy_equivalence(model, session);
     exact_sampling(model, session);
     sd_session_free(session);
     kv_consistency(model);
     context_full(model);
+    sd_heads_free(g_heads);
     sd_model_free(model);
     return sd_test_finish("test-speculative");
 }

@@ -66,6 +66,22 @@ class ErrorsTest {
         assertEquals(ErrorCode.MODEL_LOAD, loadFails(Files.write(tmp.resolve("random.gguf"), garbage)).code());
     }
 
+    @Test
+    void ggufOfANonTextModel() throws IOException {
+        // a vision projector (architecture clip) and a Medusa heads file are GGUF files, but not models
+        // llama.cpp can generate text with
+        for (String architecture : new String[] {"clip", "medusa"}) {
+            Path file = TestHeads.write(tmp.resolve(architecture + ".gguf"), architecture, 1, 1, 64, 512, "0");
+            LlamaException e = loadFails(file);
+            assertEquals(ErrorCode.MODEL_LOAD, e.code());
+            assertTrue(e.getMessage().contains(architecture), e.getMessage());
+        }
+        // the JVM and other models keep working
+        try (LlamaModel model = LlamaModel.load(TestModels.model()); Session session = model.newSession()) {
+            assertTrue(session.generate("Once", TestModels.greedy(4)).tokens().length > 0);
+        }
+    }
+
     /** A log handler that keeps every record it is given. */
     private static Handler recordingHandler(List<LogRecord> records) {
         return new Handler() {

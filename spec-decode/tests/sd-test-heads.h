@@ -1,0 +1,70 @@
+// Medusa heads built by the tests themselves (no training): identity residual blocks and the model's
+// own output projection, so every head proposes the model's next-token guesses for the position
+// it reads - valid drafts that are sometimes right.
+#pragma once
+
+#include "spec-decode.h"
+
+#include "gguf.h"
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+// The model's output projection as F32, row-major [n_vocab][n_embd].
+static inline std::vector<float> output_projection(const std::string & path) {
+    gguf_init_params params = {true, nullptr};
+    gguf_context * g = gguf_init_from_file(path.c_str(), params);
+    int64_t t = gguf_find_tensor(g, "output.weight");
+    if (t < 0) t = gguf_find_tensor(g, "token_embd.weight");
+    const ggml_type type = gguf_get_tensor_type(g, t);
+    const int64_t * ne = gguf_get_tensor_ne(g, t);
+    std::vector<uint8_t> bytes(gguf_get_tensor_size(g, t));
+    FILE * f = std::fopen(path.c_str(), "rb");
+    std::fseek(f, (long) (gguf_get_data_offset(g) + gguf_get_tensor_offset(g, t)), SEEK_SET);
+    const size_t n = std::fread(bytes.data(), 1, bytes.size(), f);
+    std::fclose(f);
+    std::vector<float> out((size_t) (ne[0] * ne[1]));
+    if (n == bytes.size()) {
+        if (type == GGML_TYPE_F32) std::memcpy(out.data(), bytes.data(), bytes.size());
+        else ggml_get_type_traits(type)->to_float(bytes.data(), out.data(), ne[0] * ne[1]);
+    }
+    gguf_free(g);
+    return out;
+}
+
+// Heads whose blocks are the identity (W = 0, b = 0) and whose output projection is the model's:
+// every head then gives the model's own logits for the hidden state it reads.
+static inline sd_heads_weights identity_heads(const sd_model * model, int32_t n_heads, int32_t n_layers, bool shared) {
+    sd_heads_weights w;
+    w.info.n_heads = n_heads;
+    w.info.n_layers = n_layers;
+    w.info.n_embd = llama_model_n_embd(model->model);
+    w.info.n_vocab = llama_vocab_n_tokens(model->vocab);
+    w.info.shared_output = shared;
+    const size_t e = (size_t) w.info.n_embd;
+    for (int32_t i = 0; i < n_heads * n_layers; i++) {
+        w.w.emplace_back(e * e, 0.0f);
+        w.b.emplace_back(e, 0.0f);
+    }
+    if (!shared) {
+        const std::vector<float> out = output_projection(model->path);
+        for (int32_t k = 0; k < n_heads; k++) w.out.push_back(out);
+    }
+    return w;
+}
+
+// Writes identity heads for the model to a temporary file and loads them (nullptr on failure).
+static inline sd_heads * identity_heads_load(const sd_model * model, int32_t n_heads, bool shared) {
+    const std::string path = "/tmp/llamaspec-test-identity-heads-" + std::to_string((long) getpid()) + ".gguf";
+    std::string error;
+    sd_heads * heads = nullptr;
+    if (sd_heads_save(path.c_str(), model, identity_heads(model, n_heads, 1, shared), error) != SD_OK ||
+        sd_heads_load(path.c_str(), model, &heads, error) != SD_OK) {
+        std::fprintf(stderr, "identity heads: %s\n", error.c_str());
+    }
+    std::remove(path.c_str());
+    return heads;
+}
