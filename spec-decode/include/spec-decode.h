@@ -159,6 +159,21 @@ sd_status sd_heads_save_raw(const char * path, const sd_heads_weights & weights,
 // Reads a heads file into host memory (no model check). A shared output stays shared (out empty).
 sd_status sd_heads_read(const char * path, sd_heads_weights & out, std::string & error);
 
+// Where one tensor of heads weights lies in a file of another format (for importers): its values,
+// little-endian and row-major like sd_heads_weights, start `offset` bytes into the file.
+struct sd_heads_source {
+    uint64_t  offset = 0;
+    ggml_type type   = GGML_TYPE_F32; // F32, F16 or BF16
+};
+
+// Reads heads weights from a file of another format (Medusa's safetensors): weights.info gives the
+// sizes, sources[i] where the i-th tensor lies, in the order of the heads file (for each head the
+// weight and bias of each block, then its output projection unless shared). The values are
+// converted to F32 into weights.w, .b and .out. Fails, naming the tensor, when one lies past the
+// end of the file.
+sd_status sd_heads_read_from(const char * path, const std::vector<sd_heads_source> & sources,
+                             sd_heads_weights & weights, std::string & error);
+
 // Logits of every head for n hidden states of the model (n_embd floats each), computed with ggml on
 // the heads' backend: out[(i * n_heads + k) * n_vocab + v]. For tests and tools; generation uses
 // the heads through a session.

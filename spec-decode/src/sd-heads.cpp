@@ -449,8 +449,7 @@ sd_status sd_heads_logits(const sd_heads * heads, const float * hidden, int32_t 
 // Writing and reading host copies
 //
 
-static sd_status check_weights(const sd_heads_weights & w, std::string & error) {
-    const sd_heads_info & i = w.info;
+static sd_status check_weights(const sd_heads_info & i, const sd_heads_weights & w, std::string & error) {
     if (i.n_heads < 1 || i.n_heads > SD_HEADS_MAX || i.n_layers < 0 || i.n_layers > SD_HEADS_MAX_LAYERS ||
         i.n_embd < 1 || i.n_vocab < 1) {
         return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "heads need 1.." + std::to_string(SD_HEADS_MAX) + " heads, 0.." +
@@ -470,10 +469,10 @@ static sd_status check_weights(const sd_heads_weights & w, std::string & error) 
     return SD_OK;
 }
 
-sd_status sd_heads_save_raw(const char * path, const sd_heads_weights & w, std::string & error) {
-    sd_status status = check_weights(w, error);
+// Writes weights with the metadata i (sizes as in w.info) without copying the weights.
+static sd_status write_heads(const char * path, const sd_heads_info & i, const sd_heads_weights & w, std::string & error) {
+    sd_status status = check_weights(i, w, error);
     if (status != SD_OK) return status;
-    const sd_heads_info & i = w.info;
     gguf_ptr g(gguf_init_empty());
     gguf_set_val_str(g.get(), K_ARCH, "medusa");
     gguf_set_val_str(g.get(), K_NAME, ("Medusa heads" + (i.base_name.empty() ? "" : " for " + i.base_name)).c_str());
@@ -513,9 +512,12 @@ sd_status sd_heads_save_raw(const char * path, const sd_heads_weights & w, std::
     return SD_OK;
 }
 
-sd_status sd_heads_save(const char * path, const sd_model * model, const sd_heads_weights & weights, std::string & error) {
+sd_status sd_heads_save_raw(const char * path, const sd_heads_weights & w, std::string & error) {
+    return write_heads(path, w.info, w, error);
+}
+
+sd_status sd_heads_save(const char * path, const sd_model * model, const sd_heads_weights & w, std::string & error) {
     if (model == nullptr) return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "heads need the model they are for");
-    sd_heads_weights w = weights;
     const int32_t n_embd = llama_model_n_embd(model->model);
     const int32_t n_vocab = llama_vocab_n_tokens(model->vocab);
     if (w.info.n_embd != n_embd || w.info.n_vocab != n_vocab) {
@@ -523,10 +525,11 @@ sd_status sd_heads_save(const char * path, const sd_model * model, const sd_head
                        " and vocabulary " + std::to_string(w.info.n_vocab) + " do not fit the model (" +
                        std::to_string(n_embd) + ", " + std::to_string(n_vocab) + ")");
     }
-    sd_status status = sd_model_fingerprint(model, w.info.fingerprint, error);
+    sd_heads_info info = w.info; // the weights themselves are not copied (imported heads can be GBs)
+    sd_status status = sd_model_fingerprint(model, info.fingerprint, error);
     if (status != SD_OK) return status;
-    w.info.base_name = sd_model_get_info(model).name;
-    return sd_heads_save_raw(path, w, error);
+    info.base_name = sd_model_get_info(model).name;
+    return write_heads(path, info, w, error);
 }
 
 sd_status sd_heads_read(const char * path, sd_heads_weights & out, std::string & error) {

@@ -1,10 +1,16 @@
 // A cost-scaled model predicts exactly what the original does: stories260K widened to D=256 (with
-// wider FFN and extra layers, F32) gives the same greedy continuation for several prompts.
+// wider FFN and extra layers, F32) gives the same greedy continuation for several prompts. Medusa
+// heads widened with it (--heads) give the original heads' logits for the padded hidden state, with
+// an own output projection and with the shared one.
 #include "spec-decode.h"
+#include "sd-heads.h"
 #include "sd-test.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <random>
 #include <unistd.h>
 
 static std::vector<llama_token> greedy(sd_model * model, const std::string & prompt, int32_t n) {
@@ -32,12 +38,77 @@ static std::vector<llama_token> greedy(sd_model * model, const std::string & pro
     return out;
 }
 
+// Random heads for the model: small W and b, and (unless shared) a random output projection.
+static sd_heads_weights random_heads(const sd_model * model, int32_t n_heads, int32_t n_layers, bool shared) {
+    std::mt19937 rng(1234 + n_heads);
+    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+    sd_heads_weights w;
+    w.info.n_heads = n_heads;
+    w.info.n_layers = n_layers;
+    w.info.n_embd = sd_model_get_info(model).n_embd;
+    w.info.n_vocab = sd_model_get_info(model).n_vocab;
+    w.info.shared_output = shared;
+    const size_t e = (size_t) w.info.n_embd;
+    for (int32_t i = 0; i < n_heads * n_layers; i++) {
+        w.w.emplace_back(e * e);
+        w.b.emplace_back(e);
+        for (float & x : w.w.back()) x = 0.1f * u(rng);
+        for (float & x : w.b.back()) x = 0.1f * u(rng);
+    }
+    for (int32_t k = 0; !shared && k < n_heads; k++) {
+        w.out.emplace_back((size_t) w.info.n_vocab * e);
+        for (float & x : w.out.back()) x = 0.5f * u(rng);
+    }
+    return w;
+}
+
+// The widened heads on the scaled model give the original heads' logits for the padded state.
+static void check_widened(sd_model * original, sd_model * scaled, const std::string & heads_path,
+                          const std::string & widened_path) {
+    std::string error;
+    sd_heads * a = nullptr;
+    sd_heads * b = nullptr;
+    CHECK(sd_heads_load(heads_path.c_str(), original, &a, error) == SD_OK);
+    CHECK(sd_heads_load(widened_path.c_str(), scaled, &b, error) == SD_OK);
+    if (a == nullptr || b == nullptr) {
+        std::fprintf(stderr, "heads: %s\n", error.c_str());
+        sd_heads_free(a);
+        return;
+    }
+    const sd_heads_info ia = sd_heads_get_info(a), ib = sd_heads_get_info(b);
+    CHECK(ib.n_embd == 256 && ib.n_heads == ia.n_heads && ib.n_layers == ia.n_layers);
+    CHECK(ib.shared_output == ia.shared_output);
+    const int32_t d = ia.n_embd, n = 3;
+    std::mt19937 rng(99);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    std::vector<float> h((size_t) (n * d)), padded((size_t) (n * ib.n_embd), 0.0f);
+    for (int32_t i = 0; i < n; i++) {
+        for (int32_t j = 0; j < d; j++) padded[(size_t) (i * ib.n_embd + j)] = h[(size_t) (i * d + j)] = normal(rng);
+    }
+    std::vector<float> la, lb;
+    CHECK(sd_heads_logits(a, h.data(), n, la, error) == SD_OK);
+    CHECK(sd_heads_logits(b, padded.data(), n, lb, error) == SD_OK);
+    CHECK(la.size() == lb.size() && !la.empty());
+    float worst = 0.0f;
+    for (size_t i = 0; i < la.size() && la.size() == lb.size(); i++) {
+        worst = std::max(worst, std::fabs(la[i] - lb[i]) / (1.0f + std::fabs(la[i])));
+    }
+    CHECK(worst < 1e-4f);
+    if (worst >= 1e-4f) std::fprintf(stderr, "widened heads' logits differ by up to %g (relative)\n", worst);
+    // the widened heads are for the scaled model only
+    sd_heads * wrong = nullptr;
+    CHECK(sd_heads_load(widened_path.c_str(), original, &wrong, error) != SD_OK && wrong == nullptr);
+    sd_heads_free(b);
+    sd_heads_free(a);
+}
+
 int main() {
     const std::string original_path = sd_test_model_path();
     const std::string scaled_path = "/tmp/llamaspec-test-scaled-" + std::to_string(getpid()) + ".gguf";
-    const std::string cmd = std::string(LLAMASPEC_SCALE_MODEL) + " --input '" + original_path + "' --output '" +
-                            scaled_path + "' --hidden 256 --ffn 688 --layers 8 2>/dev/null";
-    CHECK(std::system(cmd.c_str()) == 0);
+    const std::string tmp = "/tmp/llamaspec-test-scaled-" + std::to_string(getpid());
+    const std::string heads_path = tmp + "-heads.gguf", shared_path = tmp + "-shared-heads.gguf";
+    const std::string widened_path = tmp + "-heads-256.gguf", widened_shared_path = tmp + "-shared-heads-256.gguf";
+    const std::string scaled2_path = tmp + "-2.gguf";
 
     std::string error;
     sd_model_params mparams;
@@ -45,11 +116,41 @@ int main() {
     sd_model * original = nullptr;
     sd_model * scaled = nullptr;
     CHECK(sd_model_load(original_path.c_str(), mparams, &original, error) == SD_OK);
-    CHECK(sd_model_load(scaled_path.c_str(), mparams, &scaled, error) == SD_OK);
-    std::remove(scaled_path.c_str());
-    if (original == nullptr || scaled == nullptr) {
+    if (original == nullptr) {
         std::fprintf(stderr, "%s\n", error.c_str());
         return 1;
+    }
+    CHECK(sd_heads_save(heads_path.c_str(), original, random_heads(original, 2, 1, false), error) == SD_OK);
+    CHECK(sd_heads_save(shared_path.c_str(), original, random_heads(original, 1, 2, true), error) == SD_OK);
+
+    const std::string scale = std::string(LLAMASPEC_SCALE_MODEL) + " --input '" + original_path + "' --hidden 256 --ffn 688 --layers 8";
+    const std::string cmd = scale + " --output '" + scaled_path + "' --heads '" + heads_path + "' --heads-output '" +
+                            widened_path + "' 2>/dev/null";
+    CHECK(std::system(cmd.c_str()) == 0);
+    CHECK(sd_model_load(scaled_path.c_str(), mparams, &scaled, error) == SD_OK);
+    if (scaled == nullptr) {
+        std::fprintf(stderr, "%s\n", error.c_str());
+        return 1;
+    }
+    check_widened(original, scaled, heads_path, widened_path);
+    std::remove(scaled_path.c_str());
+
+    // shared output: a second scaled model (the same file, seeded) with heads that share the projection
+    sd_model * scaled2 = nullptr;
+    CHECK(std::system((scale + " --output '" + scaled2_path + "' --heads '" + shared_path + "' --heads-output '" +
+                       widened_shared_path + "' 2>/dev/null").c_str()) == 0);
+    CHECK(sd_model_load(scaled2_path.c_str(), mparams, &scaled2, error) == SD_OK);
+    if (scaled2 != nullptr) {
+        check_widened(original, scaled2, shared_path, widened_shared_path);
+        sd_model_free(scaled2);
+    }
+    std::remove(scaled2_path.c_str());
+    // heads made for another model (the widened ones) are refused before anything is written
+    CHECK(std::system((scale + " --output '" + scaled2_path + "' --heads '" + widened_path + "' --heads-output '" +
+                       tmp + "-never.gguf' 2>/dev/null").c_str()) != 0);
+    CHECK(std::system((scale + " --output '" + scaled2_path + "' --heads '" + heads_path + "' 2>/dev/null").c_str()) != 0);
+    for (const std::string & p : {heads_path, shared_path, widened_path, widened_shared_path, scaled2_path}) {
+        std::remove(p.c_str());
     }
     const sd_model_info info = sd_model_get_info(scaled);
     CHECK(info.n_embd == 256);

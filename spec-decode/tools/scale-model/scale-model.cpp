@@ -17,12 +17,21 @@
 // Only the public gguf.h / ggml.h API is used to read and write the files, and llama.h for the
 // optional quantization of the result.
 //
+// Medusa heads made for the input (--heads) are widened the same way (--heads-output): the final
+// normed hidden state of the scaled model is the original's padded with zeros, so the heads' blocks
+// get their real weights in the leading block and zeros elsewhere (the extra dimensions stay zero
+// through x + SiLU(W x + b), as SiLU(0) = 0), and an own output projection gets zero columns for the
+// extra dimensions. A shared output stays shared: the scaled model's projection only adds random
+// columns that multiply those zeros.
+//
 // usage: scale-model --input IN.gguf --output OUT.gguf --hidden D --ffn F --layers L2
-//                    [--quantize q8_0|q4_0|f16] [--seed N]
+//                    [--quantize q8_0|q4_0|f16] [--seed N] [--heads IN.gguf --heads-output OUT.gguf]
 
 #include "ggml.h"
 #include "gguf.h"
 #include "llama.h"
+#include "sd-heads.h"
+#include "spec-decode.h"
 
 #include <cerrno>
 #include <chrono>
@@ -43,6 +52,8 @@ struct scale_params {
     std::string input;
     std::string output;
     std::string quantize;   // empty: keep F32
+    std::string heads;        // Medusa heads made for the input, to widen (optional)
+    std::string heads_output; // where the widened heads go
     int64_t     n_embd   = 0;
     int64_t     n_ff     = 0;
     int64_t     n_layer  = 0;
@@ -123,7 +134,7 @@ struct out_tensor {
 static void print_usage(const char * argv0) {
     fprintf(stderr,
         "usage: %s --input IN.gguf --output OUT.gguf --hidden D --ffn F --layers L2\n"
-        "          [--quantize q8_0|q4_0|f16] [--seed N]\n"
+        "          [--quantize q8_0|q4_0|f16] [--seed N] [--heads IN.gguf --heads-output OUT.gguf]\n"
         "\n"
         "Builds a cost-scaled copy of a small llama GGUF model: hidden size D, FFN size F and L2\n"
         "layers, computing like a model of that size while predicting exactly like the input.\n"
@@ -134,7 +145,9 @@ static void print_usage(const char * argv0) {
         "  --ffn F          new FFN size (>= feed_forward_length)\n"
         "  --layers L2      new number of layers (>= block_count)\n"
         "  --quantize TYPE  quantize the result with llama_model_quantize (q8_0, q4_0, f16)\n"
-        "  --seed N         seed for the random filler weights (default 42)\n",
+        "  --seed N         seed for the random filler weights (default 42)\n"
+        "  --heads PATH     Medusa heads made for the input model, widened to match the output\n"
+        "  --heads-output PATH  where the widened heads are written (they record the output's fingerprint)\n",
         argv0);
 }
 
@@ -168,6 +181,10 @@ static bool parse_args(int argc, char ** argv, scale_params & params) {
             params.output = val;
         } else if (arg == "--quantize") {
             params.quantize = val;
+        } else if (arg == "--heads") {
+            params.heads = val;
+        } else if (arg == "--heads-output") {
+            params.heads_output = val;
         } else if (arg == "--hidden" || arg == "--ffn" || arg == "--layers" || arg == "--seed") {
             if (!parse_int(val, n) || n < 0) {
                 fprintf(stderr, "error: %s: '%s' is not a non-negative integer\n", arg.c_str(), val);
@@ -188,6 +205,14 @@ static bool parse_args(int argc, char ** argv, scale_params & params) {
     }
     if (params.input == params.output) {
         fprintf(stderr, "error: --output must differ from --input\n");
+        return false;
+    }
+    if (params.heads.empty() != params.heads_output.empty()) {
+        fprintf(stderr, "error: --heads and --heads-output go together\n");
+        return false;
+    }
+    if (!params.heads.empty() && (params.heads_output == params.heads || params.heads_output == params.output)) {
+        fprintf(stderr, "error: --heads-output must differ from --heads and --output\n");
         return false;
     }
     return true;
@@ -551,6 +576,10 @@ static bool make_tensor_data(FILE * fin, const gguf_context * ctx, const out_ten
     return true;
 }
 
+static std::string scaled_suffix(const model_dims & dst) {
+    return " (cost-scaled " + std::to_string(dst.n_embd) + "x" + std::to_string(dst.n_layer) + ")";
+}
+
 static bool set_metadata(gguf_context * out, const gguf_context * in, const model_dims & src, const model_dims & dst) {
     gguf_set_kv(out, in);
 
@@ -579,7 +608,7 @@ static bool set_metadata(gguf_context * out, const gguf_context * in, const mode
     gguf_set_val_f32(out, "llama.attention.layer_norm_rms_epsilon",
                      (float) ((double) eps * (double) src.n_embd / (double) dst.n_embd));
 
-    const std::string suffix = " (cost-scaled " + std::to_string(dst.n_embd) + "x" + std::to_string(dst.n_layer) + ")";
+    const std::string suffix = scaled_suffix(dst);
     const int64_t name_id = gguf_find_key(in, "general.name");
     std::string name = "model";
     if (name_id >= 0 && gguf_get_kv_type(in, name_id) == GGUF_TYPE_STRING) {
@@ -696,6 +725,64 @@ static bool write_model(const std::string & fname, FILE * fin, const gguf_contex
     return ok;
 }
 
+// Reads the heads of --heads and checks that they were made for the input model.
+static bool read_heads(const scale_params & params, const model_dims & src, sd_heads_weights & in) {
+    std::string error;
+    std::string input_fingerprint;
+    if (sd_heads_read(params.heads.c_str(), in, error) != SD_OK ||
+        sd_fingerprint_file(params.input.c_str(), input_fingerprint, error) != SD_OK) {
+        fprintf(stderr, "error: %s\n", error.c_str());
+        return false;
+    }
+    if (in.info.n_embd != src.n_embd || in.info.n_vocab != src.n_vocab || in.info.fingerprint != input_fingerprint) {
+        fprintf(stderr, "error: the heads %s were made for another model (hidden size %d, vocabulary %d, fingerprint %s;"
+                        " the input has %" PRId64 ", %" PRId64 ", %s)\n",
+                params.heads.c_str(), in.info.n_embd, in.info.n_vocab, in.info.fingerprint.c_str(), src.n_embd,
+                src.n_vocab, input_fingerprint.c_str());
+        return false;
+    }
+    return true;
+}
+
+// Widens heads made for the input model to the scaled model written at params.output (see the top).
+static bool widen_heads(const scale_params & params, const sd_heads_weights & in, const model_dims & src,
+                        const model_dims & dst) {
+    std::string error;
+    const size_t d = (size_t) src.n_embd, D = (size_t) dst.n_embd, V = (size_t) src.n_vocab;
+    sd_heads_weights out;
+    out.info = in.info;
+    out.info.n_embd = (int32_t) D;
+    out.info.base_name += scaled_suffix(dst);
+    if (sd_fingerprint_file(params.output.c_str(), out.info.fingerprint, error) != SD_OK) {
+        fprintf(stderr, "error: %s\n", error.c_str());
+        return false;
+    }
+    for (size_t j = 0; j < in.w.size(); j++) {
+        std::vector<float> w(D * D, 0.0f), b(D, 0.0f);
+        for (size_t o = 0; o < d; o++) {
+            memcpy(&w[o * D], &in.w[j][o * d], d * sizeof(float));
+            b[o] = in.b[j][o];
+        }
+        out.w.push_back(std::move(w));
+        out.b.push_back(std::move(b));
+    }
+    for (const std::vector<float> & o_in : in.out) {
+        std::vector<float> o(V * D, 0.0f);
+        for (size_t v = 0; v < V; v++) {
+            memcpy(&o[v * D], &o_in[v * d], d * sizeof(float));
+        }
+        out.out.push_back(std::move(o));
+    }
+    if (sd_heads_save_raw(params.heads_output.c_str(), out, error) != SD_OK) {
+        fprintf(stderr, "error: %s\n", error.c_str());
+        return false;
+    }
+    fprintf(stderr, "%s: wrote %s: %d heads x %d blocks, hidden size %zu -> %zu%s\n", __func__,
+            params.heads_output.c_str(), out.info.n_heads, out.info.n_layers, d, D,
+            out.info.shared_output ? ", shared output" : "");
+    return true;
+}
+
 int main(int argc, char ** argv) {
     scale_params params;
     if (!parse_args(argc, argv, params)) {
@@ -729,8 +816,12 @@ int main(int argc, char ** argv) {
     int rc = 1;
     model_dims src, dst;
     std::vector<out_tensor> plan;
+    sd_heads_weights heads;
     do {
         if (!read_dims(in, params, src, dst) || !make_plan(in, src, dst, plan)) {
+            break;
+        }
+        if (!params.heads.empty() && !read_heads(params, src, heads)) {
             break;
         }
         fprintf(stderr, "%s: n_embd %" PRId64 " -> %" PRId64 ", n_ff %" PRId64 " -> %" PRId64 ", n_layer %" PRId64 " -> %" PRId64
@@ -761,6 +852,9 @@ int main(int argc, char ** argv) {
                 remove(params.output.c_str());
                 break;
             }
+        }
+        if (!params.heads.empty() && !widen_heads(params, heads, src, dst)) {
+            break;
         }
         rc = 0;
     } while (false);

@@ -19,6 +19,10 @@ import java.util.function.LongFunction;
 public final class MedusaHeads implements AutoCloseable {
     /** Ranks recorded per head in the file's accuracy table. */
     public static final int RANKS = 10;
+    /** Most heads in a heads file. */
+    static final int MAX_HEADS = 16;
+    /** Most residual blocks per head. */
+    static final int MAX_LAYERS = 8;
 
     private final LlamaModel model;
     private final Path path;
@@ -187,6 +191,14 @@ public final class MedusaHeads implements AutoCloseable {
         }
     }
 
+    /**
+     * Logits of every head for {@code n} hidden states ({@code n * hiddenSize()} floats), computed the
+     * way generation computes them: {@code [n][heads][vocabSize]}, flattened. For tests.
+     */
+    float[] logits(float[] hidden, int n) {
+        return withHandle(h -> nLogits(h, hidden, n));
+    }
+
     @Override
     public String toString() {
         return "MedusaHeads{" + path + ", heads=" + heads + ", layers=" + layers + (isClosed() ? ", closed" : "") + "}";
@@ -203,4 +215,13 @@ public final class MedusaHeads implements AutoCloseable {
     private static native String[] nNames(long handle);
 
     private static native float[] nAccuracy(long handle);
+
+    private static native float[] nLogits(long handle, float[] hidden, int n);
+
+    /**
+     * Writes a heads file for {@code model} from weights in another file (MedusaImporter): sizes are
+     * {heads, layers, hidden size, vocabulary}; offsets and types (0 F32, 1 F16, 2 BF16) say where each
+     * tensor lies, in the heads file's order (per head: weight and bias of each block, then the output).
+     */
+    static native void nImport(long model, byte[] source, byte[] output, int[] sizes, long[] offsets, int[] types);
 }
