@@ -152,8 +152,8 @@ sd_status sd_generation_begin(sd_session * s, const std::vector<llama_token> & p
 
     status = drafter_for(s, params.spec, &s->drafter, error);
     if (status != SD_OK) return status;
-    // drafters that read hidden states need llama.cpp to output them (the final norm's output)
-    llama_set_embeddings(s->ctx, s->drafter != nullptr && s->drafter->wants_hidden());
+    // Drafters that read hidden states get them from every decode: the context is created with
+    // embeddings on (see sd_session_init), never toggled.
 
     // The decode cost is measured before the prompt is evaluated: measuring overwrites the logits.
     if (params.spec.type != SD_SPEC_NONE && params.spec.adaptive) {

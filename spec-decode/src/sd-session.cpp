@@ -78,6 +78,11 @@ sd_status sd_session_init(sd_model * model, const sd_session_params & params, sd
     }
     cparams.n_threads       = n_threads;
     cparams.n_threads_batch = n_threads;
+    // Hidden states (the final norm's output) beside the logits, for drafters that read them
+    // (Medusa). Always on: llama_set_embeddings on a context that has decoded before crashes in
+    // llama.cpp 0.7.0's graph allocation (seen with Debian's build), and the copy costs little.
+    cparams.embeddings      = true;
+    cparams.pooling_type    = LLAMA_POOLING_TYPE_NONE;
     cparams.no_perf         = true;
     cparams.abort_callback      = sd_abort_requested;
     cparams.abort_callback_data = s;
