@@ -181,6 +181,85 @@ sd_status sd_heads_logits(const sd_heads * heads, const float * hidden, int32_t 
                           std::string & error);
 
 //
+// Medusa heads: training by self-distillation (the base model's own greedy predictions are the labels)
+//
+
+struct sd_train_params {
+    std::string corpus;                // path of a UTF-8 text file; "<|endoftext|>" separates documents
+    int32_t  n_heads      = 4;         // in [1, SD_HEADS_MAX]
+    int32_t  n_layers     = 1;         // residual blocks per head, in [0, SD_HEADS_MAX_LAYERS]
+    int32_t  n_steps      = 2000;      // optimizer steps, in [1, 10000000]
+    float    max_minutes  = 0.0f;      // budget of the whole run in minutes, in [0, 100000]; 0 = none. Reading
+                                       // the corpus stops at 40% of it and the schedule is shortened to fit
+    int32_t  batch        = 256;       // examples per step, in [1, 65536]
+    float    lr           = 2e-3f;     // peak learning rate (AdamW), in (0, 1]
+    float    warmup       = 0.05f;     // share of the steps with a linear warm-up, in [0, 0.5]; then cosine
+                                       // decay to lr / 10
+    float    weight_decay = 0.0f;      // AdamW's decoupled weight decay, in [0, 1)
+    int32_t  n_ctx        = 0;         // tokens per sequence the base model reads, in [32, 65536]; 0 = the
+                                       // model's training context, at most 512. Longer documents are cut
+    int64_t  max_tokens   = 300000;    // corpus positions read at most, in [1000, 1000000000]
+    float    holdout      = 0.1f;      // share of the documents held out for the accuracy table, in [0.01, 0.5]
+    int32_t  max_eval     = 20000;     // held-out examples evaluated at most, in [100, 10000000]
+    bool     self_generated = false;   // also train on the base model's greedy continuations of training
+                                       // documents' openings (what the heads see while drafting)
+    int32_t  n_generate   = 128;       // tokens generated per opening when self_generated, in [8, 4096]
+    int32_t  max_generated = 1000;     // continuations generated at most, in [1, 1000000]
+    int32_t  n_threads    = 0;         // 0 = the model's default
+    uint32_t seed         = 42;        // batch order
+};
+
+// What sd_heads_train did. Accuracies are measured on held-out documents: top1[k] is how often head
+// k's best candidate was the base model's greedy token k + 2 positions ahead, top5[k] how often it was
+// among the five best; *_before are the same for the untrained heads (identity blocks, the base
+// model's output projection), for comparison.
+struct sd_train_report {
+    bool    cancelled  = false;  // the progress callback stopped the run; no file was written
+    bool    time_limited = false; // the time budget shortened the run
+    int64_t n_tokens   = 0;      // positions the base model read (corpus and generated)
+    int64_t n_train    = 0;      // training examples
+    int64_t n_eval     = 0;      // held-out examples evaluated
+    int32_t steps      = 0;      // optimizer steps done
+    int64_t examples   = 0;      // examples seen (steps x batch)
+    float   loss_first = 0.0f;   // training loss (cross-entropy summed over heads) of the first step
+    float   loss       = 0.0f;   // mean training loss of the last 5% of steps
+    std::vector<float> eval_loss_before, eval_loss; // [n_heads] held-out cross-entropy per head
+    std::vector<float> top1_before, top5_before, top1, top5; // [n_heads]
+    std::vector<float> accuracy; // [n_heads * SD_HEADS_RANKS], as written to the file (sd_heads_info)
+    double  seconds_data  = 0;   // reading the corpus (and generating)
+    double  seconds_train = 0;
+    double  seconds       = 0;   // the whole run
+};
+
+enum sd_train_phase {
+    SD_TRAIN_READ     = 0, // the base model reads the corpus: done / total = documents
+    SD_TRAIN_GENERATE = 1, // greedy continuations (self_generated): done / total = continuations
+    SD_TRAIN_EVAL     = 2, // held-out accuracy before or after training: done / total = examples
+    SD_TRAIN_OPTIMIZE = 3, // done / total = steps (total may shrink once to fit the time budget)
+};
+
+struct sd_train_progress {
+    sd_train_phase phase;
+    int64_t done;
+    int64_t total;
+    float   loss;    // SD_TRAIN_OPTIMIZE: the last step's loss, else 0
+    float   lr;      // SD_TRAIN_OPTIMIZE: the last step's learning rate, else 0
+    double  seconds; // since the run began
+};
+
+// Called often (every step, every document); returning false cancels the run.
+typedef bool (*sd_train_progress_cb)(const sd_train_progress & progress, void * user);
+
+// Trains Medusa heads for `model` on a text corpus and writes them to out_path (atomically, with the
+// held-out rank accuracies in sd_heads_info::accuracy). The base model reads the corpus with hidden
+// states on; head k learns, from the hidden state at position t, the base model's greedy prediction
+// at position t + k + 1. Blocks start as identities and the output projections as copies of the base
+// model's, all trained with AdamW through ggml-opt. A cancelled run returns SD_OK with
+// report.cancelled set and leaves no file. progress may be NULL.
+sd_status sd_heads_train(sd_model * model, const sd_train_params & params, const char * out_path,
+                         sd_train_report & report, sd_train_progress_cb progress, void * user, std::string & error);
+
+//
 // Session: one llama_context, its KV cache and one generation at a time
 //
 

@@ -108,6 +108,32 @@ sd_status sd_model_fingerprint(const sd_model * model, std::string & out, std::s
     return sd_fingerprint_file(model->path.c_str(), out, error);
 }
 
+sd_status sd_model_output_f32(const sd_model * model, std::vector<float> & out, std::string & error) {
+    const char * path = model->path.c_str();
+    gguf_ptr g = open_gguf(path);
+    const int64_t t = g ? output_tensor(g.get()) : -1;
+    if (t < 0) return sd_fail(error, SD_ERR_MODEL_LOAD, std::string("cannot read the model's output projection: ") + path);
+    const int64_t * ne = gguf_get_tensor_ne(g.get(), t);
+    const ggml_type type = gguf_get_tensor_type(g.get(), t);
+    const int64_t n = ne[0] * ne[1];
+    if (ne[0] != llama_model_n_embd(model->model) || ne[1] != llama_vocab_n_tokens(model->vocab) ||
+        (type != GGML_TYPE_F32 && ggml_get_type_traits(type)->to_float == nullptr)) {
+        return sd_fail(error, SD_ERR_MODEL_LOAD, std::string("the model's output projection has an unexpected shape or type: ") + path);
+    }
+    std::vector<uint8_t> bytes(gguf_get_tensor_size(g.get(), t));
+    file_ptr f(std::fopen(path, "rb"));
+    if (!f || !read_at(f.get(), gguf_get_data_offset(g.get()) + gguf_get_tensor_offset(g.get(), t), bytes.data(), bytes.size())) {
+        return sd_fail(error, SD_ERR_MODEL_LOAD, std::string("cannot read the model's output projection: ") + path);
+    }
+    out.resize((size_t) n);
+    if (type == GGML_TYPE_F32) {
+        std::memcpy(out.data(), bytes.data(), (size_t) n * sizeof(float));
+    } else {
+        ggml_get_type_traits(type)->to_float(bytes.data(), out.data(), n);
+    }
+    return SD_OK;
+}
+
 //
 // The heads file
 //
@@ -237,8 +263,7 @@ sd_heads_data::~sd_heads_data() {
     if (ctx != nullptr) ggml_free(ctx);
 }
 
-// The device the heads run on: the model's GPU when it is offloaded to one, else the CPU.
-static ggml_backend_dev_t heads_device(const sd_model * model) {
+ggml_backend_dev_t sd_heads_device(const sd_model * model) {
     if (model->params.n_gpu_layers != 0) {
         ggml_backend_dev_t gpu = ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_GPU);
         if (gpu != nullptr) return gpu;
@@ -307,7 +332,7 @@ sd_status sd_heads_load(const char * path, const sd_model * model, sd_heads ** o
     for (const file_tensor & ft : tensors) made.push_back(make(ft));
     ggml_tensor * shared_out = info.shared_output ? make(base_out) : nullptr;
 
-    data->device = heads_device(model);
+    data->device = sd_heads_device(model);
     data->buffer = ggml_backend_alloc_ctx_tensors_from_buft(data->ctx, ggml_backend_dev_buffer_type(data->device));
     if (data->buffer == nullptr) {
         return sd_fail(error, SD_ERR_MODEL_LOAD, std::string("cannot allocate the heads' weights on ") +
@@ -369,6 +394,11 @@ std::vector<ggml_tensor *> sd_heads_graph(ggml_context * ctx, const sd_heads_ten
     return logits;
 }
 
+size_t sd_heads_graph_size(int32_t n_heads, int32_t n_layers) {
+    // per head: 4 nodes a block and the output, plus 2 weights a block and the output when trained
+    return (size_t) n_heads * (6 * (size_t) n_layers + 3) + 8;
+}
+
 sd_heads_evaluator::~sd_heads_evaluator() {
     if (galloc != nullptr) ggml_gallocr_free(galloc);
     if (backend != nullptr) ggml_backend_free(backend);
@@ -394,7 +424,7 @@ sd_status sd_heads_evaluator_init(const std::shared_ptr<sd_heads_data> & data, i
         set_threadpool(e->backend, threadpool);
     }
     e->galloc = ggml_gallocr_new(ggml_backend_get_default_buffer_type(e->backend));
-    const size_t n_nodes = (size_t) data->info.n_heads * (4 * (size_t) data->info.n_layers + 1) + 8;
+    const size_t n_nodes = sd_heads_graph_size(data->info.n_heads, data->info.n_layers);
     e->meta.resize(ggml_tensor_overhead() * n_nodes + ggml_graph_overhead_custom(n_nodes, false));
     out = std::move(e);
     return SD_OK;
@@ -408,7 +438,7 @@ sd_status sd_heads_evaluate(sd_heads_evaluator & e, const float * hidden, int32_
     ggml_tensor * h = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, info.n_embd, n);
     ggml_set_input(h);
     std::vector<ggml_tensor *> logits = sd_heads_graph(ctx, e.data->tensors, h);
-    const size_t n_nodes = (size_t) info.n_heads * (4 * (size_t) info.n_layers + 1) + 8;
+    const size_t n_nodes = sd_heads_graph_size(info.n_heads, info.n_layers);
     ggml_cgraph * gf = ggml_new_graph_custom(ctx, n_nodes, false);
     for (ggml_tensor * t : logits) {
         ggml_set_output(t);

@@ -60,6 +60,16 @@ struct sd_heads_evaluator {
     ~sd_heads_evaluator();
 };
 
+// Nodes of a graph of the heads (sd_heads_graph plus room): weights being trained count as nodes.
+size_t sd_heads_graph_size(int32_t n_heads, int32_t n_layers);
+
+// The device heads for this model run on: the model's GPU when it is offloaded to one, else the CPU.
+ggml_backend_dev_t sd_heads_device(const sd_model * model);
+
+// The base model's output projection (output.weight, else the tied token_embd.weight) as F32,
+// [n_vocab][n_embd] row-major, read from the model's file.
+sd_status sd_model_output_f32(const sd_model * model, std::vector<float> & out, std::string & error);
+
 // Fingerprint of a model file (see sd_model_fingerprint).
 sd_status sd_fingerprint_file(const char * path, std::string & out, std::string & error);
 

@@ -1,0 +1,257 @@
+package dev.llamaspec;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.concurrent.CancellationException;
+
+/**
+ * Trains Medusa heads for a model on a text corpus by self-distillation: the model reads the corpus,
+ * and head k learns to predict, from the model's hidden state at a position, the model's own greedy
+ * token k + 2 positions ahead. The heads file it writes is what {@code SD_SPEC_MEDUSA} speculation
+ * loads; it records the held-out accuracy per head and rank. Immutable and thread-safe; build one
+ * with {@link #builder(Path)}.
+ *
+ * <pre>{@code
+ * MedusaTrainer trainer = MedusaTrainer.builder(Path.of("tinystories.txt"))
+ *         .maxDuration(Duration.ofMinutes(3)).build();
+ * MedusaTrainingReport report = trainer.train(model, Path.of("heads.gguf"),
+ *         p -> System.out.println(p.phase() + " " + p.done() + "/" + p.total()));
+ * }</pre>
+ *
+ * <p>Cancelling: interrupt the thread that runs {@link #train} (for example with
+ * {@code Future.cancel(true)}), or throw from the listener. Training stops at the next progress point
+ * (within one optimizer step or one document) and no file is written.
+ */
+public final class MedusaTrainer {
+    private final Path corpus;
+    private final int heads;
+    private final int layers;
+    private final int steps;
+    private final Duration maxDuration;
+    private final int batchSize;
+    private final float learningRate;
+    private final float warmup;
+    private final float weightDecay;
+    private final int contextSize;
+    private final long maxTokens;
+    private final float holdout;
+    private final int maxEvalExamples;
+    private final boolean selfGenerated;
+    private final int threads;
+    private final long seed;
+
+    private MedusaTrainer(Builder b) {
+        corpus = b.corpus;
+        heads = b.heads;
+        layers = b.layers;
+        steps = b.steps;
+        maxDuration = b.maxDuration;
+        batchSize = b.batchSize;
+        learningRate = b.learningRate;
+        warmup = b.warmup;
+        weightDecay = b.weightDecay;
+        contextSize = b.contextSize;
+        maxTokens = b.maxTokens;
+        holdout = b.holdout;
+        maxEvalExamples = b.maxEvalExamples;
+        selfGenerated = b.selfGenerated;
+        threads = b.threads;
+        seed = b.seed;
+    }
+
+    /** A builder for training on a UTF-8 text file; {@code <|endoftext|>} separates its documents. */
+    public static Builder builder(Path corpus) {
+        return new Builder(corpus);
+    }
+
+    public Path corpus() { return corpus; }
+    public int heads() { return heads; }
+    public int layers() { return layers; }
+    public int steps() { return steps; }
+    /** The time budget of a run; {@link Duration#ZERO} when there is none. */
+    public Duration maxDuration() { return maxDuration; }
+    public int batchSize() { return batchSize; }
+    public float learningRate() { return learningRate; }
+    public float warmup() { return warmup; }
+    public float weightDecay() { return weightDecay; }
+    public int contextSize() { return contextSize; }
+    public long maxTokens() { return maxTokens; }
+    public float holdout() { return holdout; }
+    public int maxEvalExamples() { return maxEvalExamples; }
+    public boolean selfGenerated() { return selfGenerated; }
+    public int threads() { return threads; }
+    public long seed() { return seed; }
+
+    /** Trains without reporting progress; see {@link #train(LlamaModel, Path, MedusaTrainingListener)}. */
+    public MedusaTrainingReport train(LlamaModel model, Path output) {
+        return train(model, output, MedusaTrainingListener.none());
+    }
+
+    /**
+     * Trains heads for {@code model} and writes them to {@code output} (atomically: a file appears only
+     * when the run completes). Blocks until done; the model stays usable by other threads meanwhile.
+     *
+     * @throws CancellationException when the calling thread was interrupted (its interrupt status stays
+     *     set); nothing is written
+     * @throws LlamaException with {@link ErrorCode#INVALID_ARGUMENT} when the corpus cannot be read or
+     *     is too short, or the output cannot be written; other codes for failures of the model
+     * @throws IllegalStateException when the model is closed
+     */
+    public MedusaTrainingReport train(LlamaModel model, Path output, MedusaTrainingListener listener) {
+        Objects.requireNonNull(model, "model");
+        Objects.requireNonNull(output, "output");
+        Objects.requireNonNull(listener, "listener");
+        int[] ints = {heads, layers, steps, batchSize, threads, contextSize, maxEvalExamples, selfGenerated ? 1 : 0};
+        long[] longs = {maxTokens, seed};
+        float[] floats = {maxDuration.toMillis() / 60000f, learningRate, warmup, weightDecay, holdout};
+        byte[] corpusPath = corpus.toAbsolutePath().toString().getBytes(StandardCharsets.UTF_8);
+        byte[] outputPath = output.toAbsolutePath().toString().getBytes(StandardCharsets.UTF_8);
+        ProgressBridge bridge = new ProgressBridge(listener);
+        double[] report;
+        model.readLock().lock();
+        try {
+            if (model.handle() == 0) {
+                throw new IllegalStateException("model is closed: " + model.path());
+            }
+            report = nTrain(model.handle(), corpusPath, outputPath, ints, longs, floats, bridge);
+        } finally {
+            model.readLock().unlock();
+        }
+        if (report == null) {
+            throw new CancellationException("Medusa training was cancelled; nothing was written to " + output);
+        }
+        return MedusaTrainingReport.fromNative(report);
+    }
+
+    @Override
+    public String toString() {
+        return "MedusaTrainer{corpus=" + corpus + ", heads=" + heads + ", layers=" + layers + ", steps=" + steps
+                + ", maxDuration=" + maxDuration + ", batchSize=" + batchSize + ", learningRate=" + learningRate
+                + ", selfGenerated=" + selfGenerated + "}";
+    }
+
+    /** Called by the native trainer at every progress point; false stops the run. */
+    private static final class ProgressBridge {
+        private final MedusaTrainingListener listener;
+
+        ProgressBridge(MedusaTrainingListener listener) {
+            this.listener = listener;
+        }
+
+        @SuppressWarnings("unused") // called from JNI
+        boolean onNativeProgress(int phase, long done, long total, float loss, double seconds) {
+            if (Thread.currentThread().isInterrupted()) {
+                return false;
+            }
+            listener.onProgress(new MedusaTrainingProgress(MedusaTrainingProgress.Phase.fromNative(phase), done, total,
+                    loss, seconds));
+            return !Thread.currentThread().isInterrupted();
+        }
+    }
+
+    private static native double[] nTrain(long model, byte[] corpus, byte[] output, int[] ints, long[] longs,
+            float[] floats, Object bridge);
+
+    /** Options of a {@link MedusaTrainer}; ranges are checked by {@link #build()}. */
+    public static final class Builder {
+        private final Path corpus;
+        private int heads = 4;
+        private int layers = 1;
+        private int steps = 2000;
+        private Duration maxDuration = Duration.ZERO;
+        private int batchSize = 256;
+        private float learningRate = 2e-3f;
+        private float warmup = 0.05f;
+        private float weightDecay = 0f;
+        private int contextSize = 0;
+        private long maxTokens = 300_000;
+        private float holdout = 0.1f;
+        private int maxEvalExamples = 20_000;
+        private boolean selfGenerated = false;
+        private int threads = 0;
+        private long seed = 42;
+
+        private Builder(Path corpus) {
+            this.corpus = Objects.requireNonNull(corpus, "corpus");
+        }
+
+        /** Heads, in [1, 16]; head k predicts the token k + 2 positions ahead. Default 4. */
+        public Builder heads(int heads) { this.heads = heads; return this; }
+
+        /** Residual blocks per head, in [0, 8]. Default 1. */
+        public Builder layers(int layers) { this.layers = layers; return this; }
+
+        /** Optimizer steps, in [1, 10,000,000]. Default 2,000. */
+        public Builder steps(int steps) { this.steps = steps; return this; }
+
+        /**
+         * Time budget of the whole run, at most 100,000 minutes; {@link Duration#ZERO} (the default)
+         * for none. Reading stops at 40% of it and the step schedule is shortened to fit.
+         */
+        public Builder maxDuration(Duration maxDuration) { this.maxDuration = Objects.requireNonNull(maxDuration, "maxDuration"); return this; }
+
+        /** Examples per step, in [1, 65536]. Default 256. */
+        public Builder batchSize(int batchSize) { this.batchSize = batchSize; return this; }
+
+        /** Peak AdamW learning rate, in (0, 1]. Default 0.002. */
+        public Builder learningRate(float learningRate) { this.learningRate = learningRate; return this; }
+
+        /** Share of the steps with a linear warm-up (then cosine decay to a tenth), in [0, 0.5]. Default 0.05. */
+        public Builder warmup(float warmup) { this.warmup = warmup; return this; }
+
+        /** AdamW's weight decay, in [0, 1). Default 0. */
+        public Builder weightDecay(float weightDecay) { this.weightDecay = weightDecay; return this; }
+
+        /** Tokens per sequence the model reads, 0 (the model's training context, at most 512) or in [32, 65536]. */
+        public Builder contextSize(int contextSize) { this.contextSize = contextSize; return this; }
+
+        /** Corpus positions read at most, in [1,000, 1,000,000,000]. Default 300,000. */
+        public Builder maxTokens(long maxTokens) { this.maxTokens = maxTokens; return this; }
+
+        /** Share of the documents held out for the accuracy figures, in [0.01, 0.5]. Default 0.1. */
+        public Builder holdout(float holdout) { this.holdout = holdout; return this; }
+
+        /** Held-out examples evaluated at most, in [100, 10,000,000]. Default 20,000. */
+        public Builder maxEvalExamples(int maxEvalExamples) { this.maxEvalExamples = maxEvalExamples; return this; }
+
+        /** Also train on the model's greedy continuations of corpus openings. Default false. */
+        public Builder selfGenerated(boolean selfGenerated) { this.selfGenerated = selfGenerated; return this; }
+
+        /** CPU threads, in [0, 512]; 0 = the model's default. */
+        public Builder threads(int threads) { this.threads = threads; return this; }
+
+        /** Seed of the batch order, in [0, 2^32 - 1]. Default 42. */
+        public Builder seed(long seed) { this.seed = seed; return this; }
+
+        /** @throws IllegalArgumentException naming the first option out of range */
+        public MedusaTrainer build() {
+            Checks.range("heads", heads, 1, 16);
+            Checks.range("layers", layers, 0, 8);
+            Checks.range("steps", steps, 1, 10_000_000);
+            Checks.range("batchSize", batchSize, 1, 65536);
+            Checks.finite("learningRate", learningRate, 0f, 1f, false);
+            Checks.finite("warmup", warmup, 0f, 0.5f, true);
+            if (!(weightDecay >= 0f && weightDecay < 1f)) {
+                throw new IllegalArgumentException("weightDecay must be in [0, 1), got " + weightDecay);
+            }
+            if (contextSize != 0) {
+                Checks.range("contextSize (0 = the model's)", contextSize, 32, 65536);
+            }
+            if (maxTokens < 1000 || maxTokens > 1_000_000_000L) {
+                throw new IllegalArgumentException("maxTokens must be in [1000, 1000000000], got " + maxTokens);
+            }
+            Checks.finite("holdout", holdout, 0.01f, 0.5f, true);
+            Checks.range("maxEvalExamples", maxEvalExamples, 100, 10_000_000);
+            Checks.range("threads", threads, 0, 512);
+            if (seed < 0 || seed > 0xffffffffL) {
+                throw new IllegalArgumentException("seed must be in [0, 4294967295], got " + seed);
+            }
+            if (maxDuration.isNegative() || maxDuration.compareTo(Duration.ofMinutes(100_000)) > 0) {
+                throw new IllegalArgumentException("maxDuration must be in [0, 100000 minutes], got " + maxDuration);
+            }
+            return new MedusaTrainer(this);
+        }
+    }
+}
