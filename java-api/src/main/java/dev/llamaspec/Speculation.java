@@ -29,9 +29,13 @@ public final class Speculation {
          */
         AUTO,
         /** Lookahead decoding: a Jacobi window of guesses feeding a pool of n-grams. */
-        LOOKAHEAD
+        LOOKAHEAD,
+        /** A second, smaller model with the same vocabulary drafts chains of tokens. */
+        DRAFT_MODEL
     }
 
+    private static final float DRAFT_MIN_PROBABILITY = 0.3f;
+    private static final float DRAFT_BRANCH_PROBABILITY = 0.6f;
     private static final Speculation NONE = new Speculation(Kind.NONE, 32, 8, true, 1, 4, 4, 8, 8, 4, 8);
 
     private final Kind kind;
@@ -45,9 +49,19 @@ public final class Speculation {
     private final int windowWidth;
     private final int ngramSize;
     private final int maxCandidates;
+    private final LlamaModel draftModel;
+    private final float draftMinProbability;
+    private final float draftBranchProbability;
 
     private Speculation(Kind kind, int maxDraftTokens, int maxDepth, boolean budget, int minNgram, int maxNgram,
             int maxBranches, int recyclingK, int windowWidth, int ngramSize, int maxCandidates) {
+        this(kind, maxDraftTokens, maxDepth, budget, minNgram, maxNgram, maxBranches, recyclingK, windowWidth,
+                ngramSize, maxCandidates, null, DRAFT_MIN_PROBABILITY, DRAFT_BRANCH_PROBABILITY);
+    }
+
+    private Speculation(Kind kind, int maxDraftTokens, int maxDepth, boolean budget, int minNgram, int maxNgram,
+            int maxBranches, int recyclingK, int windowWidth, int ngramSize, int maxCandidates, LlamaModel draftModel,
+            float draftMinProbability, float draftBranchProbability) {
         Checks.range("maxDraftTokens", maxDraftTokens, 1, 64);
         Checks.range("maxDepth", maxDepth, 1, 32);
         Checks.range("minNgram", minNgram, 1, 64);
@@ -57,6 +71,13 @@ public final class Speculation {
         Checks.range("windowWidth (w)", windowWidth, 1, 32);
         Checks.range("ngramSize (n)", ngramSize, 2, 16);
         Checks.range("maxCandidates (g)", maxCandidates, 1, 32);
+        if (!(draftMinProbability >= 0f && draftMinProbability <= 1f)) {
+            throw new IllegalArgumentException("draft minProbability must be in [0, 1], got " + draftMinProbability);
+        }
+        if (!(draftBranchProbability >= 0f && draftBranchProbability <= 1f)) {
+            throw new IllegalArgumentException(
+                    "draft branchProbability must be in [0, 1], got " + draftBranchProbability);
+        }
         this.kind = kind;
         this.maxDraftTokens = maxDraftTokens;
         this.maxDepth = maxDepth;
@@ -68,6 +89,9 @@ public final class Speculation {
         this.windowWidth = windowWidth;
         this.ngramSize = ngramSize;
         this.maxCandidates = maxCandidates;
+        this.draftModel = draftModel;
+        this.draftMinProbability = draftMinProbability;
+        this.draftBranchProbability = draftBranchProbability;
     }
 
     /** Plain decoding (the default). */
@@ -134,22 +158,57 @@ public final class Speculation {
         return new Speculation(Kind.AUTO, 32, 8, true, 1, 4, 4, 8, 8, 4, 8);
     }
 
+    /** A draft model with the default thresholds: {@code draftModel(draft, 0.3f, 0.6f)}. */
+    public static Speculation draftModel(LlamaModel draft) {
+        return draftModel(draft, DRAFT_MIN_PROBABILITY, DRAFT_BRANCH_PROBABILITY);
+    }
+
+    /**
+     * Draft-model speculation: {@code draft}, a smaller model with this model's vocabulary, proposes a
+     * chain of tokens each step (one evaluation of the draft model per token) in a context of its own
+     * that the session keeps. The chain stops where the draft model's top token is less likely than
+     * {@code minProbability}, at {@link #maxDepth()}, or (with the budget) where a longer chain does not
+     * pay on this device. Greedy: where the top token is less likely than {@code branchProbability}, the
+     * runner-up is proposed as a second branch. Sampling: the tokens are drawn from the draft model's
+     * distribution and accepted by rejection sampling against it, so the output follows the target
+     * model's distribution exactly (but, unlike the other strategies, not token for token what plain
+     * sampling draws with the same seed).
+     *
+     * <p>The draft model must share the target's vocabulary ({@link LlamaModel#checkDraftModel}; checked
+     * when a generation begins, {@link LlamaException} with {@link ErrorCode#INVALID_ARGUMENT} naming the
+     * difference) and stay open while used: closing it ends a generation using it at its next step with a
+     * {@link LlamaException} ({@link ErrorCode#STATE}). The model itself may be its own draft model.
+     *
+     * @param draft             an open model
+     * @param minProbability    in [0, 1]; 0 = chains of {@link #maxDepth()} tokens
+     * @param branchProbability in [0, 1]; 0 = no branches
+     * @throws IllegalArgumentException when draft is closed or a probability is out of range
+     */
+    public static Speculation draftModel(LlamaModel draft, float minProbability, float branchProbability) {
+        Objects.requireNonNull(draft, "draft");
+        if (draft.isClosed()) {
+            throw new IllegalArgumentException("the draft model is closed: " + draft.path());
+        }
+        return new Speculation(Kind.DRAFT_MODEL, 32, 8, true, 1, 4, 4, 8, 8, 4, 8, draft, minProbability,
+                branchProbability);
+    }
+
     /** The same strategy with at most this many draft tokens per step (1 to 64). */
     public Speculation withMaxDraftTokens(int maxDraftTokens) {
         return new Speculation(kind, maxDraftTokens, maxDepth, budget, minNgram, maxNgram, maxBranches, recyclingK,
-                windowWidth, ngramSize, maxCandidates);
+                windowWidth, ngramSize, maxCandidates, draftModel, draftMinProbability, draftBranchProbability);
     }
 
     /** The same strategy accepting at most this many draft tokens per step (1 to 32). */
     public Speculation withMaxDepth(int maxDepth) {
         return new Speculation(kind, maxDraftTokens, maxDepth, budget, minNgram, maxNgram, maxBranches, recyclingK,
-                windowWidth, ngramSize, maxCandidates);
+                windowWidth, ngramSize, maxCandidates, draftModel, draftMinProbability, draftBranchProbability);
     }
 
     /** The same strategy with the hardware-aware budget on (default) or off. */
     public Speculation withBudget(boolean budget) {
         return new Speculation(kind, maxDraftTokens, maxDepth, budget, minNgram, maxNgram, maxBranches, recyclingK,
-                windowWidth, ngramSize, maxCandidates);
+                windowWidth, ngramSize, maxCandidates, draftModel, draftMinProbability, draftBranchProbability);
     }
 
     public Kind kind() {
@@ -199,8 +258,24 @@ public final class Speculation {
         return maxCandidates;
     }
 
+    /** The draft model of {@link Kind#DRAFT_MODEL}, else null. */
+    public LlamaModel draftModel() {
+        return draftModel;
+    }
+
+    /** The draft model's probability below which its chain stops. */
+    public float draftMinProbability() {
+        return draftMinProbability;
+    }
+
+    /** The draft model's probability below which the runner-up is proposed too (greedy). */
+    public float draftBranchProbability() {
+        return draftBranchProbability;
+    }
+
     /**
-     * Parses a strategy name as used on command lines: none, lookup, recycling, lookahead, auto.
+     * Parses a strategy name as used on command lines: none, lookup, recycling, lookahead, auto. A
+     * draft model is not a name: use {@link #draftModel(LlamaModel)}.
      *
      * @throws IllegalArgumentException for other names
      */
@@ -211,6 +286,8 @@ public final class Speculation {
             case "recycling": case "token-recycling": return tokenRecycling();
             case "lookahead": return lookahead();
             case "auto": return auto();
+            case "draft": case "draft-model": throw new IllegalArgumentException("speculation '" + name
+                    + "' needs a draft model: use Speculation.draftModel(model)");
             default: throw new IllegalArgumentException("unknown speculation '" + name
                     + "' (none, lookup, recycling, lookahead, auto)");
         }
@@ -225,13 +302,16 @@ public final class Speculation {
         return kind == s.kind && maxDraftTokens == s.maxDraftTokens && maxDepth == s.maxDepth && budget == s.budget
                 && minNgram == s.minNgram && maxNgram == s.maxNgram && maxBranches == s.maxBranches
                 && recyclingK == s.recyclingK && windowWidth == s.windowWidth && ngramSize == s.ngramSize
-                && maxCandidates == s.maxCandidates;
+                && maxCandidates == s.maxCandidates && draftModel == s.draftModel
+                && Float.compare(draftMinProbability, s.draftMinProbability) == 0
+                && Float.compare(draftBranchProbability, s.draftBranchProbability) == 0;
     }
 
     @Override
     public int hashCode() {
         return Objects.hash(kind, maxDraftTokens, maxDepth, budget, minNgram, maxNgram, maxBranches, recyclingK,
-                windowWidth, ngramSize, maxCandidates);
+                windowWidth, ngramSize, maxCandidates, System.identityHashCode(draftModel), draftMinProbability,
+                draftBranchProbability);
     }
 
     @Override
@@ -243,6 +323,8 @@ public final class Speculation {
             case TOKEN_RECYCLING: return "Speculation.tokenRecycling(" + recyclingK + ")" + suffix();
             case LOOKAHEAD: return "Speculation.lookahead(" + windowWidth + ", " + ngramSize + ", " + maxCandidates + ")"
                     + suffix();
+            case DRAFT_MODEL: return "Speculation.draftModel(" + draftModel.path() + ", " + draftMinProbability + ", "
+                    + draftBranchProbability + ")" + suffix();
             default: return "Speculation.auto()" + suffix();
         }
     }
