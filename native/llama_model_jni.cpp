@@ -66,6 +66,18 @@ MODEL_FN(jstring, nFingerprint)(JNIEnv * env, jclass, jlong handle) {
     });
 }
 
+MODEL_FN(void, nCheckDraft)(JNIEnv * env, jclass, jlong handle, jlong draft_handle) {
+    jni_guard(env, 0, [&] {
+        sd_model * model = jni_handle<sd_model>(env, handle, CLOSED);
+        sd_model * draft = model != nullptr ? jni_handle<sd_model>(env, draft_handle, "draft model is closed") : nullptr;
+        if (draft == nullptr) return 0;
+        std::string error;
+        const sd_status status = sd_model_vocab_compatible(model, draft, error);
+        if (status != SD_OK) jni_throw_llama(env, status, error);
+        return 0;
+    });
+}
+
 MODEL_FN(jintArray, nTokenize)(JNIEnv * env, jclass, jlong handle, jbyteArray text, jboolean add_special,
                                jboolean parse_special) {
     return jni_guard(env, (jintArray) nullptr, [&]() -> jintArray {

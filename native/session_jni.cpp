@@ -66,7 +66,7 @@ SESSION_FN(void, nCancel)(JNIEnv * env, jclass, jlong handle) {
 SESSION_FN(void, nBegin)(JNIEnv * env, jclass, jlong handle, jintArray prompt, jint max_tokens, jobjectArray stop,
                          jfloat temperature, jint top_k, jfloat top_p, jfloat min_p, jfloat repeat_penalty,
                          jint repeat_last_n, jlong seed, jintArray speculation, jfloatArray acceptance,
-                         jlong heads) {
+                         jlong heads, jlong draft_model, jfloat draft_p_min, jfloat draft_p_branch) {
     jni_guard(env, 0, [&] {
         sd_session * session = jni_handle<sd_session>(env, handle, CLOSED);
         if (session == nullptr) return 0;
@@ -110,6 +110,10 @@ SESSION_FN(void, nBegin)(JNIEnv * env, jclass, jlong handle, jintArray prompt, j
         params.spec.typical_threshold   = typical[0];
         params.spec.typical_alpha       = typical[1];
         params.spec.heads               = reinterpret_cast<const sd_heads *>(heads);
+        // the Java side holds the draft model's read lock for this call (it cannot be freed meanwhile)
+        params.spec.draft_model         = reinterpret_cast<sd_model *>(draft_model);
+        params.spec.draft_p_min         = draft_p_min;
+        params.spec.draft_p_branch      = draft_p_branch;
         const jsize n_stop = stop != nullptr ? env->GetArrayLength(stop) : 0;
         for (jsize i = 0; i < n_stop; i++) {
             jbyteArray s = static_cast<jbyteArray>(env->GetObjectArrayElement(stop, i));
@@ -121,6 +125,14 @@ SESSION_FN(void, nBegin)(JNIEnv * env, jclass, jlong handle, jintArray prompt, j
         if (status != SD_OK) {
             jni_throw_llama(env, status, error);
         }
+        return 0;
+    });
+}
+
+SESSION_FN(void, nDropDraftModel)(JNIEnv * env, jclass, jlong handle, jlong draft_model) {
+    jni_guard(env, 0, [&] {
+        sd_session * session = jni_handle<sd_session>(env, handle, CLOSED);
+        if (session != nullptr) sd_session_drop_draft_model(session, reinterpret_cast<sd_model *>(draft_model));
         return 0;
     });
 }

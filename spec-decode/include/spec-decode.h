@@ -81,6 +81,11 @@ void      sd_model_free(sd_model * model);
 
 sd_model_info sd_model_get_info(const sd_model * model);
 
+// Whether `draft` can draft for `target`: the same vocabulary type, BOS/EOS tokens and their use,
+// vocabulary sizes within 128 tokens and the same text for every token id both have (after the first
+// few special ids). SD_OK, or SD_ERR_INVALID_ARGUMENT with error naming the first difference.
+sd_status sd_model_vocab_compatible(const sd_model * target, const sd_model * draft, std::string & error);
+
 // Tokenizes text. add_special adds BOS/EOS as the model wants; parse_special reads "<s>" etc.
 sd_status sd_tokenize(const sd_model * model, const std::string & text, bool add_special, bool parse_special,
                       std::vector<llama_token> & out, std::string & error);
@@ -279,6 +284,7 @@ enum sd_spec_type {
     SD_SPEC_RECYCLING = 2, // Token Recycling
     SD_SPEC_AUTO      = 3, // lookup, recycling and lookahead's window together, chosen by the budget
     SD_SPEC_LOOKAHEAD = 4, // lookahead decoding (Jacobi window + n-gram pool)
+    SD_SPEC_DRAFT_MODEL = 5, // a second, smaller model with the same vocabulary drafts (draft_model)
     SD_SPEC_MEDUSA    = 6, // Medusa heads (sd_speculation_params::heads)
 };
 
@@ -299,6 +305,16 @@ struct sd_speculation_params {
     int32_t lookahead_w = 8; // in [1, 32]
     int32_t lookahead_n = 4; // in [2, 16]
     int32_t lookahead_g = 8; // in [1, 32]
+    // draft model: the session keeps a context on it (created at the first generation that uses it,
+    // freed with the session, by sd_session_drop_draft_model, or when another draft model is used);
+    // it must stay loaded meanwhile and share the target's vocabulary (sd_model_vocab_compatible)
+    sd_model * draft_model    = nullptr; // not owned
+    float      draft_p_min    = 0.3f;    // the chain stops before a position where the draft model's top
+                                         // token is less likely than this, in [0, 1]
+    float      draft_p_branch = 0.6f;    // greedy only: where the top token is less likely than this, the
+                                         // runner-up is proposed beside it (a second branch); in [0, 1],
+                                         // 0 = chains only. Sampling drafts chains drawn from the draft
+                                         // model's distribution, verified by rejection sampling against it
     // Medusa: loaded heads (not owned; they may be freed after the generation begins)
     const sd_heads * heads        = nullptr;
     bool             medusa_static = false; // grow the tree by the heads' measured accuracy per rank
@@ -395,6 +411,11 @@ sd_status sd_session_logits(sd_session * session, const std::vector<llama_token>
 // work on the machine). The session's KV cache is cleared. Sizes must be in [1, the session's batch size]; depth + size must fit in the context.
 sd_status sd_session_measure_decode_cost(sd_session * session, const std::vector<int32_t> & batch_sizes, int32_t depth,
                                          int32_t reps, std::vector<double> & out_us, std::string & error);
+
+// Frees the context the session keeps on `draft` for draft-model speculation (on any draft model when
+// draft is NULL); call it before freeing a draft model that sessions have used. A generation running
+// with that draft model fails at its next step with SD_ERR_STATE.
+void sd_session_drop_draft_model(sd_session * session, const sd_model * draft);
 
 // Asks the running generation to stop; safe from any thread. The current llama_decode is aborted
 // and the next step returns SD_STOP_CANCELLED. The KV cache stays consistent.

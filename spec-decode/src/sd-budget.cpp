@@ -70,6 +70,11 @@ std::vector<bool> sd_budget_select(const sd_draft_tree & tree, const sd_accept_m
     std::iota(order.begin(), order.end(), 0);
     std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return p[(size_t) a] > p[(size_t) b]; });
 
+    // A node drawn from a drafter's distribution is verified by rejection sampling against it, which is
+    // exact only if whether the node is verified does not depend on what was drawn: so with drawn nodes
+    // the ranking is cut at the first node that does not raise the rate (a node's rank and rate depend on
+    // the estimates of the nodes before it, never on those after it).
+    const bool stop_at_first_loss = sd_tree_has_drawn(tree);
     double best_rate = 1.0 / cost.cost(1);
     int32_t best_n = 0;
     double best_tokens = 1.0;
@@ -93,6 +98,8 @@ std::vector<bool> sd_budget_select(const sd_draft_tree & tree, const sd_accept_m
             best_rate = rate;
             best_n = k + 1;
             best_tokens = tokens;
+        } else if (stop_at_first_loss) {
+            break;
         }
     }
     std::fill(keep.begin(), keep.end(), false);

@@ -5,7 +5,7 @@
 // evaluates root and tree in one llama_decode and keeps the longest path the target model agrees with.
 #pragma once
 
-#include "llama.h"
+#include "spec-decode.h"
 
 #include <cstdint>
 #include <memory>
@@ -17,7 +17,10 @@ struct sd_draft_tree {
     std::vector<int32_t>     parent; // [n] parent node, -1 = the root; parent[i] < i
     std::vector<float>       conf;   // [n] the drafter's estimate that the node is accepted given its parent is
     std::vector<int32_t>     bucket; // [n] the drafter's category of the node; acceptance is learnt per bucket
-                                     //     (lookup 0..99, recycling 100..199: shared by all strategies)
+                                     //     (lookup 0..99, recycling 100..199, draft model 300..319: shared
+                                     //     by all strategies)
+    std::vector<std::vector<float>> q; // [n] the distribution (dense over the target's vocabulary) the
+                                       //     node's token was drawn from; empty for deterministic nodes
 };
 
 void    sd_tree_clear(sd_draft_tree & tree);
@@ -25,6 +28,12 @@ int32_t sd_tree_size(const sd_draft_tree & tree);
 
 // Adds a node; returns its index.
 int32_t sd_tree_add(sd_draft_tree & tree, llama_token token, int32_t parent, float conf, int32_t bucket);
+
+// Whether node i was drawn from a distribution q (then tree.q[i] holds it).
+bool sd_tree_node_drawn(const sd_draft_tree & tree, int32_t i);
+
+// Whether any node was drawn from a distribution.
+bool sd_tree_has_drawn(const sd_draft_tree & tree);
 
 // The child of `parent` (-1 = root) with this token, or -1.
 int32_t sd_tree_find_child(const sd_draft_tree & tree, int32_t parent, llama_token token);
@@ -69,6 +78,14 @@ struct sd_drafter {
     virtual ~sd_drafter() = default;
 
     virtual const char * name() const = 0;
+
+    // Prepares a generation of `prompt` with these settings and the generation's seed (the draft model:
+    // its context, its sampling filters, the prompt in its KV cache). A failure ends sd_generation_begin.
+    virtual sd_status begin(const std::vector<llama_token> & /*prompt*/, const sd_generation_params & /*params*/,
+                            uint64_t /*seed*/, std::string & /*error*/) { return SD_OK; }
+
+    // The failure of the last draft() (a draft model's llama_decode), then forgotten; SD_OK when none.
+    virtual sd_status take_error(std::string & /*error*/) { return SD_OK; }
 
     // Proposes a tree of at most max_nodes nodes and at most max_depth levels continuing `history`
     // (the prompt and every generated token, the root last).
@@ -122,6 +139,17 @@ struct sd_heads_data;
 struct ggml_threadpool;
 sd_drafter * sd_drafter_medusa_init(const std::shared_ptr<sd_heads_data> & heads, bool static_tree, int32_t top_k,
                                     int32_t n_threads, ggml_threadpool * threadpool, std::string & error);
+
+// Draft model: a second model with the same vocabulary continues the text in its own context (kept by
+// the target session, whose settings, threads and cancellation it shares; its KV cache follows the
+// accepted tokens). It proposes a chain, one draft decode per token, stopping where its top token is
+// less likely than spec.draft_p_min, at max_depth, or where the budget says a longer chain does not
+// pay. Greedy: the chain is its argmax, with the runner-up as a sibling leaf where the top token is
+// less likely than spec.draft_p_branch. Sampling: each token is drawn from its distribution q (the
+// generation's temperature, top-k, top-p and min-p without penalties), stored in the node, so that the
+// verifier accepts by rejection sampling against q. conf is the top token's draft probability, buckets
+// 300 + its decile (greedy) and 310 + its decile (sampling).
+sd_drafter * sd_drafter_draft_model_init(sd_session * target, sd_model * draft);
 
 // All of the above in one tree: their candidates are merged and the budget keeps the nodes whose
 // learnt acceptance pays for their cost, and the lookahead window when its value does. The drafters

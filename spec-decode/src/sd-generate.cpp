@@ -10,7 +10,7 @@
 #include <cmath>
 
 static sd_status check_speculation(const sd_speculation_params & p, std::string & error) {
-    if (p.type < SD_SPEC_NONE || p.type > SD_SPEC_MEDUSA || p.type == 5) {
+    if (p.type < SD_SPEC_NONE || p.type > SD_SPEC_MEDUSA) {
         return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "unknown speculation type " + std::to_string((int) p.type));
     }
     if (p.max_nodes < 1 || p.max_nodes > SD_MAX_LEAVES) {
@@ -46,6 +46,15 @@ static sd_status check_speculation(const sd_speculation_params & p, std::string 
     }
     if (!(p.typical_threshold > 0.0f && p.typical_threshold <= 1.0f) || !(p.typical_alpha >= 0.0f && p.typical_alpha <= 1.0f)) {
         return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "typical acceptance needs a threshold in (0, 1] and alpha in [0, 1]");
+    }
+    if (!(p.draft_p_min >= 0.0f && p.draft_p_min <= 1.0f) || !(p.draft_p_branch >= 0.0f && p.draft_p_branch <= 1.0f)) {
+        return sd_fail(error, SD_ERR_INVALID_ARGUMENT,
+                       "draft model probabilities draft_p_min and draft_p_branch must be in [0, 1], got " +
+                       std::to_string(p.draft_p_min) + " and " + std::to_string(p.draft_p_branch));
+    }
+    if (p.type == SD_SPEC_DRAFT_MODEL && p.draft_model == nullptr) {
+        return sd_fail(error, SD_ERR_INVALID_ARGUMENT,
+                       "speculation with a draft model (SD_SPEC_DRAFT_MODEL) needs spec.draft_model, got none");
     }
     return SD_OK;
 }
@@ -101,6 +110,15 @@ static sd_status drafter_for(sd_session * s, const sd_speculation_params & p, sd
         *out = s->medusa.get();
         return SD_OK;
     }
+    if (p.type == SD_SPEC_DRAFT_MODEL) {
+        if (!s->draft || s->draft_model != p.draft_model) {
+            s->draft.reset(); // its context first: it may share this session's threads
+            s->draft.reset(sd_drafter_draft_model_init(s, p.draft_model));
+            s->draft_model = p.draft_model;
+        }
+        *out = s->draft.get();
+        return SD_OK;
+    }
     // lookup keeps no state: rebuilt with each generation's settings
     s->lookup.reset(sd_drafter_lookup_init(p.lookup_min_ngram, p.lookup_max_ngram, p.lookup_max_branches));
     if (!s->recycling || s->recycling_k != p.recycling_k) {
@@ -154,7 +172,11 @@ sd_status sd_generation_begin(sd_session * s, const std::vector<llama_token> & p
     sd_status status = check_generation_params(params, error);
     if (status == SD_OK) status = check_speculation(params.spec, error);
     if (status == SD_OK) status = sd_check_prompt(s, prompt, error);
+    if (status == SD_OK && params.spec.type == SD_SPEC_DRAFT_MODEL) {
+        status = sd_model_vocab_compatible(s->model, params.spec.draft_model, error);
+    }
     if (status != SD_OK) return status;
+    s->draft_lost = false;
 
     s->stats = sd_stats();
     s->stats.n_prompt = (int32_t) prompt.size();
@@ -173,19 +195,24 @@ sd_status sd_generation_begin(sd_session * s, const std::vector<llama_token> & p
     bool cancelled = false;
     s->capture = s->drafter != nullptr && s->drafter->wants_hidden();
     status = sd_cache_load(s, prompt, &cancelled, error, &s->stats.n_prompt_reused);
-    s->stats.t_prompt_us = llama_time_us() - s->t_start_us;
     if (status != SD_OK) return status;
     // Cancelled during the prompt: the first step reports SD_STOP_CANCELLED (the flag stays set).
     s->have_logits = !cancelled;
     if (!cancelled) pass_hidden(s, -1);
 
     s->params = params;
+    s->seed = params.seed == LLAMA_DEFAULT_SEED ? ((uint64_t) std::random_device()() << 32) ^ (uint64_t) llama_time_us()
+                                                : (uint64_t) params.seed;
+    s->rng.seed(s->seed);
+    if (s->drafter != nullptr && !cancelled) {
+        status = s->drafter->begin(prompt, params, s->seed, error); // a draft model evaluates the prompt too
+        if (status != SD_OK) return status;
+    }
+    s->stats.t_prompt_us = llama_time_us() - s->t_start_us;
 
     if (s->filter != nullptr) llama_sampler_free(s->filter);
     s->filter = sd_filter_init(s->model, params);
     s->greedy = params.temperature == 0.0f;
-    s->seed = params.seed == LLAMA_DEFAULT_SEED ? ((uint64_t) std::random_device()() << 32) ^ (uint64_t) llama_time_us()
-                                                : (uint64_t) params.seed;
     const size_t n_history = std::min(prompt.size(), (size_t) std::max(params.repeat_last_n, 0));
     for (size_t i = prompt.size() - n_history; i < prompt.size(); i++) {
         llama_sampler_accept(s->filter, prompt[i]);
@@ -207,18 +234,18 @@ static void finish(sd_session * s, sd_step_result & result, sd_stop_reason reaso
 }
 
 // Drafts the step's tree and cuts it to what the budget, the context and the sequences allow.
-static void draft_tree(sd_session * s) {
+static sd_status draft_tree(sd_session * s, std::string & error) {
     sd_tree_clear(s->tree);
     sd_aux_clear(s->aux);
     const sd_speculation_params & p = s->params.spec;
     // room in the context: the root and the deepest node must fit
     const int32_t room = (int32_t) s->n_ctx - (int32_t) s->cached.size() - 1;
     const int32_t max_depth = std::min(p.max_depth, room);
-    if (s->drafter == nullptr || max_depth < 1) return;
+    if (s->drafter == nullptr || max_depth < 1) return SD_OK;
     if (p.adaptive && s->draft_skip > 0) {
         // the budget kept nothing lately: drafting would only cost time
         s->draft_skip--;
-        return;
+        return SD_OK;
     }
     // the batch must fit in the batch size and in the free cells of the KV cache (room + 1)
     const int32_t max_nodes = std::min({p.max_nodes, (int32_t) s->n_batch - 1, room});
@@ -226,8 +253,11 @@ static void draft_tree(sd_session * s) {
     history.push_back(s->last);
     s->drafter->draft(history, std::min(max_nodes * 2, 2 * SD_MAX_LEAVES), max_depth, s->tree);
     history.pop_back();
+    const sd_status status = s->drafter->take_error(error);
+    if (status != SD_OK) return status;
     const int32_t per_column = s->drafter->aux_column_tokens();
-    if (sd_tree_size(s->tree) == 0 && per_column == 0) return;
+    // An empty draft costs nothing, except a draft model's: its decodes ran, and the budget backs off.
+    if (sd_tree_size(s->tree) == 0 && per_column == 0 && s->drafter != s->draft.get()) return SD_OK;
 
     static const sd_cost_model flat = [] { // without the budget every node is worth its cost
         sd_cost_model m;
@@ -260,6 +290,7 @@ static void draft_tree(sd_session * s) {
             s->draft_pause = 0;
         }
     }
+    return SD_OK;
 }
 
 // Medusa's typical acceptance (lossy): the candidate the target finds likeliest is accepted when its
@@ -386,10 +417,16 @@ static sd_status verify_step(sd_session * s, std::vector<llama_token> & out, boo
         // the index of the token this visit hands out, counted from the start of the generation
         const uint64_t index = (uint64_t) s->stats.n_generated + accepted.size();
         llama_token drawn = LLAMA_TOKEN_NULL;
-        const int32_t pick = s->params.spec.typical && !s->greedy
-                           ? accept_typical(s, child_tokens, sd_position_uniform(s->seed, index), &drawn)
-                           : sd_accept_match(s->dist, child_tokens.data(), (int32_t) child_tokens.size(),
-                                             sd_position_uniform(s->seed, index), &drawn);
+        int32_t pick = -1;
+        if (s->params.spec.typical && !s->greedy) {
+            pick = accept_typical(s, child_tokens, sd_position_uniform(s->seed, index), &drawn);
+        } else if (!s->greedy && children.size() == 1 && sd_tree_node_drawn(tree, children[0])) {
+            // the only candidate was drawn from the drafter's q: rejection sampling against q
+            pick = sd_accept_with_q(s->dist, child_tokens[0], tree.q[(size_t) children[0]], s->rng, &drawn);
+        } else {
+            pick = sd_accept_match(s->dist, child_tokens.data(), (int32_t) child_tokens.size(),
+                                   sd_position_uniform(s->seed, index), &drawn);
+        }
         for (size_t c = 0; c < children.size(); c++) {
             s->accept.observe(tree.bucket[(size_t) children[c]], (int32_t) c == pick);
         }
@@ -450,6 +487,10 @@ sd_status sd_generation_step(sd_session * s, sd_step_result & result, std::strin
     if (!s->active) {
         return sd_fail(error, SD_ERR_STATE, "no generation is running (call sd_generation_begin first)");
     }
+    if (s->draft_lost) {
+        s->active = false;
+        return sd_fail(error, SD_ERR_STATE, "the draft model was released while the generation was using it");
+    }
     if (s->cancel.load()) {
         finish(s, result, SD_STOP_CANCELLED);
         return SD_OK;
@@ -472,10 +513,14 @@ sd_status sd_generation_step(sd_session * s, sd_step_result & result, std::strin
             return SD_OK;
         }
         const int64_t t0 = llama_time_us();
-        draft_tree(s);
+        sd_status status = draft_tree(s, error);
         s->stats.t_draft_us += llama_time_us() - t0;
+        if (status != SD_OK) {
+            s->active = false;
+            return status;
+        }
         bool cancelled = false;
-        sd_status status = verify_step(s, produced, &cancelled, error);
+        status = verify_step(s, produced, &cancelled, error);
         if (status == SD_OK && !cancelled && s->drafter != nullptr && s->params.spec.adaptive) {
             // the whole step - drafting, evaluation, acceptance - is what a step of this size costs
             s->cost.observe(1 + sd_tree_size(s->tree) + (int32_t) s->aux.token.size(), (double) (llama_time_us() - t0));

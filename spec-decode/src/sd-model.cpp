@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 #include <unordered_map>
@@ -175,6 +176,79 @@ sd_model_info sd_model_get_info(const sd_model * m) {
     info.n_embd       = llama_model_n_embd(m->model);
     info.n_layer      = llama_model_n_layer(m->model);
     return info;
+}
+
+// A token's text for a message: quoted, control bytes escaped.
+static std::string quoted_token_text(const llama_vocab * vocab, llama_token token) {
+    const char * text = llama_vocab_get_text(vocab, token);
+    std::string out = "'";
+    for (const char * c = text != nullptr ? text : ""; *c != '\0'; c++) {
+        if ((unsigned char) *c < 0x20) {
+            char buf[8];
+            std::snprintf(buf, sizeof(buf), "\\x%02x", (unsigned) (unsigned char) *c);
+            out += buf;
+        } else {
+            out += *c;
+        }
+    }
+    return out + "'";
+}
+
+static const char * vocab_type_name(enum llama_vocab_type type) {
+    switch (type) {
+        case LLAMA_VOCAB_TYPE_NONE: return "none";
+        case LLAMA_VOCAB_TYPE_SPM:  return "SentencePiece (spm)";
+        case LLAMA_VOCAB_TYPE_BPE:  return "byte-level BPE (bpe)";
+        case LLAMA_VOCAB_TYPE_WPM:  return "WordPiece (wpm)";
+        case LLAMA_VOCAB_TYPE_UGM:  return "Unigram (ugm)";
+        case LLAMA_VOCAB_TYPE_RWKV: return "RWKV";
+        default:                    return "unknown";
+    }
+}
+
+// The checks of llama.cpp's speculative example: token ids mean the same text in both models.
+sd_status sd_model_vocab_compatible(const sd_model * target, const sd_model * draft, std::string & error) {
+    static const int32_t max_size_difference = 128;
+    static const int32_t first_checked_token = 5; // the first ids are special tokens, often renumbered
+    const llama_vocab * vt = target->vocab;
+    const llama_vocab * vd = draft->vocab;
+    const std::string prefix = "the draft model's vocabulary does not match the target model's: ";
+    if (llama_vocab_type(vt) != llama_vocab_type(vd)) {
+        return sd_fail(error, SD_ERR_INVALID_ARGUMENT,
+                       prefix + "vocabulary type " + vocab_type_name(llama_vocab_type(vd)) + " instead of " +
+                       vocab_type_name(llama_vocab_type(vt)));
+    }
+    if (llama_vocab_bos(vt) != llama_vocab_bos(vd) || llama_vocab_eos(vt) != llama_vocab_eos(vd)) {
+        return sd_fail(error, SD_ERR_INVALID_ARGUMENT,
+                       prefix + "BOS/EOS tokens " + std::to_string(llama_vocab_bos(vd)) + "/" +
+                       std::to_string(llama_vocab_eos(vd)) + " instead of " + std::to_string(llama_vocab_bos(vt)) +
+                       "/" + std::to_string(llama_vocab_eos(vt)));
+    }
+    if (llama_vocab_get_add_bos(vt) != llama_vocab_get_add_bos(vd) ||
+        llama_vocab_get_add_eos(vt) != llama_vocab_get_add_eos(vd)) {
+        return sd_fail(error, SD_ERR_INVALID_ARGUMENT,
+                       prefix + "prompts get BOS/EOS added differently (add_bos " +
+                       std::to_string(llama_vocab_get_add_bos(vd)) + " vs " + std::to_string(llama_vocab_get_add_bos(vt)) +
+                       ", add_eos " + std::to_string(llama_vocab_get_add_eos(vd)) + " vs " +
+                       std::to_string(llama_vocab_get_add_eos(vt)) + ")");
+    }
+    const int32_t nt = llama_vocab_n_tokens(vt);
+    const int32_t nd = llama_vocab_n_tokens(vd);
+    if (std::abs(nt - nd) > max_size_difference) {
+        return sd_fail(error, SD_ERR_INVALID_ARGUMENT,
+                       prefix + std::to_string(nd) + " tokens instead of " + std::to_string(nt) +
+                       " (at most " + std::to_string(max_size_difference) + " may differ)");
+    }
+    for (llama_token t = first_checked_token; t < std::min(nt, nd); t++) {
+        const char * a = llama_vocab_get_text(vt, t);
+        const char * b = llama_vocab_get_text(vd, t);
+        if (std::strcmp(a != nullptr ? a : "", b != nullptr ? b : "") != 0) {
+            return sd_fail(error, SD_ERR_INVALID_ARGUMENT,
+                           prefix + "token " + std::to_string(t) + " is " + quoted_token_text(vd, t) +
+                           " in the draft model and " + quoted_token_text(vt, t) + " in the target model");
+        }
+    }
+    return SD_OK;
 }
 
 sd_status sd_tokenize(const sd_model * m, const std::string & text, bool add_special, bool parse_special,

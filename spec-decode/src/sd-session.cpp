@@ -13,7 +13,9 @@
 #include <cmath>
 
 static bool sd_abort_requested(void * data) {
-    return static_cast<sd_session *>(data)->cancel.load(std::memory_order_relaxed);
+    const sd_session * s = static_cast<sd_session *>(data);
+    return s->cancel.load(std::memory_order_relaxed) ||
+           (s->cancel_also != nullptr && s->cancel_also->load(std::memory_order_relaxed));
 }
 
 // The CPU backend's threadpool functions. With dynamically loaded backends (Debian's packages) they
@@ -118,6 +120,9 @@ sd_status sd_session_init(sd_model * model, const sd_session_params & params, sd
                        (reason.empty() ? "" : ": " + reason));
     }
     s->n_ctx = llama_n_ctx(s->ctx);
+    s->sparams = params;
+    s->sparams.n_ctx = s->n_ctx;
+    s->sparams.n_threads = n_threads;
     s->n_batch = std::min(llama_n_batch(s->ctx), llama_n_ubatch(s->ctx));
     s->n_vocab = llama_vocab_n_tokens(model->vocab);
     s->max_leaves = (int32_t) llama_n_seq_max(s->ctx) - 2;
@@ -135,6 +140,7 @@ void sd_session_free(sd_session * s) {
     if (s == nullptr) {
         return;
     }
+    s->draft.reset(); // its context may use this session's threads
     if (s->filter != nullptr) {
         llama_sampler_free(s->filter);
     }
@@ -143,8 +149,35 @@ void sd_session_free(sd_session * s) {
         llama_detach_threadpool(s->ctx);
     }
     llama_free(s->ctx);
-    threadpool_free(s->threadpool);
+    if (s->owns_threadpool) {
+        threadpool_free(s->threadpool);
+    }
     delete s;
+}
+
+void sd_session_follow(sd_session * s, sd_session * target) {
+    if (target->threadpool != nullptr) {
+        if (s->threadpool != nullptr) {
+            llama_detach_threadpool(s->ctx);
+            if (s->owns_threadpool) threadpool_free(s->threadpool);
+        }
+        s->threadpool = target->threadpool;
+        s->owns_threadpool = false;
+        llama_attach_threadpool(s->ctx, s->threadpool, s->threadpool);
+    }
+    s->cancel_also = &target->cancel;
+}
+
+void sd_session_drop_draft_model(sd_session * s, const sd_model * draft) {
+    if (s == nullptr || (draft != nullptr && draft != s->draft_model)) {
+        return;
+    }
+    if (s->active && s->drafter != nullptr && s->drafter == s->draft.get()) {
+        s->drafter = nullptr;
+        s->draft_lost = true; // the next step reports it
+    }
+    s->draft.reset();
+    s->draft_model = nullptr;
 }
 
 uint32_t sd_session_n_ctx(const sd_session * s) {
@@ -181,7 +214,7 @@ void sd_cache_truncate(sd_session * s, size_t n) {
 // Evaluates tokens after the cached ones in batches of n_batch; logits for the last one only.
 // *cancelled tells an abort through sd_session_cancel apart from a failure.
 int32_t sd_llama_decode(sd_session * s, const llama_batch & batch) {
-    sd_log_cancel_scope quiet(&s->cancel);
+    sd_log_cancel_scope quiet(s->cancel_also != nullptr ? s->cancel_also : &s->cancel);
     return llama_decode(s->ctx, batch);
 }
 

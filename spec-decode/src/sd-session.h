@@ -22,6 +22,8 @@ struct sd_session {
     llama_context   * ctx        = nullptr;
     llama_batch       batch      = {};
     ggml_threadpool * threadpool = nullptr; // kept for the session: without one, ggml starts threads per decode
+    bool              owns_threadpool = true; // false: a draft model's context borrows its target's
+    sd_session_params sparams;              // as created, n_ctx and n_threads resolved
     uint32_t          n_ctx      = 0;
     uint32_t          n_batch    = 0;
     int32_t           n_vocab    = 0;
@@ -45,6 +47,8 @@ struct sd_session {
     sd_cost_model               cost;
     int32_t                     draft_skip  = 0; // steps left without drafting (back-off)
     int32_t                     draft_pause = 0; // length of the next back-off
+    std::unique_ptr<sd_drafter> draft;               // the draft model's drafter and its context
+    const sd_model            * draft_model = nullptr; // ... on this model
 
     // the running generation
     bool                  active = false;
@@ -53,6 +57,8 @@ struct sd_session {
     llama_sampler       * filter  = nullptr;  // the sampler chain without its final draw
     bool                  greedy  = true;
     uint64_t              seed = 0;            // draws: sd_position_uniform(seed, index of the token)
+    sd_rng                rng;                 // draws of rejection sampling against a drafter's q
+    bool                  draft_lost = false;  // the draft model was dropped during the generation
     sd_text_stream        text;
     llama_token           last = LLAMA_TOKEN_NULL; // sampled, not yet in the KV cache
     bool                  have_logits = false;     // logits of the last decode are unsampled
@@ -74,7 +80,12 @@ struct sd_session {
     int32_t               hidden_n = 0;
 
     std::atomic<bool>     cancel{false};
+    const std::atomic<bool> * cancel_also = nullptr; // a draft model's context is cancelled with its target
 };
+
+// Makes `s` (a draft model's context) run its decodes on the threads of `target` and stop when target is
+// cancelled. Sequential use is all it needs: the target never decodes while its draft model does.
+void sd_session_follow(sd_session * s, sd_session * target);
 
 // Drops the KV cache from position n on.
 void sd_cache_truncate(sd_session * s, size_t n);

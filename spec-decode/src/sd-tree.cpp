@@ -7,6 +7,7 @@ void sd_tree_clear(sd_draft_tree & tree) {
     tree.parent.clear();
     tree.conf.clear();
     tree.bucket.clear();
+    tree.q.clear();
 }
 
 void sd_aux_clear(sd_aux_batch & aux) {
@@ -26,7 +27,19 @@ int32_t sd_tree_add(sd_draft_tree & tree, llama_token token, int32_t parent, flo
     tree.parent.push_back(parent);
     tree.conf.push_back(conf);
     tree.bucket.push_back(bucket);
+    tree.q.resize(tree.token.size());
     return (int32_t) tree.token.size() - 1;
+}
+
+bool sd_tree_node_drawn(const sd_draft_tree & tree, int32_t i) {
+    return i >= 0 && (size_t) i < tree.q.size() && !tree.q[(size_t) i].empty();
+}
+
+bool sd_tree_has_drawn(const sd_draft_tree & tree) {
+    for (int32_t i = 0; i < sd_tree_size(tree); i++) {
+        if (sd_tree_node_drawn(tree, i)) return true;
+    }
+    return false;
 }
 
 int32_t sd_tree_find_child(const sd_draft_tree & tree, int32_t parent, llama_token token) {
@@ -52,6 +65,7 @@ sd_draft_tree sd_tree_subset(const sd_draft_tree & tree, const std::vector<bool>
         const int32_t p = tree.parent[i];
         if (p >= 0 && index[(size_t) p] < 0) continue; // parent dropped: the node cannot stay
         index[i] = sd_tree_add(out, tree.token[i], p < 0 ? -1 : index[(size_t) p], tree.conf[i], tree.bucket[i]);
+        if (sd_tree_node_drawn(tree, (int32_t) i)) out.q[(size_t) index[i]] = tree.q[i];
     }
     return out;
 }

@@ -6,17 +6,25 @@
 //   plain sampling (two-sample chi-square, 5,000 generations per strategy), and with the same seed
 //   speculation hands out exactly plain sampling's tokens;
 // - KV cache: after a long speculative generation the cache gives the same logits as a fresh
-//   evaluation of the same tokens, and plain decoding continues exactly as from a fresh start.
+//   evaluation of the same tokens, and plain decoding continues exactly as from a fresh start;
+// - draft model: the test model drafting for itself and a copy with perturbed weights drafting for
+//   it (greedy equivalence, and sampling by rejection against the draft distribution q), vocabulary
+//   mismatches named in the error, and a draft model dropped during a generation.
 #include "spec-decode.h"
 #include "sd-test.h"
 #include "sd-test-heads.h"
+
+#include "ggml.h"
+#include "gguf.h"
 
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <sstream>
+#include <unistd.h>
 
 // LLAMASPEC_TEST_QUICK=1 (set by ci/sanitize, where everything runs several times slower) runs a
 // smaller version: 3 prompts, 500 samples, 10 seeds.
@@ -25,10 +33,19 @@ static bool quick() {
     return q != nullptr && q[0] == '1';
 }
 
+// LLAMASPEC_TEST_THREADS overrides the 2 threads: with ggml's OpenMP threads, every operation ends
+// in a barrier, and on a machine loaded by other work each barrier can wait a scheduler time slice.
+static int32_t test_threads() {
+    const char * t = std::getenv("LLAMASPEC_TEST_THREADS");
+    const int32_t n = t != nullptr ? std::atoi(t) : 0;
+    return n > 0 ? n : 2;
+}
+
 struct strategy {
     const char *  name;
     sd_spec_type  type;
     bool          adaptive;
+    sd_model *    draft; // for SD_SPEC_DRAFT_MODEL
 };
 
 static const strategy k_strategies[] = {
@@ -41,6 +58,52 @@ static const strategy k_strategies[] = {
 
 // Medusa heads for the medusa strategies (identity heads: see sd-test-heads.h).
 static sd_heads * g_heads = nullptr;
+
+// A copy of the test model changed by `edit` (metadata, and tensor data in place), written to a new
+// temporary directory; remove_copy deletes both.
+static std::string write_model_copy(const char * name, const std::function<void(gguf_context *, ggml_context *)> & edit) {
+    ggml_context * data = nullptr;
+    gguf_init_params params = {/*no_alloc =*/ false, /*ctx =*/ &data};
+    gguf_context * src = gguf_init_from_file(sd_test_model_path().c_str(), params);
+    CHECK(src != nullptr);
+    if (src == nullptr) return "";
+    gguf_context * dst = gguf_init_empty();
+    gguf_set_kv(dst, src);
+    for (int64_t i = 0; i < gguf_get_n_tensors(src); i++) {
+        gguf_add_tensor(dst, ggml_get_tensor(data, gguf_get_tensor_name(src, i))); // shares the data
+    }
+    edit(dst, data);
+    char dir[] = "/tmp/llamaspec-draft-XXXXXX";
+    const char * made = mkdtemp(dir);
+    CHECK(made != nullptr);
+    const std::string path = std::string(made != nullptr ? made : "/tmp") + "/" + name + ".gguf";
+    CHECK(gguf_write_to_file(dst, path.c_str(), /*only_meta =*/ false));
+    gguf_free(dst);
+    gguf_free(src);
+    ggml_free(data);
+    return path;
+}
+
+static void remove_copy(const std::string & path) {
+    std::remove(path.c_str());
+    rmdir(path.substr(0, path.rfind('/')).c_str());
+}
+
+// The test model with every weight of its first layer's FFN output scaled by a fixed pseudo-random
+// factor in [0.2, 1.8]: a different model with the same vocabulary, which agrees with the original
+// often but not always (a drafter whose q differs from the target's p).
+static std::string write_perturbed_model() {
+    return write_model_copy("perturbed", [](gguf_context *, ggml_context * data) {
+        ggml_tensor * t = ggml_get_tensor(data, "blk.0.ffn_down.weight");
+        CHECK(t != nullptr && t->type == GGML_TYPE_F32);
+        if (t == nullptr || t->type != GGML_TYPE_F32) return;
+        float * w = (float *) t->data;
+        for (int64_t i = 0; i < ggml_nelements(t); i++) {
+            const double noise = std::sin((double) i * 12.9898) * 43758.5453;
+            w[i] *= (float) (0.2 + 1.6 * (noise - std::floor(noise)));
+        }
+    });
+}
 
 static std::string corpus_path() {
     const std::string model = sd_test_model_path();
@@ -104,23 +167,36 @@ static run_result generate(sd_session * session, const std::vector<llama_token> 
     return r;
 }
 
-static void greedy_equivalence(sd_model * model, sd_session * session) {
+static void greedy_equivalence(sd_model * model, sd_session * session, sd_model * other_draft) {
     const size_t n_prompts = quick() ? 3 : 20;
     const std::vector<std::string> prompts = story_openings(n_prompts);
     CHECK(prompts.size() == n_prompts);
     std::string error;
     int32_t near_ties = 0;
-    for (const strategy & st : k_strategies) {
+    std::vector<strategy> strategies(std::begin(k_strategies), std::end(k_strategies));
+    strategies.push_back({"draft", SD_SPEC_DRAFT_MODEL, true, model});
+    strategies.push_back({"draft-fixed", SD_SPEC_DRAFT_MODEL, false, model});
+    strategies.push_back({"draft-other-fixed", SD_SPEC_DRAFT_MODEL, false, other_draft});
+    std::vector<std::vector<llama_token>> tokenized(prompts.size());
+    std::vector<run_result> plains;
+    for (size_t i = 0; i < prompts.size(); i++) {
+        sd_tokenize(model, prompts[i], true, false, tokenized[i], error);
+        sd_generation_params params;
+        params.temperature = 0.0f;
+        params.max_tokens  = 128;
+        plains.push_back(generate(session, tokenized[i], params));
+    }
+    for (const strategy & st : strategies) {
         int64_t drafted = 0, accepted = 0;
         for (size_t i = 0; i < prompts.size(); i++) {
-            std::vector<llama_token> prompt;
-            sd_tokenize(model, prompts[i], true, false, prompt, error);
+            const std::vector<llama_token> & prompt = tokenized[i];
+            const run_result & plain = plains[i];
             sd_generation_params params;
             params.temperature = 0.0f;
             params.max_tokens  = 128;
-            const run_result plain = generate(session, prompt, params);
             params.spec.type     = st.type;
             params.spec.adaptive = st.adaptive;
+            params.spec.draft_model = st.draft;
             const run_result spec = generate(session, prompt, params);
             drafted += spec.stats.n_drafted;
             accepted += spec.stats.n_accepted;
@@ -180,7 +256,7 @@ struct sample_counts {
 };
 
 static sample_counts sample(sd_session * session, const std::vector<llama_token> & prompt, sd_spec_type type,
-                            float temperature, int n, uint32_t seed0) {
+                            float temperature, int n, uint32_t seed0, sd_model * draft = nullptr) {
     sample_counts c;
     for (int i = 0; i < n; i++) {
         sd_generation_params params;
@@ -196,6 +272,10 @@ static sample_counts sample(sd_session * session, const std::vector<llama_token>
         params.spec.lookahead_w = 4;
         params.spec.lookahead_n = 3;
         params.spec.lookahead_g = 4;
+        // a draft model drafts every position counted (2 and 3), and no further
+        params.spec.draft_model = draft;
+        params.spec.draft_p_min = 0.0f;
+        if (type == SD_SPEC_DRAFT_MODEL) params.spec.max_depth = 2;
         const run_result r = generate(session, prompt, params);
         if (r.tokens.size() < 3) continue;
         c.second[r.tokens[1]]++;
@@ -207,7 +287,7 @@ static sample_counts sample(sd_session * session, const std::vector<llama_token>
     return c;
 }
 
-static void exact_sampling(sd_model * model, sd_session * session) {
+static void exact_sampling(sd_model * model, sd_session * session, sd_model * other_draft) {
     // A prompt that repeats itself, so that lookup and recycling both have drafts to offer.
     std::vector<llama_token> prompt;
     std::string error;
@@ -225,6 +305,44 @@ static void exact_sampling(sd_model * model, sd_session * session) {
         CHECK(spec.accepted > n / 50); // drafts were really proposed and accepted
         CHECK(ok2);
         CHECK(ok3);
+    }
+    // Draft model: chains drawn from the draft model's q, each verified by rejection sampling against q.
+    // Drafting for itself q is p up to batch-size rounding, so nearly every draft is accepted; the
+    // perturbed copy's q differs from p, so drafts are rejected too and the residual max(0, p - q) is drawn.
+    for (sd_model * draft : {model, other_draft}) {
+        const sample_counts spec = sample(session, prompt, SD_SPEC_DRAFT_MODEL, 1.0f, n, 4000000, draft);
+        double stat2, stat3;
+        int df2, df3;
+        const bool ok2 = same_distribution(plain.second, spec.second, plain.n, spec.n, &stat2, &df2);
+        const bool ok3 = same_distribution(plain.third, spec.third, plain.n, spec.n, &stat3, &df3);
+        std::printf("sampling draft model (%s): %lld drafted, %lld accepted; token 2 chi2 %.1f (df %d), token 3 chi2 %.1f (df %d)\n",
+                    draft == model ? "itself" : "perturbed", (long long) spec.drafted, (long long) spec.accepted, stat2,
+                    df2, stat3, df3);
+        // Every generation drafts position 2 (and 3); a step cut by max_tokens counts the last token it hands
+        // out as its bonus, so at most one accepted draft is counted per generation: position 2's.
+        CHECK(spec.drafted >= n);
+        if (draft == model) {
+            CHECK(spec.accepted > n * 9 / 10);
+        } else {
+            CHECK(spec.accepted > n / 10);
+            CHECK(spec.accepted < n * 98 / 100); // position 2 was rejected at times: the residual was drawn
+        }
+        CHECK(ok2);
+        CHECK(ok3);
+    }
+    // Its draws come from the seed: the same seed gives the same tokens.
+    for (uint32_t seed = 0; seed < 5; seed++) {
+        sd_generation_params params;
+        params.temperature = 0.9f;
+        params.max_tokens = 48;
+        params.seed = seed;
+        params.spec.type = SD_SPEC_DRAFT_MODEL;
+        params.spec.draft_model = other_draft;
+        params.spec.adaptive = false;
+        const run_result a = generate(session, prompt, params);
+        const run_result b = generate(session, prompt, params);
+        CHECK(a.tokens == b.tokens);
+        CHECK(a.stats.n_accepted > 0);
     }
     // Draws are fixed per position by the seed, so with the same seed speculation hands out exactly the
     // tokens plain sampling does.
@@ -302,6 +420,89 @@ static void kv_consistency(sd_model * model) {
     sd_session_free(fresh);
 }
 
+// Vocabulary checks: a draft model whose token texts or BOS token differ is refused with an error naming
+// the difference, by sd_model_vocab_compatible and by sd_generation_begin; so are a missing draft
+// model and draft probabilities out of range.
+static void draft_model_errors(sd_model * model, sd_session * session) {
+    std::string error;
+    std::vector<llama_token> prompt;
+    sd_tokenize(model, "Once upon a time", true, false, prompt, error);
+    sd_generation_params params;
+    params.temperature = 0.0f;
+    params.max_tokens = 8;
+    params.spec.type = SD_SPEC_DRAFT_MODEL;
+    CHECK(sd_generation_begin(session, prompt, params, error) == SD_ERR_INVALID_ARGUMENT);
+    std::printf("no draft model: %s\n", error.c_str());
+    CHECK(error.find("draft_model") != std::string::npos);
+    params.spec.draft_model = model;
+    params.spec.draft_p_min = 1.5f;
+    CHECK(sd_generation_begin(session, prompt, params, error) == SD_ERR_INVALID_ARGUMENT);
+    CHECK(error.find("draft_p_min") != std::string::npos);
+    params.spec.draft_p_min = 0.3f;
+    CHECK(sd_model_vocab_compatible(model, model, error) == SD_OK);
+
+    const std::string renamed = write_model_copy("renamed", [](gguf_context * gguf, ggml_context *) {
+        const int64_t key = gguf_find_key(gguf, "tokenizer.ggml.tokens");
+        std::vector<std::string> texts;
+        for (size_t i = 0; i < gguf_get_arr_n(gguf, key); i++) texts.push_back(gguf_get_arr_str(gguf, key, i));
+        for (size_t i = 300; i < 310 && i < texts.size(); i++) texts[i] = "renamed" + std::to_string(i);
+        std::vector<const char *> ptrs;
+        for (const std::string & t : texts) ptrs.push_back(t.c_str());
+        gguf_set_arr_str(gguf, "tokenizer.ggml.tokens", ptrs.data(), ptrs.size());
+    });
+    const std::string rebos = write_model_copy("bos", [](gguf_context * gguf, ggml_context *) {
+        gguf_set_val_u32(gguf, "tokenizer.ggml.bos_token_id", 2);
+    });
+    sd_model * bad = nullptr;
+    CHECK(sd_model_load(renamed.c_str(), sd_model_params(), &bad, error) == SD_OK);
+    if (bad != nullptr) {
+        CHECK(sd_model_vocab_compatible(model, bad, error) == SD_ERR_INVALID_ARGUMENT);
+        std::printf("renamed tokens: %s\n", error.c_str());
+        CHECK(error.find("token 300 is 'renamed300' in the draft model") != std::string::npos);
+        params.spec.draft_model = bad;
+        error.clear();
+        CHECK(sd_generation_begin(session, prompt, params, error) == SD_ERR_INVALID_ARGUMENT);
+        CHECK(error.find("vocabulary does not match") != std::string::npos);
+        sd_model_free(bad);
+        bad = nullptr;
+    }
+    CHECK(sd_model_load(rebos.c_str(), sd_model_params(), &bad, error) == SD_OK);
+    if (bad != nullptr) {
+        CHECK(sd_model_vocab_compatible(model, bad, error) == SD_ERR_INVALID_ARGUMENT);
+        std::printf("other BOS: %s\n", error.c_str());
+        CHECK(error.find("BOS/EOS") != std::string::npos);
+        sd_model_free(bad);
+    }
+    remove_copy(renamed);
+    remove_copy(rebos);
+}
+
+// A draft model dropped while a generation uses it: the next step fails with SD_ERR_STATE and the
+// session goes on working (the context on the draft model is created again when needed).
+static void draft_model_dropped(sd_model * model, sd_session * session) {
+    std::string error;
+    std::vector<llama_token> prompt;
+    sd_tokenize(model, "Tom had a red ball. Tom had a", true, false, prompt, error);
+    sd_generation_params params;
+    params.temperature = 0.0f;
+    params.max_tokens = 32;
+    params.spec.type = SD_SPEC_DRAFT_MODEL;
+    params.spec.draft_model = model;
+    params.spec.adaptive = false;
+    CHECK(sd_generation_begin(session, prompt, params, error) == SD_OK);
+    sd_step_result step;
+    CHECK(sd_generation_step(session, step, error) == SD_OK);
+    CHECK(sd_generation_step(session, step, error) == SD_OK);
+    sd_session_drop_draft_model(session, model);
+    CHECK(sd_generation_step(session, step, error) == SD_ERR_STATE);
+    std::printf("dropped draft model: %s\n", error.c_str());
+    CHECK(error.find("draft model") != std::string::npos);
+    const run_result again = generate(session, prompt, params);
+    CHECK(again.stats.n_accepted > 0);
+    params.spec.type = SD_SPEC_NONE;
+    CHECK(generate(session, prompt, params).tokens == again.tokens);
+}
+
 // Speculation up to a full context: trees and lookahead's window are cut to the cells left, the
 // generation stops with SD_STOP_CONTEXT_FULL and hands out plain decoding's tokens.
 static void context_full(sd_model * model) {
@@ -335,7 +536,7 @@ static void context_full(sd_model * model) {
 int main() {
     std::string error;
     sd_model_params mparams;
-    mparams.n_threads = 2;
+    mparams.n_threads = test_threads();
     sd_model * model = nullptr;
     if (sd_model_load(sd_test_model_path().c_str(), mparams, &model, error) != SD_OK) {
         std::fprintf(stderr, "%s\n", error.c_str());
@@ -350,9 +551,18 @@ int main() {
     CHECK(sd_session_init(model, sparams, &session, error) == SD_OK);
     g_heads = identity_heads_load(model, 4, true);
     CHECK(g_heads != nullptr);
-    greedy_equivalence(model, session);
-    exact_sampling(model, session);
+    const std::string perturbed = write_perturbed_model();
+    sd_model * other_draft = nullptr;
+    CHECK(sd_model_load(perturbed.c_str(), mparams, &other_draft, error) == SD_OK);
+    CHECK(sd_model_vocab_compatible(model, other_draft, error) == SD_OK);
+    if (other_draft == nullptr) other_draft = model;
+    greedy_equivalence(model, session, other_draft);
+    exact_sampling(model, session, other_draft);
+    draft_model_errors(model, session);
+    draft_model_dropped(model, session);
     sd_session_free(session);
+    if (other_draft != model) sd_model_free(other_draft);
+    remove_copy(perturbed);
     kv_consistency(model);
     context_full(model);
     sd_heads_free(g_heads);

@@ -443,6 +443,29 @@ static void test_budget() {
         CHECK(near(expected, 8.64827525, 1e-5));
     }
 
+    // Nodes drawn from a drafter's q: the ranking is cut at the first node that does not raise the rate,
+    // even where later nodes would (rejection sampling against q needs the decision to verify a node
+    // to be blind to what was drawn after it). Costs 1, 2, 2.05, 2.1: with p = 0.95^k one node gives
+    // 1.95 / 2 < 1 (a loss), though two give 2.8525 / 2.05 = 1.39.
+    {
+        sd_cost_model dip;
+        dip.us = {{1, 1.0}, {2, 2.0}, {3, 2.05}, {4, 2.1}};
+        sd_draft_tree chain;
+        for (int32_t i = 0; i < 3; i++) sd_tree_add(chain, 400 + i, i - 1, 0.95f, 20 + i);
+        double expected = 0;
+        CHECK(count_kept(sd_budget_select(chain, none, dip, 64, 64, &expected)) == 3);
+        CHECK(!sd_tree_has_drawn(chain));
+        std::vector<float> q(512, 0.0f);
+        q[401] = 1.0f;
+        chain.q[1] = q; // one drawn node is enough
+        CHECK(sd_tree_node_drawn(chain, 1) && !sd_tree_node_drawn(chain, 0) && sd_tree_has_drawn(chain));
+        CHECK(count_kept(sd_budget_select(chain, none, dip, 64, 64, &expected)) == 0);
+        CHECK(near(expected, 1.0));
+        // subsets keep each node's q
+        const sd_draft_tree s = sd_tree_subset(chain, {true, true, false});
+        CHECK(sd_tree_size(s) == 2 && sd_tree_node_drawn(s, 1) && s.q[1][401] == 1.0f && !sd_tree_node_drawn(s, 0));
+    }
+
     // The ranking keeps a tree.
     // (root children 0.95 + 0.6 = 1.55, scaled down by 1.55)
     //   0: root child, conf 0.95 -> p 0.95/1.55 = 0.612903

@@ -64,6 +64,7 @@ void bench_print_table(const bench_report & report) {
     std::printf("\nmodel: %s (%s, %.1fM parameters), %d threads, up to %d tokens per prompt, temperature %.2f\n",
                 report.model_path.c_str(), report.model_description.c_str(), report.model_params / 1e6,
                 report.threads, report.n_tokens, report.temperature);
+    if (!report.draft_model_path.empty()) std::printf("draft model: %s\n", report.draft_model_path.c_str());
     std::printf("devices: %s\n", report.devices.c_str());
     std::printf("decode cost at KV depth %d (time of one llama_decode, all logits), ratio to batch 1:\n  ",
                 report.cost_depth);
@@ -139,6 +140,7 @@ bool bench_write_json(const bench_report & report, const std::string & path, std
     o << "{\n  \"model\": {\"path\": " << json_string(report.model_path)
       << ", \"description\": " << json_string(report.model_description)
       << ", \"parameters\": " << report.model_params << "},\n";
+    if (!report.draft_model_path.empty()) o << "  \"draft_model\": " << json_string(report.draft_model_path) << ",\n";
     o << "  \"threads\": " << report.threads << ", \"tokens_per_prompt\": " << report.n_tokens
       << ", \"temperature\": " << json_number(report.temperature) << ",\n";
     o << "  \"system_info\": " << json_string(report.system_info) << ", \"devices\": " << json_string(report.devices)

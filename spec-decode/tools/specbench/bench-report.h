@@ -49,6 +49,7 @@ struct bench_report {
     std::string model_path;
     std::string model_description;
     uint64_t    model_params = 0;
+    std::string draft_model_path;      // the draft model of the draft strategies; empty when none
     int32_t     threads      = 0;
     int32_t     n_tokens     = 0;     // tokens generated per prompt (at most)
     float       temperature  = 0;

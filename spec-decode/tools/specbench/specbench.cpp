@@ -3,6 +3,7 @@
 //
 //   llamaspec-specbench --model FILE --corpus FILE [--strategies plain,...] [--prompts 20] [--tokens 128]
 //                       [--threads 2] [--ctx 2048] [--json FILE] [--svg FILE] [--sets stories,repetitive]
+//                       [--draft-model FILE]
 //
 // Strategies run side by side: for each prompt every strategy generates in turn, so all of them see
 // the same machine load. With temperature 0 every strategy's output must equal plain decoding's;
@@ -22,6 +23,7 @@
 
 struct bench_params {
     std::string model;
+    std::string draft_model; // for the draft strategies
     std::string corpus;
     std::string json_path;
     std::string svg_path;
@@ -54,9 +56,9 @@ static void usage() {
     std::fprintf(stderr,
         "usage: llamaspec-specbench --model FILE --corpus FILE [--strategies plain] [--sets stories,repetitive]\n"
         "                           [--prompts 20] [--tokens 128] [--threads 2] [--ctx 2048] [--kv f16|f32] [--flash-attn on|off] [--json FILE] [--svg FILE]\n"
-        "                           [--lookahead W,N,G] [--heads MEDUSA.gguf]\n"
-        "strategies: plain, lookup, recycling, lookahead, auto, medusa, medusa-static (both need --heads);\n"
-        "            add -fixed to turn the budget off (lookup-fixed, ...)\n");
+        "                           [--lookahead W,N,G] [--heads MEDUSA.gguf] [--draft-model FILE]\n"
+        "strategies: plain, lookup, recycling, lookahead, auto, medusa, medusa-static (need --heads),\n"
+        "            draft (needs --draft-model); add -fixed to turn the budget off (lookup-fixed, ...)\n");
 }
 
 static bool parse_int(const char * s, int32_t lo, int32_t hi, int32_t & out) {
@@ -67,7 +69,7 @@ static bool parse_int(const char * s, int32_t lo, int32_t hi, int32_t & out) {
     return true;
 }
 
-// Strategy names: plain, lookup, recycling, lookahead, auto; a "-fixed" suffix turns the hardware-aware budget
+// Strategy names: plain, lookup, recycling, lookahead, auto, draft; a "-fixed" suffix turns the hardware-aware budget
 // off (every proposed node up to the maximum is evaluated).
 static bool strategy_params(const std::string & name, sd_speculation_params & spec) {
     std::string base = name;
@@ -86,6 +88,7 @@ static bool strategy_params(const std::string & name, sd_speculation_params & sp
         spec.type = SD_SPEC_MEDUSA;
         spec.medusa_static = true;
     }
+    else if (base == "draft")     spec.type = SD_SPEC_DRAFT_MODEL;
     else return false;
     return !(spec.type == SD_SPEC_NONE && !spec.adaptive);
 }
@@ -100,6 +103,7 @@ static bool parse_args(int argc, char ** argv, bench_params & p) {
         const char * v = argv[++i];
         bool ok = true;
         if      (a == "--model")      p.model = v;
+        else if (a == "--draft-model") p.draft_model = v;
         else if (a == "--corpus")     p.corpus = v;
         else if (a == "--json")       p.json_path = v;
         else if (a == "--heads")      p.heads_path = v;
@@ -138,6 +142,10 @@ static bool parse_args(int argc, char ** argv, bench_params & p) {
             std::fprintf(stderr, "error: unknown strategy '%s'\n", s.c_str());
             return false;
         }
+        if (spec.type == SD_SPEC_DRAFT_MODEL && p.draft_model.empty()) {
+            std::fprintf(stderr, "error: strategy '%s' needs --draft-model\n", s.c_str());
+            return false;
+        }
     }
     if (std::find(p.strategies.begin(), p.strategies.end(), "plain") == p.strategies.end()) {
         p.strategies.insert(p.strategies.begin(), "plain"); // the baseline is always measured
@@ -146,10 +154,12 @@ static bool parse_args(int argc, char ** argv, bench_params & p) {
 }
 
 // Generates one prompt with one strategy (temperature 0).
-static bool run_one(sd_session * session, const std::vector<llama_token> & prompt, const std::string & strategy,
-                    const bench_params & p, int32_t n_tokens, bench_run & run, std::string & error) {
+static bool run_one(sd_session * session, sd_model * draft, const std::vector<llama_token> & prompt,
+                    const std::string & strategy, const bench_params & p, int32_t n_tokens, bench_run & run,
+                    std::string & error) {
     sd_generation_params params;
     strategy_params(strategy, params.spec);
+    params.spec.draft_model = draft;
     params.spec.lookahead_w = p.lookahead[0];
     params.spec.lookahead_n = p.lookahead[1];
     params.spec.lookahead_g = p.lookahead[2];
@@ -224,6 +234,16 @@ int main(int argc, char ** argv) {
             return 2;
         }
     }
+    sd_model * draft = nullptr;
+    if (!p.draft_model.empty()) {
+        if (sd_model_load(p.draft_model.c_str(), mparams, &draft, error) != SD_OK ||
+            sd_model_vocab_compatible(model, draft, error) != SD_OK) {
+            std::fprintf(stderr, "error: %s\n", error.c_str());
+            sd_model_free(draft);
+            sd_model_free(model);
+            return 1;
+        }
+    }
     sd_session_params sparams;
     sparams.n_ctx = (uint32_t) p.n_ctx;
     sparams.kv_f32 = p.kv_f32;
@@ -231,6 +251,7 @@ int main(int argc, char ** argv) {
     sd_session * session = nullptr;
     if (sd_session_init(model, sparams, &session, error) != SD_OK) {
         std::fprintf(stderr, "error: %s\n", error.c_str());
+        sd_model_free(draft);
         sd_model_free(model);
         return 1;
     }
@@ -238,6 +259,7 @@ int main(int argc, char ** argv) {
     report.model_path        = p.model;
     report.model_description = info.description;
     report.model_params      = info.n_params;
+    report.draft_model_path  = p.draft_model;
     report.threads           = p.threads;
     report.n_tokens          = p.n_tokens;
     report.system_info       = llama_print_system_info();
@@ -271,11 +293,11 @@ int main(int argc, char ** argv) {
             sd_tokenize(model, set.prompts[i], true, false, prompt, error);
             if (i == 0) { // warm-up, not measured
                 bench_run warm;
-                run_one(session, prompt, "plain", p, std::min(p.n_tokens, 16), warm, error);
+                run_one(session, draft, prompt, "plain", p, std::min(p.n_tokens, 16), warm, error);
             }
             for (size_t k = 0; k < p.strategies.size(); k++) {
                 bench_run run;
-                if (!run_one(session, prompt, p.strategies[k], p, p.n_tokens, run, error)) {
+                if (!run_one(session, draft, prompt, p.strategies[k], p, p.n_tokens, run, error)) {
                     std::fprintf(stderr, "error: %s/%s prompt %zu: %s\n", set.name.c_str(), p.strategies[k].c_str(), i,
                                  error.c_str());
                     rc = 1;
@@ -314,6 +336,7 @@ int main(int argc, char ** argv) {
     }
     sd_session_free(session);
     sd_heads_free(heads);
+    sd_model_free(draft);
     sd_model_free(model);
     return rc;
 }

@@ -26,6 +26,7 @@ public final class LlamaModel implements AutoCloseable {
     private final ModelOptions options;
     private final ReentrantReadWriteLock lifecycle = new ReentrantReadWriteLock();
     private final Set<Session> sessions = ConcurrentHashMap.newKeySet();
+    private final Set<Session> draftUsers = ConcurrentHashMap.newKeySet(); // sessions that drafted with this model
     private long handle;
     private volatile ModelInfo info;
 
@@ -153,7 +154,35 @@ public final class LlamaModel implements AutoCloseable {
         sessions.remove(session);
     }
 
-    /** Frees the model after closing its open sessions. Idempotent. */
+    /**
+     * Checks that {@code draft} can serve as this model's draft model ({@link Speculation#draftModel}):
+     * the same vocabulary type, BOS/EOS tokens, vocabulary sizes within 128 tokens and the same text for
+     * every token id both have.
+     *
+     * @throws LlamaException with {@link ErrorCode#INVALID_ARGUMENT} naming the first difference
+     * @throws IllegalStateException when either model is closed
+     */
+    public void checkDraftModel(LlamaModel draft) {
+        Objects.requireNonNull(draft, "draft");
+        read(() -> draft.read(() -> {
+            nCheckDraft(handle, draft.handle);
+            return null;
+        }));
+    }
+
+    void addDraftUser(Session session) {
+        draftUsers.add(session);
+    }
+
+    void forgetDraftUser(Session session) {
+        draftUsers.remove(session);
+    }
+
+    /**
+     * Frees the model after closing its open sessions. Sessions of other models that use it as their
+     * draft model free their context on it (waiting for a step in progress); a generation using it then
+     * fails at its next step with a {@link LlamaException} ({@link ErrorCode#STATE}). Idempotent.
+     */
     @Override
     public void close() {
         for (Session s : new ArrayList<>(sessions)) {
@@ -166,6 +195,10 @@ public final class LlamaModel implements AutoCloseable {
                 for (Session s : new ArrayList<>(sessions)) {
                     s.close();
                 }
+                for (Session s : new ArrayList<>(draftUsers)) {
+                    s.dropDraftModel(this);
+                }
+                draftUsers.clear();
                 nFree(handle);
                 handle = 0;
             }
@@ -220,6 +253,8 @@ public final class LlamaModel implements AutoCloseable {
     private static native ModelInfo nInfo(long handle);
 
     private static native String nFingerprint(long handle);
+
+    private static native void nCheckDraft(long handle, long draft);
 
     private static native int[] nTokenize(long handle, byte[] text, boolean addSpecial, boolean parseSpecial);
 

@@ -3,7 +3,9 @@ package dev.llamaspec;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -24,6 +26,7 @@ public final class Session implements AutoCloseable {
     private final ReentrantLock nativeLock = new ReentrantLock();
     private final Object handleGuard = new Object();
     private final AtomicBoolean busy = new AtomicBoolean();
+    private final Set<LlamaModel> draftModels = ConcurrentHashMap.newKeySet(); // used as draft models
     private volatile boolean closed;
     private long handle;
 
@@ -193,6 +196,28 @@ public final class Session implements AutoCloseable {
             nativeLock.unlock();
         }
         model.forget(this);
+        for (LlamaModel draft : draftModels) {
+            draft.forgetDraftUser(this);
+        }
+    }
+
+    /**
+     * Frees the context this session keeps on {@code draft}; called by the draft model's close(), which
+     * holds its write lock. Waits for a step in progress; a generation using the draft model then fails
+     * at its next step.
+     */
+    void dropDraftModel(LlamaModel draft) {
+        nativeLock.lock();
+        try {
+            synchronized (handleGuard) {
+                if (handle != 0) {
+                    nDropDraftModel(handle, draft.handle());
+                }
+            }
+        } finally {
+            nativeLock.unlock();
+        }
+        draftModels.remove(draft);
     }
 
     @Override
@@ -217,36 +242,58 @@ public final class Session implements AutoCloseable {
             for (int i = 0; i < stop.length; i++) {
                 stop[i] = options.stop().get(i).getBytes(StandardCharsets.UTF_8);
             }
-            callNative(() -> {
-                Speculation spec = options.speculation();
-                int[] speculation = {spec.kind().code(), spec.maxDraftTokens(), spec.maxDepth(), spec.budget() ? 1 : 0,
-                    spec.minNgram(), spec.maxNgram(), spec.maxBranches(), spec.recyclingK(), spec.windowWidth(),
-                    spec.ngramSize(), spec.maxCandidates(), spec.staticTree() ? 1 : 0, spec.candidatesPerHead(),
-                    spec.typicalAcceptance() ? 1 : 0};
-                float[] acceptance = {spec.typicalThreshold(), spec.typicalAlpha()};
-                MedusaHeads heads = spec.heads();
-                if (heads == null) {
-                    nBegin(handle, promptTokens, options.maxTokens(), stop, options.temperature(), options.topK(),
-                            options.topP(), options.minP(), options.repeatPenalty(), options.repeatLastN(),
-                            options.seed(), speculation, acceptance, 0L);
-                    return null;
+            Speculation spec = options.speculation();
+            int[] speculation = {spec.kind().code(), spec.maxDraftTokens(), spec.maxDepth(), spec.budget() ? 1 : 0,
+                spec.minNgram(), spec.maxNgram(), spec.maxBranches(), spec.recyclingK(), spec.windowWidth(),
+                spec.ngramSize(), spec.maxCandidates(), spec.staticTree() ? 1 : 0, spec.candidatesPerHead(),
+                spec.typicalAcceptance() ? 1 : 0};
+            float[] acceptance = {spec.typicalThreshold(), spec.typicalAlpha()};
+            MedusaHeads heads = spec.heads();
+            if (heads != null && heads.model() != model) {
+                throw new IllegalArgumentException("the Medusa heads were loaded for another model ("
+                        + heads.model().path() + "), this session's model is " + model.path());
+            }
+            LlamaModel draft = spec.draftModel();
+            if (draft == null) {
+                callNative(() -> begin(promptTokens, options, stop, speculation, acceptance, heads, 0L, 0f, 0f));
+                return new GenerationRun(this);
+            }
+            // The draft model's lock before the session's (its close() takes them in that order too): it
+            // cannot be freed while the session starts using it, and its close() then finds the session.
+            draft.readLock().lock();
+            try {
+                if (draft.handle() == 0) {
+                    throw new IllegalStateException("the draft model is closed: " + draft.path());
                 }
-                if (heads.model() != model) {
-                    throw new IllegalArgumentException("the Medusa heads were loaded for another model ("
-                            + heads.model().path() + "), this session's model is " + model.path());
-                }
-                return heads.withHandle(h -> {
-                    nBegin(handle, promptTokens, options.maxTokens(), stop, options.temperature(), options.topK(),
-                            options.topP(), options.minP(), options.repeatPenalty(), options.repeatLastN(),
-                            options.seed(), speculation, acceptance, h);
-                    return null;
-                });
-            });
+                draftModels.add(draft);
+                draft.addDraftUser(this);
+                callNative(() -> begin(promptTokens, options, stop, speculation, acceptance, heads, draft.handle(),
+                        spec.draftMinProbability(), spec.draftBranchProbability()));
+            } finally {
+                draft.readLock().unlock();
+            }
             return new GenerationRun(this);
         } catch (RuntimeException | Error e) {
             busy.set(false);
             throw e;
         }
+    }
+
+    /** nBegin with the Medusa heads' handle held open for the call (they may be closed concurrently). */
+    private Void begin(int[] promptTokens, GenerationOptions options, byte[][] stop, int[] speculation,
+            float[] acceptance, MedusaHeads heads, long draft, float draftMinProbability, float draftBranchProbability) {
+        if (heads == null) {
+            nBegin(handle, promptTokens, options.maxTokens(), stop, options.temperature(), options.topK(),
+                    options.topP(), options.minP(), options.repeatPenalty(), options.repeatLastN(), options.seed(),
+                    speculation, acceptance, 0L, draft, draftMinProbability, draftBranchProbability);
+            return null;
+        }
+        return heads.withHandle(h -> {
+            nBegin(handle, promptTokens, options.maxTokens(), stop, options.temperature(), options.topK(),
+                    options.topP(), options.minP(), options.repeatPenalty(), options.repeatLastN(), options.seed(),
+                    speculation, acceptance, h, draft, draftMinProbability, draftBranchProbability);
+            return null;
+        });
     }
 
     /** One native step; called by {@link GenerationRun} only. */
@@ -307,7 +354,9 @@ public final class Session implements AutoCloseable {
 
     private static native void nBegin(long handle, int[] prompt, int maxTokens, byte[][] stop, float temperature,
             int topK, float topP, float minP, float repeatPenalty, int repeatLastN, long seed, int[] speculation,
-            float[] acceptance, long heads);
+            float[] acceptance, long heads, long draftModel, float draftMinProbability, float draftBranchProbability);
+
+    private static native void nDropDraftModel(long handle, long draftModel);
 
     private static native StepResult nStep(long handle);
 

@@ -30,6 +30,8 @@ public final class Speculation {
         AUTO(3),
         /** Lookahead decoding: a Jacobi window of guesses feeding a pool of n-grams. */
         LOOKAHEAD(4),
+        /** A second, smaller model with the same vocabulary drafts chains of tokens. */
+        DRAFT_MODEL(5),
         /** Medusa heads: trained heads predict the next tokens from the model's hidden state. */
         MEDUSA(6);
 
@@ -45,6 +47,8 @@ public final class Speculation {
         }
     }
 
+    private static final float DRAFT_MIN_PROBABILITY = 0.3f;
+    private static final float DRAFT_BRANCH_PROBABILITY = 0.6f;
     private static final Speculation NONE = new Speculation(Kind.NONE, 32, 8, true, 1, 4, 4, 8, 8, 4, 8);
 
     private final Kind kind;
@@ -64,17 +68,20 @@ public final class Speculation {
     private final boolean typicalAcceptance;
     private final float typicalThreshold;
     private final float typicalAlpha;
+    private final LlamaModel draftModel;
+    private final float draftMinProbability;
+    private final float draftBranchProbability;
 
     private Speculation(Kind kind, int maxDraftTokens, int maxDepth, boolean budget, int minNgram, int maxNgram,
             int maxBranches, int recyclingK, int windowWidth, int ngramSize, int maxCandidates) {
         this(kind, maxDraftTokens, maxDepth, budget, minNgram, maxNgram, maxBranches, recyclingK, windowWidth, ngramSize,
-                maxCandidates, null, false, 8, false, 0.09f, 0.3f);
+                maxCandidates, null, false, 8, false, 0.09f, 0.3f, null, DRAFT_MIN_PROBABILITY, DRAFT_BRANCH_PROBABILITY);
     }
 
     private Speculation(Kind kind, int maxDraftTokens, int maxDepth, boolean budget, int minNgram, int maxNgram,
             int maxBranches, int recyclingK, int windowWidth, int ngramSize, int maxCandidates, MedusaHeads heads,
             boolean staticTree, int candidatesPerHead, boolean typicalAcceptance, float typicalThreshold,
-            float typicalAlpha) {
+            float typicalAlpha, LlamaModel draftModel, float draftMinProbability, float draftBranchProbability) {
         Checks.range("candidatesPerHead", candidatesPerHead, 1, 32);
         Checks.finite("typical acceptance threshold", typicalThreshold, 0f, 1f, false);
         Checks.finite("typical acceptance alpha", typicalAlpha, 0f, 1f, true);
@@ -87,6 +94,13 @@ public final class Speculation {
         Checks.range("windowWidth (w)", windowWidth, 1, 32);
         Checks.range("ngramSize (n)", ngramSize, 2, 16);
         Checks.range("maxCandidates (g)", maxCandidates, 1, 32);
+        if (!(draftMinProbability >= 0f && draftMinProbability <= 1f)) {
+            throw new IllegalArgumentException("draft minProbability must be in [0, 1], got " + draftMinProbability);
+        }
+        if (!(draftBranchProbability >= 0f && draftBranchProbability <= 1f)) {
+            throw new IllegalArgumentException(
+                    "draft branchProbability must be in [0, 1], got " + draftBranchProbability);
+        }
         this.kind = kind;
         this.maxDraftTokens = maxDraftTokens;
         this.maxDepth = maxDepth;
@@ -104,13 +118,16 @@ public final class Speculation {
         this.typicalAcceptance = typicalAcceptance;
         this.typicalThreshold = typicalThreshold;
         this.typicalAlpha = typicalAlpha;
+        this.draftModel = draftModel;
+        this.draftMinProbability = draftMinProbability;
+        this.draftBranchProbability = draftBranchProbability;
     }
 
     private Speculation copy(int maxDraftTokens, int maxDepth, boolean budget, boolean staticTree, int candidatesPerHead,
             boolean typicalAcceptance, float typicalThreshold, float typicalAlpha) {
         return new Speculation(kind, maxDraftTokens, maxDepth, budget, minNgram, maxNgram, maxBranches, recyclingK,
                 windowWidth, ngramSize, maxCandidates, heads, staticTree, candidatesPerHead, typicalAcceptance,
-                typicalThreshold, typicalAlpha);
+                typicalThreshold, typicalAlpha, draftModel, draftMinProbability, draftBranchProbability);
     }
 
     /** Plain decoding (the default). */
@@ -187,7 +204,8 @@ public final class Speculation {
      */
     public static Speculation medusa(MedusaHeads heads) {
         Objects.requireNonNull(heads, "heads");
-        return new Speculation(Kind.MEDUSA, 32, 8, true, 1, 4, 4, 8, 8, 4, 8, heads, false, 8, false, 0.09f, 0.3f);
+        return new Speculation(Kind.MEDUSA, 32, 8, true, 1, 4, 4, 8, 8, 4, 8, heads, false, 8, false, 0.09f, 0.3f, null,
+                DRAFT_MIN_PROBABILITY, DRAFT_BRANCH_PROBABILITY);
     }
 
     /**
@@ -232,6 +250,42 @@ public final class Speculation {
         if (kind != Kind.MEDUSA) {
             throw new IllegalStateException(method + " applies to Speculation.medusa(...) only, not " + kind);
         }
+    }
+
+    /** A draft model with the default thresholds: {@code draftModel(draft, 0.3f, 0.6f)}. */
+    public static Speculation draftModel(LlamaModel draft) {
+        return draftModel(draft, DRAFT_MIN_PROBABILITY, DRAFT_BRANCH_PROBABILITY);
+    }
+
+    /**
+     * Draft-model speculation: {@code draft}, a smaller model with this model's vocabulary, proposes a
+     * chain of tokens each step (one evaluation of the draft model per token) in a context of its own
+     * that the session keeps. The chain stops where the draft model's top token is less likely than
+     * {@code minProbability}, at {@link #maxDepth()}, or (with the budget) where a longer chain does not
+     * pay on this device. Greedy: where the top token is less likely than {@code branchProbability}, the
+     * runner-up is proposed as a second branch. Sampling: the tokens are drawn from the draft model's
+     * distribution and accepted by rejection sampling against it, so the output follows the target
+     * model's distribution exactly (but, unlike the other strategies, not token for token what plain
+     * sampling draws with the same seed).
+     *
+     * <p>The draft model must share the target's vocabulary ({@link LlamaModel#checkDraftModel}; checked
+     * when a generation begins, {@link LlamaException} with {@link ErrorCode#INVALID_ARGUMENT} naming the
+     * difference) and stay open while used: closing it ends a generation using it at its next step with a
+     * {@link LlamaException} ({@link ErrorCode#STATE}). The model itself may be its own draft model.
+     *
+     * @param draft             an open model
+     * @param minProbability    in [0, 1]; 0 = chains of {@link #maxDepth()} tokens
+     * @param branchProbability in [0, 1]; 0 = no branches
+     * @throws IllegalArgumentException when draft is closed or a probability is out of range
+     */
+    public static Speculation draftModel(LlamaModel draft, float minProbability, float branchProbability) {
+        Objects.requireNonNull(draft, "draft");
+        if (draft.isClosed()) {
+            throw new IllegalArgumentException("the draft model is closed: " + draft.path());
+        }
+        return new Speculation(Kind.DRAFT_MODEL, 32, 8, true, 1, 4, 4, 8, 8, 4, 8, null, false, 8, false, 0.09f, 0.3f,
+                draft, minProbability,
+                branchProbability);
     }
 
     /** The same strategy with at most this many draft tokens per step (1 to 64). */
@@ -327,8 +381,24 @@ public final class Speculation {
         return typicalAlpha;
     }
 
+    /** The draft model of {@link Kind#DRAFT_MODEL}, else null. */
+    public LlamaModel draftModel() {
+        return draftModel;
+    }
+
+    /** The draft model's probability below which its chain stops. */
+    public float draftMinProbability() {
+        return draftMinProbability;
+    }
+
+    /** The draft model's probability below which the runner-up is proposed too (greedy). */
+    public float draftBranchProbability() {
+        return draftBranchProbability;
+    }
+
     /**
-     * Parses a strategy name as used on command lines: none, lookup, recycling, lookahead, auto.
+     * Parses a strategy name as used on command lines: none, lookup, recycling, lookahead, auto. A
+     * draft model is not a name: use {@link #draftModel(LlamaModel)}.
      *
      * @throws IllegalArgumentException for other names
      */
@@ -339,6 +409,8 @@ public final class Speculation {
             case "recycling": case "token-recycling": return tokenRecycling();
             case "lookahead": return lookahead();
             case "auto": return auto();
+            case "draft": case "draft-model": throw new IllegalArgumentException("speculation '" + name
+                    + "' needs a draft model: use Speculation.draftModel(model)");
             default: throw new IllegalArgumentException("unknown speculation '" + name
                     + "' (none, lookup, recycling, lookahead, auto)");
         }
@@ -355,14 +427,17 @@ public final class Speculation {
                 && recyclingK == s.recyclingK && windowWidth == s.windowWidth && ngramSize == s.ngramSize
                 && maxCandidates == s.maxCandidates && heads == s.heads && staticTree == s.staticTree
                 && candidatesPerHead == s.candidatesPerHead && typicalAcceptance == s.typicalAcceptance
-                && typicalThreshold == s.typicalThreshold && typicalAlpha == s.typicalAlpha;
+                && typicalThreshold == s.typicalThreshold && typicalAlpha == s.typicalAlpha
+                && draftModel == s.draftModel && Float.compare(draftMinProbability, s.draftMinProbability) == 0
+                && Float.compare(draftBranchProbability, s.draftBranchProbability) == 0;
     }
 
     @Override
     public int hashCode() {
         return Objects.hash(kind, maxDraftTokens, maxDepth, budget, minNgram, maxNgram, maxBranches, recyclingK,
                 windowWidth, ngramSize, maxCandidates, System.identityHashCode(heads), staticTree, candidatesPerHead,
-                typicalAcceptance, typicalThreshold, typicalAlpha);
+                typicalAcceptance, typicalThreshold, typicalAlpha, System.identityHashCode(draftModel),
+                draftMinProbability, draftBranchProbability);
     }
 
     @Override
@@ -375,6 +450,8 @@ public final class Speculation {
             case LOOKAHEAD: return "Speculation.lookahead(" + windowWidth + ", " + ngramSize + ", " + maxCandidates + ")"
                     + suffix();
             case MEDUSA: return "Speculation.medusa(" + heads.path() + ")" + suffix();
+            case DRAFT_MODEL: return "Speculation.draftModel(" + draftModel.path() + ", " + draftMinProbability + ", "
+                    + draftBranchProbability + ")" + suffix();
             default: return "Speculation.auto()" + suffix();
         }
     }

@@ -5,8 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.file.Path;
+import java.util.Iterator;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** Speculation through the Java API: same output as plain decoding, stats, options. */
 class SpeculationTest extends WithTestModel {
@@ -106,5 +109,105 @@ class SpeculationTest extends WithTestModel {
         assertEquals(Speculation.lookahead(8, 4, 8), Speculation.parse("lookahead"));
         assertEquals(Speculation.auto(), Speculation.parse("auto"));
         assertEquals(Speculation.none(), Speculation.parse("none"));
+    }
+
+    @Test
+    void draftModelGivesPlainGreedyOutputAndSampledDraftsAreAccepted() {
+        try (LlamaModel draft = LlamaModel.load(TestModels.model());
+             Session session = model.newSession(SessionOptions.builder().kvCacheF32(true).build())) {
+            model.checkDraftModel(draft);
+            List<Speculation> strategies = List.of(Speculation.draftModel(draft),
+                    Speculation.draftModel(draft).withBudget(false), Speculation.draftModel(model, 0f, 0.9f)
+                            .withBudget(false).withMaxDepth(4).withMaxDraftTokens(6));
+            for (String prompt : TestModels.storyOpenings(3)) {
+                Generation plain = session.generate(prompt, TestModels.greedy(80));
+                for (Speculation speculation : strategies) {
+                    GenerationOptions options = TestModels.greedy(80).toBuilder().speculation(speculation).build();
+                    Generation spec = session.generate(prompt, options);
+                    assertArrayEquals(plain.tokens(), spec.tokens(), speculation + " on \"" + prompt + "\"");
+                    GenerationStats s = spec.stats();
+                    assertEquals(s.generatedTokens(), s.steps() + s.acceptedTokens(), s.toString());
+                    if (!speculation.budget()) {
+                        assertTrue(s.acceptedTokens() > 10, speculation + ": " + s);
+                    }
+                }
+            }
+            // Sampling: drafts drawn from the draft model and accepted by rejection sampling; the seed fixes
+            // the draws.
+            GenerationOptions sampling = GenerationOptions.builder().temperature(0.9f).maxTokens(48).seed(11)
+                    .speculation(Speculation.draftModel(draft).withBudget(false)).build();
+            Generation a = session.generate("Tom had a red ball. Tom had a", sampling);
+            Generation b = session.generate("Tom had a red ball. Tom had a", sampling);
+            assertEquals(a.text(), b.text());
+            assertTrue(a.stats().draftedTokens() > 0 && a.stats().acceptedTokens() > 0, a.stats().toString());
+            assertTrue(a.stats().acceptedTokens() <= a.stats().draftedTokens(), a.stats().toString());
+        }
+    }
+
+    @Test
+    void draftModelWithAnotherVocabularyIsRefused(@TempDir Path dir) throws Exception {
+        Path renamed = dir.resolve("renamed.gguf");
+        TestModels.writeWithRenamedToken(renamed, 300);
+        try (LlamaModel other = LlamaModel.load(renamed); Session session = model.newSession()) {
+            LlamaException e = assertThrows(LlamaException.class, () -> model.checkDraftModel(other));
+            assertEquals(ErrorCode.INVALID_ARGUMENT, e.code());
+            assertTrue(e.getMessage().contains("vocabulary does not match") && e.getMessage().contains("token 300"),
+                    e.getMessage());
+            GenerationOptions options = TestModels.greedy(8).toBuilder()
+                    .speculation(Speculation.draftModel(other)).build();
+            e = assertThrows(LlamaException.class, () -> session.generate("Once upon a time", options));
+            assertEquals(ErrorCode.INVALID_ARGUMENT, e.code());
+            assertTrue(e.getMessage().contains("token 300"), e.getMessage());
+            // the session is not left busy
+            assertEquals(8, session.generate("Once upon a time", TestModels.greedy(8)).tokens().length);
+        }
+    }
+
+    @Test
+    void closedDraftModelFailsCleanly() {
+        String prompt = "Tom had a red ball. Tom had a";
+        try (Session session = model.newSession()) {
+            LlamaModel draft = LlamaModel.load(TestModels.model());
+            Speculation speculation = Speculation.draftModel(draft).withBudget(false);
+            GenerationOptions options = TestModels.greedy(64).toBuilder().speculation(speculation).build();
+            // closed during a generation: the next step fails with a clear message, the session goes on
+            try (TokenStream stream = session.stream(prompt, options)) {
+                Iterator<TextChunk> chunks = stream.iterator();
+                assertTrue(chunks.hasNext());
+                chunks.next();
+                draft.close();
+                LlamaException e = assertThrows(LlamaException.class, () -> {
+                    while (chunks.hasNext()) {
+                        chunks.next();
+                    }
+                });
+                assertEquals(ErrorCode.STATE, e.code());
+                assertTrue(e.getMessage().contains("draft model"), e.getMessage());
+            }
+            assertEquals(64, session.generate(prompt, TestModels.greedy(64)).tokens().length);
+            // closed before: refused when the generation begins, or when the speculation is made
+            IllegalStateException closed = assertThrows(IllegalStateException.class,
+                    () -> session.generate(prompt, options));
+            assertTrue(closed.getMessage().contains("draft model is closed"), closed.getMessage());
+            assertThrows(IllegalArgumentException.class, () -> Speculation.draftModel(draft));
+            assertEquals(64, session.generate(prompt, TestModels.greedy(64)).tokens().length);
+        }
+    }
+
+    @Test
+    void draftModelSpeculationIsAValue() {
+        Speculation a = Speculation.draftModel(model);
+        assertEquals(a, Speculation.draftModel(model, 0.3f, 0.6f));
+        assertEquals(a.hashCode(), Speculation.draftModel(model, 0.3f, 0.6f).hashCode());
+        assertTrue(!a.equals(Speculation.draftModel(model, 0.5f, 0.6f)));
+        assertTrue(!a.equals(Speculation.auto()));
+        assertEquals(Speculation.Kind.DRAFT_MODEL, a.withBudget(false).kind());
+        assertEquals(model, a.withMaxDepth(3).draftModel());
+        assertTrue(a.toString().startsWith("Speculation.draftModel(") && a.toString().contains("stories260K"),
+                a.toString());
+        assertThrows(IllegalArgumentException.class, () -> Speculation.draftModel(model, 1.5f, 0.6f));
+        assertThrows(IllegalArgumentException.class, () -> Speculation.draftModel(model, 0.3f, -1f));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Speculation.parse("draft"));
+        assertTrue(e.getMessage().contains("Speculation.draftModel"), e.getMessage());
     }
 }

@@ -2,12 +2,16 @@ package dev.llamaspec;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 
 /** Where the tests find their model and prompts: LLAMASPEC_TEST_MODEL, else ../shared beside the checkout. */
 final class TestModels {
@@ -55,5 +59,71 @@ final class TestModels {
 
     static GenerationOptions greedy(int maxTokens) {
         return GenerationOptions.builder().temperature(0).maxTokens(maxTokens).build();
+    }
+
+    /**
+     * Writes a copy of the test model to {@code out} in which token {@code token}'s text is replaced by
+     * a new text of the same length (so no offset in the file moves): a model with another vocabulary.
+     */
+    static void writeWithRenamedToken(Path out, int token) throws IOException {
+        byte[] bytes = Files.readAllBytes(model());
+        ByteBuffer b = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
+        b.position(8); // magic, version
+        b.getLong(); // tensors
+        long kvs = b.getLong();
+        for (long i = 0; i < kvs; i++) {
+            String key = ggufString(b);
+            int type = b.getInt();
+            if (key.equals("tokenizer.ggml.tokens")) {
+                b.getInt(); // element type: string
+                long n = b.getLong();
+                int[] offsets = new int[(int) n];
+                int[] lengths = new int[(int) n];
+                Set<String> texts = new HashSet<>();
+                for (int t = 0; t < n; t++) {
+                    lengths[t] = (int) b.getLong();
+                    offsets[t] = b.position();
+                    texts.add(new String(bytes, offsets[t], lengths[t], StandardCharsets.UTF_8));
+                    b.position(offsets[t] + lengths[t]);
+                }
+                for (char c = 'A'; c <= 'Z'; c++) {
+                    String text = String.valueOf(c).repeat(lengths[token]);
+                    if (!texts.contains(text)) {
+                        System.arraycopy(text.getBytes(StandardCharsets.US_ASCII), 0, bytes, offsets[token], text.length());
+                        Files.write(out, bytes);
+                        return;
+                    }
+                }
+                throw new IllegalStateException("no new text for token " + token);
+            }
+            skipGgufValue(b, type);
+        }
+        throw new IllegalStateException("no tokenizer.ggml.tokens in " + model());
+    }
+
+    private static String ggufString(ByteBuffer b) {
+        int n = (int) b.getLong();
+        byte[] s = new byte[n];
+        b.get(s);
+        return new String(s, StandardCharsets.UTF_8);
+    }
+
+    private static void skipGgufValue(ByteBuffer b, int type) {
+        switch (type) {
+            case 0: case 1: case 7: b.position(b.position() + 1); break; // u8, i8, bool
+            case 2: case 3: b.position(b.position() + 2); break;         // u16, i16
+            case 4: case 5: case 6: b.position(b.position() + 4); break; // u32, i32, f32
+            case 10: case 11: case 12: b.position(b.position() + 8); break; // u64, i64, f64
+            case 8: ggufString(b); break;
+            case 9: {
+                int element = b.getInt();
+                long n = b.getLong();
+                for (long i = 0; i < n; i++) {
+                    skipGgufValue(b, element);
+                }
+                break;
+            }
+            default: throw new IllegalStateException("unknown GGUF value type " + type);
+        }
     }
 }
