@@ -377,6 +377,9 @@ static sd_status verify_step(sd_session * s, std::vector<llama_token> & out, boo
     }
 
     const int64_t t0 = llama_time_us();
+    // the hidden states are read only when the next step drafts (not while the budget pauses drafting)
+    s->capture = s->drafter != nullptr && s->drafter->wants_hidden() && !(s->params.spec.adaptive && s->draft_skip > 0);
+    if (!s->capture) s->hidden_n = 0; // no stale hidden state for the drafter
     const int32_t rc = sd_llama_decode(s, b);
     llama_synchronize(s->ctx);
     const double t_decode = (double) (llama_time_us() - t0);
