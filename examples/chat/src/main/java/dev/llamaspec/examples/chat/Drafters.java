@@ -31,16 +31,17 @@ final class Drafters implements AutoCloseable {
     static Drafters load(LlamaModel model, Path headsFile, Path draftModelFile, ModelOptions options) {
         MedusaHeads heads = headsFile == null ? null : MedusaHeads.load(model, headsFile);
         try {
-            LlamaModel draft = draftModelFile == null ? null : LlamaModel.load(draftModelFile, options);
+            if (draftModelFile == null) {
+                return new Drafters(heads, null);
+            }
+            LlamaModel draft = LlamaModel.load(draftModelFile, options);
             try {
-                if (draft != null) {
-                    model.checkDraftModel(draft);
-                }
-                return new Drafters(heads, draft);
+                model.checkDraftModel(draft);
             } catch (RuntimeException e) {
                 draft.close();
                 throw e;
             }
+            return new Drafters(heads, draft);
         } catch (RuntimeException e) {
             if (heads != null) {
                 heads.close();
