@@ -29,8 +29,8 @@ import picocli.CommandLine.Spec;
  * The CLI chat: streams replies of a GGUF model with optional speculative decoding, interactively
  * (JLine line editing, slash commands) or for one {@code --prompt}.
  *
- * <p>Exit codes: 0 done, 1 the model could not be loaded or generation failed, 2 bad arguments or
- * no model.
+ * <p>Exit codes: 0 done, 1 the model, the heads or the draft model could not be loaded (or do not fit
+ * the model) or generation failed, 2 bad arguments or no model.
  */
 @Command(name = "llamaspec-chat", sortOptions = false, usageHelpAutoWidth = true,
         description = {"Chat with a GGUF model through llamaspec, with speculative decoding.",
@@ -38,7 +38,7 @@ import picocli.CommandLine.Spec;
         footer = {"", "Interactive commands:",
             "  /help  /stats  /spec STRATEGY  /reset  /system TEXT  /save FILE  /quit",
             "  Ctrl-C cancels a reply as it streams; Ctrl-C or Ctrl-D at the prompt quits.",
-            "Exit codes: 0 done, 1 model or generation failure, 2 bad arguments or no model."})
+            "Exit codes: 0 done, 1 model, heads, draft model or generation failure, 2 bad arguments or no model."})
 public final class ChatCli implements Callable<Integer> {
     static final String DEFAULT_MODEL = "../shared/models/stories260K.gguf";
 
@@ -61,8 +61,29 @@ public final class ChatCli implements Callable<Integer> {
     String system;
 
     @Option(names = "--speculation", paramLabel = "STRATEGY", defaultValue = "none",
-            description = "none, lookup, recycling, lookahead or auto (default: ${DEFAULT-VALUE})")
+            description = "none, lookup, recycling, lookahead, auto, medusa (needs --heads) or draft (needs"
+                    + " --draft-model) (default: ${DEFAULT-VALUE})")
     String speculation;
+
+    @Option(names = "--heads", paramLabel = "FILE",
+            description = "Medusa heads made for the model (llamaspec-train-heads writes them), loaded at startup"
+                    + " for --speculation medusa and /spec medusa")
+    Path heads;
+
+    @Option(names = "--static-tree",
+            description = "Medusa: the static tree from the heads' measured accuracy instead of the dynamic one")
+    boolean staticTree;
+
+    @Option(names = "--typical",
+            description = "Medusa: LOSSY typical acceptance (threshold 0.09, alpha 0.3, Medusa's defaults); when"
+                    + " sampling, the output no longer follows the model's distribution exactly (greedy is"
+                    + " unaffected)")
+    boolean typical;
+
+    @Option(names = "--draft-model", paramLabel = "FILE",
+            description = "a smaller GGUF model with the model's vocabulary, loaded at startup for --speculation"
+                    + " draft and /spec draft")
+    Path draftModel;
 
     @Option(names = "--max-draft", paramLabel = "N", description = "at most N draft tokens per step (1-64; default 32)")
     Integer maxDraft;
@@ -170,12 +191,23 @@ public final class ChatCli implements Callable<Integer> {
         SessionOptions sessionOptions;
         try {
             choice = SpeculationChoice.of(speculation, maxDraft, !noBudget,
-                    lookahead == null ? null : SpeculationChoice.parseLookahead(lookahead));
+                    lookahead == null ? null : SpeculationChoice.parseLookahead(lookahead),
+                    new SpeculationChoice.MedusaSettings(staticTree, typical));
             sampling = sampling();
             modelOptions = ModelOptions.builder().threads(threads).contextSize(ctx).build();
             sessionOptions = SessionOptions.builder().threads(threads).contextSize(ctx).build();
         } catch (IllegalArgumentException e) {
             throw usage(e.getMessage());
+        }
+        if (choice.needsHeads() && heads == null) {
+            throw usage(SpeculationChoice.NEEDS_HEADS);
+        }
+        if (choice.needsDraftModel() && draftModel == null) {
+            throw usage(SpeculationChoice.NEEDS_DRAFT_MODEL);
+        }
+        if ((staticTree || typical) && heads == null) {
+            throw usage((staticTree ? "--static-tree" : "--typical") + " sets up Medusa speculation: it needs"
+                    + " --heads FILE");
         }
         Path modelPath = model;
         if (modelPath == null) {
@@ -193,7 +225,7 @@ public final class ChatCli implements Callable<Integer> {
             }
         }
         configureLogging(verbose);
-        try (ChatEngine engine = ChatEngine.open(modelPath, modelOptions, sessionOptions, mode, sampling, choice)) {
+        try (ChatEngine engine = ChatEngine.open(new ChatEngine.ModelFiles(modelPath, heads, draftModel), modelOptions, sessionOptions, mode, sampling, choice)) {
             engine.conversation().setSystem(system);
             if (prompt != null) {
                 return once(engine);

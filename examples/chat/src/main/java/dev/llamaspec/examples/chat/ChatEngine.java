@@ -7,6 +7,7 @@ import dev.llamaspec.LlamaModel;
 import dev.llamaspec.ModelOptions;
 import dev.llamaspec.Session;
 import dev.llamaspec.SessionOptions;
+import dev.llamaspec.Speculation;
 import dev.llamaspec.TextChunk;
 import dev.llamaspec.TokenStream;
 import java.nio.file.Path;
@@ -16,7 +17,8 @@ import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 
 /**
- * A loaded model, one session and the conversation: turns a user line into a streamed reply.
+ * A loaded model with its {@link Drafters}, one session and the conversation: turns a user line into a
+ * streamed reply.
  * Used from one thread, except {@link #cancel()}, which any thread (a signal handler) may call.
  */
 final class ChatEngine implements AutoCloseable {
@@ -27,38 +29,52 @@ final class ChatEngine implements AutoCloseable {
     record Reply(Generation generation, int droppedExchanges) {}
 
     private final LlamaModel model;
+    private final Drafters drafters;
     private final Session session;
     private final Mode mode;
     private final GenerationOptions sampling;
     private final Conversation conversation = new Conversation();
     private SpeculationChoice speculation;
+    private Speculation resolved;
     private Generation last;
     private SpeculationChoice lastSpeculation;
     private int contextStart;
 
-    private ChatEngine(LlamaModel model, Session session, Mode mode, GenerationOptions sampling,
-            SpeculationChoice speculation) {
+    private ChatEngine(LlamaModel model, Drafters drafters, Session session, Mode mode, GenerationOptions sampling) {
         this.model = model;
+        this.drafters = drafters;
         this.session = session;
         this.mode = mode;
         this.sampling = sampling;
-        this.speculation = speculation;
     }
 
+    /** The files to load: the model and, where given (else null), Medusa heads and a draft model for it. */
+    record ModelFiles(Path model, Path heads, Path draftModel) {}
+
     /**
-     * Loads the model and opens a session.
+     * Loads the model, the heads and draft model for it, and opens a session.
      *
      * @param mode     the requested mode; AUTO becomes CHAT for a model with a chat template
      * @param sampling sampling and limits of every reply (its speculation and stop strings are replaced)
-     * @throws dev.llamaspec.LlamaException when the model cannot be loaded or the context not created
+     * @throws dev.llamaspec.LlamaException when a file cannot be loaded, the heads or the draft model do
+     *     not fit the model, or the context cannot be created
+     * @throws IllegalArgumentException when {@code speculation} needs heads or a draft model not given
      */
-    static ChatEngine open(Path modelPath, ModelOptions modelOptions, SessionOptions sessionOptions, Mode mode,
+    static ChatEngine open(ModelFiles files, ModelOptions modelOptions, SessionOptions sessionOptions, Mode mode,
             GenerationOptions sampling, SpeculationChoice speculation) {
-        LlamaModel model = LlamaModel.load(modelPath, modelOptions);
+        LlamaModel model = LlamaModel.load(files.model(), modelOptions);
+        Drafters drafters = null;
         try {
+            drafters = Drafters.load(model, files.heads(), files.draftModel(), modelOptions);
             Session session = model.newSession(sessionOptions);
-            return new ChatEngine(model, session, mode.resolve(model.hasChatTemplate()), sampling, speculation);
+            ChatEngine engine = new ChatEngine(model, drafters, session, mode.resolve(model.hasChatTemplate()),
+                    sampling);
+            engine.setSpeculation(speculation);
+            return engine;
         } catch (RuntimeException e) {
+            if (drafters != null) {
+                drafters.close();
+            }
             model.close();
             throw e;
         }
@@ -81,8 +97,14 @@ final class ChatEngine implements AutoCloseable {
         return speculation;
     }
 
+    /**
+     * @throws IllegalArgumentException when the strategy needs heads or a draft model that were not
+     *     loaded at startup; the speculation is then unchanged
+     */
     void setSpeculation(SpeculationChoice speculation) {
-        this.speculation = Objects.requireNonNull(speculation, "speculation");
+        Objects.requireNonNull(speculation, "speculation");
+        this.resolved = speculation.speculation(drafters);
+        this.speculation = speculation;
     }
 
     int contextSize() {
@@ -101,7 +123,7 @@ final class ChatEngine implements AutoCloseable {
 
     /** The options of the next reply: the sampling flags, the current speculation, the mode's stop string. */
     GenerationOptions options() {
-        GenerationOptions.Builder b = sampling.toBuilder().speculation(speculation.speculation());
+        GenerationOptions.Builder b = sampling.toBuilder().speculation(resolved);
         if (mode == Mode.CHAT && !model.hasChatTemplate()) {
             b.stop(PLAIN_FORMAT_STOP);
         } else {
@@ -181,6 +203,7 @@ final class ChatEngine implements AutoCloseable {
 
     @Override
     public void close() {
+        drafters.close();
         model.close();
     }
 }

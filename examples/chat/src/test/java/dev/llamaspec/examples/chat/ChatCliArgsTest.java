@@ -25,8 +25,12 @@ class ChatCliArgsTest {
 
     @ParameterizedTest
     @CsvSource(delimiter = '|', value = {
-        "--speculation medusa                 | speculation 'medusa' is not built yet",
-        "--speculation draft                  | a draft model) is not built yet",
+        "--speculation medusa                 | speculation 'medusa' needs Medusa heads made for the model: start"
+            + " llamaspec-chat with --heads FILE",
+        "--speculation draft                  | speculation 'draft' needs a draft model with the model's vocabulary",
+        "--speculation draft-model --heads h  | start llamaspec-chat with --draft-model FILE",
+        "--static-tree                        | --static-tree sets up Medusa speculation: it needs --heads FILE",
+        "--speculation lookup --typical       | --typical sets up Medusa speculation: it needs --heads FILE",
         "--speculation quick                  | unknown speculation 'quick'",
         "--temperature abc                    | Invalid value for option '--temperature'",
         "--temperature -1                     | temperature must be in",
@@ -59,7 +63,8 @@ class ChatCliArgsTest {
         assertEquals(0, r.code(), r.err());
         for (String s : new String[] {"--model", "--speculation", "--max-draft", "--no-budget", "--lookahead",
             "--temperature", "--top-k", "--top-p", "--min-p", "--repeat-penalty", "--seed", "--max-tokens",
-            "--system", "--threads", "--ctx", "--mode", "--prompt", "--json", "/stats", "/spec", "/save"}) {
+            "--system", "--threads", "--ctx", "--mode", "--prompt", "--json", "--heads", "--static-tree", "--typical",
+            "LOSSY", "--draft-model", "/stats", "/spec", "/save"}) {
             assertTrue(r.out().contains(s), s + " missing from:\n" + r.out());
         }
     }

@@ -43,9 +43,9 @@ class ChatEngineTest {
     }
 
     static ChatEngine engine(Mode mode, String speculation, int ctx) {
-        return ChatEngine.open(TestModel.path(), TestModel.ONE_THREAD,
+        return ChatEngine.open(new ChatEngine.ModelFiles(TestModel.path(), null, null), TestModel.ONE_THREAD,
                 SessionOptions.builder().contextSize(ctx).build(), mode, GREEDY,
-                SpeculationChoice.of(speculation, null, true, null));
+                SpeculationChoice.of(speculation, null, true, null, SpeculationChoice.MedusaSettings.DEFAULT));
     }
 
     @Test
@@ -88,12 +88,43 @@ class ChatEngineTest {
             String prompt = "Lily saw a big dog. The dog was happy. Lily saw a big";
             Generation lookup = engine.reply(prompt, s -> { }, () -> false).generation();
             assertEquals(session.generate(prompt, GREEDY).text(), lookup.text());
-            assertEquals(Speculation.promptLookup(), engine.lastSpeculation().speculation());
+            assertEquals(Speculation.promptLookup(), engine.lastSpeculation().speculation(Drafters.NONE));
             engine.reset();
             engine.setSpeculation(engine.speculation().withName("recycling"));
             assertEquals(Speculation.tokenRecycling(), engine.options().speculation());
             Generation recycling = engine.reply(prompt, s -> { }, () -> false).generation();
             assertEquals(lookup.text(), recycling.text());
+        }
+    }
+
+    @Test
+    void medusaAndTheDraftModelLoadedAtStartupGiveTheSameGreedyReplies(@TempDir Path dir) {
+        Path heads = TestHeads.train(model, dir);
+        ChatEngine.ModelFiles files = new ChatEngine.ModelFiles(TestModel.path(), heads, TestModel.path());
+        try (ChatEngine engine = ChatEngine.open(files, TestModel.ONE_THREAD, SessionOptions.defaults(),
+                Mode.COMPLETION, GREEDY, SpeculationChoice.of("medusa", null, false, null,
+                        new SpeculationChoice.MedusaSettings(true, true)))) {
+            String prompt = "Lily saw a big dog.";
+            String plain = session.generate(prompt, GREEDY).text();
+            assertEquals(Speculation.Kind.MEDUSA, engine.options().speculation().kind());
+            assertTrue(engine.options().speculation().staticTree());
+            assertTrue(engine.options().speculation().typicalAcceptance());
+            assertEquals(plain, engine.reply(prompt, s -> { }, () -> false).generation().text());
+
+            StringWriter screen = new StringWriter();
+            Commands commands = new Commands(engine, new PrintWriter(screen, true));
+            engine.reset();
+            commands.run("/spec draft");
+            assertEquals(Speculation.Kind.DRAFT_MODEL, engine.options().speculation().kind());
+            Generation draft = engine.reply(prompt, s -> { }, () -> false).generation();
+            assertEquals(plain, draft.text());
+            assertTrue(draft.stats().draftedTokens() > 0, "without the budget the draft model drafts");
+            commands.run("/stats");
+            assertTrue(screen.toString().contains("speculation draft (up to 32 draft tokens, budget off): "
+                    + draft.stats().draftedTokens() + " drafted"), screen.toString());
+            commands.run("/spec medusa");
+            assertTrue(screen.toString().contains("speculation: medusa (static tree, LOSSY typical acceptance;"),
+                    screen.toString());
         }
     }
 
@@ -142,7 +173,10 @@ class ChatEngineTest {
             assertTrue(screen.toString().contains("nothing drafted"), screen.toString());
 
             commands.run("/spec medusa");
-            assertTrue(screen.toString().contains("error: speculation 'medusa' is not built yet"), screen.toString());
+            assertTrue(screen.toString().contains("error: " + SpeculationChoice.NEEDS_HEADS), screen.toString());
+            commands.run("/spec draft");
+            assertTrue(screen.toString().contains("error: " + SpeculationChoice.NEEDS_DRAFT_MODEL), screen.toString());
+            assertEquals("none", engine.speculation().name(), "a failed /spec leaves the speculation as it was");
             commands.run("/spec lookup");
             assertEquals("lookup", engine.speculation().name());
             commands.run("/spec");

@@ -91,6 +91,55 @@ class ChatProcessIT {
     }
 
     @Test
+    void medusaHeadsGiveTheSameGreedyJson(@TempDir Path dir) throws Exception {
+        Path heads = TestHeads.train(model, dir);
+        Generation api = session.generate(PROMPT, GREEDY);
+        JsonNode cli = json("--prompt", PROMPT, "--temperature", "0", "--max-tokens", "64", "--speculation",
+                "medusa", "--heads", heads.toString(), "--no-budget", "--json");
+        assertSame(api, cli);
+        assertEquals("medusa", cli.get("speculation").asText());
+        assertTrue(cli.get("stats").get("draftedTokens").asInt() > 0, "without the budget the heads draft: " + cli);
+
+        cli = json("--prompt", PROMPT, "--temperature", "0", "--max-tokens", "64", "--speculation", "medusa",
+                "--heads", heads.toString(), "--static-tree", "--typical", "--json");
+        assertSame(api, cli);
+    }
+
+    @Test
+    void aDraftModelGivesTheSameGreedyJson() throws Exception {
+        Generation api = session.generate(PROMPT, GREEDY);
+        JsonNode cli = json("--prompt", PROMPT, "--temperature", "0", "--max-tokens", "64", "--speculation", "draft",
+                "--draft-model", TestModel.path().toString(), "--no-budget", "--json");
+        assertSame(api, cli);
+        assertEquals("draft", cli.get("speculation").asText());
+        assertTrue(cli.get("stats").get("draftedTokens").asInt() > 0, "without the budget the model drafts: " + cli);
+    }
+
+    @Test
+    void headsOrDraftModelThatCannotBeLoadedExitWith1(@TempDir Path dir) throws Exception {
+        Path heads = TestHeads.train(model, dir);
+        Path other = TestHeads.forAnotherModel(model, heads, dir);
+        Cli.Result r = Cli.run(TestModel.root(), withOneThread("--speculation", "medusa", "--heads", other.toString(),
+                "--prompt", "Hi"));
+        assertEquals(1, r.code(), r.err());
+        assertTrue(r.err().startsWith("error: ") && r.err().contains("0123456789abcdef")
+                && r.err().contains(model.fingerprint()), r.err());
+        assertNoStackTrace(r);
+
+        Path missing = dir.resolve("no-such-heads.gguf");
+        r = Cli.run(TestModel.root(), withOneThread("--heads", missing.toString(), "--prompt", "Hi"));
+        assertEquals(1, r.code(), r.err());
+        assertTrue(r.err().startsWith("error: ") && r.err().contains(missing.toString()), r.err());
+        assertNoStackTrace(r);
+
+        r = Cli.run(TestModel.root(), withOneThread("--speculation", "draft", "--draft-model", heads.toString(),
+                "--prompt", "Hi"));
+        assertEquals(1, r.code(), r.err());
+        assertTrue(r.err().startsWith("error: ") && r.err().contains(heads.toString()), r.err());
+        assertNoStackTrace(r);
+    }
+
+    @Test
     void chatModeJsonEqualsTheJavaApisChat() throws Exception {
         JsonNode cli = json("--model", TestModel.path().toString(), "--mode", "chat", "--system", "Tell stories.",
                 "--prompt", "Tell me about a dog.", "--temperature", "0", "--max-tokens", "64", "--json");
@@ -115,7 +164,7 @@ class ChatProcessIT {
     void badArgumentsExitNonZeroWithAMessageAndNoStackTrace(@TempDir Path dir) throws Exception {
         Cli.Result r = Cli.run(TestModel.root(), "--speculation", "medusa", "--prompt", "Hi");
         assertEquals(2, r.code());
-        assertTrue(r.err().contains("error: speculation 'medusa' is not built yet"), r.err());
+        assertTrue(r.err().contains("error: " + SpeculationChoice.NEEDS_HEADS), r.err());
         assertNoStackTrace(r);
 
         r = Cli.run(TestModel.root(), "--temperature", "hot");

@@ -3,10 +3,13 @@ package dev.llamaspec.spring;
 import dev.llamaspec.ErrorCode;
 import dev.llamaspec.LlamaException;
 import dev.llamaspec.LlamaModel;
+import dev.llamaspec.MedusaHeads;
 import dev.llamaspec.SessionOptions;
+import dev.llamaspec.Speculation;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
+import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
@@ -17,9 +20,11 @@ import org.springframework.context.annotation.Configuration;
 
 /**
  * Configures a {@link LlamaModel} loaded from {@code llamaspec.model} (closed on shutdown), a
- * {@link SessionPool} of its sessions, a Spring AI {@code ChatModel} ({@link LlamaChatModel}) and, with
- * the actuator present, the {@code llamaspec} health indicator. Each bean backs off when the application
- * defines its own.
+ * {@link SessionPool} of its sessions, the default {@link Speculation} (with {@link MedusaHeads} from
+ * {@code llamaspec.heads} and a {@link DraftModel} from {@code llamaspec.draft-model} when these are set,
+ * both closed on shutdown), a Spring AI {@code ChatModel} ({@link LlamaChatModel}) and, with the actuator
+ * present, the {@code llamaspec} health indicator. Each bean backs off when the application defines its
+ * own.
  */
 @AutoConfiguration
 @ConditionalOnClass(LlamaModel.class)
@@ -29,7 +34,9 @@ public class LlamaspecAutoConfiguration {
     @Bean(destroyMethod = "close")
     @ConditionalOnMissingBean
     public LlamaModel llamaModel(LlamaspecProperties properties) {
-        Path path = modelPath(properties.getModel());
+        Path path = filePath("llamaspec.model", properties.getModel(), "Set llamaspec.model to the path of a GGUF"
+                + " model file, e.g. --llamaspec.model=models/model.gguf (a relative path is resolved against the"
+                + " working directory).");
         try {
             return LlamaModel.load(path, properties.modelOptions());
         } catch (LlamaException e) {
@@ -41,24 +48,70 @@ public class LlamaspecAutoConfiguration {
         }
     }
 
-    private static Path modelPath(String model) {
-        String example = "Set llamaspec.model to the path of a GGUF model file, e.g. --llamaspec.model=models/model.gguf"
-                + " (a relative path is resolved against the working directory).";
-        if (model == null || model.isBlank()) {
-            throw new LlamaspecConfigurationException("llamaspec.model is not set.", example);
+    /** The absolute path of a file setting, checked to name a file; {@code fix} says how to set it. */
+    private static Path filePath(String property, String value, String fix) {
+        if (value == null || value.isBlank()) {
+            throw new LlamaspecConfigurationException(property + (value == null ? " is not set." : " is empty."), fix);
         }
         Path path;
         try {
-            path = Path.of(model).toAbsolutePath().normalize();
+            path = Path.of(value).toAbsolutePath().normalize();
         } catch (InvalidPathException e) {
-            throw new LlamaspecConfigurationException("llamaspec.model is not a valid path: " + e.getMessage(), example,
-                    e);
+            throw new LlamaspecConfigurationException(property + " is not a valid path: " + e.getMessage(), fix, e);
         }
         if (!Files.isRegularFile(path)) {
-            throw new LlamaspecConfigurationException("llamaspec.model is '" + model + "', but there is no file "
-                    + path + ".", example);
+            throw new LlamaspecConfigurationException(property + " is '" + value + "', but there is no file " + path
+                    + ".", fix);
         }
         return path;
+    }
+
+    @Bean(destroyMethod = "close")
+    @ConditionalOnMissingBean
+    @ConditionalOnProperty(prefix = "llamaspec", name = "heads")
+    public MedusaHeads medusaHeads(LlamaModel model, LlamaspecProperties properties) {
+        String fix = "Set llamaspec.heads to a Medusa heads file made for the model (llamaspec-train-heads or"
+                + " MedusaTrainer writes one), or remove it.";
+        Path path = filePath("llamaspec.heads", properties.getHeads(), fix);
+        try {
+            return MedusaHeads.load(model, path);
+        } catch (LlamaException e) {
+            throw new LlamaspecConfigurationException("Cannot load the Medusa heads " + path + " for the model "
+                    + model.path() + ": " + e.getMessage(), fix, e);
+        }
+    }
+
+    @Bean(destroyMethod = "close")
+    @ConditionalOnMissingBean
+    @ConditionalOnProperty(prefix = "llamaspec", name = "draft-model")
+    public DraftModel llamaDraftModel(LlamaModel model, LlamaspecProperties properties) {
+        String fix = "Set llamaspec.draft-model to a smaller GGUF model with the same vocabulary as the model, or"
+                + " remove it.";
+        Path path = filePath("llamaspec.draft-model", properties.getDraftModel(), fix);
+        LlamaModel draft;
+        try {
+            draft = LlamaModel.load(path, properties.modelOptions());
+        } catch (LlamaException e) {
+            throw new LlamaspecConfigurationException("Cannot load the draft model " + path + ": " + e.getMessage(),
+                    fix, e);
+        }
+        try {
+            model.checkDraftModel(draft);
+        } catch (LlamaException e) {
+            draft.close();
+            throw new LlamaspecConfigurationException("The draft model " + path + " does not fit the model "
+                    + model.path() + ": " + e.getMessage(), fix, e);
+        }
+        return new DraftModel(draft);
+    }
+
+    /** The default speculation of {@code llamaspec.speculation}, with the heads or the draft model it needs. */
+    @Bean
+    @ConditionalOnMissingBean
+    public Speculation llamaspecSpeculation(LlamaspecProperties properties, ObjectProvider<MedusaHeads> heads,
+            ObjectProvider<DraftModel> draftModel) {
+        DraftModel draft = draftModel.getIfAvailable();
+        return properties.speculation(heads.getIfAvailable(), draft == null ? null : draft.model());
     }
 
     @Bean(destroyMethod = "close")
@@ -80,8 +133,8 @@ public class LlamaspecAutoConfiguration {
 
         @Bean
         @ConditionalOnMissingBean(LlamaChatModel.class)
-        LlamaChatModel llamaChatModel(SessionPool pool, LlamaspecProperties properties) {
-            return new LlamaChatModel(pool, properties.generationOptions().build());
+        LlamaChatModel llamaChatModel(SessionPool pool, LlamaspecProperties properties, Speculation speculation) {
+            return new LlamaChatModel(pool, properties.generationOptions(speculation).build());
         }
     }
 

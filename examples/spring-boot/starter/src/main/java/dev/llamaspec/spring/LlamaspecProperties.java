@@ -1,9 +1,12 @@
 package dev.llamaspec.spring;
 
 import dev.llamaspec.GenerationOptions;
+import dev.llamaspec.LlamaModel;
+import dev.llamaspec.MedusaHeads;
 import dev.llamaspec.ModelOptions;
 import dev.llamaspec.Speculation;
 import java.time.Duration;
+import java.util.Locale;
 import org.springframework.beans.factory.InitializingBean;
 import org.springframework.boot.context.properties.ConfigurationProperties;
 
@@ -26,11 +29,23 @@ public class LlamaspecProperties implements InitializingBean {
     /** Layers offloaded to a GPU: -1 = all, 0 = none. No effect without a GPU backend. */
     private int gpuLayers = -1;
 
-    /** Default speculative decoding: none, lookup, recycling, lookahead or auto. */
+    /**
+     * Default speculative decoding: none, lookup, recycling, lookahead, auto, medusa (needs
+     * llamaspec.heads) or draft (needs llamaspec.draft-model).
+     */
     private String speculation = "none";
 
-    /** Reserved for a Medusa heads file. Medusa heads are not supported yet: leave it empty. */
-    private String heads = "";
+    /**
+     * Path of a Medusa heads file made for the model (llamaspec-train-heads or MedusaTrainer writes one),
+     * loaded at startup for llamaspec.speculation=medusa.
+     */
+    private String heads;
+
+    /**
+     * Path of a draft model for llamaspec.speculation=draft: a smaller GGUF model with the model's
+     * vocabulary, loaded at startup with the model's threads, context size and GPU layers.
+     */
+    private String draftModel;
 
     /** Sessions in the pool: how many generations run at once. */
     private int poolSize = 2;
@@ -55,17 +70,13 @@ public class LlamaspecProperties implements InitializingBean {
      * @throws LlamaspecConfigurationException naming the property, its value and what is allowed
      */
     public void validate() {
-        if (heads != null && !heads.isBlank()) {
-            throw new LlamaspecConfigurationException(
-                    "llamaspec.heads is set to '" + heads + "', but Medusa heads are not supported yet.",
-                    "Remove llamaspec.heads. For speculative decoding without trained heads set llamaspec.speculation"
-                            + " to lookup, recycling, lookahead or auto.");
-        }
-        try {
-            Speculation.parse(speculation == null ? "" : speculation);
-        } catch (IllegalArgumentException e) {
-            throw new LlamaspecConfigurationException("llamaspec.speculation is invalid: " + e.getMessage(),
-                    "Set llamaspec.speculation to none, lookup, recycling, lookahead or auto.", e);
+        if (!needsHeads() && !needsDraftModel()) {
+            try {
+                Speculation.parse(speculation == null ? "" : speculation);
+            } catch (IllegalArgumentException e) {
+                throw new LlamaspecConfigurationException("llamaspec.speculation is invalid: " + e.getMessage(),
+                        "Set llamaspec.speculation to none, lookup, recycling, lookahead, auto, medusa or draft.", e);
+            }
         }
         if (poolSize < 1 || poolSize > 256) {
             throw new LlamaspecConfigurationException("llamaspec.pool-size must be in [1, 256], got " + poolSize,
@@ -77,7 +88,7 @@ public class LlamaspecProperties implements InitializingBean {
                     "Set llamaspec.borrow-timeout to a duration such as 30s.");
         }
         check("llamaspec.threads / llamaspec.context-size / llamaspec.gpu-layers", this::modelOptions);
-        check("llamaspec.max-tokens / llamaspec.temperature", () -> generationOptions().build());
+        check("llamaspec.max-tokens / llamaspec.temperature", () -> generationOptions(Speculation.none()).build());
     }
 
     private static void check(String properties, Runnable build) {
@@ -94,13 +105,65 @@ public class LlamaspecProperties implements InitializingBean {
         return ModelOptions.builder().threads(threads).contextSize(contextSize).gpuLayers(gpuLayers).build();
     }
 
+    /** Whether llamaspec.speculation is medusa. */
+    boolean needsHeads() {
+        return "medusa".equals(speculationName());
+    }
+
+    /** Whether llamaspec.speculation is draft (or draft-model). */
+    boolean needsDraftModel() {
+        String name = speculationName();
+        return "draft".equals(name) || "draft-model".equals(name);
+    }
+
+    private String speculationName() {
+        return speculation == null ? "" : speculation.strip().toLowerCase(Locale.ROOT);
+    }
+
+    /**
+     * The default speculation: medusa with {@code heads}, draft with {@code draftModel}, the other
+     * strategies by name (heads and draft model may be null where they are not needed).
+     *
+     * @throws LlamaspecConfigurationException when medusa or draft is chosen and what it needs is null
+     */
+    public Speculation speculation(MedusaHeads heads, LlamaModel draftModel) {
+        if (needsHeads()) {
+            if (heads == null) {
+                throw new LlamaspecConfigurationException("llamaspec.speculation is medusa, but no Medusa heads are"
+                        + " configured.", "Set llamaspec.heads to a heads file made for the model (llamaspec-train-heads"
+                        + " or MedusaTrainer writes one), or choose another llamaspec.speculation.");
+            }
+            return Speculation.medusa(heads);
+        }
+        if (needsDraftModel()) {
+            if (draftModel == null) {
+                throw new LlamaspecConfigurationException("llamaspec.speculation is draft, but no draft model is"
+                        + " configured.", "Set llamaspec.draft-model to a smaller GGUF model with the model's"
+                        + " vocabulary, or choose another llamaspec.speculation.");
+            }
+            return Speculation.draftModel(draftModel);
+        }
+        return Speculation.parse(speculation);
+    }
+
     /**
      * Generation options with this configuration's defaults (max tokens, temperature, speculation), to
-     * adjust per request.
+     * adjust per request. Medusa and draft need what was loaded at startup: for them use
+     * {@link #generationOptions(Speculation)} with the auto-configured {@code Speculation} bean.
+     *
+     * @throws IllegalStateException when llamaspec.speculation is medusa or draft
      */
     public GenerationOptions.Builder generationOptions() {
-        return GenerationOptions.builder().maxTokens(maxTokens).temperature(temperature)
-                .speculation(Speculation.parse(speculation));
+        if (needsHeads() || needsDraftModel()) {
+            throw new IllegalStateException("llamaspec.speculation=" + speculation + " needs what was loaded at"
+                    + " startup: use generationOptions(speculation) with the auto-configured Speculation bean");
+        }
+        return generationOptions(Speculation.parse(speculation));
+    }
+
+    /** Generation options with this configuration's max tokens and temperature and {@code speculation}. */
+    public GenerationOptions.Builder generationOptions(Speculation speculation) {
+        return GenerationOptions.builder().maxTokens(maxTokens).temperature(temperature).speculation(speculation);
     }
 
     public String getModel() {
@@ -149,6 +212,14 @@ public class LlamaspecProperties implements InitializingBean {
 
     public void setHeads(String heads) {
         this.heads = heads;
+    }
+
+    public String getDraftModel() {
+        return draftModel;
+    }
+
+    public void setDraftModel(String draftModel) {
+        this.draftModel = draftModel;
     }
 
     public int getPoolSize() {

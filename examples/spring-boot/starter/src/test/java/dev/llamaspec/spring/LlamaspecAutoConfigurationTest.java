@@ -2,9 +2,18 @@ package dev.llamaspec.spring;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.llamaspec.GenerationOptions;
 import dev.llamaspec.LlamaModel;
+import dev.llamaspec.MedusaHeads;
+import dev.llamaspec.MedusaTrainer;
+import dev.llamaspec.Speculation;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Map;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.springframework.boot.actuate.health.Health;
 import org.springframework.boot.actuate.health.Status;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
@@ -13,6 +22,23 @@ import org.springframework.boot.test.context.assertj.AssertableApplicationContex
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
 
 class LlamaspecAutoConfigurationTest {
+    @TempDir
+    static Path headsDir;
+    /** Medusa heads for the test model, trained for a few steps: poor, but made for this model. */
+    static Path heads;
+    static String fingerprint;
+
+    @BeforeAll
+    static void trainHeads() {
+        Path corpus = TestModel.path().resolveSibling("../corpus/tinystories_train_sample.txt").normalize();
+        heads = headsDir.resolve("heads.gguf");
+        try (LlamaModel model = LlamaModel.load(TestModel.path())) {
+            MedusaTrainer.builder(corpus).heads(2).steps(4).batchSize(16).maxTokens(8000).maxEvalExamples(100)
+                    .threads(1).build().train(model, heads);
+            fingerprint = model.fingerprint();
+        }
+    }
+
     private final ApplicationContextRunner runner = new ApplicationContextRunner()
             .withConfiguration(AutoConfigurations.of(LlamaspecAutoConfiguration.class));
 
@@ -71,12 +97,88 @@ class LlamaspecAutoConfigurationTest {
     }
 
     @Test
-    void medusaHeadsAreRejectedAtStartup() {
-        withModel().withPropertyValues("llamaspec.heads=heads.gguf").run(context -> {
+    void medusaHeadsAreLoadedForTheModelAndClosedOnShutdown() {
+        MedusaHeads[] loaded = new MedusaHeads[1];
+        withModel().withPropertyValues("llamaspec.heads=" + heads, "llamaspec.speculation=medusa",
+                "llamaspec.temperature=0", "llamaspec.max-tokens=32").run(context -> {
+            assertThat(context).hasNotFailed();
+            loaded[0] = context.getBean(MedusaHeads.class);
+            assertThat(loaded[0].model()).isSameAs(context.getBean(LlamaModel.class));
+            assertThat(loaded[0].path()).isEqualTo(heads);
+            Speculation speculation = context.getBean(Speculation.class);
+            assertThat(speculation.kind()).isEqualTo(Speculation.Kind.MEDUSA);
+            assertThat(speculation.heads()).isSameAs(loaded[0]);
+            GenerationOptions options = context.getBean(LlamaChatModel.class).toGenerationOptions(null);
+            assertThat(options.speculation()).isEqualTo(speculation);
+            assertGreedyTextUnchanged(context.getBean(SessionPool.class), options);
+        });
+        assertThat(loaded[0].isClosed()).isTrue();
+    }
+
+    @Test
+    void aDraftModelIsLoadedBesideTheModelAndClosedOnShutdown() {
+        DraftModel[] loaded = new DraftModel[1];
+        withModel().withPropertyValues("llamaspec.draft-model=" + TestModel.path(), "llamaspec.speculation=draft",
+                "llamaspec.temperature=0", "llamaspec.max-tokens=32").run(context -> {
+            assertThat(context).hasNotFailed();
+            loaded[0] = context.getBean(DraftModel.class);
+            LlamaModel model = context.getBean(LlamaModel.class); // still the one LlamaModel bean
+            assertThat(loaded[0].model()).isNotSameAs(model);
+            assertThat(loaded[0].model().options().threads()).isEqualTo(1);
+            Speculation speculation = context.getBean(Speculation.class);
+            assertThat(speculation.kind()).isEqualTo(Speculation.Kind.DRAFT_MODEL);
+            assertThat(speculation.draftModel()).isSameAs(loaded[0].model());
+            GenerationOptions options = context.getBean(LlamaChatModel.class).toGenerationOptions(null);
+            assertThat(options.speculation()).isEqualTo(speculation);
+            assertGreedyTextUnchanged(context.getBean(SessionPool.class), options);
+        });
+        assertThat(loaded[0].model().isClosed()).isTrue();
+    }
+
+    private static void assertGreedyTextUnchanged(SessionPool pool, GenerationOptions options) {
+        try (PooledSession pooled = pool.borrow()) {
+            String prompt = "Once upon a time";
+            String plain = pooled.session().generate(prompt,
+                    options.toBuilder().speculation(Speculation.none()).build()).text();
+            assertThat(pooled.session().generate(prompt, options.toBuilder()
+                    .speculation(options.speculation().withBudget(false)).build()).text()).isEqualTo(plain);
+        }
+    }
+
+    @Test
+    void medusaOrDraftWithoutWhatTheyNeedIsExplained() {
+        withModel().withPropertyValues("llamaspec.speculation=medusa").run(context -> {
             FailureAnalysis analysis = analyse(context);
-            assertThat(analysis.getDescription()).contains("llamaspec.heads").contains("heads.gguf")
-                    .contains("Medusa heads are not supported yet");
-            assertThat(analysis.getAction()).contains("Remove llamaspec.heads");
+            assertThat(analysis.getDescription()).contains("llamaspec.speculation is medusa")
+                    .contains("no Medusa heads");
+            assertThat(analysis.getAction()).contains("Set llamaspec.heads");
+        });
+        withModel().withPropertyValues("llamaspec.speculation=draft", "llamaspec.heads=" + heads).run(context -> {
+            FailureAnalysis analysis = analyse(context);
+            assertThat(analysis.getDescription()).contains("llamaspec.speculation is draft")
+                    .contains("no draft model");
+            assertThat(analysis.getAction()).contains("Set llamaspec.draft-model");
+        });
+    }
+
+    @Test
+    void headsThatDoNotFitTheModelAreExplained(@TempDir Path dir) throws Exception {
+        Path other = dir.resolve("other-heads.gguf");
+        String file = new String(Files.readAllBytes(heads), StandardCharsets.ISO_8859_1);
+        Files.write(other, file.replace(fingerprint, "0123456789abcdef").getBytes(StandardCharsets.ISO_8859_1));
+        withModel().withPropertyValues("llamaspec.heads=" + other, "llamaspec.speculation=medusa").run(context -> {
+            FailureAnalysis analysis = analyse(context);
+            assertThat(analysis.getDescription()).contains("Cannot load the Medusa heads " + other)
+                    .contains(fingerprint).contains("0123456789abcdef");
+            assertThat(analysis.getAction()).contains("llamaspec.heads");
+        });
+        withModel().withPropertyValues("llamaspec.heads=no/such/heads.gguf").run(context ->
+                assertThat(analyse(context).getDescription()).contains("llamaspec.heads is 'no/such/heads.gguf', but"
+                        + " there is no file"));
+        withModel().withPropertyValues("llamaspec.draft-model=" + heads, "llamaspec.speculation=draft").run(context -> {
+            FailureAnalysis analysis = analyse(context);
+            assertThat(analysis.getDescription()).contains("Cannot load the draft model " + heads);
+            assertThat(analysis.getAction()).contains("llamaspec.draft-model");
         });
     }
 

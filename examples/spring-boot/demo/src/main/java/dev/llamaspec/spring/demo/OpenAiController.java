@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.llamaspec.Generation;
 import dev.llamaspec.GenerationOptions;
+import dev.llamaspec.Speculation;
 import dev.llamaspec.TokenStream;
 import dev.llamaspec.spring.LlamaspecProperties;
 import dev.llamaspec.spring.ModelNames;
@@ -34,10 +35,10 @@ public class OpenAiController {
     private final OpenAiResponses responses;
     private final GenerationMetrics metrics;
 
-    public OpenAiController(SessionPool pool, LlamaspecProperties properties, ExecutorService llamaspecStreamExecutor,
-            ObjectMapper json, GenerationMetrics metrics) {
+    public OpenAiController(SessionPool pool, LlamaspecProperties properties, Speculation llamaspecSpeculation,
+            ExecutorService llamaspecStreamExecutor, ObjectMapper json, GenerationMetrics metrics) {
         this.pool = pool;
-        this.defaults = properties.generationOptions().build();
+        this.defaults = properties.generationOptions(llamaspecSpeculation).build();
         this.defaultSpeculation = properties.getSpeculation().toLowerCase(Locale.ROOT);
         this.streamExecutor = llamaspecStreamExecutor;
         this.json = json;
