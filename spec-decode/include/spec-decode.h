@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -59,7 +60,10 @@ struct sd_model {
     const llama_vocab * vocab;
     sd_model_params     params;
     std::string         path;        // the file it was loaded from
-    std::string         fingerprint; // see sd_model_fingerprint
+    // sd_model_fingerprint's result, computed on first use (reading the file's output projection)
+    mutable std::once_flag fingerprint_once;
+    mutable std::string    fingerprint;
+    mutable std::string    fingerprint_error;
 };
 
 struct sd_model_info {

@@ -90,10 +90,13 @@ static sd_status drafter_for(sd_session * s, const sd_speculation_params & p, sd
     if (p.type == SD_SPEC_NONE) return SD_OK;
     if (p.type == SD_SPEC_MEDUSA) {
         const sd_heads_info & info = p.heads->data->info;
-        if (info.fingerprint != s->model->fingerprint || info.n_embd != llama_model_n_embd(s->model->model) ||
+        std::string fingerprint;
+        const sd_status status = sd_model_fingerprint(s->model, fingerprint, error);
+        if (status != SD_OK) return status;
+        if (info.fingerprint != fingerprint || info.n_embd != llama_model_n_embd(s->model->model) ||
             info.n_vocab != s->n_vocab) {
             return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "the Medusa heads were loaded for another model (fingerprint " +
-                           info.fingerprint + ", this session's model has " + s->model->fingerprint + ")");
+                           info.fingerprint + ", this session's model has " + fingerprint + ")");
         }
         if (!s->medusa || s->medusa_heads != p.heads->data || s->medusa_static != p.medusa_static ||
             s->medusa_top_k != p.medusa_top_k) {

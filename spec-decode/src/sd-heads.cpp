@@ -101,11 +101,15 @@ sd_status sd_fingerprint_file(const char * path, std::string & out, std::string 
 }
 
 sd_status sd_model_fingerprint(const sd_model * model, std::string & out, std::string & error) {
-    if (!model->fingerprint.empty()) {
-        out = model->fingerprint;
-        return SD_OK;
-    }
-    return sd_fingerprint_file(model->path.c_str(), out, error);
+    // computed once per model, when first needed (loading heads), not at every model load
+    std::call_once(model->fingerprint_once, [model] {
+        if (sd_fingerprint_file(model->path.c_str(), model->fingerprint, model->fingerprint_error) != SD_OK) {
+            model->fingerprint.clear();
+        }
+    });
+    if (model->fingerprint.empty()) return sd_fail(error, SD_ERR_MODEL_LOAD, model->fingerprint_error);
+    out = model->fingerprint;
+    return SD_OK;
 }
 
 sd_status sd_model_output_f32(const sd_model * model, std::vector<float> & out, std::string & error) {

@@ -132,8 +132,6 @@ sd_status sd_model_load(const char * path, const sd_model_params & params, sd_mo
     m->vocab  = llama_model_get_vocab(model);
     m->params = params;
     m->path   = path;
-    std::string ignored; // heads cannot be checked against this model without it: sd_heads_load says so
-    sd_fingerprint_file(path, m->fingerprint, ignored);
     if (m->params.n_threads == 0) {
         const unsigned hw = std::thread::hardware_concurrency();
         m->params.n_threads = (int32_t) std::min(8u, std::max(1u, hw));
