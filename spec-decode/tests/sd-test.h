@@ -37,3 +37,11 @@ static inline std::string sd_test_model_path() {
     const char * env = std::getenv("LLAMASPEC_TEST_MODEL");
     return env != nullptr && env[0] != '\0' ? std::string(env) : std::string(LLAMASPEC_DEFAULT_TEST_MODEL);
 }
+
+// The TinyStories sample beside the test model (../shared/corpus/ next to ../shared/models/).
+static inline std::string sd_test_corpus_path() {
+    const std::string model = sd_test_model_path();
+    const size_t slash = model.rfind("/models/");
+    return (slash == std::string::npos ? std::string("../shared") : model.substr(0, slash)) +
+           "/corpus/tinystories_train_sample.txt";
+}

@@ -2,6 +2,7 @@
 // against llama.cpp's own output projection, and greedy generation with heads equal to plain
 // decoding.
 #include "sd-test.h"
+#include "sd-test-generate.h"
 #include "sd-test-heads.h"
 
 #include "spec-decode.h"
@@ -201,16 +202,10 @@ static void greedy_equivalence(sd_model * model) {
             gp.spec.heads = heads;
             gp.spec.medusa_static = stat;
             gp.spec.adaptive = adaptive;
-            std::vector<llama_token> out;
             sd_session_reset(session);
-            CHECK(sd_generation_begin(session, prompt, gp, error) == SD_OK);
-            sd_step_result r;
-            do {
-                if (sd_generation_step(session, r, error) != SD_OK) break;
-                out.insert(out.end(), r.tokens.begin(), r.tokens.end());
-            } while (r.stop == SD_STOP_NONE);
-            if (stats) *stats = sd_generation_stats(session);
-            return out;
+            const run_result r = sd_test_generate(session, prompt, gp);
+            if (stats) *stats = r.stats;
+            return r.tokens;
         };
         const std::vector<llama_token> plain = run(SD_SPEC_NONE, false, true, nullptr);
         for (bool stat : {false, true}) {

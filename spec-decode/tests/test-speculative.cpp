@@ -12,6 +12,7 @@
 //   mismatches named in the error, and a draft model dropped during a generation.
 #include "spec-decode.h"
 #include "sd-test.h"
+#include "sd-test-generate.h"
 #include "sd-test-heads.h"
 
 #include "ggml.h"
@@ -105,16 +106,9 @@ static std::string write_perturbed_model() {
     });
 }
 
-static std::string corpus_path() {
-    const std::string model = sd_test_model_path();
-    const size_t slash = model.rfind("/models/");
-    return (slash == std::string::npos ? std::string("../shared") : model.substr(0, slash)) +
-           "/corpus/tinystories_train_sample.txt";
-}
-
 // First sentences of the first n stories.
 static std::vector<std::string> story_openings(size_t n) {
-    std::ifstream in(corpus_path());
+    std::ifstream in(sd_test_corpus_path());
     std::stringstream buffer;
     buffer << in.rdbuf();
     const std::string text = buffer.str();
@@ -132,39 +126,10 @@ static std::vector<std::string> story_openings(size_t n) {
     return out;
 }
 
-struct run_result {
-    std::vector<llama_token> tokens;
-    std::vector<float>       margins;
-    sd_stats                 stats;
-    sd_stop_reason           stop = SD_STOP_NONE;
-};
-
+// A generation with the Medusa heads of the medusa strategies at hand.
 static run_result generate(sd_session * session, const std::vector<llama_token> & prompt, sd_generation_params params) {
-    run_result r;
-    std::string error;
-    params.record_margins = true;
     params.spec.heads = g_heads;
-    if (sd_generation_begin(session, prompt, params, error) != SD_OK) {
-        std::fprintf(stderr, "begin: %s\n", error.c_str());
-        CHECK(false);
-        return r;
-    }
-    sd_step_result step;
-    while (true) {
-        if (sd_generation_step(session, step, error) != SD_OK) {
-            std::fprintf(stderr, "step: %s\n", error.c_str());
-            CHECK(false);
-            break;
-        }
-        r.tokens.insert(r.tokens.end(), step.tokens.begin(), step.tokens.end());
-        r.margins.insert(r.margins.end(), step.margins.begin(), step.margins.end());
-        if (step.stop != SD_STOP_NONE) {
-            r.stop = step.stop;
-            break;
-        }
-    }
-    r.stats = sd_generation_stats(session);
-    return r;
+    return sd_test_generate(session, prompt, params);
 }
 
 static void greedy_equivalence(sd_model * model, sd_session * session, sd_model * other_draft) {

@@ -7,18 +7,12 @@
 // - a cancelled run leaves no file.
 #include "spec-decode.h"
 #include "sd-test.h"
+#include "sd-test-generate.h"
 
 #include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
-
-static std::string corpus_path() {
-    const std::string model = sd_test_model_path();
-    const size_t slash = model.rfind("/models/");
-    return (slash == std::string::npos ? std::string("../shared") : model.substr(0, slash)) +
-           "/corpus/tinystories_train_sample.txt";
-}
 
 static bool file_exists(const std::string & path) {
     std::ifstream f(path);
@@ -27,7 +21,7 @@ static bool file_exists(const std::string & path) {
 
 static sd_train_params small_params() {
     sd_train_params p;
-    p.corpus     = corpus_path();
+    p.corpus     = sd_test_corpus_path();
     p.n_heads    = 3;
     p.n_steps    = 150;
     p.batch      = 128;
@@ -39,7 +33,7 @@ static sd_train_params small_params() {
 
 // First sentences of stories far from the ones the heads were trained on.
 static std::vector<std::string> prompts(size_t n) {
-    std::ifstream in(corpus_path());
+    std::ifstream in(sd_test_corpus_path());
     std::stringstream buffer;
     buffer << in.rdbuf();
     const std::string text = buffer.str();
@@ -55,36 +49,6 @@ static std::vector<std::string> prompts(size_t n) {
         pos = dot;
     }
     return out;
-}
-
-struct run_result {
-    std::vector<llama_token> tokens;
-    std::vector<float>       margins;
-    sd_stats                 stats;
-};
-
-static run_result generate(sd_session * session, const std::vector<llama_token> & prompt, sd_generation_params params) {
-    run_result r;
-    std::string error;
-    params.record_margins = true;
-    if (sd_generation_begin(session, prompt, params, error) != SD_OK) {
-        std::fprintf(stderr, "begin: %s\n", error.c_str());
-        CHECK(false);
-        return r;
-    }
-    sd_step_result step;
-    while (true) {
-        if (sd_generation_step(session, step, error) != SD_OK) {
-            std::fprintf(stderr, "step: %s\n", error.c_str());
-            CHECK(false);
-            break;
-        }
-        r.tokens.insert(r.tokens.end(), step.tokens.begin(), step.tokens.end());
-        r.margins.insert(r.margins.end(), step.margins.begin(), step.margins.end());
-        if (step.stop != SD_STOP_NONE) break;
-    }
-    r.stats = sd_generation_stats(session);
-    return r;
 }
 
 static void train_and_generate(sd_model * model) {
@@ -141,13 +105,13 @@ static void train_and_generate(sd_model * model) {
             sd_generation_params params;
             params.temperature = 0.0f;
             params.max_tokens = 48;
-            const run_result plain = generate(session, prompt, params);
+            const run_result plain = sd_test_generate(session, prompt, params);
             params.spec.type = SD_SPEC_MEDUSA;
             params.spec.heads = heads;
             params.spec.medusa_static = v.is_static;
             params.spec.adaptive = v.adaptive;
             params.spec.max_nodes = 8; // small trees keep the test short
-            const run_result spec = generate(session, prompt, params);
+            const run_result spec = sd_test_generate(session, prompt, params);
             drafted += spec.stats.n_drafted;
             accepted += spec.stats.n_accepted;
             size_t pos = 0;
