@@ -212,10 +212,10 @@ static sd_status parse_heads(const char * path, sd_heads_info & info, std::vecto
         }
     }
 
-    struct stat_size { size_t file = 0; } sz;
+    size_t file_size = 0;
     {
         file_ptr f(std::fopen(path, "rb"));
-        if (f && std::fseek(f.get(), 0, SEEK_END) == 0) sz.file = (size_t) std::ftell(f.get());
+        if (f && std::fseek(f.get(), 0, SEEK_END) == 0) file_size = (size_t) std::ftell(f.get());
     }
     tensors.clear();
     auto want = [&](const std::string & name, int64_t ne0, int64_t ne1, bool matrix) -> bool {
@@ -244,7 +244,7 @@ static sd_status parse_heads(const char * path, sd_heads_info & info, std::vecto
         t.ne[1] = ne1;
         t.offset = gguf_get_data_offset(g.get()) + gguf_get_tensor_offset(g.get(), id);
         t.size = gguf_get_tensor_size(g.get(), id);
-        if (t.offset + t.size > sz.file) {
+        if (t.offset + t.size > file_size) {
             sd_fail(error, SD_ERR_MODEL_LOAD, "heads file is truncated: tensor " + name + " ends past the end of the file" + where);
             return false;
         }
@@ -342,20 +342,24 @@ sd_status sd_heads_load(const char * path, const sd_model * model, sd_heads ** o
         return sd_fail(error, SD_ERR_MODEL_LOAD, std::string("cannot allocate the heads' weights on ") +
                        ggml_backend_dev_name(data->device));
     }
-    auto upload = [&](const char * file, const file_tensor & ft, ggml_tensor * t) -> bool {
-        file_ptr f(std::fopen(file, "rb"));
-        std::vector<uint8_t> bytes(ft.size);
-        if (!f || ggml_nbytes(t) != ft.size || !read_at(f.get(), ft.offset, bytes.data(), bytes.size())) {
+    std::vector<uint8_t> bytes;
+    auto upload = [&](FILE * f, const char * file, const file_tensor & ft, ggml_tensor * t) -> bool {
+        bytes.resize(ft.size);
+        if (f == nullptr || ggml_nbytes(t) != ft.size || !read_at(f, ft.offset, bytes.data(), bytes.size())) {
             sd_fail(error, SD_ERR_MODEL_LOAD, std::string("cannot read tensor ") + ft.name + " from " + file);
             return false;
         }
         ggml_backend_tensor_set(t, bytes.data(), 0, bytes.size());
         return true;
     };
+    file_ptr heads_file(std::fopen(path, "rb"));
     for (size_t i = 0; i < tensors.size(); i++) {
-        if (!upload(path, tensors[i], made[i])) return SD_ERR_MODEL_LOAD;
+        if (!upload(heads_file.get(), path, tensors[i], made[i])) return SD_ERR_MODEL_LOAD;
     }
-    if (shared_out != nullptr && !upload(model->path.c_str(), base_out, shared_out)) return SD_ERR_MODEL_LOAD;
+    if (shared_out != nullptr) {
+        file_ptr model_file(std::fopen(model->path.c_str(), "rb"));
+        if (!upload(model_file.get(), model->path.c_str(), base_out, shared_out)) return SD_ERR_MODEL_LOAD;
+    }
 
     sd_heads_tensors & ht = data->tensors;
     ht.n_heads = info.n_heads;

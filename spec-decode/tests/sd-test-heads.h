@@ -4,36 +4,12 @@
 #pragma once
 
 #include "spec-decode.h"
-
-#include "gguf.h"
+#include "sd-heads.h"
 
 #include <cstdio>
-#include <cstring>
 #include <string>
 #include <unistd.h>
 #include <vector>
-
-// The model's output projection as F32, row-major [n_vocab][n_embd].
-static inline std::vector<float> output_projection(const std::string & path) {
-    gguf_init_params params = {true, nullptr};
-    gguf_context * g = gguf_init_from_file(path.c_str(), params);
-    int64_t t = gguf_find_tensor(g, "output.weight");
-    if (t < 0) t = gguf_find_tensor(g, "token_embd.weight");
-    const ggml_type type = gguf_get_tensor_type(g, t);
-    const int64_t * ne = gguf_get_tensor_ne(g, t);
-    std::vector<uint8_t> bytes(gguf_get_tensor_size(g, t));
-    FILE * f = std::fopen(path.c_str(), "rb");
-    std::fseek(f, (long) (gguf_get_data_offset(g) + gguf_get_tensor_offset(g, t)), SEEK_SET);
-    const size_t n = std::fread(bytes.data(), 1, bytes.size(), f);
-    std::fclose(f);
-    std::vector<float> out((size_t) (ne[0] * ne[1]));
-    if (n == bytes.size()) {
-        if (type == GGML_TYPE_F32) std::memcpy(out.data(), bytes.data(), bytes.size());
-        else ggml_get_type_traits(type)->to_float(bytes.data(), out.data(), ne[0] * ne[1]);
-    }
-    gguf_free(g);
-    return out;
-}
 
 // Heads whose blocks are the identity (W = 0, b = 0) and whose output projection is the model's:
 // every head then gives the model's own logits for the hidden state it reads.
@@ -50,7 +26,9 @@ static inline sd_heads_weights identity_heads(const sd_model * model, int32_t n_
         w.b.emplace_back(e, 0.0f);
     }
     if (!shared) {
-        const std::vector<float> out = output_projection(model->path);
+        std::vector<float> out; // the model's output projection as F32, row-major [n_vocab][n_embd]
+        std::string error;
+        if (sd_model_output_f32(model, out, error) != SD_OK) std::fprintf(stderr, "output projection: %s\n", error.c_str());
         for (int32_t k = 0; k < n_heads; k++) w.out.push_back(out);
     }
     return w;
