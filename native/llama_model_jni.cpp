@@ -13,7 +13,7 @@ MODEL_FN(jlong, nLoad)(JNIEnv * env, jclass, jbyteArray path, jint gpu_layers, j
             jni_throw_illegal_argument(env, "contextSize and threads must be >= 0");
             return 0;
         }
-        sd_model_params params;
+        sd_model_params params = sd_model_default_params();
         params.n_gpu_layers = gpu_layers;
         params.use_mmap     = mmap;
         params.n_ctx        = (uint32_t) n_ctx;

@@ -40,7 +40,7 @@ TRAINER_FN(jdoubleArray, nTrain)(JNIEnv * env, jclass, jlong model_handle, jbyte
         jfloat f[5];
         env->GetLongArrayRegion(longs, 0, 2, l);
         env->GetFloatArrayRegion(floats, 0, 5, f);
-        sd_train_params params;
+        sd_train_params params = sd_train_default_params();
         params.corpus         = jni_bytes(env, corpus);
         params.n_heads        = i[0];
         params.n_layers       = i[1];

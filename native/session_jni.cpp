@@ -16,7 +16,7 @@ SESSION_FN(jlong, nInit)(JNIEnv * env, jclass, jlong model_handle, jint n_ctx, j
             jni_throw_illegal_argument(env, "contextSize, batchSize and threads must be >= 0");
             return 0;
         }
-        sd_session_params params;
+        sd_session_params params = sd_session_default_params();
         params.n_ctx     = (uint32_t) n_ctx;
         params.n_batch   = (uint32_t) n_batch;
         params.n_threads = threads;
@@ -74,7 +74,7 @@ SESSION_FN(void, nBegin)(JNIEnv * env, jclass, jlong handle, jintArray prompt, j
             jni_throw_illegal_argument(env, "seed must be in [0, 2^32 - 1]");
             return 0;
         }
-        sd_generation_params params;
+        sd_generation_params params = sd_generation_default_params();
         params.max_tokens     = max_tokens;
         params.temperature    = temperature;
         params.top_k          = top_k;
@@ -97,23 +97,23 @@ SESSION_FN(void, nBegin)(JNIEnv * env, jclass, jlong handle, jintArray prompt, j
         params.spec.max_nodes           = spec[1];
         params.spec.max_depth           = spec[2];
         params.spec.adaptive            = spec[3] != 0;
-        params.spec.lookup_min_ngram    = spec[4];
-        params.spec.lookup_max_ngram    = spec[5];
-        params.spec.lookup_max_branches = spec[6];
-        params.spec.recycling_k         = spec[7];
-        params.spec.lookahead_w         = spec[8];
-        params.spec.lookahead_n         = spec[9];
-        params.spec.lookahead_g         = spec[10];
-        params.spec.medusa_static       = spec[11] != 0;
-        params.spec.medusa_top_k        = spec[12];
-        params.spec.typical             = spec[13] != 0;
-        params.spec.typical_threshold   = typical[0];
-        params.spec.typical_alpha       = typical[1];
-        params.spec.heads               = reinterpret_cast<const sd_heads *>(heads);
+        params.spec.lookup.min_ngram    = spec[4];
+        params.spec.lookup.max_ngram    = spec[5];
+        params.spec.lookup.max_branches = spec[6];
+        params.spec.recycling.k         = spec[7];
+        params.spec.lookahead.w         = spec[8];
+        params.spec.lookahead.n         = spec[9];
+        params.spec.lookahead.g         = spec[10];
+        params.spec.medusa.static_tree       = spec[11] != 0;
+        params.spec.medusa.top_k        = spec[12];
+        params.spec.typical.enabled             = spec[13] != 0;
+        params.spec.typical.threshold   = typical[0];
+        params.spec.typical.alpha       = typical[1];
+        params.spec.medusa.heads               = reinterpret_cast<const sd_heads *>(heads);
         // the Java side holds the draft model's read lock for this call (it cannot be freed meanwhile)
-        params.spec.draft_model         = reinterpret_cast<sd_model *>(draft_model);
-        params.spec.draft_p_min         = draft_p_min;
-        params.spec.draft_p_branch      = draft_p_branch;
+        params.spec.draft.model         = reinterpret_cast<sd_model *>(draft_model);
+        params.spec.draft.p_min         = draft_p_min;
+        params.spec.draft.p_branch      = draft_p_branch;
         const jsize n_stop = stop != nullptr ? env->GetArrayLength(stop) : 0;
         for (jsize i = 0; i < n_stop; i++) {
             jbyteArray s = static_cast<jbyteArray>(env->GetObjectArrayElement(stop, i));

@@ -36,7 +36,7 @@ static void write_seed(const std::string & path, int32_t n_heads, int32_t n_laye
 }
 
 extern "C" int LLVMFuzzerInitialize(int *, char ***) {
-    sd_model_params params;
+    sd_model_params params = sd_model_default_params();
     params.n_threads = 1;
     std::string error;
     if (sd_model_load(LLAMASPEC_FUZZ_MODEL, params, &g_model, error) != SD_OK) {

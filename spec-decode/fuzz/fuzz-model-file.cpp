@@ -14,7 +14,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t * data, size_t size) {
     if (f == nullptr) return 0;
     std::fwrite(data, 1, size, f);
     std::fclose(f);
-    sd_model_params params;
+    sd_model_params params = sd_model_default_params();
     params.n_threads = 1;
     sd_model * model = nullptr;
     std::string error;

@@ -10,7 +10,7 @@
 static sd_model * g_model = nullptr;
 
 extern "C" int LLVMFuzzerInitialize(int *, char ***) {
-    sd_model_params params;
+    sd_model_params params = sd_model_default_params();
     params.n_threads = 1;
     std::string error;
     if (sd_model_load(LLAMASPEC_FUZZ_MODEL, params, &g_model, error) != SD_OK) {

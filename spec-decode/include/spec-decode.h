@@ -2,19 +2,18 @@
 //
 // The engine owns the generation loop (prompt evaluation with KV-cache reuse, sampling, stop
 // strings, statistics) so that every front end - the JNI library, the benchmarks, the C++ tests -
-// runs the same code. Speculative drafters plug into the same loop (see DESIGN.md).
+// runs the same code. Speculative drafters plug into the same loop (see docs/engine.md).
 //
 // Conventions (after llama.cpp): functions are sd_<noun>_<verb>, objects are created with
-// _init / _load and released with _free, failures are reported as an sd_status plus a message and
-// never abort the process or throw across this API.
+// _init / _load and released with _free, parameters come from sd_*_default_params(), failures are
+// reported as an sd_status plus a message and never abort the process or throw across this API.
 #pragma once
 
 #include "llama.h"
 
-#include <atomic>
 #include <cstdint>
-#include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 enum sd_status {
@@ -45,26 +44,55 @@ typedef void (*sd_log_callback)(enum ggml_log_level level, const char * line, vo
 void sd_log_set(sd_log_callback callback, void * user_data);
 
 //
+// Named settings
+//
+// Every number a front end passes to the engine (model, session, generation with its speculation,
+// training) has a name, a range and a default in one table per params struct: sd_*_default_params()
+// fill a struct from its table, sd_*_set() set one value by name, checked against its range, and
+// front ends read the tables instead of repeating ranges and defaults.
+//
+
+enum sd_setting_type {
+    SD_SETTING_INT   = 0,
+    SD_SETTING_FLOAT = 1,
+    SD_SETTING_BOOL  = 2,
+};
+
+struct sd_setting {
+    const char *    name;     // "max_tokens", "spec.lookahead.w", ... (a dot enters a sub-struct)
+    sd_setting_type type;
+    double          min;      // the allowed range; an open end excludes its bound
+    double          max;
+    bool            min_open;
+    bool            max_open;
+    bool            zero_ok;  // 0 is allowed besides the range (it stands for "the default")
+    double          def;      // the default
+};
+
+// Whether value is allowed (in range, and whole for an integer or boolean setting).
+bool sd_setting_allows(const sd_setting & setting, double value);
+
+// "<label> must be in [min, max], got <value>" (brackets as the range's ends; "an integer in"
+// for integer settings given a fraction).
+std::string sd_setting_error(const sd_setting & setting, const std::string & label, double value);
+
+//
 // Model
 //
 
 struct sd_model_params {
-    int32_t  n_gpu_layers = -1;   // layers to offload to a GPU; -1 = all (no effect on CPU-only builds)
-    bool     use_mmap     = true; // map the file instead of reading it
-    uint32_t n_ctx        = 0;    // default context size of sessions; 0 = min(training context, 4096)
-    int32_t  n_threads    = 0;    // default threads of sessions; 0 = number of cores, at most 8
+    int32_t  n_gpu_layers; // layers to offload to a GPU; -1 = all (no effect on CPU-only builds)
+    bool     use_mmap;     // map the file instead of reading it
+    uint32_t n_ctx;        // default context size of sessions; 0 = min(training context, 4096)
+    int32_t  n_threads;    // default threads of sessions; 0 = number of cores, at most 8
 };
 
-struct sd_model {
-    llama_model       * model;
-    const llama_vocab * vocab;
-    sd_model_params     params;
-    std::string         path;        // the file it was loaded from
-    // sd_model_fingerprint's result, computed on first use (reading the file's output projection)
-    mutable std::once_flag fingerprint_once;
-    mutable std::string    fingerprint;
-    mutable std::string    fingerprint_error;
-};
+const std::vector<sd_setting> & sd_model_settings(void);
+sd_model_params sd_model_default_params(void);
+sd_status       sd_model_set(sd_model_params & params, const char * name, double value, std::string & error);
+
+// A loaded model.
+struct sd_model;
 
 struct sd_model_info {
     std::string name;          // general.name, or the file name
@@ -83,7 +111,16 @@ struct sd_model_info {
 sd_status sd_model_load(const char * path, const sd_model_params & params, sd_model ** out, std::string & error);
 void      sd_model_free(sd_model * model);
 
-sd_model_info sd_model_get_info(const sd_model * model);
+sd_model_info       sd_model_get_info(const sd_model * model);
+const llama_model * sd_model_llama(const sd_model * model);
+const char *        sd_model_path(const sd_model * model);
+
+// A fingerprint of a model's identity: its architecture, sizes, vocabulary and output projection
+// (computed on first use and kept). Medusa heads carry the fingerprint of the model they were made for.
+sd_status sd_model_fingerprint(const sd_model * model, std::string & out, std::string & error);
+
+// Fingerprint of a model file, without loading it (tools that write files for a model).
+sd_status sd_fingerprint_file(const char * path, std::string & out, std::string & error);
 
 // Whether `draft` can draft for `target`: the same vocabulary type, BOS/EOS tokens and their use,
 // vocabulary sizes within 128 tokens and the same text for every token id both have (after the first
@@ -133,9 +170,9 @@ struct sd_heads_info {
                                  // how often head k's rank-r candidate was the right token (held-out text)
 };
 
-static constexpr int32_t SD_HEADS_MAX     = 16; // heads per file
+static constexpr int32_t SD_HEADS_MAX        = 16; // heads per file
 static constexpr int32_t SD_HEADS_MAX_LAYERS = 8;
-static constexpr int32_t SD_HEADS_RANKS   = 10; // ranks recorded in sd_heads_info::accuracy
+static constexpr int32_t SD_HEADS_RANKS      = 10; // ranks recorded in sd_heads_info::accuracy
 
 // Host copy of heads' weights, F32, for writing and reading files (training, importing, widening).
 // Matrices are row-major [out][in]: w[k * n_layers + l] has n_embd * n_embd values, out[k] has
@@ -147,14 +184,13 @@ struct sd_heads_weights {
     std::vector<std::vector<float>> out;
 };
 
+// Heads loaded for one model.
 struct sd_heads;
-
-// A fingerprint of a model's identity: its architecture, sizes, vocabulary and output projection.
-// Heads carry the fingerprint of the model they were made for.
-sd_status sd_model_fingerprint(const sd_model * model, std::string & out, std::string & error);
 
 // Loads heads for a model; fails with a message naming the mismatch when they were made for
 // another model (hidden size, vocabulary, fingerprint) or the file is not a valid heads file.
+// This is where heads and model are matched; generation only checks that the heads were loaded
+// for the session's model.
 sd_status sd_heads_load(const char * path, const sd_model * model, sd_heads ** out, std::string & error);
 void      sd_heads_free(sd_heads * heads);
 sd_heads_info sd_heads_get_info(const sd_heads * heads);
@@ -194,29 +230,33 @@ sd_status sd_heads_logits(const sd_heads * heads, const float * hidden, int32_t 
 //
 
 struct sd_train_params {
-    std::string corpus;                // path of a UTF-8 text file; "<|endoftext|>" separates documents
-    int32_t  n_heads      = 4;         // in [1, SD_HEADS_MAX]
-    int32_t  n_layers     = 1;         // residual blocks per head, in [0, SD_HEADS_MAX_LAYERS]
-    int32_t  n_steps      = 2000;      // optimizer steps, in [1, 10000000]
-    float    max_minutes  = 0.0f;      // budget of the whole run in minutes, in [0, 100000]; 0 = none. Reading
-                                       // the corpus stops at 40% of it and the schedule is shortened to fit
-    int32_t  batch        = 256;       // examples per step, in [1, 65536]
-    float    lr           = 2e-3f;     // peak learning rate (AdamW), in (0, 1]
-    float    warmup       = 0.05f;     // share of the steps with a linear warm-up, in [0, 0.5]; then cosine
-                                       // decay to lr / 10
-    float    weight_decay = 0.0f;      // AdamW's decoupled weight decay, in [0, 1)
-    int32_t  n_ctx        = 0;         // tokens per sequence the base model reads, in [32, 65536]; 0 = the
-                                       // model's training context, at most 512. Longer documents are cut
-    int64_t  max_tokens   = 300000;    // corpus positions read at most, in [1000, 1000000000]
-    float    holdout      = 0.1f;      // share of the documents held out for the accuracy table, in [0.01, 0.5]
-    int32_t  max_eval     = 20000;     // held-out examples evaluated at most, in [100, 10000000]
-    bool     self_generated = false;   // also train on the base model's greedy continuations of training
-                                       // documents' openings (what the heads see while drafting)
-    int32_t  n_generate   = 128;       // tokens generated per opening when self_generated, in [8, 4096]
-    int32_t  max_generated = 1000;     // continuations generated at most, in [1, 1000000]
-    int32_t  n_threads    = 0;         // 0 = the model's default
-    uint32_t seed         = 42;        // batch order
+    std::string corpus;         // path of a UTF-8 text file; "<|endoftext|>" separates documents
+    int32_t  n_heads;           // heads to train
+    int32_t  n_layers;          // residual blocks per head
+    int32_t  n_steps;           // optimizer steps
+    float    max_minutes;       // budget of the whole run in minutes; 0 = none. Reading the corpus stops
+                                // at 40% of it and the schedule is shortened to fit
+    int32_t  batch;             // examples per step
+    float    lr;                // peak learning rate (AdamW)
+    float    warmup;            // share of the steps with a linear warm-up; then cosine decay to lr / 10
+    float    weight_decay;      // AdamW's decoupled weight decay
+    int32_t  n_ctx;             // tokens per sequence the base model reads; 0 = the model's training
+                                // context, at most 512. Longer documents are cut
+    int64_t  max_tokens;        // corpus positions read at most
+    float    holdout;           // share of the documents held out for the accuracy table
+    int32_t  max_eval;          // held-out examples evaluated at most
+    bool     self_generated;    // also train on the base model's greedy continuations of training
+                                // documents' openings (what the heads see while drafting)
+    int32_t  n_generate;        // tokens generated per opening when self_generated
+    int32_t  max_generated;     // continuations generated at most
+    int32_t  n_threads;         // 0 = the model's default
+    uint32_t seed;              // batch order
 };
+
+// Ranges and defaults: the table (names as the fields without n_: "heads", "steps", "lr", ...).
+const std::vector<sd_setting> & sd_train_settings(void);
+sd_train_params sd_train_default_params(void);
+sd_status       sd_train_set(sd_train_params & params, const char * name, double value, std::string & error);
 
 // What sd_heads_train did. Accuracies are measured on held-out documents: top1[k] is how often head
 // k's best candidate was the base model's greedy token k + 2 positions ahead, top5[k] how often it was
@@ -239,6 +279,11 @@ struct sd_train_report {
     double  seconds_train = 0;
     double  seconds       = 0;   // the whole run
 };
+
+// The report's numbers by name ("steps", "loss", "seconds", ...) and its per-head lists by name
+// ("top1", "top5_before", ...), for front ends that pass them on.
+std::vector<std::pair<const char *, double>>             sd_train_report_values(const sd_train_report & report);
+std::vector<std::pair<const char *, std::vector<float>>> sd_train_report_lists(const sd_train_report & report);
 
 enum sd_train_phase {
     SD_TRAIN_READ     = 0, // the base model reads the corpus: done / total = documents
@@ -273,78 +318,129 @@ sd_status sd_heads_train(sd_model * model, const sd_train_params & params, const
 //
 
 struct sd_session_params {
-    uint32_t n_ctx     = 0; // 0 = the model's default
-    uint32_t n_batch   = 0; // tokens per llama_decode during prompt evaluation; 0 = min(512, n_ctx)
-    int32_t  n_threads = 0; // 0 = the model's default
-    bool     kv_f32    = false; // keys and values in F32 instead of llama.cpp's default F16 (twice the memory)
-    bool     flash_attn = false; // flash attention: less memory and faster on GPUs, but its results depend
-                                 // on how tokens are batched, so speculative greedy output can differ from
-                                 // plain decoding's where the top two logits nearly tie
+    uint32_t n_ctx;      // 0 = the model's default; llama.cpp rounds it up (see sd_session_n_ctx)
+    uint32_t n_batch;    // tokens per llama_decode during prompt evaluation; 0 = min(512, n_ctx)
+    int32_t  n_threads;  // 0 = the model's default
+    bool     kv_f32;     // keys and values in F32 instead of llama.cpp's default F16 (twice the memory)
+    bool     flash_attn; // flash attention: less memory and faster on GPUs, but its results depend on
+                         // how tokens are batched, so speculative greedy output can differ from plain
+                         // decoding's where the top two logits nearly tie
 };
 
+const std::vector<sd_setting> & sd_session_settings(void);
+sd_session_params sd_session_default_params(void);
+sd_status         sd_session_set(sd_session_params & params, const char * name, double value, std::string & error);
+
+//
+// Speculation: one sub-struct per drafter
+//
+
 enum sd_spec_type {
-    SD_SPEC_NONE      = 0, // plain decoding
-    SD_SPEC_LOOKUP    = 1, // prompt lookup / n-gram
-    SD_SPEC_RECYCLING = 2, // Token Recycling
-    SD_SPEC_AUTO      = 3, // lookup, recycling and lookahead's window together, chosen by the budget
-    SD_SPEC_LOOKAHEAD = 4, // lookahead decoding (Jacobi window + n-gram pool)
-    SD_SPEC_DRAFT_MODEL = 5, // a second, smaller model with the same vocabulary drafts (draft_model)
-    SD_SPEC_MEDUSA    = 6, // Medusa heads (sd_speculation_params::heads)
+    SD_SPEC_NONE        = 0, // plain decoding
+    SD_SPEC_LOOKUP      = 1, // prompt lookup / n-gram
+    SD_SPEC_RECYCLING   = 2, // Token Recycling
+    SD_SPEC_AUTO        = 3, // lookup, recycling and lookahead's window together, chosen by the budget
+    SD_SPEC_LOOKAHEAD   = 4, // lookahead decoding (Jacobi window + n-gram pool)
+    SD_SPEC_DRAFT_MODEL = 5, // a second, smaller model with the same vocabulary drafts
+    SD_SPEC_MEDUSA      = 6, // Medusa heads
+};
+
+// "none", "lookup", "recycling", "auto", "lookahead", "draft", "medusa".
+const char * sd_spec_type_name(sd_spec_type type);
+
+// The type of a name of sd_spec_type_name; false for other names.
+bool sd_spec_type_from_name(const char * name, sd_spec_type * out);
+
+// Prompt lookup: the last n tokens (n from max_ngram down to min_ngram) are looked up earlier in the
+// text and what followed is proposed; up to max_branches distinct matches become sibling branches.
+struct sd_lookup_params {
+    int32_t min_ngram;
+    int32_t max_ngram;
+    int32_t max_branches;
+};
+
+// Token Recycling: k successors remembered per token.
+struct sd_recycling_params {
+    int32_t k;
+};
+
+// Lookahead: a window of w columns x (n - 1) levels of guesses, up to g pooled n-grams per token;
+// with the budget, each step evaluates the number of columns that pays on this device (maybe none).
+struct sd_lookahead_params {
+    int32_t w;
+    int32_t n;
+    int32_t g;
+};
+
+// A draft model: the session keeps a context on it (created at the first generation that uses it,
+// freed with the session, by sd_session_drop_draft_model, or when another draft model is used); it
+// must stay loaded meanwhile and share the target's vocabulary (sd_model_vocab_compatible).
+struct sd_draft_model_params {
+    sd_model * model;    // not owned
+    float      p_min;    // the chain stops before a position where the draft model's top token is less
+                         // likely than this
+    float      p_branch; // greedy only: where the top token is less likely than this, the runner-up is
+                         // proposed beside it (a second branch); 0 = chains only. Sampling drafts chains
+                         // drawn from the draft model's distribution, verified by rejection sampling
+};
+
+// Medusa heads (not owned; they may be freed after the generation begins).
+struct sd_medusa_params {
+    const sd_heads * heads;
+    bool             static_tree; // grow the tree by the heads' measured accuracy per rank (Medusa's
+                                  // sparse tree) instead of their probabilities
+    int32_t          top_k;       // candidates per head
+};
+
+// Typical acceptance (Medusa): LOSSY. Under sampling, the candidate with the highest target
+// probability p is accepted when p > min(threshold, alpha * exp(-entropy)); the output then no longer
+// follows the model's distribution exactly. No effect when greedy.
+struct sd_typical_params {
+    bool  enabled;
+    float threshold;
+    float alpha;
 };
 
 struct sd_speculation_params {
-    sd_spec_type type      = SD_SPEC_NONE;
-    int32_t      max_nodes = 32;   // most draft tokens evaluated per step, in [1, 64]
-    int32_t      max_depth = 8;    // most draft tokens accepted per step, in [1, 32]
-    bool         adaptive  = true; // size each step's tree to the device's measured cost (the budget);
-                                   // false: evaluate every proposed node up to max_nodes
-    // prompt lookup
-    int32_t lookup_min_ngram    = 1;
-    int32_t lookup_max_ngram    = 4;
-    int32_t lookup_max_branches = 4;
-    // Token Recycling
-    int32_t recycling_k = 8; // successors remembered per token, in [1, 8]
-    // lookahead: a window of w columns x (n - 1) levels of guesses, up to g pooled n-grams per token;
-    // with the budget, each step evaluates the number of columns that pays on this device (maybe none)
-    int32_t lookahead_w = 8; // in [1, 32]
-    int32_t lookahead_n = 4; // in [2, 16]
-    int32_t lookahead_g = 8; // in [1, 32]
-    // draft model: the session keeps a context on it (created at the first generation that uses it,
-    // freed with the session, by sd_session_drop_draft_model, or when another draft model is used);
-    // it must stay loaded meanwhile and share the target's vocabulary (sd_model_vocab_compatible)
-    sd_model * draft_model    = nullptr; // not owned
-    float      draft_p_min    = 0.3f;    // the chain stops before a position where the draft model's top
-                                         // token is less likely than this, in [0, 1]
-    float      draft_p_branch = 0.6f;    // greedy only: where the top token is less likely than this, the
-                                         // runner-up is proposed beside it (a second branch); in [0, 1],
-                                         // 0 = chains only. Sampling drafts chains drawn from the draft
-                                         // model's distribution, verified by rejection sampling against it
-    // Medusa: loaded heads (not owned; they may be freed after the generation begins)
-    const sd_heads * heads        = nullptr;
-    bool             medusa_static = false; // grow the tree by the heads' measured accuracy per rank
-                                            // (Medusa's sparse tree) instead of their probabilities
-    int32_t          medusa_top_k  = 8;     // candidates per head, in [1, 32]
-    // Typical acceptance (Medusa): LOSSY. Under sampling, the candidate with the highest target
-    // probability p is accepted when p > min(typical_threshold, typical_alpha * exp(-entropy));
-    // the output then no longer follows the model's distribution exactly. No effect when greedy.
-    bool  typical           = false;
-    float typical_threshold = 0.09f; // in (0, 1]
-    float typical_alpha     = 0.3f;  // in [0, 1]
+    sd_spec_type type;
+    int32_t      max_nodes; // most draft tokens evaluated per step
+    int32_t      max_depth; // most draft tokens accepted per step
+    bool         adaptive;  // size each step's tree to the device's measured cost (the budget);
+                            // false: evaluate every proposed node up to max_nodes
+    sd_lookup_params      lookup;
+    sd_recycling_params   recycling;
+    sd_lookahead_params   lookahead;
+    sd_draft_model_params draft;
+    sd_medusa_params      medusa;
+    sd_typical_params     typical;
 };
 
 struct sd_generation_params {
-    int32_t                  max_tokens     = 256;
-    std::vector<std::string> stop;                  // generation ends before the first occurrence
-    float                    temperature    = 0.8f; // 0 = greedy (argmax)
-    int32_t                  top_k          = 40;   // 0 = off
-    float                    top_p          = 0.95f;// 1 = off
-    float                    min_p          = 0.05f;// 0 = off
-    float                    repeat_penalty = 1.0f; // 1 = off
-    int32_t                  repeat_last_n  = 64;   // tokens the penalty looks back at
-    uint32_t                 seed           = LLAMA_DEFAULT_SEED; // LLAMA_DEFAULT_SEED = random
+    int32_t                  max_tokens;
+    std::vector<std::string> stop;           // generation ends before the first occurrence
+    float                    temperature;    // 0 = greedy (argmax)
+    int32_t                  top_k;          // 0 = off
+    float                    top_p;          // 1 = off
+    float                    min_p;          // 0 = off
+    float                    repeat_penalty; // 1 = off
+    int32_t                  repeat_last_n;  // tokens the penalty looks back at
+    uint32_t                 seed;           // LLAMA_DEFAULT_SEED = random
     sd_speculation_params    spec;
-    bool                     record_margins = false; // fill sd_step_result::margins (tests, benchmarks)
+    bool                     record_margins; // fill sd_step_result::margins (tests, benchmarks)
 };
+
+// The numbers of sd_generation_params by name; speculation's are "spec.max_nodes",
+// "spec.lookup.min_ngram", "spec.draft.p_min", ... (the pointers, the type and the stop strings are
+// not in the table).
+const std::vector<sd_setting> & sd_generation_settings(void);
+sd_generation_params  sd_generation_default_params(void);
+sd_speculation_params sd_speculation_default_params(void);
+sd_status             sd_generation_set(sd_generation_params & params, const char * name, double value,
+                                        std::string & error);
+
+// Every check sd_generation_begin makes of the parameters alone: the table's ranges and what
+// relates fields (lookup's n-gram sizes, heads for Medusa, a draft model for SD_SPEC_DRAFT_MODEL).
+sd_status sd_generation_params_check(const sd_generation_params & params, std::string & error);
 
 enum sd_stop_reason {
     SD_STOP_NONE         = 0, // still generating
@@ -379,11 +475,15 @@ struct sd_stats {
     int64_t t_verify_us     = 0; // evaluating the model (llama_decode) in the generation phase
 };
 
+// The counters by their field names ("n_prompt", ..., "t_verify_us"), for front ends that pass them on.
+std::vector<std::pair<const char *, int64_t>> sd_stats_values(const sd_stats & stats);
+
 struct sd_session;
 
 sd_status sd_session_init(sd_model * model, const sd_session_params & params, sd_session ** out, std::string & error);
 void      sd_session_free(sd_session * session);
 
+// The context size in tokens, as llama.cpp made it (it rounds the requested size up to a multiple of 256).
 uint32_t sd_session_n_ctx(const sd_session * session);
 
 // Tokens whose keys and values are in the KV cache, in order.
@@ -412,7 +512,8 @@ sd_status sd_session_logits(sd_session * session, const std::vector<llama_token>
 // a verification step does) at KV depth `depth`: the cache is filled with `depth` tokens, then each
 // batch is decoded at positions depth.. and removed again, `reps` times per size after one warm-up.
 // out_us[i] is the fastest time for batch_sizes[i] in microseconds (the least disturbed by other
-// work on the machine). The session's KV cache is cleared. Sizes must be in [1, the session's batch size]; depth + size must fit in the context.
+// work on the machine). The session's KV cache is cleared. Sizes must be in [1, the session's batch
+// size]; depth + size must fit in the context.
 sd_status sd_session_measure_decode_cost(sd_session * session, const std::vector<int32_t> & batch_sizes, int32_t depth,
                                          int32_t reps, std::vector<double> & out_us, std::string & error);
 

@@ -60,8 +60,8 @@ struct sd_drafter_draft_model : sd_drafter {
         }
         greedy   = params.temperature == 0.0f;
         adaptive = params.spec.adaptive;
-        p_min    = params.spec.draft_p_min;
-        p_branch = params.spec.draft_p_branch;
+        p_min    = params.spec.draft.p_min;
+        p_branch = params.spec.draft.p_branch;
         if (filter != nullptr) llama_sampler_free(filter);
         filter = nullptr;
         if (!greedy) {

@@ -9,128 +9,48 @@
 #include <algorithm>
 #include <cmath>
 
-static sd_status check_speculation(const sd_speculation_params & p, std::string & error) {
-    if (p.type < SD_SPEC_NONE || p.type > SD_SPEC_MEDUSA) {
-        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "unknown speculation type " + std::to_string((int) p.type));
-    }
-    if (p.max_nodes < 1 || p.max_nodes > SD_MAX_LEAVES) {
-        return sd_fail(error, SD_ERR_INVALID_ARGUMENT,
-                       "max draft tokens must be in [1, " + std::to_string(SD_MAX_LEAVES) + "], got " +
-                       std::to_string(p.max_nodes));
-    }
-    if (p.max_depth < 1 || p.max_depth > 32) {
-        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "max draft depth must be in [1, 32], got " + std::to_string(p.max_depth));
-    }
-    if (p.lookup_min_ngram < 1 || p.lookup_max_ngram < p.lookup_min_ngram || p.lookup_max_ngram > 64) {
-        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "lookup n-gram sizes must satisfy 1 <= min <= max <= 64");
-    }
-    if (p.lookup_max_branches < 1 || p.lookup_max_branches > SD_MAX_LEAVES) {
-        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "lookup branches must be in [1, 64]");
-    }
-    if (p.recycling_k < 1 || p.recycling_k > 8) {
-        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "recycling k must be in [1, 8]");
-    }
-    if (p.lookahead_w < 1 || p.lookahead_w > 32 || p.lookahead_n < 2 || p.lookahead_n > 16 ||
-        p.lookahead_g < 1 || p.lookahead_g > 32) {
-        return sd_fail(error, SD_ERR_INVALID_ARGUMENT,
-                       "lookahead needs w in [1, 32], n in [2, 16] and g in [1, 32], got w=" +
-                       std::to_string(p.lookahead_w) + " n=" + std::to_string(p.lookahead_n) +
-                       " g=" + std::to_string(p.lookahead_g));
-    }
-    if (p.type == SD_SPEC_MEDUSA && p.heads == nullptr) {
-        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "Medusa speculation needs heads (sd_heads_load)");
-    }
-    if (p.medusa_top_k < 1 || p.medusa_top_k > 32) {
-        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "Medusa candidates per head must be in [1, 32], got " +
-                       std::to_string(p.medusa_top_k));
-    }
-    if (!(p.typical_threshold > 0.0f && p.typical_threshold <= 1.0f) || !(p.typical_alpha >= 0.0f && p.typical_alpha <= 1.0f)) {
-        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "typical acceptance needs a threshold in (0, 1] and alpha in [0, 1]");
-    }
-    if (!(p.draft_p_min >= 0.0f && p.draft_p_min <= 1.0f) || !(p.draft_p_branch >= 0.0f && p.draft_p_branch <= 1.0f)) {
-        return sd_fail(error, SD_ERR_INVALID_ARGUMENT,
-                       "draft model probabilities draft_p_min and draft_p_branch must be in [0, 1], got " +
-                       std::to_string(p.draft_p_min) + " and " + std::to_string(p.draft_p_branch));
-    }
-    if (p.type == SD_SPEC_DRAFT_MODEL && p.draft_model == nullptr) {
-        return sd_fail(error, SD_ERR_INVALID_ARGUMENT,
-                       "speculation with a draft model (SD_SPEC_DRAFT_MODEL) needs spec.draft_model, got none");
-    }
-    return SD_OK;
-}
-
-static sd_status check_generation_params(const sd_generation_params & p, std::string & error) {
-    if (p.max_tokens < 1) {
-        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "max_tokens must be >= 1, got " + std::to_string(p.max_tokens));
-    }
-    if (!std::isfinite(p.temperature) || p.temperature < 0.0f) {
-        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "temperature must be a finite number >= 0");
-    }
-    if (p.top_k < 0) {
-        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "top_k must be >= 0 (0 = off)");
-    }
-    if (!(p.top_p > 0.0f && p.top_p <= 1.0f)) {
-        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "top_p must be in (0, 1]");
-    }
-    if (!(p.min_p >= 0.0f && p.min_p < 1.0f)) {
-        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "min_p must be in [0, 1)");
-    }
-    if (!std::isfinite(p.repeat_penalty) || p.repeat_penalty <= 0.0f) {
-        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "repeat_penalty must be a finite number > 0");
-    }
-    if (p.repeat_last_n < 0) {
-        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "repeat_last_n must be >= 0");
-    }
-    return SD_OK;
-}
-
 // The drafter for these settings; the session keeps drafters (and what they learnt) across generations.
 static sd_status drafter_for(sd_session * s, const sd_speculation_params & p, sd_drafter ** out, std::string & error) {
     *out = nullptr;
     if (p.type == SD_SPEC_NONE) return SD_OK;
     if (p.type == SD_SPEC_MEDUSA) {
-        const sd_heads_info & info = p.heads->data->info;
-        std::string fingerprint;
-        const sd_status status = sd_model_fingerprint(s->model, fingerprint, error);
-        if (status != SD_OK) return status;
-        if (info.fingerprint != fingerprint || info.n_embd != llama_model_n_embd(s->model->model) ||
-            info.n_vocab != s->n_vocab) {
-            return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "the Medusa heads were loaded for another model (fingerprint " +
-                           info.fingerprint + ", this session's model has " + fingerprint + ")");
+        if (p.medusa.heads->model != s->model) {
+            return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "the Medusa heads were loaded for another model (" +
+                           p.medusa.heads->model->path + "), this session's model is " + s->model->path);
         }
-        if (!s->medusa || s->medusa_heads != p.heads->data || s->medusa_static != p.medusa_static ||
-            s->medusa_top_k != p.medusa_top_k) {
+        if (!s->medusa || s->medusa_heads != p.medusa.heads->data || s->medusa_static != p.medusa.static_tree ||
+            s->medusa_top_k != p.medusa.top_k) {
             s->medusa.reset();
             s->medusa_heads.reset();
-            sd_drafter * d = sd_drafter_medusa_init(p.heads->data, p.medusa_static, p.medusa_top_k,
+            sd_drafter * d = sd_drafter_medusa_init(p.medusa.heads->data, p.medusa.static_tree, p.medusa.top_k,
                                                     llama_n_threads(s->ctx), s->threadpool, error);
             if (d == nullptr) return SD_ERR_CONTEXT_INIT;
             s->medusa.reset(d);
-            s->medusa_heads = p.heads->data;
-            s->medusa_static = p.medusa_static;
-            s->medusa_top_k = p.medusa_top_k;
+            s->medusa_heads = p.medusa.heads->data;
+            s->medusa_static = p.medusa.static_tree;
+            s->medusa_top_k = p.medusa.top_k;
         }
         *out = s->medusa.get();
         return SD_OK;
     }
     if (p.type == SD_SPEC_DRAFT_MODEL) {
-        if (!s->draft || s->draft_model != p.draft_model) {
+        if (!s->draft || s->draft_model != p.draft.model) {
             s->draft.reset(); // its context first: it may share this session's threads
-            s->draft.reset(sd_drafter_draft_model_init(s, p.draft_model));
-            s->draft_model = p.draft_model;
+            s->draft.reset(sd_drafter_draft_model_init(s, p.draft.model));
+            s->draft_model = p.draft.model;
         }
         *out = s->draft.get();
         return SD_OK;
     }
     // lookup keeps no state: rebuilt with each generation's settings
-    s->lookup.reset(sd_drafter_lookup_init(p.lookup_min_ngram, p.lookup_max_ngram, p.lookup_max_branches));
-    if (!s->recycling || s->recycling_k != p.recycling_k) {
-        s->recycling.reset(sd_drafter_recycling_init(p.recycling_k, s->n_vocab));
-        s->recycling_k = p.recycling_k;
+    s->lookup.reset(sd_drafter_lookup_init(p.lookup.min_ngram, p.lookup.max_ngram, p.lookup.max_branches));
+    if (!s->recycling || s->recycling_k != p.recycling.k) {
+        s->recycling.reset(sd_drafter_recycling_init(p.recycling.k, s->n_vocab));
+        s->recycling_k = p.recycling.k;
     }
-    const int32_t wng[3] = {p.lookahead_w, p.lookahead_n, p.lookahead_g};
+    const int32_t wng[3] = {p.lookahead.w, p.lookahead.n, p.lookahead.g};
     if (!s->lookahead || !std::equal(wng, wng + 3, s->lookahead_wng)) {
-        s->lookahead.reset(sd_drafter_lookahead_init(p.lookahead_w, p.lookahead_n, p.lookahead_g));
+        s->lookahead.reset(sd_drafter_lookahead_init(p.lookahead.w, p.lookahead.n, p.lookahead.g));
         std::copy(wng, wng + 3, s->lookahead_wng);
     }
     s->automatic.reset(sd_drafter_auto_init(s->lookup.get(), s->recycling.get(), s->lookahead.get()));
@@ -172,11 +92,10 @@ sd_status sd_generation_begin(sd_session * s, const std::vector<llama_token> & p
     s->active = false;
     s->t_first_token_us = 0;
     s->cancel.store(false);
-    sd_status status = check_generation_params(params, error);
-    if (status == SD_OK) status = check_speculation(params.spec, error);
+    sd_status status = sd_generation_params_check(params, error);
     if (status == SD_OK) status = sd_check_prompt(s, prompt, error);
     if (status == SD_OK && params.spec.type == SD_SPEC_DRAFT_MODEL) {
-        status = sd_model_vocab_compatible(s->model, params.spec.draft_model, error);
+        status = sd_model_vocab_compatible(s->model, params.spec.draft.model, error);
     }
     if (status != SD_OK) return status;
     s->draft_lost = false;
@@ -304,8 +223,8 @@ static int32_t accept_typical(sd_session * s, const std::vector<llama_token> & c
     for (float p : d.probs) {
         if (p > 0.0f) entropy -= (double) p * std::log((double) p);
     }
-    const double threshold = std::min((double) s->params.spec.typical_threshold,
-                                      (double) s->params.spec.typical_alpha * std::exp(-entropy));
+    const double threshold = std::min((double) s->params.spec.typical.threshold,
+                                      (double) s->params.spec.typical.alpha * std::exp(-entropy));
     int32_t best = -1;
     float best_p = 0.0f;
     for (size_t c = 0; c < candidates.size(); c++) {
@@ -424,7 +343,7 @@ static sd_status verify_step(sd_session * s, std::vector<llama_token> & out, boo
         const uint64_t index = (uint64_t) s->stats.n_generated + accepted.size();
         llama_token drawn = LLAMA_TOKEN_NULL;
         int32_t pick = -1;
-        if (s->params.spec.typical && !s->greedy) {
+        if (s->params.spec.typical.enabled && !s->greedy) {
             pick = accept_typical(s, child_tokens, sd_position_uniform(s->seed, index), &drawn);
         } else if (!s->greedy && children.size() == 1 && sd_tree_node_drawn(tree, children[0])) {
             // the only candidate was drawn from the drafter's q: rejection sampling against q

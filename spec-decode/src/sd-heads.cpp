@@ -372,7 +372,7 @@ sd_status sd_heads_load(const char * path, const sd_model * model, sd_heads ** o
         }
         ht.out.push_back(info.shared_output ? shared_out : made[next++]);
     }
-    *out = new sd_heads{data};
+    *out = new sd_heads{data, model};
     return SD_OK;
 }
 

@@ -10,6 +10,7 @@
 #pragma once
 
 #include "spec-decode.h"
+#include "sd-internal.h"
 
 #include "ggml.h"
 #include "ggml-alloc.h"
@@ -47,6 +48,7 @@ struct sd_heads_data {
 
 struct sd_heads {
     std::shared_ptr<sd_heads_data> data;
+    const sd_model *               model; // loaded for it
 };
 
 // Runs the heads for one session: its own backend instance and graph allocator (a backend is not

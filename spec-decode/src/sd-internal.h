@@ -4,6 +4,7 @@
 #include "spec-decode.h"
 
 #include <atomic>
+#include <mutex>
 #include <string>
 
 // The last error line llama.cpp logged on this thread (then forgotten), to explain a failure.
@@ -24,3 +25,20 @@ struct sd_log_cancel_scope {
     sd_log_cancel_scope(const sd_log_cancel_scope &) = delete;
     sd_log_cancel_scope & operator=(const sd_log_cancel_scope &) = delete;
 };
+
+// What a loaded model is (spec-decode.h keeps it opaque).
+struct sd_model {
+    llama_model       * model;
+    const llama_vocab * vocab;
+    sd_model_params     params;
+    std::string         path;        // the file it was loaded from
+    // sd_model_fingerprint's result, computed on first use (reading the file's output projection)
+    mutable std::once_flag fingerprint_once;
+    mutable std::string    fingerprint;
+    mutable std::string    fingerprint_error;
+};
+
+// The table checks of the params structs that sd_model_load, sd_session_init and sd_heads_train take.
+sd_status sd_model_params_check(const sd_model_params & params, std::string & error);
+sd_status sd_session_params_check(const sd_session_params & params, std::string & error);
+sd_status sd_train_params_check(const sd_train_params & params, std::string & error);

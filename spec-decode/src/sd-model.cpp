@@ -92,13 +92,11 @@ sd_status sd_model_load(const char * path, const sd_model_params & params, sd_mo
     if (path == nullptr || path[0] == '\0') {
         return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "model path is empty");
     }
-    if (params.n_gpu_layers < -1) {
-        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "n_gpu_layers must be -1 (all) or >= 0");
+    sd_status status = sd_model_params_check(params, error);
+    if (status != SD_OK) {
+        return status;
     }
-    if (params.n_threads < 0) {
-        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "n_threads must be >= 0");
-    }
-    sd_status status = sd_check_gguf_file(path, "model", error);
+    status = sd_check_gguf_file(path, "model", error);
     if (status != SD_OK) {
         return status;
     }
@@ -142,6 +140,14 @@ sd_status sd_model_load(const char * path, const sd_model_params & params, sd_mo
     }
     *out = m;
     return SD_OK;
+}
+
+const llama_model * sd_model_llama(const sd_model * model) {
+    return model->model;
+}
+
+const char * sd_model_path(const sd_model * model) {
+    return model->path.c_str();
 }
 
 void sd_model_free(sd_model * model) {

@@ -64,13 +64,16 @@ static void threadpool_free(ggml_threadpool * threadpool) {
 
 sd_status sd_session_init(sd_model * model, const sd_session_params & params, sd_session ** out, std::string & error) {
     *out = nullptr;
+    sd_status status = sd_session_params_check(params, error);
+    if (status != SD_OK) {
+        return status;
+    }
+    // the model's defaults, checked by the same table when the model was loaded
     const uint32_t n_ctx = params.n_ctx != 0 ? params.n_ctx : model->params.n_ctx;
     const int32_t  n_threads = params.n_threads != 0 ? params.n_threads : model->params.n_threads;
-    if (n_ctx < 8 || n_ctx > (1u << 24)) {
-        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "context size must be in [8, 16777216], got " + std::to_string(n_ctx));
-    }
-    if (n_threads < 1 || n_threads > 512) {
-        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "threads must be in [1, 512], got " + std::to_string(n_threads));
+    if (n_ctx < 8) {
+        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "the model's default context size " + std::to_string(n_ctx) +
+                       " is below 8 tokens: give the session a context size");
     }
     // One sequence per draft path plus the text and a scratch sequence, but never more sequences than
     // batch slots: llama.cpp asserts (aborting the process) otherwise.

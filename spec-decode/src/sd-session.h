@@ -3,6 +3,7 @@
 #pragma once
 
 #include "spec-decode.h"
+#include "sd-internal.h"
 #include "sd-accept.h"
 #include "sd-budget.h"
 #include "sd-draft.h"

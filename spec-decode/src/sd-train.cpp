@@ -62,40 +62,10 @@ struct train_run {
     }
 };
 
-sd_status check_range(std::string & error, const char * name, double value, double lo, double hi, bool lo_open = false) {
-    const bool ok = std::isfinite(value) && (lo_open ? value > lo : value >= lo) && value <= hi;
-    if (ok) return SD_OK;
-    std::ostringstream msg;
-    msg << name << " must be in " << (lo_open ? "(" : "[") << lo << ", " << hi << "], got " << value;
-    return sd_fail(error, SD_ERR_INVALID_ARGUMENT, msg.str());
-}
-
 sd_status check_params(const sd_train_params & p, const char * out_path, std::string & error) {
     if (p.corpus.empty()) return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "corpus path is empty");
     if (out_path == nullptr || out_path[0] == '\0') return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "output path is empty");
-    struct range { const char * name; double value, lo, hi; bool lo_open; };
-    const range ranges[] = {
-        {"heads",         (double) p.n_heads,     1, SD_HEADS_MAX, false},
-        {"layers",        (double) p.n_layers,    0, SD_HEADS_MAX_LAYERS, false},
-        {"steps",         (double) p.n_steps,     1, 1e7, false},
-        {"max_minutes",   (double) p.max_minutes, 0, 1e5, false},
-        {"batch",         (double) p.batch,       1, 65536, false},
-        {"lr",            (double) p.lr,          0, 1, true},
-        {"warmup",        (double) p.warmup,      0, 0.5, false},
-        {"weight_decay",  (double) p.weight_decay, 0, 0.999999, false},
-        {"max_tokens",    (double) p.max_tokens,  1000, 1e9, false},
-        {"holdout",       (double) p.holdout,     0.01, 0.5, false},
-        {"max_eval",      (double) p.max_eval,    100, 1e7, false},
-        {"n_generate",    (double) p.n_generate,  8, 4096, false},
-        {"max_generated", (double) p.max_generated, 1, 1e6, false},
-        {"threads",       (double) p.n_threads,   0, 512, false},
-    };
-    for (const range & r : ranges) {
-        sd_status status = check_range(error, r.name, r.value, r.lo, r.hi, r.lo_open);
-        if (status != SD_OK) return status;
-    }
-    if (p.n_ctx != 0) return check_range(error, "n_ctx (0 = the model's, at most 512)", (double) p.n_ctx, 32, 65536);
-    return SD_OK;
+    return sd_train_params_check(p, error);
 }
 
 // The corpus split into documents, tokenized with BOS, cut into windows of at most n_ctx tokens.

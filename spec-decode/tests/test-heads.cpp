@@ -114,7 +114,7 @@ static void identity_logits(sd_model * model) {
         std::remove(path.c_str());
         if (heads == nullptr) return;
 
-        sd_session_params sp;
+        sd_session_params sp = sd_session_default_params();
         sp.n_ctx = 256;
         sp.kv_f32 = true;
         sd_session * session = nullptr;
@@ -184,7 +184,7 @@ static void greedy_equivalence(sd_model * model) {
     CHECK(sd_heads_load(path.c_str(), model, &heads, error) == SD_OK);
     std::remove(path.c_str());
     if (heads == nullptr) return;
-    sd_session_params sp;
+    sd_session_params sp = sd_session_default_params();
     sp.n_ctx = 512;
     sp.kv_f32 = true;
     sd_session * session = nullptr;
@@ -195,12 +195,12 @@ static void greedy_equivalence(sd_model * model) {
         std::vector<llama_token> prompt;
         sd_tokenize(model, text, true, false, prompt, error);
         auto run = [&](sd_spec_type type, bool stat, bool adaptive, sd_stats * stats) {
-            sd_generation_params gp;
+            sd_generation_params gp = sd_generation_default_params();
             gp.max_tokens = 96;
             gp.temperature = 0.0f;
             gp.spec.type = type;
-            gp.spec.heads = heads;
-            gp.spec.medusa_static = stat;
+            gp.spec.medusa.heads = heads;
+            gp.spec.medusa.static_tree = stat;
             gp.spec.adaptive = adaptive;
             sd_session_reset(session);
             const run_result r = sd_test_generate(session, prompt, gp);
@@ -223,21 +223,21 @@ static void greedy_equivalence(sd_model * model) {
     std::printf("identity heads: %d nodes drafted without the budget\n", drafted);
 
     // typical acceptance is only used under sampling, and medusa needs heads
-    sd_generation_params gp;
+    sd_generation_params gp = sd_generation_default_params();
     gp.spec.type = SD_SPEC_MEDUSA;
     std::vector<llama_token> prompt;
     sd_tokenize(model, "Once", true, false, prompt, error);
     CHECK(sd_generation_begin(session, prompt, gp, error) == SD_ERR_INVALID_ARGUMENT);
     CHECK(error.find("needs heads") != std::string::npos);
-    gp.spec.heads = heads;
-    gp.spec.medusa_top_k = 0;
+    gp.spec.medusa.heads = heads;
+    gp.spec.medusa.top_k = 0;
     CHECK(sd_generation_begin(session, prompt, gp, error) == SD_ERR_INVALID_ARGUMENT);
-    gp.spec.medusa_top_k = 8;
-    gp.spec.typical = true;
-    gp.spec.typical_threshold = 0.0f;
+    gp.spec.medusa.top_k = 8;
+    gp.spec.typical.enabled = true;
+    gp.spec.typical.threshold = 0.0f;
     CHECK(sd_generation_begin(session, prompt, gp, error) == SD_ERR_INVALID_ARGUMENT);
     // heads freed after the generation began: the session keeps what it needs
-    gp.spec.typical_threshold = 0.09f;
+    gp.spec.typical.threshold = 0.09f;
     gp.temperature = 0.8f;
     gp.seed = 3;
     gp.max_tokens = 64;
@@ -255,7 +255,7 @@ static void greedy_equivalence(sd_model * model) {
 
 int main() {
     sd_backend_init();
-    sd_model_params mp;
+    sd_model_params mp = sd_model_default_params();
     sd_model * model = nullptr;
     std::string error;
     if (sd_model_load(sd_test_model_path().c_str(), mp, &model, error) != SD_OK) {

@@ -22,7 +22,7 @@ static std::string write_temp(const std::string & bytes) {
 
 static sd_status try_load(const std::string & path, std::string & error) {
     sd_model * model = nullptr;
-    sd_status status = sd_model_load(path.c_str(), sd_model_params(), &model, error);
+    sd_status status = sd_model_load(path.c_str(), sd_model_default_params(), &model, error);
     CHECK((status == SD_OK) == (model != nullptr));
     sd_model_free(model);
     return status;
@@ -54,7 +54,7 @@ static std::string write_duplicate_vocabulary(const std::string & model, int dup
 // Generates greedily until the generation stops; returns the text.
 static std::string generate(sd_session * session, const std::vector<llama_token> & prompt, int32_t max_tokens,
                             sd_stop_reason * stop, std::vector<llama_token> * tokens = nullptr) {
-    sd_generation_params params;
+    sd_generation_params params = sd_generation_default_params();
     params.temperature = 0.0f;
     params.max_tokens  = max_tokens;
     std::string error;
@@ -98,7 +98,7 @@ int main() {
     std::remove(duplicate.c_str());
 
     sd_model * model = nullptr;
-    sd_model_params mparams;
+    sd_model_params mparams = sd_model_default_params();
     mparams.n_threads = 2;
     if (sd_model_load(path.c_str(), mparams, &model, error) != SD_OK) {
         std::fprintf(stderr, "cannot load %s: %s\n", path.c_str(), error.c_str());
@@ -119,7 +119,7 @@ int main() {
     CHECK(round_trip.find("Once upon a time") != std::string::npos);
     CHECK(sd_detokenize(model, {5000}, false, round_trip, error) == SD_ERR_INVALID_ARGUMENT);
 
-    sd_session_params sparams;
+    sd_session_params sparams = sd_session_default_params();
     sparams.n_ctx = 128;
     sd_session * session = nullptr;
     CHECK(sd_session_init(model, sparams, &session, error) == SD_OK);
@@ -152,13 +152,13 @@ int main() {
 
     // A prompt that does not fit is an error.
     std::vector<llama_token> long_prompt(sd_session_n_ctx(session) + 10, prompt[1]);
-    sd_generation_params params;
+    sd_generation_params params = sd_generation_default_params();
     CHECK(sd_generation_begin(session, long_prompt, params, error) == SD_ERR_CONTEXT_OVERFLOW);
     params.top_p = 0.0f;
     CHECK(sd_generation_begin(session, prompt, params, error) == SD_ERR_INVALID_ARGUMENT);
 
     // Cancellation ends the generation at the next step and leaves the session usable.
-    params = sd_generation_params();
+    params = sd_generation_default_params();
     params.temperature = 0.0f;
     CHECK(sd_generation_begin(session, prompt, params, error) == SD_OK);
     sd_session_cancel(session);

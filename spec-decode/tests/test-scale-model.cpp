@@ -16,7 +16,7 @@
 static std::vector<llama_token> greedy(sd_model * model, const std::string & prompt, int32_t n) {
     std::string error;
     sd_session * session = nullptr;
-    sd_session_params sparams;
+    sd_session_params sparams = sd_session_default_params();
     sparams.n_ctx = 256;
     if (sd_session_init(model, sparams, &session, error) != SD_OK) {
         std::fprintf(stderr, "session: %s\n", error.c_str());
@@ -24,7 +24,7 @@ static std::vector<llama_token> greedy(sd_model * model, const std::string & pro
     }
     std::vector<llama_token> tokens, out;
     sd_tokenize(model, prompt, true, false, tokens, error);
-    sd_generation_params params;
+    sd_generation_params params = sd_generation_default_params();
     params.temperature = 0.0f;
     params.max_tokens  = n;
     sd_step_result step;
@@ -111,7 +111,7 @@ int main() {
     const std::string scaled2_path = tmp + "-2.gguf";
 
     std::string error;
-    sd_model_params mparams;
+    sd_model_params mparams = sd_model_default_params();
     mparams.n_threads = 2;
     sd_model * original = nullptr;
     sd_model * scaled = nullptr;

@@ -128,7 +128,7 @@ static std::vector<std::string> story_openings(size_t n) {
 
 // A generation with the Medusa heads of the medusa strategies at hand.
 static run_result generate(sd_session * session, const std::vector<llama_token> & prompt, sd_generation_params params) {
-    params.spec.heads = g_heads;
+    params.spec.medusa.heads = g_heads;
     return sd_test_generate(session, prompt, params);
 }
 
@@ -146,7 +146,7 @@ static void greedy_equivalence(sd_model * model, sd_session * session, sd_model 
     std::vector<run_result> plains;
     for (size_t i = 0; i < prompts.size(); i++) {
         sd_tokenize(model, prompts[i], true, false, tokenized[i], error);
-        sd_generation_params params;
+        sd_generation_params params = sd_generation_default_params();
         params.temperature = 0.0f;
         params.max_tokens  = 128;
         plains.push_back(generate(session, tokenized[i], params));
@@ -156,12 +156,12 @@ static void greedy_equivalence(sd_model * model, sd_session * session, sd_model 
         for (size_t i = 0; i < prompts.size(); i++) {
             const std::vector<llama_token> & prompt = tokenized[i];
             const run_result & plain = plains[i];
-            sd_generation_params params;
+            sd_generation_params params = sd_generation_default_params();
             params.temperature = 0.0f;
             params.max_tokens  = 128;
             params.spec.type     = st.type;
             params.spec.adaptive = st.adaptive;
-            params.spec.draft_model = st.draft;
+            params.spec.draft.model = st.draft;
             const run_result spec = generate(session, prompt, params);
             drafted += spec.stats.n_drafted;
             accepted += spec.stats.n_accepted;
@@ -224,7 +224,7 @@ static sample_counts sample(sd_session * session, const std::vector<llama_token>
                             float temperature, int n, uint32_t seed0, sd_model * draft = nullptr) {
     sample_counts c;
     for (int i = 0; i < n; i++) {
-        sd_generation_params params;
+        sd_generation_params params = sd_generation_default_params();
         params.temperature = temperature;
         params.top_k = 0;
         params.top_p = 1.0f;
@@ -234,12 +234,12 @@ static sample_counts sample(sd_session * session, const std::vector<llama_token>
         params.spec.type = type;
         params.spec.adaptive = false; // evaluate every draft: the acceptance rules are exercised most
         // a small lookahead window keeps the 5,000 generations short
-        params.spec.lookahead_w = 4;
-        params.spec.lookahead_n = 3;
-        params.spec.lookahead_g = 4;
+        params.spec.lookahead.w = 4;
+        params.spec.lookahead.n = 3;
+        params.spec.lookahead.g = 4;
         // a draft model drafts every position counted (2 and 3), and no further
-        params.spec.draft_model = draft;
-        params.spec.draft_p_min = 0.0f;
+        params.spec.draft.model = draft;
+        params.spec.draft.p_min = 0.0f;
         if (type == SD_SPEC_DRAFT_MODEL) params.spec.max_depth = 2;
         const run_result r = generate(session, prompt, params);
         if (r.tokens.size() < 3) continue;
@@ -297,12 +297,12 @@ static void exact_sampling(sd_model * model, sd_session * session, sd_model * ot
     }
     // Its draws come from the seed: the same seed gives the same tokens.
     for (uint32_t seed = 0; seed < 5; seed++) {
-        sd_generation_params params;
+        sd_generation_params params = sd_generation_default_params();
         params.temperature = 0.9f;
         params.max_tokens = 48;
         params.seed = seed;
         params.spec.type = SD_SPEC_DRAFT_MODEL;
-        params.spec.draft_model = other_draft;
+        params.spec.draft.model = other_draft;
         params.spec.adaptive = false;
         const run_result a = generate(session, prompt, params);
         const run_result b = generate(session, prompt, params);
@@ -314,7 +314,7 @@ static void exact_sampling(sd_model * model, sd_session * session, sd_model * ot
     int identical = 0;
     const uint32_t n_seeds = quick() ? 10 : 100;
     for (uint32_t seed = 0; seed < n_seeds; seed++) {
-        sd_generation_params params;
+        sd_generation_params params = sd_generation_default_params();
         params.temperature = 0.9f;
         params.max_tokens = 48;
         params.seed = seed;
@@ -338,7 +338,7 @@ static void exact_sampling(sd_model * model, sd_session * session, sd_model * ot
 
 static void kv_consistency(sd_model * model) {
     std::string error;
-    sd_session_params sparams;
+    sd_session_params sparams = sd_session_default_params();
     sparams.n_ctx = 1024;
     sparams.kv_f32 = true;
     sd_session * spec_session = nullptr;
@@ -349,7 +349,7 @@ static void kv_consistency(sd_model * model) {
 
     std::vector<llama_token> prompt;
     sd_tokenize(model, "Lily and Ben went to the park. Lily and Ben", true, false, prompt, error);
-    sd_generation_params params;
+    sd_generation_params params = sd_generation_default_params();
     params.temperature = 0.0f;
     params.max_tokens = 400;
     params.spec.type = SD_SPEC_AUTO;
@@ -392,18 +392,18 @@ static void draft_model_errors(sd_model * model, sd_session * session) {
     std::string error;
     std::vector<llama_token> prompt;
     sd_tokenize(model, "Once upon a time", true, false, prompt, error);
-    sd_generation_params params;
+    sd_generation_params params = sd_generation_default_params();
     params.temperature = 0.0f;
     params.max_tokens = 8;
     params.spec.type = SD_SPEC_DRAFT_MODEL;
     CHECK(sd_generation_begin(session, prompt, params, error) == SD_ERR_INVALID_ARGUMENT);
     std::printf("no draft model: %s\n", error.c_str());
-    CHECK(error.find("draft_model") != std::string::npos);
-    params.spec.draft_model = model;
-    params.spec.draft_p_min = 1.5f;
+    CHECK(error.find("spec.draft.model") != std::string::npos);
+    params.spec.draft.model = model;
+    params.spec.draft.p_min = 1.5f;
     CHECK(sd_generation_begin(session, prompt, params, error) == SD_ERR_INVALID_ARGUMENT);
-    CHECK(error.find("draft_p_min") != std::string::npos);
-    params.spec.draft_p_min = 0.3f;
+    CHECK(error.find("spec.draft.p_min") != std::string::npos);
+    params.spec.draft.p_min = 0.3f;
     CHECK(sd_model_vocab_compatible(model, model, error) == SD_OK);
 
     const std::string renamed = write_model_copy("renamed", [](gguf_context * gguf, ggml_context *) {
@@ -419,19 +419,19 @@ static void draft_model_errors(sd_model * model, sd_session * session) {
         gguf_set_val_u32(gguf, "tokenizer.ggml.bos_token_id", 2);
     });
     sd_model * bad = nullptr;
-    CHECK(sd_model_load(renamed.c_str(), sd_model_params(), &bad, error) == SD_OK);
+    CHECK(sd_model_load(renamed.c_str(), sd_model_default_params(), &bad, error) == SD_OK);
     if (bad != nullptr) {
         CHECK(sd_model_vocab_compatible(model, bad, error) == SD_ERR_INVALID_ARGUMENT);
         std::printf("renamed tokens: %s\n", error.c_str());
         CHECK(error.find("token 300 is 'renamed300' in the draft model") != std::string::npos);
-        params.spec.draft_model = bad;
+        params.spec.draft.model = bad;
         error.clear();
         CHECK(sd_generation_begin(session, prompt, params, error) == SD_ERR_INVALID_ARGUMENT);
         CHECK(error.find("vocabulary does not match") != std::string::npos);
         sd_model_free(bad);
         bad = nullptr;
     }
-    CHECK(sd_model_load(rebos.c_str(), sd_model_params(), &bad, error) == SD_OK);
+    CHECK(sd_model_load(rebos.c_str(), sd_model_default_params(), &bad, error) == SD_OK);
     if (bad != nullptr) {
         CHECK(sd_model_vocab_compatible(model, bad, error) == SD_ERR_INVALID_ARGUMENT);
         std::printf("other BOS: %s\n", error.c_str());
@@ -448,11 +448,11 @@ static void draft_model_dropped(sd_model * model, sd_session * session) {
     std::string error;
     std::vector<llama_token> prompt;
     sd_tokenize(model, "Tom had a red ball. Tom had a", true, false, prompt, error);
-    sd_generation_params params;
+    sd_generation_params params = sd_generation_default_params();
     params.temperature = 0.0f;
     params.max_tokens = 32;
     params.spec.type = SD_SPEC_DRAFT_MODEL;
-    params.spec.draft_model = model;
+    params.spec.draft.model = model;
     params.spec.adaptive = false;
     CHECK(sd_generation_begin(session, prompt, params, error) == SD_OK);
     sd_step_result step;
@@ -472,7 +472,7 @@ static void draft_model_dropped(sd_model * model, sd_session * session) {
 // generation stops with SD_STOP_CONTEXT_FULL and hands out plain decoding's tokens.
 static void context_full(sd_model * model) {
     std::string error;
-    sd_session_params sparams;
+    sd_session_params sparams = sd_session_default_params();
     sparams.n_ctx = 96;
     sparams.kv_f32 = true;
     sd_session * session = nullptr;
@@ -480,7 +480,7 @@ static void context_full(sd_model * model) {
     if (session == nullptr) return;
     std::vector<llama_token> prompt;
     sd_tokenize(model, "Tom had a red ball. Tom had a red ball. Tom had a", true, false, prompt, error);
-    sd_generation_params params;
+    sd_generation_params params = sd_generation_default_params();
     params.temperature = 0.0f;
     params.max_tokens = 1000;
     const run_result plain = generate(session, prompt, params);
@@ -500,7 +500,7 @@ static void context_full(sd_model * model) {
 
 int main() {
     std::string error;
-    sd_model_params mparams;
+    sd_model_params mparams = sd_model_default_params();
     mparams.n_threads = test_threads();
     sd_model * model = nullptr;
     if (sd_model_load(sd_test_model_path().c_str(), mparams, &model, error) != SD_OK) {
@@ -509,7 +509,7 @@ int main() {
     }
     // F32 keys and values: with F16 ones, values computed in batches of different sizes round to
     // different halves, which moved near-ties by up to 4e-4 (seen); the 1e-4 tolerance is for F32.
-    sd_session_params sparams;
+    sd_session_params sparams = sd_session_default_params();
     sparams.n_ctx = 512;
     sparams.kv_f32 = true;
     sd_session * session = nullptr;

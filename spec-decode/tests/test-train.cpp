@@ -20,7 +20,7 @@ static bool file_exists(const std::string & path) {
 }
 
 static sd_train_params small_params() {
-    sd_train_params p;
+    sd_train_params p = sd_train_default_params();
     p.corpus     = sd_test_corpus_path();
     p.n_heads    = 3;
     p.n_steps    = 150;
@@ -86,7 +86,7 @@ static void train_and_generate(sd_model * model) {
     CHECK(info.n_heads == 3 && info.n_layers == 1 && !info.shared_output);
     CHECK(info.accuracy == report.accuracy);
 
-    sd_session_params sparams;
+    sd_session_params sparams = sd_session_default_params();
     sparams.n_ctx = 512;
     sparams.kv_f32 = true;
     sparams.n_threads = 1;
@@ -102,13 +102,13 @@ static void train_and_generate(sd_model * model) {
         for (const std::string & text : texts) {
             std::vector<llama_token> prompt;
             sd_tokenize(model, text, true, false, prompt, error);
-            sd_generation_params params;
+            sd_generation_params params = sd_generation_default_params();
             params.temperature = 0.0f;
             params.max_tokens = 48;
             const run_result plain = sd_test_generate(session, prompt, params);
             params.spec.type = SD_SPEC_MEDUSA;
-            params.spec.heads = heads;
-            params.spec.medusa_static = v.is_static;
+            params.spec.medusa.heads = heads;
+            params.spec.medusa.static_tree = v.is_static;
             params.spec.adaptive = v.adaptive;
             params.spec.max_nodes = 8; // small trees keep the test short
             const run_result spec = sd_test_generate(session, prompt, params);
@@ -195,7 +195,7 @@ static void cancellation(sd_model * model) {
 
 int main() {
     std::string error;
-    sd_model_params mparams;
+    sd_model_params mparams = sd_model_default_params();
     mparams.n_threads = 1;
     sd_model * model = nullptr;
     if (sd_model_load(sd_test_model_path().c_str(), mparams, &model, error) != SD_OK) {

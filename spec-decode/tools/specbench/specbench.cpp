@@ -86,7 +86,7 @@ static bool strategy_params(const std::string & name, sd_speculation_params & sp
     else if (base == "medusa")    spec.type = SD_SPEC_MEDUSA;
     else if (base == "medusa-static") {
         spec.type = SD_SPEC_MEDUSA;
-        spec.medusa_static = true;
+        spec.medusa.static_tree = true;
     }
     else if (base == "draft")     spec.type = SD_SPEC_DRAFT_MODEL;
     else return false;
@@ -137,7 +137,7 @@ static bool parse_args(int argc, char ** argv, bench_params & p) {
         return false;
     }
     for (const std::string & s : p.strategies) {
-        sd_speculation_params spec;
+        sd_speculation_params spec = sd_speculation_default_params();
         if (!strategy_params(s, spec)) {
             std::fprintf(stderr, "error: unknown strategy '%s'\n", s.c_str());
             return false;
@@ -157,13 +157,13 @@ static bool parse_args(int argc, char ** argv, bench_params & p) {
 static bool run_one(sd_session * session, sd_model * draft, const std::vector<llama_token> & prompt,
                     const std::string & strategy, const bench_params & p, int32_t n_tokens, bench_run & run,
                     std::string & error) {
-    sd_generation_params params;
+    sd_generation_params params = sd_generation_default_params();
     strategy_params(strategy, params.spec);
-    params.spec.draft_model = draft;
-    params.spec.lookahead_w = p.lookahead[0];
-    params.spec.lookahead_n = p.lookahead[1];
-    params.spec.lookahead_g = p.lookahead[2];
-    params.spec.heads = p.heads;
+    params.spec.draft.model = draft;
+    params.spec.lookahead.w = p.lookahead[0];
+    params.spec.lookahead.n = p.lookahead[1];
+    params.spec.lookahead.g = p.lookahead[2];
+    params.spec.medusa.heads = p.heads;
     params.record_margins = true;
     params.temperature = 0.0f;
     params.max_tokens  = n_tokens;
@@ -211,7 +211,7 @@ int main(int argc, char ** argv) {
         return 2;
     }
 
-    sd_model_params mparams;
+    sd_model_params mparams = sd_model_default_params();
     mparams.n_threads = p.threads;
     sd_model * model = nullptr;
     if (sd_model_load(p.model.c_str(), mparams, &model, error) != SD_OK) {
@@ -244,7 +244,7 @@ int main(int argc, char ** argv) {
             return 1;
         }
     }
-    sd_session_params sparams;
+    sd_session_params sparams = sd_session_default_params();
     sparams.n_ctx = (uint32_t) p.n_ctx;
     sparams.kv_f32 = p.kv_f32;
     sparams.flash_attn = p.flash_attn;

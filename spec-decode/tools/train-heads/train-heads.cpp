@@ -59,7 +59,7 @@ static bool on_progress(const sd_train_progress & p, void * user) {
 
 int main(int argc, char ** argv) {
     std::string model_path, output;
-    sd_train_params params;
+    sd_train_params params = sd_train_default_params();
     for (int i = 1; i < argc; i++) {
         const std::string a = argv[i];
         if (a == "--self-generated") {
@@ -106,7 +106,7 @@ int main(int argc, char ** argv) {
     }
 
     std::string error;
-    sd_model_params mparams;
+    sd_model_params mparams = sd_model_default_params();
     if (params.n_threads > 0) mparams.n_threads = params.n_threads;
     sd_model * model = nullptr;
     if (sd_model_load(model_path.c_str(), mparams, &model, error) != SD_OK) {
