@@ -2,7 +2,7 @@
 // arbitrary stop strings. Checks: the stream stops exactly after the first piece that completes a stop
 // string, and what comes out is the input up to where that stop string begins, byte for byte (so no
 // stop string is ever in it and no byte is lost or changed).
-#include "sd-text.h"
+#include "model/sd-text.h"
 
 #include <algorithm>
 #include <cstdint>

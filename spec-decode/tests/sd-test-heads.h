@@ -4,7 +4,8 @@
 #pragma once
 
 #include "spec-decode.h"
-#include "sd-heads.h"
+#include "heads/sd-heads.h"
+#include "model/sd-model.h"
 
 #include <cstdio>
 #include <string>

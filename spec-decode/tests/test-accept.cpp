@@ -9,7 +9,7 @@
 
 #include "sd-test.h"
 
-#include "sd-accept.h"
+#include "engine/sd-accept.h"
 
 #include <algorithm>
 #include <chrono>

@@ -6,8 +6,9 @@
 #include "sd-test-heads.h"
 
 #include "spec-decode.h"
-#include "sd-heads.h"
-#include "sd-session.h"
+#include "heads/sd-heads.h"
+#include "model/sd-model.h"
+#include "engine/sd-session.h"
 
 #include "gguf.h"
 
@@ -153,16 +154,16 @@ static void identity_logits(sd_model * model) {
             CHECK(max_diff < 1e-3);
 
             // the session's capture of the final norm's output equals llama.cpp's embeddings
-            session->capture = true;
+            session->ctx->capture = true;
             std::vector<float> session_logits;
             CHECK(sd_session_logits(session, prompt, session_logits, error) == SD_OK);
-            session->capture = false;
+            session->ctx->capture = false;
             const int32_t n_embd = llama_model_n_embd(model->model);
-            CHECK(session->hidden_n >= 1 && session->hidden.size() == (size_t) session->hidden_n * n_embd);
+            CHECK(session->ctx->hidden_n >= 1 && session->ctx->hidden.size() == (size_t) session->ctx->hidden_n * n_embd);
             double max_h = 1e9;
-            if (session->hidden_n >= 1) {
+            if (session->ctx->hidden_n >= 1) {
                 max_h = 0;
-                const float * last = &session->hidden[(size_t) (session->hidden_n - 1) * n_embd];
+                const float * last = &session->ctx->hidden[(size_t) (session->ctx->hidden_n - 1) * n_embd];
                 for (int32_t i = 0; i < n_embd; i++) max_h = std::max(max_h, (double) std::fabs(last[i] - hidden[i]));
             }
             std::printf("captured hidden state vs llama.cpp embeddings: max difference %.2e\n", max_h);

@@ -3,7 +3,8 @@
 // heads widened with it (--heads) give the original heads' logits for the padded hidden state, with
 // an own output projection and with the shared one.
 #include "spec-decode.h"
-#include "sd-heads.h"
+#include "heads/sd-heads.h"
+#include "model/sd-model.h"
 #include "sd-test.h"
 
 #include <algorithm>

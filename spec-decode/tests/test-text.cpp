@@ -1,5 +1,5 @@
 // Stop strings and UTF-8 boundaries of the text stream, piece by piece.
-#include "sd-text.h"
+#include "model/sd-text.h"
 #include "sd-test.h"
 
 // Feeds pieces one by one; returns everything emitted, and whether a stop string matched.

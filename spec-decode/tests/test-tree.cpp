@@ -10,8 +10,8 @@
 
 #include "sd-test.h"
 
-#include "sd-budget.h"
-#include "sd-draft.h"
+#include "engine/sd-budget.h"
+#include "draft/sd-drafter.h"
 
 #include <algorithm>
 #include <cmath>
@@ -255,7 +255,7 @@ static void test_cost_model() {
 // 3. acceptance model
 
 static void test_accept_model() {
-    sd_accept_model a;
+    sd_bucket_stats a;
     // no data: the prior itself, (0 + 4p) / (0 + 4) = p
     CHECK(near(a.estimate(7, 0.3f), 0.3));
     CHECK(near(a.estimate(7, 0.9f), 0.9));
@@ -289,7 +289,7 @@ static void test_accept_model() {
 // 4. budget
 
 static void test_budget() {
-    const sd_accept_model none; // no observations: every estimate equals the drafter's confidence
+    const sd_bucket_stats none; // no observations: every estimate equals the drafter's confidence
 
     // A small tree; p = product of conf along the path (estimate = conf with no data), siblings
     // scaled down where their confs add up to more than 1 (the root's children: 0.9 + 0.5 = 1.4):
@@ -421,7 +421,7 @@ static void test_budget() {
         // Learnt acceptance overrides the prior: bucket 10 (the first node) failed 96 times out of 96,
         // so its estimate is (0 + 4*0.9) / (96 + 4) = 0.036. Every node's p is then <= 0.036 and the
         // best rate with nodes is k=1: 1.036 / 1.2 = 0.863 < 1 -> nothing is kept.
-        sd_accept_model bad;
+        sd_bucket_stats bad;
         for (int i = 0; i < 96; i++) bad.observe(10, false);
         CHECK(near(bad.estimate(10, 0.9f), 0.036, 1e-6));
         keep = sd_budget_select(chain, bad, concave, 64, 64, &expected);
@@ -433,7 +433,7 @@ static void test_budget() {
         // k=4: 4.90099501 / 2.275 = 2.1543; k=5: 5.85198506 / 2.65 = 2.2083;
         // k=6: 6.79346521 / 3.025 = 2.2458; k=7: 7.72553056 / 3.4 = 2.2722;
         // k=8: 8.64827525 / 3.775 = 2.2909 <- best (all 8), expected 8.64827525
-        sd_accept_model good;
+        sd_bucket_stats good;
         for (int32_t b = 10; b < 18; b++) {
             for (int i = 0; i < 36; i++) good.observe(b, true);
         }
@@ -564,24 +564,24 @@ static void test_lookup() {
     // [8 9 1 2 5 6 7] (positions 3..9). Shorter n-grams ([6 7] at 1, [7] at 2) lead to the same
     // continuation, which adds nothing (and is not counted as a branch).
     {
-        std::unique_ptr<sd_drafter> d(sd_drafter_lookup_init(1, 3, 4));
+        std::unique_ptr<sd_drafter> d(sd_drafter_lookup_init({1, 3, 4}));
         CHECK_EQ_STR(d->name(), "lookup");
         CHECK(!d->wants_logits());
         const std::vector<llama_token> h = {5, 6, 7, 8, 9, 1, 2, 5, 6, 7};
-        d->draft(h, 16, 4, t);
+        d->draft({h, 16, 4, nullptr}, t);
         CHECK_TREE(t, V(8, 9, 1, 2), V(-1, 0, 1, 2), V(0.66f, 0.594f, 0.594f, 0.594f), V(49, 50, 51, 52));
         // max_depth 2
-        d->draft(h, 16, 2, t);
+        d->draft({h, 16, 2, nullptr}, t);
         CHECK_TREE(t, V(8, 9), V(-1, 0), V(0.66f, 0.594f), V(49, 50));
         // max_depth beyond the history: the continuation runs to the end (7 tokens)
-        d->draft(h, 16, 100, t);
+        d->draft({h, 16, 100, nullptr}, t);
         CHECK_TREE(t, V(8, 9, 1, 2, 5, 6, 7), V(-1, 0, 1, 2, 3, 4, 5),
                    V(0.66f, 0.594f, 0.594f, 0.594f, 0.594f, 0.594f, 0.594f), V(49, 50, 51, 52, 53, 54, 55));
         // max_nodes 3
-        d->draft(h, 3, 100, t);
+        d->draft({h, 3, 100, nullptr}, t);
         CHECK_TREE(t, V(8, 9, 1), V(-1, 0, 1), V(0.66f, 0.594f, 0.594f), V(49, 50, 51));
         // max_depth 0: nothing
-        d->draft(h, 16, 0, t);
+        d->draft({h, 16, 0, nullptr}, t);
         CHECK(sd_tree_size(t) == 0);
     }
 
@@ -589,17 +589,17 @@ static void test_lookup() {
     // history [1 2 3 1 2 4 7 1 2], root 2, ngram 2 only: [1 2] at 3 -> [4 7 1 2]; at 0 -> [3 1 2 4 ...].
     {
         const std::vector<llama_token> h = {1, 2, 3, 1, 2, 4, 7, 1, 2};
-        std::unique_ptr<sd_drafter> d(sd_drafter_lookup_init(2, 2, 4));
-        d->draft(h, 16, 3, t);
+        std::unique_ptr<sd_drafter> d(sd_drafter_lookup_init({2, 2, 4}));
+        d->draft({h, 16, 3, nullptr}, t);
         CHECK_TREE(t, V(4, 7, 1, 3, 1, 2), V(-1, 0, 1, -1, 3, 4),
                    V(0.54f, 0.486f, 0.486f, 0.54f, 0.486f, 0.486f), V(33, 34, 35, 33, 34, 35));
         // max_nodes 4: the second branch is cut after its first token
-        d->draft(h, 4, 3, t);
+        d->draft({h, 4, 3, nullptr}, t);
         CHECK_TREE(t, V(4, 7, 1, 3), V(-1, 0, 1, -1), V(0.54f, 0.486f, 0.486f, 0.54f), V(33, 34, 35, 33));
 
         // max_branches 1: only the most recent match
-        std::unique_ptr<sd_drafter> one(sd_drafter_lookup_init(2, 2, 1));
-        one->draft(h, 16, 3, t);
+        std::unique_ptr<sd_drafter> one(sd_drafter_lookup_init({2, 2, 1}));
+        one->draft({h, 16, 3, nullptr}, t);
         CHECK_TREE(t, V(4, 7, 1), V(-1, 0, 1), V(0.54f, 0.486f, 0.486f), V(33, 34, 35));
     }
 
@@ -607,11 +607,11 @@ static void test_lookup() {
     // history [1 5 | 1 6 | 1 7 | 1], root 1, ngram 1: matches at 4 -> [7], at 2 -> [6], at 0 -> [5].
     {
         const std::vector<llama_token> h = {1, 5, 1, 6, 1, 7, 1};
-        std::unique_ptr<sd_drafter> d(sd_drafter_lookup_init(1, 1, 2));
-        d->draft(h, 16, 1, t);
+        std::unique_ptr<sd_drafter> d(sd_drafter_lookup_init({1, 1, 2}));
+        d->draft({h, 16, 1, nullptr}, t);
         CHECK_TREE(t, V(7, 6), V(-1, -1), V(0.42f, 0.42f), V(17, 17));
-        std::unique_ptr<sd_drafter> d3(sd_drafter_lookup_init(1, 1, 3));
-        d3->draft(h, 16, 1, t);
+        std::unique_ptr<sd_drafter> d3(sd_drafter_lookup_init({1, 1, 3}));
+        d3->draft({h, 16, 1, nullptr}, t);
         CHECK_TREE(t, V(7, 6, 5), V(-1, -1, -1), V(0.42f, 0.42f, 0.42f), V(17, 17, 17));
     }
 
@@ -619,8 +619,8 @@ static void test_lookup() {
     // history [1 2 3 9 1 2 3 8 1 2], root 2, ngram 2 ([1 2]): at 4 -> [3 8], at 0 -> [3 9] (max_depth 2).
     {
         const std::vector<llama_token> h = {1, 2, 3, 9, 1, 2, 3, 8, 1, 2};
-        std::unique_ptr<sd_drafter> d(sd_drafter_lookup_init(2, 2, 4));
-        d->draft(h, 16, 2, t);
+        std::unique_ptr<sd_drafter> d(sd_drafter_lookup_init({2, 2, 4}));
+        d->draft({h, 16, 2, nullptr}, t);
         CHECK_TREE(t, V(3, 8, 9), V(-1, 0, 0), V(0.54f, 0.486f, 0.486f), V(33, 34, 34));
         CHECK(no_duplicate_children(t));
     }
@@ -630,17 +630,17 @@ static void test_lookup() {
     //   ngram 1: [7] at 3 -> [4 5] (already there); [7] at 0 -> [3 8]   (second, conf 0.42)
     {
         const std::vector<llama_token> h = {7, 3, 8, 7, 4, 5, 8, 7};
-        std::unique_ptr<sd_drafter> d(sd_drafter_lookup_init(1, 2, 4));
-        d->draft(h, 16, 2, t);
+        std::unique_ptr<sd_drafter> d(sd_drafter_lookup_init({1, 2, 4}));
+        d->draft({h, 16, 2, nullptr}, t);
         CHECK_TREE(t, V(4, 5, 3, 8), V(-1, 0, -1, 2), V(0.54f, 0.486f, 0.42f, 0.378f), V(33, 34, 17, 18));
         // A repeated continuation is not a branch: with max_branches 2, [7] at 3 (-> [4 5] again)
         // does not use up the second branch, so [7] at 0 (-> [3 8]) is still added.
-        std::unique_ptr<sd_drafter> d2(sd_drafter_lookup_init(1, 2, 2));
-        d2->draft(h, 16, 2, t);
+        std::unique_ptr<sd_drafter> d2(sd_drafter_lookup_init({1, 2, 2}));
+        d2->draft({h, 16, 2, nullptr}, t);
         CHECK_TREE(t, V(4, 5, 3, 8), V(-1, 0, -1, 2), V(0.54f, 0.486f, 0.42f, 0.378f), V(33, 34, 17, 18));
         // max_branches 1: only the 2-gram's branch
-        std::unique_ptr<sd_drafter> d1(sd_drafter_lookup_init(1, 2, 1));
-        d1->draft(h, 16, 2, t);
+        std::unique_ptr<sd_drafter> d1(sd_drafter_lookup_init({1, 2, 1}));
+        d1->draft({h, 16, 2, nullptr}, t);
         CHECK_TREE(t, V(4, 5), V(-1, 0), V(0.54f, 0.486f), V(33, 34));
     }
 
@@ -648,8 +648,8 @@ static void test_lookup() {
     // history [1 2 3 4 5 6 | 1 2 3 4 5], root 5, lookup(5, 5): [1 2 3 4 5] at 0 -> [6 1 2 ...]
     {
         const std::vector<llama_token> h = {1, 2, 3, 4, 5, 6, 1, 2, 3, 4, 5};
-        std::unique_ptr<sd_drafter> d(sd_drafter_lookup_init(5, 5, 4));
-        d->draft(h, 16, 2, t);
+        std::unique_ptr<sd_drafter> d(sd_drafter_lookup_init({5, 5, 4}));
+        d->draft({h, 16, 2, nullptr}, t);
         CHECK_TREE(t, V(6, 1), V(-1, 0), V(0.9f, 0.81f), V(65, 66));
     }
 
@@ -657,28 +657,28 @@ static void test_lookup() {
     //   ngram 2 (min(3, n - 1)): [7 7] at 0 -> [7]                      (node 0, conf 0.54)
     //   ngram 1: [7] at 1 -> [7] (there); [7] at 0 -> [7 7]: adds 7 below node 0 (conf 0.42*0.9)
     {
-        std::unique_ptr<sd_drafter> d(sd_drafter_lookup_init(1, 3, 4));
-        d->draft({7, 7, 7}, 16, 4, t);
+        std::unique_ptr<sd_drafter> d(sd_drafter_lookup_init({1, 3, 4}));
+        d->draft({{7, 7, 7}, 16, 4, nullptr}, t);
         CHECK_TREE(t, V(7, 7), V(-1, 0), V(0.54f, 0.378f), V(33, 18));
     }
 
     // No match, too short, empty: no nodes.
     {
-        std::unique_ptr<sd_drafter> d(sd_drafter_lookup_init(1, 3, 4));
-        d->draft({1, 2, 3, 4}, 16, 4, t);
+        std::unique_ptr<sd_drafter> d(sd_drafter_lookup_init({1, 3, 4}));
+        d->draft({{1, 2, 3, 4}, 16, 4, nullptr}, t);
         CHECK(sd_tree_size(t) == 0);
-        d->draft({5}, 16, 4, t);
+        d->draft({{5}, 16, 4, nullptr}, t);
         CHECK(sd_tree_size(t) == 0);
-        d->draft({}, 16, 4, t);
+        d->draft({{}, 16, 4, nullptr}, t);
         CHECK(sd_tree_size(t) == 0);
         // the previous contents are cleared: [5 6 5], root 5, [5] at 0 -> [6 5] (2 nodes), then none
-        d->draft({5, 6, 5}, 16, 4, t);
+        d->draft({{5, 6, 5}, 16, 4, nullptr}, t);
         CHECK_TREE(t, V(6, 5), V(-1, 0), V(0.42f, 0.378f), V(17, 18));
-        d->draft({1, 2, 3, 4}, 16, 4, t);
+        d->draft({{1, 2, 3, 4}, 16, 4, nullptr}, t);
         CHECK(sd_tree_size(t) == 0);
         // min_ngram 2 ignores a single-token match: [9 | 3 1 | 9] has only [9] in common
-        std::unique_ptr<sd_drafter> d2(sd_drafter_lookup_init(2, 3, 4));
-        d2->draft({9, 3, 1, 9}, 16, 4, t);
+        std::unique_ptr<sd_drafter> d2(sd_drafter_lookup_init({2, 3, 4}));
+        d2->draft({{9, 3, 1, 9}, 16, 4, nullptr}, t);
         CHECK(sd_tree_size(t) == 0);
     }
 }
@@ -710,15 +710,15 @@ static void observe(sd_drafter & d, const std::vector<llama_token> & tokens, con
 //   T0 root r0 (0.45), T1 T0.r0 (0.2025), T2 root r1 (0.15), T3 T1.r0 (0.091125), T4 root r2 (0.08),
 //   then T0.r1 (0.0675) and T2.r0 (0.0675), T3.r0 (0.041), T0.r2 (0.036) and T4.r0 (0.036), ...
 static void test_recycling() {
-    std::unique_ptr<sd_drafter> d(sd_drafter_recycling_init(3, N_VOCAB));
+    std::unique_ptr<sd_drafter> d(sd_drafter_recycling_init({3}, N_VOCAB));
     CHECK_EQ_STR(d->name(), "recycling");
     CHECK(d->wants_logits());
     sd_draft_tree t;
 
     // Nothing observed: nothing to recycle.
-    d->draft({4, 1}, 16, 4, t);
+    d->draft({{4, 1}, 16, 4, nullptr}, t);
     CHECK(sd_tree_size(t) == 0);
-    d->draft({}, 16, 4, t);
+    d->draft({{}, 16, 4, nullptr}, t);
     CHECK(sd_tree_size(t) == 0);
 
     // Step with inputs [1, 2]: after 1 the model ranks 2 > 5 > 9, after 2 it ranks 3 > 4 > 6.
@@ -728,45 +728,45 @@ static void test_recycling() {
     //   T0 -> 2 (node 0), T1 = 2's r0 -> 3 (node 1), T2 -> 5 (node 2), T3 = 3's r0: unknown,
     //   T4 -> 9 (node 3), T0.r1 = 2's r1 -> 4 (node 4), T2.r0 = 5's r0: unknown, T0.r2 -> 6 (node 5);
     //   nothing else is known (3, 4, 5, 6, 9 have no row).
-    d->draft({8, 1}, 16, 4, t);
+    d->draft({{8, 1}, 16, 4, nullptr}, t);
     CHECK_TREE(t, V(2, 3, 5, 9, 4, 6), V(-1, 0, -1, -1, 0, 0),
                V(0.45f, 0.45f, 0.15f, 0.08f, 0.15f, 0.08f), V(108, 116, 109, 110, 117, 118));
     // root children in rank order
     CHECK(sd_tree_find_child(t, -1, 2) == 0 && sd_tree_find_child(t, -1, 5) == 2 && sd_tree_find_child(t, -1, 9) == 3);
 
     // max_nodes 3: the template's prefix
-    d->draft({1}, 3, 4, t);
+    d->draft({{1}, 3, 4, nullptr}, t);
     CHECK_TREE(t, V(2, 3, 5), V(-1, 0, -1), V(0.45f, 0.45f, 0.15f), V(108, 116, 109));
     // max_depth 1: only the root children
-    d->draft({1}, 16, 1, t);
+    d->draft({{1}, 16, 1, nullptr}, t);
     CHECK_TREE(t, V(2, 5, 9), V(-1, -1, -1), V(0.45f, 0.15f, 0.08f), V(108, 109, 110));
 
     // Root 2: its successors 3, 4, 6, no grandchildren
-    d->draft({1, 2}, 16, 4, t);
+    d->draft({{1, 2}, 16, 4, nullptr}, t);
     CHECK_TREE(t, V(3, 4, 6), V(-1, -1, -1), V(0.45f, 0.15f, 0.08f), V(108, 109, 110));
     // Root 3: unknown
-    d->draft({3}, 16, 4, t);
+    d->draft({{3}, 16, 4, nullptr}, t);
     CHECK(sd_tree_size(t) == 0);
 
     // A later observe of token 1 overwrites its row: 7 > 8 > 10; none of them has a row.
     // Out-of-range inputs and missing rows are ignored (the second and third inputs).
     observe(*d, {1, N_VOCAB, 2}, {row({{7, 9.0f}, {8, 8.0f}, {10, 7.0f}}), row({{0, 9.0f}, {1, 8.0f}, {2, 7.0f}}), {}});
-    d->draft({1}, 16, 4, t);
+    d->draft({{1}, 16, 4, nullptr}, t);
     CHECK_TREE(t, V(7, 8, 10), V(-1, -1, -1), V(0.45f, 0.15f, 0.08f), V(108, 109, 110));
     // 2's row is as before (the missing row did not touch it)
-    d->draft({2}, 16, 4, t);
+    d->draft({{2}, 16, 4, nullptr}, t);
     CHECK_TREE(t, V(3, 4, 6), V(-1, -1, -1), V(0.45f, 0.15f, 0.08f), V(108, 109, 110));
 
     // Ties between logits: the lower token id ranks first. Token 0: 11 = 12 = 13 (all 1.0).
     observe(*d, {0}, {row({{13, 1.0f}, {12, 1.0f}, {11, 1.0f}})});
-    d->draft({0}, 16, 1, t);
+    d->draft({{0}, 16, 1, nullptr}, t);
     CHECK_TREE(t, V(11, 12, 13), V(-1, -1, -1), V(0.45f, 0.15f, 0.08f), V(108, 109, 110));
 
     // A self loop: token 14 -> 14 > 3 > 4 (3 and 4 were never inputs, so they have no row).
     // The walk stays within max_depth and max_nodes, and never duplicates a child.
     observe(*d, {14}, {row({{14, 3.0f}, {3, 2.0f}, {4, 1.0f}})});
     for (int32_t depth = 1; depth <= 6; depth++) {
-        d->draft({14}, 64, depth, t);
+        d->draft({{14}, 64, depth, nullptr}, t);
         const std::vector<int32_t> dep = sd_tree_depths(t);
         int32_t max_seen = 0;
         for (int32_t x : dep) max_seen = std::max(max_seen, x);
@@ -777,16 +777,16 @@ static void test_recycling() {
         // as the template holds those nodes: at least 3 nodes per level for the first levels.
         if (depth <= 3) CHECK(sd_tree_size(t) == 3 * depth);
     }
-    d->draft({14}, 5, 6, t);
+    d->draft({{14}, 5, 6, nullptr}, t);
     CHECK(sd_tree_size(t) == 5);
     // the first five template nodes: T0 14, T1 14 (below 0), T2 3, T3 14 (below 1), T4 4
     CHECK_TREE(t, V(14, 14, 3, 14, 4), V(-1, 0, -1, 1, -1), V(0.45f, 0.45f, 0.15f, 0.45f, 0.08f),
                V(108, 116, 109, 124, 110));
 
     // k is clamped to 1..8; with k = 1 only rank 0 is kept: a chain.
-    std::unique_ptr<sd_drafter> k1(sd_drafter_recycling_init(1, N_VOCAB));
+    std::unique_ptr<sd_drafter> k1(sd_drafter_recycling_init({1}, N_VOCAB));
     observe(*k1, {1, 2}, {row({{2, 5.0f}, {5, 3.0f}}), row({{3, 4.0f}, {4, 2.0f}})});
-    k1->draft({1}, 16, 4, t);
+    k1->draft({{1}, 16, 4, nullptr}, t);
     CHECK_TREE(t, V(2, 3), V(-1, 0), V(0.45f, 0.45f), V(108, 116));
 }
 
@@ -794,9 +794,9 @@ static void test_recycling() {
 // 7. automatic strategy
 
 static void test_auto() {
-    std::unique_ptr<sd_drafter> lookup(sd_drafter_lookup_init(1, 3, 4));
-    std::unique_ptr<sd_drafter> recycling(sd_drafter_recycling_init(3, N_VOCAB));
-    std::unique_ptr<sd_drafter> lookahead(sd_drafter_lookahead_init(2, 3, 4));
+    std::unique_ptr<sd_drafter> lookup(sd_drafter_lookup_init({1, 3, 4}));
+    std::unique_ptr<sd_drafter> recycling(sd_drafter_recycling_init({3}, N_VOCAB));
+    std::unique_ptr<sd_drafter> lookahead(sd_drafter_lookahead_init({2, 3, 4}));
     std::unique_ptr<sd_drafter> a(sd_drafter_auto_init(lookup.get(), recycling.get(), lookahead.get()));
     CHECK_EQ_STR(a->name(), "auto");
     CHECK(a->wants_logits());
@@ -805,17 +805,17 @@ static void test_auto() {
     // Before any observe: lookup alone. history [1 2 3 0 1], root 1: only [1] matches (at 0) -> [2 3]
     // with ngram 1: conf 0.42, 0.378, buckets 17, 18.
     const std::vector<llama_token> h = {1, 2, 3, 0, 1};
-    a->draft(h, 16, 2, t);
+    a->draft({h, 16, 2, nullptr}, t);
     CHECK_TREE(t, V(2, 3), V(-1, 0), V(0.42f, 0.378f), V(17, 18));
 
     // observe goes to the recycling drafter: 1 -> 2 > 5 > 9, 2 -> 3 > 4 > 6 (same as above).
     observe(*a, {1, 2}, {row({{2, 5.0f}, {5, 3.0f}, {9, 1.0f}}), row({{3, 4.0f}, {4, 2.0f}, {6, 1.0f}})});
-    recycling->draft(h, 16, 2, t);
+    recycling->draft({h, 16, 2, nullptr}, t);
     CHECK(sd_tree_size(t) == 6); // the recycling drafter did learn it
 
     // Merged: lookup's [2 3] first; recycling's 2 and 2->3 are the same nodes (conf max(0.42, 0.45) =
     // 0.45 and max(0.378, 0.45) = 0.45, buckets stay lookup's), then its new nodes 5, 9, 4 (below 2), 6.
-    a->draft(h, 16, 2, t);
+    a->draft({h, 16, 2, nullptr}, t);
     CHECK_TREE(t, V(2, 3, 5, 9, 4, 6), V(-1, 0, -1, -1, 0, 0),
                V(0.45f, 0.45f, 0.15f, 0.08f, 0.15f, 0.08f), V(17, 18, 109, 110, 117, 118));
     CHECK(no_duplicate_children(t));
@@ -823,12 +823,12 @@ static void test_auto() {
     // When lookup is more confident, its conf stays: history [0 1 2 3 0 1], ngram 2 [0 1] at 0 ->
     // [2 3] with conf 0.54, 0.486 (> 0.45); buckets 33, 34.
     const std::vector<llama_token> h2 = {0, 1, 2, 3, 0, 1};
-    a->draft(h2, 16, 2, t);
+    a->draft({h2, 16, 2, nullptr}, t);
     CHECK_TREE(t, V(2, 3, 5, 9, 4, 6), V(-1, 0, -1, -1, 0, 0),
                V(0.54f, 0.486f, 0.15f, 0.08f, 0.15f, 0.08f), V(33, 34, 109, 110, 117, 118));
 
     // max_nodes applies to the merged tree: 4 -> [2 3] + recycling's new 5, 9.
-    a->draft(h, 4, 2, t);
+    a->draft({h, 4, 2, nullptr}, t);
     CHECK_TREE(t, V(2, 3, 5, 9), V(-1, 0, -1, -1), V(0.45f, 0.45f, 0.15f, 0.08f), V(17, 18, 109, 110));
 
     // Branches that differ: lookup proposes [5 7] (history [1 5 7 0 1]), recycling 2, 5, 9, ...:
@@ -837,7 +837,7 @@ static void test_auto() {
     //   merged: 5 (0.42, 17), 7 (0.378, 18, below 5), 2, 9, then below 2: 3, 4, 6 -- in the order the
     //   recycling tree lists them: 2 (its node 0), 3 (node 1), 5 (shared), 9, 4, 6.
     const std::vector<llama_token> h3 = {1, 5, 7, 0, 1};
-    a->draft(h3, 16, 2, t);
+    a->draft({h3, 16, 2, nullptr}, t);
     CHECK_TREE(t, V(5, 7, 2, 3, 9, 4, 6), V(-1, 0, -1, 2, -1, 2, 2),
                V(0.42f, 0.378f, 0.45f, 0.45f, 0.08f, 0.15f, 0.08f), V(17, 18, 108, 116, 110, 117, 118));
     CHECK(no_duplicate_children(t));
@@ -847,7 +847,7 @@ static void test_auto() {
     bool ok = true;
     for (const auto & hh : hs) {
         for (int32_t max_nodes : {1, 3, 8, 32}) {
-            a->draft(hh, max_nodes, 4, t);
+            a->draft({hh, max_nodes, 4, nullptr}, t);
             ok = ok && well_formed(t) && no_duplicate_children(t) && sd_tree_size(t) <= max_nodes;
             const std::vector<int32_t> dep = sd_tree_depths(t);
             for (int32_t x : dep) ok = ok && x <= 4;
@@ -879,7 +879,7 @@ static void observe_aux(sd_drafter & d, const sd_aux_batch & aux, const std::vec
 
 static void test_lookahead() {
     // w = 3 columns, n = 3: 2 levels, g = 2 n-grams per first token.
-    std::unique_ptr<sd_drafter> d(sd_drafter_lookahead_init(3, 3, 2));
+    std::unique_ptr<sd_drafter> d(sd_drafter_lookahead_init({3, 3, 2}));
     CHECK_EQ_STR(d->name(), "lookahead");
     CHECK(d->aux_columns() == 3);
     CHECK(d->aux_column_tokens() == 2);
@@ -889,7 +889,7 @@ static void test_lookahead() {
 
     // An empty pool drafts nothing; the window starts with tokens of the history.
     const std::vector<llama_token> h = {5, 6, 7};
-    d->draft(h, 16, 8, t);
+    d->draft({h, 16, 8, nullptr}, t);
     CHECK(sd_tree_size(t) == 0);
     d->aux(2, aux);
     CHECK(aux.n_columns == 2);
@@ -910,23 +910,23 @@ static void test_lookahead() {
     // The model predicts 11 after column 0 and 12 after column 1 (2 columns evaluated). Column c held
     // (a_c, b_c); the n-grams (a_c, b_c, guess) go to the pool under a_c, and the column shifts to
     // (b_c, guess).
-    d->draft(h, 16, 8, t);
+    d->draft({h, 16, 8, nullptr}, t);
     d->aux(2, aux);
     const std::vector<llama_token> before = aux.token; // a0 a1 b0 b1
     const sd_draft_tree empty;
     observe_aux(*d, aux, {11, 12}, empty, {});
-    d->draft(h, 16, 8, t);
+    d->draft({h, 16, 8, nullptr}, t);
     d->aux(3, aux);
     CHECK(aux.token[0] == before[2] && aux.token[1] == before[3]); // level 0 = the old level 1
     CHECK(aux.token[3] == 11 && aux.token[4] == 12);                // level 1 = the new guesses
     // Column 2 was not evaluated: unchanged (its tokens are at 2 and 5).
     // The pool: root a0 proposes [b0 11] as a chain, buckets 201, 202.
     const std::vector<llama_token> ha = {9, before[0]};
-    d->draft(ha, 16, 8, t);
+    d->draft({ha, 16, 8, nullptr}, t);
     CHECK(before[0] != before[1]); // else a1's n-gram would be proposed too
     CHECK_TREE(t, V(before[2], 11), V(-1, 0), V(0.3f, 0.6f), V(201, 202));
     // max_depth cuts the chain.
-    d->draft(ha, 16, 1, t);
+    d->draft({ha, 16, 1, nullptr}, t);
     CHECK(sd_tree_size(t) >= 1 && sd_tree_size(t) <= 2);
     bool depth_one = true;
     for (int32_t p : t.parent) depth_one = depth_one && p == -1;
@@ -934,29 +934,29 @@ static void test_lookahead() {
 
     // Up to g = 2 n-grams per first token, the newest first, repeated ones not duplicated:
     // a fresh drafter with one column whose guesses follow token 1 three times.
-    std::unique_ptr<sd_drafter> one(sd_drafter_lookahead_init(1, 2, 2));
+    std::unique_ptr<sd_drafter> one(sd_drafter_lookahead_init({1, 2, 2}));
     const std::vector<llama_token> h1 = {1};
     for (llama_token next : {1, 12, 13, 13, 13}) {
         // window holds 1 (from the history) then each guess: n-grams (1 1), (1 12), (12 13), (13 13) twice
-        one->draft(h1, 16, 8, t);
+        one->draft({h1, 16, 8, nullptr}, t);
         one->aux(1, aux);
         observe_aux(*one, aux, {next}, empty, {});
     }
-    one->draft(h1, 16, 8, t);
+    one->draft({h1, 16, 8, nullptr}, t);
     CHECK_TREE(t, V(12, 1), V(-1, -1), V(0.3f, 0.3f), V(201, 201));
     const std::vector<llama_token> h13 = {13};
-    one->draft(h13, 16, 8, t);
+    one->draft({h13, 16, 8, nullptr}, t);
     CHECK_TREE(t, V(13), V(-1), V(0.3f), V(201));
 
     // The window's value: accepted pooled nodes per evaluated guess, with the prior's weight of 64
     // guesses. 2 guesses evaluated with 2 pooled nodes accepted: (2 + 0.02 * 64) / (2 + 64), after
     // the earlier observations faded. Nodes of other drafters do not count.
-    std::unique_ptr<sd_drafter> v(sd_drafter_lookahead_init(1, 3, 4));
+    std::unique_ptr<sd_drafter> v(sd_drafter_lookahead_init({1, 3, 4}));
     sd_draft_tree accepted_tree;
     sd_tree_add(accepted_tree, 3, -1, 0.3f, 201);
     sd_tree_add(accepted_tree, 4, 0, 0.6f, 202);
     sd_tree_add(accepted_tree, 5, 1, 0.5f, 17);
-    v->draft(h1, 16, 8, t);
+    v->draft({h1, 16, 8, nullptr}, t);
     v->aux(1, aux);
     observe_aux(*v, aux, {7}, accepted_tree, {0, 1, 2});
     CHECK(std::fabs(v->aux_value() - (2.0 + 0.02 * 64) / (2.0 + 64)) < 1e-9);

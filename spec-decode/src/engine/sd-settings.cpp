@@ -2,7 +2,8 @@
 // Defaults are set from the tables, values set by name are checked against them, and front ends
 // (the JNI library, command lines) read them instead of repeating ranges and defaults.
 #include "spec-decode.h"
-#include "sd-internal.h"
+#include "engine/sd-settings.h"
+#include "model/sd-log.h"
 
 #include <cmath>
 #include <cstring>

@@ -30,7 +30,8 @@
 #include "ggml.h"
 #include "gguf.h"
 #include "llama.h"
-#include "sd-heads.h"
+#include "heads/sd-heads.h"
+#include "model/sd-model.h"
 #include "spec-decode.h"
 
 #include <cerrno>

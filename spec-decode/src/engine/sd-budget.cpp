@@ -1,4 +1,4 @@
-#include "sd-budget.h"
+#include "engine/sd-budget.h"
 
 #include <algorithm>
 #include <numeric>
@@ -32,20 +32,20 @@ void sd_cost_model::observe(int32_t n, double t_us) {
     }
 }
 
-float sd_accept_model::estimate(int32_t bucket, float prior) const {
+float sd_bucket_stats::estimate(int32_t bucket, float prior) const {
     auto it = counts.find(bucket);
     const double tried = it == counts.end() ? 0.0 : it->second.first;
     const double accepted = it == counts.end() ? 0.0 : it->second.second;
     return (float) ((accepted + SD_PRIOR_WEIGHT * prior) / (tried + SD_PRIOR_WEIGHT));
 }
 
-void sd_accept_model::observe(int32_t bucket, bool accepted) {
+void sd_bucket_stats::observe(int32_t bucket, bool accepted) {
     std::pair<double, double> & c = counts[bucket];
     c.first += 1;
     c.second += accepted ? 1 : 0;
 }
 
-std::vector<bool> sd_budget_select(const sd_draft_tree & tree, const sd_accept_model & accept,
+std::vector<bool> sd_budget_select(const sd_draft_tree & tree, const sd_bucket_stats & rates,
                                    const sd_cost_model & cost, int32_t max_nodes, int32_t max_leaves,
                                    double * expected) {
     const int32_t n = sd_tree_size(tree);
@@ -55,7 +55,7 @@ std::vector<bool> sd_budget_select(const sd_draft_tree & tree, const sd_accept_m
     std::vector<double> cond((size_t) n);
     std::map<int32_t, double> sibling_sum;
     for (int32_t i = 0; i < n; i++) {
-        cond[(size_t) i] = accept.estimate(tree.bucket[(size_t) i], tree.conf[(size_t) i]);
+        cond[(size_t) i] = rates.estimate(tree.bucket[(size_t) i], tree.conf[(size_t) i]);
         sibling_sum[tree.parent[(size_t) i]] += cond[(size_t) i];
     }
     std::vector<double> p((size_t) n);
@@ -75,10 +75,9 @@ std::vector<bool> sd_budget_select(const sd_draft_tree & tree, const sd_accept_m
     // the ranking is cut at the first node that does not raise the rate (a node's rank and rate depend on
     // the estimates of the nodes before it, never on those after it).
     const bool stop_at_first_loss = sd_tree_has_drawn(tree);
-    double best_rate = 1.0 / cost.cost(1);
+    sd_rate rate(cost);
     int32_t best_n = 0;
     double best_tokens = 1.0;
-    double tokens = 1.0; // the bonus token comes with every step
     std::vector<int32_t> children((size_t) n, 0);
     int32_t leaves = 0;
     const int32_t limit = std::min(n, max_nodes);
@@ -92,12 +91,9 @@ std::vector<bool> sd_budget_select(const sd_draft_tree & tree, const sd_accept_m
         keep[(size_t) node] = true;
         leaves = new_leaves;
         if (parent >= 0) children[(size_t) parent]++;
-        tokens += p[(size_t) node];
-        const double rate = tokens / cost.cost(k + 2);
-        if (rate > best_rate) {
-            best_rate = rate;
+        if (rate.add(p[(size_t) node], k + 1)) {
             best_n = k + 1;
-            best_tokens = tokens;
+            best_tokens = rate.tokens;
         } else if (stop_at_first_loss) {
             break;
         }
@@ -121,4 +117,29 @@ int32_t sd_budget_columns(const sd_cost_model & cost, int32_t n_nodes, double ex
         }
     }
     return best;
+}
+
+sd_rate::sd_rate(const sd_cost_model & c) : cost(c), tokens(1.0), best(1.0 / c.cost(1)) {}
+
+bool sd_rate::add(double p, int32_t n_nodes) {
+    tokens += p;
+    const double r = tokens / cost.cost(n_nodes + 1);
+    if (r <= best) return false;
+    best = r;
+    return true;
+}
+
+bool sd_budget::drafts() {
+    if (skip == 0) return true;
+    skip--;
+    return false;
+}
+
+void sd_budget::kept(bool anything) {
+    if (anything) {
+        pause = 0;
+    } else {
+        pause = std::min(16, std::max(1, pause * 2));
+        skip = pause;
+    }
 }

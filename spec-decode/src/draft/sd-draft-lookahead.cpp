@@ -7,14 +7,11 @@
 //
 // Guesses are greedy predictions, whatever the sampler: the drafts are deterministic and the
 // engine's acceptance keeps the output exact.
-#include "sd-draft.h"
+#include "draft/sd-drafter.h"
 
 #include <algorithm>
 #include <cmath>
 #include <unordered_map>
-
-// Buckets of pooled n-gram nodes: 200 + depth.
-static constexpr int32_t LOOKAHEAD_BUCKET = 200;
 
 // Before anything is observed, an evaluated guess is assumed to be worth this many accepted draft
 // tokens later, with the weight of this many guesses (the paper's 7B runs with w = 15, n = 5 gained
@@ -42,9 +39,10 @@ struct sd_drafter_lookahead : sd_drafter {
     int32_t aux_column_tokens() const override { return levels; }
     double  aux_value() const override { return (gained + PRIOR_VALUE * PRIOR_WEIGHT) / (spent + PRIOR_WEIGHT); }
 
-    void draft(const std::vector<llama_token> & history, int32_t max_nodes, int32_t max_depth,
-               sd_draft_tree & out) override {
+    void draft(const sd_draft_request & request, sd_draft_tree & out) override {
         sd_tree_clear(out);
+        const std::vector<llama_token> & history = request.history;
+        const int32_t max_nodes = request.max_nodes, max_depth = request.max_depth;
         n_columns = 0;
         if (history.empty()) return;
         if (!ready) {
@@ -64,7 +62,7 @@ struct sd_drafter_lookahead : sd_drafter {
                 const int32_t child = sd_tree_find_child(out, parent, ngram[(size_t) d]);
                 parent = child >= 0 ? child
                                     : sd_tree_add(out, ngram[(size_t) d], parent, d == 0 ? 0.3f : 0.6f,
-                                                  LOOKAHEAD_BUCKET + std::min(d + 1, 99));
+                                                  SD_BUCKET_LOOKAHEAD + std::min(d + 1, 99));
             }
         }
     }
@@ -88,8 +86,7 @@ struct sd_drafter_lookahead : sd_drafter {
         gained *= FADE;
         spent *= FADE;
         for (int32_t i = 0; i < step.n_accepted; i++) {
-            const int32_t bucket = step.tree->bucket[(size_t) step.accepted[i]];
-            if (bucket >= LOOKAHEAD_BUCKET && bucket < LOOKAHEAD_BUCKET + 100) gained += 1;
+            if (sd_bucket_in(step.tree->bucket[(size_t) step.accepted[i]], SD_BUCKET_LOOKAHEAD)) gained += 1;
         }
         if (n_columns == 0 || step.n_aux != n_columns * levels) return;
         spent += step.n_aux;
@@ -119,6 +116,6 @@ struct sd_drafter_lookahead : sd_drafter {
     }
 };
 
-sd_drafter * sd_drafter_lookahead_init(int32_t w, int32_t n, int32_t g) {
-    return new sd_drafter_lookahead(w, n, g);
+sd_drafter * sd_drafter_lookahead_init(const sd_lookahead_params & params) {
+    return new sd_drafter_lookahead(params.w, params.n, params.g);
 }

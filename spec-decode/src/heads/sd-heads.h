@@ -10,7 +10,6 @@
 #pragma once
 
 #include "spec-decode.h"
-#include "sd-internal.h"
 
 #include "ggml.h"
 #include "ggml-alloc.h"
@@ -67,13 +66,6 @@ size_t sd_heads_graph_size(int32_t n_heads, int32_t n_layers);
 
 // The device heads for this model run on: the model's GPU when it is offloaded to one, else the CPU.
 ggml_backend_dev_t sd_heads_device(const sd_model * model);
-
-// The base model's output projection (output.weight, else the tied token_embd.weight) as F32,
-// [n_vocab][n_embd] row-major, read from the model's file.
-sd_status sd_model_output_f32(const sd_model * model, std::vector<float> & out, std::string & error);
-
-// Fingerprint of a model file (see sd_model_fingerprint).
-sd_status sd_fingerprint_file(const char * path, std::string & out, std::string & error);
 
 // On the CPU the evaluator computes with `threadpool` when given (the session's, so that the heads
 // and llama.cpp do not run two sets of threads), else with n_threads threads of its own.

@@ -4,7 +4,7 @@
 // unlikely or extra tokens are expensive (a CPU), and wide trees when they are nearly free (a GPU).
 #pragma once
 
-#include "sd-draft.h"
+#include "draft/sd-tree.h"
 
 #include <cstdint>
 #include <map>
@@ -19,8 +19,9 @@ struct sd_cost_model {
     void   observe(int32_t n, double t_us); // running average with the newest observations weighted 0.2
 };
 
-// Acceptance learnt per bucket: of the nodes tried (their parent was accepted), how many were accepted.
-struct sd_accept_model {
+// How often nodes of each bucket (engine/draft/sd-drafter.h) were accepted: of the nodes tried
+// (their parent was accepted), how many were.
+struct sd_bucket_stats {
     std::map<int32_t, std::pair<double, double>> counts; // bucket -> (tried, accepted)
 
     // Estimated probability that a node is accepted given its parent was; the drafter's own
@@ -37,7 +38,7 @@ static constexpr double SD_PRIOR_WEIGHT = 4.0;
 // highest (1 + expected accepted) / cost(1 + size) is kept, as long as it beats plain decoding
 // (1 / cost(1)). At most max_nodes nodes and max_leaves leaves. Returns the keep mask; *expected
 // receives the expected tokens of the step.
-std::vector<bool> sd_budget_select(const sd_draft_tree & tree, const sd_accept_model & accept,
+std::vector<bool> sd_budget_select(const sd_draft_tree & tree, const sd_bucket_stats & rates,
                                    const sd_cost_model & cost, int32_t max_nodes, int32_t max_leaves,
                                    double * expected);
 
@@ -46,3 +47,35 @@ std::vector<bool> sd_budget_select(const sd_draft_tree & tree, const sd_accept_m
 // the count in [0, max_columns] with the most expected tokens per unit of time.
 int32_t sd_budget_columns(const sd_cost_model & cost, int32_t n_nodes, double expected, double value,
                           int32_t per_column, int32_t max_columns);
+
+// The rate of a growing prefix of ranked nodes: expected tokens per unit of time, starting from
+// plain decoding's (one token for cost(1)). sd_budget_select ranks a tree's nodes with it; a drafter
+// that pays for every node it proposes (a draft model) grows its chain while a node raises the rate.
+struct sd_rate {
+    const sd_cost_model & cost;
+    double tokens; // expected tokens of the step so far (the bonus token included)
+    double best;   // the best rate seen
+
+    explicit sd_rate(const sd_cost_model & cost);
+
+    // Adds a node accepted with probability p (its whole path's), making n_nodes nodes in all; true
+    // when the rate rose above the best so far (which it then becomes).
+    bool add(double p, int32_t n_nodes);
+};
+
+// The budget of a session: what it learnt about acceptance and cost, and its back-off.
+struct sd_budget {
+    sd_bucket_stats rates;
+    sd_cost_model   cost;
+    int32_t         skip  = 0; // steps left without drafting
+    int32_t         pause = 0; // length of the next back-off
+
+    // After steps where the budget kept nothing it backs off exponentially (1, 2, 4 .. 16 steps),
+    // since drafting would only cost time. paused(): this step does not draft; drafts(): the same,
+    // counting the step.
+    bool paused() const { return skip > 0; }
+    bool drafts();
+
+    // What the step kept: nothing lengthens the next back-off, anything ends it.
+    void kept(bool anything);
+};

@@ -1,63 +1,21 @@
 // Model loading, information, tokenizer and chat template.
-#include "spec-decode.h"
-#include "sd-internal.h"
-#include "sd-heads.h"
-
-#include "gguf.h"
-
-#include <sys/stat.h>
+#include "model/sd-model.h"
+#include "model/sd-gguf.h"
+#include "model/sd-log.h"
+#include "engine/sd-settings.h"
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <thread>
 #include <unordered_map>
 
-sd_status sd_fail(std::string & error, sd_status status, std::string message) {
-    error = std::move(message);
-    return status;
-}
-
-// Checks what llama.cpp would otherwise report only in its log: the file exists, is a regular
-// readable file and starts with the GGUF magic.
-sd_status sd_check_gguf_file(const char * path, const char * what, std::string & error) {
-    const std::string w = what;
-    struct stat st;
-    if (stat(path, &st) != 0) {
-        return sd_fail(error, SD_ERR_MODEL_LOAD,
-                       w + " file not found: " + path + " (" + std::strerror(errno) + ")");
-    }
-    if (S_ISDIR(st.st_mode)) {
-        return sd_fail(error, SD_ERR_MODEL_LOAD, w + " path is a directory, not a GGUF file: " + path);
-    }
-    if (!S_ISREG(st.st_mode)) {
-        return sd_fail(error, SD_ERR_MODEL_LOAD, w + " path is not a regular file: " + path);
-    }
-    FILE * f = std::fopen(path, "rb");
-    if (f == nullptr) {
-        return sd_fail(error, SD_ERR_MODEL_LOAD,
-                       "cannot read " + w + " file: " + path + " (" + std::strerror(errno) + ")");
-    }
-    char magic[4] = {0, 0, 0, 0};
-    const size_t n = std::fread(magic, 1, sizeof(magic), f);
-    std::fclose(f);
-    if (n < sizeof(magic)) {
-        return sd_fail(error, SD_ERR_MODEL_LOAD,
-                       w + " file is not a GGUF file (only " + std::to_string(st.st_size) + " bytes): " + path);
-    }
-    if (std::memcmp(magic, "GGUF", 4) != 0) {
-        return sd_fail(error, SD_ERR_MODEL_LOAD, w + " file is not a GGUF file (no GGUF magic): " + path);
-    }
-    return SD_OK;
-}
-
 // Checks, on the GGUF metadata alone, what llama.cpp asserts on (aborting the process) instead of
 // returning an error. Each check here comes from an input ci/fuzz found.
 static sd_status check_gguf_metadata(const char * path, std::string & error) {
-    gguf_init_params gparams = {/*no_alloc =*/ true, /*ctx =*/ nullptr};
-    gguf_context * gguf = gguf_init_from_file(path, gparams);
+    sd_gguf_ptr g = sd_gguf_open(path);
+    gguf_context * gguf = g.get();
     if (gguf == nullptr) {
         std::string reason = sd_log_take_last_error();
         return sd_fail(error, SD_ERR_MODEL_LOAD,
@@ -83,7 +41,6 @@ static sd_status check_gguf_metadata(const char * path, std::string & error) {
             }
         }
     }
-    gguf_free(gguf);
     return status;
 }
 

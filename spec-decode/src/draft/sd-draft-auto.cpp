@@ -1,7 +1,7 @@
 // The automatic strategy: prompt lookup, Token Recycling and lookahead proposed together. Which of
 // their nodes are worth evaluating, and whether lookahead's window is, is left to the budget, which
 // knows each bucket's observed acceptance, the window's learnt value and the device's cost per batch size.
-#include "sd-draft.h"
+#include "draft/sd-drafter.h"
 
 #include <algorithm>
 
@@ -17,12 +17,11 @@ struct sd_drafter_auto : sd_drafter {
 
     bool wants_logits() const override { return true; }
 
-    void draft(const std::vector<llama_token> & history, int32_t max_nodes, int32_t max_depth,
-               sd_draft_tree & out) override {
+    void draft(const sd_draft_request & request, sd_draft_tree & out) override {
         sd_tree_clear(out);
         for (sd_drafter * d : {lookup, recycling, lookahead}) {
-            d->draft(history, max_nodes, max_depth, part);
-            merge(out, part, max_nodes);
+            d->draft(request, part);
+            merge(out, part, request.max_nodes);
         }
     }
 

@@ -1,4 +1,4 @@
-#include "sd-text.h"
+#include "model/sd-text.h"
 
 void sd_text_stream_reset(sd_text_stream & stream, const std::vector<std::string> & stop) {
     stream.stop.clear();

@@ -1,7 +1,8 @@
 // Heads weights from files of other formats (Medusa's safetensors): the importer found where each
 // tensor lies; this reads the values and converts them to F32, a bounded chunk at a time, so that a
 // file of several GB never needs a second copy in its own type.
-#include "sd-internal.h"
+#include "model/sd-gguf.h"
+#include "model/sd-log.h"
 
 #include "ggml.h"
 
@@ -9,8 +10,6 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
-
-struct import_file_closer { void operator()(FILE * f) const { std::fclose(f); } };
 
 static std::string source_name(const sd_heads_info & info, size_t i) {
     const size_t per_head = (size_t) (2 * info.n_layers + (info.shared_output ? 0 : 1));
@@ -32,12 +31,11 @@ sd_status sd_heads_read_from(const char * path, const std::vector<sd_heads_sourc
         return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "expected " + std::to_string((size_t) info.n_heads * per_head) +
                        " tensor sources for the heads, got " + std::to_string(sources.size()));
     }
-    std::unique_ptr<FILE, import_file_closer> f(path != nullptr ? std::fopen(path, "rb") : nullptr);
-    if (!f || std::fseek(f.get(), 0, SEEK_END) != 0) {
+    sd_file_ptr f(path != nullptr ? std::fopen(path, "rb") : nullptr);
+    if (!f) {
         return sd_fail(error, SD_ERR_MODEL_LOAD, std::string("cannot open ") + (path != nullptr ? path : "(null)"));
     }
-    const long end = std::ftell(f.get());
-    const uint64_t file_size = end < 0 ? 0 : (uint64_t) end;
+    const uint64_t file_size = sd_file_size(f.get());
     const std::string where = std::string(" (") + path + ")";
 
     const size_t ee = (size_t) info.n_embd * (size_t) info.n_embd;

@@ -2,7 +2,7 @@
 // predictions after each token, seen in earlier steps (accepted or not), are kept in an adjacency
 // matrix and recycled as drafts. Drafting walks the matrix from the current token along a static
 // tree template.
-#include "sd-draft.h"
+#include "draft/sd-drafter.h"
 
 #include <algorithm>
 #include <queue>
@@ -57,9 +57,10 @@ struct sd_drafter_recycling : sd_drafter {
 
     bool wants_logits() const override { return true; }
 
-    void draft(const std::vector<llama_token> & history, int32_t max_nodes, int32_t max_depth,
-               sd_draft_tree & out) override {
+    void draft(const sd_draft_request & request, sd_draft_tree & out) override {
         sd_tree_clear(out);
+        const std::vector<llama_token> & history = request.history;
+        const int32_t max_nodes = request.max_nodes, max_depth = request.max_depth;
         if (history.empty()) return;
         const llama_token root = history.back();
         if (root < 0 || root >= n_vocab) return;
@@ -77,7 +78,8 @@ struct sd_drafter_recycling : sd_drafter {
             }
             const llama_token next = matrix[(size_t) from * (size_t) k + (size_t) tn.rank];
             if (next < 0 || sd_tree_find_child(out, parent, next) >= 0) continue;
-            node_of[t] = sd_tree_add(out, next, parent, k_rank_prior[tn.rank], 100 + std::min(tn.depth, 7) * 8 + tn.rank);
+            node_of[t] = sd_tree_add(out, next, parent, k_rank_prior[tn.rank],
+                                      SD_BUCKET_RECYCLING + std::min(tn.depth, 7) * 8 + tn.rank);
             token_of[t] = next;
         }
     }
@@ -114,6 +116,6 @@ struct sd_drafter_recycling : sd_drafter {
     }
 };
 
-sd_drafter * sd_drafter_recycling_init(int32_t k, int32_t n_vocab) {
-    return new sd_drafter_recycling(k, n_vocab);
+sd_drafter * sd_drafter_recycling_init(const sd_recycling_params & params, int32_t n_vocab) {
+    return new sd_drafter_recycling(params.k, n_vocab);
 }

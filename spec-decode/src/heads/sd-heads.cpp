@@ -1,7 +1,9 @@
-// Medusa heads: the GGUF heads file (docs/medusa-heads.md), model fingerprints, loading onto a
-// ggml backend, evaluation, and writing.
-#include "sd-heads.h"
-#include "sd-internal.h"
+// Medusa heads: the GGUF heads file (docs/medusa-heads.md), loading onto a ggml backend,
+// evaluation, and writing.
+#include "heads/sd-heads.h"
+#include "model/sd-gguf.h"
+#include "model/sd-log.h"
+#include "model/sd-model.h"
 
 #include "ggml-alloc.h"
 #include "ggml-cpu.h"
@@ -28,142 +30,23 @@ static std::string w_name(int32_t k, int32_t l) { return "medusa." + std::to_str
 static std::string b_name(int32_t k, int32_t l) { return "medusa." + std::to_string(k) + "." + std::to_string(l) + ".bias"; }
 static std::string o_name(int32_t k)            { return "medusa." + std::to_string(k) + ".output.weight"; }
 
-struct gguf_deleter { void operator()(gguf_context * g) const { gguf_free(g); } };
-typedef std::unique_ptr<gguf_context, gguf_deleter> gguf_ptr;
-struct file_closer { void operator()(FILE * f) const { std::fclose(f); } };
-typedef std::unique_ptr<FILE, file_closer> file_ptr;
-
-static gguf_ptr open_gguf(const char * path) {
-    gguf_init_params params = {/*no_alloc =*/ true, /*ctx =*/ nullptr};
-    return gguf_ptr(gguf_init_from_file(path, params));
-}
-
-static std::string str_key(const gguf_context * g, const char * key) {
-    const int64_t id = gguf_find_key(g, key);
-    return id >= 0 && gguf_get_kv_type(g, id) == GGUF_TYPE_STRING ? gguf_get_val_str(g, id) : "";
-}
-
-// Reads bytes [offset, offset + n) of a file; false when the file is shorter.
-static bool read_at(FILE * f, size_t offset, void * dst, size_t n) {
-    return std::fseek(f, (long) offset, SEEK_SET) == 0 && std::fread(dst, 1, n, f) == n;
-}
-
-//
-// Fingerprint
-//
-
-static void fnv(uint64_t & h, const void * data, size_t n) {
-    const uint8_t * p = static_cast<const uint8_t *>(data);
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ULL;
-    }
-}
-
-// The tensor that projects hidden states to logits: output.weight, or the tied token embedding.
-static int64_t output_tensor(const gguf_context * g) {
-    const int64_t id = gguf_find_tensor(g, "output.weight");
-    return id >= 0 ? id : gguf_find_tensor(g, "token_embd.weight");
-}
-
-sd_status sd_fingerprint_file(const char * path, std::string & out, std::string & error) {
-    gguf_ptr g = open_gguf(path);
-    if (!g) return sd_fail(error, SD_ERR_MODEL_LOAD, std::string("cannot read the model's GGUF metadata: ") + path);
-    uint64_t h = 0xcbf29ce484222325ULL;
-    const std::string arch = str_key(g.get(), K_ARCH);
-    fnv(h, arch.data(), arch.size() + 1);
-    const int64_t tokens = gguf_find_key(g.get(), "tokenizer.ggml.tokens");
-    if (tokens >= 0 && gguf_get_kv_type(g.get(), tokens) == GGUF_TYPE_ARRAY &&
-        gguf_get_arr_type(g.get(), tokens) == GGUF_TYPE_STRING) {
-        const size_t n = gguf_get_arr_n(g.get(), tokens);
-        for (size_t i = 0; i < n; i++) {
-            const char * t = gguf_get_arr_str(g.get(), tokens, i);
-            fnv(h, t, std::strlen(t) + 1);
-        }
-    }
-    const int64_t t = output_tensor(g.get());
-    if (t < 0) return sd_fail(error, SD_ERR_MODEL_LOAD, std::string("the model has no output projection: ") + path);
-    const ggml_type type = gguf_get_tensor_type(g.get(), t);
-    fnv(h, &type, sizeof(type));
-    fnv(h, gguf_get_tensor_ne(g.get(), t), sizeof(int64_t) * GGML_MAX_DIMS);
-    // the first 4 MiB of the projection: enough to tell models apart, cheap to read
-    std::vector<uint8_t> bytes(std::min(gguf_get_tensor_size(g.get(), t), (size_t) 4 << 20));
-    file_ptr f(std::fopen(path, "rb"));
-    if (!f || !read_at(f.get(), gguf_get_data_offset(g.get()) + gguf_get_tensor_offset(g.get(), t), bytes.data(),
-                       bytes.size())) {
-        return sd_fail(error, SD_ERR_MODEL_LOAD, std::string("cannot read the model's output projection: ") + path);
-    }
-    fnv(h, bytes.data(), bytes.size());
-    char hex[17];
-    std::snprintf(hex, sizeof(hex), "%016" PRIx64, h);
-    out = hex;
-    return SD_OK;
-}
-
-sd_status sd_model_fingerprint(const sd_model * model, std::string & out, std::string & error) {
-    // computed once per model, when first needed (loading heads), not at every model load
-    std::call_once(model->fingerprint_once, [model] {
-        if (sd_fingerprint_file(model->path.c_str(), model->fingerprint, model->fingerprint_error) != SD_OK) {
-            model->fingerprint.clear();
-        }
-    });
-    if (model->fingerprint.empty()) return sd_fail(error, SD_ERR_MODEL_LOAD, model->fingerprint_error);
-    out = model->fingerprint;
-    return SD_OK;
-}
-
-sd_status sd_model_output_f32(const sd_model * model, std::vector<float> & out, std::string & error) {
-    const char * path = model->path.c_str();
-    gguf_ptr g = open_gguf(path);
-    const int64_t t = g ? output_tensor(g.get()) : -1;
-    if (t < 0) return sd_fail(error, SD_ERR_MODEL_LOAD, std::string("cannot read the model's output projection: ") + path);
-    const int64_t * ne = gguf_get_tensor_ne(g.get(), t);
-    const ggml_type type = gguf_get_tensor_type(g.get(), t);
-    const int64_t n = ne[0] * ne[1];
-    if (ne[0] != llama_model_n_embd(model->model) || ne[1] != llama_vocab_n_tokens(model->vocab) ||
-        (type != GGML_TYPE_F32 && ggml_get_type_traits(type)->to_float == nullptr)) {
-        return sd_fail(error, SD_ERR_MODEL_LOAD, std::string("the model's output projection has an unexpected shape or type: ") + path);
-    }
-    std::vector<uint8_t> bytes(gguf_get_tensor_size(g.get(), t));
-    file_ptr f(std::fopen(path, "rb"));
-    if (!f || !read_at(f.get(), gguf_get_data_offset(g.get()) + gguf_get_tensor_offset(g.get(), t), bytes.data(), bytes.size())) {
-        return sd_fail(error, SD_ERR_MODEL_LOAD, std::string("cannot read the model's output projection: ") + path);
-    }
-    out.resize((size_t) n);
-    if (type == GGML_TYPE_F32) {
-        std::memcpy(out.data(), bytes.data(), (size_t) n * sizeof(float));
-    } else {
-        ggml_get_type_traits(type)->to_float(bytes.data(), out.data(), n);
-    }
-    return SD_OK;
-}
-
 //
 // The heads file
 //
 
-// A tensor of the file: where its data is and what it is.
-struct file_tensor {
-    std::string name;
-    ggml_type   type;
-    int64_t     ne[2];
-    size_t      offset; // in the file
-    size_t      size;
-};
-
 // Parses and checks a heads file's metadata and tensor index.
-static sd_status parse_heads(const char * path, sd_heads_info & info, std::vector<file_tensor> & tensors,
+static sd_status parse_heads(const char * path, sd_heads_info & info, std::vector<sd_gguf_tensor> & tensors,
                              std::string & error) {
     sd_status status = sd_check_gguf_file(path, "heads", error);
     if (status != SD_OK) return status;
     sd_log_take_last_error();
-    gguf_ptr g = open_gguf(path);
+    sd_gguf_ptr g = sd_gguf_open(path);
     const std::string where = std::string(" (") + path + ")";
     if (!g) {
         std::string reason = sd_log_take_last_error();
         return sd_fail(error, SD_ERR_MODEL_LOAD, "not a valid GGUF file" + where + (reason.empty() ? "" : ": " + reason));
     }
-    const std::string arch = str_key(g.get(), K_ARCH);
+    const std::string arch = sd_gguf_str(g.get(), K_ARCH);
     if (arch != "medusa") {
         return sd_fail(error, SD_ERR_MODEL_LOAD, "not a Medusa heads file: general.architecture is '" + arch +
                        "', expected 'medusa'" + where);
@@ -190,11 +73,11 @@ static sd_status parse_heads(const char * path, sd_heads_info & info, std::vecto
     }
     const int64_t shared = gguf_find_key(g.get(), K_SHARED);
     info.shared_output = shared >= 0 && gguf_get_kv_type(g.get(), shared) == GGUF_TYPE_BOOL && gguf_get_val_bool(g.get(), shared);
-    info.fingerprint = str_key(g.get(), K_FINGERPRINT);
+    info.fingerprint = sd_gguf_str(g.get(), K_FINGERPRINT);
     if (info.fingerprint.empty()) {
         return sd_fail(error, SD_ERR_MODEL_LOAD, std::string("heads file lacks ") + K_FINGERPRINT + where);
     }
-    info.base_name = str_key(g.get(), K_BASE_NAME);
+    info.base_name = sd_gguf_str(g.get(), K_BASE_NAME);
     const int64_t acc = gguf_find_key(g.get(), K_ACCURACY);
     if (acc >= 0) {
         if (gguf_get_kv_type(g.get(), acc) != GGUF_TYPE_ARRAY || gguf_get_arr_type(g.get(), acc) != GGUF_TYPE_FLOAT32 ||
@@ -212,11 +95,7 @@ static sd_status parse_heads(const char * path, sd_heads_info & info, std::vecto
         }
     }
 
-    size_t file_size = 0;
-    {
-        file_ptr f(std::fopen(path, "rb"));
-        if (f && std::fseek(f.get(), 0, SEEK_END) == 0) file_size = (size_t) std::ftell(f.get());
-    }
+    const size_t file_size = sd_file_size(sd_file_ptr(std::fopen(path, "rb")).get());
     tensors.clear();
     auto want = [&](const std::string & name, int64_t ne0, int64_t ne1, bool matrix) -> bool {
         const int64_t id = gguf_find_tensor(g.get(), name.c_str());
@@ -237,13 +116,7 @@ static sd_status parse_heads(const char * path, sd_heads_info & info, std::vecto
                     (matrix ? ", expected F32, F16, BF16 or a quantized type" : ", expected F32") + where);
             return false;
         }
-        file_tensor t;
-        t.name = name;
-        t.type = type;
-        t.ne[0] = ne0;
-        t.ne[1] = ne1;
-        t.offset = gguf_get_data_offset(g.get()) + gguf_get_tensor_offset(g.get(), id);
-        t.size = gguf_get_tensor_size(g.get(), id);
+        const sd_gguf_tensor t = sd_gguf_tensor_at(g.get(), id);
         if (t.offset + t.size > file_size) {
             sd_fail(error, SD_ERR_MODEL_LOAD, "heads file is truncated: tensor " + name + " ends past the end of the file" + where);
             return false;
@@ -280,7 +153,7 @@ sd_status sd_heads_load(const char * path, const sd_model * model, sd_heads ** o
     if (path == nullptr || path[0] == '\0') return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "heads path is empty");
     if (model == nullptr) return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "heads need the model they are for");
     auto data = std::make_shared<sd_heads_data>();
-    std::vector<file_tensor> tensors;
+    std::vector<sd_gguf_tensor> tensors;
     sd_status status = parse_heads(path, data->info, tensors, error);
     if (status != SD_OK) return status;
     const sd_heads_info & info = data->info;
@@ -306,26 +179,18 @@ sd_status sd_heads_load(const char * path, const sd_model * model, sd_heads ** o
     }
 
     // the base model's output projection, when the heads share it
-    gguf_ptr base;
-    file_tensor base_out;
+    sd_gguf_tensor base_out;
     if (info.shared_output) {
-        base = open_gguf(model->path.c_str());
-        const int64_t t = base ? output_tensor(base.get()) : -1;
-        if (t < 0) return sd_fail(error, SD_ERR_MODEL_LOAD, "cannot read the model's output projection: " + model->path);
-        const int64_t * ne = gguf_get_tensor_ne(base.get(), t);
-        if (ne[0] != n_embd || ne[1] != n_vocab) {
-            return sd_fail(error, SD_ERR_MODEL_LOAD, "the model's output projection has an unexpected shape: " + model->path);
-        }
-        base_out = {"medusa.shared.output.weight", gguf_get_tensor_type(base.get(), t), {ne[0], ne[1]},
-                    gguf_get_data_offset(base.get()) + gguf_get_tensor_offset(base.get(), t),
-                    gguf_get_tensor_size(base.get(), t)};
+        status = sd_model_output_tensor(model, base_out, error);
+        if (status != SD_OK) return status;
+        base_out.name = "medusa.shared.output.weight";
     }
 
     const size_t n_tensors = tensors.size() + 1;
     ggml_init_params params = {ggml_tensor_overhead() * n_tensors, nullptr, /*no_alloc =*/ true};
     data->ctx = ggml_init(params);
     if (data->ctx == nullptr) return sd_fail(error, SD_ERR_MODEL_LOAD, "out of memory creating the heads' tensors");
-    auto make = [&](const file_tensor & ft) {
+    auto make = [&](const sd_gguf_tensor & ft) {
         ggml_tensor * t = ft.ne[1] == 1 && ft.type == GGML_TYPE_F32 && ft.name.find(".bias") != std::string::npos
                         ? ggml_new_tensor_1d(data->ctx, ft.type, ft.ne[0])
                         : ggml_new_tensor_2d(data->ctx, ft.type, ft.ne[0], ft.ne[1]);
@@ -333,7 +198,7 @@ sd_status sd_heads_load(const char * path, const sd_model * model, sd_heads ** o
         return t;
     };
     std::vector<ggml_tensor *> made;
-    for (const file_tensor & ft : tensors) made.push_back(make(ft));
+    for (const sd_gguf_tensor & ft : tensors) made.push_back(make(ft));
     ggml_tensor * shared_out = info.shared_output ? make(base_out) : nullptr;
 
     data->device = sd_heads_device(model);
@@ -343,21 +208,21 @@ sd_status sd_heads_load(const char * path, const sd_model * model, sd_heads ** o
                        ggml_backend_dev_name(data->device));
     }
     std::vector<uint8_t> bytes;
-    auto upload = [&](FILE * f, const char * file, const file_tensor & ft, ggml_tensor * t) -> bool {
+    auto upload = [&](FILE * f, const char * file, const sd_gguf_tensor & ft, ggml_tensor * t) -> bool {
         bytes.resize(ft.size);
-        if (f == nullptr || ggml_nbytes(t) != ft.size || !read_at(f, ft.offset, bytes.data(), bytes.size())) {
+        if (f == nullptr || ggml_nbytes(t) != ft.size || !sd_file_read(f, ft.offset, bytes.data(), bytes.size())) {
             sd_fail(error, SD_ERR_MODEL_LOAD, std::string("cannot read tensor ") + ft.name + " from " + file);
             return false;
         }
         ggml_backend_tensor_set(t, bytes.data(), 0, bytes.size());
         return true;
     };
-    file_ptr heads_file(std::fopen(path, "rb"));
+    sd_file_ptr heads_file(std::fopen(path, "rb"));
     for (size_t i = 0; i < tensors.size(); i++) {
         if (!upload(heads_file.get(), path, tensors[i], made[i])) return SD_ERR_MODEL_LOAD;
     }
     if (shared_out != nullptr) {
-        file_ptr model_file(std::fopen(model->path.c_str(), "rb"));
+        sd_file_ptr model_file(std::fopen(model->path.c_str(), "rb"));
         if (!upload(model_file.get(), model->path.c_str(), base_out, shared_out)) return SD_ERR_MODEL_LOAD;
     }
 
@@ -511,7 +376,7 @@ static sd_status check_weights(const sd_heads_info & i, const sd_heads_weights &
 static sd_status write_heads(const char * path, const sd_heads_info & i, const sd_heads_weights & w, std::string & error) {
     sd_status status = check_weights(i, w, error);
     if (status != SD_OK) return status;
-    gguf_ptr g(gguf_init_empty());
+    sd_gguf_ptr g(gguf_init_empty());
     gguf_set_val_str(g.get(), K_ARCH, "medusa");
     gguf_set_val_str(g.get(), K_NAME, ("Medusa heads" + (i.base_name.empty() ? "" : " for " + i.base_name)).c_str());
     gguf_set_val_u32(g.get(), K_HEADS, (uint32_t) i.n_heads);
@@ -571,17 +436,17 @@ sd_status sd_heads_save(const char * path, const sd_model * model, const sd_head
 }
 
 sd_status sd_heads_read(const char * path, sd_heads_weights & out, std::string & error) {
-    std::vector<file_tensor> tensors;
+    std::vector<sd_gguf_tensor> tensors;
     sd_heads_weights w;
     sd_status status = parse_heads(path, w.info, tensors, error);
     if (status != SD_OK) return status;
-    file_ptr f(std::fopen(path, "rb"));
+    sd_file_ptr f(std::fopen(path, "rb"));
     std::vector<uint8_t> bytes;
     size_t next = 0;
     auto read = [&](std::vector<float> & dst) -> bool {
-        const file_tensor & ft = tensors[next++];
+        const sd_gguf_tensor & ft = tensors[next++];
         bytes.resize(ft.size);
-        if (!f || !read_at(f.get(), ft.offset, bytes.data(), bytes.size())) {
+        if (!f || !sd_file_read(f.get(), ft.offset, bytes.data(), bytes.size())) {
             sd_fail(error, SD_ERR_MODEL_LOAD, "cannot read tensor " + ft.name + " from " + path);
             return false;
         }

@@ -1,21 +1,19 @@
 // Prompt lookup: text that appeared before tends to appear again (code, quotes, names, edits).
-#include "sd-draft.h"
+#include "draft/sd-drafter.h"
 
 #include <algorithm>
 
 struct sd_drafter_lookup : sd_drafter {
-    struct {
-        int32_t min_ngram, max_ngram, max_branches;
-    } params;
+    sd_lookup_params params;
 
-    sd_drafter_lookup(int32_t min_ngram, int32_t max_ngram, int32_t max_branches)
-        : params{min_ngram, max_ngram, max_branches} {}
+    explicit sd_drafter_lookup(const sd_lookup_params & p) : params(p) {}
 
     const char * name() const override { return "lookup"; }
 
-    void draft(const std::vector<llama_token> & history, int32_t max_nodes, int32_t max_depth,
-               sd_draft_tree & out) override {
+    void draft(const sd_draft_request & request, sd_draft_tree & out) override {
         sd_tree_clear(out);
+        const std::vector<llama_token> & history = request.history;
+        const int32_t max_nodes = request.max_nodes, max_depth = request.max_depth;
         const int32_t n = (int32_t) history.size();
         int32_t branches = 0;
         for (int32_t ngram = std::min(params.max_ngram, n - 1); ngram >= params.min_ngram; ngram--) {
@@ -51,10 +49,10 @@ struct sd_drafter_lookup : sd_drafter {
     }
 
     static int32_t lookup_bucket(int32_t ngram, int32_t depth) {
-        return std::min(ngram, 4) * 16 + std::min(depth, 15);
+        return SD_BUCKET_LOOKUP + std::min(ngram, 4) * 16 + std::min(depth, 15);
     }
 };
 
-sd_drafter * sd_drafter_lookup_init(int32_t min_ngram, int32_t max_ngram, int32_t max_branches) {
-    return new sd_drafter_lookup(min_ngram, max_ngram, max_branches);
+sd_drafter * sd_drafter_lookup_init(const sd_lookup_params & params) {
+    return new sd_drafter_lookup(params);
 }

@@ -11,8 +11,11 @@
 //    fill the input and one label tensor per head (one-hot rows built from token ids per batch), the
 //    loss is the cross-entropy summed over the heads.
 // 4. Held-out documents give each head's rank accuracies, written into the file for the static tree.
-#include "sd-heads.h"
-#include "sd-internal.h"
+#include "engine/sd-context.h"
+#include "engine/sd-settings.h"
+#include "heads/sd-heads.h"
+#include "model/sd-log.h"
+#include "model/sd-model.h"
 
 #include "ggml-backend.h"
 #include "ggml-opt.h"
@@ -96,33 +99,6 @@ sd_status read_corpus(const sd_model * model, const std::string & path, int32_t 
     return SD_OK;
 }
 
-struct llama_ctx_ptr {
-    llama_context * ctx = nullptr;
-    ~llama_ctx_ptr() { if (ctx != nullptr) llama_free(ctx); }
-};
-
-sd_status make_context(sd_model * model, int32_t n_ctx, int32_t n_threads, bool embeddings, llama_ctx_ptr & out,
-                       std::string & error) {
-    llama_context_params cparams = llama_context_default_params();
-    cparams.n_ctx           = (uint32_t) n_ctx;
-    cparams.n_batch         = (uint32_t) std::min(n_ctx, 512);
-    cparams.n_ubatch        = cparams.n_batch;
-    cparams.n_seq_max       = 1;
-    cparams.n_threads       = n_threads;
-    cparams.n_threads_batch = n_threads;
-    cparams.embeddings      = embeddings;
-    cparams.pooling_type    = LLAMA_POOLING_TYPE_NONE;
-    cparams.no_perf         = true;
-    sd_log_take_last_error();
-    out.ctx = llama_init_from_model(model->model, cparams);
-    if (out.ctx == nullptr) {
-        const std::string reason = sd_log_take_last_error();
-        return sd_fail(error, SD_ERR_CONTEXT_INIT, "llama.cpp could not create a context of " + std::to_string(n_ctx) +
-                       " tokens for training" + (reason.empty() ? "" : ": " + reason));
-    }
-    return SD_OK;
-}
-
 llama_token argmax(const float * logits, int32_t n) {
     int32_t best = 0;
     for (int32_t v = 1; v < n; v++) if (logits[v] > logits[best]) best = v;
@@ -131,63 +107,49 @@ llama_token argmax(const float * logits, int32_t n) {
 
 // Evaluates a sequence (from an empty cache) and appends its hidden states and greedy tokens; its
 // examples go to the training or the held-out list.
-sd_status read_sequence(llama_context * ctx, const std::vector<llama_token> & seq, bool held_out, train_data & d,
+sd_status read_sequence(sd_context * c, const std::vector<llama_token> & seq, bool held_out, train_data & d,
                         std::string & error) {
-    llama_memory_clear(llama_get_memory(ctx), true);
-    const int32_t n_vocab = llama_vocab_n_tokens(llama_model_get_vocab(llama_get_model(ctx)));
-    const int32_t n_batch = (int32_t) llama_n_batch(ctx);
+    sd_context_reset(c);
+    c->capture = true;
     const int64_t first = d.n_pos();
-    llama_batch batch = llama_batch_init(n_batch, 0, 1);
-    for (int32_t i = 0; i < (int32_t) seq.size(); i += n_batch) {
-        const int32_t n = std::min(n_batch, (int32_t) seq.size() - i);
-        batch.n_tokens = n;
-        for (int32_t j = 0; j < n; j++) {
-            batch.token[j]     = seq[(size_t) (i + j)];
-            batch.pos[j]       = i + j;
-            batch.n_seq_id[j]  = 1;
-            batch.seq_id[j][0] = 0;
-            batch.logits[j]    = 1;
-        }
-        if (llama_decode(ctx, batch) != 0) {
-            llama_batch_free(batch);
-            return sd_fail(error, SD_ERR_DECODE, "llama_decode failed while reading the corpus");
-        }
-        for (int32_t j = 0; j < n; j++) {
-            const float * h = llama_get_embeddings_ith(ctx, j);
-            const float * l = llama_get_logits_ith(ctx, j);
+    for (size_t i = 0; i < seq.size(); i += c->n_batch) {
+        const size_t n = std::min((size_t) c->n_batch, seq.size() - i);
+        bool cancelled = false;
+        sd_status status = sd_context_eval(c, seq.data() + i, n, true, &cancelled, error);
+        if (status == SD_OK && cancelled) status = sd_fail(error, SD_ERR_STATE, "cancelled while reading the corpus");
+        if (status != SD_OK) return status;
+        for (size_t j = 0; j < n; j++) {
+            const float * h = sd_context_hidden(c, (int32_t) j);
+            const float * l = llama_get_logits_ith(c->ctx, (int32_t) j);
             if (h == nullptr || l == nullptr) {
-                llama_batch_free(batch);
                 return sd_fail(error, SD_ERR_DECODE, "llama.cpp gave no hidden state or logits while reading the corpus");
             }
             d.hidden.insert(d.hidden.end(), h, h + d.n_embd);
-            d.greedy.push_back(argmax(l, n_vocab));
+            d.greedy.push_back(argmax(l, c->n_vocab));
         }
     }
-    llama_batch_free(batch);
     std::vector<int64_t> & examples = held_out ? d.eval : d.train;
     for (int64_t t = first; t + d.n_heads < d.n_pos(); t++) examples.push_back(t);
     return SD_OK;
 }
 
-// The base model's greedy continuation of prompt, at most n tokens (ends early at end of text).
-sd_status generate(llama_context * ctx, std::vector<llama_token> seq, int32_t n, std::vector<llama_token> & out,
-                   std::string & error) {
-    llama_memory_clear(llama_get_memory(ctx), true);
-    const llama_vocab * vocab = llama_model_get_vocab(llama_get_model(ctx));
-    const int32_t n_ctx = (int32_t) llama_n_ctx(ctx);
-    if (llama_decode(ctx, llama_batch_get_one(seq.data(), (int32_t) seq.size())) != 0) {
-        return sd_fail(error, SD_ERR_DECODE, "llama_decode failed while generating");
+// The base model's greedy continuation of prompt (the prompt and at most n tokens; it ends early at
+// the end of text or of the context), generated by a session.
+sd_status generate(sd_session * session, const std::vector<llama_token> & prompt, int32_t n,
+                   std::vector<llama_token> & out, std::string & error) {
+    sd_generation_params params = sd_generation_default_params();
+    params.temperature = 0.0f;
+    params.max_tokens = n;
+    sd_session_reset(session);
+    sd_status status = sd_generation_begin(session, prompt, params, error);
+    out = prompt;
+    sd_step_result step;
+    while (status == SD_OK) {
+        status = sd_generation_step(session, step, error);
+        out.insert(out.end(), step.tokens.begin(), step.tokens.end());
+        if (step.stop != SD_STOP_NONE) break;
     }
-    for (int32_t i = 0; i < n && (int32_t) seq.size() < n_ctx; i++) {
-        llama_token t = argmax(llama_get_logits_ith(ctx, -1), llama_vocab_n_tokens(vocab));
-        if (llama_vocab_is_eog(vocab, t)) break;
-        seq.push_back(t);
-        if (llama_decode(ctx, llama_batch_get_one(&t, 1)) != 0) {
-            return sd_fail(error, SD_ERR_DECODE, "llama_decode failed while generating");
-        }
-    }
-    out = std::move(seq);
-    return SD_OK;
+    return status;
 }
 
 // Step 1: the base model reads the corpus (documents in order until max_tokens or 40% of the time
@@ -200,9 +162,13 @@ sd_status collect(sd_model * model, train_run & run, int32_t n_ctx, int32_t n_th
     if (status != SD_OK) return status;
     if (docs.empty()) return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "the corpus " + p.corpus + " has no text");
 
-    llama_ctx_ptr reader;
-    status = make_context(model, n_ctx, n_threads, true, reader, error);
+    sd_session_params sparams = sd_session_default_params();
+    sparams.n_ctx = (uint32_t) n_ctx;
+    sparams.n_threads = n_threads;
+    sd_context * reader = nullptr;
+    status = sd_context_init(model, sparams, &reader, error);
     if (status != SD_OK) return status;
+    std::unique_ptr<sd_context, void (*)(sd_context *)> reader_owner(reader, sd_context_free);
     const double data_budget = 0.4 * run.budget();
     std::vector<size_t> train_docs;
     for (size_t i = 0; i < docs.size(); i++) {
@@ -213,15 +179,16 @@ sd_status collect(sd_model * model, train_run & run, int32_t n_ctx, int32_t n_th
         // held out: an even spread of the documents, the given share of them
         const bool held_out = std::floor((double) (i + 1) * p.holdout) > std::floor((double) i * p.holdout);
         if (!held_out) train_docs.push_back(i);
-        status = read_sequence(reader.ctx, docs[i], held_out, d, error);
+        status = read_sequence(reader, docs[i], held_out, d, error);
         if (status != SD_OK) return status;
         if (!run.tell(SD_TRAIN_READ, (int64_t) i + 1, (int64_t) docs.size())) return SD_OK;
     }
     if (!p.self_generated) return SD_OK;
 
-    llama_ctx_ptr writer;
-    status = make_context(model, n_ctx, n_threads, false, writer, error);
+    sd_session * writer = nullptr;
+    status = sd_session_init(model, sparams, &writer, error);
     if (status != SD_OK) return status;
+    std::unique_ptr<sd_session, void (*)(sd_session *)> writer_owner(writer, sd_session_free);
     const int64_t n_gen = std::min<int64_t>(p.max_generated, (int64_t) train_docs.size());
     std::vector<llama_token> seq;
     for (int64_t i = 0; i < n_gen; i++) {
@@ -231,8 +198,8 @@ sd_status collect(sd_model * model, train_run & run, int32_t n_ctx, int32_t n_th
         }
         const std::vector<llama_token> & doc = docs[train_docs[(size_t) i]];
         const std::vector<llama_token> prompt(doc.begin(), doc.begin() + (long) std::min<size_t>(16, doc.size() / 2));
-        status = generate(writer.ctx, prompt, p.n_generate, seq, error);
-        if (status == SD_OK && (int32_t) seq.size() >= p.n_heads + 2) status = read_sequence(reader.ctx, seq, false, d, error);
+        status = generate(writer, prompt, p.n_generate, seq, error);
+        if (status == SD_OK && (int32_t) seq.size() >= p.n_heads + 2) status = read_sequence(reader, seq, false, d, error);
         if (status != SD_OK) return status;
         if (!run.tell(SD_TRAIN_GENERATE, i + 1, n_gen)) return SD_OK;
     }

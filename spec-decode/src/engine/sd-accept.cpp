@@ -1,6 +1,7 @@
-#include "sd-accept.h"
+#include "engine/sd-accept.h"
 
 #include <algorithm>
+#include <cmath>
 
 double sd_uniform(sd_rng & rng) {
     // 53 random bits -> [0, 1)
@@ -113,5 +114,29 @@ int32_t sd_accept_with_q(const sd_dist & dist, llama_token candidate, const std:
         return -1;
     }
     *drawn = sample_weights(dist.tokens, residual, total, rng);
+    return -1;
+}
+
+int32_t sd_accept_typical(const sd_dist & dist, const llama_token * candidates, int32_t n_candidates, float threshold,
+                          float alpha, double u, llama_token * drawn) {
+    double entropy = 0;
+    for (float p : dist.probs) {
+        if (p > 0.0f) entropy -= (double) p * std::log((double) p);
+    }
+    const double bar = std::min((double) threshold, (double) alpha * std::exp(-entropy));
+    int32_t best = -1;
+    float best_p = 0.0f;
+    for (int32_t c = 0; c < n_candidates; c++) {
+        const float p = sd_dist_prob(dist, candidates[c]);
+        if (p > best_p) {
+            best_p = p;
+            best = c;
+        }
+    }
+    if (best >= 0 && (double) best_p > bar) {
+        *drawn = candidates[best];
+        return best;
+    }
+    *drawn = sd_dist_sample_u(dist, u);
     return -1;
 }

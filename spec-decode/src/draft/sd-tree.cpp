@@ -1,4 +1,4 @@
-#include "sd-draft.h"
+#include "draft/sd-tree.h"
 
 #include <algorithm>
 

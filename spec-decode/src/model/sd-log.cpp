@@ -1,12 +1,16 @@
 // Backend loading and log routing. llama.cpp logs through one process-wide callback and may
 // split a line into several calls (GGML_LOG_LEVEL_CONT); lines are reassembled per thread here.
-#include "spec-decode.h"
-#include "sd-internal.h"
+#include "model/sd-log.h"
 
 #include "ggml-backend.h"
 
 #include <cstdlib>
 #include <mutex>
+
+sd_status sd_fail(std::string & error, sd_status status, std::string message) {
+    error = std::move(message);
+    return status;
+}
 
 static std::atomic<sd_log_callback> g_log_callback{nullptr};
 static std::atomic<void *>          g_log_user_data{nullptr};

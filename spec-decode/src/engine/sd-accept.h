@@ -55,3 +55,9 @@ int32_t sd_accept_deterministic(const sd_dist & dist, const llama_token * candid
 // is drawn from norm(max(0, p - q)). Returns 0 when accepted, -1 with *drawn set otherwise.
 int32_t sd_accept_with_q(const sd_dist & dist, llama_token candidate, const std::vector<float> & q, sd_rng & rng,
                          llama_token * drawn);
+
+// Medusa's typical acceptance, LOSSY (sd_typical_params): the candidate the target finds likeliest is
+// accepted when its probability exceeds min(threshold, alpha * exp(-entropy of dist)); otherwise the
+// token is drawn from dist with u. The output then no longer follows dist exactly.
+int32_t sd_accept_typical(const sd_dist & dist, const llama_token * candidates, int32_t n_candidates, float threshold,
+                          float alpha, double u, llama_token * drawn);

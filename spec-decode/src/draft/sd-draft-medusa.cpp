@@ -2,8 +2,8 @@
 // fill depth k + 1 of the tree (the heads do not see the tokens between, so every node at a depth
 // has the same candidates). The tree is grown best-first over (depth, rank) paths: by the product
 // of the heads' probabilities (dynamic) or of their measured accuracy per rank (static).
-#include "sd-draft.h"
-#include "sd-heads.h"
+#include "draft/sd-drafter.h"
+#include "heads/sd-heads.h"
 
 #include <algorithm>
 #include <cmath>
@@ -63,9 +63,9 @@ struct medusa_drafter final : sd_drafter {
         return true;
     }
 
-    void draft(const std::vector<llama_token> & /*history*/, int32_t max_nodes, int32_t max_depth,
-               sd_draft_tree & out) override {
+    void draft(const sd_draft_request & request, sd_draft_tree & out) override {
         sd_tree_clear(out);
+        const int32_t max_nodes = request.max_nodes, max_depth = request.max_depth;
         if (!have_h || !candidates()) return;
         have_h = false; // a hidden state drafts once
         const int32_t depth_limit = std::min(n_heads, max_depth);
@@ -92,7 +92,7 @@ struct medusa_drafter final : sd_drafter {
             if (e.score <= 0.0) break;
             const int32_t k = e.depth - 1;
             const float p = cand_prob[(size_t) k][(size_t) e.rank];
-            const int32_t bucket = 400 + k * 10 + std::min(9, (int32_t) (p * 10.0f));
+            const int32_t bucket = SD_BUCKET_MEDUSA + k * 10 + sd_decile(p);
             const int32_t node = sd_tree_add(out, cand_token[(size_t) k][(size_t) e.rank], e.parent,
                                              static_tree ? (float) score(e.depth, e.rank) : p, bucket);
             if (e.rank + 1 < top_k) {
@@ -107,7 +107,7 @@ struct medusa_drafter final : sd_drafter {
 
 } // namespace
 
-sd_drafter * sd_drafter_medusa_init(const std::shared_ptr<sd_heads_data> & heads, bool static_tree, int32_t top_k,
+sd_drafter * sd_drafter_medusa_init(const std::shared_ptr<sd_heads_data> & heads, const sd_medusa_params & params,
                                     int32_t n_threads, ggml_threadpool * threadpool, std::string & error) {
     auto d = std::make_unique<medusa_drafter>();
     if (sd_heads_evaluator_init(heads, n_threads, threadpool, d->eval, error) != SD_OK) return nullptr;
@@ -115,8 +115,8 @@ sd_drafter * sd_drafter_medusa_init(const std::shared_ptr<sd_heads_data> & heads
     d->n_heads = info.n_heads;
     d->n_vocab = info.n_vocab;
     d->n_embd = info.n_embd;
-    d->top_k = std::max(1, std::min(top_k, info.n_vocab));
-    d->static_tree = static_tree;
+    d->top_k = std::max(1, std::min(params.top_k, info.n_vocab));
+    d->static_tree = params.static_tree;
     d->accuracy = info.accuracy;
     if (d->accuracy.empty()) {
         for (int32_t k = 0; k < info.n_heads; k++) {

@@ -1,0 +1,50 @@
+// Target distributions: llama.cpp's sampler filters (penalties, top-k, top-p, min-p, temperature)
+// give the candidates and their logits; the draw itself is the engine's (engine/sd-accept.h), so
+// that plain decoding and every acceptance rule sample the same distribution.
+#pragma once
+
+#include "engine/sd-accept.h"
+#include "spec-decode.h"
+
+#include <vector>
+
+// The sampler filters of params as a chain (greedy: the penalties only); without_penalties leaves
+// the repetition penalty out (a draft model's proposals).
+llama_sampler * sd_filter_init(int32_t n_vocab, const sd_generation_params & params, bool without_penalties);
+
+// The candidates logits[0..n) leave after filter (NULL: all of them), in scratch.
+llama_token_data_array sd_filter_apply(llama_sampler * filter, const float * logits, int32_t n,
+                                       std::vector<llama_token_data> & scratch);
+
+// The softmax of the candidates with an id below n_limit and a finite logit.
+void sd_softmax(const llama_token_data_array & candidates, int32_t n_limit, sd_dist & out);
+
+// Top-1 minus top-2 logit of the candidates.
+float sd_top2_margin(const llama_token_data_array & candidates);
+
+// The argmax (the lowest id among equal logits).
+llama_token sd_argmax(const llama_token_data_array & candidates);
+
+// What turns a target model's logits into the distribution its next token is drawn from.
+struct sd_sampler {
+    llama_sampler * filter = nullptr; // owned
+    bool            greedy = true;
+    bool            record_margin = false;
+    float           margin = 0.0f;    // of the last distribution, when record_margin
+    std::vector<llama_token_data> scratch;
+
+    sd_sampler() = default;
+    sd_sampler(const sd_sampler &) = delete;
+    sd_sampler & operator=(const sd_sampler &) = delete;
+    ~sd_sampler();
+
+    // For a generation with these params: a new filter chain, whose penalties have seen `history`.
+    void reset(int32_t n_vocab, const sd_generation_params & params, const std::vector<llama_token> & history);
+
+    // The target distribution after `logits` under the filters and their current state (a one-hot
+    // argmax when greedy).
+    void dist(const float * logits, int32_t n_vocab, sd_dist & out);
+
+    // Tells the penalties a token was produced.
+    void accept(llama_token token);
+};

@@ -1,0 +1,28 @@
+// The model as the engine sees it (spec-decode.h keeps sd_model opaque).
+#pragma once
+
+#include "spec-decode.h"
+
+#include <mutex>
+#include <string>
+
+struct sd_model {
+    llama_model       * model;
+    const llama_vocab * vocab;
+    sd_model_params     params; // as loaded, n_ctx and n_threads resolved
+    std::string         path;   // the file it was loaded from
+    // sd_model_fingerprint's result, computed on first use (it reads the file's output projection)
+    mutable std::once_flag fingerprint_once;
+    mutable std::string    fingerprint;
+    mutable std::string    fingerprint_error;
+};
+
+// The model's output projection (output.weight, or the tied token_embd.weight) as F32,
+// [n_vocab][n_embd] row-major, read from the model's file.
+sd_status sd_model_output_f32(const sd_model * model, std::vector<float> & out, std::string & error);
+
+struct sd_gguf_tensor;
+
+// Where the model's output projection lies in its file, checked to be [n_embd, n_vocab] of a type
+// that converts to F32.
+sd_status sd_model_output_tensor(const sd_model * model, sd_gguf_tensor & out, std::string & error);
