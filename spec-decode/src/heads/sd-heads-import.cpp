@@ -1,6 +1,7 @@
 // Heads weights from files of other formats (Medusa's safetensors): the importer found where each
 // tensor lies; this reads the values and converts them to F32, a bounded chunk at a time, so that a
 // file of several GB never needs a second copy in its own type.
+#include "heads/sd-heads.h"
 #include "model/sd-gguf.h"
 #include "model/sd-log.h"
 
@@ -21,11 +22,8 @@ static std::string source_name(const sd_heads_info & info, size_t i) {
 sd_status sd_heads_read_from(const char * path, const std::vector<sd_heads_source> & sources,
                              sd_heads_weights & weights, std::string & error) {
     const sd_heads_info & info = weights.info;
-    if (info.n_heads < 1 || info.n_heads > SD_HEADS_MAX || info.n_layers < 0 || info.n_layers > SD_HEADS_MAX_LAYERS ||
-        info.n_embd < 1 || info.n_embd > (1 << 16) || info.n_vocab < 1 || info.n_vocab > (1 << 22)) {
-        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "heads need 1.." + std::to_string(SD_HEADS_MAX) + " heads, 0.." +
-                       std::to_string(SD_HEADS_MAX_LAYERS) + " blocks, a hidden size in 1..65536 and a vocabulary in 1..4194304");
-    }
+    const sd_status status = sd_heads_sizes_check(info, error);
+    if (status != SD_OK) return status;
     const size_t per_head = (size_t) (2 * info.n_layers + (info.shared_output ? 0 : 1));
     if (sources.size() != (size_t) info.n_heads * per_head) {
         return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "expected " + std::to_string((size_t) info.n_heads * per_head) +

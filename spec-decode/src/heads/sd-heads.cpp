@@ -68,7 +68,7 @@ static sd_status parse_heads(const char * path, sd_heads_info & info, std::vecto
     };
     info = sd_heads_info();
     if (!get_u32(K_HEADS, 1, SD_HEADS_MAX, info.n_heads) || !get_u32(K_LAYERS, 0, SD_HEADS_MAX_LAYERS, info.n_layers) ||
-        !get_u32(K_EMBD, 1, 1 << 16, info.n_embd) || !get_u32(K_VOCAB, 1, 1 << 22, info.n_vocab)) {
+        !get_u32(K_EMBD, 1, SD_HEADS_MAX_EMBD, info.n_embd) || !get_u32(K_VOCAB, 1, SD_HEADS_MAX_VOCAB, info.n_vocab)) {
         return SD_ERR_MODEL_LOAD;
     }
     const int64_t shared = gguf_find_key(g.get(), K_SHARED);
@@ -352,12 +352,19 @@ sd_status sd_heads_logits(const sd_heads * heads, const float * hidden, int32_t 
 // Writing and reading host copies
 //
 
-static sd_status check_weights(const sd_heads_info & i, const sd_heads_weights & w, std::string & error) {
+sd_status sd_heads_sizes_check(const sd_heads_info & i, std::string & error) {
     if (i.n_heads < 1 || i.n_heads > SD_HEADS_MAX || i.n_layers < 0 || i.n_layers > SD_HEADS_MAX_LAYERS ||
-        i.n_embd < 1 || i.n_vocab < 1) {
+        i.n_embd < 1 || i.n_embd > SD_HEADS_MAX_EMBD || i.n_vocab < 1 || i.n_vocab > SD_HEADS_MAX_VOCAB) {
         return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "heads need 1.." + std::to_string(SD_HEADS_MAX) + " heads, 0.." +
-                       std::to_string(SD_HEADS_MAX_LAYERS) + " blocks and positive sizes");
+                       std::to_string(SD_HEADS_MAX_LAYERS) + " blocks, a hidden size in 1.." +
+                       std::to_string(SD_HEADS_MAX_EMBD) + " and a vocabulary in 1.." + std::to_string(SD_HEADS_MAX_VOCAB));
     }
+    return SD_OK;
+}
+
+static sd_status check_weights(const sd_heads_info & i, const sd_heads_weights & w, std::string & error) {
+    const sd_status status = sd_heads_sizes_check(i, error);
+    if (status != SD_OK) return status;
     const size_t nl = (size_t) i.n_heads * (size_t) i.n_layers;
     const size_t ee = (size_t) i.n_embd * (size_t) i.n_embd;
     const size_t ve = (size_t) i.n_vocab * (size_t) i.n_embd;
@@ -441,21 +448,12 @@ sd_status sd_heads_read(const char * path, sd_heads_weights & out, std::string &
     sd_status status = parse_heads(path, w.info, tensors, error);
     if (status != SD_OK) return status;
     sd_file_ptr f(std::fopen(path, "rb"));
-    std::vector<uint8_t> bytes;
     size_t next = 0;
     auto read = [&](std::vector<float> & dst) -> bool {
         const sd_gguf_tensor & ft = tensors[next++];
-        bytes.resize(ft.size);
-        if (!f || !sd_file_read(f.get(), ft.offset, bytes.data(), bytes.size())) {
+        if (!sd_gguf_read_f32(f.get(), ft, dst)) {
             sd_fail(error, SD_ERR_MODEL_LOAD, "cannot read tensor " + ft.name + " from " + path);
             return false;
-        }
-        const int64_t n = ft.ne[0] * ft.ne[1];
-        dst.resize((size_t) n);
-        if (ft.type == GGML_TYPE_F32) {
-            std::memcpy(dst.data(), bytes.data(), (size_t) n * sizeof(float));
-        } else {
-            ggml_get_type_traits(ft.type)->to_float(bytes.data(), dst.data(), n);
         }
         return true;
     };

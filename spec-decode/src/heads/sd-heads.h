@@ -61,6 +61,12 @@ struct sd_heads_evaluator {
     ~sd_heads_evaluator();
 };
 
+// The sizes a heads file may have: 1..SD_HEADS_MAX heads, 0..SD_HEADS_MAX_LAYERS blocks, a hidden
+// size and a vocabulary up to these.
+static constexpr int32_t SD_HEADS_MAX_EMBD  = 1 << 16;
+static constexpr int32_t SD_HEADS_MAX_VOCAB = 1 << 22;
+sd_status sd_heads_sizes_check(const sd_heads_info & info, std::string & error);
+
 // Nodes of a graph of the heads (sd_heads_graph plus room): weights being trained count as nodes.
 size_t sd_heads_graph_size(int32_t n_heads, int32_t n_layers);
 

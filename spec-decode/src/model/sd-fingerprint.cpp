@@ -78,17 +78,9 @@ sd_status sd_model_output_f32(const sd_model * model, std::vector<float> & out, 
     sd_gguf_tensor t;
     sd_status status = sd_model_output_tensor(model, t, error);
     if (status != SD_OK) return status;
-    std::vector<uint8_t> bytes(t.size);
     sd_file_ptr f(std::fopen(model->path.c_str(), "rb"));
-    if (!sd_file_read(f.get(), t.offset, bytes.data(), bytes.size())) {
+    if (!sd_gguf_read_f32(f.get(), t, out)) {
         return sd_fail(error, SD_ERR_MODEL_LOAD, "cannot read the model's output projection: " + model->path);
-    }
-    const int64_t n = t.ne[0] * t.ne[1];
-    out.resize((size_t) n);
-    if (t.type == GGML_TYPE_F32) {
-        std::memcpy(out.data(), bytes.data(), (size_t) n * sizeof(float));
-    } else {
-        ggml_get_type_traits(t.type)->to_float(bytes.data(), out.data(), n);
     }
     return SD_OK;
 }

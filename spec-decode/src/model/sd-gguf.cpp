@@ -38,6 +38,21 @@ bool sd_gguf_output_tensor(const gguf_context * g, sd_gguf_tensor & out) {
     return sd_gguf_find_tensor(g, "output.weight", out) || sd_gguf_find_tensor(g, "token_embd.weight", out);
 }
 
+bool sd_gguf_read_f32(FILE * f, const sd_gguf_tensor & t, std::vector<float> & out) {
+    const int64_t n = t.ne[0] * t.ne[1];
+    const ggml_type_traits * traits = ggml_get_type_traits(t.type);
+    if (t.type != GGML_TYPE_F32 && traits->to_float == nullptr) return false;
+    std::vector<uint8_t> bytes(t.size);
+    if (!sd_file_read(f, t.offset, bytes.data(), bytes.size())) return false;
+    out.resize((size_t) n);
+    if (t.type == GGML_TYPE_F32) {
+        std::memcpy(out.data(), bytes.data(), (size_t) n * sizeof(float));
+    } else {
+        traits->to_float(bytes.data(), out.data(), n);
+    }
+    return true;
+}
+
 bool sd_file_read(FILE * f, size_t offset, void * dst, size_t n) {
     return f != nullptr && std::fseek(f, (long) offset, SEEK_SET) == 0 && std::fread(dst, 1, n, f) == n;
 }

@@ -38,6 +38,10 @@ bool           sd_gguf_find_tensor(const gguf_context * g, const char * name, sd
 // token embedding (token_embd.weight).
 bool sd_gguf_output_tensor(const gguf_context * g, sd_gguf_tensor & out);
 
+// The values of a tensor of matrix shape (ne[0] * ne[1] of them) as F32, read from its file; false
+// when the file is shorter or the type does not convert.
+bool sd_gguf_read_f32(FILE * f, const sd_gguf_tensor & t, std::vector<float> & out);
+
 // Reads n bytes at offset; false when the file is shorter.
 bool sd_file_read(FILE * f, size_t offset, void * dst, size_t n);
 

@@ -78,18 +78,14 @@ static bool strategy_params(const std::string & name, sd_speculation_params & sp
         base.resize(base.size() - fixed.size());
         spec.adaptive = false;
     }
-    if      (base == "plain")     spec.type = SD_SPEC_NONE;
-    else if (base == "lookup")    spec.type = SD_SPEC_LOOKUP;
-    else if (base == "recycling") spec.type = SD_SPEC_RECYCLING;
-    else if (base == "auto")      spec.type = SD_SPEC_AUTO;
-    else if (base == "lookahead") spec.type = SD_SPEC_LOOKAHEAD;
-    else if (base == "medusa")    spec.type = SD_SPEC_MEDUSA;
-    else if (base == "medusa-static") {
+    if (base == "plain") {
+        spec.type = SD_SPEC_NONE;
+    } else if (base == "medusa-static") {
         spec.type = SD_SPEC_MEDUSA;
         spec.medusa.static_tree = true;
+    } else if (base == "none" || !sd_spec_type_from_name(base.c_str(), &spec.type)) {
+        return false;
     }
-    else if (base == "draft")     spec.type = SD_SPEC_DRAFT_MODEL;
-    else return false;
     return !(spec.type == SD_SPEC_NONE && !spec.adaptive);
 }
 
