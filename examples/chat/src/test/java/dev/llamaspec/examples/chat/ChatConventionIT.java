@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.llamaspec.LlamaModel;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -65,6 +66,26 @@ class ChatConventionIT {
         assertEquals(1, r.code(), r.err());
         assertTrue(r.err().startsWith("error: --model: ") && r.err().contains("not a GGUF file"), r.err());
         assertFalse(r.err().contains("run with --help"), "a failure, not a bad argument: " + r.err());
+    }
+
+    @Test
+    void headsForAnotherModelAndAGgufThatIsNotAModelAreNamedByTheirFlag(@TempDir Path dir) throws Exception {
+        Path heads;
+        Path other;
+        try (LlamaModel model = LlamaModel.load(TestModel.path(), TestModel.ONE_THREAD)) {
+            heads = TestHeads.train(model, dir);
+            other = TestHeads.forAnotherModel(model, heads, dir);
+        }
+        Cli.Result r = run("--speculation", "medusa", "--heads", other.toString(), "--prompt", "Hi");
+        assertEquals(1, r.code(), r.err());
+        assertTrue(r.err().startsWith("error: --heads: ") && r.err().contains("0123456789abcdef"), r.err());
+        ChatProcessIT.assertNoStackTrace(r);
+
+        // a GGUF file that llama.cpp refuses as a model
+        r = run("--speculation", "draft", "--draft-model", heads.toString(), "--prompt", "Hi");
+        assertEquals(1, r.code(), r.err());
+        assertTrue(r.err().startsWith("error: --draft-model: ") && r.err().contains(heads.toString()), r.err());
+        ChatProcessIT.assertNoStackTrace(r);
     }
 
     @Test
