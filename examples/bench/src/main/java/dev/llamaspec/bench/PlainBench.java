@@ -4,18 +4,28 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.llamaspec.Generation;
 import dev.llamaspec.GenerationOptions;
+import dev.llamaspec.LlamaException;
 import dev.llamaspec.LlamaModel;
 import dev.llamaspec.ModelOptions;
 import dev.llamaspec.Session;
 import dev.llamaspec.SessionOptions;
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.io.InputStream;
+import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * Plain decoding speed of the Java API next to llama.cpp's own {@code llama-bench -p 0 -n N}, on the
@@ -23,53 +33,114 @@ import java.util.Locale;
  * both see the same machine load; each prints decode tokens per second.
  *
  * <pre>
- * PlainBench --model FILE [--model FILE...] [--tokens 128] [--threads 2] [--rounds 5] [--flash-attn off|on|both]
+ * PlainBench [--model FILE]... [--tokens 128] [--threads 2] [--rounds 5] [--flash-attn off|on|both]
  *            [--llama-bench PATH]
  *
  * Flash attention is set the same way on both sides (our sessions default to off, llama-bench to auto).
  * </pre>
+ *
+ * <p>Exit codes: 0 done, 1 a model could not be loaded or llama-bench failed, 2 bad arguments (also a
+ * model file that is not there). The conventions of every llamaspec command line are in {@link CliSupport}.
  */
-public final class PlainBench {
-    public static void main(String[] args) throws Exception {
-        List<Path> models = new ArrayList<>();
-        int tokens = 128;
-        int threads = 2;
-        int rounds = 5;
-        String llamaBench = "llama-bench";
-        List<Boolean> flashAttention = List.of(false);
-        for (int i = 0; i < args.length; i++) {
-            switch (args[i]) {
-                case "--model": models.add(Paths.get(args[++i])); break;
-                case "--tokens": tokens = Integer.parseInt(args[++i]); break;
-                case "--threads": threads = Integer.parseInt(args[++i]); break;
-                case "--rounds": rounds = Integer.parseInt(args[++i]); break;
-                case "--llama-bench": llamaBench = args[++i]; break;
-                case "--flash-attn":
-                    String fa = args[++i];
-                    flashAttention = fa.equals("both") ? List.of(false, true) : List.of(fa.equals("on"));
-                    break;
-                default: throw new IllegalArgumentException("unknown argument " + args[i]);
-            }
-        }
-        if (models.isEmpty()) {
-            models.add(Paths.get("../shared/models/stories260K.gguf"));
-        }
-        System.out.printf(Locale.ROOT, "plain decoding, %d tokens, %d threads, %d rounds, %d cores%n", tokens, threads,
-                rounds, Runtime.getRuntime().availableProcessors());
-        System.out.printf(Locale.ROOT, "%-44s %5s %18s %18s %8s%n", "model", "FA", "llama-bench t/s",
-                "Java API t/s", "ratio");
-        for (Path model : models) {
-            for (boolean fa : flashAttention) {
-                measure(model, tokens, threads, rounds, llamaBench, fa);
-            }
+@Command(name = "PlainBench", sortOptions = false, usageHelpAutoWidth = true, mixinStandardHelpOptions = true,
+        versionProvider = CliSupport.Version.class,
+        description = {"Plain decoding speed of the Java API next to llama.cpp's llama-bench -p 0 -n N, on the same"
+                + " model and threads; rounds alternate between the two.",
+            "Flash attention is set the same way on both sides (our sessions default to off, llama-bench to auto)."},
+        footer = {"", "Exit codes: 0 done, 1 a model could not be loaded or llama-bench failed, 2 bad arguments"
+                + " (also a model file that is not there)."})
+public final class PlainBench implements Callable<Integer> {
+    static final String DEFAULT_MODEL = "../shared/models/stories260K.gguf";
+
+    /** Flash attention: off, on, or each model measured both ways. */
+    enum FlashAttention {
+        off(List.of(false)), on(List.of(true)), both(List.of(false, true));
+
+        final List<Boolean> settings;
+
+        FlashAttention(List<Boolean> settings) {
+            this.settings = settings;
         }
     }
 
-    private static void measure(Path path, int tokens, int threads, int rounds, String llamaBench, boolean fa)
-            throws Exception {
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--model", paramLabel = "FILE", description = "a GGUF model; repeat for more (default: "
+            + DEFAULT_MODEL + ")")
+    List<Path> models = new ArrayList<>();
+
+    @Option(names = "--tokens", paramLabel = "N", defaultValue = "128",
+            description = "tokens decoded per round, at least 1 (default: ${DEFAULT-VALUE})")
+    int tokens;
+
+    @Option(names = "--threads", paramLabel = "N", defaultValue = "2",
+            description = "threads on both sides, 1 to 512 (default: ${DEFAULT-VALUE})")
+    int threads;
+
+    @Option(names = "--rounds", paramLabel = "N", defaultValue = "5",
+            description = "rounds per model, at least 1; the median is shown (default: ${DEFAULT-VALUE})")
+    int rounds;
+
+    @Option(names = "--flash-attn", paramLabel = "MODE", defaultValue = "off",
+            description = "off, on or both (default: ${DEFAULT-VALUE})")
+    FlashAttention flashAttention;
+
+    @Option(names = "--llama-bench", paramLabel = "PATH", defaultValue = "llama-bench",
+            description = "llama.cpp's llama-bench (default: ${DEFAULT-VALUE}, from PATH)")
+    String llamaBench;
+
+    public static void main(String[] args) {
+        System.exit(run(args, System.out, System.err));
+    }
+
+    /** Runs the benchmark and returns its exit code. */
+    static int run(String[] args, PrintStream out, PrintStream err) {
+        return CliSupport.commandLine(new PlainBench(), out, err).execute(args);
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        CliSupport.range(spec, "--tokens", tokens, 1, 1 << 20);
+        CliSupport.range(spec, "--threads", threads, 1, 512);
+        CliSupport.range(spec, "--rounds", rounds, 1, 1 << 20);
+        if (models.isEmpty()) {
+            Path model = Paths.get(DEFAULT_MODEL);
+            if (!Files.isRegularFile(model)) {
+                throw CliSupport.bad(spec, "no model given and the default " + DEFAULT_MODEL + " is not there (looked"
+                        + " in " + Paths.get("").toAbsolutePath() + "): pass --model FILE, or run from the repository"
+                        + " root");
+            }
+            models.add(model);
+        }
+        for (Path model : models) {
+            CliSupport.requireFile(spec, "--model", model);
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        out.printf(Locale.ROOT, "plain decoding, %d tokens, %d threads, %d rounds, %d cores%n", tokens, threads,
+                rounds, Runtime.getRuntime().availableProcessors());
+        out.printf(Locale.ROOT, "%-44s %5s %18s %18s %8s%n", "model", "FA", "llama-bench t/s",
+                "Java API t/s", "ratio");
+        out.flush();
+        for (Path model : models) {
+            for (boolean fa : flashAttention.settings) {
+                measure(out, model, tokens, threads, rounds, llamaBench, fa);
+            }
+        }
+        return 0;
+    }
+
+    private static void measure(PrintWriter out, Path path, int tokens, int threads, int rounds, String llamaBench,
+            boolean fa) throws Exception {
         double[] reference = new double[rounds];
         double[] ours = new double[rounds];
-        try (LlamaModel model = LlamaModel.load(path, ModelOptions.builder().threads(threads).build());
+        LlamaModel loaded;
+        try {
+            loaded = LlamaModel.load(path, ModelOptions.builder().threads(threads).build());
+        } catch (LlamaException e) {
+            throw CliSupport.loadFailure("--model", e);
+        }
+        try (LlamaModel model = loaded;
              Session session = model.newSession(SessionOptions.builder().contextSize(tokens + 64)
                      .flashAttention(fa).build())) {
             // the same work as llama-bench's tg test: decode `tokens` tokens one at a time from the start
@@ -83,8 +154,8 @@ public final class PlainBench {
                 session.reset();
                 Generation g = session.generate(bos, options);
                 if (g.stats().generatedTokens() != tokens + 1) {
-                    throw new IllegalStateException("the model stopped after " + g.stats().generatedTokens()
-                            + " tokens; pick fewer tokens");
+                    throw new CliSupport.Failure(path + ": the model stopped after " + g.stats().generatedTokens()
+                            + " tokens; pick fewer --tokens", null);
                 }
                 // tokens after the first: each took exactly one decode of one token
                 ours[r] = g.stats().tokensPerSecond();
@@ -92,15 +163,21 @@ public final class PlainBench {
         }
         double ref = median(reference);
         double java = median(ours);
-        System.out.printf(Locale.ROOT, "%-44s %5s %10.1f ± %5.1f %10.1f ± %5.1f %8.3f%n", path.getFileName(),
+        out.printf(Locale.ROOT, "%-44s %5s %10.1f ± %5.1f %10.1f ± %5.1f %8.3f%n", path.getFileName(),
                 fa ? "on" : "off", ref, spread(reference), java, spread(ours), java / ref);
+        out.flush();
     }
 
     private static double llamaBench(String binary, Path model, int tokens, int threads, boolean fa)
             throws Exception {
-        Process p = new ProcessBuilder(binary, "-m", model.toString(), "-p", "0", "-n", Integer.toString(tokens), "-t",
+        Process p;
+        try {
+            p = new ProcessBuilder(binary, "-m", model.toString(), "-p", "0", "-n", Integer.toString(tokens), "-t",
                 Integer.toString(threads), "-fa", fa ? "1" : "0", "-r", "1", "-o", "json")
                 .redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        } catch (IOException e) {
+            throw new CliSupport.Failure("--llama-bench " + binary + ": cannot run it: " + e.getMessage(), e);
+        }
         byte[] out;
         try (InputStream in = p.getInputStream()) {
             ByteArrayOutputStream buffer = new ByteArrayOutputStream();
@@ -108,7 +185,7 @@ public final class PlainBench {
             out = buffer.toByteArray();
         }
         if (p.waitFor() != 0) {
-            throw new IllegalStateException(binary + " failed with exit code " + p.exitValue());
+            throw new CliSupport.Failure("--llama-bench " + binary + " failed with exit code " + p.exitValue(), null);
         }
         JsonNode result = new ObjectMapper().readTree(new String(out, StandardCharsets.UTF_8));
         return result.get(0).get("avg_ts").asDouble();
@@ -132,5 +209,4 @@ public final class PlainBench {
         return (max - min) / 2;
     }
 
-    private PlainBench() {}
 }

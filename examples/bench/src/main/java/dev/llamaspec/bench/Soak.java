@@ -12,6 +12,8 @@ import dev.llamaspec.Speculation;
 import dev.llamaspec.TextChunk;
 import dev.llamaspec.TokenStream;
 import java.io.IOException;
+import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryMXBean;
 import java.nio.file.Files;
@@ -21,11 +23,16 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * Soak test: for a fixed time, loads and closes models, opens and closes sessions and generates in
@@ -38,31 +45,67 @@ import java.util.stream.Collectors;
  * <pre>
  * Soak --model FILE [--minutes 5] [--threads 2] [--max-rss-growth-mb 32] [--max-heap-growth-mb 16]
  * </pre>
+ *
+ * <p>Exit codes: 0 passed, 1 failed (or the model could not be loaded), 2 bad arguments (also a model
+ * file that is not there). The conventions of every llamaspec command line are in {@link CliSupport};
+ * unlike the other programs, a passing run returns from main instead of calling System.exit, so that a
+ * thread left behind keeps the JVM alive and ci/soak's timeout catches it.
  */
-public final class Soak {
+@Command(name = "Soak", sortOptions = false, usageHelpAutoWidth = true, mixinStandardHelpOptions = true,
+        versionProvider = CliSupport.Version.class,
+        description = {"Soak test: models and sessions created and closed, generations of every kind, for a fixed"
+                + " time; native memory (RSS), heap and threads must stay flat, and the JVM must exit by itself."},
+        footer = {"", "Exit codes: 0 passed, 1 failed (or the model could not be loaded), 2 bad arguments (also a"
+                + " model file that is not there)."})
+public final class Soak implements Callable<Integer> {
     private static final List<Speculation> STRATEGIES = List.of(Speculation.none(), Speculation.promptLookup(),
             Speculation.tokenRecycling(), Speculation.lookahead(), Speculation.auto(),
             Speculation.auto().withBudget(false), Speculation.lookahead(4, 3, 4).withBudget(false));
 
-    public static void main(String[] args) throws Exception {
-        Path model = null;
-        double minutes = 5;
-        int threads = 2;
-        double maxRssGrowthMb = 32;
-        double maxHeapGrowthMb = 16;
-        for (int i = 0; i < args.length; i++) {
-            switch (args[i]) {
-                case "--model": model = Paths.get(args[++i]); break;
-                case "--minutes": minutes = Double.parseDouble(args[++i]); break;
-                case "--threads": threads = Integer.parseInt(args[++i]); break;
-                case "--max-rss-growth-mb": maxRssGrowthMb = Double.parseDouble(args[++i]); break;
-                case "--max-heap-growth-mb": maxHeapGrowthMb = Double.parseDouble(args[++i]); break;
-                default: throw new IllegalArgumentException("unknown argument " + args[i]);
-            }
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--model", paramLabel = "FILE", required = true, description = "the GGUF model")
+    Path model;
+
+    @Option(names = "--minutes", paramLabel = "M", defaultValue = "5",
+            description = "how long to run, above 0 (default: ${DEFAULT-VALUE})")
+    double minutes;
+
+    @Option(names = "--threads", paramLabel = "N", defaultValue = "2",
+            description = "threads, 1 to 512 (default: ${DEFAULT-VALUE})")
+    int threads;
+
+    @Option(names = "--max-rss-growth-mb", paramLabel = "MB", defaultValue = "32",
+            description = "allowed growth of the RSS peak from the first half to the second, at least 0"
+                    + " (default: ${DEFAULT-VALUE})")
+    double maxRssGrowthMb;
+
+    @Option(names = "--max-heap-growth-mb", paramLabel = "MB", defaultValue = "16",
+            description = "allowed growth of the heap peak after GC, at least 0 (default: ${DEFAULT-VALUE})")
+    double maxHeapGrowthMb;
+
+    public static void main(String[] args) {
+        int code = run(args, System.out, System.err);
+        if (code != 0) {
+            System.exit(code);
         }
-        if (model == null) {
-            throw new IllegalArgumentException("--model is required");
-        }
+        // returning from main must end the JVM: no non-daemon thread of ours is left
+    }
+
+    /** Runs the soak test and returns its exit code. */
+    static int run(String[] args, PrintStream out, PrintStream err) {
+        return CliSupport.commandLine(new Soak(), out, err).execute(args);
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        CliSupport.atLeast(spec, "--minutes", minutes, 0, false);
+        CliSupport.range(spec, "--threads", threads, 1, 512);
+        CliSupport.atLeast(spec, "--max-rss-growth-mb", maxRssGrowthMb, 0, true);
+        CliSupport.atLeast(spec, "--max-heap-growth-mb", maxHeapGrowthMb, 0, true);
+        CliSupport.requireFile(spec, "--model", model);
+        PrintWriter out = spec.commandLine().getOut();
         Set<Thread> before = Thread.getAllStackTraces().keySet();
         long end = System.nanoTime() + (long) (minutes * 60e9);
         long start = System.nanoTime();
@@ -76,10 +119,10 @@ public final class Soak {
             t.setDaemon(true);
             return t;
         });
-        System.out.printf(Locale.ROOT, "%8s %6s %9s %9s %8s %9s%n", "seconds", "rounds", "rss MB", "heap MB", "threads",
+        out.printf(Locale.ROOT, "%8s %6s %9s %9s %8s %9s%n", "seconds", "rounds", "rss MB", "heap MB", "threads",
                 "tokens");
         while (System.nanoTime() < end) {
-            try (LlamaModel m = LlamaModel.load(model, ModelOptions.builder().threads(threads).build())) {
+            try (LlamaModel m = load(model, threads)) {
                 for (int s = 0; s < 3; s++) {
                     try (Session session = m.newSession(SessionOptions.builder().contextSize(512).build())) {
                         Speculation spec = STRATEGIES.get((rounds + s) % STRATEGIES.size());
@@ -121,7 +164,7 @@ public final class Soak {
             if (now >= nextSample) {
                 double[] sample = sample((now - start) / 1e9, tokens);
                 samples.add(sample);
-                System.out.printf(Locale.ROOT, "%8.0f %6d %9.1f %9.1f %8.0f %9d%n", sample[0], rounds, sample[1], sample[2],
+                out.printf(Locale.ROOT, "%8.0f %6d %9.1f %9.1f %8.0f %9d%n", sample[0], rounds, sample[1], sample[2],
                         sample[3], tokens);
                 nextSample = now + 15_000_000_000L;
             }
@@ -148,22 +191,28 @@ public final class Soak {
         Set<Thread> left = Thread.getAllStackTraces().keySet().stream()
                 .filter(t -> !before.contains(t) && t.isAlive() && !t.getName().startsWith("Common-Cleaner"))
                 .collect(Collectors.toSet());
-        System.out.printf(Locale.ROOT, "rounds %d (each: load a model, 3 sessions x 4 generations + 1 rejected prompt), "
+        out.printf(Locale.ROOT, "rounds %d (each: load a model, 3 sessions x 4 generations + 1 rejected prompt), "
                 + "%d tokens, %d expected errors%n", rounds, tokens, expectedErrors);
-        System.out.printf(Locale.ROOT, "RSS: first-half peak %.1f MB, second-half peak %.1f MB (growth %.1f MB, allowed %.1f)%n",
+        out.printf(Locale.ROOT, "RSS: first-half peak %.1f MB, second-half peak %.1f MB (growth %.1f MB, allowed %.1f)%n",
                 rssFirst, rssSecond, rssSecond - rssFirst, maxRssGrowthMb);
-        System.out.printf(Locale.ROOT, "heap after GC: first-half peak %.1f MB, second-half peak %.1f MB (growth %.1f MB, "
+        out.printf(Locale.ROOT, "heap after GC: first-half peak %.1f MB, second-half peak %.1f MB (growth %.1f MB, "
                 + "allowed %.1f)%n", heapFirst, heapSecond, heapSecond - heapFirst, maxHeapGrowthMb);
-        System.out.printf(Locale.ROOT, "threads started during the run and still alive: %d %s%n", left.size(),
+        out.printf(Locale.ROOT, "threads started during the run and still alive: %d %s%n", left.size(),
                 left.stream().map(t -> t.getName() + (t.isDaemon() ? " (daemon)" : "")).collect(Collectors.toList()));
         boolean ok = samples.size() >= 4 && rssSecond - rssFirst <= maxRssGrowthMb
                 && heapSecond - heapFirst <= maxHeapGrowthMb && left.stream().noneMatch(t -> !t.isDaemon())
                 && expectedErrors == rounds * 3;
-        System.out.println(ok ? "soak: PASS" : "soak: FAIL" + (samples.size() < 4 ? " (too short to judge)" : ""));
-        if (!ok) {
-            System.exit(1);
+        out.println(ok ? "soak: PASS" : "soak: FAIL" + (samples.size() < 4 ? " (too short to judge)" : ""));
+        out.flush();
+        return ok ? 0 : CliSupport.FAILURE;
+    }
+
+    private static LlamaModel load(Path model, int threads) {
+        try {
+            return LlamaModel.load(model, ModelOptions.builder().threads(threads).build());
+        } catch (LlamaException e) {
+            throw CliSupport.loadFailure("--model", e);
         }
-        // returning from main must end the JVM: no non-daemon thread of ours is left
     }
 
     private static double[] sample(double seconds, long tokens) {

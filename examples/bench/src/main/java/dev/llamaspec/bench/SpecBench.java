@@ -6,18 +6,26 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.llamaspec.Generation;
 import dev.llamaspec.GenerationOptions;
 import dev.llamaspec.GenerationStats;
+import dev.llamaspec.LlamaException;
 import dev.llamaspec.LlamaModel;
 import dev.llamaspec.ModelOptions;
 import dev.llamaspec.Session;
 import dev.llamaspec.SessionOptions;
 import dev.llamaspec.Speculation;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * The Java side of specbench: the same prompt sets, generated through the Java API and JNI, so that
@@ -29,8 +37,17 @@ import java.util.Map;
  *           [--tokens 128]
  *           [--threads 2] [--json FILE]
  * </pre>
+ *
+ * <p>Exit codes: 0 done, 1 the model could not be loaded or generation failed, 2 bad arguments (also a
+ * file that is not there). The conventions of every llamaspec command line are in {@link CliSupport}.
  */
-public final class SpecBench {
+@Command(name = "SpecBench", sortOptions = false, usageHelpAutoWidth = true, mixinStandardHelpOptions = true,
+        versionProvider = CliSupport.Version.class,
+        description = "The Java side of specbench: the prompt sets of llamaspec-specbench's JSON generated through"
+                + " the Java API with each strategy, greedy; prints a table and writes JSON.",
+        footer = {"", "Exit codes: 0 done, 1 the model could not be loaded or generation failed, 2 bad arguments"
+                + " (also a file that is not there)."})
+public final class SpecBench implements Callable<Integer> {
     /** One prompt generated with one strategy. */
     public record Run(int promptTokens, int generated, int steps, int drafted, int accepted, double decodeMillis,
             double ttftMillis) {
@@ -48,27 +65,55 @@ public final class SpecBench {
 
     public record Report(String model, int threads, int tokensPerPrompt, String date, List<Result> results) {}
 
-    public static void main(String[] args) throws Exception {
-        Path modelPath = null;
-        Path promptsFrom = null;
-        Path jsonOut = null;
-        List<String> strategies = new ArrayList<>(List.of("none"));
-        int tokens = 128;
-        int threads = 2;
-        for (int i = 0; i < args.length; i++) {
-            switch (args[i]) {
-                case "--model": modelPath = Paths.get(args[++i]); break;
-                case "--prompts-from": promptsFrom = Paths.get(args[++i]); break;
-                case "--json": jsonOut = Paths.get(args[++i]); break;
-                case "--strategies": strategies = new ArrayList<>(List.of(args[++i].split(","))); break;
-                case "--tokens": tokens = Integer.parseInt(args[++i]); break;
-                case "--threads": threads = Integer.parseInt(args[++i]); break;
-                default: throw new IllegalArgumentException("unknown argument " + args[i]);
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--model", paramLabel = "FILE", required = true, description = "the GGUF model")
+    Path modelPath;
+
+    @Option(names = "--prompts-from", paramLabel = "FILE", required = true,
+            description = "the JSON that llamaspec-specbench wrote: its prompt_sets are generated here")
+    Path promptsFrom;
+
+    @Option(names = "--json", paramLabel = "FILE", description = "also write the results to FILE as JSON")
+    Path jsonOut;
+
+    @Option(names = "--strategies", paramLabel = "LIST", defaultValue = "none",
+            description = "comma-separated strategies (as Speculation.parse names them; a -fixed suffix turns the"
+                    + " budget off); none, the baseline, is always measured first (default: ${DEFAULT-VALUE})")
+    String strategyList;
+
+    @Option(names = "--tokens", paramLabel = "N", defaultValue = "128",
+            description = "most tokens per prompt, at least 1 (default: ${DEFAULT-VALUE})")
+    int tokens;
+
+    @Option(names = "--threads", paramLabel = "N", defaultValue = "2",
+            description = "threads, 1 to 512 (default: ${DEFAULT-VALUE})")
+    int threads;
+
+    public static void main(String[] args) {
+        System.exit(run(args, System.out, System.err));
+    }
+
+    /** Runs the benchmark and returns its exit code. */
+    static int run(String[] args, PrintStream out, PrintStream err) {
+        return CliSupport.commandLine(new SpecBench(), out, err).execute(args);
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        CliSupport.range(spec, "--tokens", tokens, 1, 1 << 24);
+        CliSupport.range(spec, "--threads", threads, 1, 512);
+        CliSupport.requireFile(spec, "--model", modelPath);
+        CliSupport.requireFile(spec, "--prompts-from", promptsFrom);
+        if (jsonOut != null) {
+            Path parent = jsonOut.toAbsolutePath().getParent();
+            if (Files.isDirectory(jsonOut) || parent != null && !Files.isDirectory(parent)) {
+                throw CliSupport.bad(spec, "--json " + jsonOut + ": " + (Files.isDirectory(jsonOut)
+                        ? "is a directory, not a file" : "no such directory " + parent));
             }
         }
-        if (modelPath == null || promptsFrom == null) {
-            throw new IllegalArgumentException("--model and --prompts-from are required");
-        }
+        List<String> strategies = new ArrayList<>(List.of(strategyList.split(",")));
         if (!strategies.get(0).equals("none")) {
             strategies.add(0, "none"); // the baseline is always measured, first
         }
@@ -80,15 +125,16 @@ public final class SpecBench {
             speculations.add(fixed ? speculation.withBudget(false) : speculation);
         }
         ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
-        Map<String, List<String>> sets = new LinkedHashMap<>();
-        for (JsonNode set : json.readTree(promptsFrom.toFile()).get("prompt_sets")) {
-            List<String> prompts = new ArrayList<>();
-            set.get("prompts").forEach(p -> prompts.add(p.asText()));
-            sets.put(set.get("name").asText(), prompts);
-        }
+        Map<String, List<String>> sets = promptSets(json, promptsFrom);
 
         List<Result> results = new ArrayList<>();
-        try (LlamaModel model = LlamaModel.load(modelPath, ModelOptions.builder().threads(threads).build());
+        LlamaModel loaded;
+        try {
+            loaded = LlamaModel.load(modelPath, ModelOptions.builder().threads(threads).build());
+        } catch (LlamaException e) {
+            throw CliSupport.loadFailure("--model", e);
+        }
+        try (LlamaModel model = loaded;
              Session session = model.newSession(SessionOptions.builder().contextSize(2048).build())) {
             GenerationOptions options = GenerationOptions.builder().temperature(0).maxTokens(tokens).build();
             for (Map.Entry<String, List<String>> set : sets.entrySet()) {
@@ -127,6 +173,32 @@ public final class SpecBench {
         if (jsonOut != null) {
             json.writeValue(jsonOut.toFile(), report);
         }
+        return 0;
+    }
+
+    /** The prompt sets of llamaspec-specbench's JSON, by name; a file that is not such JSON is a failure. */
+    private static Map<String, List<String>> promptSets(ObjectMapper json, Path file) {
+        JsonNode sets;
+        try {
+            sets = json.readTree(file.toFile()).path("prompt_sets");
+        } catch (IOException e) {
+            throw new CliSupport.Failure("--prompts-from " + file + ": cannot read it as JSON: " + e.getMessage(), e);
+        }
+        if (!sets.isArray() || sets.isEmpty()) {
+            throw new CliSupport.Failure("--prompts-from " + file + ": no prompt_sets in it (llamaspec-specbench --json"
+                    + " writes them)", null);
+        }
+        Map<String, List<String>> byName = new LinkedHashMap<>();
+        for (JsonNode set : sets) {
+            List<String> prompts = new ArrayList<>();
+            set.path("prompts").forEach(p -> prompts.add(p.asText()));
+            if (prompts.isEmpty()) {
+                throw new CliSupport.Failure("--prompts-from " + file + ": prompt set '" + set.path("name").asText()
+                        + "' has no prompts", null);
+            }
+            byName.put(set.path("name").asText(), prompts);
+        }
+        return byName;
     }
 
     private static Result summarise(String set, String strategy, List<Run> runs, List<Run> plain, List<int[]> outputs,
@@ -182,5 +254,4 @@ public final class SpecBench {
         }
     }
 
-    private SpecBench() {}
 }

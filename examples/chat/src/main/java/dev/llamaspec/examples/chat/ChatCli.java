@@ -12,13 +12,13 @@ import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.logging.ConsoleHandler;
 import java.util.logging.Formatter;
 import java.util.logging.Level;
 import java.util.logging.LogRecord;
 import java.util.logging.Logger;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -30,17 +30,36 @@ import picocli.CommandLine.Spec;
  * (JLine line editing, slash commands) or for one {@code --prompt}.
  *
  * <p>Exit codes: 0 done, 1 the model, the heads or the draft model could not be loaded (or do not fit
- * the model) or generation failed, 2 bad arguments or no model.
+ * the model, or are not there) or generation failed, 2 bad arguments or no model. The conventions of
+ * every llamaspec command line are in {@link CliSupport}.
  */
-@Command(name = "llamaspec-chat", sortOptions = false, usageHelpAutoWidth = true,
+@Command(name = "llamaspec-chat", sortOptions = false, usageHelpAutoWidth = true, mixinStandardHelpOptions = true,
+        versionProvider = CliSupport.Version.class,
         description = {"Chat with a GGUF model through llamaspec, with speculative decoding.",
             "Without --prompt it reads lines interactively; type /help there for the commands."},
         footer = {"", "Interactive commands:",
             "  /help  /stats  /spec STRATEGY  /reset  /system TEXT  /save FILE  /quit",
             "  Ctrl-C cancels a reply as it streams; Ctrl-C or Ctrl-D at the prompt quits.",
-            "Exit codes: 0 done, 1 model, heads, draft model or generation failure, 2 bad arguments or no model."})
+            "Exit codes: 0 done, 1 model, heads, draft model or generation failure (also a file given that is not"
+                    + " there), 2 bad arguments or no model."})
 public final class ChatCli implements Callable<Integer> {
     static final String DEFAULT_MODEL = "../shared/models/stories260K.gguf";
+
+    /**
+     * Exit code for a --model, --heads or --draft-model file that is not there (or is a directory). The
+     * convention of the other programs is 2 (a bad argument); the chat has always exited with 1 here, and
+     * its tests (ChatProcessIT) hold it to that.
+     */
+    static final int MISSING_FILE_EXIT = CliSupport.FAILURE;
+
+    /**
+     * The flags of the Java properties that the library's range checks name. --top-p, --max-tokens and
+     * --ctx keep the property's name after the flag, as the chat's messages always had (its tests,
+     * ChatCliArgsTest, look for "topP must be in" and so on).
+     */
+    static final Map<String, String> FLAGS = Map.of("temperature", "--temperature", "topK", "--top-k",
+            "topP", "--top-p: topP", "minP", "--min-p", "repeatPenalty", "--repeat-penalty", "maxTokens",
+            "--max-tokens: maxTokens", "threads", "--threads", "contextSize", "--ctx: contextSize");
 
     /** Kept so that the logging configuration is not collected with the logger. */
     private static final Logger LLAMA_LOG = Logger.getLogger("dev.llamaspec.llama.cpp");
@@ -96,41 +115,45 @@ public final class ChatCli implements Callable<Integer> {
             description = "lookahead's window width, n-gram size and candidates per step (default 8,4,8)")
     String lookahead;
 
-    @Option(names = "--temperature", paramLabel = "T", description = "0 = greedy (default 0.8)")
-    Float temperature;
+    // the sampling defaults are the library's (ChatCliArgsTest compares them with GenerationOptions.defaults())
+    @Option(names = "--temperature", paramLabel = "T", defaultValue = "0.8",
+            description = "0 to 100, 0 = greedy (default: ${DEFAULT-VALUE})")
+    float temperature;
 
-    @Option(names = "--top-k", paramLabel = "K", description = "0 = off (default 40)")
-    Integer topK;
+    @Option(names = "--top-k", paramLabel = "K", defaultValue = "40", description = "0 = off (default: ${DEFAULT-VALUE})")
+    int topK;
 
-    @Option(names = "--top-p", paramLabel = "P", description = "1 = off (default 0.95)")
-    Float topP;
+    @Option(names = "--top-p", paramLabel = "P", defaultValue = "0.95",
+            description = "above 0 and at most 1, 1 = off (default: ${DEFAULT-VALUE})")
+    float topP;
 
-    @Option(names = "--min-p", paramLabel = "P", description = "0 = off (default 0.05)")
-    Float minP;
+    @Option(names = "--min-p", paramLabel = "P", defaultValue = "0.05",
+            description = "0 to 0.9999, 0 = off (default: ${DEFAULT-VALUE})")
+    float minP;
 
-    @Option(names = "--repeat-penalty", paramLabel = "R", description = "1 = off (default 1)")
-    Float repeatPenalty;
+    @Option(names = "--repeat-penalty", paramLabel = "R", defaultValue = "1.0",
+            description = "above 0 and at most 100, 1 = off (default: ${DEFAULT-VALUE})")
+    float repeatPenalty;
 
-    @Option(names = "--seed", paramLabel = "S", description = "sampling seed, 0 to 4294967294 (default random)")
+    @Option(names = "--seed", paramLabel = "S", description = CliSupport.SEED_HELP)
     Long seed;
 
     @Option(names = "--max-tokens", paramLabel = "N", defaultValue = "256",
-            description = "most tokens per reply (default: ${DEFAULT-VALUE})")
+            description = "most tokens per reply, at least 1 (default: ${DEFAULT-VALUE})")
     int maxTokens;
 
     @Option(names = "--threads", paramLabel = "N", defaultValue = "0",
-            description = "CPU threads (default: the number of cores, at most 8)")
+            description = "CPU threads, 0 to 512; 0 = the number of cores, at most 8 (default: ${DEFAULT-VALUE})")
     int threads;
 
-    @Option(names = "--ctx", paramLabel = "N", defaultValue = "0",
-            description = "context size in tokens (default: the model's training context, at most 4096)")
+    @Option(names = "--ctx", paramLabel = "N", defaultValue = "0", description = CliSupport.CTX_HELP)
     int ctx;
 
     @Option(names = "--prompt", paramLabel = "TEXT", description = "print the reply to TEXT and exit")
     String prompt;
 
     @Option(names = "--json", description = "with --prompt: print one JSON object (text, tokens, stopReason,"
-            + " mode, speculation, stats)")
+            + " mode, speculation, stats, contextSize)")
     boolean json;
 
     @Option(names = "--history", paramLabel = "FILE",
@@ -140,44 +163,13 @@ public final class ChatCli implements Callable<Integer> {
     @Option(names = "--verbose", description = "show llama.cpp's log on stderr")
     boolean verbose;
 
-    @Option(names = {"-h", "--help"}, usageHelp = true, description = "show this help and exit")
-    boolean help;
-
     public static void main(String[] args) {
         System.exit(run(args, System.out, System.err));
     }
 
     /** Runs the CLI and returns its exit code. */
     static int run(String[] args, PrintStream out, PrintStream err) {
-        CommandLine cli = new CommandLine(new ChatCli());
-        cli.setCaseInsensitiveEnumValuesAllowed(true);
-        cli.setOut(new PrintWriter(out, true));
-        cli.setErr(new PrintWriter(err, true));
-        cli.setParameterExceptionHandler((ex, arguments) -> {
-            PrintWriter w = ex.getCommandLine().getErr();
-            w.println("error: " + ex.getMessage());
-            CommandLine.UnmatchedArgumentException.printSuggestions(ex, w);
-            w.println("run with --help for the options");
-            w.flush();
-            return 2;
-        });
-        cli.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
-            PrintWriter w = commandLine.getErr();
-            int code;
-            if (ex instanceof LlamaException) {
-                w.println("error: " + ex.getMessage());
-                code = 1;
-            } else if (ex instanceof IllegalArgumentException) {
-                w.println("error: " + ex.getMessage());
-                code = 2;
-            } else {
-                w.println("error: " + ex);
-                code = 1;
-            }
-            w.flush();
-            return code;
-        });
-        return cli.execute(args);
+        return CliSupport.commandLine(new ChatCli(), out, err).execute(args);
     }
 
     @Override
@@ -193,11 +185,15 @@ public final class ChatCli implements Callable<Integer> {
             choice = SpeculationChoice.of(speculation, maxDraft, !noBudget,
                     lookahead == null ? null : SpeculationChoice.parseLookahead(lookahead),
                     new SpeculationChoice.MedusaSettings(staticTree, typical));
+        } catch (IllegalArgumentException e) {
+            throw usage(e.getMessage());
+        }
+        try {
             sampling = sampling();
             modelOptions = ModelOptions.builder().threads(threads).contextSize(ctx).build();
             sessionOptions = SessionOptions.builder().threads(threads).contextSize(ctx).build();
         } catch (IllegalArgumentException e) {
-            throw usage(e.getMessage());
+            throw usage(CliSupport.flagMessage(e, FLAGS));
         }
         if (choice.needsHeads() && heads == null) {
             throw usage(SpeculationChoice.NEEDS_HEADS);
@@ -208,6 +204,9 @@ public final class ChatCli implements Callable<Integer> {
         if ((staticTree || typical) && heads == null) {
             throw usage((staticTree ? "--static-tree" : "--typical") + " sets up Medusa speculation: it needs"
                     + " --heads FILE");
+        }
+        if (history != null && Files.isDirectory(history)) {
+            throw usage("--history " + history + ": is a directory, not a file");
         }
         Path modelPath = model;
         if (modelPath == null) {
@@ -221,29 +220,61 @@ public final class ChatCli implements Callable<Integer> {
                 err.println("In the llamaspec checkout, run from the repository root so that the shared folder"
                         + " beside it holds models/stories260K.gguf.");
                 err.flush();
-                return 2;
+                return CliSupport.BAD_ARGUMENTS;
+            }
+        }
+        for (String missing : new String[] {CliSupport.missingFile("--model", modelPath),
+            heads == null ? null : CliSupport.missingFile("--heads", heads),
+            draftModel == null ? null : CliSupport.missingFile("--draft-model", draftModel)}) {
+            if (missing != null) {
+                spec.commandLine().getErr().println("error: " + missing);
+                spec.commandLine().getErr().flush();
+                return MISSING_FILE_EXIT;
             }
         }
         configureLogging(verbose);
-        try (ChatEngine engine = ChatEngine.open(new ChatEngine.ModelFiles(modelPath, heads, draftModel), modelOptions, sessionOptions, mode, sampling, choice)) {
+        try (ChatEngine engine = open(new ChatEngine.ModelFiles(modelPath, heads, draftModel), modelOptions,
+                sessionOptions, sampling, choice)) {
             engine.conversation().setSystem(system);
+            String contextNote = CliSupport.contextNote(ctx, engine.contextSize());
             if (prompt != null) {
+                if (contextNote != null) {
+                    spec.commandLine().getErr().println("note: " + contextNote);
+                    spec.commandLine().getErr().flush();
+                }
                 return once(engine);
             }
-            return new Interactive(engine, history).run();
+            return new Interactive(engine, history, contextNote).run();
         } catch (IOException e) {
             spec.commandLine().getErr().println("error: terminal: " + e.getMessage());
-            return 1;
+            return CliSupport.FAILURE;
         }
     }
 
-    /** --prompt: the reply, streamed, or one JSON object. */
+    /** Loads the files and opens the session; a failure names the flag of the file (or of the context size). */
+    private ChatEngine open(ChatEngine.ModelFiles files, ModelOptions modelOptions, SessionOptions sessionOptions,
+            GenerationOptions sampling, SpeculationChoice choice) {
+        try {
+            return ChatEngine.open(files, modelOptions, sessionOptions, mode, sampling, choice);
+        } catch (ChatEngine.OpenException e) {
+            String flag = switch (e.part()) {
+                case MODEL -> "--model";
+                case HEADS -> "--heads";
+                case DRAFT_MODEL -> "--draft-model";
+                case CONTEXT -> ctx != 0 ? "--ctx " + ctx : null;
+            };
+            throw flag == null ? (LlamaException) e.getCause() : CliSupport.loadFailure(flag, e);
+        }
+    }
+
+    /** --prompt: the reply, streamed, or one JSON object (with the context size used). */
     private int once(ChatEngine engine) {
         PrintWriter out = spec.commandLine().getOut();
         ChatEngine.Reply reply;
         if (json) {
             reply = engine.reply(prompt, text -> { }, () -> false);
-            out.println(Json.compact(Json.generation(reply.generation(), engine.mode(), engine.speculation())));
+            out.println(Json.compact(Json.generation(reply.generation(), engine.mode(), engine.speculation())
+                    .put("contextSize", engine.contextSize())));
         } else {
             reply = engine.reply(prompt, text -> {
                 out.print(text);
@@ -262,24 +293,11 @@ public final class ChatCli implements Callable<Integer> {
     }
 
     private GenerationOptions sampling() {
-        GenerationOptions.Builder b = GenerationOptions.builder().maxTokens(maxTokens);
-        if (temperature != null) {
-            b.temperature(temperature);
-        }
-        if (topK != null) {
-            b.topK(topK);
-        }
-        if (topP != null) {
-            b.topP(topP);
-        }
-        if (minP != null) {
-            b.minP(minP);
-        }
-        if (repeatPenalty != null) {
-            b.repeatPenalty(repeatPenalty);
-        }
-        if (seed != null) {
-            b.seed(seed);
+        GenerationOptions.Builder b = GenerationOptions.builder().maxTokens(maxTokens).temperature(temperature)
+                .topK(topK).topP(topP).minP(minP).repeatPenalty(repeatPenalty);
+        long s = CliSupport.seed(spec, seed);
+        if (s != GenerationOptions.RANDOM_SEED) {
+            b.seed(s);
         }
         return b.build();
     }

@@ -3,6 +3,7 @@ package dev.llamaspec.examples.chat;
 import dev.llamaspec.ChatMessage;
 import dev.llamaspec.Generation;
 import dev.llamaspec.GenerationOptions;
+import dev.llamaspec.LlamaException;
 import dev.llamaspec.LlamaModel;
 import dev.llamaspec.ModelOptions;
 import dev.llamaspec.Session;
@@ -15,6 +16,7 @@ import java.util.List;
 import java.util.Objects;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 
 /**
  * A loaded model with its {@link Drafters}, one session and the conversation: turns a user line into a
@@ -51,22 +53,50 @@ final class ChatEngine implements AutoCloseable {
     /** The files to load: the model and, where given (else null), Medusa heads and a draft model for it. */
     record ModelFiles(Path model, Path heads, Path draftModel) {}
 
+    /** What {@link #open} was doing when the library failed. */
+    enum Part { MODEL, HEADS, DRAFT_MODEL, CONTEXT }
+
+    /** The library's failure ({@link #getCause()}, with its message) while loading {@link #part()}. */
+    static final class OpenException extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        private final Part part;
+
+        OpenException(Part part, LlamaException cause) {
+            super(cause.getMessage(), cause);
+            this.part = part;
+        }
+
+        Part part() {
+            return part;
+        }
+
+        /** Runs {@code step}, its {@link LlamaException} becoming an {@code OpenException} for {@code part}. */
+        static <T> T during(Part part, Supplier<T> step) {
+            try {
+                return step.get();
+            } catch (LlamaException e) {
+                throw new OpenException(part, e);
+            }
+        }
+    }
+
     /**
      * Loads the model, the heads and draft model for it, and opens a session.
      *
      * @param mode     the requested mode; AUTO becomes CHAT for a model with a chat template
      * @param sampling sampling and limits of every reply (its speculation and stop strings are replaced)
-     * @throws dev.llamaspec.LlamaException when a file cannot be loaded, the heads or the draft model do
-     *     not fit the model, or the context cannot be created
+     * @throws OpenException when a file cannot be loaded, the heads or the draft model do not fit the model,
+     *     or the context cannot be created: which of them, and the library's exception
      * @throws IllegalArgumentException when {@code speculation} needs heads or a draft model not given
      */
     static ChatEngine open(ModelFiles files, ModelOptions modelOptions, SessionOptions sessionOptions, Mode mode,
             GenerationOptions sampling, SpeculationChoice speculation) {
-        LlamaModel model = LlamaModel.load(files.model(), modelOptions);
+        LlamaModel model = OpenException.during(Part.MODEL, () -> LlamaModel.load(files.model(), modelOptions));
         Drafters drafters = null;
         try {
             drafters = Drafters.load(model, files.heads(), files.draftModel(), modelOptions);
-            Session session = model.newSession(sessionOptions);
+            Session session = OpenException.during(Part.CONTEXT, () -> model.newSession(sessionOptions));
             ChatEngine engine = new ChatEngine(model, drafters, session, mode.resolve(model.hasChatTemplate()),
                     sampling);
             engine.setSpeculation(speculation);

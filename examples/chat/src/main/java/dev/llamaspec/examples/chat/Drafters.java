@@ -3,6 +3,7 @@ package dev.llamaspec.examples.chat;
 import dev.llamaspec.LlamaModel;
 import dev.llamaspec.MedusaHeads;
 import dev.llamaspec.ModelOptions;
+import dev.llamaspec.examples.chat.ChatEngine.Part;
 import java.nio.file.Path;
 
 /**
@@ -25,18 +26,24 @@ final class Drafters implements AutoCloseable {
      * Loads the heads and the draft model given (null paths are skipped) for {@code model}, the draft model
      * with the model's options.
      *
-     * @throws dev.llamaspec.LlamaException when a file cannot be loaded, the heads were made for another
-     *     model or the draft model's vocabulary differs; what was loaded is closed again
+     * @throws ChatEngine.OpenException when a file cannot be loaded (part HEADS or DRAFT_MODEL), the heads
+     *     were made for another model (HEADS) or the draft model's vocabulary differs (DRAFT_MODEL); what
+     *     was loaded is closed again
      */
     static Drafters load(LlamaModel model, Path headsFile, Path draftModelFile, ModelOptions options) {
-        MedusaHeads heads = headsFile == null ? null : MedusaHeads.load(model, headsFile);
+        MedusaHeads heads = headsFile == null ? null
+                : ChatEngine.OpenException.during(Part.HEADS, () -> MedusaHeads.load(model, headsFile));
         try {
             if (draftModelFile == null) {
                 return new Drafters(heads, null);
             }
-            LlamaModel draft = LlamaModel.load(draftModelFile, options);
+            LlamaModel draft = ChatEngine.OpenException.during(Part.DRAFT_MODEL,
+                    () -> LlamaModel.load(draftModelFile, options));
             try {
-                model.checkDraftModel(draft);
+                ChatEngine.OpenException.during(Part.DRAFT_MODEL, () -> {
+                    model.checkDraftModel(draft);
+                    return null;
+                });
             } catch (RuntimeException e) {
                 draft.close();
                 throw e;

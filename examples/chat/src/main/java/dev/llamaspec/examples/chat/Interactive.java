@@ -34,12 +34,15 @@ final class Interactive {
 
     private final ChatEngine engine;
     private final Path historyFile;
+    /** What to say at startup about the context size, or null (see {@link CliSupport#contextNote}). */
+    private final String contextNote;
     /** Set by Ctrl-C while a reply runs; cleared before each prompt. */
     private final AtomicBoolean interrupted = new AtomicBoolean();
 
-    Interactive(ChatEngine engine, Path historyFile) {
+    Interactive(ChatEngine engine, Path historyFile, String contextNote) {
         this.engine = engine;
         this.historyFile = historyFile;
+        this.contextNote = contextNote;
     }
 
     /** Runs until /quit, Ctrl-D or Ctrl-C at the prompt; returns the exit code. */
@@ -138,8 +141,9 @@ final class Interactive {
                 ? "chat mode" + (engine.model().hasChatTemplate() ? ""
                         : " (no chat template: plain User:/Assistant: format)")
                 : "completion mode (each line is continued as text)";
-        return String.format(Locale.ROOT, "llamaspec-chat: %s (%s), %s, speculation %s, context %d tokens%n"
+        return String.format(Locale.ROOT, "llamaspec-chat: %s (%s), %s, speculation %s, context %d tokens%n%s"
                 + "Type a line and press Enter. /help lists the commands; /quit or Ctrl-D leaves.",
-                name, info.description(), mode, engine.speculation().describe(), engine.contextSize());
+                name, info.description(), mode, engine.speculation().describe(), engine.contextSize(),
+                contextNote == null ? "" : "note: " + contextNote + "\n");
     }
 }

@@ -4,12 +4,15 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.llamaspec.GenerationOptions;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** Argument handling in-process: every bad argument is a one-line message and exit code 2, before any model loads. */
 class ChatCliArgsTest {
@@ -55,6 +58,85 @@ class ChatCliArgsTest {
         assertTrue(r.err().contains("--help"), r.err());
         assertFalse(r.err().contains("Exception") || r.err().contains("\tat "), r.err());
         assertEquals("", r.out());
+    }
+
+    /** The command-line convention (see CliSupport): the flag in the message, exit code 2, the usage hint. */
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+        "--ctx abc                 | Invalid value for option '--ctx': 'abc' is not an int",
+        "--seed x                  | Invalid value for option '--seed': 'x' is not a long",
+        "--top-k 1.5               | Invalid value for option '--top-k': '1.5' is not an int",
+        "--max-tokens lots         | Invalid value for option '--max-tokens': 'lots' is not an int",
+        "--top-k -1                | --top-k must be in [0, 2147483647], got -1",
+        "--min-p 1                 | --min-p must be in [0.0, 0.9999], got 1.0",
+        "--repeat-penalty 0        | --repeat-penalty must be in (0.0, 100.0], got 0.0",
+        "--temperature 101         | --temperature must be in [0.0, 100.0], got 101.0",
+        "--threads 513             | --threads must be in [0, 512], got 513",
+        "--top-p 1.5               | --top-p: topP must be in (0.0, 1.0], got 1.5",
+        "--max-tokens 0            | --max-tokens: maxTokens must be in [1, 16777216], got 0",
+        "--ctx 7                   | --ctx: contextSize must be in [8, 16777216], got 7",
+        "--ctx -1                  | --ctx: contextSize must be in [8, 16777216], got -1",
+        "--seed -2                 | --seed must be in [0, 4294967294], or -1 for a random seed, got -2",
+        "--seed 4294967295         | --seed must be in [0, 4294967294], or -1 for a random seed, got 4294967295",
+        "hello                     | unexpected argument 'hello': llamaspec-chat takes no arguments besides its"
+            + " options",
+        "--prompt Hi there         | unexpected argument 'there'",
+        "--prompt Hi a b           | unexpected arguments 'a' 'b'",
+    })
+    void badArgumentsNameTheirFlag(String args, String message) {
+        Result r = run(args.trim().split(" +"));
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().startsWith("error: " + message), r.err());
+        assertTrue(r.err().contains("run with --help for the options"), r.err());
+        assertEquals("", r.out());
+    }
+
+    @Test
+    void aHistoryPathThatIsADirectoryIsABadArgument(@TempDir Path dir) {
+        Result r = run("--history", dir.toString(), "--prompt", "Hi");
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().startsWith("error: --history " + dir + ": is a directory, not a file"), r.err());
+    }
+
+    @Test
+    void seedMinusOneIsARandomSeed() {
+        // accepted: the run goes on to look for the default model, which is not there in examples/chat
+        Result r = run("--seed", "-1", "--prompt", "Hi");
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().startsWith("error: no model given"), r.err());
+        r = run("--seed", "4294967294", "--prompt", "Hi");
+        assertTrue(r.err().startsWith("error: no model given"), r.err());
+    }
+
+    @Test
+    void helpShowsDefaultsTheSeedConventionAndTheContextRounding() {
+        String help = run("--help").out().replaceAll("\\s+", " ");
+        for (String s : new String[] {"--temperature=T 0 to 100, 0 = greedy (default: 0.8)", "(default: 40)",
+            "(default: 0.95)", "(default: 0.05)", "(default: 1.0)", "most tokens per reply, at least 1 (default: 256)",
+            "-1 or no --seed: a random seed", "0 to 4294967294", "rounds it up to a multiple of 256",
+            "256 is the smallest context", "-V, --version", "-h, --help"}) {
+            assertTrue(help.contains(s), s + " missing from:\n" + help);
+        }
+    }
+
+    @Test
+    void theSamplingDefaultsAreTheLibrarys() {
+        ChatCli cli = new ChatCli();
+        CliSupport.commandLine(cli, System.out, System.err).parseArgs();
+        GenerationOptions defaults = GenerationOptions.defaults();
+        assertEquals(defaults.temperature(), cli.temperature);
+        assertEquals(defaults.topK(), cli.topK);
+        assertEquals(defaults.topP(), cli.topP);
+        assertEquals(defaults.minP(), cli.minP);
+        assertEquals(defaults.repeatPenalty(), cli.repeatPenalty);
+        assertEquals(defaults.maxTokens(), cli.maxTokens);
+    }
+
+    @Test
+    void versionNamesTheProgram() {
+        Result r = run("--version");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().startsWith("llamaspec-chat "), r.out());
     }
 
     @Test

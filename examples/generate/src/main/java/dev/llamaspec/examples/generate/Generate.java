@@ -7,99 +7,152 @@ import dev.llamaspec.LlamaModel;
 import dev.llamaspec.ModelInfo;
 import dev.llamaspec.ModelOptions;
 import dev.llamaspec.Session;
+import dev.llamaspec.SessionOptions;
 import dev.llamaspec.TextChunk;
 import dev.llamaspec.TokenStream;
+import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 
 /**
  * Generates a continuation of a prompt and streams it to the terminal.
  *
  * <pre>
- * java -jar llamaspec-generate.jar [--model FILE] [--tokens N] [--temperature T] [--seed S] [--threads N] [PROMPT]
+ * java -jar llamaspec-generate.jar [--model FILE] [--tokens N] [--temperature T] [--seed S] [--threads N]
+ *                                  [--ctx N] [PROMPT]
  * </pre>
+ *
+ * <p>Exit codes: 0 done, 1 the model could not be loaded or generation failed, 2 bad arguments (also a
+ * model file that is not there). The conventions of every llamaspec command line are in {@link CliSupport}.
  */
-public final class Generate {
-    private static final String DEFAULT_MODEL = "../shared/models/stories260K.gguf";
+@Command(name = "llamaspec-generate", sortOptions = false, usageHelpAutoWidth = true,
+        mixinStandardHelpOptions = true, versionProvider = CliSupport.Version.class,
+        description = "Generates a continuation of PROMPT with a GGUF model through llamaspec: the text on"
+                + " stdout, the model and the speed on stderr.",
+        footer = {"", "Exit codes: 0 done, 1 the model could not be loaded or generation failed, 2 bad arguments"
+                + " (also a model file that is not there)."})
+public final class Generate implements Callable<Integer> {
+    static final String DEFAULT_MODEL = "../shared/models/stories260K.gguf";
+
+    /** The flags of the Java properties that the library's range checks name. */
+    static final Map<String, String> FLAGS = Map.of("maxTokens", "--tokens", "temperature", "--temperature",
+            "threads", "--threads", "contextSize", "--ctx");
+
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(arity = "0..1", paramLabel = "PROMPT", defaultValue = "Once upon a time",
+            description = "the text to continue (default: ${DEFAULT-VALUE})")
+    String prompt;
+
+    @Option(names = "--model", paramLabel = "FILE", defaultValue = DEFAULT_MODEL,
+            description = {"GGUF model file; the default is the test model, from the repository root",
+                "(default: ${DEFAULT-VALUE})"})
+    Path model;
+
+    @Option(names = "--tokens", paramLabel = "N", defaultValue = "128",
+            description = "most tokens to generate, at least 1 (default: ${DEFAULT-VALUE})")
+    int tokens;
+
+    @Option(names = "--temperature", paramLabel = "T", defaultValue = "0",
+            description = "0 to 100, 0 = greedy (default: ${DEFAULT-VALUE})")
+    float temperature;
+
+    @Option(names = "--seed", paramLabel = "S", description = CliSupport.SEED_HELP)
+    Long seed;
+
+    @Option(names = "--threads", paramLabel = "N", defaultValue = "0",
+            description = "CPU threads, 0 to 512; 0 = the number of cores, at most 8 (default: ${DEFAULT-VALUE})")
+    int threads;
+
+    @Option(names = "--ctx", paramLabel = "N", defaultValue = "0", description = CliSupport.CTX_HELP)
+    int ctx;
 
     public static void main(String[] args) {
-        Path model = Paths.get(DEFAULT_MODEL);
-        int tokens = 128;
-        float temperature = 0f;
-        long seed = -1;
-        int threads = 0;
-        String prompt = "Once upon a time";
-        try {
-            for (int i = 0; i < args.length; i++) {
-                switch (args[i]) {
-                    case "--model": model = Paths.get(value(args, ++i)); break;
-                    case "--tokens": tokens = Integer.parseInt(value(args, ++i)); break;
-                    case "--temperature": temperature = Float.parseFloat(value(args, ++i)); break;
-                    case "--seed": seed = Long.parseLong(value(args, ++i)); break;
-                    case "--threads": threads = Integer.parseInt(value(args, ++i)); break;
-                    case "-h": case "--help": usage(); return;
-                    default:
-                        if (args[i].startsWith("--")) {
-                            throw new IllegalArgumentException("unknown option " + args[i]);
-                        }
-                        prompt = args[i];
-                }
-            }
-        } catch (IllegalArgumentException e) {
-            System.err.println("error: " + e.getMessage());
-            usage();
-            System.exit(2);
-        }
-        if (!Files.exists(model)) {
-            System.err.println("error: model not found: " + model.toAbsolutePath()
-                    + "\n  pass --model FILE.gguf (the project's tests use ../shared/models/stories260K.gguf)");
-            System.exit(2);
-        }
-        try {
-            GenerationOptions.Builder options = GenerationOptions.builder().maxTokens(tokens).temperature(temperature);
-            if (seed >= 0) {
-                options.seed(seed);
-            }
-            run(model, ModelOptions.builder().threads(threads).build(), prompt, options.build());
-        } catch (LlamaException | IllegalArgumentException e) {
-            System.err.println("error: " + e.getMessage());
-            System.exit(1);
-        }
+        System.exit(run(args, System.out, System.err));
     }
 
-    private static void run(Path path, ModelOptions modelOptions, String prompt, GenerationOptions options) {
-        try (LlamaModel model = LlamaModel.load(path, modelOptions); Session session = model.newSession()) {
-            ModelInfo info = model.info();
-            System.err.printf(Locale.ROOT, "model: %s (%s, %,d parameters, vocabulary %d)%n",
-                    info.name().isEmpty() ? path.getFileName() : info.name(), info.description(),
+    /** Runs the program and returns its exit code. */
+    static int run(String[] args, PrintStream out, PrintStream err) {
+        return CliSupport.commandLine(new Generate(), out, err).execute(args);
+    }
+
+    @Override
+    public Integer call() {
+        GenerationOptions options;
+        ModelOptions modelOptions;
+        SessionOptions sessionOptions;
+        try {
+            GenerationOptions.Builder b = GenerationOptions.builder().maxTokens(tokens).temperature(temperature);
+            long s = CliSupport.seed(spec, seed);
+            if (s != GenerationOptions.RANDOM_SEED) {
+                b.seed(s);
+            }
+            options = b.build();
+            modelOptions = ModelOptions.builder().threads(threads).build();
+            sessionOptions = SessionOptions.builder().contextSize(ctx).build();
+        } catch (IllegalArgumentException e) {
+            throw CliSupport.bad(spec, CliSupport.flagMessage(e, FLAGS));
+        }
+        if (!spec.commandLine().getParseResult().hasMatchedOption("--model") && !Files.isRegularFile(model)) {
+            throw CliSupport.bad(spec, "no model given and the default " + DEFAULT_MODEL + " is not there (looked in "
+                    + Paths.get("").toAbsolutePath() + "): pass --model FILE with a GGUF model, or run from the"
+                    + " repository root");
+        }
+        CliSupport.requireFile(spec, "--model", model);
+
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+        LlamaModel loaded;
+        try {
+            loaded = LlamaModel.load(model, modelOptions);
+        } catch (LlamaException e) {
+            throw CliSupport.loadFailure("--model", e);
+        }
+        try (LlamaModel m = loaded; Session session = newSession(m, sessionOptions)) {
+            ModelInfo info = m.info();
+            err.printf(Locale.ROOT, "model: %s (%s, %,d parameters, vocabulary %d)%n",
+                    info.name().isEmpty() ? model.getFileName() : info.name(), info.description(),
                     info.parameterCount(), info.vocabularySize());
-            System.out.print(prompt);
+            String note = CliSupport.contextNote(ctx, session.contextSize());
+            if (note != null) {
+                err.println("note: " + note);
+            }
+            err.flush();
+            out.print(prompt);
             try (TokenStream stream = session.stream(prompt, options)) {
                 for (TextChunk chunk : stream) {
-                    System.out.print(chunk.text());
-                    System.out.flush();
+                    out.print(chunk.text());
+                    out.flush();
                 }
-                System.out.println();
+                out.println();
+                out.flush();
                 GenerationStats stats = stream.result().stats();
-                System.err.printf(Locale.ROOT, "[%d prompt tokens in %.1f ms, %d tokens at %.1f tokens/s, stop: %s]%n",
+                err.printf(Locale.ROOT, "[%d prompt tokens in %.1f ms, %d tokens at %.1f tokens/s, stop: %s]%n",
                         stats.promptTokens(), stats.promptMillis(), stats.generatedTokens(), stats.tokensPerSecond(),
                         stream.result().stopReason());
+                err.flush();
             }
         }
+        return 0;
     }
 
-    private static String value(String[] args, int i) {
-        if (i >= args.length) {
-            throw new IllegalArgumentException(args[i - 1] + " needs a value");
+    /** The session; when llama.cpp cannot make the context that --ctx asked for, the failure names --ctx. */
+    private Session newSession(LlamaModel m, SessionOptions options) {
+        try {
+            return m.newSession(options);
+        } catch (LlamaException e) {
+            throw ctx != 0 ? CliSupport.loadFailure("--ctx " + ctx, e) : e;
         }
-        return args[i];
     }
-
-    private static void usage() {
-        System.err.println("usage: generate [--model FILE] [--tokens N] [--temperature T] [--seed S] [--threads N] [PROMPT]");
-    }
-
-    private Generate() {}
 }

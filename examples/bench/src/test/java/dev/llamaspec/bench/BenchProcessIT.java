@@ -1,0 +1,99 @@
+package dev.llamaspec.bench;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The benchmarks through the real jar: exit codes, and failures named by their flag. Short runs only. */
+class BenchProcessIT {
+    static void assertNoStackTrace(Jar.Result r) {
+        assertFalse(r.err().contains("Exception") || r.err().contains("\tat "), r.err());
+    }
+
+    @Test
+    void badArgumentsExitWith2(@TempDir Path dir) throws Exception {
+        String model = Jar.model().toString();
+        String[][] badNumbers = {{"PlainBench", "--tokens", "many"}, {"SpecBench", "--model", model, "--prompts-from",
+            model, "--tokens", "many"}, {"Soak", "--model", model, "--minutes", "many"}};
+        for (String[] args : badNumbers) {
+            Jar.Result r = Jar.run(args[0], java.util.Arrays.copyOfRange(args, 1, args.length));
+            assertEquals(2, r.code(), args[0] + ": " + r.err());
+            assertTrue(r.err().startsWith("error: Invalid value for option '" + args[args.length - 2] + "': 'many'"),
+                    args[0] + ": " + r.err());
+            assertNoStackTrace(r);
+        }
+        Path missing = dir.resolve("no-such-model.gguf");
+        for (String main : new String[] {"PlainBench", "SpecBench", "Soak"}) {
+            Jar.Result r = main.equals("SpecBench")
+                    ? Jar.run(main, "--model", missing.toString(), "--prompts-from", model)
+                    : Jar.run(main, "--model", missing.toString());
+            assertEquals(2, r.code(), main + ": " + r.err());
+            assertTrue(r.err().startsWith("error: --model " + missing + ": no such file"), main + ": " + r.err());
+            assertNoStackTrace(r);
+        }
+    }
+
+    @Test
+    void aFileThatIsNotAModelIsAFailureNamedByItsFlag(@TempDir Path dir) throws Exception {
+        Path readme = Jar.root().resolve("README.md");
+        Path prompts = Files.writeString(dir.resolve("prompts.json"),
+                "{\"prompt_sets\": [{\"name\": \"t\", \"prompts\": [\"Once upon a time\"]}]}");
+        for (String[] args : new String[][] {{"PlainBench", "--model", readme.toString()},
+            {"SpecBench", "--model", readme.toString(), "--prompts-from", prompts.toString()},
+            {"Soak", "--model", readme.toString(), "--minutes", "0.01"}}) {
+            Jar.Result r = Jar.run(args[0], java.util.Arrays.copyOfRange(args, 1, args.length));
+            assertEquals(1, r.code(), args[0] + ": " + r.err());
+            assertTrue(r.err().startsWith("error: --model: model file is not a GGUF file"), args[0] + ": " + r.err());
+            assertFalse(r.err().contains("--help"), "a failure, not a bad argument: " + r.err());
+            assertNoStackTrace(r);
+        }
+    }
+
+    @Test
+    void specBenchRunsAPromptSetAndNamesABadPromptsFile(@TempDir Path dir) throws Exception {
+        Path prompts = Files.writeString(dir.resolve("prompts.json"),
+                "{\"prompt_sets\": [{\"name\": \"t\", \"prompts\": [\"Once upon a time\"]}]}");
+        Path out = dir.resolve("java.json");
+        Jar.Result r = Jar.run("SpecBench", "--model", Jar.model().toString(), "--prompts-from", prompts.toString(),
+                "--strategies", "lookup", "--tokens", "16", "--threads", "1", "--json", out.toString());
+        assertEquals(0, r.code(), r.err());
+        JsonNode report = new ObjectMapper().readTree(out.toFile());
+        assertEquals(2, report.get("results").size(), "none and lookup: " + report);
+        assertEquals("none", report.get("results").get(0).get("strategy").asText());
+
+        Path readme = Jar.root().resolve("README.md");
+        r = Jar.run("SpecBench", "--model", Jar.model().toString(), "--prompts-from", readme.toString());
+        assertEquals(1, r.code(), r.err());
+        assertTrue(r.err().startsWith("error: --prompts-from " + readme + ": cannot read it as JSON"), r.err());
+
+        r = Jar.run("SpecBench", "--model", Jar.model().toString(), "--prompts-from", prompts.toString(),
+                "--strategies", "quick");
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().startsWith("error: ") && r.err().contains("quick"), r.err());
+        assertNoStackTrace(r);
+    }
+
+    @Test
+    void plainBenchNamesALlamaBenchThatCannotRun(@TempDir Path dir) throws Exception {
+        Path missing = dir.resolve("no-llama-bench");
+        Jar.Result r = Jar.run("PlainBench", "--tokens", "8", "--rounds", "1", "--threads", "1", "--llama-bench",
+                missing.toString());
+        assertEquals(1, r.code(), r.err());
+        assertTrue(r.err().startsWith("error: --llama-bench " + missing + ": cannot run it"), r.err());
+        assertNoStackTrace(r);
+    }
+
+    @Test
+    void versionComesFromTheJar() throws Exception {
+        Jar.Result r = Jar.run("Soak", "--version");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().startsWith("Soak 0."), r.out());
+    }
+}
