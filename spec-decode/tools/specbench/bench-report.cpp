@@ -135,6 +135,21 @@ static std::string json_number(double v) {
     return buf;
 }
 
+// FNV-1a of a run's token ids: runs of two builds (or strategies) produced the same tokens when
+// their hashes are equal.
+static std::string tokens_fnv(const std::vector<llama_token> & tokens) {
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (llama_token t : tokens) {
+        for (int b = 0; b < 4; b++) {
+            h ^= (uint64_t) (((uint32_t) t >> (8 * b)) & 0xff);
+            h *= 0x100000001b3ULL;
+        }
+    }
+    char hex[17];
+    std::snprintf(hex, sizeof(hex), "%016llx", (unsigned long long) h);
+    return hex;
+}
+
 bool bench_write_json(const bench_report & report, const std::string & path, std::string & error) {
     std::ostringstream o;
     o << "{\n  \"model\": {\"path\": " << json_string(report.model_path)
@@ -188,7 +203,7 @@ bool bench_write_json(const bench_report & report, const std::string & path, std
             o << (j ? ", " : "") << "{\"prompt_tokens\": " << run.n_prompt << ", \"generated\": " << run.n_generated
               << ", \"steps\": " << run.n_steps << ", \"drafted\": " << run.n_drafted << ", \"accepted\": "
               << run.n_accepted << ", \"window\": " << run.n_aux << ", \"decode_ms\": " << json_number(run.t_decode_us / 1000.0) << ", \"ttft_ms\": "
-              << json_number(run.t_first_us / 1000.0) << "}";
+              << json_number(run.t_first_us / 1000.0) << ", \"tokens_fnv\": \"" << tokens_fnv(run.tokens) << "\"}";
         }
         o << "]}";
     }
