@@ -1,23 +1,15 @@
 // JNI functions of dev.llamaspec.LlamaModel.
 #include "jni-util.h"
-#include "spec-decode.h"
-
-#define MODEL_FN(ret, name) extern "C" JNIEXPORT ret JNICALL Java_dev_llamaspec_LlamaModel_##name
 
 static const char * const CLOSED = "model is closed";
 
-MODEL_FN(jlong, nLoad)(JNIEnv * env, jclass, jbyteArray path, jint gpu_layers, jboolean mmap, jint n_ctx,
-                       jint threads) {
+// Loads a model with the named settings of sd_model_settings() (names[i] = values[i]; the others keep
+// their defaults).
+extern "C" JNIEXPORT jlong JNICALL Java_dev_llamaspec_LlamaModel_nLoad(JNIEnv * env, jclass, jbyteArray path,
+                                                                       jobjectArray names, jdoubleArray values) {
     return jni_guard(env, (jlong) 0, [&]() -> jlong {
-        if (n_ctx < 0 || threads < 0) {
-            jni_throw_illegal_argument(env, "contextSize and threads must be >= 0");
-            return 0;
-        }
         sd_model_params params = sd_model_default_params();
-        params.n_gpu_layers = gpu_layers;
-        params.use_mmap     = mmap;
-        params.n_ctx        = (uint32_t) n_ctx;
-        params.n_threads    = threads;
+        if (!jni_apply_settings(env, params, names, values, sd_model_set)) return 0;
         sd_model * model = nullptr;
         std::string error;
         const sd_status status = sd_model_load(jni_bytes(env, path).c_str(), params, &model, error);
@@ -29,14 +21,14 @@ MODEL_FN(jlong, nLoad)(JNIEnv * env, jclass, jbyteArray path, jint gpu_layers, j
     });
 }
 
-MODEL_FN(void, nFree)(JNIEnv * env, jclass, jlong handle) {
+extern "C" JNIEXPORT void JNICALL Java_dev_llamaspec_LlamaModel_nFree(JNIEnv * env, jclass, jlong handle) {
     jni_guard(env, 0, [&] {
         sd_model_free(reinterpret_cast<sd_model *>(handle));
         return 0;
     });
 }
 
-MODEL_FN(jobject, nInfo)(JNIEnv * env, jclass, jlong handle) {
+extern "C" JNIEXPORT jobject JNICALL Java_dev_llamaspec_LlamaModel_nInfo(JNIEnv * env, jclass, jlong handle) {
     return jni_guard(env, (jobject) nullptr, [&]() -> jobject {
         sd_model * model = jni_handle<sd_model>(env, handle, CLOSED);
         if (model == nullptr) return nullptr;
@@ -52,7 +44,8 @@ MODEL_FN(jobject, nInfo)(JNIEnv * env, jclass, jlong handle) {
     });
 }
 
-MODEL_FN(jstring, nFingerprint)(JNIEnv * env, jclass, jlong handle) {
+extern "C" JNIEXPORT jstring JNICALL Java_dev_llamaspec_LlamaModel_nFingerprint(JNIEnv * env, jclass,
+                                                                                jlong handle) {
     return jni_guard(env, (jstring) nullptr, [&]() -> jstring {
         sd_model * model = jni_handle<sd_model>(env, handle, CLOSED);
         if (model == nullptr) return nullptr;
@@ -66,7 +59,8 @@ MODEL_FN(jstring, nFingerprint)(JNIEnv * env, jclass, jlong handle) {
     });
 }
 
-MODEL_FN(void, nCheckDraft)(JNIEnv * env, jclass, jlong handle, jlong draft_handle) {
+extern "C" JNIEXPORT void JNICALL Java_dev_llamaspec_LlamaModel_nCheckDraft(JNIEnv * env, jclass, jlong handle,
+                                                                            jlong draft_handle) {
     jni_guard(env, 0, [&] {
         sd_model * model = jni_handle<sd_model>(env, handle, CLOSED);
         sd_model * draft = model != nullptr ? jni_handle<sd_model>(env, draft_handle, "draft model is closed") : nullptr;
@@ -78,8 +72,9 @@ MODEL_FN(void, nCheckDraft)(JNIEnv * env, jclass, jlong handle, jlong draft_hand
     });
 }
 
-MODEL_FN(jintArray, nTokenize)(JNIEnv * env, jclass, jlong handle, jbyteArray text, jboolean add_special,
-                               jboolean parse_special) {
+extern "C" JNIEXPORT jintArray JNICALL Java_dev_llamaspec_LlamaModel_nTokenize(JNIEnv * env, jclass, jlong handle,
+                                                                               jbyteArray text, jboolean add_special,
+                                                                               jboolean parse_special) {
     return jni_guard(env, (jintArray) nullptr, [&]() -> jintArray {
         sd_model * model = jni_handle<sd_model>(env, handle, CLOSED);
         if (model == nullptr) return nullptr;
@@ -94,7 +89,9 @@ MODEL_FN(jintArray, nTokenize)(JNIEnv * env, jclass, jlong handle, jbyteArray te
     });
 }
 
-MODEL_FN(jbyteArray, nDetokenize)(JNIEnv * env, jclass, jlong handle, jintArray tokens, jboolean render_special) {
+extern "C" JNIEXPORT jbyteArray JNICALL Java_dev_llamaspec_LlamaModel_nDetokenize(JNIEnv * env, jclass, jlong handle,
+                                                                                  jintArray tokens,
+                                                                                  jboolean render_special) {
     return jni_guard(env, (jbyteArray) nullptr, [&]() -> jbyteArray {
         sd_model * model = jni_handle<sd_model>(env, handle, CLOSED);
         if (model == nullptr) return nullptr;
@@ -108,7 +105,9 @@ MODEL_FN(jbyteArray, nDetokenize)(JNIEnv * env, jclass, jlong handle, jintArray 
     });
 }
 
-MODEL_FN(jbyteArray, nTokenToPiece)(JNIEnv * env, jclass, jlong handle, jint token, jboolean render_special) {
+extern "C" JNIEXPORT jbyteArray JNICALL Java_dev_llamaspec_LlamaModel_nTokenToPiece(JNIEnv * env, jclass, jlong handle,
+                                                                                    jint token,
+                                                                                    jboolean render_special) {
     return jni_guard(env, (jbyteArray) nullptr, [&]() -> jbyteArray {
         sd_model * model = jni_handle<sd_model>(env, handle, CLOSED);
         if (model == nullptr) return nullptr;
@@ -122,20 +121,29 @@ MODEL_FN(jbyteArray, nTokenToPiece)(JNIEnv * env, jclass, jlong handle, jint tok
     });
 }
 
-MODEL_FN(jbyteArray, nApplyChatTemplate)(JNIEnv * env, jclass, jlong handle, jobjectArray roles,
-                                         jobjectArray contents, jboolean add_assistant) {
+extern "C" JNIEXPORT jbyteArray JNICALL Java_dev_llamaspec_LlamaModel_nApplyChatTemplate(JNIEnv * env, jclass,
+                                                                                         jlong handle,
+                                                                                         jobjectArray roles,
+                                                                                         jobjectArray contents,
+                                                                                         jboolean add_assistant) {
     return jni_guard(env, (jbyteArray) nullptr, [&]() -> jbyteArray {
         sd_model * model = jni_handle<sd_model>(env, handle, CLOSED);
         if (model == nullptr) return nullptr;
+        if (roles == nullptr || contents == nullptr) {
+            jni_throw_null_pointer(env, roles == nullptr ? "roles are null" : "contents are null");
+            return nullptr;
+        }
         const jsize n = env->GetArrayLength(roles);
+        if (env->GetArrayLength(contents) != n) {
+            jni_throw_illegal_argument(env, "one content per role is needed");
+            return nullptr;
+        }
         std::vector<sd_chat_message> messages((size_t) n);
         for (jsize i = 0; i < n; i++) {
             jstring role = static_cast<jstring>(env->GetObjectArrayElement(roles, i));
-            const char * chars = role != nullptr ? env->GetStringUTFChars(role, nullptr) : nullptr;
-            if (chars == nullptr) return nullptr; // OutOfMemoryError pending
-            messages[(size_t) i].role = chars;
-            env->ReleaseStringUTFChars(role, chars);
-            env->DeleteLocalRef(role);
+            const bool ok = jni_utf8(env, role, "a role is null", messages[(size_t) i].role);
+            if (role != nullptr) env->DeleteLocalRef(role);
+            if (!ok) return nullptr;
             jbyteArray content = static_cast<jbyteArray>(env->GetObjectArrayElement(contents, i));
             messages[(size_t) i].content = jni_bytes(env, content);
             env->DeleteLocalRef(content);

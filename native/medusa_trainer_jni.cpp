@@ -2,9 +2,6 @@
 // training runs; progress goes to the Java object's onNativeProgress, whose result (false: stop)
 // cancels the run.
 #include "jni-util.h"
-#include "spec-decode.h"
-
-#define TRAINER_FN(ret, name) extern "C" JNIEXPORT ret JNICALL Java_dev_llamaspec_MedusaTrainer_##name
 
 namespace {
 
@@ -23,40 +20,24 @@ bool on_progress(const sd_train_progress & p, void * user) {
 
 } // namespace
 
-// ints: {heads, layers, steps, batch, threads, contextSize, maxEval, selfGenerated}; longs: {maxTokens, seed};
-// floats: {maxMinutes, learningRate, warmup, weightDecay, holdout}. Returns the report as doubles
-// (see MedusaTrainingReport.fromNative for the order), or null when cancelled.
-TRAINER_FN(jdoubleArray, nTrain)(JNIEnv * env, jclass, jlong model_handle, jbyteArray corpus, jbyteArray output,
-                                 jintArray ints, jlongArray longs, jfloatArray floats, jobject bridge) {
-    return jni_guard(env, (jdoubleArray) nullptr, [&]() -> jdoubleArray {
+// Trains heads with the named settings of sd_train_settings() (names[i] = values[i]; the others keep their
+// defaults). Returns MedusaTrainingReport.fromNative(names, values, list names, lists) with the report's
+// numbers (sd_train_report_values) and per-head lists (sd_train_report_lists) by name, or null when the
+// run was cancelled.
+extern "C" JNIEXPORT jobject JNICALL Java_dev_llamaspec_MedusaTrainer_nTrain(JNIEnv * env, jclass, jlong model_handle,
+                                                                             jbyteArray corpus, jbyteArray output,
+                                                                             jobjectArray names, jdoubleArray values,
+                                                                             jobject bridge) {
+    return jni_guard(env, (jobject) nullptr, [&]() -> jobject {
         sd_model * model = jni_handle<sd_model>(env, model_handle, "model is closed");
         if (model == nullptr) return nullptr;
-        const std::vector<int32_t> i = jni_ints(env, ints);
-        if (i.size() != 8 || env->GetArrayLength(longs) != 2 || env->GetArrayLength(floats) != 5) {
-            jni_throw_illegal_argument(env, "training parameters have the wrong size");
+        if (bridge == nullptr) {
+            jni_throw_null_pointer(env, "progress bridge is null");
             return nullptr;
         }
-        jlong l[2];
-        jfloat f[5];
-        env->GetLongArrayRegion(longs, 0, 2, l);
-        env->GetFloatArrayRegion(floats, 0, 5, f);
         sd_train_params params = sd_train_default_params();
-        params.corpus         = jni_bytes(env, corpus);
-        params.n_heads        = i[0];
-        params.n_layers       = i[1];
-        params.n_steps        = i[2];
-        params.batch          = i[3];
-        params.n_threads      = i[4];
-        params.n_ctx          = i[5];
-        params.max_eval       = i[6];
-        params.self_generated = i[7] != 0;
-        params.max_tokens     = l[0];
-        params.seed           = (uint32_t) l[1];
-        params.max_minutes    = f[0];
-        params.lr             = f[1];
-        params.warmup         = f[2];
-        params.weight_decay   = f[3];
-        params.holdout        = f[4];
+        if (!jni_apply_settings(env, params, names, values, sd_train_set)) return nullptr;
+        params.corpus = jni_bytes(env, corpus);
         const std::string out = jni_bytes(env, output);
 
         jclass bridge_class = env->GetObjectClass(bridge);
@@ -73,17 +54,38 @@ TRAINER_FN(jdoubleArray, nTrain)(JNIEnv * env, jclass, jlong model_handle, jbyte
             return nullptr;
         }
         if (r.cancelled) return nullptr;
-        // {steps, examples, training examples, held-out examples, positions read, first loss, loss,
-        //  seconds, seconds reading, seconds training, time limited, heads} then per head
-        //  {top-1 before, top-5 before, top-1, top-5}
-        std::vector<double> v = {(double) r.steps, (double) r.examples, (double) r.n_train, (double) r.n_eval,
-                                 (double) r.n_tokens, r.loss_first, r.loss, r.seconds, r.seconds_data, r.seconds_train,
-                                 r.time_limited ? 1.0 : 0.0, (double) r.top1.size()};
-        for (size_t k = 0; k < r.top1.size(); k++) {
-            v.insert(v.end(), {r.top1_before[k], r.top5_before[k], r.top1[k], r.top5[k]});
+
+        std::vector<std::string> value_names;
+        std::vector<double> numbers;
+        for (const auto & v : sd_train_report_values(r)) {
+            value_names.emplace_back(v.first);
+            numbers.push_back(v.second);
         }
-        jdoubleArray array = env->NewDoubleArray((jsize) v.size());
-        if (array != nullptr) env->SetDoubleArrayRegion(array, 0, (jsize) v.size(), v.data());
-        return array;
+        const std::vector<std::pair<const char *, std::vector<float>>> lists = sd_train_report_lists(r);
+        std::vector<std::string> list_names;
+        for (const auto & l : lists) list_names.emplace_back(l.first);
+
+        jobjectArray value_name_array = jni_string_array(env, value_names);
+        jdoubleArray value_array = env->NewDoubleArray((jsize) numbers.size());
+        jobjectArray list_name_array = jni_string_array(env, list_names);
+        jclass float_array_class = env->FindClass("[F");
+        if (value_name_array == nullptr || value_array == nullptr || list_name_array == nullptr ||
+            float_array_class == nullptr) {
+            return nullptr;
+        }
+        env->SetDoubleArrayRegion(value_array, 0, (jsize) numbers.size(), numbers.data());
+        jobjectArray list_array = env->NewObjectArray((jsize) lists.size(), float_array_class, nullptr);
+        env->DeleteLocalRef(float_array_class);
+        if (list_array == nullptr) return nullptr;
+        for (size_t i = 0; i < lists.size(); i++) {
+            const std::vector<float> & l = lists[i].second;
+            jfloatArray a = env->NewFloatArray((jsize) l.size());
+            if (a == nullptr) return nullptr;
+            if (!l.empty()) env->SetFloatArrayRegion(a, 0, (jsize) l.size(), l.data());
+            env->SetObjectArrayElement(list_array, (jsize) i, a);
+            env->DeleteLocalRef(a);
+        }
+        return env->CallStaticObjectMethod(g_jni.training_report, g_jni.training_report_make, value_name_array,
+                                           value_array, list_name_array, list_array);
     });
 }

@@ -1,6 +1,5 @@
 // JNI functions of dev.llamaspec.NativeLog: llama.cpp's log lines go to System.Logger.
 #include "jni-util.h"
-#include "spec-decode.h"
 
 #include <atomic>
 

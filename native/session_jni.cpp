@@ -1,27 +1,17 @@
 // JNI functions of dev.llamaspec.Session. The Java side serialises calls on one session and keeps
 // the handle alive while a call runs; nCancel alone may run concurrently with nStep.
 #include "jni-util.h"
-#include "spec-decode.h"
-
-#define SESSION_FN(ret, name) extern "C" JNIEXPORT ret JNICALL Java_dev_llamaspec_Session_##name
 
 static const char * const CLOSED = "session is closed";
 
-SESSION_FN(jlong, nInit)(JNIEnv * env, jclass, jlong model_handle, jint n_ctx, jint n_batch, jint threads,
-                         jboolean flash_attn, jboolean kv_f32) {
+// A session of a model with the named settings of sd_session_settings() (names[i] = values[i]).
+extern "C" JNIEXPORT jlong JNICALL Java_dev_llamaspec_Session_nInit(JNIEnv * env, jclass, jlong model_handle,
+                                                                    jobjectArray names, jdoubleArray values) {
     return jni_guard(env, (jlong) 0, [&]() -> jlong {
         sd_model * model = jni_handle<sd_model>(env, model_handle, "model is closed");
         if (model == nullptr) return 0;
-        if (n_ctx < 0 || n_batch < 0 || threads < 0) {
-            jni_throw_illegal_argument(env, "contextSize, batchSize and threads must be >= 0");
-            return 0;
-        }
         sd_session_params params = sd_session_default_params();
-        params.n_ctx     = (uint32_t) n_ctx;
-        params.n_batch   = (uint32_t) n_batch;
-        params.n_threads = threads;
-        params.flash_attn = flash_attn;
-        params.kv_f32    = kv_f32;
+        if (!jni_apply_settings(env, params, names, values, sd_session_set)) return 0;
         sd_session * session = nullptr;
         std::string error;
         const sd_status status = sd_session_init(model, params, &session, error);
@@ -33,21 +23,21 @@ SESSION_FN(jlong, nInit)(JNIEnv * env, jclass, jlong model_handle, jint n_ctx, j
     });
 }
 
-SESSION_FN(void, nFree)(JNIEnv * env, jclass, jlong handle) {
+extern "C" JNIEXPORT void JNICALL Java_dev_llamaspec_Session_nFree(JNIEnv * env, jclass, jlong handle) {
     jni_guard(env, 0, [&] {
         sd_session_free(reinterpret_cast<sd_session *>(handle));
         return 0;
     });
 }
 
-SESSION_FN(jint, nContextSize)(JNIEnv * env, jclass, jlong handle) {
+extern "C" JNIEXPORT jint JNICALL Java_dev_llamaspec_Session_nContextSize(JNIEnv * env, jclass, jlong handle) {
     return jni_guard(env, (jint) 0, [&]() -> jint {
         sd_session * session = jni_handle<sd_session>(env, handle, CLOSED);
         return session != nullptr ? (jint) sd_session_n_ctx(session) : 0;
     });
 }
 
-SESSION_FN(void, nReset)(JNIEnv * env, jclass, jlong handle) {
+extern "C" JNIEXPORT void JNICALL Java_dev_llamaspec_Session_nReset(JNIEnv * env, jclass, jlong handle) {
     jni_guard(env, 0, [&] {
         sd_session * session = jni_handle<sd_session>(env, handle, CLOSED);
         if (session != nullptr) sd_session_reset(session);
@@ -55,7 +45,7 @@ SESSION_FN(void, nReset)(JNIEnv * env, jclass, jlong handle) {
     });
 }
 
-SESSION_FN(void, nCancel)(JNIEnv * env, jclass, jlong handle) {
+extern "C" JNIEXPORT void JNICALL Java_dev_llamaspec_Session_nCancel(JNIEnv * env, jclass, jlong handle) {
     jni_guard(env, 0, [&] {
         sd_session * session = jni_handle<sd_session>(env, handle, CLOSED);
         if (session != nullptr) sd_session_cancel(session);
@@ -63,57 +53,28 @@ SESSION_FN(void, nCancel)(JNIEnv * env, jclass, jlong handle) {
     });
 }
 
-SESSION_FN(void, nBegin)(JNIEnv * env, jclass, jlong handle, jintArray prompt, jint max_tokens, jobjectArray stop,
-                         jfloat temperature, jint top_k, jfloat top_p, jfloat min_p, jfloat repeat_penalty,
-                         jint repeat_last_n, jlong seed, jintArray speculation, jfloatArray acceptance,
-                         jlong heads, jlong draft_model, jfloat draft_p_min, jfloat draft_p_branch) {
+// Begins a generation: speculation_type is a name of sd_spec_type_name, names[i] = values[i] are settings
+// of sd_generation_settings() ("max_tokens", "spec.lookahead.w", ...; the others keep their defaults),
+// heads and draft_model the handles of Medusa heads and a draft model, or 0. The Java side holds both
+// open (their read locks) for this call.
+extern "C" JNIEXPORT void JNICALL Java_dev_llamaspec_Session_nBegin(JNIEnv * env, jclass, jlong handle,
+                                                                    jintArray prompt, jobjectArray stop,
+                                                                    jstring speculation_type, jobjectArray names,
+                                                                    jdoubleArray values, jlong heads,
+                                                                    jlong draft_model) {
     jni_guard(env, 0, [&] {
         sd_session * session = jni_handle<sd_session>(env, handle, CLOSED);
         if (session == nullptr) return 0;
-        if (seed < 0 || seed > (jlong) UINT32_MAX) {
-            jni_throw_illegal_argument(env, "seed must be in [0, 2^32 - 1]");
-            return 0;
-        }
         sd_generation_params params = sd_generation_default_params();
-        params.max_tokens     = max_tokens;
-        params.temperature    = temperature;
-        params.top_k          = top_k;
-        params.top_p          = top_p;
-        params.min_p          = min_p;
-        params.repeat_penalty = repeat_penalty;
-        params.repeat_last_n  = repeat_last_n;
-        params.seed           = (uint32_t) seed;
-        // Speculation as {kind, max nodes, max depth, budget, min n-gram, max n-gram, branches, recycling k,
-        // lookahead w, n, g, medusa static tree, medusa candidates per head, typical acceptance};
-        // acceptance as {typical threshold, typical alpha}
-        const std::vector<int32_t> spec = jni_ints(env, speculation);
-        if (spec.size() != 14 || acceptance == nullptr || env->GetArrayLength(acceptance) != 2) {
-            jni_throw_illegal_argument(env, "speculation must have 14 values and acceptance 2");
+        std::string type;
+        if (!jni_utf8(env, speculation_type, "speculation type is null", type)) return 0;
+        if (!sd_spec_type_from_name(type.c_str(), &params.spec.type)) {
+            jni_throw_illegal_argument(env, "unknown speculation type '" + type + "'");
             return 0;
         }
-        float typical[2] = {0.0f, 0.0f};
-        env->GetFloatArrayRegion(acceptance, 0, 2, typical);
-        params.spec.type                = (sd_spec_type) spec[0];
-        params.spec.max_nodes           = spec[1];
-        params.spec.max_depth           = spec[2];
-        params.spec.adaptive            = spec[3] != 0;
-        params.spec.lookup.min_ngram    = spec[4];
-        params.spec.lookup.max_ngram    = spec[5];
-        params.spec.lookup.max_branches = spec[6];
-        params.spec.recycling.k         = spec[7];
-        params.spec.lookahead.w         = spec[8];
-        params.spec.lookahead.n         = spec[9];
-        params.spec.lookahead.g         = spec[10];
-        params.spec.medusa.static_tree       = spec[11] != 0;
-        params.spec.medusa.top_k        = spec[12];
-        params.spec.typical.enabled             = spec[13] != 0;
-        params.spec.typical.threshold   = typical[0];
-        params.spec.typical.alpha       = typical[1];
-        params.spec.medusa.heads               = reinterpret_cast<const sd_heads *>(heads);
-        // the Java side holds the draft model's read lock for this call (it cannot be freed meanwhile)
-        params.spec.draft.model         = reinterpret_cast<sd_model *>(draft_model);
-        params.spec.draft.p_min         = draft_p_min;
-        params.spec.draft.p_branch      = draft_p_branch;
+        if (!jni_apply_settings(env, params, names, values, sd_generation_set)) return 0;
+        params.spec.medusa.heads = reinterpret_cast<const sd_heads *>(heads);
+        params.spec.draft.model  = reinterpret_cast<sd_model *>(draft_model);
         const jsize n_stop = stop != nullptr ? env->GetArrayLength(stop) : 0;
         for (jsize i = 0; i < n_stop; i++) {
             jbyteArray s = static_cast<jbyteArray>(env->GetObjectArrayElement(stop, i));
@@ -129,7 +90,8 @@ SESSION_FN(void, nBegin)(JNIEnv * env, jclass, jlong handle, jintArray prompt, j
     });
 }
 
-SESSION_FN(void, nDropDraftModel)(JNIEnv * env, jclass, jlong handle, jlong draft_model) {
+extern "C" JNIEXPORT void JNICALL Java_dev_llamaspec_Session_nDropDraftModel(JNIEnv * env, jclass, jlong handle,
+                                                                             jlong draft_model) {
     jni_guard(env, 0, [&] {
         sd_session * session = jni_handle<sd_session>(env, handle, CLOSED);
         if (session != nullptr) sd_session_drop_draft_model(session, reinterpret_cast<sd_model *>(draft_model));
@@ -137,7 +99,7 @@ SESSION_FN(void, nDropDraftModel)(JNIEnv * env, jclass, jlong handle, jlong draf
     });
 }
 
-SESSION_FN(jobject, nStep)(JNIEnv * env, jclass, jlong handle) {
+extern "C" JNIEXPORT jobject JNICALL Java_dev_llamaspec_Session_nStep(JNIEnv * env, jclass, jlong handle) {
     return jni_guard(env, (jobject) nullptr, [&]() -> jobject {
         sd_session * session = jni_handle<sd_session>(env, handle, CLOSED);
         if (session == nullptr) return nullptr;
@@ -155,17 +117,24 @@ SESSION_FN(jobject, nStep)(JNIEnv * env, jclass, jlong handle) {
     });
 }
 
-SESSION_FN(jlongArray, nStats)(JNIEnv * env, jclass, jlong handle) {
-    return jni_guard(env, (jlongArray) nullptr, [&]() -> jlongArray {
+// The statistics of the current or last generation: GenerationStats.fromNative(names, values) with the
+// counters of sd_stats_values by their field names.
+extern "C" JNIEXPORT jobject JNICALL Java_dev_llamaspec_Session_nStats(JNIEnv * env, jclass, jlong handle) {
+    return jni_guard(env, (jobject) nullptr, [&]() -> jobject {
         sd_session * session = jni_handle<sd_session>(env, handle, CLOSED);
         if (session == nullptr) return nullptr;
-        const sd_stats s = sd_generation_stats(session);
-        // Order matches GenerationStats.fromNative.
-        const jlong values[] = {s.n_prompt, s.n_prompt_reused, s.n_generated, s.n_steps, s.n_drafted, s.n_accepted,
-                                s.t_prompt_us, s.t_first_us, s.t_gen_us, s.t_draft_us, s.t_verify_us, s.n_aux};
-        const jsize n = (jsize) (sizeof(values) / sizeof(values[0]));
-        jlongArray array = env->NewLongArray(n);
-        if (array != nullptr) env->SetLongArrayRegion(array, 0, n, values);
-        return array;
+        const std::vector<std::pair<const char *, int64_t>> stats = sd_stats_values(sd_generation_stats(session));
+        std::vector<std::string> names;
+        std::vector<jlong> values;
+        for (const auto & s : stats) {
+            names.emplace_back(s.first);
+            values.push_back((jlong) s.second);
+        }
+        jobjectArray name_array = jni_string_array(env, names);
+        jlongArray value_array = env->NewLongArray((jsize) values.size());
+        if (name_array == nullptr || value_array == nullptr) return nullptr;
+        env->SetLongArrayRegion(value_array, 0, (jsize) values.size(), values.data());
+        return env->CallStaticObjectMethod(g_jni.generation_stats, g_jni.generation_stats_make, name_array,
+                                           value_array);
     });
 }

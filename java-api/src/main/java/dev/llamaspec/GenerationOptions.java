@@ -6,15 +6,16 @@ import java.util.List;
 import java.util.Objects;
 
 /**
- * How one generation samples and when it stops. Immutable; build with {@link #builder()}. The
- * defaults are llama.cpp's: temperature 0.8, top-k 40, top-p 0.95, min-p 0.05, no repeat penalty,
- * a random seed, 256 tokens at most. Temperature 0 is greedy decoding (always the most likely token).
+ * How one generation samples and when it stops. Immutable; build with {@link #builder()}. Defaults and
+ * ranges are the engine's ({@code sd_generation_settings}), which follow llama.cpp's: temperature 0.8,
+ * top-k 40, top-p 0.95, min-p 0.05, no repeat penalty, a random seed, 256 tokens at most. Temperature 0
+ * is greedy decoding (always the most likely token).
  */
 public final class GenerationOptions {
-    private static final GenerationOptions DEFAULTS = builder().build();
-    private static final GenerationOptions GREEDY = builder().temperature(0).build();
+    private static volatile GenerationOptions defaults;
+    private static volatile GenerationOptions greedy;
 
-    /** Value of {@link #seed()} that asks for a random seed. */
+    /** Value of {@link #seed()} that asks for a random seed (the engine's {@code LLAMA_DEFAULT_SEED}). */
     public static final long RANDOM_SEED = 0xFFFFFFFFL;
 
     private final int maxTokens;
@@ -41,15 +42,32 @@ public final class GenerationOptions {
         this.speculation = b.speculation;
     }
 
+    /**
+     * The engine's defaults.
+     *
+     * @throws LlamaException ({@link ErrorCode#NATIVE_LIBRARY}) when the native library, which holds
+     *     them, cannot be loaded
+     */
     public static GenerationOptions defaults() {
-        return DEFAULTS;
+        GenerationOptions d = defaults;
+        if (d == null) {
+            d = builder().build();
+            defaults = d;
+        }
+        return d;
     }
 
     /** Greedy decoding with the default limits. */
     public static GenerationOptions greedy() {
-        return GREEDY;
+        GenerationOptions g = greedy;
+        if (g == null) {
+            g = builder().temperature(0).build();
+            greedy = g;
+        }
+        return g;
     }
 
+    /** A builder starting from the engine's defaults (it loads the native library, see {@link #defaults()}). */
     public static Builder builder() {
         return new Builder();
     }
@@ -110,6 +128,16 @@ public final class GenerationOptions {
         return speculation;
     }
 
+    /**
+     * The sampling settings by the engine's names, as a generation passes them (the stop strings and the
+     * speculation cross separately).
+     */
+    NamedValues settings() {
+        return new NamedValues().put("max_tokens", maxTokens).put("temperature", temperature).put("top_k", topK)
+                .put("top_p", topP).put("min_p", minP).put("repeat_penalty", repeatPenalty)
+                .put("repeat_last_n", repeatLastN).put("seed", seed);
+    }
+
     @Override
     public String toString() {
         return "GenerationOptions{maxTokens=" + maxTokens + ", stop=" + stop + ", temperature=" + temperature
@@ -118,18 +146,28 @@ public final class GenerationOptions {
     }
 
     public static final class Builder {
-        private int maxTokens = 256;
+        private int maxTokens;
         private List<String> stop = new ArrayList<>();
-        private float temperature = 0.8f;
-        private int topK = 40;
-        private float topP = 0.95f;
-        private float minP = 0.05f;
-        private float repeatPenalty = 1.0f;
-        private int repeatLastN = 64;
-        private long seed = RANDOM_SEED;
+        private float temperature;
+        private int topK;
+        private float topP;
+        private float minP;
+        private float repeatPenalty;
+        private int repeatLastN;
+        private long seed;
         private Speculation speculation = Speculation.none();
 
-        private Builder() {}
+        private Builder() {
+            SettingTable t = SettingTable.GENERATION;
+            maxTokens = t.get("max_tokens").intDefault();
+            temperature = t.get("temperature").floatDefault();
+            topK = t.get("top_k").intDefault();
+            topP = t.get("top_p").floatDefault();
+            minP = t.get("min_p").floatDefault();
+            repeatPenalty = t.get("repeat_penalty").floatDefault();
+            repeatLastN = t.get("repeat_last_n").intDefault();
+            seed = t.get("seed").longDefault();
+        }
 
         /** Speculative decoding for this generation; the output is the same, only the speed changes. */
         public Builder speculation(Speculation speculation) {
@@ -182,10 +220,17 @@ public final class GenerationOptions {
             return this;
         }
 
-        /** A seed in [0, 2^32 - 2] makes sampling reproducible. */
+        /**
+         * A seed in the engine's range other than {@link #RANDOM_SEED} ([0, 2^32 - 2]) makes sampling
+         * reproducible.
+         *
+         * @throws IllegalArgumentException for other values, at once
+         */
         public Builder seed(long seed) {
-            if (seed < 0 || seed >= RANDOM_SEED) {
-                throw new IllegalArgumentException("seed must be in [0, " + (RANDOM_SEED - 1) + "], got " + seed);
+            SettingTable.GENERATION.get("seed").check("seed", seed);
+            if (seed == RANDOM_SEED) {
+                throw new IllegalArgumentException("seed " + RANDOM_SEED + " is RANDOM_SEED, not a seed: use"
+                        + " randomSeed() for a random seed");
             }
             this.seed = seed;
             return this;
@@ -196,20 +241,21 @@ public final class GenerationOptions {
             return this;
         }
 
-        /** @throws IllegalArgumentException when a value is out of range */
+        /** @throws IllegalArgumentException when a value is out of the engine's range, naming the option */
         public GenerationOptions build() {
-            Checks.range("maxTokens", maxTokens, 1, 1 << 24);
+            SettingTable t = SettingTable.GENERATION;
+            t.get("max_tokens").check("maxTokens", maxTokens);
             for (String s : stop) {
                 if (s == null || s.isEmpty()) {
                     throw new IllegalArgumentException("stop strings must not be null or empty");
                 }
             }
-            Checks.finite("temperature", temperature, 0f, 100f, true);
-            Checks.range("topK", topK, 0, Integer.MAX_VALUE);
-            Checks.finite("topP", topP, 0f, 1f, false);
-            Checks.finite("minP", minP, 0f, 0.9999f, true);
-            Checks.finite("repeatPenalty", repeatPenalty, 0f, 100f, false);
-            Checks.range("repeatLastN", repeatLastN, 0, 1 << 20);
+            t.get("temperature").check("temperature", temperature);
+            t.get("top_k").check("topK", topK);
+            t.get("top_p").check("topP", topP);
+            t.get("min_p").check("minP", minP);
+            t.get("repeat_penalty").check("repeatPenalty", repeatPenalty);
+            t.get("repeat_last_n").check("repeatLastN", repeatLastN);
             return new GenerationOptions(this);
         }
     }

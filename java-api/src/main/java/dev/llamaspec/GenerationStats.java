@@ -1,5 +1,8 @@
 package dev.llamaspec;
 
+import java.util.HashMap;
+import java.util.Map;
+
 /**
  * Statistics of one generation, as an immutable snapshot.
  *
@@ -30,9 +33,37 @@ public record GenerationStats(int promptTokens, int reusedPromptTokens, int gene
         return generationMillis <= 0 || generatedTokens < 2 ? 0 : (generatedTokens - 1) * 1000.0 / generationMillis;
     }
 
-    /** Built from the native counters (see nStats in native/session_jni.cpp for the order). */
-    static GenerationStats fromNative(long[] s) {
-        return new GenerationStats((int) s[0], (int) s[1], (int) s[2], (int) s[3], (int) s[4], (int) s[5], (int) s[11],
-                s[6] / 1000.0, s[7] / 1000.0, s[8] / 1000.0, s[9] / 1000.0, s[10] / 1000.0);
+    /**
+     * Built from the engine's counters by their names ({@code sd_stats_values}: "n_prompt", ...,
+     * "t_verify_us"); called from JNI. Names the record does not use are ignored.
+     *
+     * @throws IllegalStateException when a counter the record needs is missing
+     */
+    static GenerationStats fromNative(String[] names, long[] values) {
+        Map<String, Long> v = new HashMap<>();
+        for (int i = 0; i < names.length; i++) {
+            v.put(names[i], values[i]);
+        }
+        return new GenerationStats(count(v, "n_prompt"), count(v, "n_prompt_reused"), count(v, "n_generated"),
+                count(v, "n_steps"), count(v, "n_drafted"), count(v, "n_accepted"), count(v, "n_aux"),
+                millis(v, "t_prompt_us"), millis(v, "t_first_us"), millis(v, "t_gen_us"), millis(v, "t_draft_us"),
+                millis(v, "t_verify_us"));
+    }
+
+    private static long value(Map<String, Long> values, String name) {
+        Long v = values.get(name);
+        if (v == null) {
+            throw new IllegalStateException("the engine's statistics have no '" + name + "' (it reported "
+                    + values.keySet() + ")");
+        }
+        return v;
+    }
+
+    private static int count(Map<String, Long> values, String name) {
+        return (int) value(values, name);
+    }
+
+    private static double millis(Map<String, Long> values, String microsName) {
+        return value(values, microsName) / 1000.0;
     }
 }

@@ -7,7 +7,6 @@ import java.util.List;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
  * A GGUF model loaded through llama.cpp. Thread-safe: several {@link Session}s may use one model at
@@ -24,16 +23,15 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
 public final class LlamaModel implements AutoCloseable {
     private final Path path;
     private final ModelOptions options;
-    private final ReentrantReadWriteLock lifecycle = new ReentrantReadWriteLock();
+    private final NativeHandle handle;
     private final Set<Session> sessions = ConcurrentHashMap.newKeySet();
     private final Set<Session> draftUsers = ConcurrentHashMap.newKeySet(); // sessions that drafted with this model
-    private long handle;
     private volatile ModelInfo info;
 
     private LlamaModel(Path path, ModelOptions options, long handle) {
         this.path = path;
         this.options = options;
-        this.handle = handle;
+        this.handle = new NativeHandle(handle, false, "model is closed: " + path, LlamaModel::nFree);
     }
 
     /** Loads a model with default options. */
@@ -52,8 +50,9 @@ public final class LlamaModel implements AutoCloseable {
         Objects.requireNonNull(options, "options");
         NativeLibrary.ensureLoaded();
         Path absolute = path.toAbsolutePath();
-        long handle = nLoad(absolute.toString().getBytes(StandardCharsets.UTF_8), options.gpuLayers(), options.mmap(),
-                options.contextSize(), options.threads());
+        NamedValues settings = options.settings();
+        long handle = nLoad(absolute.toString().getBytes(StandardCharsets.UTF_8), settings.names(),
+                settings.values());
         return new LlamaModel(absolute, options, handle);
     }
 
@@ -68,7 +67,7 @@ public final class LlamaModel implements AutoCloseable {
     public ModelInfo info() {
         ModelInfo result = info;
         if (result == null) {
-            result = read(() -> nInfo(handle));
+            result = handle.call(LlamaModel::nInfo);
             info = result;
         }
         return result;
@@ -85,13 +84,13 @@ public final class LlamaModel implements AutoCloseable {
      */
     public int[] tokenize(String text, boolean addSpecial, boolean parseSpecial) {
         byte[] utf8 = Objects.requireNonNull(text, "text").getBytes(StandardCharsets.UTF_8);
-        return read(() -> nTokenize(handle, utf8, addSpecial, parseSpecial));
+        return handle.call(h -> nTokenize(h, utf8, addSpecial, parseSpecial));
     }
 
     /** Text of tokens; special tokens are left out. */
     public String detokenize(int[] tokens) {
         Objects.requireNonNull(tokens, "tokens");
-        return new String(read(() -> nDetokenize(handle, tokens, false)), StandardCharsets.UTF_8);
+        return new String(handle.call(h -> nDetokenize(h, tokens, false)), StandardCharsets.UTF_8);
     }
 
     /**
@@ -99,18 +98,18 @@ public final class LlamaModel implements AutoCloseable {
      * which then shows as U+FFFD; {@link #detokenize} joins such pieces correctly.
      */
     public String tokenToPiece(int token, boolean renderSpecial) {
-        return new String(read(() -> nTokenToPiece(handle, token, renderSpecial)), StandardCharsets.UTF_8);
+        return new String(handle.call(h -> nTokenToPiece(h, token, renderSpecial)), StandardCharsets.UTF_8);
     }
 
-    /** Whether the model carries a chat template. */
     /**
      * A fingerprint of the model's identity (architecture, sizes, vocabulary and output projection):
      * Medusa heads record the fingerprint of the model they were made for, and load only for it.
      */
     public String fingerprint() {
-        return read(() -> nFingerprint(handle));
+        return handle.call(LlamaModel::nFingerprint);
     }
 
+    /** Whether the model carries a chat template. */
     public boolean hasChatTemplate() {
         return info().chatTemplate().isPresent();
     }
@@ -131,7 +130,8 @@ public final class LlamaModel implements AutoCloseable {
             roles[i] = m.role().wireName();
             contents[i] = m.content().getBytes(StandardCharsets.UTF_8);
         }
-        return new String(read(() -> nApplyChatTemplate(handle, roles, contents, addAssistant)), StandardCharsets.UTF_8);
+        return new String(handle.call(h -> nApplyChatTemplate(h, roles, contents, addAssistant)),
+                StandardCharsets.UTF_8);
     }
 
     /** A session with the model's default context size and threads. */
@@ -141,9 +141,9 @@ public final class LlamaModel implements AutoCloseable {
 
     public Session newSession(SessionOptions options) {
         Objects.requireNonNull(options, "options");
-        return read(() -> {
-            long session = Session.nInit(handle, options.contextSize(), options.batchSize(), options.threads(),
-                    options.flashAttention(), options.kvCacheF32());
+        NamedValues settings = options.settings();
+        return handle.call(h -> {
+            long session = Session.nInit(h, settings.names(), settings.values());
             Session s = new Session(this, session);
             sessions.add(s);
             return s;
@@ -164,10 +164,7 @@ public final class LlamaModel implements AutoCloseable {
      */
     public void checkDraftModel(LlamaModel draft) {
         Objects.requireNonNull(draft, "draft");
-        read(() -> draft.read(() -> {
-            nCheckDraft(handle, draft.handle);
-            return null;
-        }));
+        handle.run(h -> draft.handle.run(d -> nCheckDraft(h, d)));
     }
 
     void addDraftUser(Session session) {
@@ -188,57 +185,28 @@ public final class LlamaModel implements AutoCloseable {
         for (Session s : new ArrayList<>(sessions)) {
             s.close();
         }
-        lifecycle.writeLock().lock();
-        try {
-            if (handle != 0) {
-                // sessions opened while we were closing the others
-                for (Session s : new ArrayList<>(sessions)) {
-                    s.close();
-                }
-                for (Session s : new ArrayList<>(draftUsers)) {
-                    s.dropDraftModel(this);
-                }
-                draftUsers.clear();
-                nFree(handle);
-                handle = 0;
+        handle.free(h -> {
+            // sessions opened while we were closing the others
+            for (Session s : new ArrayList<>(sessions)) {
+                s.close();
             }
-        } finally {
-            lifecycle.writeLock().unlock();
-        }
+            for (Session s : new ArrayList<>(draftUsers)) {
+                s.dropDraftModel(this, h);
+            }
+            draftUsers.clear();
+        });
     }
 
     public boolean isClosed() {
-        lifecycle.readLock().lock();
-        try {
-            return handle == 0;
-        } finally {
-            lifecycle.readLock().unlock();
-        }
+        return handle.isFreed();
     }
 
-    /** The native handle for a session's use; the caller holds {@link #readLock()}. */
-    long handle() {
+    /**
+     * The native handle, for the classes that call the engine with this model (sessions using it as their
+     * draft model, Medusa heads, the trainer and the importer): its calls hold the model open.
+     */
+    NativeHandle nativeHandle() {
         return handle;
-    }
-
-    ReentrantReadWriteLock.ReadLock readLock() {
-        return lifecycle.readLock();
-    }
-
-    private interface NativeCall<T> {
-        T call();
-    }
-
-    private <T> T read(NativeCall<T> call) {
-        lifecycle.readLock().lock();
-        try {
-            if (handle == 0) {
-                throw new IllegalStateException("model is closed: " + path);
-            }
-            return call.call();
-        } finally {
-            lifecycle.readLock().unlock();
-        }
     }
 
     @Override
@@ -246,22 +214,22 @@ public final class LlamaModel implements AutoCloseable {
         return "LlamaModel{" + path + (isClosed() ? ", closed" : "") + "}";
     }
 
-    private static native long nLoad(byte[] path, int gpuLayers, boolean mmap, int contextSize, int threads);
+    /** Loads a model with the named settings of the engine's model table (the others keep their defaults). */
+    static native long nLoad(byte[] path, String[] names, double[] values);
 
-    private static native void nFree(long handle);
+    static native void nFree(long handle);
 
-    private static native ModelInfo nInfo(long handle);
+    static native ModelInfo nInfo(long handle);
 
-    private static native String nFingerprint(long handle);
+    static native String nFingerprint(long handle);
 
-    private static native void nCheckDraft(long handle, long draft);
+    static native void nCheckDraft(long handle, long draft);
 
-    private static native int[] nTokenize(long handle, byte[] text, boolean addSpecial, boolean parseSpecial);
+    static native int[] nTokenize(long handle, byte[] text, boolean addSpecial, boolean parseSpecial);
 
-    private static native byte[] nDetokenize(long handle, int[] tokens, boolean renderSpecial);
+    static native byte[] nDetokenize(long handle, int[] tokens, boolean renderSpecial);
 
-    private static native byte[] nTokenToPiece(long handle, int token, boolean renderSpecial);
+    static native byte[] nTokenToPiece(long handle, int token, boolean renderSpecial);
 
-    private static native byte[] nApplyChatTemplate(long handle, String[] roles, byte[][] contents,
-            boolean addAssistant);
+    static native byte[] nApplyChatTemplate(long handle, String[] roles, byte[][] contents, boolean addAssistant);
 }

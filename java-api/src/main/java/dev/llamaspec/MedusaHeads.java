@@ -3,8 +3,6 @@ package dev.llamaspec;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Objects;
-import java.util.concurrent.locks.ReentrantReadWriteLock;
-import java.util.function.LongFunction;
 
 /**
  * Medusa heads for one model, loaded from a heads file (GGUF, architecture {@code medusa}; see
@@ -17,39 +15,34 @@ import java.util.function.LongFunction;
  * needs, so closing the heads never disturbs a running generation. Thread-safe.
  */
 public final class MedusaHeads implements AutoCloseable {
-    /** Ranks recorded per head in the file's accuracy table. */
+    /** Ranks recorded per head in the file's accuracy table (the engine's {@code SD_HEADS_RANKS}). */
     public static final int RANKS = 10;
-    /** Most heads in a heads file. */
-    static final int MAX_HEADS = 16;
-    /** Most residual blocks per head. */
-    static final int MAX_LAYERS = 8;
+
+    /**
+     * What a heads file holds ({@code sd_heads_info}), as it crosses JNI.
+     *
+     * @param heads         K: head k predicts the token k + 2 positions ahead
+     * @param layers        residual blocks per head
+     * @param hiddenSize    the base model's hidden size
+     * @param vocabSize     the base model's vocabulary size
+     * @param sharedOutput  whether the heads use the base model's output projection
+     * @param fingerprint   the base model's fingerprint
+     * @param baseModelName the base model's name when the heads were made
+     * @param accuracy      [heads * RANKS] or empty: how often head k's rank-r candidate was right
+     */
+    record Info(int heads, int layers, int hiddenSize, int vocabSize, boolean sharedOutput, String fingerprint,
+            String baseModelName, float[] accuracy) {}
 
     private final LlamaModel model;
     private final Path path;
-    private final int heads;
-    private final int layers;
-    private final int hiddenSize;
-    private final int vocabSize;
-    private final boolean sharedOutput;
-    private final String fingerprint;
-    private final String baseModelName;
-    private final float[] accuracy;
-    private final ReentrantReadWriteLock lifecycle = new ReentrantReadWriteLock();
-    private long handle;
+    private final Info info;
+    private final NativeHandle handle;
 
-    private MedusaHeads(LlamaModel model, Path path, long handle, int[] sizes, String fingerprint, String baseModelName,
-            float[] accuracy) {
+    private MedusaHeads(LlamaModel model, Path path, long handle, Info info) {
         this.model = model;
         this.path = path;
-        this.handle = handle;
-        this.heads = sizes[0];
-        this.layers = sizes[1];
-        this.hiddenSize = sizes[2];
-        this.vocabSize = sizes[3];
-        this.sharedOutput = sizes[4] != 0;
-        this.fingerprint = fingerprint;
-        this.baseModelName = baseModelName;
-        this.accuracy = accuracy;
+        this.info = info;
+        this.handle = new NativeHandle(handle, false, "Medusa heads are closed: " + path, MedusaHeads::nFree);
     }
 
     /**
@@ -63,24 +56,15 @@ public final class MedusaHeads implements AutoCloseable {
         Objects.requireNonNull(path, "path");
         Path absolute = path.toAbsolutePath();
         byte[] utf8 = absolute.toString().getBytes(StandardCharsets.UTF_8);
-        model.readLock().lock();
-        try {
-            if (model.handle() == 0) {
-                throw new IllegalStateException("model is closed: " + model.path());
-            }
-            long handle = nLoad(model.handle(), utf8);
+        return model.nativeHandle().call(m -> {
+            long handle = nLoad(m, utf8);
             try {
-                int[] sizes = nSizes(handle);
-                String[] names = nNames(handle);
-                float[] accuracy = nAccuracy(handle);
-                return new MedusaHeads(model, absolute, handle, sizes, names[0], names[1], accuracy);
+                return new MedusaHeads(model, absolute, handle, nInfo(handle));
             } catch (RuntimeException | Error e) {
                 nFree(handle);
                 throw e;
             }
-        } finally {
-            model.readLock().unlock();
-        }
+        });
     }
 
     /** The model the heads were loaded for. */
@@ -94,40 +78,40 @@ public final class MedusaHeads implements AutoCloseable {
 
     /** Number of heads K: head k (0-based) predicts the token k + 2 positions ahead. */
     public int heads() {
-        return heads;
+        return info.heads();
     }
 
     /** Residual blocks per head. */
     public int layers() {
-        return layers;
+        return info.layers();
     }
 
     public int hiddenSize() {
-        return hiddenSize;
+        return info.hiddenSize();
     }
 
     public int vocabSize() {
-        return vocabSize;
+        return info.vocabSize();
     }
 
     /** Whether the heads use the model's own output projection instead of one each. */
     public boolean sharedOutput() {
-        return sharedOutput;
+        return info.sharedOutput();
     }
 
     /** The fingerprint of the model the heads were made for (equal to this model's). */
     public String fingerprint() {
-        return fingerprint;
+        return info.fingerprint();
     }
 
     /** The name of the model the heads were made for, as recorded in the file (may be empty). */
     public String baseModelName() {
-        return baseModelName;
+        return info.baseModelName();
     }
 
     /** Whether the file records the heads' accuracy on held-out text. */
     public boolean hasAccuracy() {
-        return accuracy.length > 0;
+        return info.accuracy().length > 0;
     }
 
     /**
@@ -137,12 +121,12 @@ public final class MedusaHeads implements AutoCloseable {
      * @throws IllegalStateException when the file records no accuracy
      */
     public double accuracy(int head, int rank) {
-        Checks.range("head", head, 0, heads - 1);
+        Checks.range("head", head, 0, info.heads() - 1);
         Checks.range("rank", rank, 0, RANKS - 1);
         if (!hasAccuracy()) {
             throw new IllegalStateException("the heads file records no accuracy: " + path);
         }
-        return accuracy[head * RANKS + rank];
+        return info.accuracy()[head * RANKS + rank];
     }
 
     /** Top-n accuracy of a head: how often the right token was among its n best candidates. */
@@ -156,39 +140,18 @@ public final class MedusaHeads implements AutoCloseable {
     }
 
     public boolean isClosed() {
-        lifecycle.readLock().lock();
-        try {
-            return handle == 0;
-        } finally {
-            lifecycle.readLock().unlock();
-        }
+        return handle.isFreed();
     }
 
     /** Frees the heads. Idempotent; sessions already generating with them are not affected. */
     @Override
     public void close() {
-        lifecycle.writeLock().lock();
-        try {
-            if (handle != 0) {
-                nFree(handle);
-                handle = 0;
-            }
-        } finally {
-            lifecycle.writeLock().unlock();
-        }
+        handle.free(null);
     }
 
-    /** Runs {@code call} with the native handle while the heads cannot be closed. */
-    <T> T withHandle(LongFunction<T> call) {
-        lifecycle.readLock().lock();
-        try {
-            if (handle == 0) {
-                throw new IllegalStateException("Medusa heads are closed: " + path);
-            }
-            return call.apply(handle);
-        } finally {
-            lifecycle.readLock().unlock();
-        }
+    /** The native handle: its calls hold the heads open (a generation that begins with them). */
+    NativeHandle nativeHandle() {
+        return handle;
     }
 
     /**
@@ -196,32 +159,21 @@ public final class MedusaHeads implements AutoCloseable {
      * way generation computes them: {@code [n][heads][vocabSize]}, flattened. For tests.
      */
     float[] logits(float[] hidden, int n) {
-        return withHandle(h -> nLogits(h, hidden, n));
+        return handle.call(h -> nLogits(h, hidden, n));
     }
 
     @Override
     public String toString() {
-        return "MedusaHeads{" + path + ", heads=" + heads + ", layers=" + layers + (isClosed() ? ", closed" : "") + "}";
+        return "MedusaHeads{" + path + ", heads=" + info.heads() + ", layers=" + info.layers()
+                + (isClosed() ? ", closed" : "") + "}";
     }
 
-    private static native long nLoad(long model, byte[] path);
+    static native long nLoad(long model, byte[] path);
 
-    private static native void nFree(long handle);
+    static native void nFree(long handle);
 
-    /** {heads, layers, hidden size, vocabulary size, shared output (0/1)}. */
-    private static native int[] nSizes(long handle);
+    /** What the file holds, as an {@link Info}. */
+    static native Info nInfo(long handle);
 
-    /** {fingerprint, base model name}. */
-    private static native String[] nNames(long handle);
-
-    private static native float[] nAccuracy(long handle);
-
-    private static native float[] nLogits(long handle, float[] hidden, int n);
-
-    /**
-     * Writes a heads file for {@code model} from weights in another file (MedusaImporter): sizes are
-     * {heads, layers, hidden size, vocabulary}; offsets and types (0 F32, 1 F16, 2 BF16) say where each
-     * tensor lies, in the heads file's order (per head: weight and bias of each block, then the output).
-     */
-    static native void nImport(long model, byte[] source, byte[] output, int[] sizes, long[] offsets, int[] types);
+    static native float[] nLogits(long handle, float[] hidden, int n);
 }

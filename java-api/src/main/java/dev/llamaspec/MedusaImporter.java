@@ -70,8 +70,13 @@ public final class MedusaImporter {
         Objects.requireNonNull(safetensors, "safetensors");
         Objects.requireNonNull(output, "output");
         JsonNode json = readConfig(config);
-        int heads = configInt(config, json, "medusa_num_heads", 1, MedusaHeads.MAX_HEADS, true);
-        int layers = configInt(config, json, "medusa_num_layers", 0, MedusaHeads.MAX_LAYERS, true);
+        // the heads a file may hold: the training table's ranges are the heads file's limits
+        // (SD_HEADS_MAX, SD_HEADS_MAX_LAYERS)
+        Setting headsRange = SettingTable.TRAIN.get("heads");
+        Setting layersRange = SettingTable.TRAIN.get("layers");
+        int heads = configInt(config, json, "medusa_num_heads", (int) headsRange.min(), (int) headsRange.max(), true);
+        int layers = configInt(config, json, "medusa_num_layers", (int) layersRange.min(), (int) layersRange.max(),
+                true);
         int configHidden = configInt(config, json, "hidden_size", 1, Integer.MAX_VALUE, false);
         int configVocab = configInt(config, json, "vocab_size", 1, Integer.MAX_VALUE, false);
 
@@ -85,7 +90,7 @@ public final class MedusaImporter {
         String sizes = "hidden size " + hidden + (configHidden > 0 ? " from " + config : "") + ", vocabulary " + vocab
                 + (configVocab > 0 ? " from " + config : "");
         long[] offsets = new long[heads * (2 * layers + 1)];
-        int[] types = new int[offsets.length];
+        String[] types = new String[offsets.length];
         Set<String> expected = new LinkedHashSet<>();
         int i = 0;
         for (int k = 0; k < heads; k++) {
@@ -117,16 +122,9 @@ public final class MedusaImporter {
         Path absolute = output.toAbsolutePath();
         byte[] source = safetensors.toAbsolutePath().toString().getBytes(StandardCharsets.UTF_8);
         byte[] target = absolute.toString().getBytes(StandardCharsets.UTF_8);
-        int[] dims = {heads, layers, (int) hidden, (int) vocab};
-        model.readLock().lock();
-        try {
-            if (model.handle() == 0) {
-                throw new IllegalStateException("model is closed: " + model.path());
-            }
-            MedusaHeads.nImport(model.handle(), source, target, dims, offsets, types);
-        } finally {
-            model.readLock().unlock();
-        }
+        int hiddenSize = (int) hidden;
+        int vocabSize = (int) vocab;
+        model.nativeHandle().run(m -> nImport(m, source, target, heads, layers, hiddenSize, vocabSize, offsets, types));
         return absolute;
     }
 
@@ -181,7 +179,7 @@ public final class MedusaImporter {
     }
 
     private static int add(SafeTensors file, String name, long[] shape, String sizes, Set<String> expected,
-            long[] offsets, int[] types, int i) {
+            long[] offsets, String[] types, int i) {
         SafeTensors.Tensor t = file.tensors().get(name);
         if (t == null) {
             throw new LlamaException(ErrorCode.MODEL_LOAD, "the Medusa weights " + file.file() + " lack tensor '" + name
@@ -192,9 +190,7 @@ public final class MedusaImporter {
                     + Arrays.toString(t.shape()) + ", expected " + Arrays.toString(shape) + " (" + sizes + ")");
         }
         switch (t.dtype()) {
-            case "F32": types[i] = 0; break;
-            case "F16": types[i] = 1; break;
-            case "BF16": types[i] = 2; break;
+            case "F32": case "F16": case "BF16": types[i] = t.dtype(); break;
             default:
                 throw new LlamaException(ErrorCode.MODEL_LOAD, "tensor '" + name + "' in " + file.file() + " has dtype "
                         + t.dtype() + ", expected F32, F16 or BF16");
@@ -203,4 +199,13 @@ public final class MedusaImporter {
         expected.add(name);
         return i + 1;
     }
+
+    /**
+     * Writes a heads file for {@code model} from weights in another file: {@code heads} heads of
+     * {@code layers} blocks for a model of {@code hiddenSize} and {@code vocabSize}; {@code offsets[i]} and
+     * {@code dtypes[i]} ("F32", "F16", "BF16") say where tensor i lies, in the heads file's order (per head:
+     * weight and bias of each block, then the output projection).
+     */
+    static native void nImport(long model, byte[] source, byte[] output, int heads, int layers, int hiddenSize,
+            int vocabSize, long[] offsets, String[] dtypes);
 }

@@ -103,26 +103,29 @@ public final class MedusaTrainer {
         Objects.requireNonNull(model, "model");
         Objects.requireNonNull(output, "output");
         Objects.requireNonNull(listener, "listener");
-        int[] ints = {heads, layers, steps, batchSize, threads, contextSize, maxEvalExamples, selfGenerated ? 1 : 0};
-        long[] longs = {maxTokens, seed};
-        float[] floats = {maxDuration.toMillis() / 60000f, learningRate, warmup, weightDecay, holdout};
+        NamedValues settings = settings();
         byte[] corpusPath = corpus.toAbsolutePath().toString().getBytes(StandardCharsets.UTF_8);
         byte[] outputPath = output.toAbsolutePath().toString().getBytes(StandardCharsets.UTF_8);
         ProgressBridge bridge = new ProgressBridge(listener);
-        double[] report;
-        model.readLock().lock();
-        try {
-            if (model.handle() == 0) {
-                throw new IllegalStateException("model is closed: " + model.path());
-            }
-            report = nTrain(model.handle(), corpusPath, outputPath, ints, longs, floats, bridge);
-        } finally {
-            model.readLock().unlock();
-        }
+        MedusaTrainingReport report = model.nativeHandle().call(
+                m -> nTrain(m, corpusPath, outputPath, settings.names(), settings.values(), bridge));
         if (report == null) {
             throw new CancellationException("Medusa training was cancelled; nothing was written to " + output);
         }
-        return MedusaTrainingReport.fromNative(report);
+        return report;
+    }
+
+    /** The options by the engine's names ({@code sd_train_settings}), as a run passes them. */
+    NamedValues settings() {
+        return new NamedValues().put("heads", heads).put("layers", layers).put("steps", steps)
+                .put("max_minutes", minutes(maxDuration)).put("batch", batchSize).put("lr", learningRate)
+                .put("warmup", warmup).put("weight_decay", weightDecay).put("ctx", contextSize)
+                .put("max_tokens", maxTokens).put("holdout", holdout).put("max_eval", maxEvalExamples)
+                .put("self_generated", selfGenerated).put("threads", threads).put("seed", seed);
+    }
+
+    private static double minutes(Duration d) {
+        return d.toMillis() / 60000.0;
     }
 
     @Override
@@ -151,30 +154,54 @@ public final class MedusaTrainer {
         }
     }
 
-    private static native double[] nTrain(long model, byte[] corpus, byte[] output, int[] ints, long[] longs,
-            float[] floats, Object bridge);
+    /**
+     * Trains with the named settings of the engine's training table (the others keep their defaults) and
+     * returns the report, or null when the run was cancelled.
+     */
+    static native MedusaTrainingReport nTrain(long model, byte[] corpus, byte[] output, String[] names,
+            double[] values, Object bridge);
 
-    /** Options of a {@link MedusaTrainer}; ranges are checked by {@link #build()}. */
+    /**
+     * Options of a {@link MedusaTrainer}, starting from the engine's defaults ({@code sd_train_settings});
+     * {@link #build()} checks them against the engine's ranges. The ranges and defaults quoted below are
+     * the engine's as of this writing.
+     */
     public static final class Builder {
         private final Path corpus;
-        private int heads = 4;
-        private int layers = 1;
-        private int steps = 2000;
-        private Duration maxDuration = Duration.ZERO;
-        private int batchSize = 256;
-        private float learningRate = 2e-3f;
-        private float warmup = 0.05f;
-        private float weightDecay = 0f;
-        private int contextSize = 0;
-        private long maxTokens = 300_000;
-        private float holdout = 0.1f;
-        private int maxEvalExamples = 20_000;
-        private boolean selfGenerated = false;
-        private int threads = 0;
-        private long seed = 42;
+        private int heads;
+        private int layers;
+        private int steps;
+        private Duration maxDuration;
+        private int batchSize;
+        private float learningRate;
+        private float warmup;
+        private float weightDecay;
+        private int contextSize;
+        private long maxTokens;
+        private float holdout;
+        private int maxEvalExamples;
+        private boolean selfGenerated;
+        private int threads;
+        private long seed;
 
         private Builder(Path corpus) {
             this.corpus = Objects.requireNonNull(corpus, "corpus");
+            SettingTable t = SettingTable.TRAIN;
+            heads = t.get("heads").intDefault();
+            layers = t.get("layers").intDefault();
+            steps = t.get("steps").intDefault();
+            maxDuration = Duration.ofMillis(Math.round(t.get("max_minutes").defaultValue() * 60000));
+            batchSize = t.get("batch").intDefault();
+            learningRate = t.get("lr").floatDefault();
+            warmup = t.get("warmup").floatDefault();
+            weightDecay = t.get("weight_decay").floatDefault();
+            contextSize = t.get("ctx").intDefault();
+            maxTokens = t.get("max_tokens").longDefault();
+            holdout = t.get("holdout").floatDefault();
+            maxEvalExamples = t.get("max_eval").intDefault();
+            selfGenerated = t.get("self_generated").boolDefault();
+            threads = t.get("threads").intDefault();
+            seed = t.get("seed").longDefault();
         }
 
         /** Heads, in [1, 16]; head k predicts the token k + 2 positions ahead. Default 4. */
@@ -225,32 +252,23 @@ public final class MedusaTrainer {
         /** Seed of the batch order, in [0, 2^32 - 1]. Default 42. */
         public Builder seed(long seed) { this.seed = seed; return this; }
 
-        /** @throws IllegalArgumentException naming the first option out of range */
+        /** @throws IllegalArgumentException naming the first option out of the engine's range */
         public MedusaTrainer build() {
-            Checks.range("heads", heads, 1, 16);
-            Checks.range("layers", layers, 0, 8);
-            Checks.range("steps", steps, 1, 10_000_000);
-            Checks.range("batchSize", batchSize, 1, 65536);
-            Checks.finite("learningRate", learningRate, 0f, 1f, false);
-            Checks.finite("warmup", warmup, 0f, 0.5f, true);
-            if (!(weightDecay >= 0f && weightDecay < 1f)) {
-                throw new IllegalArgumentException("weightDecay must be in [0, 1), got " + weightDecay);
-            }
-            if (contextSize != 0) {
-                Checks.range("contextSize (0 = the model's)", contextSize, 32, 65536);
-            }
-            if (maxTokens < 1000 || maxTokens > 1_000_000_000L) {
-                throw new IllegalArgumentException("maxTokens must be in [1000, 1000000000], got " + maxTokens);
-            }
-            Checks.finite("holdout", holdout, 0.01f, 0.5f, true);
-            Checks.range("maxEvalExamples", maxEvalExamples, 100, 10_000_000);
-            Checks.range("threads", threads, 0, 512);
-            if (seed < 0 || seed > 0xffffffffL) {
-                throw new IllegalArgumentException("seed must be in [0, 4294967295], got " + seed);
-            }
-            if (maxDuration.isNegative() || maxDuration.compareTo(Duration.ofMinutes(100_000)) > 0) {
-                throw new IllegalArgumentException("maxDuration must be in [0, 100000 minutes], got " + maxDuration);
-            }
+            SettingTable t = SettingTable.TRAIN;
+            t.get("heads").check("heads", heads);
+            t.get("layers").check("layers", layers);
+            t.get("steps").check("steps", steps);
+            t.get("batch").check("batchSize", batchSize);
+            t.get("lr").check("learningRate", learningRate);
+            t.get("warmup").check("warmup", warmup);
+            t.get("weight_decay").check("weightDecay", weightDecay);
+            t.get("ctx").check("contextSize (0 = the model's)", contextSize);
+            t.get("max_tokens").check("maxTokens", maxTokens);
+            t.get("holdout").check("holdout", holdout);
+            t.get("max_eval").check("maxEvalExamples", maxEvalExamples);
+            t.get("threads").check("threads", threads);
+            t.get("seed").check("seed", seed);
+            t.get("max_minutes").check("maxDuration (minutes)", minutes(maxDuration));
             return new MedusaTrainer(this);
         }
     }

@@ -1,7 +1,9 @@
 package dev.llamaspec;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * What a {@link MedusaTrainer} run did, as an immutable snapshot. Accuracies are measured on held-out
@@ -38,21 +40,48 @@ public record MedusaTrainingReport(int steps, long examples, long trainingExampl
         return top1.size();
     }
 
-    /** Built from the native values (see nTrain in native/medusa_trainer_jni.cpp for the order). */
-    static MedusaTrainingReport fromNative(double[] v) {
-        int heads = (int) v[11];
-        List<Double> top1Before = new ArrayList<>();
-        List<Double> top5Before = new ArrayList<>();
-        List<Double> top1 = new ArrayList<>();
-        List<Double> top5 = new ArrayList<>();
-        for (int k = 0; k < heads; k++) {
-            int i = 12 + 4 * k;
-            top1Before.add(v[i]);
-            top5Before.add(v[i + 1]);
-            top1.add(v[i + 2]);
-            top5.add(v[i + 3]);
+    /**
+     * Built from the engine's report by name ({@code sd_train_report_values}: "steps", "loss", ...;
+     * {@code sd_train_report_lists}: "top1", "top5_before", ...); called from JNI. Names the record does
+     * not use are ignored.
+     *
+     * @throws IllegalStateException when a value or list the record needs is missing
+     */
+    static MedusaTrainingReport fromNative(String[] names, double[] values, String[] listNames, float[][] lists) {
+        Map<String, Double> v = new HashMap<>();
+        for (int i = 0; i < names.length; i++) {
+            v.put(names[i], values[i]);
         }
-        return new MedusaTrainingReport((int) v[0], (long) v[1], (long) v[2], (long) v[3], (long) v[4], v[5], v[6],
-                v[7], v[8], v[9], v[10] != 0, top1Before, top5Before, top1, top5);
+        Map<String, float[]> l = new HashMap<>();
+        for (int i = 0; i < listNames.length; i++) {
+            l.put(listNames[i], lists[i]);
+        }
+        return new MedusaTrainingReport((int) value(v, "steps"), (long) value(v, "examples"),
+                (long) value(v, "n_train"), (long) value(v, "n_eval"), (long) value(v, "n_tokens"),
+                value(v, "loss_first"), value(v, "loss"), value(v, "seconds"), value(v, "seconds_data"),
+                value(v, "seconds_train"), value(v, "time_limited") != 0, list(l, "top1_before"),
+                list(l, "top5_before"), list(l, "top1"), list(l, "top5"));
+    }
+
+    private static double value(Map<String, Double> values, String name) {
+        Double v = values.get(name);
+        if (v == null) {
+            throw new IllegalStateException("the engine's training report has no '" + name + "' (it reported "
+                    + values.keySet() + ")");
+        }
+        return v;
+    }
+
+    private static List<Double> list(Map<String, float[]> lists, String name) {
+        float[] v = lists.get(name);
+        if (v == null) {
+            throw new IllegalStateException("the engine's training report has no list '" + name + "' (it reported "
+                    + lists.keySet() + ")");
+        }
+        List<Double> out = new ArrayList<>(v.length);
+        for (float f : v) {
+            out.add((double) f);
+        }
+        return out;
     }
 }

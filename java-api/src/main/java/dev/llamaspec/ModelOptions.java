@@ -1,8 +1,11 @@
 package dev.llamaspec;
 
-/** How a model is loaded. Immutable; build with {@link #builder()}. */
+/**
+ * How a model is loaded. Immutable; build with {@link #builder()}. Defaults and ranges are the engine's
+ * ({@code sd_model_settings}: {@code n_threads}, {@code n_gpu_layers}, {@code use_mmap}, {@code n_ctx}).
+ */
 public final class ModelOptions {
-    private static final ModelOptions DEFAULTS = builder().build();
+    private static volatile ModelOptions defaults;
 
     private final int threads;
     private final int gpuLayers;
@@ -16,10 +19,22 @@ public final class ModelOptions {
         this.contextSize = b.contextSize;
     }
 
+    /**
+     * The engine's defaults.
+     *
+     * @throws LlamaException ({@link ErrorCode#NATIVE_LIBRARY}) when the native library, which holds
+     *     them, cannot be loaded
+     */
     public static ModelOptions defaults() {
-        return DEFAULTS;
+        ModelOptions d = defaults;
+        if (d == null) {
+            d = builder().build();
+            defaults = d;
+        }
+        return d;
     }
 
+    /** A builder starting from the engine's defaults (it loads the native library, see {@link #defaults()}). */
     public static Builder builder() {
         return new Builder();
     }
@@ -48,6 +63,12 @@ public final class ModelOptions {
         return new Builder().threads(threads).gpuLayers(gpuLayers).mmap(mmap).contextSize(contextSize);
     }
 
+    /** The options by the engine's names, as {@link LlamaModel#load(java.nio.file.Path, ModelOptions)} passes them. */
+    NamedValues settings() {
+        return new NamedValues().put("n_threads", threads).put("n_gpu_layers", gpuLayers).put("use_mmap", mmap)
+                .put("n_ctx", contextSize);
+    }
+
     @Override
     public String toString() {
         return "ModelOptions{threads=" + threads + ", gpuLayers=" + gpuLayers + ", mmap=" + mmap
@@ -55,18 +76,26 @@ public final class ModelOptions {
     }
 
     public static final class Builder {
-        private int threads = 0;
-        private int gpuLayers = -1;
-        private boolean mmap = true;
-        private int contextSize = 0;
+        private int threads;
+        private int gpuLayers;
+        private boolean mmap;
+        private int contextSize;
 
-        private Builder() {}
+        private Builder() {
+            SettingTable t = SettingTable.MODEL;
+            threads = t.get("n_threads").intDefault();
+            gpuLayers = t.get("n_gpu_layers").intDefault();
+            mmap = t.get("use_mmap").boolDefault();
+            contextSize = t.get("n_ctx").intDefault();
+        }
 
+        /** Default threads of the model's sessions; 0 = the number of cores, at most 8. */
         public Builder threads(int threads) {
             this.threads = threads;
             return this;
         }
 
+        /** Layers offloaded to a GPU, -1 for all. */
         public Builder gpuLayers(int gpuLayers) {
             this.gpuLayers = gpuLayers;
             return this;
@@ -77,18 +106,18 @@ public final class ModelOptions {
             return this;
         }
 
+        /** Default context size of the model's sessions; 0 = the training context, at most 4096. */
         public Builder contextSize(int contextSize) {
             this.contextSize = contextSize;
             return this;
         }
 
-        /** @throws IllegalArgumentException when a value is out of range */
+        /** @throws IllegalArgumentException when a value is out of the engine's range, naming the option */
         public ModelOptions build() {
-            Checks.range("threads", threads, 0, 512);
-            Checks.range("gpuLayers", gpuLayers, -1, Integer.MAX_VALUE);
-            if (contextSize != 0) {
-                Checks.range("contextSize", contextSize, 8, 1 << 24);
-            }
+            SettingTable t = SettingTable.MODEL;
+            t.get("n_threads").check("threads", threads);
+            t.get("n_gpu_layers").check("gpuLayers", gpuLayers);
+            t.get("n_ctx").check("contextSize", contextSize);
             return new ModelOptions(this);
         }
     }

@@ -7,7 +7,6 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * One context of a {@link LlamaModel}: its KV cache and one generation at a time.
@@ -23,16 +22,13 @@ import java.util.concurrent.locks.ReentrantLock;
  */
 public final class Session implements AutoCloseable {
     private final LlamaModel model;
-    private final ReentrantLock nativeLock = new ReentrantLock();
-    private final Object handleGuard = new Object();
+    private final NativeHandle handle; // serialised: one native call at a time; cancel() beside them
     private final AtomicBoolean busy = new AtomicBoolean();
     private final Set<LlamaModel> draftModels = ConcurrentHashMap.newKeySet(); // used as draft models
-    private volatile boolean closed;
-    private long handle;
 
     Session(LlamaModel model, long handle) {
         this.model = model;
-        this.handle = handle;
+        this.handle = new NativeHandle(handle, true, "session is closed", Session::nFree);
     }
 
     public LlamaModel model() {
@@ -41,7 +37,7 @@ public final class Session implements AutoCloseable {
 
     /** The context size in tokens (llama.cpp may have rounded the requested size up). */
     public int contextSize() {
-        return callNative(() -> nContextSize(handle));
+        return handle.call(Session::nContextSize);
     }
 
     /** Generates with the default options (llama.cpp's sampling defaults, 256 tokens at most). */
@@ -137,11 +133,11 @@ public final class Session implements AutoCloseable {
      * and the session stays usable. Does nothing when no generation runs. Safe from any thread.
      */
     public void cancel() {
-        synchronized (handleGuard) {
-            if (handle != 0 && busy.get()) {
-                nCancel(handle);
+        handle.interrupt(h -> {
+            if (busy.get()) {
+                nCancel(h);
             }
-        }
+        });
     }
 
     /** Forgets the KV cache, so the next prompt is evaluated from the start. */
@@ -150,10 +146,7 @@ public final class Session implements AutoCloseable {
             throw new IllegalStateException("session is generating; cancel it or wait before reset()");
         }
         try {
-            callNative(() -> {
-                nReset(handle);
-                return null;
-            });
+            handle.run(Session::nReset);
         } finally {
             busy.set(false);
         }
@@ -165,7 +158,7 @@ public final class Session implements AutoCloseable {
     }
 
     public boolean isClosed() {
-        return closed;
+        return handle.isClosing();
     }
 
     /**
@@ -175,26 +168,10 @@ public final class Session implements AutoCloseable {
      */
     @Override
     public void close() {
-        synchronized (handleGuard) {
-            if (closed) {
-                return;
-            }
-            closed = true;
-            if (handle != 0) {
-                nCancel(handle);
-            }
+        if (!handle.beginClose(Session::nCancel)) {
+            return;
         }
-        nativeLock.lock();
-        try {
-            synchronized (handleGuard) {
-                if (handle != 0) {
-                    nFree(handle);
-                    handle = 0;
-                }
-            }
-        } finally {
-            nativeLock.unlock();
-        }
+        handle.free(null); // after the running step
         model.forget(this);
         for (LlamaModel draft : draftModels) {
             draft.forgetDraftUser(this);
@@ -202,27 +179,18 @@ public final class Session implements AutoCloseable {
     }
 
     /**
-     * Frees the context this session keeps on {@code draft}; called by the draft model's close(), which
-     * holds its write lock. Waits for a step in progress; a generation using the draft model then fails
-     * at its next step.
+     * Frees the context this session keeps on {@code draft} (whose handle is {@code draftHandle}); called by
+     * the draft model's close(), which holds it open meanwhile. Waits for a step in progress; a generation
+     * using the draft model then fails at its next step.
      */
-    void dropDraftModel(LlamaModel draft) {
-        nativeLock.lock();
-        try {
-            synchronized (handleGuard) {
-                if (handle != 0) {
-                    nDropDraftModel(handle, draft.handle());
-                }
-            }
-        } finally {
-            nativeLock.unlock();
-        }
+    void dropDraftModel(LlamaModel draft, long draftHandle) {
+        handle.ifOpen(h -> nDropDraftModel(h, draftHandle));
         draftModels.remove(draft);
     }
 
     @Override
     public String toString() {
-        return "Session{" + (closed ? "closed" : busy.get() ? "generating" : "idle") + "}";
+        return "Session{" + (isClosed() ? "closed" : busy.get() ? "generating" : "idle") + "}";
     }
 
     // --- the one generation loop behind generate, stream and handlers ---
@@ -230,7 +198,7 @@ public final class Session implements AutoCloseable {
     private GenerationRun start(int[] promptTokens, GenerationOptions options) {
         Objects.requireNonNull(promptTokens, "promptTokens");
         Objects.requireNonNull(options, "options");
-        if (closed) {
+        if (handle.isClosing()) {
             throw new IllegalStateException("session is closed");
         }
         if (!busy.compareAndSet(false, true)) {
@@ -243,35 +211,27 @@ public final class Session implements AutoCloseable {
                 stop[i] = options.stop().get(i).getBytes(StandardCharsets.UTF_8);
             }
             Speculation spec = options.speculation();
-            int[] speculation = {spec.kind().code(), spec.maxDraftTokens(), spec.maxDepth(), spec.budget() ? 1 : 0,
-                spec.minNgram(), spec.maxNgram(), spec.maxBranches(), spec.recyclingK(), spec.windowWidth(),
-                spec.ngramSize(), spec.maxCandidates(), spec.staticTree() ? 1 : 0, spec.candidatesPerHead(),
-                spec.typicalAcceptance() ? 1 : 0};
-            float[] acceptance = {spec.typicalThreshold(), spec.typicalAlpha()};
-            MedusaHeads heads = spec.heads();
+            NamedValues settings = options.settings();
+            spec.settings(settings);
+            String[] names = settings.names();
+            double[] values = settings.values();
+            MedusaHeads heads = spec instanceof Speculation.Medusa medusa ? medusa.heads() : null;
             if (heads != null && heads.model() != model) {
                 throw new IllegalArgumentException("the Medusa heads were loaded for another model ("
                         + heads.model().path() + "), this session's model is " + model.path());
             }
-            LlamaModel draft = spec.draftModel();
-            if (draft == null) {
-                callNative(() -> begin(promptTokens, options, stop, speculation, acceptance, heads, 0L, 0f, 0f));
+            if (!(spec instanceof Speculation.DraftModel draftSpec)) {
+                begin(promptTokens, stop, spec, names, values, heads, 0L);
                 return new GenerationRun(this);
             }
             // The draft model's lock before the session's (its close() takes them in that order too): it
             // cannot be freed while the session starts using it, and its close() then finds the session.
-            draft.readLock().lock();
-            try {
-                if (draft.handle() == 0) {
-                    throw new IllegalStateException("the draft model is closed: " + draft.path());
-                }
+            LlamaModel draft = draftSpec.draftModel();
+            draft.nativeHandle().run("the draft model is closed: " + draft.path(), d -> {
                 draftModels.add(draft);
                 draft.addDraftUser(this);
-                callNative(() -> begin(promptTokens, options, stop, speculation, acceptance, heads, draft.handle(),
-                        spec.draftMinProbability(), spec.draftBranchProbability()));
-            } finally {
-                draft.readLock().unlock();
-            }
+                begin(promptTokens, stop, spec, names, values, heads, d);
+            });
             return new GenerationRun(this);
         } catch (RuntimeException | Error e) {
             busy.set(false);
@@ -279,30 +239,28 @@ public final class Session implements AutoCloseable {
         }
     }
 
-    /** nBegin with the Medusa heads' handle held open for the call (they may be closed concurrently). */
-    private Void begin(int[] promptTokens, GenerationOptions options, byte[][] stop, int[] speculation,
-            float[] acceptance, MedusaHeads heads, long draft, float draftMinProbability, float draftBranchProbability) {
-        if (heads == null) {
-            nBegin(handle, promptTokens, options.maxTokens(), stop, options.temperature(), options.topK(),
-                    options.topP(), options.minP(), options.repeatPenalty(), options.repeatLastN(), options.seed(),
-                    speculation, acceptance, 0L, draft, draftMinProbability, draftBranchProbability);
-            return null;
-        }
-        return heads.withHandle(h -> {
-            nBegin(handle, promptTokens, options.maxTokens(), stop, options.temperature(), options.topK(),
-                    options.topP(), options.minP(), options.repeatPenalty(), options.repeatLastN(), options.seed(),
-                    speculation, acceptance, h, draft, draftMinProbability, draftBranchProbability);
-            return null;
+    /**
+     * nBegin under the session's lock, with the Medusa heads held open for the call (they may be closed
+     * concurrently).
+     */
+    private void begin(int[] promptTokens, byte[][] stop, Speculation spec, String[] names, double[] values,
+            MedusaHeads heads, long draft) {
+        handle.run(h -> {
+            if (heads == null) {
+                nBegin(h, promptTokens, stop, spec.name(), names, values, 0L, draft);
+            } else {
+                heads.nativeHandle().run(m -> nBegin(h, promptTokens, stop, spec.name(), names, values, m, draft));
+            }
         });
     }
 
     /** One native step; called by {@link GenerationRun} only. */
     StepResult step() {
-        return callNative(() -> nStep(handle));
+        return handle.call(Session::nStep);
     }
 
     GenerationStats stats() {
-        return callNative(() -> GenerationStats.fromNative(nStats(handle)));
+        return handle.call(Session::nStats);
     }
 
     void release() {
@@ -325,40 +283,29 @@ public final class Session implements AutoCloseable {
         return result;
     }
 
-    private interface NativeCall<T> {
-        T call();
-    }
+    /** A session of {@code model} with the named settings of the engine's session table. */
+    static native long nInit(long model, String[] names, double[] values);
 
-    private <T> T callNative(NativeCall<T> call) {
-        nativeLock.lock();
-        try {
-            if (handle == 0) {
-                throw new IllegalStateException("session is closed");
-            }
-            return call.call();
-        } finally {
-            nativeLock.unlock();
-        }
-    }
+    static native void nFree(long handle);
 
-    static native long nInit(long model, int contextSize, int batchSize, int threads, boolean flashAttention,
-            boolean kvCacheF32);
+    static native int nContextSize(long handle);
 
-    private static native void nFree(long handle);
+    static native void nReset(long handle);
 
-    private static native int nContextSize(long handle);
+    static native void nCancel(long handle);
 
-    private static native void nReset(long handle);
+    /**
+     * Begins a generation: {@code speculationType} is the engine's name of the type ({@link Speculation#name()}),
+     * {@code names}/{@code values} settings of the engine's generation table (the others keep their
+     * defaults), {@code heads} and {@code draftModel} handles or 0.
+     */
+    static native void nBegin(long handle, int[] prompt, byte[][] stop, String speculationType, String[] names,
+            double[] values, long heads, long draftModel);
 
-    private static native void nCancel(long handle);
+    static native void nDropDraftModel(long handle, long draftModel);
 
-    private static native void nBegin(long handle, int[] prompt, int maxTokens, byte[][] stop, float temperature,
-            int topK, float topP, float minP, float repeatPenalty, int repeatLastN, long seed, int[] speculation,
-            float[] acceptance, long heads, long draftModel, float draftMinProbability, float draftBranchProbability);
+    static native StepResult nStep(long handle);
 
-    private static native void nDropDraftModel(long handle, long draftModel);
-
-    private static native StepResult nStep(long handle);
-
-    private static native long[] nStats(long handle);
+    /** The statistics of the current or last generation, by the engine's names. */
+    static native GenerationStats nStats(long handle);
 }

@@ -1,8 +1,12 @@
 package dev.llamaspec;
 
-/** Settings of a {@link Session}'s context. Immutable; build with {@link #builder()}. */
+/**
+ * Settings of a {@link Session}'s context. Immutable; build with {@link #builder()}. Defaults and ranges
+ * are the engine's ({@code sd_session_settings}: {@code n_ctx}, {@code n_batch}, {@code n_threads},
+ * {@code flash_attn}, {@code kv_f32}).
+ */
 public final class SessionOptions {
-    private static final SessionOptions DEFAULTS = builder().build();
+    private static volatile SessionOptions defaults;
 
     private final int contextSize;
     private final int batchSize;
@@ -18,10 +22,22 @@ public final class SessionOptions {
         this.kvCacheF32 = b.kvCacheF32;
     }
 
+    /**
+     * The engine's defaults.
+     *
+     * @throws LlamaException ({@link ErrorCode#NATIVE_LIBRARY}) when the native library, which holds
+     *     them, cannot be loaded
+     */
     public static SessionOptions defaults() {
-        return DEFAULTS;
+        SessionOptions d = defaults;
+        if (d == null) {
+            d = builder().build();
+            defaults = d;
+        }
+        return d;
     }
 
+    /** A builder starting from the engine's defaults (it loads the native library, see {@link #defaults()}). */
     public static Builder builder() {
         return new Builder();
     }
@@ -56,6 +72,12 @@ public final class SessionOptions {
         return kvCacheF32;
     }
 
+    /** The options by the engine's names, as {@link LlamaModel#newSession(SessionOptions)} passes them. */
+    NamedValues settings() {
+        return new NamedValues().put("n_ctx", contextSize).put("n_batch", batchSize).put("n_threads", threads)
+                .put("flash_attn", flashAttention).put("kv_f32", kvCacheF32);
+    }
+
     @Override
     public String toString() {
         return "SessionOptions{contextSize=" + contextSize + ", batchSize=" + batchSize + ", threads=" + threads
@@ -69,7 +91,14 @@ public final class SessionOptions {
         private boolean flashAttention;
         private boolean kvCacheF32;
 
-        private Builder() {}
+        private Builder() {
+            SettingTable t = SettingTable.SESSION;
+            contextSize = t.get("n_ctx").intDefault();
+            batchSize = t.get("n_batch").intDefault();
+            threads = t.get("n_threads").intDefault();
+            flashAttention = t.get("flash_attn").boolDefault();
+            kvCacheF32 = t.get("kv_f32").boolDefault();
+        }
 
         public Builder flashAttention(boolean flashAttention) {
             this.flashAttention = flashAttention;
@@ -81,28 +110,30 @@ public final class SessionOptions {
             return this;
         }
 
+        /** Context size in tokens; 0 = the model's default. */
         public Builder contextSize(int contextSize) {
             this.contextSize = contextSize;
             return this;
         }
 
+        /** Tokens per evaluation while reading a prompt; 0 = min(512, context size). */
         public Builder batchSize(int batchSize) {
             this.batchSize = batchSize;
             return this;
         }
 
+        /** Threads; 0 = the model's default. */
         public Builder threads(int threads) {
             this.threads = threads;
             return this;
         }
 
-        /** @throws IllegalArgumentException when a value is out of range */
+        /** @throws IllegalArgumentException when a value is out of the engine's range, naming the option */
         public SessionOptions build() {
-            if (contextSize != 0) {
-                Checks.range("contextSize", contextSize, 8, 1 << 24);
-            }
-            Checks.range("batchSize", batchSize, 0, 1 << 16);
-            Checks.range("threads", threads, 0, 512);
+            SettingTable t = SettingTable.SESSION;
+            t.get("n_ctx").check("contextSize", contextSize);
+            t.get("n_batch").check("batchSize", batchSize);
+            t.get("n_threads").check("threads", threads);
             return new SessionOptions(this);
         }
     }

@@ -5,8 +5,17 @@ import java.util.Objects;
 
 /**
  * How a generation speculates: which drafter proposes tokens, and how many the engine may evaluate
- * per step. Immutable. Speculation never changes the output: greedy decoding gives plain decoding's
- * tokens and sampling follows the model's distribution exactly; it only changes the speed.
+ * per step. Immutable values, one class per strategy (nested here, so that the whole vocabulary reads
+ * {@code Speculation.Medusa}, {@code Speculation.Lookahead}, ...): the settings every strategy has
+ * ({@link #maxDraftTokens()}, {@link #maxDepth()}, {@link #budget()}, the LOSSY typical acceptance) live
+ * in this base class, whose {@code with...} methods each subclass returns as its own type, so that
+ * {@code Speculation.medusa(heads).withBudget(false).withCandidatesPerHead(3)} chains. Speculation never
+ * changes the output: greedy decoding gives plain decoding's tokens and sampling follows the model's
+ * distribution exactly (unless the lossy typical acceptance is chosen); it only changes the speed.
+ *
+ * <p>Defaults and ranges are the engine's ({@code sd_generation_settings}, the "spec." settings): the
+ * factories without arguments use its defaults, and out-of-range values throw
+ * {@link IllegalArgumentException} naming the Java parameter and the engine's range.
  *
  * <p>With the hardware-aware budget (the default) each step evaluates only the draft tokens whose
  * learnt chance of acceptance pays for their cost on this device, measured once per session: on a
@@ -14,144 +23,87 @@ import java.util.Objects;
  * it is a wide tree. {@link #withBudget(boolean) withBudget(false)} evaluates every proposed token up to
  * {@link #maxDraftTokens()}.
  */
-public final class Speculation {
-    /** The drafters (in the order of the engine's sd_spec_type). */
+public abstract sealed class Speculation permits Speculation.None, Speculation.PromptLookup,
+        Speculation.TokenRecycling, Speculation.Lookahead, Speculation.Auto, Speculation.Medusa,
+        Speculation.DraftModel {
+
+    /** The drafters, in the order of the engine's {@code sd_spec_type}. */
     public enum Kind {
         /** Plain decoding. */
-        NONE(0),
+        NONE("none"),
         /** Prompt lookup: continuations of earlier occurrences of the last n tokens. */
-        PROMPT_LOOKUP(1),
+        PROMPT_LOOKUP("lookup"),
         /** Token Recycling: the model's own earlier top-k predictions after each token. */
-        TOKEN_RECYCLING(2),
+        TOKEN_RECYCLING("recycling"),
         /**
          * Prompt lookup, Token Recycling and lookahead's window together, each node and the window
          * chosen by the budget.
          */
-        AUTO(3),
+        AUTO("auto"),
         /** Lookahead decoding: a Jacobi window of guesses feeding a pool of n-grams. */
-        LOOKAHEAD(4),
+        LOOKAHEAD("lookahead"),
         /** A second, smaller model with the same vocabulary drafts chains of tokens. */
-        DRAFT_MODEL(5),
+        DRAFT_MODEL("draft"),
         /** Medusa heads: trained heads predict the next tokens from the model's hidden state. */
-        MEDUSA(6);
+        MEDUSA("medusa");
 
-        private final int code;
+        private final String canonicalName;
 
-        Kind(int code) {
-            this.code = code;
+        Kind(String canonicalName) {
+            this.canonicalName = canonicalName;
         }
 
-        /** The engine's sd_spec_type value. */
-        int code() {
-            return code;
+        /**
+         * The strategy's canonical name: the engine's ({@code sd_spec_type_name}), as {@link #parse} reads
+         * it ("none", "lookup", "recycling", "auto", "lookahead", "draft", "medusa").
+         */
+        public String canonicalName() {
+            return canonicalName;
         }
     }
 
-    private static final float DRAFT_MIN_PROBABILITY = 0.3f;
-    private static final float DRAFT_BRANCH_PROBABILITY = 0.6f;
-    private static final Speculation NONE = new Speculation(Kind.NONE, 32, 8, true, 1, 4, 4, 8, 8, 4, 8);
+    /** What {@link #parse} accepts, for messages. */
+    static final String NAMES = "none, lookup, recycling, lookahead, auto, medusa, draft";
 
-    private final Kind kind;
-    private final int maxDraftTokens;
-    private final int maxDepth;
-    private final boolean budget;
-    private final int minNgram;
-    private final int maxNgram;
-    private final int maxBranches;
-    private final int recyclingK;
-    private final int windowWidth;
-    private final int ngramSize;
-    private final int maxCandidates;
-    private final MedusaHeads heads;
-    private final boolean staticTree;
-    private final int candidatesPerHead;
-    private final boolean typicalAcceptance;
-    private final float typicalThreshold;
-    private final float typicalAlpha;
-    private final LlamaModel draftModel;
-    private final float draftMinProbability;
-    private final float draftBranchProbability;
+    private final Common common;
 
-    private Speculation(Kind kind, int maxDraftTokens, int maxDepth, boolean budget, int minNgram, int maxNgram,
-            int maxBranches, int recyclingK, int windowWidth, int ngramSize, int maxCandidates) {
-        this(kind, maxDraftTokens, maxDepth, budget, minNgram, maxNgram, maxBranches, recyclingK, windowWidth, ngramSize,
-                maxCandidates, null, false, 8, false, 0.09f, 0.3f, null, DRAFT_MIN_PROBABILITY, DRAFT_BRANCH_PROBABILITY);
+    private Speculation(Common common) {
+        this.common = common;
     }
 
-    private Speculation(Kind kind, int maxDraftTokens, int maxDepth, boolean budget, int minNgram, int maxNgram,
-            int maxBranches, int recyclingK, int windowWidth, int ngramSize, int maxCandidates, MedusaHeads heads,
-            boolean staticTree, int candidatesPerHead, boolean typicalAcceptance, float typicalThreshold,
-            float typicalAlpha, LlamaModel draftModel, float draftMinProbability, float draftBranchProbability) {
-        Checks.range("candidatesPerHead", candidatesPerHead, 1, 32);
-        Checks.finite("typical acceptance threshold", typicalThreshold, 0f, 1f, false);
-        Checks.finite("typical acceptance alpha", typicalAlpha, 0f, 1f, true);
-        Checks.range("maxDraftTokens", maxDraftTokens, 1, 64);
-        Checks.range("maxDepth", maxDepth, 1, 32);
-        Checks.range("minNgram", minNgram, 1, 64);
-        Checks.range("maxNgram", maxNgram, minNgram, 64);
-        Checks.range("maxBranches", maxBranches, 1, 64);
-        Checks.range("recyclingK", recyclingK, 1, 8);
-        Checks.range("windowWidth (w)", windowWidth, 1, 32);
-        Checks.range("ngramSize (n)", ngramSize, 2, 16);
-        Checks.range("maxCandidates (g)", maxCandidates, 1, 32);
-        if (!(draftMinProbability >= 0f && draftMinProbability <= 1f)) {
-            throw new IllegalArgumentException("draft minProbability must be in [0, 1], got " + draftMinProbability);
-        }
-        if (!(draftBranchProbability >= 0f && draftBranchProbability <= 1f)) {
-            throw new IllegalArgumentException(
-                    "draft branchProbability must be in [0, 1], got " + draftBranchProbability);
-        }
-        this.kind = kind;
-        this.maxDraftTokens = maxDraftTokens;
-        this.maxDepth = maxDepth;
-        this.budget = budget;
-        this.minNgram = minNgram;
-        this.maxNgram = maxNgram;
-        this.maxBranches = maxBranches;
-        this.recyclingK = recyclingK;
-        this.windowWidth = windowWidth;
-        this.ngramSize = ngramSize;
-        this.maxCandidates = maxCandidates;
-        this.heads = heads;
-        this.staticTree = staticTree;
-        this.candidatesPerHead = candidatesPerHead;
-        this.typicalAcceptance = typicalAcceptance;
-        this.typicalThreshold = typicalThreshold;
-        this.typicalAlpha = typicalAlpha;
-        this.draftModel = draftModel;
-        this.draftMinProbability = draftMinProbability;
-        this.draftBranchProbability = draftBranchProbability;
-    }
-
-    private Speculation copy(int maxDraftTokens, int maxDepth, boolean budget, boolean staticTree, int candidatesPerHead,
-            boolean typicalAcceptance, float typicalThreshold, float typicalAlpha) {
-        return new Speculation(kind, maxDraftTokens, maxDepth, budget, minNgram, maxNgram, maxBranches, recyclingK,
-                windowWidth, ngramSize, maxCandidates, heads, staticTree, candidatesPerHead, typicalAcceptance,
-                typicalThreshold, typicalAlpha, draftModel, draftMinProbability, draftBranchProbability);
-    }
+    // --- factories ---
 
     /** Plain decoding (the default). */
-    public static Speculation none() {
-        return NONE;
+    public static None none() {
+        None n = None.defaults;
+        if (n == null) {
+            n = new None(Common.defaults());
+            None.defaults = n;
+        }
+        return n;
     }
 
-    /** Prompt lookup with n-grams of 1 to 4 tokens and up to 4 branches. */
-    public static Speculation promptLookup() {
-        return promptLookup(1, 4, 4);
+    /** Prompt lookup with the engine's defaults (n-grams of 1 to 4 tokens, up to 4 branches). */
+    public static PromptLookup promptLookup() {
+        SettingTable t = SettingTable.GENERATION;
+        return promptLookup(t.get("spec.lookup.min_ngram").intDefault(), t.get("spec.lookup.max_ngram").intDefault(),
+                t.get("spec.lookup.max_branches").intDefault());
     }
 
     /**
      * Prompt lookup: the last n tokens (n from maxNgram down to minNgram) are looked up earlier in
      * the prompt and the generated text, and what followed them is proposed; up to maxBranches
      * different continuations become sibling branches.
+     *
+     * @throws IllegalArgumentException when a value is out of the engine's range or maxNgram is below minNgram
      */
-    public static Speculation promptLookup(int minNgram, int maxNgram, int maxBranches) {
-        return new Speculation(Kind.PROMPT_LOOKUP, 32, 8, true, minNgram, maxNgram, maxBranches, 8, 8, 4, 8);
+    public static PromptLookup promptLookup(int minNgram, int maxNgram, int maxBranches) {
+        return new PromptLookup(Common.defaults(), minNgram, maxNgram, maxBranches);
     }
 
-    /** Token Recycling with k = 8 successors per token. */
-    public static Speculation tokenRecycling() {
-        return tokenRecycling(8);
+    /** Token Recycling with the engine's default k (8 successors per token). */
+    public static TokenRecycling tokenRecycling() {
+        return tokenRecycling(SettingTable.GENERATION.get("spec.recycling.k").intDefault());
     }
 
     /**
@@ -159,13 +111,15 @@ public final class Speculation {
      * ranked highest after it in earlier steps, and proposes a tree from them. What it learnt stays
      * with the session across generations.
      */
-    public static Speculation tokenRecycling(int k) {
-        return new Speculation(Kind.TOKEN_RECYCLING, 32, 8, true, 1, 4, 4, k, 8, 4, 8);
+    public static TokenRecycling tokenRecycling(int k) {
+        return new TokenRecycling(Common.defaults(), k);
     }
 
-    /** Lookahead decoding with a window of 8 columns, 4-grams and up to 8 candidates per step. */
-    public static Speculation lookahead() {
-        return lookahead(8, 4, 8);
+    /** Lookahead decoding with the engine's defaults (a window of 8 columns, 4-grams, 8 candidates per step). */
+    public static Lookahead lookahead() {
+        SettingTable t = SettingTable.GENERATION;
+        return lookahead(t.get("spec.lookahead.w").intDefault(), t.get("spec.lookahead.n").intDefault(),
+                t.get("spec.lookahead.g").intDefault());
     }
 
     /**
@@ -178,83 +132,42 @@ public final class Speculation {
      * plain decoding); on a GPU the whole window. {@code withBudget(false)} always evaluates the whole
      * window, as the paper does.
      *
-     * @param w window width, 1 to 32
-     * @param n n-gram size, 2 to 16
-     * @param g n-grams verified per step, 1 to 32
+     * @param w window width (the engine's {@code spec.lookahead.w}: 1 to 32)
+     * @param n n-gram size ({@code spec.lookahead.n}: 2 to 16)
+     * @param g n-grams verified per step ({@code spec.lookahead.g}: 1 to 32)
      */
-    public static Speculation lookahead(int w, int n, int g) {
-        return new Speculation(Kind.LOOKAHEAD, 32, 8, true, 1, 4, 4, 8, w, n, g);
+    public static Lookahead lookahead(int w, int n, int g) {
+        return new Lookahead(Common.defaults(), w, n, g);
     }
 
     /**
-     * Every training-free drafter at once (prompt lookup, Token Recycling, lookahead's window); the
-     * budget keeps whichever nodes, and whichever part of the window, pay off on this device.
+     * Every training-free drafter at once (prompt lookup, Token Recycling, lookahead's window, each with
+     * the engine's defaults); the budget keeps whichever nodes, and whichever part of the window, pay off
+     * on this device.
      */
-    public static Speculation auto() {
-        return new Speculation(Kind.AUTO, 32, 8, true, 1, 4, 4, 8, 8, 4, 8);
+    public static Auto auto() {
+        return new Auto(Common.defaults());
     }
 
     /**
      * Medusa decoding (Cai et al. 2024) with heads loaded for the session's model: head k predicts
      * the token k + 1 after the current one from the model's last hidden state, and the step's tree is
      * grown from the heads' top candidates, best-first by their probabilities (the dynamic tree; see
-     * {@link #withStaticTree(boolean)}), cut to the hardware budget. Acceptance is exact unless
+     * {@link Medusa#withStaticTree(boolean)}), cut to the hardware budget. Acceptance is exact unless
      * {@link #withLossyTypicalAcceptance(float, float)} is chosen. The heads must stay open until the
      * generation begins; the session keeps them afterwards.
      */
-    public static Speculation medusa(MedusaHeads heads) {
+    public static Medusa medusa(MedusaHeads heads) {
         Objects.requireNonNull(heads, "heads");
-        return new Speculation(Kind.MEDUSA, 32, 8, true, 1, 4, 4, 8, 8, 4, 8, heads, false, 8, false, 0.09f, 0.3f, null,
-                DRAFT_MIN_PROBABILITY, DRAFT_BRANCH_PROBABILITY);
+        SettingTable t = SettingTable.GENERATION;
+        return new Medusa(Common.defaults(), heads, t.get("spec.medusa.static_tree").boolDefault(),
+                t.get("spec.medusa.top_k").intDefault());
     }
 
-    /**
-     * Medusa's static sparse tree instead of the dynamic one: the tree is grown by each head's measured
-     * accuracy per candidate rank (recorded in the heads file by the trainer; a prior otherwise), the
-     * same for every step, as Medusa's published trees are.
-     */
-    public Speculation withStaticTree(boolean staticTree) {
-        requireMedusa("withStaticTree");
-        return copy(maxDraftTokens, maxDepth, budget, staticTree, candidatesPerHead, typicalAcceptance, typicalThreshold,
-                typicalAlpha);
-    }
-
-    /** Candidates taken from each Medusa head (1 to 32, default 8). */
-    public Speculation withCandidatesPerHead(int candidatesPerHead) {
-        requireMedusa("withCandidatesPerHead");
-        return copy(maxDraftTokens, maxDepth, budget, staticTree, candidatesPerHead, typicalAcceptance, typicalThreshold,
-                typicalAlpha);
-    }
-
-    /**
-     * LOSSY: Medusa's typical acceptance instead of exact acceptance. Under sampling, the draft token
-     * the model finds likeliest is accepted when its probability p exceeds
-     * {@code min(threshold, alpha * exp(-entropy))} of the model's distribution; more drafts are
-     * accepted, but the output no longer follows the model's distribution exactly. Greedy decoding
-     * is not affected. Medusa's defaults are threshold 0.09 and alpha 0.3.
-     *
-     * @param threshold in (0, 1]
-     * @param alpha in [0, 1]
-     */
-    public Speculation withLossyTypicalAcceptance(float threshold, float alpha) {
-        return copy(maxDraftTokens, maxDepth, budget, staticTree, candidatesPerHead, true, threshold, alpha);
-    }
-
-    /** Exact acceptance (the default): the output follows the model's distribution exactly. */
-    public Speculation withExactAcceptance() {
-        return copy(maxDraftTokens, maxDepth, budget, staticTree, candidatesPerHead, false, typicalThreshold,
-                typicalAlpha);
-    }
-
-    private void requireMedusa(String method) {
-        if (kind != Kind.MEDUSA) {
-            throw new IllegalStateException(method + " applies to Speculation.medusa(...) only, not " + kind);
-        }
-    }
-
-    /** A draft model with the default thresholds: {@code draftModel(draft, 0.3f, 0.6f)}. */
-    public static Speculation draftModel(LlamaModel draft) {
-        return draftModel(draft, DRAFT_MIN_PROBABILITY, DRAFT_BRANCH_PROBABILITY);
+    /** A draft model with the engine's default thresholds ({@code spec.draft.p_min}, {@code spec.draft.p_branch}). */
+    public static DraftModel draftModel(LlamaModel draft) {
+        SettingTable t = SettingTable.GENERATION;
+        return draftModel(draft, t.get("spec.draft.p_min").floatDefault(), t.get("spec.draft.p_branch").floatDefault());
     }
 
     /**
@@ -278,189 +191,820 @@ public final class Speculation {
      * @param branchProbability in [0, 1]; 0 = no branches
      * @throws IllegalArgumentException when draft is closed or a probability is out of range
      */
-    public static Speculation draftModel(LlamaModel draft, float minProbability, float branchProbability) {
+    public static DraftModel draftModel(LlamaModel draft, float minProbability, float branchProbability) {
         Objects.requireNonNull(draft, "draft");
         if (draft.isClosed()) {
             throw new IllegalArgumentException("the draft model is closed: " + draft.path());
         }
-        return new Speculation(Kind.DRAFT_MODEL, 32, 8, true, 1, 4, 4, 8, 8, 4, 8, null, false, 8, false, 0.09f, 0.3f,
-                draft, minProbability,
-                branchProbability);
-    }
-
-    /** The same strategy with at most this many draft tokens per step (1 to 64). */
-    public Speculation withMaxDraftTokens(int maxDraftTokens) {
-        return copy(maxDraftTokens, maxDepth, budget, staticTree, candidatesPerHead, typicalAcceptance, typicalThreshold,
-                typicalAlpha);
-    }
-
-    /** The same strategy accepting at most this many draft tokens per step (1 to 32). */
-    public Speculation withMaxDepth(int maxDepth) {
-        return copy(maxDraftTokens, maxDepth, budget, staticTree, candidatesPerHead, typicalAcceptance, typicalThreshold,
-                typicalAlpha);
-    }
-
-    /** The same strategy with the hardware-aware budget on (default) or off. */
-    public Speculation withBudget(boolean budget) {
-        return copy(maxDraftTokens, maxDepth, budget, staticTree, candidatesPerHead, typicalAcceptance, typicalThreshold,
-                typicalAlpha);
-    }
-
-    public Kind kind() {
-        return kind;
-    }
-
-    public int maxDraftTokens() {
-        return maxDraftTokens;
-    }
-
-    public int maxDepth() {
-        return maxDepth;
-    }
-
-    public boolean budget() {
-        return budget;
-    }
-
-    public int minNgram() {
-        return minNgram;
-    }
-
-    public int maxNgram() {
-        return maxNgram;
-    }
-
-    public int maxBranches() {
-        return maxBranches;
-    }
-
-    public int recyclingK() {
-        return recyclingK;
-    }
-
-    /** Lookahead's window width w. */
-    public int windowWidth() {
-        return windowWidth;
-    }
-
-    /** Lookahead's n-gram size n (the window has n - 1 levels). */
-    public int ngramSize() {
-        return ngramSize;
-    }
-
-    /** Lookahead's candidates verified per step g. */
-    public int maxCandidates() {
-        return maxCandidates;
-    }
-
-    /** The Medusa heads, or null for other kinds. */
-    public MedusaHeads heads() {
-        return heads;
-    }
-
-    /** Whether Medusa uses the static tree. */
-    public boolean staticTree() {
-        return staticTree;
-    }
-
-    /** Candidates taken from each Medusa head. */
-    public int candidatesPerHead() {
-        return candidatesPerHead;
-    }
-
-    /** Whether the lossy typical acceptance is on (see {@link #withLossyTypicalAcceptance}). */
-    public boolean typicalAcceptance() {
-        return typicalAcceptance;
-    }
-
-    public float typicalThreshold() {
-        return typicalThreshold;
-    }
-
-    public float typicalAlpha() {
-        return typicalAlpha;
-    }
-
-    /** The draft model of {@link Kind#DRAFT_MODEL}, else null. */
-    public LlamaModel draftModel() {
-        return draftModel;
-    }
-
-    /** The draft model's probability below which its chain stops. */
-    public float draftMinProbability() {
-        return draftMinProbability;
-    }
-
-    /** The draft model's probability below which the runner-up is proposed too (greedy). */
-    public float draftBranchProbability() {
-        return draftBranchProbability;
+        return new DraftModel(Common.defaults(), draft, minProbability, branchProbability);
     }
 
     /**
-     * Parses a strategy name as used on command lines: none, lookup, recycling, lookahead, auto. A
-     * draft model is not a name: use {@link #draftModel(LlamaModel)}.
+     * Parses a strategy name as used on command lines and in configuration, case-insensitively: none
+     * (plain), lookup (prompt-lookup), recycling (token-recycling), lookahead, auto, medusa and draft
+     * (draft-model), each with its defaults. Medusa takes {@code heads} and draft {@code draftModel}; they
+     * are not used otherwise and may be null.
      *
-     * @throws IllegalArgumentException for other names
+     * @throws IllegalArgumentException for an unknown name, for medusa without heads and for draft without
+     *     a draft model
      */
-    public static Speculation parse(String name) {
+    public static Speculation parse(String name, MedusaHeads heads, LlamaModel draftModel) {
         switch (Objects.requireNonNull(name, "name").toLowerCase(Locale.ROOT)) {
             case "none": case "plain": return none();
             case "lookup": case "prompt-lookup": return promptLookup();
             case "recycling": case "token-recycling": return tokenRecycling();
             case "lookahead": return lookahead();
             case "auto": return auto();
-            case "draft": case "draft-model": throw new IllegalArgumentException("speculation '" + name
-                    + "' needs a draft model: use Speculation.draftModel(model)");
-            default: throw new IllegalArgumentException("unknown speculation '" + name
-                    + "' (none, lookup, recycling, lookahead, auto)");
+            case "medusa":
+                if (heads == null) {
+                    throw new IllegalArgumentException("speculation '" + name
+                            + "' needs Medusa heads: use Speculation.medusa(heads)");
+                }
+                return medusa(heads);
+            case "draft": case "draft-model":
+                if (draftModel == null) {
+                    throw new IllegalArgumentException("speculation '" + name
+                            + "' needs a draft model: use Speculation.draftModel(model)");
+                }
+                return draftModel(draftModel);
+            default: throw new IllegalArgumentException("unknown speculation '" + name + "' (" + NAMES + ")");
         }
     }
 
+    /** {@link #parse(String, MedusaHeads, LlamaModel)} without heads or a draft model. */
+    public static Speculation parse(String name) {
+        return parse(name, null, null);
+    }
+
+    // --- what every strategy has ---
+
+    public abstract Kind kind();
+
+    /** The canonical name of {@link #kind()}: the engine's, as {@link #parse} reads it ("lookahead", ...). */
+    public final String name() {
+        return kind().canonicalName();
+    }
+
+    /** Most draft tokens evaluated per step (the engine's {@code spec.max_nodes}). */
+    public final int maxDraftTokens() {
+        return common.maxDraftTokens;
+    }
+
+    /** Most draft tokens accepted per step ({@code spec.max_depth}). */
+    public final int maxDepth() {
+        return common.maxDepth;
+    }
+
+    /** Whether the hardware-aware budget sizes each step ({@code spec.adaptive}). */
+    public final boolean budget() {
+        return common.budget;
+    }
+
+    /** Whether the lossy typical acceptance is on (see {@link #withLossyTypicalAcceptance}). */
+    public final boolean typicalAcceptance() {
+        return common.typicalAcceptance;
+    }
+
+    public final float typicalThreshold() {
+        return common.typicalThreshold;
+    }
+
+    public final float typicalAlpha() {
+        return common.typicalAlpha;
+    }
+
+    /** The same strategy with at most this many draft tokens per step (1 to 64). */
+    public Speculation withMaxDraftTokens(int maxDraftTokens) {
+        return with(new Common(maxDraftTokens, common.maxDepth, common.budget, common.typicalAcceptance,
+                common.typicalThreshold, common.typicalAlpha));
+    }
+
+    /** The same strategy accepting at most this many draft tokens per step (1 to 32). */
+    public Speculation withMaxDepth(int maxDepth) {
+        return with(new Common(common.maxDraftTokens, maxDepth, common.budget, common.typicalAcceptance,
+                common.typicalThreshold, common.typicalAlpha));
+    }
+
+    /** The same strategy with the hardware-aware budget on (default) or off. */
+    public Speculation withBudget(boolean budget) {
+        return with(new Common(common.maxDraftTokens, common.maxDepth, budget, common.typicalAcceptance,
+                common.typicalThreshold, common.typicalAlpha));
+    }
+
+    /**
+     * LOSSY: Medusa's typical acceptance instead of exact acceptance. Under sampling, the draft token
+     * the model finds likeliest is accepted when its probability p exceeds
+     * {@code min(threshold, alpha * exp(-entropy))} of the model's distribution; more drafts are
+     * accepted, but the output no longer follows the model's distribution exactly. Greedy decoding
+     * is not affected. Medusa's values, threshold 0.09 and alpha 0.3, are the engine's defaults
+     * ({@link #withLossyTypicalAcceptance()}).
+     *
+     * @param threshold in (0, 1]
+     * @param alpha in [0, 1]
+     */
+    public Speculation withLossyTypicalAcceptance(float threshold, float alpha) {
+        return with(new Common(common.maxDraftTokens, common.maxDepth, common.budget, true, threshold, alpha));
+    }
+
+    /** LOSSY typical acceptance with the engine's threshold and alpha (Medusa's: 0.09 and 0.3). */
+    public Speculation withLossyTypicalAcceptance() {
+        SettingTable t = SettingTable.GENERATION;
+        return withLossyTypicalAcceptance(t.get("spec.typical.threshold").floatDefault(),
+                t.get("spec.typical.alpha").floatDefault());
+    }
+
+    /** Exact acceptance (the default): the output follows the model's distribution exactly. */
+    public Speculation withExactAcceptance() {
+        return with(new Common(common.maxDraftTokens, common.maxDepth, common.budget, false, common.typicalThreshold,
+                common.typicalAlpha));
+    }
+
+    /** This strategy with other common settings. */
+    abstract Speculation with(Common common);
+
+    // --- how it crosses JNI ---
+
+    /**
+     * The settings by the engine's names ("spec.max_nodes", "spec.lookahead.w", ...) as a generation passes
+     * them; the others keep the engine's defaults. The type crosses as {@link #name()}, the heads and the
+     * draft model as handles.
+     */
+    final void settings(NamedValues out) {
+        out.put("spec.max_nodes", common.maxDraftTokens).put("spec.max_depth", common.maxDepth)
+                .put("spec.adaptive", common.budget).put("spec.typical.enabled", common.typicalAcceptance)
+                .put("spec.typical.threshold", common.typicalThreshold).put("spec.typical.alpha", common.typicalAlpha);
+        ownSettings(out);
+    }
+
+    /** The settings of this strategy's own drafter. */
+    abstract void ownSettings(NamedValues out);
+
+    // --- values ---
+
     @Override
-    public boolean equals(Object o) {
-        if (!(o instanceof Speculation)) {
-            return false;
-        }
-        Speculation s = (Speculation) o;
-        return kind == s.kind && maxDraftTokens == s.maxDraftTokens && maxDepth == s.maxDepth && budget == s.budget
-                && minNgram == s.minNgram && maxNgram == s.maxNgram && maxBranches == s.maxBranches
-                && recyclingK == s.recyclingK && windowWidth == s.windowWidth && ngramSize == s.ngramSize
-                && maxCandidates == s.maxCandidates && heads == s.heads && staticTree == s.staticTree
-                && candidatesPerHead == s.candidatesPerHead && typicalAcceptance == s.typicalAcceptance
-                && typicalThreshold == s.typicalThreshold && typicalAlpha == s.typicalAlpha
-                && draftModel == s.draftModel && Float.compare(draftMinProbability, s.draftMinProbability) == 0
-                && Float.compare(draftBranchProbability, s.draftBranchProbability) == 0;
+    public final boolean equals(Object o) {
+        return o instanceof Speculation s && s.kind() == kind() && s.common.equals(common) && sameOwnSettings(s);
     }
 
     @Override
-    public int hashCode() {
-        return Objects.hash(kind, maxDraftTokens, maxDepth, budget, minNgram, maxNgram, maxBranches, recyclingK,
-                windowWidth, ngramSize, maxCandidates, System.identityHashCode(heads), staticTree, candidatesPerHead,
-                typicalAcceptance, typicalThreshold, typicalAlpha, System.identityHashCode(draftModel),
-                draftMinProbability, draftBranchProbability);
+    public final int hashCode() {
+        return Objects.hash(kind(), common, ownHash());
     }
 
-    @Override
-    public String toString() {
-        switch (kind) {
-            case NONE: return "Speculation.none()";
-            case PROMPT_LOOKUP: return "Speculation.promptLookup(" + minNgram + ", " + maxNgram + ", " + maxBranches
-                    + ")" + suffix();
-            case TOKEN_RECYCLING: return "Speculation.tokenRecycling(" + recyclingK + ")" + suffix();
-            case LOOKAHEAD: return "Speculation.lookahead(" + windowWidth + ", " + ngramSize + ", " + maxCandidates + ")"
-                    + suffix();
-            case MEDUSA: return "Speculation.medusa(" + heads.path() + ")" + suffix();
-            case DRAFT_MODEL: return "Speculation.draftModel(" + draftModel.path() + ", " + draftMinProbability + ", "
-                    + draftBranchProbability + ")" + suffix();
-            default: return "Speculation.auto()" + suffix();
-        }
-    }
+    /** Whether {@code other}, of this class, has the same settings of its own (heads, models: the same objects). */
+    abstract boolean sameOwnSettings(Speculation other);
 
-    private String suffix() {
-        return "{maxDraftTokens=" + maxDraftTokens + ", maxDepth=" + maxDepth + ", budget=" + budget
-                + (kind == Kind.MEDUSA ? ", tree=" + (staticTree ? "static" : "dynamic") + ", candidatesPerHead="
-                        + candidatesPerHead : "")
-                + (typicalAcceptance ? ", LOSSY typical acceptance(" + typicalThreshold + ", " + typicalAlpha + ")" : "")
+    abstract int ownHash();
+
+    /** The common settings, after a strategy's own text: "{maxDraftTokens=..., budget=...}". */
+    final String suffix(String own) {
+        return "{maxDraftTokens=" + common.maxDraftTokens + ", maxDepth=" + common.maxDepth + ", budget="
+                + common.budget + own
+                + (common.typicalAcceptance ? ", LOSSY typical acceptance(" + common.typicalThreshold + ", "
+                        + common.typicalAlpha + ")" : "")
                 + "}";
+    }
+
+    /** The settings every strategy has, checked against the engine's ranges. */
+    record Common(int maxDraftTokens, int maxDepth, boolean budget, boolean typicalAcceptance,
+            float typicalThreshold, float typicalAlpha) {
+        private static volatile Common defaults;
+
+        Common {
+            SettingTable t = SettingTable.GENERATION;
+            t.get("spec.typical.threshold").check("typical acceptance threshold", typicalThreshold);
+            t.get("spec.typical.alpha").check("typical acceptance alpha", typicalAlpha);
+            t.get("spec.max_nodes").check("maxDraftTokens", maxDraftTokens);
+            t.get("spec.max_depth").check("maxDepth", maxDepth);
+        }
+
+        /** The engine's defaults. */
+        static Common defaults() {
+            Common d = defaults;
+            if (d == null) {
+                SettingTable t = SettingTable.GENERATION;
+                d = new Common(t.get("spec.max_nodes").intDefault(), t.get("spec.max_depth").intDefault(),
+                        t.get("spec.adaptive").boolDefault(), t.get("spec.typical.enabled").boolDefault(),
+                        t.get("spec.typical.threshold").floatDefault(), t.get("spec.typical.alpha").floatDefault());
+                defaults = d;
+            }
+            return d;
+        }
+    }
+
+    // --- the strategies ---
+
+    /** Plain decoding: {@link #none()}. */
+    public static final class None extends Speculation {
+        /** {@link #none()}, made at its first use (it reads the engine's defaults). */
+        private static volatile None defaults;
+
+        private None(Common common) {
+            super(common);
+        }
+
+        @Override
+        public Kind kind() {
+            return Kind.NONE;
+        }
+
+        @Override
+        public None withMaxDraftTokens(int maxDraftTokens) {
+            return (None) super.withMaxDraftTokens(maxDraftTokens);
+        }
+
+        @Override
+        public None withMaxDepth(int maxDepth) {
+            return (None) super.withMaxDepth(maxDepth);
+        }
+
+        @Override
+        public None withBudget(boolean budget) {
+            return (None) super.withBudget(budget);
+        }
+
+        @Override
+        public None withLossyTypicalAcceptance(float threshold, float alpha) {
+            return (None) super.withLossyTypicalAcceptance(threshold, alpha);
+        }
+
+        @Override
+        public None withLossyTypicalAcceptance() {
+            return (None) super.withLossyTypicalAcceptance();
+        }
+
+        @Override
+        public None withExactAcceptance() {
+            return (None) super.withExactAcceptance();
+        }
+
+        @Override
+        None with(Common common) {
+            return new None(common);
+        }
+
+        @Override
+        void ownSettings(NamedValues out) {
+            // plain decoding has no drafter
+        }
+
+        @Override
+        boolean sameOwnSettings(Speculation other) {
+            return true;
+        }
+
+        @Override
+        int ownHash() {
+            return 0;
+        }
+
+        @Override
+        public String toString() {
+            return "Speculation.none()";
+        }
+    }
+
+    /** Prompt lookup: {@link #promptLookup(int, int, int)}. */
+    public static final class PromptLookup extends Speculation {
+        private final int minNgram;
+        private final int maxNgram;
+        private final int maxBranches;
+
+        private PromptLookup(Common common, int minNgram, int maxNgram, int maxBranches) {
+            super(common);
+            SettingTable t = SettingTable.GENERATION;
+            t.get("spec.lookup.min_ngram").check("minNgram", minNgram);
+            t.get("spec.lookup.max_ngram").check("maxNgram", maxNgram);
+            if (maxNgram < minNgram) {
+                throw new IllegalArgumentException("maxNgram (" + maxNgram + ") must be at least minNgram ("
+                        + minNgram + ")");
+            }
+            t.get("spec.lookup.max_branches").check("maxBranches", maxBranches);
+            this.minNgram = minNgram;
+            this.maxNgram = maxNgram;
+            this.maxBranches = maxBranches;
+        }
+
+        @Override
+        public Kind kind() {
+            return Kind.PROMPT_LOOKUP;
+        }
+
+        /** The shortest n-gram looked up. */
+        public int minNgram() {
+            return minNgram;
+        }
+
+        /** The longest n-gram looked up. */
+        public int maxNgram() {
+            return maxNgram;
+        }
+
+        /** Most distinct continuations proposed as sibling branches. */
+        public int maxBranches() {
+            return maxBranches;
+        }
+
+        @Override
+        public PromptLookup withMaxDraftTokens(int maxDraftTokens) {
+            return (PromptLookup) super.withMaxDraftTokens(maxDraftTokens);
+        }
+
+        @Override
+        public PromptLookup withMaxDepth(int maxDepth) {
+            return (PromptLookup) super.withMaxDepth(maxDepth);
+        }
+
+        @Override
+        public PromptLookup withBudget(boolean budget) {
+            return (PromptLookup) super.withBudget(budget);
+        }
+
+        @Override
+        public PromptLookup withLossyTypicalAcceptance(float threshold, float alpha) {
+            return (PromptLookup) super.withLossyTypicalAcceptance(threshold, alpha);
+        }
+
+        @Override
+        public PromptLookup withLossyTypicalAcceptance() {
+            return (PromptLookup) super.withLossyTypicalAcceptance();
+        }
+
+        @Override
+        public PromptLookup withExactAcceptance() {
+            return (PromptLookup) super.withExactAcceptance();
+        }
+
+        @Override
+        PromptLookup with(Common common) {
+            return new PromptLookup(common, minNgram, maxNgram, maxBranches);
+        }
+
+        @Override
+        void ownSettings(NamedValues out) {
+            out.put("spec.lookup.min_ngram", minNgram).put("spec.lookup.max_ngram", maxNgram)
+                    .put("spec.lookup.max_branches", maxBranches);
+        }
+
+        @Override
+        boolean sameOwnSettings(Speculation other) {
+            PromptLookup p = (PromptLookup) other;
+            return minNgram == p.minNgram && maxNgram == p.maxNgram && maxBranches == p.maxBranches;
+        }
+
+        @Override
+        int ownHash() {
+            return Objects.hash(minNgram, maxNgram, maxBranches);
+        }
+
+        @Override
+        public String toString() {
+            return "Speculation.promptLookup(" + minNgram + ", " + maxNgram + ", " + maxBranches + ")" + suffix("");
+        }
+    }
+
+    /** Token Recycling: {@link #tokenRecycling(int)}. */
+    public static final class TokenRecycling extends Speculation {
+        private final int recyclingK;
+
+        private TokenRecycling(Common common, int recyclingK) {
+            super(common);
+            SettingTable.GENERATION.get("spec.recycling.k").check("recyclingK", recyclingK);
+            this.recyclingK = recyclingK;
+        }
+
+        @Override
+        public Kind kind() {
+            return Kind.TOKEN_RECYCLING;
+        }
+
+        /** Successors remembered per token (k). */
+        public int recyclingK() {
+            return recyclingK;
+        }
+
+        @Override
+        public TokenRecycling withMaxDraftTokens(int maxDraftTokens) {
+            return (TokenRecycling) super.withMaxDraftTokens(maxDraftTokens);
+        }
+
+        @Override
+        public TokenRecycling withMaxDepth(int maxDepth) {
+            return (TokenRecycling) super.withMaxDepth(maxDepth);
+        }
+
+        @Override
+        public TokenRecycling withBudget(boolean budget) {
+            return (TokenRecycling) super.withBudget(budget);
+        }
+
+        @Override
+        public TokenRecycling withLossyTypicalAcceptance(float threshold, float alpha) {
+            return (TokenRecycling) super.withLossyTypicalAcceptance(threshold, alpha);
+        }
+
+        @Override
+        public TokenRecycling withLossyTypicalAcceptance() {
+            return (TokenRecycling) super.withLossyTypicalAcceptance();
+        }
+
+        @Override
+        public TokenRecycling withExactAcceptance() {
+            return (TokenRecycling) super.withExactAcceptance();
+        }
+
+        @Override
+        TokenRecycling with(Common common) {
+            return new TokenRecycling(common, recyclingK);
+        }
+
+        @Override
+        void ownSettings(NamedValues out) {
+            out.put("spec.recycling.k", recyclingK);
+        }
+
+        @Override
+        boolean sameOwnSettings(Speculation other) {
+            return recyclingK == ((TokenRecycling) other).recyclingK;
+        }
+
+        @Override
+        int ownHash() {
+            return recyclingK;
+        }
+
+        @Override
+        public String toString() {
+            return "Speculation.tokenRecycling(" + recyclingK + ")" + suffix("");
+        }
+    }
+
+    /** Lookahead decoding: {@link #lookahead(int, int, int)}. */
+    public static final class Lookahead extends Speculation {
+        private final int windowWidth;
+        private final int ngramSize;
+        private final int maxCandidates;
+
+        private Lookahead(Common common, int windowWidth, int ngramSize, int maxCandidates) {
+            super(common);
+            SettingTable t = SettingTable.GENERATION;
+            t.get("spec.lookahead.w").check("windowWidth (w)", windowWidth);
+            t.get("spec.lookahead.n").check("ngramSize (n)", ngramSize);
+            t.get("spec.lookahead.g").check("maxCandidates (g)", maxCandidates);
+            this.windowWidth = windowWidth;
+            this.ngramSize = ngramSize;
+            this.maxCandidates = maxCandidates;
+        }
+
+        @Override
+        public Kind kind() {
+            return Kind.LOOKAHEAD;
+        }
+
+        /** The window width w. */
+        public int windowWidth() {
+            return windowWidth;
+        }
+
+        /** The n-gram size n (the window has n - 1 levels). */
+        public int ngramSize() {
+            return ngramSize;
+        }
+
+        /** The candidates verified per step g. */
+        public int maxCandidates() {
+            return maxCandidates;
+        }
+
+        @Override
+        public Lookahead withMaxDraftTokens(int maxDraftTokens) {
+            return (Lookahead) super.withMaxDraftTokens(maxDraftTokens);
+        }
+
+        @Override
+        public Lookahead withMaxDepth(int maxDepth) {
+            return (Lookahead) super.withMaxDepth(maxDepth);
+        }
+
+        @Override
+        public Lookahead withBudget(boolean budget) {
+            return (Lookahead) super.withBudget(budget);
+        }
+
+        @Override
+        public Lookahead withLossyTypicalAcceptance(float threshold, float alpha) {
+            return (Lookahead) super.withLossyTypicalAcceptance(threshold, alpha);
+        }
+
+        @Override
+        public Lookahead withLossyTypicalAcceptance() {
+            return (Lookahead) super.withLossyTypicalAcceptance();
+        }
+
+        @Override
+        public Lookahead withExactAcceptance() {
+            return (Lookahead) super.withExactAcceptance();
+        }
+
+        @Override
+        Lookahead with(Common common) {
+            return new Lookahead(common, windowWidth, ngramSize, maxCandidates);
+        }
+
+        @Override
+        void ownSettings(NamedValues out) {
+            out.put("spec.lookahead.w", windowWidth).put("spec.lookahead.n", ngramSize)
+                    .put("spec.lookahead.g", maxCandidates);
+        }
+
+        @Override
+        boolean sameOwnSettings(Speculation other) {
+            Lookahead l = (Lookahead) other;
+            return windowWidth == l.windowWidth && ngramSize == l.ngramSize && maxCandidates == l.maxCandidates;
+        }
+
+        @Override
+        int ownHash() {
+            return Objects.hash(windowWidth, ngramSize, maxCandidates);
+        }
+
+        @Override
+        public String toString() {
+            return "Speculation.lookahead(" + windowWidth + ", " + ngramSize + ", " + maxCandidates + ")" + suffix("");
+        }
+    }
+
+    /** Every training-free drafter at once: {@link #auto()}. */
+    public static final class Auto extends Speculation {
+        private Auto(Common common) {
+            super(common);
+        }
+
+        @Override
+        public Kind kind() {
+            return Kind.AUTO;
+        }
+
+        @Override
+        public Auto withMaxDraftTokens(int maxDraftTokens) {
+            return (Auto) super.withMaxDraftTokens(maxDraftTokens);
+        }
+
+        @Override
+        public Auto withMaxDepth(int maxDepth) {
+            return (Auto) super.withMaxDepth(maxDepth);
+        }
+
+        @Override
+        public Auto withBudget(boolean budget) {
+            return (Auto) super.withBudget(budget);
+        }
+
+        @Override
+        public Auto withLossyTypicalAcceptance(float threshold, float alpha) {
+            return (Auto) super.withLossyTypicalAcceptance(threshold, alpha);
+        }
+
+        @Override
+        public Auto withLossyTypicalAcceptance() {
+            return (Auto) super.withLossyTypicalAcceptance();
+        }
+
+        @Override
+        public Auto withExactAcceptance() {
+            return (Auto) super.withExactAcceptance();
+        }
+
+        @Override
+        Auto with(Common common) {
+            return new Auto(common);
+        }
+
+        @Override
+        void ownSettings(NamedValues out) {
+            // the drafters run with the engine's defaults
+        }
+
+        @Override
+        boolean sameOwnSettings(Speculation other) {
+            return true;
+        }
+
+        @Override
+        int ownHash() {
+            return 0;
+        }
+
+        @Override
+        public String toString() {
+            return "Speculation.auto()" + suffix("");
+        }
+    }
+
+    /** Medusa decoding: {@link #medusa(MedusaHeads)}. */
+    public static final class Medusa extends Speculation {
+        private final MedusaHeads heads;
+        private final boolean staticTree;
+        private final int candidatesPerHead;
+
+        private Medusa(Common common, MedusaHeads heads, boolean staticTree, int candidatesPerHead) {
+            super(common);
+            SettingTable.GENERATION.get("spec.medusa.top_k").check("candidatesPerHead", candidatesPerHead);
+            this.heads = heads;
+            this.staticTree = staticTree;
+            this.candidatesPerHead = candidatesPerHead;
+        }
+
+        @Override
+        public Kind kind() {
+            return Kind.MEDUSA;
+        }
+
+        /** The Medusa heads. */
+        public MedusaHeads heads() {
+            return heads;
+        }
+
+        /** Whether the static tree is used (see {@link #withStaticTree(boolean)}). */
+        public boolean staticTree() {
+            return staticTree;
+        }
+
+        /** Candidates taken from each head. */
+        public int candidatesPerHead() {
+            return candidatesPerHead;
+        }
+
+        /**
+         * Medusa's static sparse tree instead of the dynamic one: the tree is grown by each head's measured
+         * accuracy per candidate rank (recorded in the heads file by the trainer; a prior otherwise), the
+         * same for every step, as Medusa's published trees are.
+         */
+        public Medusa withStaticTree(boolean staticTree) {
+            return new Medusa(common(), heads, staticTree, candidatesPerHead);
+        }
+
+        /** Candidates taken from each head (the engine's {@code spec.medusa.top_k}: 1 to 32, default 8). */
+        public Medusa withCandidatesPerHead(int candidatesPerHead) {
+            return new Medusa(common(), heads, staticTree, candidatesPerHead);
+        }
+
+        @Override
+        public Medusa withMaxDraftTokens(int maxDraftTokens) {
+            return (Medusa) super.withMaxDraftTokens(maxDraftTokens);
+        }
+
+        @Override
+        public Medusa withMaxDepth(int maxDepth) {
+            return (Medusa) super.withMaxDepth(maxDepth);
+        }
+
+        @Override
+        public Medusa withBudget(boolean budget) {
+            return (Medusa) super.withBudget(budget);
+        }
+
+        @Override
+        public Medusa withLossyTypicalAcceptance(float threshold, float alpha) {
+            return (Medusa) super.withLossyTypicalAcceptance(threshold, alpha);
+        }
+
+        @Override
+        public Medusa withLossyTypicalAcceptance() {
+            return (Medusa) super.withLossyTypicalAcceptance();
+        }
+
+        @Override
+        public Medusa withExactAcceptance() {
+            return (Medusa) super.withExactAcceptance();
+        }
+
+        @Override
+        Medusa with(Common common) {
+            return new Medusa(common, heads, staticTree, candidatesPerHead);
+        }
+
+        @Override
+        void ownSettings(NamedValues out) {
+            out.put("spec.medusa.static_tree", staticTree).put("spec.medusa.top_k", candidatesPerHead);
+        }
+
+        @Override
+        boolean sameOwnSettings(Speculation other) {
+            Medusa m = (Medusa) other;
+            return heads == m.heads && staticTree == m.staticTree && candidatesPerHead == m.candidatesPerHead;
+        }
+
+        @Override
+        int ownHash() {
+            return Objects.hash(System.identityHashCode(heads), staticTree, candidatesPerHead);
+        }
+
+        @Override
+        public String toString() {
+            return "Speculation.medusa(" + heads.path() + ")" + suffix(", tree=" + (staticTree ? "static" : "dynamic")
+                    + ", candidatesPerHead=" + candidatesPerHead);
+        }
+    }
+
+    /** Draft-model speculation: {@link #draftModel(LlamaModel, float, float)}. */
+    public static final class DraftModel extends Speculation {
+        private final LlamaModel draftModel;
+        private final float draftMinProbability;
+        private final float draftBranchProbability;
+
+        private DraftModel(Common common, LlamaModel draftModel, float draftMinProbability,
+                float draftBranchProbability) {
+            super(common);
+            SettingTable t = SettingTable.GENERATION;
+            t.get("spec.draft.p_min").check("draft minProbability", draftMinProbability);
+            t.get("spec.draft.p_branch").check("draft branchProbability", draftBranchProbability);
+            this.draftModel = draftModel;
+            this.draftMinProbability = draftMinProbability;
+            this.draftBranchProbability = draftBranchProbability;
+        }
+
+        @Override
+        public Kind kind() {
+            return Kind.DRAFT_MODEL;
+        }
+
+        /** The draft model. */
+        public LlamaModel draftModel() {
+            return draftModel;
+        }
+
+        /** The draft model's probability below which its chain stops. */
+        public float draftMinProbability() {
+            return draftMinProbability;
+        }
+
+        /** The draft model's probability below which the runner-up is proposed too (greedy). */
+        public float draftBranchProbability() {
+            return draftBranchProbability;
+        }
+
+        @Override
+        public DraftModel withMaxDraftTokens(int maxDraftTokens) {
+            return (DraftModel) super.withMaxDraftTokens(maxDraftTokens);
+        }
+
+        @Override
+        public DraftModel withMaxDepth(int maxDepth) {
+            return (DraftModel) super.withMaxDepth(maxDepth);
+        }
+
+        @Override
+        public DraftModel withBudget(boolean budget) {
+            return (DraftModel) super.withBudget(budget);
+        }
+
+        @Override
+        public DraftModel withLossyTypicalAcceptance(float threshold, float alpha) {
+            return (DraftModel) super.withLossyTypicalAcceptance(threshold, alpha);
+        }
+
+        @Override
+        public DraftModel withLossyTypicalAcceptance() {
+            return (DraftModel) super.withLossyTypicalAcceptance();
+        }
+
+        @Override
+        public DraftModel withExactAcceptance() {
+            return (DraftModel) super.withExactAcceptance();
+        }
+
+        @Override
+        DraftModel with(Common common) {
+            return new DraftModel(common, draftModel, draftMinProbability, draftBranchProbability);
+        }
+
+        @Override
+        void ownSettings(NamedValues out) {
+            out.put("spec.draft.p_min", draftMinProbability).put("spec.draft.p_branch", draftBranchProbability);
+        }
+
+        @Override
+        boolean sameOwnSettings(Speculation other) {
+            DraftModel d = (DraftModel) other;
+            return draftModel == d.draftModel && Float.compare(draftMinProbability, d.draftMinProbability) == 0
+                    && Float.compare(draftBranchProbability, d.draftBranchProbability) == 0;
+        }
+
+        @Override
+        int ownHash() {
+            return Objects.hash(System.identityHashCode(draftModel), draftMinProbability, draftBranchProbability);
+        }
+
+        @Override
+        public String toString() {
+            return "Speculation.draftModel(" + draftModel.path() + ", " + draftMinProbability + ", "
+                    + draftBranchProbability + ")" + suffix("");
+        }
+    }
+
+    /** The common settings, for the subclasses' own with... methods. */
+    final Common common() {
+        return common;
     }
 }

@@ -125,7 +125,6 @@ class MedusaTest extends WithTestModel {
                     () -> Speculation.medusa(heads).withLossyTypicalAcceptance(0f, 0.3f));
             assertThrows(IllegalArgumentException.class,
                     () -> Speculation.medusa(heads).withLossyTypicalAcceptance(0.09f, Float.NaN));
-            assertThrows(IllegalStateException.class, () -> Speculation.auto().withStaticTree(true));
             assertTrue(Speculation.medusa(heads).withLossyTypicalAcceptance(0.09f, 0.3f).toString().contains("LOSSY"));
             assertNotEquals(Speculation.medusa(heads), Speculation.medusa(heads).withStaticTree(true));
             assertEquals(Speculation.medusa(heads), Speculation.medusa(heads));

@@ -196,7 +196,7 @@ class SpeculationTest extends WithTestModel {
 
     @Test
     void draftModelSpeculationIsAValue() {
-        Speculation a = Speculation.draftModel(model);
+        Speculation.DraftModel a = Speculation.draftModel(model);
         assertEquals(a, Speculation.draftModel(model, 0.3f, 0.6f));
         assertEquals(a.hashCode(), Speculation.draftModel(model, 0.3f, 0.6f).hashCode());
         assertTrue(!a.equals(Speculation.draftModel(model, 0.5f, 0.6f)));

@@ -179,7 +179,7 @@ final class SpeculationChoice {
             case "none":
                 return "none";
             case "lookahead":
-                Speculation s = speculation;
+                Speculation.Lookahead s = (Speculation.Lookahead) speculation;
                 return "lookahead (w " + s.windowWidth() + ", n " + s.ngramSize() + ", g " + s.maxCandidates() + "; "
                         + limits() + ")";
             case "medusa":

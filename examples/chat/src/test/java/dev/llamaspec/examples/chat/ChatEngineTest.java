@@ -107,7 +107,7 @@ class ChatEngineTest {
             String prompt = "Lily saw a big dog.";
             String plain = session.generate(prompt, GREEDY).text();
             assertEquals(Speculation.Kind.MEDUSA, engine.options().speculation().kind());
-            assertTrue(engine.options().speculation().staticTree());
+            assertTrue(((Speculation.Medusa) engine.options().speculation()).staticTree());
             assertTrue(engine.options().speculation().typicalAcceptance());
             assertEquals(plain, engine.reply(prompt, s -> { }, () -> false).generation().text());
 

@@ -107,7 +107,7 @@ class LlamaspecAutoConfigurationTest {
             assertThat(loaded[0].path()).isEqualTo(heads);
             Speculation speculation = context.getBean(Speculation.class);
             assertThat(speculation.kind()).isEqualTo(Speculation.Kind.MEDUSA);
-            assertThat(speculation.heads()).isSameAs(loaded[0]);
+            assertThat(((Speculation.Medusa) speculation).heads()).isSameAs(loaded[0]);
             GenerationOptions options = context.getBean(LlamaChatModel.class).toGenerationOptions(null);
             assertThat(options.speculation()).isEqualTo(speculation);
             assertGreedyTextUnchanged(context.getBean(SessionPool.class), options);
@@ -127,7 +127,7 @@ class LlamaspecAutoConfigurationTest {
             assertThat(loaded[0].model().options().threads()).isEqualTo(1);
             Speculation speculation = context.getBean(Speculation.class);
             assertThat(speculation.kind()).isEqualTo(Speculation.Kind.DRAFT_MODEL);
-            assertThat(speculation.draftModel()).isSameAs(loaded[0].model());
+            assertThat(((Speculation.DraftModel) speculation).draftModel()).isSameAs(loaded[0].model());
             GenerationOptions options = context.getBean(LlamaChatModel.class).toGenerationOptions(null);
             assertThat(options.speculation()).isEqualTo(speculation);
             assertGreedyTextUnchanged(context.getBean(SessionPool.class), options);
