@@ -164,9 +164,14 @@ template <typename P> sd_status check_all(const std::vector<entry<P>> & table, c
     return SD_OK;
 }
 
+// Whole numbers in full ("16777216"), others with six significant digits ("0.01").
 std::string number(double v) {
     std::ostringstream s;
-    s << v;
+    if (std::isfinite(v) && v == std::floor(v) && std::fabs(v) < 1e15) {
+        s << (long long) v;
+    } else {
+        s << v;
+    }
     return s.str();
 }
 
@@ -176,8 +181,13 @@ bool sd_setting_allows(const sd_setting & s, double v) {
     if (!std::isfinite(v)) return false;
     if (s.type != SD_SETTING_FLOAT && v != std::floor(v)) return false;
     if (s.zero_ok && v == 0.0) return true;
-    const bool above = s.min_open ? v > s.min : v >= s.min;
-    const bool below = s.max_open ? v < s.max : v <= s.max;
+    // float fields hold their bounds as floats: 0.01 is stored as 0.0099999998, which must pass
+    const bool as_float = s.type == SD_SETTING_FLOAT;
+    const double x  = as_float ? (double) (float) v : v;
+    const double lo = as_float ? (double) (float) s.min : s.min;
+    const double hi = as_float ? (double) (float) s.max : s.max;
+    const bool above = s.min_open ? x > lo : x >= lo;
+    const bool below = s.max_open ? x < hi : x <= hi;
     return above && below;
 }
 
