@@ -12,8 +12,8 @@ import java.util.Objects;
  * is greedy decoding (always the most likely token).
  */
 public final class GenerationOptions {
-    private static volatile GenerationOptions defaults;
-    private static volatile GenerationOptions greedy;
+    private static final Lazy<GenerationOptions> DEFAULTS = new Lazy<>(() -> builder().build());
+    private static final Lazy<GenerationOptions> GREEDY = new Lazy<>(() -> builder().temperature(0).build());
 
     /** Value of {@link #seed()} that asks for a random seed (the engine's {@code LLAMA_DEFAULT_SEED}). */
     public static final long RANDOM_SEED = 0xFFFFFFFFL;
@@ -49,22 +49,12 @@ public final class GenerationOptions {
      *     them, cannot be loaded
      */
     public static GenerationOptions defaults() {
-        GenerationOptions d = defaults;
-        if (d == null) {
-            d = builder().build();
-            defaults = d;
-        }
-        return d;
+        return DEFAULTS.get();
     }
 
     /** Greedy decoding with the default limits. */
     public static GenerationOptions greedy() {
-        GenerationOptions g = greedy;
-        if (g == null) {
-            g = builder().temperature(0).build();
-            greedy = g;
-        }
-        return g;
+        return GREEDY.get();
     }
 
     /** A builder starting from the engine's defaults (it loads the native library, see {@link #defaults()}). */

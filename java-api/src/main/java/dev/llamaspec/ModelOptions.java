@@ -5,7 +5,7 @@ package dev.llamaspec;
  * ({@code sd_model_settings}: {@code n_threads}, {@code n_gpu_layers}, {@code use_mmap}, {@code n_ctx}).
  */
 public final class ModelOptions {
-    private static volatile ModelOptions defaults;
+    private static final Lazy<ModelOptions> DEFAULTS = new Lazy<>(() -> builder().build());
 
     private final int threads;
     private final int gpuLayers;
@@ -26,12 +26,7 @@ public final class ModelOptions {
      *     them, cannot be loaded
      */
     public static ModelOptions defaults() {
-        ModelOptions d = defaults;
-        if (d == null) {
-            d = builder().build();
-            defaults = d;
-        }
-        return d;
+        return DEFAULTS.get();
     }
 
     /** A builder starting from the engine's defaults (it loads the native library, see {@link #defaults()}). */

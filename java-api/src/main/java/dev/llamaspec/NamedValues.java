@@ -35,6 +35,16 @@ final class NamedValues {
     }
 
     @Override
+    public boolean equals(Object o) {
+        return o instanceof NamedValues v && v.names.equals(names) && Arrays.equals(v.values(), values());
+    }
+
+    @Override
+    public int hashCode() {
+        return 31 * names.hashCode() + Arrays.hashCode(values());
+    }
+
+    @Override
     public String toString() {
         StringBuilder b = new StringBuilder("{");
         for (int i = 0; i < names.size(); i++) {

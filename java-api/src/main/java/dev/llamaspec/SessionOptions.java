@@ -6,7 +6,7 @@ package dev.llamaspec;
  * {@code flash_attn}, {@code kv_f32}).
  */
 public final class SessionOptions {
-    private static volatile SessionOptions defaults;
+    private static final Lazy<SessionOptions> DEFAULTS = new Lazy<>(() -> builder().build());
 
     private final int contextSize;
     private final int batchSize;
@@ -29,12 +29,7 @@ public final class SessionOptions {
      *     them, cannot be loaded
      */
     public static SessionOptions defaults() {
-        SessionOptions d = defaults;
-        if (d == null) {
-            d = builder().build();
-            defaults = d;
-        }
-        return d;
+        return DEFAULTS.get();
     }
 
     /** A builder starting from the engine's defaults (it loads the native library, see {@link #defaults()}). */

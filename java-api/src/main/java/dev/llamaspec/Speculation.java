@@ -1,5 +1,6 @@
 package dev.llamaspec;
 
+import java.util.Arrays;
 import java.util.Locale;
 import java.util.Objects;
 
@@ -23,9 +24,7 @@ import java.util.Objects;
  * it is a wide tree. {@link #withBudget(boolean) withBudget(false)} evaluates every proposed token up to
  * {@link #maxDraftTokens()}.
  */
-public abstract sealed class Speculation permits Speculation.None, Speculation.PromptLookup,
-        Speculation.TokenRecycling, Speculation.Lookahead, Speculation.Auto, Speculation.Medusa,
-        Speculation.DraftModel {
+public abstract sealed class Speculation permits Speculation.Typed {
 
     /** The drafters, in the order of the engine's {@code sd_spec_type}. */
     public enum Kind {
@@ -75,12 +74,7 @@ public abstract sealed class Speculation permits Speculation.None, Speculation.P
 
     /** Plain decoding (the default). */
     public static None none() {
-        None n = None.defaults;
-        if (n == null) {
-            n = new None(Common.defaults());
-            None.defaults = n;
-        }
-        return n;
+        return None.DEFAULT.get();
     }
 
     /** Prompt lookup with the engine's defaults (n-grams of 1 to 4 tokens, up to 4 branches). */
@@ -274,22 +268,13 @@ public abstract sealed class Speculation permits Speculation.None, Speculation.P
     }
 
     /** The same strategy with at most this many draft tokens per step (1 to 64). */
-    public Speculation withMaxDraftTokens(int maxDraftTokens) {
-        return with(new Common(maxDraftTokens, common.maxDepth, common.budget, common.typicalAcceptance,
-                common.typicalThreshold, common.typicalAlpha));
-    }
+    public abstract Speculation withMaxDraftTokens(int maxDraftTokens);
 
     /** The same strategy accepting at most this many draft tokens per step (1 to 32). */
-    public Speculation withMaxDepth(int maxDepth) {
-        return with(new Common(common.maxDraftTokens, maxDepth, common.budget, common.typicalAcceptance,
-                common.typicalThreshold, common.typicalAlpha));
-    }
+    public abstract Speculation withMaxDepth(int maxDepth);
 
     /** The same strategy with the hardware-aware budget on (default) or off. */
-    public Speculation withBudget(boolean budget) {
-        return with(new Common(common.maxDraftTokens, common.maxDepth, budget, common.typicalAcceptance,
-                common.typicalThreshold, common.typicalAlpha));
-    }
+    public abstract Speculation withBudget(boolean budget);
 
     /**
      * LOSSY: Medusa's typical acceptance instead of exact acceptance. Under sampling, the draft token
@@ -302,25 +287,70 @@ public abstract sealed class Speculation permits Speculation.None, Speculation.P
      * @param threshold in (0, 1]
      * @param alpha in [0, 1]
      */
-    public Speculation withLossyTypicalAcceptance(float threshold, float alpha) {
-        return with(new Common(common.maxDraftTokens, common.maxDepth, common.budget, true, threshold, alpha));
-    }
+    public abstract Speculation withLossyTypicalAcceptance(float threshold, float alpha);
 
     /** LOSSY typical acceptance with the engine's threshold and alpha (Medusa's: 0.09 and 0.3). */
-    public Speculation withLossyTypicalAcceptance() {
-        SettingTable t = SettingTable.GENERATION;
-        return withLossyTypicalAcceptance(t.get("spec.typical.threshold").floatDefault(),
-                t.get("spec.typical.alpha").floatDefault());
-    }
+    public abstract Speculation withLossyTypicalAcceptance();
 
     /** Exact acceptance (the default): the output follows the model's distribution exactly. */
-    public Speculation withExactAcceptance() {
-        return with(new Common(common.maxDraftTokens, common.maxDepth, common.budget, false, common.typicalThreshold,
-                common.typicalAlpha));
-    }
+    public abstract Speculation withExactAcceptance();
 
-    /** This strategy with other common settings. */
-    abstract Speculation with(Common common);
+    /**
+     * The common {@code with...} methods, once for every strategy, each returning the strategy's own
+     * type, so that {@code Speculation.medusa(heads).withBudget(false).withCandidatesPerHead(3)} chains.
+     *
+     * @param <S> the strategy
+     */
+    abstract static sealed class Typed<S extends Typed<S>> extends Speculation permits None, PromptLookup,
+            TokenRecycling, Lookahead, Auto, Medusa, DraftModel {
+        private Typed(Common common) {
+            super(common);
+        }
+
+        @Override
+        public final S withMaxDraftTokens(int maxDraftTokens) {
+            Common c = common();
+            return with(new Common(maxDraftTokens, c.maxDepth, c.budget, c.typicalAcceptance, c.typicalThreshold,
+                    c.typicalAlpha));
+        }
+
+        @Override
+        public final S withMaxDepth(int maxDepth) {
+            Common c = common();
+            return with(new Common(c.maxDraftTokens, maxDepth, c.budget, c.typicalAcceptance, c.typicalThreshold,
+                    c.typicalAlpha));
+        }
+
+        @Override
+        public final S withBudget(boolean budget) {
+            Common c = common();
+            return with(new Common(c.maxDraftTokens, c.maxDepth, budget, c.typicalAcceptance, c.typicalThreshold,
+                    c.typicalAlpha));
+        }
+
+        @Override
+        public final S withLossyTypicalAcceptance(float threshold, float alpha) {
+            Common c = common();
+            return with(new Common(c.maxDraftTokens, c.maxDepth, c.budget, true, threshold, alpha));
+        }
+
+        @Override
+        public final S withLossyTypicalAcceptance() {
+            SettingTable t = SettingTable.GENERATION;
+            return withLossyTypicalAcceptance(t.get("spec.typical.threshold").floatDefault(),
+                    t.get("spec.typical.alpha").floatDefault());
+        }
+
+        @Override
+        public final S withExactAcceptance() {
+            Common c = common();
+            return with(new Common(c.maxDraftTokens, c.maxDepth, c.budget, false, c.typicalThreshold,
+                    c.typicalAlpha));
+        }
+
+        /** This strategy with other common settings. */
+        abstract S with(Common common);
+    }
 
     // --- how it crosses JNI ---
 
@@ -343,18 +373,23 @@ public abstract sealed class Speculation permits Speculation.None, Speculation.P
 
     @Override
     public final boolean equals(Object o) {
-        return o instanceof Speculation s && s.kind() == kind() && s.common.equals(common) && sameOwnSettings(s);
+        return o instanceof Speculation s && s.kind() == kind() && s.common.equals(common) && s.own().equals(own());
     }
 
     @Override
     public final int hashCode() {
-        return Objects.hash(kind(), common, ownHash());
+        return Objects.hash(kind(), common, own());
     }
 
-    /** Whether {@code other}, of this class, has the same settings of its own (heads, models: the same objects). */
-    abstract boolean sameOwnSettings(Speculation other);
-
-    abstract int ownHash();
+    /**
+     * The strategy's own settings as a value, for equals and hashCode: its settings by name, and (Medusa,
+     * a draft model) the same heads or model object (they compare by identity).
+     */
+    Object own() {
+        NamedValues values = new NamedValues();
+        ownSettings(values);
+        return values;
+    }
 
     /** The common settings, after a strategy's own text: "{maxDraftTokens=..., budget=...}". */
     final String suffix(String own) {
@@ -368,7 +403,12 @@ public abstract sealed class Speculation permits Speculation.None, Speculation.P
     /** The settings every strategy has, checked against the engine's ranges. */
     record Common(int maxDraftTokens, int maxDepth, boolean budget, boolean typicalAcceptance,
             float typicalThreshold, float typicalAlpha) {
-        private static volatile Common defaults;
+        private static final Lazy<Common> DEFAULTS = new Lazy<>(() -> {
+            SettingTable t = SettingTable.GENERATION;
+            return new Common(t.get("spec.max_nodes").intDefault(), t.get("spec.max_depth").intDefault(),
+                    t.get("spec.adaptive").boolDefault(), t.get("spec.typical.enabled").boolDefault(),
+                    t.get("spec.typical.threshold").floatDefault(), t.get("spec.typical.alpha").floatDefault());
+        });
 
         Common {
             SettingTable t = SettingTable.GENERATION;
@@ -380,24 +420,16 @@ public abstract sealed class Speculation permits Speculation.None, Speculation.P
 
         /** The engine's defaults. */
         static Common defaults() {
-            Common d = defaults;
-            if (d == null) {
-                SettingTable t = SettingTable.GENERATION;
-                d = new Common(t.get("spec.max_nodes").intDefault(), t.get("spec.max_depth").intDefault(),
-                        t.get("spec.adaptive").boolDefault(), t.get("spec.typical.enabled").boolDefault(),
-                        t.get("spec.typical.threshold").floatDefault(), t.get("spec.typical.alpha").floatDefault());
-                defaults = d;
-            }
-            return d;
+            return DEFAULTS.get();
         }
     }
 
     // --- the strategies ---
 
     /** Plain decoding: {@link #none()}. */
-    public static final class None extends Speculation {
+    public static final class None extends Typed<None> {
         /** {@link #none()}, made at its first use (it reads the engine's defaults). */
-        private static volatile None defaults;
+        private static final Lazy<None> DEFAULT = new Lazy<>(() -> new None(Common.defaults()));
 
         private None(Common common) {
             super(common);
@@ -406,36 +438,6 @@ public abstract sealed class Speculation permits Speculation.None, Speculation.P
         @Override
         public Kind kind() {
             return Kind.NONE;
-        }
-
-        @Override
-        public None withMaxDraftTokens(int maxDraftTokens) {
-            return (None) super.withMaxDraftTokens(maxDraftTokens);
-        }
-
-        @Override
-        public None withMaxDepth(int maxDepth) {
-            return (None) super.withMaxDepth(maxDepth);
-        }
-
-        @Override
-        public None withBudget(boolean budget) {
-            return (None) super.withBudget(budget);
-        }
-
-        @Override
-        public None withLossyTypicalAcceptance(float threshold, float alpha) {
-            return (None) super.withLossyTypicalAcceptance(threshold, alpha);
-        }
-
-        @Override
-        public None withLossyTypicalAcceptance() {
-            return (None) super.withLossyTypicalAcceptance();
-        }
-
-        @Override
-        public None withExactAcceptance() {
-            return (None) super.withExactAcceptance();
         }
 
         @Override
@@ -449,23 +451,13 @@ public abstract sealed class Speculation permits Speculation.None, Speculation.P
         }
 
         @Override
-        boolean sameOwnSettings(Speculation other) {
-            return true;
-        }
-
-        @Override
-        int ownHash() {
-            return 0;
-        }
-
-        @Override
         public String toString() {
             return "Speculation.none()";
         }
     }
 
     /** Prompt lookup: {@link #promptLookup(int, int, int)}. */
-    public static final class PromptLookup extends Speculation {
+    public static final class PromptLookup extends Typed<PromptLookup> {
         private final int minNgram;
         private final int maxNgram;
         private final int maxBranches;
@@ -506,36 +498,6 @@ public abstract sealed class Speculation permits Speculation.None, Speculation.P
         }
 
         @Override
-        public PromptLookup withMaxDraftTokens(int maxDraftTokens) {
-            return (PromptLookup) super.withMaxDraftTokens(maxDraftTokens);
-        }
-
-        @Override
-        public PromptLookup withMaxDepth(int maxDepth) {
-            return (PromptLookup) super.withMaxDepth(maxDepth);
-        }
-
-        @Override
-        public PromptLookup withBudget(boolean budget) {
-            return (PromptLookup) super.withBudget(budget);
-        }
-
-        @Override
-        public PromptLookup withLossyTypicalAcceptance(float threshold, float alpha) {
-            return (PromptLookup) super.withLossyTypicalAcceptance(threshold, alpha);
-        }
-
-        @Override
-        public PromptLookup withLossyTypicalAcceptance() {
-            return (PromptLookup) super.withLossyTypicalAcceptance();
-        }
-
-        @Override
-        public PromptLookup withExactAcceptance() {
-            return (PromptLookup) super.withExactAcceptance();
-        }
-
-        @Override
         PromptLookup with(Common common) {
             return new PromptLookup(common, minNgram, maxNgram, maxBranches);
         }
@@ -547,24 +509,13 @@ public abstract sealed class Speculation permits Speculation.None, Speculation.P
         }
 
         @Override
-        boolean sameOwnSettings(Speculation other) {
-            PromptLookup p = (PromptLookup) other;
-            return minNgram == p.minNgram && maxNgram == p.maxNgram && maxBranches == p.maxBranches;
-        }
-
-        @Override
-        int ownHash() {
-            return Objects.hash(minNgram, maxNgram, maxBranches);
-        }
-
-        @Override
         public String toString() {
             return "Speculation.promptLookup(" + minNgram + ", " + maxNgram + ", " + maxBranches + ")" + suffix("");
         }
     }
 
     /** Token Recycling: {@link #tokenRecycling(int)}. */
-    public static final class TokenRecycling extends Speculation {
+    public static final class TokenRecycling extends Typed<TokenRecycling> {
         private final int recyclingK;
 
         private TokenRecycling(Common common, int recyclingK) {
@@ -584,36 +535,6 @@ public abstract sealed class Speculation permits Speculation.None, Speculation.P
         }
 
         @Override
-        public TokenRecycling withMaxDraftTokens(int maxDraftTokens) {
-            return (TokenRecycling) super.withMaxDraftTokens(maxDraftTokens);
-        }
-
-        @Override
-        public TokenRecycling withMaxDepth(int maxDepth) {
-            return (TokenRecycling) super.withMaxDepth(maxDepth);
-        }
-
-        @Override
-        public TokenRecycling withBudget(boolean budget) {
-            return (TokenRecycling) super.withBudget(budget);
-        }
-
-        @Override
-        public TokenRecycling withLossyTypicalAcceptance(float threshold, float alpha) {
-            return (TokenRecycling) super.withLossyTypicalAcceptance(threshold, alpha);
-        }
-
-        @Override
-        public TokenRecycling withLossyTypicalAcceptance() {
-            return (TokenRecycling) super.withLossyTypicalAcceptance();
-        }
-
-        @Override
-        public TokenRecycling withExactAcceptance() {
-            return (TokenRecycling) super.withExactAcceptance();
-        }
-
-        @Override
         TokenRecycling with(Common common) {
             return new TokenRecycling(common, recyclingK);
         }
@@ -624,23 +545,13 @@ public abstract sealed class Speculation permits Speculation.None, Speculation.P
         }
 
         @Override
-        boolean sameOwnSettings(Speculation other) {
-            return recyclingK == ((TokenRecycling) other).recyclingK;
-        }
-
-        @Override
-        int ownHash() {
-            return recyclingK;
-        }
-
-        @Override
         public String toString() {
             return "Speculation.tokenRecycling(" + recyclingK + ")" + suffix("");
         }
     }
 
     /** Lookahead decoding: {@link #lookahead(int, int, int)}. */
-    public static final class Lookahead extends Speculation {
+    public static final class Lookahead extends Typed<Lookahead> {
         private final int windowWidth;
         private final int ngramSize;
         private final int maxCandidates;
@@ -677,36 +588,6 @@ public abstract sealed class Speculation permits Speculation.None, Speculation.P
         }
 
         @Override
-        public Lookahead withMaxDraftTokens(int maxDraftTokens) {
-            return (Lookahead) super.withMaxDraftTokens(maxDraftTokens);
-        }
-
-        @Override
-        public Lookahead withMaxDepth(int maxDepth) {
-            return (Lookahead) super.withMaxDepth(maxDepth);
-        }
-
-        @Override
-        public Lookahead withBudget(boolean budget) {
-            return (Lookahead) super.withBudget(budget);
-        }
-
-        @Override
-        public Lookahead withLossyTypicalAcceptance(float threshold, float alpha) {
-            return (Lookahead) super.withLossyTypicalAcceptance(threshold, alpha);
-        }
-
-        @Override
-        public Lookahead withLossyTypicalAcceptance() {
-            return (Lookahead) super.withLossyTypicalAcceptance();
-        }
-
-        @Override
-        public Lookahead withExactAcceptance() {
-            return (Lookahead) super.withExactAcceptance();
-        }
-
-        @Override
         Lookahead with(Common common) {
             return new Lookahead(common, windowWidth, ngramSize, maxCandidates);
         }
@@ -718,24 +599,13 @@ public abstract sealed class Speculation permits Speculation.None, Speculation.P
         }
 
         @Override
-        boolean sameOwnSettings(Speculation other) {
-            Lookahead l = (Lookahead) other;
-            return windowWidth == l.windowWidth && ngramSize == l.ngramSize && maxCandidates == l.maxCandidates;
-        }
-
-        @Override
-        int ownHash() {
-            return Objects.hash(windowWidth, ngramSize, maxCandidates);
-        }
-
-        @Override
         public String toString() {
             return "Speculation.lookahead(" + windowWidth + ", " + ngramSize + ", " + maxCandidates + ")" + suffix("");
         }
     }
 
     /** Every training-free drafter at once: {@link #auto()}. */
-    public static final class Auto extends Speculation {
+    public static final class Auto extends Typed<Auto> {
         private Auto(Common common) {
             super(common);
         }
@@ -743,36 +613,6 @@ public abstract sealed class Speculation permits Speculation.None, Speculation.P
         @Override
         public Kind kind() {
             return Kind.AUTO;
-        }
-
-        @Override
-        public Auto withMaxDraftTokens(int maxDraftTokens) {
-            return (Auto) super.withMaxDraftTokens(maxDraftTokens);
-        }
-
-        @Override
-        public Auto withMaxDepth(int maxDepth) {
-            return (Auto) super.withMaxDepth(maxDepth);
-        }
-
-        @Override
-        public Auto withBudget(boolean budget) {
-            return (Auto) super.withBudget(budget);
-        }
-
-        @Override
-        public Auto withLossyTypicalAcceptance(float threshold, float alpha) {
-            return (Auto) super.withLossyTypicalAcceptance(threshold, alpha);
-        }
-
-        @Override
-        public Auto withLossyTypicalAcceptance() {
-            return (Auto) super.withLossyTypicalAcceptance();
-        }
-
-        @Override
-        public Auto withExactAcceptance() {
-            return (Auto) super.withExactAcceptance();
         }
 
         @Override
@@ -786,23 +626,13 @@ public abstract sealed class Speculation permits Speculation.None, Speculation.P
         }
 
         @Override
-        boolean sameOwnSettings(Speculation other) {
-            return true;
-        }
-
-        @Override
-        int ownHash() {
-            return 0;
-        }
-
-        @Override
         public String toString() {
             return "Speculation.auto()" + suffix("");
         }
     }
 
     /** Medusa decoding: {@link #medusa(MedusaHeads)}. */
-    public static final class Medusa extends Speculation {
+    public static final class Medusa extends Typed<Medusa> {
         private final MedusaHeads heads;
         private final boolean staticTree;
         private final int candidatesPerHead;
@@ -850,36 +680,6 @@ public abstract sealed class Speculation permits Speculation.None, Speculation.P
         }
 
         @Override
-        public Medusa withMaxDraftTokens(int maxDraftTokens) {
-            return (Medusa) super.withMaxDraftTokens(maxDraftTokens);
-        }
-
-        @Override
-        public Medusa withMaxDepth(int maxDepth) {
-            return (Medusa) super.withMaxDepth(maxDepth);
-        }
-
-        @Override
-        public Medusa withBudget(boolean budget) {
-            return (Medusa) super.withBudget(budget);
-        }
-
-        @Override
-        public Medusa withLossyTypicalAcceptance(float threshold, float alpha) {
-            return (Medusa) super.withLossyTypicalAcceptance(threshold, alpha);
-        }
-
-        @Override
-        public Medusa withLossyTypicalAcceptance() {
-            return (Medusa) super.withLossyTypicalAcceptance();
-        }
-
-        @Override
-        public Medusa withExactAcceptance() {
-            return (Medusa) super.withExactAcceptance();
-        }
-
-        @Override
         Medusa with(Common common) {
             return new Medusa(common, heads, staticTree, candidatesPerHead);
         }
@@ -890,14 +690,8 @@ public abstract sealed class Speculation permits Speculation.None, Speculation.P
         }
 
         @Override
-        boolean sameOwnSettings(Speculation other) {
-            Medusa m = (Medusa) other;
-            return heads == m.heads && staticTree == m.staticTree && candidatesPerHead == m.candidatesPerHead;
-        }
-
-        @Override
-        int ownHash() {
-            return Objects.hash(System.identityHashCode(heads), staticTree, candidatesPerHead);
+        Object own() {
+            return Arrays.asList(heads, super.own());
         }
 
         @Override
@@ -908,7 +702,7 @@ public abstract sealed class Speculation permits Speculation.None, Speculation.P
     }
 
     /** Draft-model speculation: {@link #draftModel(LlamaModel, float, float)}. */
-    public static final class DraftModel extends Speculation {
+    public static final class DraftModel extends Typed<DraftModel> {
         private final LlamaModel draftModel;
         private final float draftMinProbability;
         private final float draftBranchProbability;
@@ -945,36 +739,6 @@ public abstract sealed class Speculation permits Speculation.None, Speculation.P
         }
 
         @Override
-        public DraftModel withMaxDraftTokens(int maxDraftTokens) {
-            return (DraftModel) super.withMaxDraftTokens(maxDraftTokens);
-        }
-
-        @Override
-        public DraftModel withMaxDepth(int maxDepth) {
-            return (DraftModel) super.withMaxDepth(maxDepth);
-        }
-
-        @Override
-        public DraftModel withBudget(boolean budget) {
-            return (DraftModel) super.withBudget(budget);
-        }
-
-        @Override
-        public DraftModel withLossyTypicalAcceptance(float threshold, float alpha) {
-            return (DraftModel) super.withLossyTypicalAcceptance(threshold, alpha);
-        }
-
-        @Override
-        public DraftModel withLossyTypicalAcceptance() {
-            return (DraftModel) super.withLossyTypicalAcceptance();
-        }
-
-        @Override
-        public DraftModel withExactAcceptance() {
-            return (DraftModel) super.withExactAcceptance();
-        }
-
-        @Override
         DraftModel with(Common common) {
             return new DraftModel(common, draftModel, draftMinProbability, draftBranchProbability);
         }
@@ -985,15 +749,8 @@ public abstract sealed class Speculation permits Speculation.None, Speculation.P
         }
 
         @Override
-        boolean sameOwnSettings(Speculation other) {
-            DraftModel d = (DraftModel) other;
-            return draftModel == d.draftModel && Float.compare(draftMinProbability, d.draftMinProbability) == 0
-                    && Float.compare(draftBranchProbability, d.draftBranchProbability) == 0;
-        }
-
-        @Override
-        int ownHash() {
-            return Objects.hash(System.identityHashCode(draftModel), draftMinProbability, draftBranchProbability);
+        Object own() {
+            return Arrays.asList(draftModel, super.own());
         }
 
         @Override
