@@ -310,9 +310,10 @@ class SettingTableTest extends WithTestModel {
         return (s.minOpen() ? "(" : "[") + cpp(s.min()) + ", " + cpp(s.max()) + (s.maxOpen() ? ")" : "]");
     }
 
+    /** The engine's number format: whole numbers in full, others with six significant digits (%g). */
     private static String cpp(double v) {
-        if (v == 0) {
-            return "0";
+        if (v == Math.rint(v) && Math.abs(v) < 1e15) {
+            return Long.toString((long) v);
         }
         BigDecimal d = new BigDecimal(v).round(new MathContext(6));
         int exponent = d.precision() - d.scale() - 1;
