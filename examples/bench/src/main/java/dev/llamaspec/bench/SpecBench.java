@@ -12,6 +12,7 @@ import dev.llamaspec.ModelOptions;
 import dev.llamaspec.Session;
 import dev.llamaspec.SessionOptions;
 import dev.llamaspec.Speculation;
+import dev.llamaspec.examples.cli.CliSupport;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -38,15 +39,15 @@ import picocli.CommandLine.Spec;
  *           [--threads 2] [--json FILE]
  * </pre>
  *
- * <p>Exit codes: 0 done, 1 the model could not be loaded or generation failed, 2 bad arguments (also a
- * file that is not there). The conventions of every llamaspec command line are in {@link CliSupport}.
+ * <p>Exit codes: 0 done, 1 a file is not there or could not be loaded or generation failed, 2 bad
+ * arguments. The conventions of every llamaspec command line are in {@link CliSupport}.
  */
 @Command(name = "SpecBench", sortOptions = false, usageHelpAutoWidth = true, mixinStandardHelpOptions = true,
         versionProvider = CliSupport.Version.class,
         description = "The Java side of specbench: the prompt sets of llamaspec-specbench's JSON generated through"
                 + " the Java API with each strategy, greedy; prints a table and writes JSON.",
-        footer = {"", "Exit codes: 0 done, 1 the model could not be loaded or generation failed, 2 bad arguments"
-                + " (also a file that is not there)."})
+        footer = {"", "Exit codes: 0 done, 1 a file is not there or could not be loaded or generation failed, 2 bad"
+                + " arguments."})
 public final class SpecBench implements Callable<Integer> {
     /** One prompt generated with one strategy. */
     public record Run(int promptTokens, int generated, int steps, int drafted, int accepted, double decodeMillis,
@@ -104,8 +105,6 @@ public final class SpecBench implements Callable<Integer> {
     public Integer call() throws Exception {
         CliSupport.range(spec, "--tokens", tokens, 1, 1 << 24);
         CliSupport.range(spec, "--threads", threads, 1, 512);
-        CliSupport.requireFile(spec, "--model", modelPath);
-        CliSupport.requireFile(spec, "--prompts-from", promptsFrom);
         if (jsonOut != null) {
             Path parent = jsonOut.toAbsolutePath().getParent();
             if (Files.isDirectory(jsonOut) || parent != null && !Files.isDirectory(parent)) {
@@ -124,6 +123,8 @@ public final class SpecBench implements Callable<Integer> {
             Speculation speculation = Speculation.parse(fixed ? s.substring(0, s.length() - "-fixed".length()) : s);
             speculations.add(fixed ? speculation.withBudget(false) : speculation);
         }
+        CliSupport.requireFile("--model", modelPath);
+        CliSupport.requireFile("--prompts-from", promptsFrom);
         ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
         Map<String, List<String>> sets = promptSets(json, promptsFrom);
 

@@ -94,9 +94,16 @@ class BenchArgsTest {
         assertBadArgument(r, message.replace("DIR", dir.toString()));
     }
 
+    /** A failure (exit code 1): one line naming the flag, no usage hint. */
+    static void assertFailure(Result r, String message) {
+        assertEquals(1, r.code(), r.err());
+        assertEquals("error: " + message + "\n", r.err());
+        assertEquals("", r.out());
+    }
+
     @ParameterizedTest
     @CsvSource({"PlainBench,--model", "SpecBench,--model", "SpecBench,--prompts-from", "Soak,--model"})
-    void aPathThatIsNotThereIsABadArgument(String program, String flag, @TempDir Path dir) throws IOException {
+    void aPathThatIsNotThereIsAFailure(String program, String flag, @TempDir Path dir) throws IOException {
         Path file = someFile(dir);
         Path missing = dir.resolve("no-such-file");
         String[] args = switch (program) {
@@ -105,9 +112,9 @@ class BenchArgsTest {
                     : new String[] {"--model", file.toString(), "--prompts-from", missing.toString()};
             default -> new String[] {flag, missing.toString()};
         };
-        assertBadArgument(run(program(program), args), flag + " " + missing + ": no such file");
+        assertFailure(run(program(program), args), flag + " " + missing + ": no such file");
         args[java.util.Arrays.asList(args).indexOf(missing.toString())] = dir.toString();
-        assertBadArgument(run(program(program), args), flag + " " + dir + ": is a directory, not a file");
+        assertFailure(run(program(program), args), flag + " " + dir + ": is a directory, not a file");
     }
 
     @ParameterizedTest
