@@ -205,6 +205,24 @@ class LlamaspecAutoConfigurationTest {
     }
 
     @Test
+    void speculationIsReadBySpeculationParse() {
+        withModel().withPropertyValues("llamaspec.speculation=Prompt-Lookup").run(context -> {
+            assertThat(context).hasNotFailed();
+            assertThat(context.getBean(Speculation.class)).isEqualTo(Speculation.promptLookup());
+            assertThat(context.getBean(LlamaspecProperties.class).generationOptions().build().speculation())
+                    .isEqualTo(Speculation.promptLookup());
+        });
+        withModel().withPropertyValues("llamaspec.speculation=draft-model").run(context -> {
+            FailureAnalysis analysis = analyse(context);
+            assertThat(analysis.getDescription()).contains("llamaspec.speculation is draft").contains("no draft model");
+            assertThat(analysis.getAction()).contains("Set llamaspec.draft-model");
+        });
+        withModel().withPropertyValues("llamaspec.speculation=warp").run(context ->
+                assertThat(analyse(context).getAction())
+                        .contains("none, lookup, recycling, auto, lookahead, draft, medusa"));
+    }
+
+    @Test
     void outOfRangeSettingsAreExplained() {
         withModel().withPropertyValues("llamaspec.pool-size=0").run(context ->
                 assertThat(analyse(context).getDescription()).contains("llamaspec.pool-size must be in [1, 256], got 0"));
