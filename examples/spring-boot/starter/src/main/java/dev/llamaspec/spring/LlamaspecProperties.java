@@ -13,7 +13,9 @@ import org.springframework.boot.context.properties.ConfigurationProperties;
 
 /**
  * The {@code llamaspec.*} settings. Once bound they are checked by {@link #validate()}, which explains
- * the first bad one, so that nothing is loaded with a bad setting.
+ * the first bad one, so that nothing is loaded with a bad setting. The defaults of the model and
+ * generation settings are the library's ({@link ModelOptions#defaults()},
+ * {@link GenerationOptions#defaults()}), read when the properties are created.
  */
 @ConfigurationProperties("llamaspec")
 public class LlamaspecProperties implements InitializingBean {
@@ -21,14 +23,20 @@ public class LlamaspecProperties implements InitializingBean {
     /** Path of the GGUF model file (required). */
     private String model;
 
-    /** Threads per session; 0 = the number of cores, at most 8. */
-    private int threads = 0;
+    /** Threads per session; 0 = the number of cores, at most 8 (default: the library's, 0). */
+    private int threads = ModelOptions.defaults().threads();
 
-    /** Context size of each session in tokens; 0 = the model's training context, at most 4096. */
-    private int contextSize = 0;
+    /**
+     * Context size of each session in tokens; 0 = the model's training context, at most 4096 (default: the
+     * library's, 0).
+     */
+    private int contextSize = ModelOptions.defaults().contextSize();
 
-    /** Layers offloaded to a GPU: -1 = all, 0 = none. No effect without a GPU backend. */
-    private int gpuLayers = -1;
+    /**
+     * Layers offloaded to a GPU: -1 = all, 0 = none. No effect without a GPU backend (default: the
+     * library's, -1).
+     */
+    private int gpuLayers = ModelOptions.defaults().gpuLayers();
 
     /**
      * Default speculative decoding, a name as Speculation.parse reads it: none, lookup, recycling, lookahead,
@@ -54,11 +62,11 @@ public class LlamaspecProperties implements InitializingBean {
     /** How long a request waits for a free session before it fails. */
     private Duration borrowTimeout = Duration.ofSeconds(30);
 
-    /** Default maximum number of tokens generated per request. */
-    private int maxTokens = 256;
+    /** Default maximum number of tokens generated per request (default: the library's, 256). */
+    private int maxTokens = GenerationOptions.defaults().maxTokens();
 
-    /** Default sampling temperature; 0 = greedy decoding. */
-    private float temperature = 0.8f;
+    /** Default sampling temperature; 0 = greedy decoding (default: the library's, 0.8). */
+    private float temperature = GenerationOptions.defaults().temperature();
 
     @Override
     public void afterPropertiesSet() {
