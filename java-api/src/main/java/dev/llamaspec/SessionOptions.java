@@ -37,6 +37,23 @@ public final class SessionOptions {
         return new Builder();
     }
 
+    /**
+     * The smallest context size {@link Builder#contextSize(int)} takes besides 0 (the model's default): the
+     * lower end of the engine's range ({@code n_ctx}). llama.cpp may round a size up (llama.cpp 0.7.0 to a
+     * multiple of 256, so that its smallest context is 256 tokens); {@link Session#contextSize()} tells.
+     *
+     * @throws LlamaException ({@link ErrorCode#NATIVE_LIBRARY}) when the native library, which holds the
+     *     range, cannot be loaded
+     */
+    public static int minContextSize() {
+        return (int) SettingTable.SESSION.get("n_ctx").min();
+    }
+
+    /** The largest context size {@link Builder#contextSize(int)} takes: the upper end of the engine's range. */
+    public static int maxContextSize() {
+        return (int) SettingTable.SESSION.get("n_ctx").max();
+    }
+
     /** Context size in tokens; 0 = the model's default. llama.cpp may round it up. */
     public int contextSize() {
         return contextSize;

@@ -59,6 +59,27 @@ public abstract sealed class Speculation permits Speculation.Typed {
         public String canonicalName() {
             return canonicalName;
         }
+
+        /**
+         * The strategy a name denotes, as {@link Speculation#parse(String, MedusaHeads, LlamaModel)} reads it:
+         * case-insensitively, the canonical names and the aliases plain (none), prompt-lookup (lookup),
+         * token-recycling (recycling) and draft-model (draft). For callers that need to know the strategy
+         * before they have what it needs, e.g. whether to load Medusa heads.
+         *
+         * @throws IllegalArgumentException for an unknown name, listing the known ones
+         */
+        public static Kind parse(String name) {
+            switch (Objects.requireNonNull(name, "name").toLowerCase(Locale.ROOT)) {
+                case "none": case "plain": return NONE;
+                case "lookup": case "prompt-lookup": return PROMPT_LOOKUP;
+                case "recycling": case "token-recycling": return TOKEN_RECYCLING;
+                case "lookahead": return LOOKAHEAD;
+                case "auto": return AUTO;
+                case "medusa": return MEDUSA;
+                case "draft": case "draft-model": return DRAFT_MODEL;
+                default: throw new IllegalArgumentException("unknown speculation '" + name + "' (" + NAMES + ")");
+            }
+        }
     }
 
     /** What {@link #parse} accepts, for messages. */
@@ -196,32 +217,32 @@ public abstract sealed class Speculation permits Speculation.Typed {
     /**
      * Parses a strategy name as used on command lines and in configuration, case-insensitively: none
      * (plain), lookup (prompt-lookup), recycling (token-recycling), lookahead, auto, medusa and draft
-     * (draft-model), each with its defaults. Medusa takes {@code heads} and draft {@code draftModel}; they
-     * are not used otherwise and may be null.
+     * (draft-model), each with its defaults ({@link Kind#parse} reads the name). Medusa takes {@code heads}
+     * and draft {@code draftModel}; they are not used otherwise and may be null.
      *
      * @throws IllegalArgumentException for an unknown name, for medusa without heads and for draft without
      *     a draft model
      */
     public static Speculation parse(String name, MedusaHeads heads, LlamaModel draftModel) {
-        switch (Objects.requireNonNull(name, "name").toLowerCase(Locale.ROOT)) {
-            case "none": case "plain": return none();
-            case "lookup": case "prompt-lookup": return promptLookup();
-            case "recycling": case "token-recycling": return tokenRecycling();
-            case "lookahead": return lookahead();
-            case "auto": return auto();
-            case "medusa":
+        switch (Kind.parse(name)) {
+            case NONE: return none();
+            case PROMPT_LOOKUP: return promptLookup();
+            case TOKEN_RECYCLING: return tokenRecycling();
+            case LOOKAHEAD: return lookahead();
+            case AUTO: return auto();
+            case MEDUSA:
                 if (heads == null) {
                     throw new IllegalArgumentException("speculation '" + name
                             + "' needs Medusa heads: use Speculation.medusa(heads)");
                 }
                 return medusa(heads);
-            case "draft": case "draft-model":
+            case DRAFT_MODEL:
                 if (draftModel == null) {
                     throw new IllegalArgumentException("speculation '" + name
                             + "' needs a draft model: use Speculation.draftModel(model)");
                 }
                 return draftModel(draftModel);
-            default: throw new IllegalArgumentException("unknown speculation '" + name + "' (" + NAMES + ")");
+            default: throw new AssertionError(name);
         }
     }
 

@@ -122,6 +122,21 @@ class SettingTableTest extends WithTestModel {
         assertEquals(tt.get("seed").defaultValue(), t.seed());
     }
 
+    @Test
+    void theContextSizeRangeIsTheEngines() {
+        Setting n = SettingTable.SESSION.get("n_ctx");
+        assertEquals(n.min(), SessionOptions.minContextSize());
+        assertEquals(n.max(), SessionOptions.maxContextSize());
+        assertEquals(SettingTable.MODEL.get("n_ctx").min(), SessionOptions.minContextSize());
+        assertEquals(SettingTable.MODEL.get("n_ctx").max(), SessionOptions.maxContextSize());
+        int min = SessionOptions.minContextSize();
+        int max = SessionOptions.maxContextSize();
+        assertDoesNotThrow(() -> SessionOptions.builder().contextSize(min).build());
+        assertDoesNotThrow(() -> SessionOptions.builder().contextSize(max).build());
+        assertThrows(IllegalArgumentException.class, () -> SessionOptions.builder().contextSize(min - 1).build());
+        assertThrows(IllegalArgumentException.class, () -> SessionOptions.builder().contextSize(max + 1).build());
+    }
+
     /** How a Java property reaches an engine setting: its table, its name, the Java label, a setter. */
     private record Case(SettingTable table, String setting, String label, DoubleConsumer apply) {}
 

@@ -83,6 +83,29 @@ class SpeculationParseTest extends WithTestModel {
     }
 
     @Test
+    void kindParseReadsTheNamesThatParseReads() {
+        Map<String, Speculation.Kind> expected = Map.of("none", Speculation.Kind.NONE, "Plain", Speculation.Kind.NONE,
+                "lookup", Speculation.Kind.PROMPT_LOOKUP, "prompt-lookup", Speculation.Kind.PROMPT_LOOKUP,
+                "RECYCLING", Speculation.Kind.TOKEN_RECYCLING, "token-recycling", Speculation.Kind.TOKEN_RECYCLING,
+                "lookahead", Speculation.Kind.LOOKAHEAD, "auto", Speculation.Kind.AUTO,
+                "Medusa", Speculation.Kind.MEDUSA, "draft-model", Speculation.Kind.DRAFT_MODEL);
+        for (Map.Entry<String, Speculation.Kind> e : expected.entrySet()) {
+            assertEquals(e.getValue(), Speculation.Kind.parse(e.getKey()), e.getKey());
+        }
+        for (Speculation.Kind kind : Speculation.Kind.values()) {
+            assertEquals(kind, Speculation.Kind.parse(kind.canonicalName()));
+        }
+        for (String name : List.of("none", "lookup", "token-recycling", "lookahead", "AUTO")) {
+            assertEquals(Speculation.Kind.parse(name), Speculation.parse(name).kind(), name);
+        }
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> Speculation.Kind.parse("fast"));
+        assertEquals("unknown speculation 'fast' (none, lookup, recycling, lookahead, auto, medusa, draft)",
+                e.getMessage());
+        assertThrows(NullPointerException.class, () -> Speculation.Kind.parse(null));
+    }
+
+    @Test
     void canonicalNamesAreTheEnginesAndParseBack() throws IOException {
         // Kind is in the order of sd_spec_type, and its names are sd_spec_type_name's
         List<String> engine = SettingTable.speculationTypes();

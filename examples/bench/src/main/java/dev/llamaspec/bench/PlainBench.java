@@ -9,6 +9,7 @@ import dev.llamaspec.LlamaModel;
 import dev.llamaspec.ModelOptions;
 import dev.llamaspec.Session;
 import dev.llamaspec.SessionOptions;
+import dev.llamaspec.examples.cli.CliSupport;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -39,16 +40,16 @@ import picocli.CommandLine.Spec;
  * Flash attention is set the same way on both sides (our sessions default to off, llama-bench to auto).
  * </pre>
  *
- * <p>Exit codes: 0 done, 1 a model could not be loaded or llama-bench failed, 2 bad arguments (also a
- * model file that is not there). The conventions of every llamaspec command line are in {@link CliSupport}.
+ * <p>Exit codes: 0 done, 1 a model is not there or could not be loaded or llama-bench failed, 2 bad
+ * arguments. The conventions of every llamaspec command line are in {@link CliSupport}.
  */
 @Command(name = "PlainBench", sortOptions = false, usageHelpAutoWidth = true, mixinStandardHelpOptions = true,
         versionProvider = CliSupport.Version.class,
         description = {"Plain decoding speed of the Java API next to llama.cpp's llama-bench -p 0 -n N, on the same"
                 + " model and threads; rounds alternate between the two.",
             "Flash attention is set the same way on both sides (our sessions default to off, llama-bench to auto)."},
-        footer = {"", "Exit codes: 0 done, 1 a model could not be loaded or llama-bench failed, 2 bad arguments"
-                + " (also a model file that is not there)."})
+        footer = {"", "Exit codes: 0 done, 1 a model is not there or could not be loaded or llama-bench failed,"
+                + " 2 bad arguments (also no --model where the default model is not there)."})
 public final class PlainBench implements Callable<Integer> {
     static final String DEFAULT_MODEL = "../shared/models/stories260K.gguf";
 
@@ -114,7 +115,7 @@ public final class PlainBench implements Callable<Integer> {
             models.add(model);
         }
         for (Path model : models) {
-            CliSupport.requireFile(spec, "--model", model);
+            CliSupport.requireFile("--model", model);
         }
         PrintWriter out = spec.commandLine().getOut();
         out.printf(Locale.ROOT, "plain decoding, %d tokens, %d threads, %d rounds, %d cores%n", tokens, threads,

@@ -11,6 +11,7 @@ import dev.llamaspec.SessionOptions;
 import dev.llamaspec.Speculation;
 import dev.llamaspec.TextChunk;
 import dev.llamaspec.TokenStream;
+import dev.llamaspec.examples.cli.CliSupport;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.PrintWriter;
@@ -46,8 +47,8 @@ import picocli.CommandLine.Spec;
  * Soak --model FILE [--minutes 5] [--threads 2] [--max-rss-growth-mb 32] [--max-heap-growth-mb 16]
  * </pre>
  *
- * <p>Exit codes: 0 passed, 1 failed (or the model could not be loaded), 2 bad arguments (also a model
- * file that is not there). The conventions of every llamaspec command line are in {@link CliSupport};
+ * <p>Exit codes: 0 passed, 1 failed (or the model is not there or could not be loaded), 2 bad arguments.
+ * The conventions of every llamaspec command line are in {@link CliSupport};
  * unlike the other programs, a passing run returns from main instead of calling System.exit, so that a
  * thread left behind keeps the JVM alive and ci/soak's timeout catches it.
  */
@@ -55,8 +56,8 @@ import picocli.CommandLine.Spec;
         versionProvider = CliSupport.Version.class,
         description = {"Soak test: models and sessions created and closed, generations of every kind, for a fixed"
                 + " time; native memory (RSS), heap and threads must stay flat, and the JVM must exit by itself."},
-        footer = {"", "Exit codes: 0 passed, 1 failed (or the model could not be loaded), 2 bad arguments (also a"
-                + " model file that is not there)."})
+        footer = {"", "Exit codes: 0 passed, 1 failed (or the model is not there or could not be loaded), 2 bad"
+                + " arguments."})
 public final class Soak implements Callable<Integer> {
     private static final List<Speculation> STRATEGIES = List.of(Speculation.none(), Speculation.promptLookup(),
             Speculation.tokenRecycling(), Speculation.lookahead(), Speculation.auto(),
@@ -104,7 +105,7 @@ public final class Soak implements Callable<Integer> {
         CliSupport.range(spec, "--threads", threads, 1, 512);
         CliSupport.atLeast(spec, "--max-rss-growth-mb", maxRssGrowthMb, 0, true);
         CliSupport.atLeast(spec, "--max-heap-growth-mb", maxHeapGrowthMb, 0, true);
-        CliSupport.requireFile(spec, "--model", model);
+        CliSupport.requireFile("--model", model);
         PrintWriter out = spec.commandLine().getOut();
         Set<Thread> before = Thread.getAllStackTraces().keySet();
         long end = System.nanoTime() + (long) (minutes * 60e9);

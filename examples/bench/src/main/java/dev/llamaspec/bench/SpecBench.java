@@ -8,10 +8,12 @@ import dev.llamaspec.GenerationOptions;
 import dev.llamaspec.GenerationStats;
 import dev.llamaspec.LlamaException;
 import dev.llamaspec.LlamaModel;
+import dev.llamaspec.MedusaHeads;
 import dev.llamaspec.ModelOptions;
 import dev.llamaspec.Session;
 import dev.llamaspec.SessionOptions;
 import dev.llamaspec.Speculation;
+import dev.llamaspec.examples.cli.CliSupport;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -22,6 +24,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.function.Supplier;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -34,19 +37,23 @@ import picocli.CommandLine.Spec;
  *
  * <pre>
  * SpecBench --model FILE --prompts-from specbench.json [--strategies none,lookup,recycling,lookahead,auto,auto-fixed]
- *           [--tokens 128]
+ *           [--tokens 128] [--heads FILE] [--draft-model FILE]
  *           [--threads 2] [--json FILE]
  * </pre>
  *
- * <p>Exit codes: 0 done, 1 the model could not be loaded or generation failed, 2 bad arguments (also a
- * file that is not there). The conventions of every llamaspec command line are in {@link CliSupport}.
+ * <p>The strategies are read by {@link Speculation#parse(String, MedusaHeads, LlamaModel)} (medusa with
+ * the heads of {@code --heads}, draft with the model of {@code --draft-model}); a {@code -fixed} suffix
+ * turns the budget off ({@code withBudget(false)}), as in llamaspec-specbench.
+ *
+ * <p>Exit codes: 0 done, 1 a file is not there or could not be loaded or generation failed, 2 bad
+ * arguments. The conventions of every llamaspec command line are in {@link CliSupport}.
  */
 @Command(name = "SpecBench", sortOptions = false, usageHelpAutoWidth = true, mixinStandardHelpOptions = true,
         versionProvider = CliSupport.Version.class,
         description = "The Java side of specbench: the prompt sets of llamaspec-specbench's JSON generated through"
                 + " the Java API with each strategy, greedy; prints a table and writes JSON.",
-        footer = {"", "Exit codes: 0 done, 1 the model could not be loaded or generation failed, 2 bad arguments"
-                + " (also a file that is not there)."})
+        footer = {"", "Exit codes: 0 done, 1 a file is not there or could not be loaded or generation failed, 2 bad"
+                + " arguments."})
 public final class SpecBench implements Callable<Integer> {
     /** One prompt generated with one strategy. */
     public record Run(int promptTokens, int generated, int steps, int drafted, int accepted, double decodeMillis,
@@ -79,9 +86,18 @@ public final class SpecBench implements Callable<Integer> {
     Path jsonOut;
 
     @Option(names = "--strategies", paramLabel = "LIST", defaultValue = "none",
-            description = "comma-separated strategies (as Speculation.parse names them; a -fixed suffix turns the"
-                    + " budget off); none, the baseline, is always measured first (default: ${DEFAULT-VALUE})")
+            description = "comma-separated strategies as Speculation.parse names them (${bundle:Speculation.names};"
+                    + " medusa needs --heads, draft --draft-model); a -fixed suffix turns the budget off; none, the"
+                    + " baseline, is always measured first (default: ${DEFAULT-VALUE})")
     String strategyList;
+
+    @Option(names = "--heads", paramLabel = "FILE",
+            description = "Medusa heads made for the model, for the strategy medusa")
+    Path headsPath;
+
+    @Option(names = "--draft-model", paramLabel = "FILE",
+            description = "a smaller GGUF model with the model's vocabulary, for the strategy draft")
+    Path draftModelPath;
 
     @Option(names = "--tokens", paramLabel = "N", defaultValue = "128",
             description = "most tokens per prompt, at least 1 (default: ${DEFAULT-VALUE})")
@@ -104,8 +120,6 @@ public final class SpecBench implements Callable<Integer> {
     public Integer call() throws Exception {
         CliSupport.range(spec, "--tokens", tokens, 1, 1 << 24);
         CliSupport.range(spec, "--threads", threads, 1, 512);
-        CliSupport.requireFile(spec, "--model", modelPath);
-        CliSupport.requireFile(spec, "--prompts-from", promptsFrom);
         if (jsonOut != null) {
             Path parent = jsonOut.toAbsolutePath().getParent();
             if (Files.isDirectory(jsonOut) || parent != null && !Files.isDirectory(parent)) {
@@ -113,29 +127,30 @@ public final class SpecBench implements Callable<Integer> {
                         ? "is a directory, not a file" : "no such directory " + parent));
             }
         }
-        List<String> strategies = new ArrayList<>(List.of(strategyList.split(",")));
-        if (!strategies.get(0).equals("none")) {
-            strategies.add(0, "none"); // the baseline is always measured, first
-        }
-        List<Speculation> speculations = new ArrayList<>();
-        for (String s : strategies) {
-            // as in llamaspec-specbench, a "-fixed" suffix turns the hardware-aware budget off
-            boolean fixed = s.endsWith("-fixed");
-            Speculation speculation = Speculation.parse(fixed ? s.substring(0, s.length() - "-fixed".length()) : s);
-            speculations.add(fixed ? speculation.withBudget(false) : speculation);
-        }
+        List<Strategy> strategies = strategies(strategyList);
+        CliSupport.requireFile("--model", modelPath);
+        CliSupport.requireFile("--prompts-from", promptsFrom);
+        CliSupport.requireFile("--heads", headsPath);
+        CliSupport.requireFile("--draft-model", draftModelPath);
         ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
         Map<String, List<String>> sets = promptSets(json, promptsFrom);
 
         List<Result> results = new ArrayList<>();
+        ModelOptions modelOptions = ModelOptions.builder().threads(threads).build();
         LlamaModel loaded;
         try {
-            loaded = LlamaModel.load(modelPath, ModelOptions.builder().threads(threads).build());
+            loaded = LlamaModel.load(modelPath, modelOptions);
         } catch (LlamaException e) {
             throw CliSupport.loadFailure("--model", e);
         }
         try (LlamaModel model = loaded;
+             MedusaHeads heads = headsPath == null ? null : load("--heads", () -> MedusaHeads.load(model, headsPath));
+             LlamaModel draftModel = draftModelPath == null ? null : loadDraftModel(model, modelOptions);
              Session session = model.newSession(SessionOptions.builder().contextSize(2048).build())) {
+            List<Speculation> speculations = new ArrayList<>();
+            for (Strategy s : strategies) {
+                speculations.add(s.speculation(heads, draftModel));
+            }
             GenerationOptions options = GenerationOptions.builder().temperature(0).maxTokens(tokens).build();
             for (Map.Entry<String, List<String>> set : sets.entrySet()) {
                 List<List<Run>> runs = new ArrayList<>();
@@ -163,8 +178,8 @@ public final class SpecBench implements Callable<Integer> {
                 }
                 System.err.println();
                 for (int k = 0; k < strategies.size(); k++) {
-                    results.add(summarise(set.getKey(), strategies.get(k), runs.get(k), runs.get(0), outputs.get(k),
-                            outputs.get(0)));
+                    results.add(summarise(set.getKey(), strategies.get(k).label(), runs.get(k), runs.get(0),
+                            outputs.get(k), outputs.get(0)));
                 }
             }
         }
@@ -174,6 +189,74 @@ public final class SpecBench implements Callable<Integer> {
             json.writeValue(jsonOut.toFile(), report);
         }
         return 0;
+    }
+
+    /** One entry of --strategies: a strategy's name and whether -fixed turned the budget off. */
+    record Strategy(Speculation.Kind kind, String name, boolean fixed) {
+        /** As the results name it: the canonical name, with -fixed where given. */
+        String label() {
+            return kind.canonicalName() + (fixed ? "-fixed" : "");
+        }
+
+        /** The strategy with the heads or the draft model it needs ({@link Speculation#parse}). */
+        Speculation speculation(MedusaHeads heads, LlamaModel draftModel) {
+            Speculation s = Speculation.parse(name, heads, draftModel);
+            return fixed ? s.withBudget(false) : s;
+        }
+    }
+
+    /**
+     * The strategies of --strategies, none (the baseline) first; an unknown name, or medusa or draft
+     * without --heads or --draft-model, is a bad argument.
+     */
+    private List<Strategy> strategies(String list) {
+        List<Strategy> strategies = new ArrayList<>();
+        for (String entry : list.split(",", -1)) {
+            // as in llamaspec-specbench, a "-fixed" suffix turns the hardware-aware budget off
+            boolean fixed = entry.endsWith("-fixed");
+            String name = fixed ? entry.substring(0, entry.length() - "-fixed".length()) : entry;
+            Speculation.Kind kind;
+            try {
+                kind = Speculation.Kind.parse(name);
+            } catch (IllegalArgumentException e) {
+                throw CliSupport.bad(spec, "--strategies: " + e.getMessage());
+            }
+            if (kind == Speculation.Kind.MEDUSA && headsPath == null) {
+                throw CliSupport.bad(spec, "--strategies: '" + entry + "' needs Medusa heads: add --heads FILE");
+            }
+            if (kind == Speculation.Kind.DRAFT_MODEL && draftModelPath == null) {
+                throw CliSupport.bad(spec, "--strategies: '" + entry + "' needs a draft model: add --draft-model FILE");
+            }
+            strategies.add(new Strategy(kind, name, fixed));
+        }
+        if (strategies.get(0).kind() != Speculation.Kind.NONE || strategies.get(0).fixed()) {
+            strategies.add(0, new Strategy(Speculation.Kind.NONE, "none", false)); // the baseline, first
+        }
+        return strategies;
+    }
+
+    /** Runs a load step; the library's failure names the flag of the file. */
+    private static <T> T load(String flag, Supplier<T> step) {
+        try {
+            return step.get();
+        } catch (LlamaException e) {
+            throw CliSupport.loadFailure(flag, e);
+        }
+    }
+
+    /** The --draft-model, loaded with the model's options and checked against the model's vocabulary. */
+    private LlamaModel loadDraftModel(LlamaModel model, ModelOptions options) {
+        LlamaModel draft = load("--draft-model", () -> LlamaModel.load(draftModelPath, options));
+        try {
+            load("--draft-model", () -> {
+                model.checkDraftModel(draft);
+                return null;
+            });
+        } catch (RuntimeException e) {
+            draft.close();
+            throw e;
+        }
+        return draft;
     }
 
     /** The prompt sets of llamaspec-specbench's JSON, by name; a file that is not such JSON is a failure. */

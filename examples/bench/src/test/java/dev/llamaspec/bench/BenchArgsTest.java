@@ -76,6 +76,14 @@ class BenchArgsTest {
         "SpecBench  | --model MODEL --prompts-from MODEL --json DIR | --json DIR: is a directory, not a file",
         "SpecBench  | --model MODEL --prompts-from MODEL --json DIR/no/r.json | --json DIR/no/r.json: no such"
             + " directory DIR/no",
+        "SpecBench  | --model MODEL --prompts-from MODEL --strategies lookup,quick | --strategies: unknown"
+            + " speculation 'quick' (none, lookup, recycling, lookahead, auto, medusa, draft)",
+        "SpecBench  | --model MODEL --prompts-from MODEL --strategies auto,medusa-fixed | --strategies:"
+            + " 'medusa-fixed' needs Medusa heads: add --heads FILE",
+        "SpecBench  | --model MODEL --prompts-from MODEL --strategies draft-model | --strategies: 'draft-model'"
+            + " needs a draft model: add --draft-model FILE",
+        "SpecBench  | --model DIR/none --prompts-from MODEL --strategies medusa | --strategies: 'medusa' needs"
+            + " Medusa heads",
         "Soak       | --minutes 1                  | Missing required option: '--model=FILE'",
         "Soak       | --model MODEL --minutes soon | Invalid value for option '--minutes': 'soon' is not a double",
         "Soak       | --model MODEL --minutes 0    | --minutes must be greater than 0, got 0.0",
@@ -94,20 +102,31 @@ class BenchArgsTest {
         assertBadArgument(r, message.replace("DIR", dir.toString()));
     }
 
+    /** A failure (exit code 1): one line naming the flag, no usage hint. */
+    static void assertFailure(Result r, String message) {
+        assertEquals(1, r.code(), r.err());
+        assertEquals("error: " + message + "\n", r.err());
+        assertEquals("", r.out());
+    }
+
     @ParameterizedTest
-    @CsvSource({"PlainBench,--model", "SpecBench,--model", "SpecBench,--prompts-from", "Soak,--model"})
-    void aPathThatIsNotThereIsABadArgument(String program, String flag, @TempDir Path dir) throws IOException {
+    @CsvSource({"PlainBench,--model", "SpecBench,--model", "SpecBench,--prompts-from", "SpecBench,--heads",
+        "SpecBench,--draft-model", "Soak,--model"})
+    void aPathThatIsNotThereIsAFailure(String program, String flag, @TempDir Path dir) throws IOException {
         Path file = someFile(dir);
         Path missing = dir.resolve("no-such-file");
         String[] args = switch (program) {
-            case "SpecBench" -> flag.equals("--model")
-                    ? new String[] {"--model", missing.toString(), "--prompts-from", file.toString()}
-                    : new String[] {"--model", file.toString(), "--prompts-from", missing.toString()};
+            case "SpecBench" -> switch (flag) {
+                case "--model" -> new String[] {"--model", missing.toString(), "--prompts-from", file.toString()};
+                case "--prompts-from" -> new String[] {"--model", file.toString(), "--prompts-from", missing.toString()};
+                default -> new String[] {"--model", file.toString(), "--prompts-from", file.toString(), flag,
+                    missing.toString()};
+            };
             default -> new String[] {flag, missing.toString()};
         };
-        assertBadArgument(run(program(program), args), flag + " " + missing + ": no such file");
+        assertFailure(run(program(program), args), flag + " " + missing + ": no such file");
         args[java.util.Arrays.asList(args).indexOf(missing.toString())] = dir.toString();
-        assertBadArgument(run(program(program), args), flag + " " + dir + ": is a directory, not a file");
+        assertFailure(run(program(program), args), flag + " " + dir + ": is a directory, not a file");
     }
 
     @ParameterizedTest

@@ -29,13 +29,18 @@ class BenchProcessIT {
                     args[0] + ": " + r.err());
             assertNoStackTrace(r);
         }
+    }
+
+    @Test
+    void aModelThatIsNotThereIsAFailure(@TempDir Path dir) throws Exception {
+        String model = Jar.model().toString();
         Path missing = dir.resolve("no-such-model.gguf");
         for (String main : new String[] {"PlainBench", "SpecBench", "Soak"}) {
             Jar.Result r = main.equals("SpecBench")
                     ? Jar.run(main, "--model", missing.toString(), "--prompts-from", model)
                     : Jar.run(main, "--model", missing.toString());
-            assertEquals(2, r.code(), main + ": " + r.err());
-            assertTrue(r.err().startsWith("error: --model " + missing + ": no such file"), main + ": " + r.err());
+            assertEquals(1, r.code(), main + ": " + r.err());
+            assertEquals("error: --model " + missing + ": no such file\n", r.err(), main);
             assertNoStackTrace(r);
         }
     }
@@ -77,6 +82,36 @@ class BenchProcessIT {
                 "--strategies", "quick");
         assertEquals(2, r.code(), r.err());
         assertTrue(r.err().startsWith("error: ") && r.err().contains("quick"), r.err());
+        assertNoStackTrace(r);
+    }
+
+    @Test
+    void specBenchTakesADraftModelAndNamesOneThatDoesNotFit(@TempDir Path dir) throws Exception {
+        Path prompts = Files.writeString(dir.resolve("prompts.json"),
+                "{\"prompt_sets\": [{\"name\": \"t\", \"prompts\": [\"Once upon a time\"]}]}");
+        Path out = dir.resolve("java.json");
+        // the model is its own draft model: the same vocabulary
+        Jar.Result r = Jar.run("SpecBench", "--model", Jar.model().toString(), "--prompts-from", prompts.toString(),
+                "--strategies", "draft-model-fixed", "--draft-model", Jar.model().toString(), "--tokens", "16",
+                "--threads", "1", "--json", out.toString());
+        assertEquals(0, r.code(), r.err());
+        JsonNode results = new ObjectMapper().readTree(out.toFile()).get("results");
+        assertEquals(2, results.size(), results.toString());
+        assertEquals("draft-fixed", results.get(1).get("strategy").asText());
+        assertTrue(results.get(1).get("drafted").asInt() > 0, "without the budget the model drafts: " + results);
+        assertEquals(0, results.get(1).get("divergedPrompts").size(), "greedy output is plain decoding's: " + results);
+
+        Path readme = Jar.root().resolve("README.md");
+        r = Jar.run("SpecBench", "--model", Jar.model().toString(), "--prompts-from", prompts.toString(),
+                "--strategies", "draft", "--draft-model", readme.toString());
+        assertEquals(1, r.code(), r.err());
+        assertTrue(r.err().startsWith("error: --draft-model: model file is not a GGUF file"), r.err());
+        assertNoStackTrace(r);
+
+        r = Jar.run("SpecBench", "--model", Jar.model().toString(), "--prompts-from", prompts.toString(),
+                "--strategies", "medusa", "--heads", readme.toString());
+        assertEquals(1, r.code(), r.err());
+        assertTrue(r.err().startsWith("error: --heads: "), r.err());
         assertNoStackTrace(r);
     }
 

@@ -6,6 +6,7 @@ import dev.llamaspec.LlamaException;
 import dev.llamaspec.ModelOptions;
 import dev.llamaspec.SessionOptions;
 import dev.llamaspec.StopReason;
+import dev.llamaspec.examples.cli.CliSupport;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.PrintWriter;
@@ -29,9 +30,10 @@ import picocli.CommandLine.Spec;
  * The CLI chat: streams replies of a GGUF model with optional speculative decoding, interactively
  * (JLine line editing, slash commands) or for one {@code --prompt}.
  *
- * <p>Exit codes: 0 done, 1 the model, the heads or the draft model could not be loaded (or do not fit
- * the model, or are not there) or generation failed, 2 bad arguments or no model. The conventions of
- * every llamaspec command line are in {@link CliSupport}.
+ * <p>Exit codes: 0 done, 1 the model, the heads or the draft model are not there, could not be loaded or
+ * do not fit the model, or generation failed, 2 bad arguments or no model. The conventions of every
+ * llamaspec command line are in {@link CliSupport}; the defaults of the sampling options, the context
+ * size and the speculation parameters are the library's ({@link CliSupport.LibraryValues}).
  */
 @Command(name = "llamaspec-chat", sortOptions = false, usageHelpAutoWidth = true, mixinStandardHelpOptions = true,
         versionProvider = CliSupport.Version.class,
@@ -44,13 +46,6 @@ import picocli.CommandLine.Spec;
                     + " there), 2 bad arguments or no model."})
 public final class ChatCli implements Callable<Integer> {
     static final String DEFAULT_MODEL = "../shared/models/stories260K.gguf";
-
-    /**
-     * Exit code for a --model, --heads or --draft-model file that is not there (or is a directory). The
-     * convention of the other programs is 2 (a bad argument); the chat has always exited with 1 here, and
-     * its tests (ChatProcessIT) hold it to that.
-     */
-    static final int MISSING_FILE_EXIT = CliSupport.FAILURE;
 
     /**
      * The flags of the Java properties that the library's range checks name. --top-p, --max-tokens and
@@ -80,8 +75,8 @@ public final class ChatCli implements Callable<Integer> {
     String system;
 
     @Option(names = "--speculation", paramLabel = "STRATEGY", defaultValue = "none",
-            description = "none, lookup, recycling, lookahead, auto, medusa (needs --heads) or draft (needs"
-                    + " --draft-model) (default: ${DEFAULT-VALUE})")
+            description = "${bundle:Speculation.names}; medusa needs --heads, draft --draft-model (default:"
+                    + " ${DEFAULT-VALUE})")
     String speculation;
 
     @Option(names = "--heads", paramLabel = "FILE",
@@ -94,9 +89,9 @@ public final class ChatCli implements Callable<Integer> {
     boolean staticTree;
 
     @Option(names = "--typical",
-            description = "Medusa: LOSSY typical acceptance (threshold 0.09, alpha 0.3, Medusa's defaults); when"
-                    + " sampling, the output no longer follows the model's distribution exactly (greedy is"
-                    + " unaffected)")
+            description = "Medusa: LOSSY typical acceptance (threshold ${bundle:Speculation.typicalThreshold}, alpha"
+                    + " ${bundle:Speculation.typicalAlpha}, Medusa's defaults); when sampling, the output no longer"
+                    + " follows the model's distribution exactly (greedy is unaffected)")
     boolean typical;
 
     @Option(names = "--draft-model", paramLabel = "FILE",
@@ -104,7 +99,8 @@ public final class ChatCli implements Callable<Integer> {
                     + " draft and /spec draft")
     Path draftModel;
 
-    @Option(names = "--max-draft", paramLabel = "N", description = "at most N draft tokens per step (1-64; default 32)")
+    @Option(names = "--max-draft", paramLabel = "N",
+            description = "at most N draft tokens per step (1-64; default ${bundle:Speculation.maxDraftTokens})")
     Integer maxDraft;
 
     @Option(names = "--no-budget",
@@ -112,41 +108,44 @@ public final class ChatCli implements Callable<Integer> {
     boolean noBudget;
 
     @Option(names = "--lookahead", paramLabel = "W,N,G",
-            description = "lookahead's window width, n-gram size and candidates per step (default 8,4,8)")
+            description = "lookahead's window width, n-gram size and candidates per step (default"
+                    + " ${bundle:Speculation.lookahead})")
     String lookahead;
 
     // the sampling defaults are the library's (ChatCliArgsTest compares them with GenerationOptions.defaults())
-    @Option(names = "--temperature", paramLabel = "T", defaultValue = "0.8",
+    @Option(names = "--temperature", paramLabel = "T", defaultValue = "${bundle:GenerationOptions.temperature}",
             description = "0 to 100, 0 = greedy (default: ${DEFAULT-VALUE})")
     float temperature;
 
-    @Option(names = "--top-k", paramLabel = "K", defaultValue = "40", description = "0 = off (default: ${DEFAULT-VALUE})")
+    @Option(names = "--top-k", paramLabel = "K", defaultValue = "${bundle:GenerationOptions.topK}",
+            description = "0 = off (default: ${DEFAULT-VALUE})")
     int topK;
 
-    @Option(names = "--top-p", paramLabel = "P", defaultValue = "0.95",
+    @Option(names = "--top-p", paramLabel = "P", defaultValue = "${bundle:GenerationOptions.topP}",
             description = "above 0 and at most 1, 1 = off (default: ${DEFAULT-VALUE})")
     float topP;
 
-    @Option(names = "--min-p", paramLabel = "P", defaultValue = "0.05",
+    @Option(names = "--min-p", paramLabel = "P", defaultValue = "${bundle:GenerationOptions.minP}",
             description = "0 to 0.9999, 0 = off (default: ${DEFAULT-VALUE})")
     float minP;
 
-    @Option(names = "--repeat-penalty", paramLabel = "R", defaultValue = "1.0",
+    @Option(names = "--repeat-penalty", paramLabel = "R", defaultValue = "${bundle:GenerationOptions.repeatPenalty}",
             description = "above 0 and at most 100, 1 = off (default: ${DEFAULT-VALUE})")
     float repeatPenalty;
 
     @Option(names = "--seed", paramLabel = "S", description = CliSupport.SEED_HELP)
     Long seed;
 
-    @Option(names = "--max-tokens", paramLabel = "N", defaultValue = "256",
+    @Option(names = "--max-tokens", paramLabel = "N", defaultValue = "${bundle:GenerationOptions.maxTokens}",
             description = "most tokens per reply, at least 1 (default: ${DEFAULT-VALUE})")
     int maxTokens;
 
-    @Option(names = "--threads", paramLabel = "N", defaultValue = "0",
+    @Option(names = "--threads", paramLabel = "N", defaultValue = "${bundle:SessionOptions.threads}",
             description = "CPU threads, 0 to 512; 0 = the number of cores, at most 8 (default: ${DEFAULT-VALUE})")
     int threads;
 
-    @Option(names = "--ctx", paramLabel = "N", defaultValue = "0", description = CliSupport.CTX_HELP)
+    @Option(names = "--ctx", paramLabel = "N", defaultValue = "${bundle:SessionOptions.contextSize}",
+            description = CliSupport.CTX_HELP)
     int ctx;
 
     @Option(names = "--prompt", paramLabel = "TEXT", description = "print the reply to TEXT and exit")
@@ -223,15 +222,9 @@ public final class ChatCli implements Callable<Integer> {
                 return CliSupport.BAD_ARGUMENTS;
             }
         }
-        for (String missing : new String[] {CliSupport.missingFile("--model", modelPath),
-            heads == null ? null : CliSupport.missingFile("--heads", heads),
-            draftModel == null ? null : CliSupport.missingFile("--draft-model", draftModel)}) {
-            if (missing != null) {
-                spec.commandLine().getErr().println("error: " + missing);
-                spec.commandLine().getErr().flush();
-                return MISSING_FILE_EXIT;
-            }
-        }
+        CliSupport.requireFile("--model", modelPath);
+        CliSupport.requireFile("--heads", heads);
+        CliSupport.requireFile("--draft-model", draftModel);
         configureLogging(verbose);
         try (ChatEngine engine = open(new ChatEngine.ModelFiles(modelPath, heads, draftModel), modelOptions,
                 sessionOptions, sampling, choice)) {

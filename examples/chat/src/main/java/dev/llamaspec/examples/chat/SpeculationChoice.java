@@ -1,53 +1,60 @@
 package dev.llamaspec.examples.chat;
 
+import dev.llamaspec.LlamaModel;
+import dev.llamaspec.MedusaHeads;
 import dev.llamaspec.Speculation;
-import java.util.Locale;
+import dev.llamaspec.examples.cli.CliSupport;
+import java.util.Arrays;
+import java.util.Map;
 import java.util.Objects;
+import java.util.stream.Collectors;
 
 /**
  * The speculation strategy chosen on the command line or with {@code /spec}, with the parameters of
  * {@code --max-draft}, {@code --no-budget}, {@code --lookahead}, {@code --static-tree} and
- * {@code --typical}. Immutable; every instance is valid (built through {@link #of}). Medusa and the
- * draft model need what {@link Drafters} loaded at startup: {@link #speculation(Drafters)} says when it
- * is missing.
+ * {@code --typical}. Immutable; every instance is valid (built through {@link #of}). The names are the
+ * library's ({@link Speculation.Kind#parse}, {@link Speculation#parse}); medusa and the draft model need
+ * what {@link Drafters} loaded at startup: {@link #speculation(Drafters)} says when it is missing.
  */
 final class SpeculationChoice {
-    static final String NAMES = "none, lookup, recycling, lookahead, auto, medusa, draft";
+    /** The strategies' canonical names, the library's. */
+    static final String NAMES = Arrays.stream(Speculation.Kind.values()).map(Speculation.Kind::canonicalName)
+            .collect(Collectors.joining(", "));
     static final String NEEDS_HEADS = "speculation 'medusa' needs Medusa heads made for the model:"
             + " start llamaspec-chat with --heads FILE";
     static final String NEEDS_DRAFT_MODEL = "speculation 'draft' needs a draft model with the model's vocabulary:"
             + " start llamaspec-chat with --draft-model FILE";
+
+    /** The flags of the parameters that the library's range checks name. */
+    private static final Map<String, String> FLAGS = Map.of("maxDraftTokens", "--max-draft");
 
     /** Medusa's settings: the static tree instead of the dynamic one, and the lossy typical acceptance. */
     record MedusaSettings(boolean staticTree, boolean typical) {
         static final MedusaSettings DEFAULT = new MedusaSettings(false, false);
     }
 
-    /** Medusa's defaults for the typical acceptance (Cai et al. 2024). */
-    static final float TYPICAL_THRESHOLD = 0.09f;
-    static final float TYPICAL_ALPHA = 0.3f;
-
-    private final String name;
+    private final Speculation.Kind kind;
     private final Integer maxDraft;
     private final boolean budget;
     private final int[] lookahead;
     private final MedusaSettings medusa;
-    /** The strategy, or null for medusa and draft, which are built from the drafters. */
+    /** The strategy, or null for medusa and draft, which are built with the drafters. */
     private final Speculation speculation;
 
-    private SpeculationChoice(String name, Integer maxDraft, boolean budget, int[] lookahead, MedusaSettings medusa,
-            Speculation speculation) {
-        this.name = name;
+    private SpeculationChoice(Speculation.Kind kind, Integer maxDraft, boolean budget, int[] lookahead,
+            MedusaSettings medusa) {
+        this.kind = kind;
         this.maxDraft = maxDraft;
         this.budget = budget;
         this.lookahead = lookahead;
         this.medusa = medusa;
-        this.speculation = speculation;
+        this.speculation = needsHeads() || needsDraftModel() ? null : build(null, null);
     }
 
     /**
-     * @param name      a strategy as {@link Speculation#parse} reads it, or medusa, draft (draft-model)
-     * @param maxDraft  draft tokens per step (1 to 64), or null for the strategy's default
+     * @param name      a strategy as {@link Speculation#parse} reads it (none, lookup, recycling, lookahead,
+     *                  auto, medusa, draft, and their aliases)
+     * @param maxDraft  draft tokens per step, or null for the strategy's default
      * @param budget    whether the hardware-aware budget sizes each step
      * @param lookahead lookahead's {w, n, g}, or null for its defaults
      * @param medusa    Medusa's settings (used when medusa is chosen)
@@ -57,33 +64,14 @@ final class SpeculationChoice {
             MedusaSettings medusa) {
         Objects.requireNonNull(name, "name");
         Objects.requireNonNull(medusa, "medusa");
-        String key = name.strip().toLowerCase(Locale.ROOT);
-        Speculation parsed;
-        switch (key) {
-            case "medusa":
-                parsed = null;
-                break;
-            case "draft":
-            case "draft-model":
-                key = "draft";
-                parsed = null;
-                break;
-            default:
-                try {
-                    parsed = Speculation.parse(key);
-                } catch (IllegalArgumentException e) {
-                    throw new IllegalArgumentException("unknown speculation '" + name + "'; choose one of " + NAMES, e);
-                }
-                key = canonicalName(parsed.kind());
-                break;
-        }
+        Speculation.Kind kind = Speculation.Kind.parse(name.strip());
         // the parameters are checked even where this strategy does not use them, so that a later
         // /spec cannot fail on them
         if (maxDraft != null) {
             try {
-                Speculation.promptLookup().withMaxDraftTokens(maxDraft);
+                Speculation.none().withMaxDraftTokens(maxDraft);
             } catch (IllegalArgumentException e) {
-                throw new IllegalArgumentException("--max-draft must be in [1, 64], got " + maxDraft, e);
+                throw new IllegalArgumentException(CliSupport.flagMessage(e, FLAGS), e);
             }
         }
         if (lookahead != null) {
@@ -96,12 +84,7 @@ final class SpeculationChoice {
                 throw new IllegalArgumentException("--lookahead: " + e.getMessage(), e);
             }
         }
-        Speculation spec = parsed;
-        if (spec != null && spec.kind() == Speculation.Kind.LOOKAHEAD && lookahead != null) {
-            spec = Speculation.lookahead(lookahead[0], lookahead[1], lookahead[2]);
-        }
-        return new SpeculationChoice(key, maxDraft, budget, lookahead == null ? null : lookahead.clone(), medusa,
-                spec == null ? null : withLimits(spec, maxDraft, budget));
+        return new SpeculationChoice(kind, maxDraft, budget, lookahead == null ? null : lookahead.clone(), medusa);
     }
 
     /** The same parameters with another strategy. */
@@ -119,25 +102,29 @@ final class SpeculationChoice {
         if (speculation != null) {
             return speculation;
         }
-        if (name.equals("medusa")) {
-            if (drafters.heads() == null) {
-                throw new IllegalArgumentException(NEEDS_HEADS);
-            }
-            Speculation s = Speculation.medusa(drafters.heads()).withStaticTree(medusa.staticTree());
-            s = medusa.typical() ? s.withLossyTypicalAcceptance(TYPICAL_THRESHOLD, TYPICAL_ALPHA) : s;
-            return withLimits(s, maxDraft, budget);
+        if (needsHeads() && drafters.heads() == null) {
+            throw new IllegalArgumentException(NEEDS_HEADS);
         }
-        if (drafters.draftModel() == null) {
+        if (needsDraftModel() && drafters.draftModel() == null) {
             throw new IllegalArgumentException(NEEDS_DRAFT_MODEL);
         }
-        return withLimits(Speculation.draftModel(drafters.draftModel()), maxDraft, budget);
+        return build(drafters.heads(), drafters.draftModel());
     }
 
-    private static Speculation withLimits(Speculation spec, Integer maxDraft, boolean budget) {
-        if (spec.kind() == Speculation.Kind.NONE) {
-            return spec;
+    /** {@link Speculation#parse} with this choice's parameters applied. */
+    private Speculation build(MedusaHeads heads, LlamaModel draftModel) {
+        Speculation s = Speculation.parse(kind.canonicalName(), heads, draftModel);
+        if (s instanceof Speculation.Lookahead && lookahead != null) {
+            s = Speculation.lookahead(lookahead[0], lookahead[1], lookahead[2]);
         }
-        return (maxDraft != null ? spec.withMaxDraftTokens(maxDraft) : spec).withBudget(budget);
+        if (s instanceof Speculation.Medusa m) {
+            m = m.withStaticTree(medusa.staticTree());
+            s = medusa.typical() ? m.withLossyTypicalAcceptance() : m;
+        }
+        if (kind == Speculation.Kind.NONE) {
+            return s;
+        }
+        return (maxDraft != null ? s.withMaxDraftTokens(maxDraft) : s).withBudget(budget);
     }
 
     /** Parses {@code W,N,G} as given to {@code --lookahead}. */
@@ -159,50 +146,43 @@ final class SpeculationChoice {
         return values;
     }
 
+    /** The strategy's canonical name, the library's ({@link Speculation.Kind#canonicalName()}). */
     String name() {
-        return name;
+        return kind.canonicalName();
     }
 
     /** Whether this strategy needs the heads of {@code --heads}. */
     boolean needsHeads() {
-        return name.equals("medusa");
+        return kind == Speculation.Kind.MEDUSA;
     }
 
     /** Whether this strategy needs the model of {@code --draft-model}. */
     boolean needsDraftModel() {
-        return name.equals("draft");
+        return kind == Speculation.Kind.DRAFT_MODEL;
     }
 
     /** One line for people, e.g. "lookahead (w 8, n 4, g 8; up to 32 draft tokens, budget on)". */
     String describe() {
-        switch (name) {
-            case "none":
-                return "none";
-            case "lookahead":
+        switch (kind) {
+            case NONE:
+                return name();
+            case LOOKAHEAD:
                 Speculation.Lookahead s = (Speculation.Lookahead) speculation;
                 return "lookahead (w " + s.windowWidth() + ", n " + s.ngramSize() + ", g " + s.maxCandidates() + "; "
                         + limits() + ")";
-            case "medusa":
+            case MEDUSA:
                 return "medusa (" + (medusa.staticTree() ? "static" : "dynamic") + " tree"
                         + (medusa.typical() ? ", LOSSY typical acceptance" : "") + "; " + limits() + ")";
             default:
-                return name + " (" + limits() + ")";
+                return name() + " (" + limits() + ")";
         }
     }
 
     private String limits() {
-        return "up to " + (maxDraft != null ? maxDraft : Speculation.auto().maxDraftTokens()) + " draft tokens, budget "
-                + (budget ? "on" : "off");
-    }
-
-    private static String canonicalName(Speculation.Kind kind) {
-        switch (kind) {
-            case NONE: return "none";
-            case PROMPT_LOOKUP: return "lookup";
-            case TOKEN_RECYCLING: return "recycling";
-            case LOOKAHEAD: return "lookahead";
-            default: return "auto";
-        }
+        // medusa and draft are built with the drafters: the library's default, the same for every strategy
+        int tokens = speculation != null ? speculation.maxDraftTokens()
+                : maxDraft != null ? maxDraft : Speculation.none().maxDraftTokens();
+        return "up to " + tokens + " draft tokens, budget " + (budget ? "on" : "off");
     }
 
     @Override

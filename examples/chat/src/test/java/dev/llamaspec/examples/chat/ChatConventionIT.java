@@ -90,14 +90,14 @@ class ChatConventionIT {
 
     @Test
     void aFileThatIsNotThereIsNamedWithItsFlag(@TempDir Path dir) throws Exception {
-        // exit code 1 in the chat (ChatCli.MISSING_FILE_EXIT), as its older tests hold it to
+        // a failure (exit code 1), as in every llamaspec program
         Path missing = dir.resolve("no-such-draft.gguf");
         Cli.Result r = run("--speculation", "draft", "--draft-model", missing.toString(), "--prompt", "Hi");
-        assertEquals(ChatCli.MISSING_FILE_EXIT, r.code(), r.err());
+        assertEquals(1, r.code(), r.err());
         assertEquals("error: --draft-model " + missing + ": no such file\n", r.err());
 
         r = run("--model", dir.toString(), "--prompt", "Hi");
-        assertEquals(ChatCli.MISSING_FILE_EXIT, r.code(), r.err());
+        assertEquals(1, r.code(), r.err());
         assertEquals("error: --model " + dir + ": is a directory, not a file\n", r.err());
     }
 

@@ -10,6 +10,7 @@ import dev.llamaspec.Session;
 import dev.llamaspec.SessionOptions;
 import dev.llamaspec.TextChunk;
 import dev.llamaspec.TokenStream;
+import dev.llamaspec.examples.cli.CliSupport;
 import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -32,15 +33,15 @@ import picocli.CommandLine.Spec;
  *                                  [--ctx N] [PROMPT]
  * </pre>
  *
- * <p>Exit codes: 0 done, 1 the model could not be loaded or generation failed, 2 bad arguments (also a
- * model file that is not there). The conventions of every llamaspec command line are in {@link CliSupport}.
+ * <p>Exit codes: 0 done, 1 the model is not there or could not be loaded or generation failed, 2 bad
+ * arguments. The conventions of every llamaspec command line are in {@link CliSupport}.
  */
 @Command(name = "llamaspec-generate", sortOptions = false, usageHelpAutoWidth = true,
         mixinStandardHelpOptions = true, versionProvider = CliSupport.Version.class,
         description = "Generates a continuation of PROMPT with a GGUF model through llamaspec: the text on"
                 + " stdout, the model and the speed on stderr.",
-        footer = {"", "Exit codes: 0 done, 1 the model could not be loaded or generation failed, 2 bad arguments"
-                + " (also a model file that is not there)."})
+        footer = {"", "Exit codes: 0 done, 1 the model is not there or could not be loaded or generation failed,"
+                + " 2 bad arguments (also no --model where the default model is not there)."})
 public final class Generate implements Callable<Integer> {
     static final String DEFAULT_MODEL = "../shared/models/stories260K.gguf";
 
@@ -71,11 +72,12 @@ public final class Generate implements Callable<Integer> {
     @Option(names = "--seed", paramLabel = "S", description = CliSupport.SEED_HELP)
     Long seed;
 
-    @Option(names = "--threads", paramLabel = "N", defaultValue = "0",
+    @Option(names = "--threads", paramLabel = "N", defaultValue = "${bundle:SessionOptions.threads}",
             description = "CPU threads, 0 to 512; 0 = the number of cores, at most 8 (default: ${DEFAULT-VALUE})")
     int threads;
 
-    @Option(names = "--ctx", paramLabel = "N", defaultValue = "0", description = CliSupport.CTX_HELP)
+    @Option(names = "--ctx", paramLabel = "N", defaultValue = "${bundle:SessionOptions.contextSize}",
+            description = CliSupport.CTX_HELP)
     int ctx;
 
     public static void main(String[] args) {
@@ -109,7 +111,7 @@ public final class Generate implements Callable<Integer> {
                     + Paths.get("").toAbsolutePath() + "): pass --model FILE with a GGUF model, or run from the"
                     + " repository root");
         }
-        CliSupport.requireFile(spec, "--model", model);
+        CliSupport.requireFile("--model", model);
 
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();

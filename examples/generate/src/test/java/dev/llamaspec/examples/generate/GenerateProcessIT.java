@@ -68,10 +68,11 @@ class GenerateProcessIT {
         assertTrue(r.err().startsWith("error: unexpected argument 'upon'"), r.err());
         assertNoStackTrace(r);
 
+        // a model that is not there is a failure, not a bad argument
         Path missing = dir.resolve("no-such-model.gguf");
         r = run("--model", missing.toString());
-        assertEquals(2, r.code(), r.err());
-        assertTrue(r.err().startsWith("error: --model " + missing + ": no such file"), r.err());
+        assertEquals(1, r.code(), r.err());
+        assertEquals("error: --model " + missing + ": no such file\n", r.err());
         assertNoStackTrace(r);
 
         // outside the checkout the default model is not there

@@ -6,13 +6,16 @@ import dev.llamaspec.MedusaHeads;
 import dev.llamaspec.ModelOptions;
 import dev.llamaspec.Speculation;
 import java.time.Duration;
-import java.util.Locale;
+import java.util.Arrays;
+import java.util.stream.Collectors;
 import org.springframework.beans.factory.InitializingBean;
 import org.springframework.boot.context.properties.ConfigurationProperties;
 
 /**
  * The {@code llamaspec.*} settings. Once bound they are checked by {@link #validate()}, which explains
- * the first bad one, so that nothing is loaded with a bad setting.
+ * the first bad one, so that nothing is loaded with a bad setting. The defaults of the model and
+ * generation settings are the library's ({@link ModelOptions#defaults()},
+ * {@link GenerationOptions#defaults()}), read when the properties are created.
  */
 @ConfigurationProperties("llamaspec")
 public class LlamaspecProperties implements InitializingBean {
@@ -20,18 +23,24 @@ public class LlamaspecProperties implements InitializingBean {
     /** Path of the GGUF model file (required). */
     private String model;
 
-    /** Threads per session; 0 = the number of cores, at most 8. */
-    private int threads = 0;
-
-    /** Context size of each session in tokens; 0 = the model's training context, at most 4096. */
-    private int contextSize = 0;
-
-    /** Layers offloaded to a GPU: -1 = all, 0 = none. No effect without a GPU backend. */
-    private int gpuLayers = -1;
+    /** Threads per session; 0 = the number of cores, at most 8 (default: the library's, 0). */
+    private int threads = ModelOptions.defaults().threads();
 
     /**
-     * Default speculative decoding: none, lookup, recycling, lookahead, auto, medusa (needs
-     * llamaspec.heads) or draft (needs llamaspec.draft-model).
+     * Context size of each session in tokens; 0 = the model's training context, at most 4096 (default: the
+     * library's, 0).
+     */
+    private int contextSize = ModelOptions.defaults().contextSize();
+
+    /**
+     * Layers offloaded to a GPU: -1 = all, 0 = none. No effect without a GPU backend (default: the
+     * library's, -1).
+     */
+    private int gpuLayers = ModelOptions.defaults().gpuLayers();
+
+    /**
+     * Default speculative decoding, a name as Speculation.parse reads it: none, lookup, recycling, lookahead,
+     * auto, medusa (needs llamaspec.heads) or draft (needs llamaspec.draft-model).
      */
     private String speculation = "none";
 
@@ -53,11 +62,11 @@ public class LlamaspecProperties implements InitializingBean {
     /** How long a request waits for a free session before it fails. */
     private Duration borrowTimeout = Duration.ofSeconds(30);
 
-    /** Default maximum number of tokens generated per request. */
-    private int maxTokens = 256;
+    /** Default maximum number of tokens generated per request (default: the library's, 256). */
+    private int maxTokens = GenerationOptions.defaults().maxTokens();
 
-    /** Default sampling temperature; 0 = greedy decoding. */
-    private float temperature = 0.8f;
+    /** Default sampling temperature; 0 = greedy decoding (default: the library's, 0.8). */
+    private float temperature = GenerationOptions.defaults().temperature();
 
     @Override
     public void afterPropertiesSet() {
@@ -70,14 +79,7 @@ public class LlamaspecProperties implements InitializingBean {
      * @throws LlamaspecConfigurationException naming the property, its value and what is allowed
      */
     public void validate() {
-        if (!needsHeads() && !needsDraftModel()) {
-            try {
-                Speculation.parse(speculation == null ? "" : speculation);
-            } catch (IllegalArgumentException e) {
-                throw new LlamaspecConfigurationException("llamaspec.speculation is invalid: " + e.getMessage(),
-                        "Set llamaspec.speculation to none, lookup, recycling, lookahead, auto, medusa or draft.", e);
-            }
-        }
+        speculationKind();
         if (poolSize < 1 || poolSize > 256) {
             throw new LlamaspecConfigurationException("llamaspec.pool-size must be in [1, 256], got " + poolSize,
                     "Set llamaspec.pool-size to the number of generations that may run at once.");
@@ -107,43 +109,64 @@ public class LlamaspecProperties implements InitializingBean {
 
     /** Whether llamaspec.speculation is medusa. */
     boolean needsHeads() {
-        return "medusa".equals(speculationName());
+        return knownKind() == Speculation.Kind.MEDUSA;
     }
 
     /** Whether llamaspec.speculation is draft (or draft-model). */
     boolean needsDraftModel() {
-        String name = speculationName();
-        return "draft".equals(name) || "draft-model".equals(name);
+        return knownKind() == Speculation.Kind.DRAFT_MODEL;
     }
 
+    /** llamaspec.speculation as {@link Speculation#parse} reads it (surrounding blanks aside). */
     private String speculationName() {
-        return speculation == null ? "" : speculation.strip().toLowerCase(Locale.ROOT);
+        return speculation == null ? "" : speculation.strip();
     }
 
     /**
-     * The default speculation: medusa with {@code heads}, draft with {@code draftModel}, the other
-     * strategies by name (heads and draft model may be null where they are not needed).
+     * The strategy llamaspec.speculation names ({@link Speculation.Kind#parse}).
      *
-     * @throws LlamaspecConfigurationException when medusa or draft is chosen and what it needs is null
+     * @throws LlamaspecConfigurationException for an unknown name, with the library's message
+     */
+    private Speculation.Kind speculationKind() {
+        try {
+            return Speculation.Kind.parse(speculationName());
+        } catch (IllegalArgumentException e) {
+            throw new LlamaspecConfigurationException("llamaspec.speculation is invalid: " + e.getMessage(),
+                    "Set llamaspec.speculation to one of " + Arrays.stream(Speculation.Kind.values())
+                            .map(Speculation.Kind::canonicalName).collect(Collectors.joining(", ")) + ".", e);
+        }
+    }
+
+    /** {@link #speculationKind()}, or null for an unknown name ({@link #validate()} reports it). */
+    private Speculation.Kind knownKind() {
+        try {
+            return speculationKind();
+        } catch (LlamaspecConfigurationException e) {
+            return null;
+        }
+    }
+
+    /**
+     * The default speculation: llamaspec.speculation read by {@link Speculation#parse(String, MedusaHeads,
+     * LlamaModel)}, medusa with {@code heads}, draft with {@code draftModel} (both may be null where they
+     * are not needed).
+     *
+     * @throws LlamaspecConfigurationException when llamaspec.speculation is unknown, or medusa or draft and
+     *     what it needs is null
      */
     public Speculation speculation(MedusaHeads heads, LlamaModel draftModel) {
-        if (needsHeads()) {
-            if (heads == null) {
-                throw new LlamaspecConfigurationException("llamaspec.speculation is medusa, but no Medusa heads are"
-                        + " configured.", "Set llamaspec.heads to a heads file made for the model (llamaspec-train-heads"
-                        + " or MedusaTrainer writes one), or choose another llamaspec.speculation.");
-            }
-            return Speculation.medusa(heads);
+        Speculation.Kind kind = speculationKind();
+        if (kind == Speculation.Kind.MEDUSA && heads == null) {
+            throw new LlamaspecConfigurationException("llamaspec.speculation is medusa, but no Medusa heads are"
+                    + " configured.", "Set llamaspec.heads to a heads file made for the model (llamaspec-train-heads"
+                    + " or MedusaTrainer writes one), or choose another llamaspec.speculation.");
         }
-        if (needsDraftModel()) {
-            if (draftModel == null) {
-                throw new LlamaspecConfigurationException("llamaspec.speculation is draft, but no draft model is"
-                        + " configured.", "Set llamaspec.draft-model to a smaller GGUF model with the model's"
-                        + " vocabulary, or choose another llamaspec.speculation.");
-            }
-            return Speculation.draftModel(draftModel);
+        if (kind == Speculation.Kind.DRAFT_MODEL && draftModel == null) {
+            throw new LlamaspecConfigurationException("llamaspec.speculation is draft, but no draft model is"
+                    + " configured.", "Set llamaspec.draft-model to a smaller GGUF model with the model's"
+                    + " vocabulary, or choose another llamaspec.speculation.");
         }
-        return Speculation.parse(speculation);
+        return Speculation.parse(speculationName(), heads, draftModel);
     }
 
     /**
@@ -158,7 +181,7 @@ public class LlamaspecProperties implements InitializingBean {
             throw new IllegalStateException("llamaspec.speculation=" + speculation + " needs what was loaded at"
                     + " startup: use generationOptions(speculation) with the auto-configured Speculation bean");
         }
-        return generationOptions(Speculation.parse(speculation));
+        return generationOptions(speculation(null, null));
     }
 
     /** Generation options with this configuration's max tokens and temperature and {@code speculation}. */

@@ -6,6 +6,7 @@ import dev.llamaspec.GenerationOptions;
 import dev.llamaspec.LlamaModel;
 import dev.llamaspec.MedusaHeads;
 import dev.llamaspec.MedusaTrainer;
+import dev.llamaspec.ModelOptions;
 import dev.llamaspec.Speculation;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -202,6 +203,35 @@ class LlamaspecAutoConfigurationTest {
             FailureAnalysis analysis = analyse(context);
             assertThat(analysis.getDescription()).contains("llamaspec.speculation").contains("unknown speculation 'fast'");
         });
+    }
+
+    @Test
+    void theDefaultsAreTheLibrarys() {
+        LlamaspecProperties p = new LlamaspecProperties();
+        assertThat(p.getThreads()).isEqualTo(ModelOptions.defaults().threads());
+        assertThat(p.getContextSize()).isEqualTo(ModelOptions.defaults().contextSize());
+        assertThat(p.getGpuLayers()).isEqualTo(ModelOptions.defaults().gpuLayers());
+        assertThat(p.getMaxTokens()).isEqualTo(GenerationOptions.defaults().maxTokens());
+        assertThat(p.getTemperature()).isEqualTo(GenerationOptions.defaults().temperature());
+        assertThat(p.modelOptions().toString()).isEqualTo(ModelOptions.defaults().toString());
+    }
+
+    @Test
+    void speculationIsReadBySpeculationParse() {
+        withModel().withPropertyValues("llamaspec.speculation=Prompt-Lookup").run(context -> {
+            assertThat(context).hasNotFailed();
+            assertThat(context.getBean(Speculation.class)).isEqualTo(Speculation.promptLookup());
+            assertThat(context.getBean(LlamaspecProperties.class).generationOptions().build().speculation())
+                    .isEqualTo(Speculation.promptLookup());
+        });
+        withModel().withPropertyValues("llamaspec.speculation=draft-model").run(context -> {
+            FailureAnalysis analysis = analyse(context);
+            assertThat(analysis.getDescription()).contains("llamaspec.speculation is draft").contains("no draft model");
+            assertThat(analysis.getAction()).contains("Set llamaspec.draft-model");
+        });
+        withModel().withPropertyValues("llamaspec.speculation=warp").run(context ->
+                assertThat(analyse(context).getAction())
+                        .contains("none, lookup, recycling, auto, lookahead, draft, medusa"));
     }
 
     @Test

@@ -4,15 +4,17 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.llamaspec.Generation;
 import dev.llamaspec.GenerationOptions;
+import dev.llamaspec.MedusaHeads;
 import dev.llamaspec.Speculation;
 import dev.llamaspec.TokenStream;
+import dev.llamaspec.spring.DraftModel;
 import dev.llamaspec.spring.LlamaspecProperties;
 import dev.llamaspec.spring.ModelNames;
 import dev.llamaspec.spring.PooledSession;
 import dev.llamaspec.spring.SessionPool;
-import java.util.Locale;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.RejectedExecutionException;
+import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PostMapping;
 import org.springframework.web.bind.annotation.RequestBody;
@@ -29,17 +31,23 @@ import org.springframework.web.bind.annotation.RestController;
 public class OpenAiController {
     private final SessionPool pool;
     private final GenerationOptions defaults;
-    private final String defaultSpeculation;
+    private final OpenAiRequest.Drafters drafters;
     private final ExecutorService streamExecutor;
     private final ObjectMapper json;
     private final OpenAiResponses responses;
     private final GenerationMetrics metrics;
 
+    /**
+     * @param heads      the Medusa heads of llamaspec.heads, if any: requests may ask for "medusa"
+     * @param draftModel the draft model of llamaspec.draft-model, if any: requests may ask for "draft"
+     */
     public OpenAiController(SessionPool pool, LlamaspecProperties properties, Speculation llamaspecSpeculation,
+            ObjectProvider<MedusaHeads> heads, ObjectProvider<DraftModel> draftModel,
             ExecutorService llamaspecStreamExecutor, ObjectMapper json, GenerationMetrics metrics) {
         this.pool = pool;
         this.defaults = properties.generationOptions(llamaspecSpeculation).build();
-        this.defaultSpeculation = properties.getSpeculation().toLowerCase(Locale.ROOT);
+        DraftModel draft = draftModel.getIfAvailable();
+        this.drafters = new OpenAiRequest.Drafters(heads.getIfAvailable(), draft == null ? null : draft.model());
         this.streamExecutor = llamaspecStreamExecutor;
         this.json = json;
         this.responses = new OpenAiResponses(json, ModelNames.of(pool.model()));
@@ -62,7 +70,7 @@ public class OpenAiController {
     }
 
     private OpenAiRequest parse(OpenAiRequest.Kind kind, String body) {
-        return OpenAiRequest.parse(kind, body, defaults, defaultSpeculation, pool.contextSize());
+        return OpenAiRequest.parse(kind, body, defaults, drafters, pool.contextSize());
     }
 
     /** A JSON object, or an {@link EventStream} for {@code "stream": true}. */

@@ -8,12 +8,15 @@ import com.fasterxml.jackson.databind.json.JsonMapper;
 import dev.llamaspec.ChatMessage;
 import dev.llamaspec.Generation;
 import dev.llamaspec.GenerationOptions;
+import dev.llamaspec.LlamaModel;
+import dev.llamaspec.MedusaHeads;
 import dev.llamaspec.Session;
 import dev.llamaspec.Speculation;
 import dev.llamaspec.TokenStream;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
-import java.util.Locale;
+import java.util.stream.Collectors;
 
 /**
  * A validated request of {@code /v1/chat/completions} or {@code /v1/completions}. Parsing checks every
@@ -35,6 +38,7 @@ final class OpenAiRequest {
     final List<ChatMessage> messages;
     final String prompt;
     final GenerationOptions options;
+    /** The canonical name of the speculation used. */
     final String speculation;
     final boolean stream;
 
@@ -58,12 +62,15 @@ final class OpenAiRequest {
         return kind == Kind.CHAT ? session.chat(messages, options) : session.generate(prompt, options);
     }
 
+    /** What a request's "speculation" can use: the heads and the draft model loaded at startup, or null. */
+    record Drafters(MedusaHeads heads, LlamaModel draftModel) {}
+
     /**
-     * @param defaults        the configured defaults (max tokens, temperature, speculation)
-     * @param defaultSpeculation the configured speculation's name
-     * @param contextSize     the sessions' context size: the largest max_tokens accepted
+     * @param defaults    the configured defaults (max tokens, temperature, speculation)
+     * @param drafters    the heads and draft model that "speculation": "medusa" and "draft" use
+     * @param contextSize the sessions' context size: the largest max_tokens accepted
      */
-    static OpenAiRequest parse(Kind kind, String body, GenerationOptions defaults, String defaultSpeculation,
+    static OpenAiRequest parse(Kind kind, String body, GenerationOptions defaults, Drafters drafters,
             int contextSize) {
         if (body == null || body.isBlank()) {
             throw ApiException.invalid(null, "The request body is empty; send a JSON object.");
@@ -129,19 +136,9 @@ final class OpenAiRequest {
         if (n != null && n != 1) {
             throw ApiException.invalid("n", "n must be 1: the service returns one choice per request, got " + n + ".");
         }
-        String speculation = defaultSpeculation;
-        JsonNode spec = root.get("speculation");
-        if (spec != null && !spec.isNull()) {
-            if (!spec.isTextual()) {
-                throw ApiException.invalid("speculation", "speculation must be a string: none, lookup, recycling,"
-                        + " lookahead or auto.");
-            }
-            try {
-                options.speculation(Speculation.parse(spec.asText()));
-            } catch (IllegalArgumentException e) {
-                throw ApiException.invalid("speculation", capitalise(e.getMessage()) + ".");
-            }
-            speculation = spec.asText().toLowerCase(Locale.ROOT);
+        Speculation speculation = speculation(root.get("speculation"), drafters);
+        if (speculation != null) {
+            options.speculation(speculation);
         }
         boolean stream = bool(root, "stream");
 
@@ -151,7 +148,38 @@ final class OpenAiRequest {
         } catch (IllegalArgumentException e) {
             throw ApiException.invalid(null, capitalise(e.getMessage()) + ".");
         }
-        return new OpenAiRequest(kind, messages, prompt, built, speculation, stream);
+        return new OpenAiRequest(kind, messages, prompt, built, built.speculation().name(), stream);
+    }
+
+    /**
+     * The request's "speculation", a name as {@link Speculation#parse} reads it, with the heads or the draft
+     * model loaded at startup; null when absent.
+     */
+    private static Speculation speculation(JsonNode node, Drafters drafters) {
+        if (node == null || node.isNull()) {
+            return null;
+        }
+        if (!node.isTextual()) {
+            throw ApiException.invalid("speculation", "speculation must be a string: one of "
+                    + Arrays.stream(Speculation.Kind.values()).map(Speculation.Kind::canonicalName)
+                            .collect(Collectors.joining(", ")) + ".");
+        }
+        String name = node.asText();
+        Speculation.Kind kind;
+        try {
+            kind = Speculation.Kind.parse(name);
+        } catch (IllegalArgumentException e) {
+            throw ApiException.invalid("speculation", capitalise(e.getMessage()) + ".");
+        }
+        if (kind == Speculation.Kind.MEDUSA && drafters.heads() == null) {
+            throw ApiException.invalid("speculation", "Speculation '" + name + "' needs Medusa heads, and the service"
+                    + " was started without llamaspec.heads.");
+        }
+        if (kind == Speculation.Kind.DRAFT_MODEL && drafters.draftModel() == null) {
+            throw ApiException.invalid("speculation", "Speculation '" + name + "' needs a draft model, and the"
+                    + " service was started without llamaspec.draft-model.");
+        }
+        return Speculation.parse(name, drafters.heads(), drafters.draftModel());
     }
 
     private static List<ChatMessage> messages(JsonNode node) {

@@ -185,6 +185,17 @@ class OpenAiServiceTest {
     }
 
     @Test
+    void speculationAliasesAreReportedByTheirCanonicalName() throws Exception {
+        Generation expected = referenceText("Once upon a time", 16);
+        HttpResponse<String> response = send(post("/v1/completions", "{\"prompt\": \"Once upon a time\","
+                + " \"max_tokens\": 16, \"temperature\": 0, \"speculation\": \"Token-Recycling\"}"));
+        assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+        JsonNode json = JSON.readTree(response.body());
+        assertThat(json.path("choices").path(0).path("text").asText()).isEqualTo(expected.text());
+        assertThat(json.path("llamaspec").path("speculation").asText()).isEqualTo("recycling");
+    }
+
+    @Test
     void chatStreamIsOpenAiChunksThatJoinToTheSameText() throws Exception {
         Generation expected = referenceChat(chatMessages("Tell me about a bird."), 48);
         HttpResponse<String> response = send(post("/v1/chat/completions", chatBody("Tell me about a bird.", 48, true)));
@@ -341,6 +352,12 @@ class OpenAiServiceTest {
                 Arguments.of(chat, "{" + user + ", \"temperature\": NaN}", "temperature", "got NaN"),
                 Arguments.of(chat, "{" + user + ", \"speculation\": \"warp\"}", "speculation",
                         "Unknown speculation 'warp'"),
+                Arguments.of(chat, "{" + user + ", \"speculation\": \"medusa\"}", "speculation",
+                        "started without llamaspec.heads"),
+                Arguments.of(text, "{\"prompt\": \"Hi\", \"speculation\": \"draft-model\"}", "speculation",
+                        "started without llamaspec.draft-model"),
+                Arguments.of(chat, "{" + user + ", \"speculation\": 3}", "speculation",
+                        "one of none, lookup, recycling, auto, lookahead, draft, medusa"),
                 Arguments.of(chat, "{" + user + ", \"n\": 2}", "n", "n must be 1"),
                 Arguments.of(chat, "{" + user + ", \"stop\": [\"a\", \"b\", \"c\", \"d\", \"e\"]}", "stop",
                         "at most 4"),
