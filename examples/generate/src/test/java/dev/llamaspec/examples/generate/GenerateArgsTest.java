@@ -34,7 +34,7 @@ class GenerateArgsTest {
         "--ctx abc                 | Invalid value for option '--ctx': 'abc' is not an int",
         "--tokens 0                | --tokens must be in [1, 16777216], got 0",
         "--tokens -3               | --tokens must be in [1, 16777216], got -3",
-        "--temperature -1          | --temperature must be in [0.0, 100.0], got -1.0",
+        "--temperature -1          | --temperature must be in [0, 100], got -1",
         "--threads 513             | --threads must be in [0, 512], got 513",
         "--ctx 4                   | --ctx must be in [8, 16777216], got 4",
         "--seed -2                 | --seed must be in [0, 4294967294], or -1 for a random seed, got -2",
