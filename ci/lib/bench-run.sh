@@ -175,7 +175,7 @@ bench_model() { # small|q4_0|q8_0
     # the flash attention our sessions used: llama.cpp's tools get the same
     fa=$(json_field "$out/$name.json" flash_attn | sed 's/true/on/; s/false/off/')
     echo "== $name: specbench, temperature $temperature" >&2
-    tool specbench "${common[@]}" --flash-attn "$fa" --temperature "$temperature" --seed "$seed" \
+    tool specbench "${common[@]}" --flash-attn "$fa" --temperature "$temperature" --seed "$seed" --cost-depth 0 \
         --json "$out/$name-t$temperature.json" --svg "$out/$name-t$temperature.svg" --runs "$dir/ours-sampled.tsv" \
         | tee "$dir/specbench-sampled.txt"
     local top_k top_p min_p

@@ -96,12 +96,16 @@ void bench_print_table(const bench_report & report) {
         std::printf("draft model '%s': %s\n", d.label.c_str(), d.path.c_str());
     }
     std::printf("devices: %s\n", report.devices.c_str());
-    std::printf("decode cost at KV depth %d (time of one llama_decode, all logits), ratio to batch 1:\n  ",
-                report.cost_depth);
-    for (size_t i = 0; i < report.cost_batch.size(); i++) {
-        std::printf("b%d %.2f  ", report.cost_batch[i], report.cost_us[i] / report.cost_us[0]);
+    if (report.cost_us.empty()) {
+        std::printf("decode cost: not measured\n\n");
+    } else {
+        std::printf("decode cost at KV depth %d (time of one llama_decode, all logits), ratio to batch 1:\n  ",
+                    report.cost_depth);
+        for (size_t i = 0; i < report.cost_batch.size(); i++) {
+            std::printf("b%d %.2f  ", report.cost_batch[i], report.cost_us[i] / report.cost_us[0]);
+        }
+        std::printf("(batch 1: %.2f ms)\n\n", report.cost_us[0] / 1000.0);
     }
-    std::printf("(batch 1: %.2f ms)\n\n", report.cost_us.empty() ? 0.0 : report.cost_us[0] / 1000.0);
     std::printf("%-11s %-17s %7s %6s %7s %8s %7s %5s %9s %-22s %-22s %8s %8s\n", "set", "strategy", "tokens", "steps",
                 "drafted", "accepted", "window", "tau", "tokens/s", "ratio: median [95%]", "ratio: sums [95%]",
                 "ttft ms", "diverged");

@@ -66,7 +66,7 @@ static void usage() {
         "usage: llamaspec-specbench --model FILE --corpus FILE [--strategies plain] [--sets stories,repetitive]\n"
         "                           [--prompts 20] [--tokens 128] [--threads 2] [--ctx 2048] [--kv f16|f32] [--flash-attn on|off] [--json FILE] [--svg FILE]\n"
         "                           [--lookahead W,N,G] [--heads MEDUSA.gguf] [--draft-model [LABEL=]FILE]...\n"
-        "                           [--temperature 0] [--seed 42] [--runs FILE] [--prompt-files DIR]\n"
+        "                           [--temperature 0] [--seed 42] [--runs FILE] [--prompt-files DIR] [--cost-depth 256 (0: no cost curve)]\n"
         "strategies: plain, lookup, recycling, lookahead, auto, medusa, medusa-static (need --heads),\n"
         "            draft (the first --draft-model), draft:LABEL (the one labelled LABEL);\n"
         "            add -fixed to turn the budget off (lookup-fixed, draft:LABEL-fixed, ...)\n"
@@ -169,7 +169,7 @@ static bool parse_args(int argc, char ** argv, bench_params & p) {
         else if (a == "--tokens")     ok = parse_int(v, 1, 1 << 20, p.n_tokens);
         else if (a == "--threads")    ok = parse_int(v, 1, 512, p.threads);
         else if (a == "--ctx")        ok = parse_int(v, 64, 1 << 24, p.n_ctx);
-        else if (a == "--cost-depth") ok = parse_int(v, 1, 1 << 24, p.cost_depth);
+        else if (a == "--cost-depth") ok = parse_int(v, 0, 1 << 24, p.cost_depth); // 0: not measured
         else if (a == "--temperature") ok = parse_float(v, 0.0f, 100.0f, p.temperature);
         else if (a == "--seed") {
             int32_t seed = 0;
@@ -376,11 +376,12 @@ int main(int argc, char ** argv) {
     std::strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
     report.date = date;
 
-    // The device's decode cost curve.
+    // The device's decode cost curve (--cost-depth 0: not measured).
     report.cost_depth = std::min(p.cost_depth, p.n_ctx - 64);
-    report.cost_batch = {1, 2, 4, 8, 16, 32, 64};
-    std::fprintf(stderr, "measuring the decode cost curve at depth %d ...\n", report.cost_depth);
-    if (sd_session_measure_decode_cost(session, report.cost_batch, report.cost_depth, 5, report.cost_us, error) != SD_OK) {
+    if (report.cost_depth > 0) report.cost_batch = {1, 2, 4, 8, 16, 32, 64};
+    if (report.cost_depth > 0) std::fprintf(stderr, "measuring the decode cost curve at depth %d ...\n", report.cost_depth);
+    if (report.cost_depth > 0 &&
+        sd_session_measure_decode_cost(session, report.cost_batch, report.cost_depth, 5, report.cost_us, error) != SD_OK) {
         std::fprintf(stderr, "error: %s\n", error.c_str());
         return 1;
     }
