@@ -132,9 +132,22 @@ for m in "${list[@]}"; do
 done
 
 # --- one model ----------------------------------------------------------------------------------
-llama_version=$(llama llama-cli --version 2>&1 | sed -n 's/^version: //p' | head -1)
+llama_version=$(llama llama-lookup --version 2>&1 | sed -n 's/^version: //p' | head -1)
 lookup_n_draft=$(llama llama-lookup --help 2>&1 | sed -n '/--spec-draft-n-max/,/default/s/.*(default: \([0-9]*\)).*/\1/p' | head -1)
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+
+# Runs a llama.cpp tool with --log-file LOG until the log has its speed line: llama.cpp 0.7.0's logging
+# is asynchronous and a process sometimes exits before the last lines are written (seen under load),
+# which loses the numbers, not the run. At most 3 attempts; then the run counts as failed.
+llama_logged() { # LOG TOOL ARGS...
+    local log=$1 attempt; shift
+    for attempt in 1 2 3; do
+        rm -f "$log"
+        llama "$@" --log-file "$log" >/dev/null 2>&1 </dev/null || true
+        grep -aq 'decoded .* tokens in .* seconds' "$log" 2>/dev/null && return 0
+        echo "ci/bench: no speed in $log (attempt $attempt)" >&2
+    done
+}
 
 # one line of bench-table's input from a llama.cpp log: TOOL CONFIG DRAFTER TEMPERATURE SET PROMPT LOG
 llama_record() {
@@ -146,7 +159,7 @@ llama_record() {
         drafted=$(sed -n 's/.* n_drafted *= *\([0-9]*\).*/\1/p' "$7" | tail -1)
         accepted=$(sed -n 's/.* n_accept *= *\([0-9]*\).*/\1/p' "$7" | tail -1)
     else
-        echo "ci/bench: $1 $2 $6 on $5 prompt $6 reported no speed (log: $7)" >&2
+        echo "ci/bench: $1 $2 $3 on $5 prompt $6 reported no speed (log: $7): counted as failed" >&2
     fi
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "$6" "$n" "$secs" \
         "${drafted:--}" "${accepted:--}"
@@ -196,13 +209,13 @@ bench_model() { # small|q4_0|q8_0
     for f in "$dir"/prompts/*.txt; do
         p=$(basename "$f" .txt) set=${p%-*}
         log=$dir/llama/lookup-greedy-$p.log
-        llama llama-lookup "${run[@]}" -f "$f" "${greedy[@]}" --log-file "$log" >/dev/null 2>&1 </dev/null || true
+        llama_logged "$log" llama-lookup "${run[@]}" -f "$f" "${greedy[@]}"
         llama_record llama-lookup "n_draft=$lookup_n_draft" - 0 "$set" $((10#${p##*-})) "$log" >> "$tsv"
         for d in "${drafter_labels[@]}"; do
             for n_max in ${n_max_list//,/ }; do
                 log=$dir/llama/spec-greedy-$d-$n_max-$p.log
-                llama llama-speculative-simple "${run[@]}" -md "$(drafter_file "$d")" --spec-type draft-simple \
-                    --spec-draft-n-max "$n_max" -f "$f" "${greedy[@]}" --log-file "$log" >/dev/null 2>&1 </dev/null || true
+                llama_logged "$log" llama-speculative-simple "${run[@]}" -md "$(drafter_file "$d")" \
+                    --spec-type draft-simple --spec-draft-n-max "$n_max" -f "$f" "${greedy[@]}"
                 llama_record llama-speculative-simple "n_max=$n_max" "$d" 0 "$set" $((10#${p##*-})) "$log" >> "$tsv"
             done
         done
@@ -217,15 +230,15 @@ bench_model() { # small|q4_0|q8_0
     for f in "$dir"/prompts/*.txt; do
         p=$(basename "$f" .txt) set=${p%-*}
         log=$dir/llama/lookup-sampled-$p.log
-        llama llama-lookup "${run[@]}" -f "$f" "${sampled[@]}" --log-file "$log" >/dev/null 2>&1 </dev/null || true
+        llama_logged "$log" llama-lookup "${run[@]}" -f "$f" "${sampled[@]}"
         llama_record llama-lookup "n_draft=$lookup_n_draft" - "$temperature" "$set" $((10#${p##*-})) "$log" >> "$tsv"
         local k=0
         for d in "${drafter_labels[@]}"; do
             n_max=${best[$k]#n_max=} k=$((k + 1))
             log=$dir/llama/spec-sampled-$d-$n_max-$p.log
-            llama llama-speculative-simple "${run[@]}" -md "$(drafter_file "$d")" --spec-type draft-simple \
-                --spec-draft-n-max "$n_max" --spec-draft-sampling probabilistic -f "$f" "${sampled[@]}" \
-                --log-file "$log" >/dev/null 2>&1 </dev/null || true
+            llama_logged "$log" llama-speculative-simple "${run[@]}" -md "$(drafter_file "$d")" \
+                --spec-type draft-simple --spec-draft-n-max "$n_max" --spec-draft-sampling probabilistic -f "$f" \
+                "${sampled[@]}"
             llama_record llama-speculative-simple "n_max=$n_max" "$d" "$temperature" "$set" $((10#${p##*-})) "$log" >> "$tsv"
         done
         echo -n "." >&2
@@ -243,7 +256,7 @@ bench_model() { # small|q4_0|q8_0
         "model: $model ($(json_field "$out/$name.json" description), $(json_field "$out/$name.json" parameters) parameters)"
         "machine: $cpu, $(nproc) cores; devices: $(json_field "$out/$name.json" devices); $threads threads for every tool"
         "conditions: flash attention $fa, KV F16, context $ctx, up to $tokens tokens per prompt, $prompts prompts per set; sampled rows: temperature $temperature, top-k $top_k, top-p $top_p, min-p $min_p, seed $seed"
-        "llama.cpp $llama_version: llama-bench -p 0 -n $tokens -r $reps (no prompt); llama-lookup and llama-speculative-simple one process per prompt, tokens/s as each prints it (decoded tokens over the seconds after the prompt); llama-lookup's n_draft is its default; sampled llama-speculative-simple: --spec-draft-sampling probabilistic at the n_max that was fastest greedy"
+        "llama.cpp $llama_version: llama-bench -p 0 -n $tokens -r $reps (no prompt); llama-lookup and llama-speculative-simple one process per prompt, tokens/s as each prints it (decoded tokens over the seconds after the prompt; a run whose log lost that line is repeated, at most 3 times); llama-lookup's n_draft is its default; sampled llama-speculative-simple: --spec-draft-sampling probabilistic at the n_max that was fastest greedy"
         "order: our runs first (plain, each strategy, plain again, per prompt), then llama.cpp's; load average at the start $load_start, at the end $(load); $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     )
     local drafter_notes=()
