@@ -10,7 +10,8 @@
 #   LLAMA_CPP_BIN       the folder of llama-bench, llama-speculative-simple, llama-lookup (default: PATH)
 #   LLAMASPEC_BENCH_JAR the Java benchmarks' jar (no Java step when it is missing or with --no-java)
 set -euo pipefail
-
+# One compound command, read whole before it starts: editing this file during a run cannot change it.
+{
 strategies=plain,lookup,recycling,auto prompts=20 tokens=128 models=both threads=2
 flash_attn=${LLAMASPEC_BENCH_FLASH_ATTN:-default} temperature=0.8 seed=42 n_max_list=2,3,4,8
 agreement_band=0.70,0.80 drafter_seed=1 reps=5 java=1
@@ -275,3 +276,5 @@ for m in "${list[@]}"; do
     bench_model "$m"
 done
 echo "results: $out/ (per model: NAME-table.txt|json|md, specbench JSON and SVG, NAME/ with every run and log)"
+exit 0
+}
