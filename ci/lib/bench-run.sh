@@ -224,9 +224,11 @@ bench_model() { # small|q4_0|q8_0
     done
     # sampled: each drafter at its best greedy n_max (all sets pooled), drafts drawn from the drafter and
     # verified by rejection sampling (--spec-draft-sampling probabilistic)
-    local best=()
+    local best=() b
     for d in "${drafter_labels[@]}"; do
-        best+=("$(tool bench-table --runs "$tsv" --best "llama-speculative-simple,$d,0")")
+        # (when every greedy run failed: the first n_max)
+        b=$(tool bench-table --runs "$tsv" --best "llama-speculative-simple,$d,0") || b=n_max=${n_max_list%%,*}
+        best+=("$b")
     done
     for f in "$dir"/prompts/*.txt; do
         p=$(basename "$f" .txt) set=${p%-*}
