@@ -74,6 +74,7 @@ llama() { # TOOL ARGS...: one of llama.cpp's tools
 json_field() { # FILE KEY: the first string, number or boolean field KEY of a JSON file we wrote
     { sed -n "s/.*\"$2\": \"\([^\"]*\)\".*/\1/p" "$1"; sed -n "s/.*\"$2\": \([-0-9.eE+a-z]*\).*/\1/p" "$1"; } | head -1
 }
+fmt3() { awk -v a="$1" 'BEGIN { printf "%.3f", a }'; }
 fcmp() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; } # a < b
 
 mkdir -p "$out" "$cache"
@@ -188,6 +189,19 @@ bench_model() { # small|q4_0|q8_0
         --runs "$dir/ours-greedy.tsv" --prompt-files "$dir/prompts" | tee "$dir/specbench-greedy.txt"
     # the flash attention our sessions used: llama.cpp's tools get the same
     fa=$(json_field "$out/$name.json" flash_attn | sed 's/true/on/; s/false/off/')
+    local tsv=$dir/llama.tsv
+    : > "$tsv"
+    # llama.cpp's plain decoding twice, between our greedy and sampled runs and after llama.cpp's other
+    # tools: the two show how much the machine's speed drifted over the run
+    llama_bench() { # ORDINAL
+        llama llama-bench -m "$model" -p 0 -n "$tokens" -t "$threads" -fa "$fa" -r "$reps" -o jsonl \
+            > "$dir/llama/llama-bench-$1.jsonl"
+        sed -n 's/.*"samples_ns": \[\([^]]*\)\].*/\1/p' "$dir/llama/llama-bench-$1.jsonl" | tr ',' '\n' | \
+            awk -v n="$tokens" -v k="$1" \
+            '{ printf "llama-bench\ttg%d (%s)\t-\t0\t-\t%d\t%d\t%.6f\t-\t-\n", n, k, NR - 1, n, $1 / 1e9 }' >> "$tsv"
+    }
+    echo "== $name: llama-bench" >&2
+    llama_bench 1st
     echo "== $name: specbench, temperature $temperature" >&2
     tool specbench "${common[@]}" --flash-attn "$fa" --temperature "$temperature" --seed "$seed" --cost-depth 0 \
         --json "$out/$name-t$temperature.json" --svg "$out/$name-t$temperature.svg" --runs "$dir/ours-sampled.tsv" \
@@ -197,12 +211,8 @@ bench_model() { # small|q4_0|q8_0
     min_p=$(json_field "$out/$name.json" min_p)
 
     echo "== $name: llama.cpp" >&2
-    local tsv=$dir/llama.tsv run=(-m "$model" -n "$tokens" -t "$threads" -c "$ctx" -fa "$fa" --no-escape)
+    local run=(-m "$model" -n "$tokens" -t "$threads" -c "$ctx" -fa "$fa" --no-escape)
     local greedy=(--temp 0) sampled=(--temp "$temperature" --top-k "$top_k" --top-p "$top_p" --min-p "$min_p" -s "$seed")
-    : > "$tsv"
-    llama llama-bench -m "$model" -p 0 -n "$tokens" -t "$threads" -fa "$fa" -r "$reps" -o jsonl > "$dir/llama/llama-bench.jsonl"
-    sed -n 's/.*"samples_ns": \[\([^]]*\)\].*/\1/p' "$dir/llama/llama-bench.jsonl" | tr ',' '\n' | awk -v n="$tokens" \
-        '{ printf "llama-bench\ttg%d\t-\t0\t-\t%d\t%d\t%.6f\t-\t-\n", n, NR - 1, n, $1 / 1e9 }' >> "$tsv"
     local f p set d n_max log
     local drafter_labels=()
     [ ${#drafters[@]} -eq 0 ] || drafter_labels=(perfect realistic)
@@ -247,6 +257,7 @@ bench_model() { # small|q4_0|q8_0
         echo -n "." >&2
     done
     echo >&2
+    llama_bench 2nd
 
     if [ "$java" = 1 ] && [ -f "${LLAMASPEC_BENCH_JAR:-}" ]; then
         echo "== $name: Java SpecBench, greedy" >&2
@@ -256,16 +267,16 @@ bench_model() { # small|q4_0|q8_0
     fi
 
     local notes=(
-        "model: $model ($(json_field "$out/$name.json" description), $(json_field "$out/$name.json" parameters) parameters)"
+        "model: $model ($(json_field "$out/$name.json" description), $(awk -v n="$(json_field "$out/$name.json" parameters)" 'BEGIN { printf "%.1fM", n / 1e6 }') parameters)"
         "machine: $cpu, $(nproc) cores; devices: $(json_field "$out/$name.json" devices); $threads threads for every tool"
         "conditions: flash attention $fa, KV F16, context $ctx, up to $tokens tokens per prompt, $prompts prompts per set; sampled rows: temperature $temperature, top-k $top_k, top-p $top_p, min-p $min_p, seed $seed"
-        "llama.cpp $llama_version: llama-bench -p 0 -n $tokens -r $reps (no prompt); llama-lookup and llama-speculative-simple one process per prompt, tokens/s as each prints it (decoded tokens over the seconds after the prompt; a run whose log lost that line is repeated, at most 3 times); llama-lookup's n_draft is its default; sampled llama-speculative-simple: --spec-draft-sampling probabilistic at the n_max that was fastest greedy"
-        "order: our runs first (plain, each strategy, plain again, per prompt), then llama.cpp's; load average at the start $load_start, at the end $(load); $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+        "llama.cpp $llama_version: llama-bench -p 0 -n $tokens -r $reps (no prompt; 1st after our greedy runs, 2nd after llama.cpp's other tools; x llama.cpp plain is against the faster); llama-lookup and llama-speculative-simple one process per prompt, tokens/s as each prints it (decoded tokens over the seconds after the prompt; a run whose log lost that line is repeated, at most 3 times); llama-lookup's n_draft is its default; sampled llama-speculative-simple: --spec-draft-sampling probabilistic at the n_max that was fastest greedy"
+        "order: our greedy runs (per prompt: plain, each strategy, plain again), llama-bench, our sampled runs, llama.cpp's per-prompt runs, llama-bench; load average at the start $load_start, at the end $(load); $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     )
     local drafter_notes=()
     if [ ${#drafter_labels[@]} -gt 0 ]; then
-        drafter_notes=(--drafter "perfect=$small itself, the model the target was scaled from: every draft is the target's own prediction up to quantization, an UPPER BOUND; greedy agreement with this target $(agreement "$model" "$small")"
-                       --drafter "realistic=$(basename "$realistic"): stories260K with noise $(json_field "$realistic.json" noise) (seed $drafter_seed) on its weights; greedy agreement $(json_field "$realistic.json" agreement) with stories260K and $(agreement "$model" "$realistic") with this target ($positions corpus positions)")
+        drafter_notes=(--drafter "perfect=$small itself, the model the target was scaled from: every draft is the target's own prediction up to quantization, an UPPER BOUND; greedy agreement with this target $(fmt3 "$(agreement "$model" "$small")")"
+                       --drafter "realistic=$(basename "$realistic"): stories260K with noise $(json_field "$realistic.json" noise) (seed $drafter_seed) on its weights; greedy agreement $(fmt3 "$(json_field "$realistic.json" agreement)") with stories260K and $(fmt3 "$(agreement "$model" "$realistic")") with this target ($positions corpus positions each)")
     fi
     local note_args=()
     for n in "${notes[@]}"; do note_args+=(--note "$n"); done

@@ -327,7 +327,7 @@ static std::string legend(const table_params & p) {
          "repetitions, no prompt). x our plain: median of "
          "per-prompt ratios to our plain decoding in the same run (both plain runs; plain-repeat: second run against "
          "first, the noise floor), 95% percentile bootstrap interval over prompts. x llama.cpp plain: median tokens/s "
-         "over llama-bench's. x best llama.cpp: median tokens/s over that of the fastest llama.cpp speculative row "
+         "over llama-bench's (the faster llama-bench row when there are several). x best llama.cpp: median tokens/s over that of the fastest llama.cpp speculative row "
          "on the same set and sampling with the same drafter (no drafter: llama-lookup). ! = drafted nothing, yet "
          "departs from 1 by more than the noise floor.\n";
     return s;
@@ -368,7 +368,7 @@ static int32_t run_table(const table_params & p, const std::vector<table_row> & 
 
     int32_t rc = 0;
     if (!p.markdown_path.empty()) {
-        std::string md = p.title.empty() ? "" : p.title + "\n\n";
+        std::string md = p.title.empty() ? "" : "### " + p.title + "\n\n";
         for (const std::string & n : p.notes) md += "- " + n + "\n";
         md += "\n|";
         for (const char * h : k_headers) md += std::string(" ") + h + " |";
