@@ -23,11 +23,18 @@ struct bench_run {
     int32_t n_accepted  = 0;
     int32_t n_aux       = 0; // lookahead window tokens evaluated
     double  t_decode_us = 0; // from the end of the prompt to the last token
+    double  t_gen_us    = 0; // from the first token to the last
     double  t_first_us  = 0; // from the start to the first token (time to first token)
     std::vector<llama_token> tokens;
     std::vector<float>       margins; // top-1 minus top-2 logit where each token was drawn
 
-    bench_sample sample() const { return {(double) n_generated, t_decode_us / 1e6}; }
+    // The speed measured: the tokens after the first over the time from the first to the last. The
+    // first token is drawn from the logits of the prompt's evaluation without a decode of its own;
+    // counting it would credit a token that cost nothing, which llama-bench's and llama.cpp's tools,
+    // whose timed decodes include every token's, do not.
+    bench_sample sample() const {
+        return n_generated > 1 ? bench_sample{(double) (n_generated - 1), t_gen_us / 1e6} : bench_sample{0, 0};
+    }
 };
 
 // Where a strategy's greedy output first differs from plain decoding's.

@@ -324,7 +324,8 @@ static std::string legend(const table_params & p) {
     std::string s;
     for (const auto & d : p.drafters) s += "drafter " + d.first + ": " + d.second + "\n";
     s += "tokens/s: median over prompts (our plain: both its runs of each prompt together; llama-bench: over its "
-         "repetitions, no prompt). x our plain: median of "
+         "repetitions, no prompt); ours count the tokens after the first over the time from the first token to the "
+         "last (the first comes free with the prompt's evaluation), llama.cpp's tools every token they time. x our plain: median of "
          "per-prompt ratios to our plain decoding in the same run (both plain runs; plain-repeat: second run against "
          "first, the noise floor), 95% percentile bootstrap interval over prompts. x llama.cpp plain: median tokens/s "
          "over llama-bench's (the faster llama-bench row when there are several). x best llama.cpp: median tokens/s over that of the fastest llama.cpp speculative row "

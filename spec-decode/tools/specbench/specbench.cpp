@@ -251,6 +251,7 @@ static bool run_one(sd_session * session, const std::vector<sd_model *> & drafts
     run.n_aux       = s.n_aux;
     run.t_first_us  = (double) s.t_first_us;
     run.t_decode_us = (double) (s.t_first_us - s.t_prompt_us + s.t_gen_us);
+    run.t_gen_us    = (double) s.t_gen_us;
     return true;
 }
 
