@@ -1,7 +1,7 @@
 // A cost-scaled model predicts exactly what the original does: stories260K widened to D=256 (with
 // wider FFN and extra layers, F32) gives the same greedy continuation for several prompts. Medusa
 // heads widened with it (--heads) give the original heads' logits for the padded hidden state, with
-// an own output projection and with the shared one.
+// an own output projection and with the shared one. --perturb makes a reproducible noisy copy.
 #include "spec-decode.h"
 #include "heads/sd-heads.h"
 #include "model/sd-model.h"
@@ -103,6 +103,51 @@ static void check_widened(sd_model * original, sd_model * scaled, const std::str
     sd_heads_free(a);
 }
 
+static bool same_bytes(const std::string & a, const std::string & b) {
+    FILE * fa = std::fopen(a.c_str(), "rb");
+    FILE * fb = std::fopen(b.c_str(), "rb");
+    bool same = fa != nullptr && fb != nullptr;
+    while (same) {
+        const int ca = std::fgetc(fa), cb = std::fgetc(fb);
+        same = ca == cb;
+        if (ca == EOF || cb == EOF) break;
+    }
+    if (fa != nullptr) std::fclose(fa);
+    if (fb != nullptr) std::fclose(fb);
+    return same;
+}
+
+// --perturb: the same seed gives the same file, another seed another one; the shape is kept, and
+// the noisy copy predicts differently somewhere (a drafter that is sometimes wrong).
+static void check_perturbed(sd_model * original, const std::string & original_path, const std::string & tmp) {
+    const std::string a = tmp + "-noisy-a.gguf", b = tmp + "-noisy-b.gguf", c = tmp + "-noisy-c.gguf";
+    const std::string perturb = std::string(LLAMASPEC_SCALE_MODEL) + " --input '" + original_path + "' --perturb 0.3";
+    CHECK(std::system((perturb + " --seed 3 --output '" + a + "' 2>/dev/null").c_str()) == 0);
+    CHECK(std::system((perturb + " --seed 3 --output '" + b + "' 2>/dev/null").c_str()) == 0);
+    CHECK(std::system((perturb + " --seed 4 --output '" + c + "' 2>/dev/null").c_str()) == 0);
+    CHECK(same_bytes(a, b));
+    CHECK(!same_bytes(a, c));
+    std::string error;
+    sd_model_params mparams = sd_model_default_params();
+    mparams.n_threads = 2;
+    sd_model * noisy = nullptr;
+    CHECK(sd_model_load(a.c_str(), mparams, &noisy, error) == SD_OK);
+    if (noisy != nullptr) {
+        CHECK(sd_model_get_info(noisy).n_params == sd_model_get_info(original).n_params);
+        CHECK(sd_model_vocab_compatible(original, noisy, error) == SD_OK);
+        bool differs = false;
+        for (const char * prompt : {"Once upon a time", "Tom and Sue went to the park."}) {
+            differs = differs || greedy(original, prompt, 64) != greedy(noisy, prompt, 64);
+        }
+        CHECK(differs);
+        sd_model_free(noisy);
+    }
+    // a call that changes nothing is refused
+    CHECK(std::system((std::string(LLAMASPEC_SCALE_MODEL) + " --input '" + original_path + "' --output '" + c +
+                       "x' 2>/dev/null").c_str()) != 0);
+    for (const std::string & p : {a, b, c}) std::remove(p.c_str());
+}
+
 int main() {
     const std::string original_path = sd_test_model_path();
     const std::string scaled_path = "/tmp/llamaspec-test-scaled-" + std::to_string(getpid()) + ".gguf";
@@ -167,6 +212,8 @@ int main() {
             std::fprintf(stderr, "greedy continuations differ for \"%s\"\n", prompt);
         }
     }
+
+    check_perturbed(original, original_path, tmp);
 
     // Bad arguments are refused with an error, not a crash.
     const std::string bad = std::string(LLAMASPEC_SCALE_MODEL) + " --input '" + original_path +

@@ -17,6 +17,11 @@
 // Only the public gguf.h / ggml.h API is used to read and write the files, and llama.h for the
 // optional quantization of the result.
 //
+// --perturb S adds noise to the input's weight matrices before anything else (each weight w of a
+// matrix whose root mean square is r becomes w + S * r * g, g standard normal, drawn from --seed):
+// a model that predicts like the input only most of the time, such as a realistic draft model for
+// the input or its scaled copies. Without --hidden, --ffn and --layers the shape is kept.
+//
 // Medusa heads made for the input (--heads) are widened the same way (--heads-output): the final
 // normed hidden state of the scaled model is the original's padded with zeros, so the heads' blocks
 // get their real weights in the leading block and zeros elsewhere (the extra dimensions stay zero
@@ -24,8 +29,9 @@
 // extra dimensions. A shared output stays shared: the scaled model's projection only adds random
 // columns that multiply those zeros.
 //
-// usage: scale-model --input IN.gguf --output OUT.gguf --hidden D --ffn F --layers L2
-//                    [--quantize q8_0|q4_0|f16] [--seed N] [--heads IN.gguf --heads-output OUT.gguf]
+// usage: scale-model --input IN.gguf --output OUT.gguf [--hidden D] [--ffn F] [--layers L2]
+//                    [--quantize q8_0|q4_0|f16] [--seed N] [--perturb S]
+//                    [--heads IN.gguf --heads-output OUT.gguf]
 
 #include "ggml.h"
 #include "gguf.h"
@@ -59,6 +65,7 @@ struct scale_params {
     int64_t     n_ff     = 0;
     int64_t     n_layer  = 0;
     uint64_t    seed     = 42;
+    double      perturb  = 0;   // noise added to the input's weight matrices, relative to their RMS
 };
 
 // the shape of a llama model, as far as the scaling cares
@@ -134,19 +141,22 @@ struct out_tensor {
 
 static void print_usage(const char * argv0) {
     fprintf(stderr,
-        "usage: %s --input IN.gguf --output OUT.gguf --hidden D --ffn F --layers L2\n"
-        "          [--quantize q8_0|q4_0|f16] [--seed N] [--heads IN.gguf --heads-output OUT.gguf]\n"
+        "usage: %s --input IN.gguf --output OUT.gguf [--hidden D] [--ffn F] [--layers L2]\n"
+        "          [--quantize q8_0|q4_0|f16] [--seed N] [--perturb S] [--heads IN.gguf --heads-output OUT.gguf]\n"
         "\n"
         "Builds a cost-scaled copy of a small llama GGUF model: hidden size D, FFN size F and L2\n"
         "layers, computing like a model of that size while predicting exactly like the input.\n"
+        "With --perturb, the input's weights get noise first (a model that predicts like it only\n"
+        "most of the time, e.g. a realistic draft model).\n"
         "\n"
         "  --input PATH     input llama model (F32, F16 or BF16 tensors)\n"
         "  --output PATH    output GGUF file\n"
-        "  --hidden D       new hidden size (>= n_embd, a multiple of head_dim * n_head/n_head_kv)\n"
-        "  --ffn F          new FFN size (>= feed_forward_length)\n"
-        "  --layers L2      new number of layers (>= block_count)\n"
+        "  --hidden D       new hidden size (>= n_embd, a multiple of head_dim * n_head/n_head_kv; default: n_embd)\n"
+        "  --ffn F          new FFN size (>= feed_forward_length; default: feed_forward_length)\n"
+        "  --layers L2      new number of layers (>= block_count; default: block_count)\n"
         "  --quantize TYPE  quantize the result with llama_model_quantize (q8_0, q4_0, f16)\n"
-        "  --seed N         seed for the random filler weights (default 42)\n"
+        "  --seed N         seed for the random filler weights and the noise (default 42)\n"
+        "  --perturb S      add S * RMS(matrix) * N(0,1) to every weight of the input's matrices (default 0: none)\n"
         "  --heads PATH     Medusa heads made for the input model, widened to match the output\n"
         "  --heads-output PATH  where the widened heads are written (they record the output's fingerprint)\n",
         argv0);
@@ -186,6 +196,13 @@ static bool parse_args(int argc, char ** argv, scale_params & params) {
             params.heads = val;
         } else if (arg == "--heads-output") {
             params.heads_output = val;
+        } else if (arg == "--perturb") {
+            char * end = nullptr;
+            params.perturb = strtod(val, &end);
+            if (end == val || *end != '\0' || !(params.perturb >= 0 && params.perturb <= 100)) {
+                fprintf(stderr, "error: --perturb: '%s' is not a number in [0, 100]\n", val);
+                return false;
+            }
         } else if (arg == "--hidden" || arg == "--ffn" || arg == "--layers" || arg == "--seed") {
             if (!parse_int(val, n) || n < 0) {
                 fprintf(stderr, "error: %s: '%s' is not a non-negative integer\n", arg.c_str(), val);
@@ -200,12 +217,20 @@ static bool parse_args(int argc, char ** argv, scale_params & params) {
             return false;
         }
     }
-    if (params.input.empty() || params.output.empty() || params.n_embd == 0 || params.n_ff == 0 || params.n_layer == 0) {
-        fprintf(stderr, "error: --input, --output, --hidden, --ffn and --layers are required\n");
+    if (params.input.empty() || params.output.empty()) {
+        fprintf(stderr, "error: --input and --output are required\n");
+        return false;
+    }
+    if (params.n_embd == 0 && params.n_ff == 0 && params.n_layer == 0 && params.perturb == 0 && params.quantize.empty()) {
+        fprintf(stderr, "error: nothing to do: give --hidden, --ffn, --layers, --perturb or --quantize\n");
         return false;
     }
     if (params.input == params.output) {
         fprintf(stderr, "error: --output must differ from --input\n");
+        return false;
+    }
+    if (!params.heads.empty() && params.perturb > 0) {
+        fprintf(stderr, "error: --heads and --perturb exclude each other: the heads were made for the unperturbed model\n");
         return false;
     }
     if (params.heads.empty() != params.heads_output.empty()) {
@@ -311,6 +336,25 @@ static uint64_t tensor_seed(uint64_t seed, const std::string & name) {
         h = (h ^ (uint8_t) c) * 0x100000001b3ULL;
     }
     return h ^ (seed * 0x9e3779b97f4a7c15ULL);
+}
+
+// standard normal (Box-Muller), from the same generator as the filler
+static double rand_normal(uint64_t & state) {
+    const double u1 = ((double) (splitmix64(state) >> 11) + 1.0) * (1.0 / 9007199254740993.0); // (0, 1]
+    const double u2 = (double) (splitmix64(state) >> 11) * (1.0 / 9007199254740992.0);
+    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+// w += scale * rms(w) * N(0, 1) for every element (--perturb)
+static void add_noise(std::vector<float> & w, double scale, uint64_t state) {
+    double sum_sq = 0;
+    for (float v : w) {
+        sum_sq += (double) v * v;
+    }
+    const double rms = w.empty() ? 0 : sqrt(sum_sq / (double) w.size());
+    for (float & v : w) {
+        v += (float) (scale * rms * rand_normal(state));
+    }
 }
 
 // reads tensor `id` of the input and converts it to F32
@@ -422,9 +466,9 @@ static bool read_dims(const gguf_context * ctx, const scale_params & params, mod
     const int64_t gqa_ratio = src.n_head / src.n_head_kv;
 
     dst           = src;
-    dst.n_embd    = params.n_embd;
-    dst.n_ff      = params.n_ff;
-    dst.n_layer   = params.n_layer;
+    dst.n_embd    = params.n_embd  > 0 ? params.n_embd  : src.n_embd;
+    dst.n_ff      = params.n_ff    > 0 ? params.n_ff    : src.n_ff;
+    dst.n_layer   = params.n_layer > 0 ? params.n_layer : src.n_layer;
 
     if (dst.n_embd < src.n_embd) {
         fprintf(stderr, "error: --hidden %" PRId64 " is smaller than the model's n_embd %" PRId64 "\n", dst.n_embd, src.n_embd);
@@ -539,10 +583,13 @@ static bool make_plan(const gguf_context * ctx, const model_dims & src, const mo
 
 // builds the F32 data of one output tensor: the input values in the leading block, filler elsewhere
 static bool make_tensor_data(FILE * fin, const gguf_context * ctx, const out_tensor & t, const model_dims & src,
-                             const model_dims & dst, uint64_t seed, std::vector<float> & out) {
+                             const model_dims & dst, uint64_t seed, double perturb, std::vector<float> & out) {
     std::vector<float> orig;
     if (t.src_id >= 0 && !read_tensor_f32(fin, ctx, t.src_id, orig)) {
         return false;
+    }
+    if (perturb > 0 && t.src_id >= 0 && t.rule->axes[1] != AXIS_NONE) {
+        add_noise(orig, perturb, tensor_seed(seed ^ 0x6e6f697365ULL, t.name)); // "noise": apart from the filler's
     }
 
     // rms over D dims of which only d are non-zero is rms_d * sqrt(d/D); the weights undo that.
@@ -581,7 +628,22 @@ static std::string scaled_suffix(const model_dims & dst) {
     return " (cost-scaled " + std::to_string(dst.n_embd) + "x" + std::to_string(dst.n_layer) + ")";
 }
 
-static bool set_metadata(gguf_context * out, const gguf_context * in, const model_dims & src, const model_dims & dst) {
+// what general.name gets: the new shape (when it changed) and the noise (when there is any)
+static std::string model_suffix(const model_dims & src, const model_dims & dst, const scale_params & params) {
+    std::string suffix;
+    if (dst.n_embd != src.n_embd || dst.n_ff != src.n_ff || dst.n_layer != src.n_layer) {
+        suffix = scaled_suffix(dst);
+    }
+    if (params.perturb > 0) {
+        char buf[96];
+        snprintf(buf, sizeof(buf), " (perturbed %g, seed %llu)", params.perturb, (unsigned long long) params.seed);
+        suffix += buf;
+    }
+    return suffix;
+}
+
+static bool set_metadata(gguf_context * out, const gguf_context * in, const model_dims & src, const model_dims & dst,
+                         const scale_params & params) {
     gguf_set_kv(out, in);
 
     // the tensor offsets are computed with gguf's own alignment; drop a copied alignment key so
@@ -609,7 +671,7 @@ static bool set_metadata(gguf_context * out, const gguf_context * in, const mode
     gguf_set_val_f32(out, "llama.attention.layer_norm_rms_epsilon",
                      (float) ((double) eps * (double) src.n_embd / (double) dst.n_embd));
 
-    const std::string suffix = scaled_suffix(dst);
+    const std::string suffix = model_suffix(src, dst, params);
     const int64_t name_id = gguf_find_key(in, "general.name");
     std::string name = "model";
     if (name_id >= 0 && gguf_get_kv_type(in, name_id) == GGUF_TYPE_STRING) {
@@ -624,7 +686,7 @@ static bool set_metadata(gguf_context * out, const gguf_context * in, const mode
 
 // writes the F32 model to `fname`: the header through gguf, then the tensor data one tensor at a time
 static bool write_model(const std::string & fname, FILE * fin, const gguf_context * in, const std::vector<out_tensor> & plan,
-                        const model_dims & src, const model_dims & dst, uint64_t seed) {
+                        const model_dims & src, const model_dims & dst, const scale_params & params) {
     bool ok = false;
     gguf_context * out = gguf_init_empty();
 
@@ -637,7 +699,7 @@ static bool write_model(const std::string & fname, FILE * fin, const gguf_contex
     FILE * fout = nullptr;
 
     do {
-        if (!out || !meta || !set_metadata(out, in, src, dst)) {
+        if (!out || !meta || !set_metadata(out, in, src, dst, params)) {
             break;
         }
 
@@ -677,7 +739,7 @@ static bool write_model(const std::string & fname, FILE * fin, const gguf_contex
 
         for (size_t i = 0; i < plan.size(); i++) {
             const out_tensor & t = plan[i];
-            if (!make_tensor_data(fin, in, t, src, dst, seed, data)) {
+            if (!make_tensor_data(fin, in, t, src, dst, params.seed, params.perturb, data)) {
                 bad = true;
                 break;
             }
@@ -835,7 +897,7 @@ int main(int argc, char ** argv) {
 
         // when quantizing, the F32 file is only an intermediate step next to the output
         const std::string f32_path = ftype == LLAMA_FTYPE_ALL_F32 ? params.output : params.output + ".f32.tmp";
-        if (!write_model(f32_path, fin, in, plan, src, dst, params.seed)) {
+        if (!write_model(f32_path, fin, in, plan, src, dst, params)) {
             break;
         }
 

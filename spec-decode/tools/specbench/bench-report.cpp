@@ -6,84 +6,120 @@
 #include <fstream>
 #include <sstream>
 
-static bench_stat stat_of(const std::vector<double> & values) {
-    bench_stat s;
-    if (values.empty()) return s;
-    for (double v : values) s.mean += v;
-    s.mean /= (double) values.size();
-    if (values.size() > 1) {
-        double var = 0;
-        for (double v : values) var += (v - s.mean) * (v - s.mean);
-        s.stddev = std::sqrt(var / (double) (values.size() - 1));
-    }
-    return s;
-}
+const char * const bench_plain_repeat = "plain-repeat";
 
-static const bench_result * plain_of(const bench_report & report, const std::string & set) {
+static const bench_result * find_result(const bench_report & report, const std::string & set, const std::string & strategy) {
     for (const bench_result & r : report.results) {
-        if (r.set == set && r.strategy == "plain") return &r;
+        if (r.set == set && r.strategy == strategy) return &r;
     }
     return nullptr;
 }
 
-bench_stat bench_speedup(const bench_report & report, const bench_result & result) {
-    const bench_result * plain = plain_of(report, result.set);
-    std::vector<double> ratios;
-    for (size_t i = 0; plain != nullptr && i < result.runs.size() && i < plain->runs.size(); i++) {
-        const double base = plain->runs[i].tokens_per_second();
-        if (base > 0) ratios.push_back(result.runs[i].tokens_per_second() / base);
+static std::vector<bench_sample> samples_of(const bench_result & result) {
+    std::vector<bench_sample> out;
+    for (const bench_run & r : result.runs) out.push_back(r.sample());
+    return out;
+}
+
+// Plain decoding of each prompt: its two runs together (their tokens over their seconds).
+static std::vector<bench_sample> plain_baseline(const bench_report & report, const std::string & set) {
+    const bench_result * first = find_result(report, set, "plain");
+    const bench_result * again = find_result(report, set, bench_plain_repeat);
+    std::vector<bench_sample> out;
+    for (size_t i = 0; first != nullptr && i < first->runs.size(); i++) {
+        bench_sample s = first->runs[i].sample();
+        if (again != nullptr && i < again->runs.size()) {
+            s.tokens += again->runs[i].sample().tokens;
+            s.seconds += again->runs[i].sample().seconds;
+        }
+        out.push_back(s);
     }
-    return stat_of(ratios);
+    return out;
 }
 
-bench_stat bench_tokens_per_second(const bench_result & result) {
-    std::vector<double> values;
-    for (const bench_run & r : result.runs) values.push_back(r.tokens_per_second());
-    return stat_of(values);
+static double noise_floor_of(const bench_report & report, const std::string & set) {
+    const bench_result * first = find_result(report, set, "plain");
+    const bench_result * again = find_result(report, set, bench_plain_repeat);
+    if (first == nullptr || again == nullptr) return NAN;
+    return bench_noise_floor(bench_ratio_of(samples_of(*again), samples_of(*first)));
 }
 
-struct bench_totals {
-    int64_t generated = 0, steps = 0, drafted = 0, accepted = 0, aux = 0;
-    std::vector<double> ttft_ms;
-};
-
-static bench_totals totals_of(const bench_result & result) {
-    bench_totals t;
+bench_summary bench_summarise(const bench_report & report, const bench_result & result) {
+    bench_summary s;
+    std::vector<double> ttft;
     for (const bench_run & r : result.runs) {
-        t.generated += r.n_generated;
-        t.steps     += r.n_steps;
-        t.drafted   += r.n_drafted;
-        t.accepted  += r.n_accepted;
-        t.aux       += r.n_aux;
-        t.ttft_ms.push_back(r.t_first_us / 1000.0);
+        s.generated += r.n_generated;
+        s.steps     += r.n_steps;
+        s.drafted   += r.n_drafted;
+        s.accepted  += r.n_accepted;
+        s.aux       += r.n_aux;
+        ttft.push_back(r.t_first_us / 1000.0);
     }
-    return t;
+    s.ttft_ms = bench_median(ttft);
+    s.noise_floor = noise_floor_of(report, result.set);
+    const std::vector<bench_sample> runs = samples_of(result);
+    if (result.strategy == "plain") {
+        s.tokens_per_second = bench_median_tokens_per_second(plain_baseline(report, result.set));
+        s.ratio = bench_ratio_of({}, {});
+        return s;
+    }
+    s.tokens_per_second = bench_median_tokens_per_second(runs);
+    if (result.strategy == bench_plain_repeat) {
+        const bench_result * first = find_result(report, result.set, "plain");
+        s.ratio = bench_ratio_of(runs, first != nullptr ? samples_of(*first) : std::vector<bench_sample>());
+        return s;
+    }
+    s.ratio = bench_ratio_of(runs, plain_baseline(report, result.set));
+    s.suspect = bench_suspect(s.drafted, s.ratio, s.noise_floor);
+    return s;
+}
+
+// "1.023 [0.981, 1.062]", or "-" without a ratio.
+static std::string interval_text(const bench_interval & v) {
+    if (!std::isfinite(v.value)) return "-";
+    char buf[64];
+    std::snprintf(buf, sizeof(buf), "%.3f [%.3f, %.3f]", v.value, v.lo, v.hi);
+    return buf;
 }
 
 void bench_print_table(const bench_report & report) {
-    std::printf("\nmodel: %s (%s, %.1fM parameters), %d threads, up to %d tokens per prompt, temperature %.2f\n",
-                report.model_path.c_str(), report.model_description.c_str(), report.model_params / 1e6,
-                report.threads, report.n_tokens, report.temperature);
-    if (!report.draft_model_path.empty()) std::printf("draft model: %s\n", report.draft_model_path.c_str());
-    std::printf("devices: %s\n", report.devices.c_str());
-    std::printf("decode cost at KV depth %d (time of one llama_decode, all logits), ratio to batch 1:\n  ",
-                report.cost_depth);
-    for (size_t i = 0; i < report.cost_batch.size(); i++) {
-        std::printf("b%d %.2f  ", report.cost_batch[i], report.cost_us[i] / report.cost_us[0]);
+    std::printf("\nmodel: %s (%s, %.1fM parameters), %d threads, up to %d tokens per prompt, flash attention %s, "
+                "KV %s\n", report.model_path.c_str(), report.model_description.c_str(), report.model_params / 1e6,
+                report.threads, report.n_tokens, report.flash_attn ? "on" : "off", report.kv_f32 ? "F32" : "F16");
+    if (report.temperature > 0) {
+        std::printf("sampling: temperature %.2f, top-k %d, top-p %.2f, min-p %.2f, seed %u (the same for every run)\n",
+                    report.temperature, report.top_k, report.top_p, report.min_p, report.seed);
+    } else {
+        std::printf("greedy (temperature 0)\n");
     }
-    std::printf("(batch 1: %.2f ms)\n\n", report.cost_us.empty() ? 0.0 : report.cost_us[0] / 1000.0);
-    std::printf("%-11s %-15s %7s %6s %7s %8s %7s %5s %16s %16s %9s %8s\n", "set", "strategy", "tokens", "steps",
-                "drafted", "accepted", "window", "tau", "tokens/s", "speedup", "ttft ms", "diverged");
+    for (const bench_drafter & d : report.drafters) {
+        std::printf("draft model '%s': %s\n", d.label.c_str(), d.path.c_str());
+    }
+    std::printf("devices: %s\n", report.devices.c_str());
+    if (report.cost_us.empty()) {
+        std::printf("decode cost: not measured\n\n");
+    } else {
+        std::printf("decode cost at KV depth %d (time of one llama_decode, all logits), ratio to batch 1:\n  ",
+                    report.cost_depth);
+        for (size_t i = 0; i < report.cost_batch.size(); i++) {
+            std::printf("b%d %.2f  ", report.cost_batch[i], report.cost_us[i] / report.cost_us[0]);
+        }
+        std::printf("(batch 1: %.2f ms)\n\n", report.cost_us[0] / 1000.0);
+    }
+    std::printf("%-11s %-17s %7s %6s %7s %8s %7s %5s %9s %-22s %-22s %8s %8s\n", "set", "strategy", "tokens", "steps",
+                "drafted", "accepted", "window", "tau", "tokens/s", "ratio: median [95%]", "ratio: sums [95%]",
+                "ttft ms", "diverged");
+    bool any_suspect = false;
     for (const bench_result & r : report.results) {
-        const bench_totals t = totals_of(r);
-        const bench_stat tps = bench_tokens_per_second(r);
-        const bench_stat sp = bench_speedup(report, r);
-        const bench_stat ttft = stat_of(t.ttft_ms);
-        std::printf("%-11s %-15s %7lld %6lld %7lld %8lld %7lld %5.2f %8.1f ± %5.1f %7.3f ± %5.3f %9.1f %8zu\n",
-                    r.set.c_str(), r.strategy.c_str(), (long long) t.generated, (long long) t.steps,
-                    (long long) t.drafted, (long long) t.accepted, (long long) t.aux,
-                    t.steps > 0 ? (double) t.generated / (double) t.steps : 0.0, tps.mean, tps.stddev, sp.mean,
-                    sp.stddev, ttft.mean, r.divergences.size());
+        const bench_summary s = bench_summarise(report, r);
+        any_suspect = any_suspect || s.suspect;
+        const std::string median = interval_text(s.ratio.median) + (s.suspect ? " !" : "");
+        const std::string diverged = report.temperature > 0 ? "-" : std::to_string(r.divergences.size());
+        std::printf("%-11s %-17s %7lld %6lld %7lld %8lld %7lld %5.2f %9.1f %-22s %-22s %8.1f %8s\n", r.set.c_str(),
+                    r.strategy.c_str(), (long long) s.generated, (long long) s.steps, (long long) s.drafted,
+                    (long long) s.accepted, (long long) s.aux,
+                    s.steps > 0 ? (double) s.generated / (double) s.steps : 0.0, s.tokens_per_second,
+                    median.c_str(), interval_text(s.ratio.sum).c_str(), s.ttft_ms, diverged.c_str());
     }
     for (const bench_result & r : report.results) {
         for (const bench_divergence & d : r.divergences) {
@@ -92,8 +128,21 @@ void bench_print_table(const bench_report & report) {
                         d.other_token, d.top2_gap);
         }
     }
-    std::printf("\ntau = generated tokens per step; window = lookahead guesses evaluated beside the drafts; tokens/s and speedup: mean ± standard deviation over prompts, "
-                "speedup relative to plain decoding of the same prompt in the same run\n");
+    std::printf("\nnoise floor (how far from 1 the median's interval of %s against plain reaches):", bench_plain_repeat);
+    for (const bench_prompt_set & set : report.sets) {
+        std::printf(" %s %.3f", set.name.c_str(), noise_floor_of(report, set.name));
+    }
+    std::printf("\ntau = generated tokens per step; window = lookahead guesses evaluated beside the drafts; tokens/s: "
+                "the tokens after the first over the time from the first token to the last (the first comes free with "
+                "the prompt's evaluation); tokens/s and ttft: median over prompts; ratio: tokens/s over plain decoding's on the same prompts in the same run "
+                "(plain runs before and after the strategies, both count; %s: its second run against its first), as "
+                "the median of per-prompt ratios and as the ratio of summed tokens over summed seconds, each with a "
+                "95%% percentile bootstrap interval over prompts (%d resamples)%s\n", bench_plain_repeat,
+                bench_bootstrap_resamples, report.temperature > 0 ? "; diverged: not checked when sampling" : "");
+    if (any_suspect) {
+        std::printf("! = drafted nothing, yet the median ratio departs from 1 by more than the noise floor: that "
+                    "difference is noise or overhead, not speculation\n");
+    }
 }
 
 static bool write_file(const std::string & path, const std::string & text, std::string & error) {
@@ -135,8 +184,8 @@ static std::string json_number(double v) {
     return buf;
 }
 
-// FNV-1a of a run's token ids: runs of two builds (or strategies) produced the same tokens when
-// their hashes are equal.
+// FNV-1a of a run's token ids (each as 4 little-endian bytes): runs of two builds (or strategies)
+// produced the same tokens when their hashes are equal.
 static std::string tokens_fnv(const std::vector<llama_token> & tokens) {
     uint64_t h = 0xcbf29ce484222325ULL;
     for (llama_token t : tokens) {
@@ -150,17 +199,54 @@ static std::string tokens_fnv(const std::vector<llama_token> & tokens) {
     return hex;
 }
 
+static std::string json_interval(const bench_interval & v) {
+    return "[" + json_number(v.lo) + ", " + json_number(v.hi) + "]";
+}
+
+// The drafter label of a "draft:LABEL" strategy (or of "draft": the first draft model); empty otherwise.
+static std::string drafter_of(const bench_report & report, const std::string & strategy) {
+    std::string base = strategy;
+    const std::string fixed = "-fixed";
+    if (base.size() > fixed.size() && base.compare(base.size() - fixed.size(), fixed.size(), fixed) == 0) {
+        base.resize(base.size() - fixed.size());
+    }
+    if (base.rfind("draft:", 0) == 0) return base.substr(6);
+    if (base == "draft" && !report.drafters.empty()) return report.drafters[0].label;
+    return "";
+}
+
 bool bench_write_json(const bench_report & report, const std::string & path, std::string & error) {
     std::ostringstream o;
     o << "{\n  \"model\": {\"path\": " << json_string(report.model_path)
       << ", \"description\": " << json_string(report.model_description)
       << ", \"parameters\": " << report.model_params << "},\n";
-    if (!report.draft_model_path.empty()) o << "  \"draft_model\": " << json_string(report.draft_model_path) << ",\n";
+    if (!report.drafters.empty()) {
+        o << "  \"draft_model\": " << json_string(report.drafters[0].path) << ",\n  \"draft_models\": [";
+        for (size_t i = 0; i < report.drafters.size(); i++) {
+            o << (i ? ", " : "") << "{\"label\": " << json_string(report.drafters[i].label)
+              << ", \"path\": " << json_string(report.drafters[i].path) << "}";
+        }
+        o << "],\n";
+    }
     o << "  \"threads\": " << report.threads << ", \"tokens_per_prompt\": " << report.n_tokens
-      << ", \"temperature\": " << json_number(report.temperature) << ",\n";
+      << ", \"ctx\": " << report.n_ctx << ", \"flash_attn\": " << (report.flash_attn ? "true" : "false")
+      << ", \"kv\": " << (report.kv_f32 ? "\"f32\"" : "\"f16\"") << ",\n";
+    o << "  \"temperature\": " << json_number(report.temperature) << ", \"seed\": " << report.seed
+      << ", \"sampler\": {\"top_k\": " << report.top_k << ", \"top_p\": " << json_number(report.top_p)
+      << ", \"min_p\": " << json_number(report.min_p) << "},\n";
     o << "  \"system_info\": " << json_string(report.system_info) << ", \"devices\": " << json_string(report.devices)
       << ", \"date\": " << json_string(report.date)
       << ",\n";
+    o << "  \"statistics\": " << json_string(
+             "tokens_per_second: the tokens after the first over the time from the first token to the last (gen_ms; the "
+             "first token comes free with the prompt's evaluation); tokens_per_second and ttft_ms: median over prompts; "
+             "speedup: tokens/s over plain decoding's on the same "
+             "prompts in the same run (plain runs before and after the strategies, both count; " +
+             std::string(bench_plain_repeat) + ": its second run against its first, the noise floor), as the median of "
+             "per-prompt ratios and as the ratio of summed tokens over summed seconds, with 95% percentile bootstrap "
+             "intervals over prompts (" + std::to_string(bench_bootstrap_resamples) + " resamples); noise_floor: how "
+             "far from 1 the plain-repeat median's interval reaches; suspect: drafted nothing, yet the median "
+             "departs from 1 by more than the noise floor") << ",\n";
     o << "  \"decode_cost\": {\"kv_depth\": " << report.cost_depth << ", \"points\": [";
     for (size_t i = 0; i < report.cost_batch.size(); i++) {
         o << (i ? ", " : "") << "{\"batch\": " << report.cost_batch[i] << ", \"us\": " << json_number(report.cost_us[i])
@@ -179,30 +265,42 @@ bool bench_write_json(const bench_report & report, const std::string & path, std
     o << "\n  ],\n  \"results\": [";
     for (size_t i = 0; i < report.results.size(); i++) {
         const bench_result & r = report.results[i];
-        const bench_totals t = totals_of(r);
-        const bench_stat tps = bench_tokens_per_second(r);
-        const bench_stat sp = bench_speedup(report, r);
-        const bench_stat ttft = stat_of(t.ttft_ms);
-        o << (i ? "," : "") << "\n    {\"set\": " << json_string(r.set) << ", \"strategy\": " << json_string(r.strategy)
-          << ", \"generated\": " << t.generated << ", \"steps\": " << t.steps << ", \"drafted\": " << t.drafted
-          << ", \"accepted\": " << t.accepted
-          << ", \"tau\": " << json_number(t.steps > 0 ? (double) t.generated / (double) t.steps : 0)
-          << ", \"tokens_per_second\": {\"mean\": " << json_number(tps.mean) << ", \"stddev\": " << json_number(tps.stddev)
-          << "}, \"speedup\": {\"mean\": " << json_number(sp.mean) << ", \"stddev\": " << json_number(sp.stddev)
-          << "}, \"ttft_ms\": {\"mean\": " << json_number(ttft.mean) << ", \"stddev\": " << json_number(ttft.stddev)
-          << "},\n     \"divergences\": [";
-        for (size_t j = 0; j < r.divergences.size(); j++) {
-            const bench_divergence & d = r.divergences[j];
-            o << (j ? ", " : "") << "{\"prompt\": " << d.prompt << ", \"position\": " << d.position
-              << ", \"plain_token\": " << d.plain_token << ", \"token\": " << d.other_token
-              << ", \"top2_gap\": " << json_number(d.top2_gap) << "}";
+        const bench_summary s = bench_summarise(report, r);
+        const std::string drafter = drafter_of(report, r.strategy);
+        o << (i ? "," : "") << "\n    {\"set\": " << json_string(r.set) << ", \"strategy\": " << json_string(r.strategy);
+        if (!drafter.empty()) o << ", \"drafter\": " << json_string(drafter);
+        o << ", \"generated\": " << s.generated << ", \"steps\": " << s.steps << ", \"drafted\": " << s.drafted
+          << ", \"accepted\": " << s.accepted << ", \"window\": " << s.aux
+          << ", \"tau\": " << json_number(s.steps > 0 ? (double) s.generated / (double) s.steps : 0)
+          << ",\n     \"tokens_per_second\": {\"median\": " << json_number(s.tokens_per_second) << "}";
+        if (s.ratio.n > 0) {
+            o << ", \"speedup\": {\"against\": "
+              << json_string(r.strategy == bench_plain_repeat ? "the first plain run" : "plain, both runs")
+              << ", \"prompts\": " << s.ratio.n << ", \"median\": " << json_number(s.ratio.median.value)
+              << ", \"median_interval\": " << json_interval(s.ratio.median) << ", \"sum_ratio\": "
+              << json_number(s.ratio.sum.value) << ", \"sum_ratio_interval\": " << json_interval(s.ratio.sum) << "}";
         }
-        o << "],\n     \"per_prompt\": [";
+        o << ", \"noise_floor\": " << json_number(s.noise_floor) << ", \"suspect\": " << (s.suspect ? "true" : "false")
+          << ", \"ttft_ms\": {\"median\": " << json_number(s.ttft_ms) << "},\n     \"divergences\": ";
+        if (report.temperature > 0) {
+            o << "null";
+        } else {
+            o << "[";
+            for (size_t j = 0; j < r.divergences.size(); j++) {
+                const bench_divergence & d = r.divergences[j];
+                o << (j ? ", " : "") << "{\"prompt\": " << d.prompt << ", \"position\": " << d.position
+                  << ", \"plain_token\": " << d.plain_token << ", \"token\": " << d.other_token
+                  << ", \"top2_gap\": " << json_number(d.top2_gap) << "}";
+            }
+            o << "]";
+        }
+        o << ",\n     \"per_prompt\": [";
         for (size_t j = 0; j < r.runs.size(); j++) {
             const bench_run & run = r.runs[j];
             o << (j ? ", " : "") << "{\"prompt_tokens\": " << run.n_prompt << ", \"generated\": " << run.n_generated
               << ", \"steps\": " << run.n_steps << ", \"drafted\": " << run.n_drafted << ", \"accepted\": "
-              << run.n_accepted << ", \"window\": " << run.n_aux << ", \"decode_ms\": " << json_number(run.t_decode_us / 1000.0) << ", \"ttft_ms\": "
+              << run.n_accepted << ", \"window\": " << run.n_aux << ", \"decode_ms\": " << json_number(run.t_decode_us / 1000.0)
+              << ", \"gen_ms\": " << json_number(run.t_gen_us / 1000.0) << ", \"ttft_ms\": "
               << json_number(run.t_first_us / 1000.0) << ", \"tokens_fnv\": \"" << tokens_fnv(run.tokens) << "\"}";
         }
         o << "]}";
@@ -211,7 +309,26 @@ bool bench_write_json(const bench_report & report, const std::string & path, std
     return write_file(path, o.str(), error);
 }
 
-// Two panels: speedup per strategy and prompt set (bars with ±1 standard deviation), and the decode
+bool bench_write_runs(const bench_report & report, const std::string & path, std::string & error) {
+    std::ostringstream o;
+    o << "tool\tconfig\tdrafter\ttemperature\tset\tprompt\ttokens\tseconds\tdrafted\taccepted\n";
+    for (const bench_result & r : report.results) {
+        const std::string drafter = drafter_of(report, r.strategy);
+        for (size_t i = 0; i < r.runs.size(); i++) {
+            const bench_run & run = r.runs[i];
+            char line[512];
+            const bench_sample s = run.sample();
+            std::snprintf(line, sizeof(line), "llamaspec\t%s\t%s\t%g\t%s\t%zu\t%.0f\t%.6f\t%d\t%d\n", r.strategy.c_str(),
+                          drafter.empty() ? "-" : drafter.c_str(), report.temperature, r.set.c_str(), i, s.tokens,
+                          s.seconds, run.n_drafted, run.n_accepted);
+            o << line;
+        }
+    }
+    return write_file(path, o.str(), error);
+}
+
+// Two panels: speedup per strategy and prompt set (bars at the median of per-prompt ratios, whiskers
+// at its 95 % interval; plain decoding itself has no bar, its repeat shows the noise), and the decode
 // cost curve (ratio to batch 1 against batch size, log-log, with the "free" and "linear" lines).
 bool bench_write_svg(const bench_report & report, const std::string & path, std::string & error) {
     const int W = 960, H = 420, pad = 60, panel_w = (W - 3 * pad) / 2, panel_h = H - 2 * pad - 20;
@@ -219,17 +336,22 @@ bool bench_write_svg(const bench_report & report, const std::string & path, std:
     o << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W << "\" height=\"" << H
       << "\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
     o << "<text x=\"" << pad << "\" y=\"22\" font-size=\"14\">specbench: " << report.model_description << ", "
-      << report.threads << " threads</text>\n";
+      << report.threads << " threads, " << (report.temperature > 0 ? "temperature " + json_number(report.temperature) : "greedy")
+      << "</text>\n";
 
     // panel 1: speedup bars
+    std::vector<std::pair<const bench_result *, bench_summary>> bars;
+    for (const bench_result & r : report.results) {
+        const bench_summary s = bench_summarise(report, r);
+        if (s.ratio.n > 0) bars.push_back({&r, s});
+    }
     const int x0 = pad, y0 = pad + 20;
     double y_max = 1.5;
-    for (const bench_result & r : report.results) {
-        const bench_stat s = bench_speedup(report, r);
-        y_max = std::max(y_max, s.mean + s.stddev + 0.1);
+    for (const auto & bar : bars) {
+        if (std::isfinite(bar.second.ratio.median.hi)) y_max = std::max(y_max, bar.second.ratio.median.hi + 0.1);
     }
     auto ys = [&](double v) { return y0 + panel_h - v / y_max * panel_h; };
-    o << "<text x=\"" << x0 << "\" y=\"" << y0 - 8 << "\">speedup over plain decoding (mean ± sd over prompts)</text>\n";
+    o << "<text x=\"" << x0 << "\" y=\"" << y0 - 8 << "\">speedup over plain decoding (median over prompts, 95% interval)</text>\n";
     o << "<line x1=\"" << x0 << "\" y1=\"" << ys(0) << "\" x2=\"" << x0 + panel_w << "\" y2=\"" << ys(0)
       << "\" stroke=\"black\"/>\n<line x1=\"" << x0 << "\" y1=\"" << y0 << "\" x2=\"" << x0 << "\" y2=\"" << ys(0)
       << "\" stroke=\"black\"/>\n";
@@ -238,27 +360,29 @@ bool bench_write_svg(const bench_report & report, const std::string & path, std:
     }
     o << "<line x1=\"" << x0 << "\" y1=\"" << ys(1) << "\" x2=\"" << x0 + panel_w << "\" y2=\"" << ys(1)
       << "\" stroke=\"gray\" stroke-dasharray=\"4 3\"/>\n";
-    const size_t n = std::max<size_t>(1, report.results.size());
+    const size_t n = std::max<size_t>(1, bars.size());
     const double slot = (double) panel_w / (double) n;
     const char * colors[] = {"#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1"};
     std::vector<std::string> strategies; // one colour per strategy, the same in every prompt set
-    for (const bench_result & r : report.results) {
-        if (std::find(strategies.begin(), strategies.end(), r.strategy) == strategies.end()) {
-            strategies.push_back(r.strategy);
+    for (const auto & bar : bars) {
+        if (std::find(strategies.begin(), strategies.end(), bar.first->strategy) == strategies.end()) {
+            strategies.push_back(bar.first->strategy);
         }
     }
-    for (size_t i = 0; i < report.results.size(); i++) {
-        const bench_result & r = report.results[i];
+    for (size_t i = 0; i < bars.size(); i++) {
+        const bench_result & r = *bars[i].first;
+        const bench_interval & m = bars[i].second.ratio.median;
+        if (!std::isfinite(m.value)) continue;
         const size_t color = (size_t) (std::find(strategies.begin(), strategies.end(), r.strategy) - strategies.begin());
-        const bench_stat s = bench_speedup(report, r);
         const double bx = x0 + slot * (double) i + slot * 0.15, bw = slot * 0.7;
-        o << "<rect x=\"" << bx << "\" y=\"" << ys(s.mean) << "\" width=\"" << bw << "\" height=\""
-          << ys(0) - ys(s.mean) << "\" fill=\"" << colors[color % 7] << "\"/>\n";
+        o << "<rect x=\"" << bx << "\" y=\"" << ys(m.value) << "\" width=\"" << bw << "\" height=\""
+          << ys(0) - ys(m.value) << "\" fill=\"" << (r.strategy == bench_plain_repeat ? "#bab0ac" : colors[color % 7])
+          << "\"/>\n";
         const double cx = bx + bw / 2;
-        o << "<line x1=\"" << cx << "\" y1=\"" << ys(s.mean - s.stddev) << "\" x2=\"" << cx << "\" y2=\""
-          << ys(s.mean + s.stddev) << "\" stroke=\"black\"/>\n";
-        o << "<text x=\"" << cx << "\" y=\"" << ys(s.mean + s.stddev) - 4 << "\" text-anchor=\"middle\">"
-          << json_number(std::round(s.mean * 100) / 100) << "</text>\n";
+        o << "<line x1=\"" << cx << "\" y1=\"" << ys(m.lo) << "\" x2=\"" << cx << "\" y2=\"" << ys(m.hi)
+          << "\" stroke=\"black\"/>\n";
+        o << "<text x=\"" << cx << "\" y=\"" << ys(m.hi) - 4 << "\" text-anchor=\"middle\">"
+          << json_number(std::round(m.value * 100) / 100) << (bars[i].second.suspect ? " !" : "") << "</text>\n";
         o << "<text x=\"" << cx << "\" y=\"" << ys(0) + 14 << "\" text-anchor=\"middle\" font-size=\"10\">"
           << r.strategy << "</text>\n";
         o << "<text x=\"" << cx << "\" y=\"" << ys(0) + 27 << "\" text-anchor=\"middle\" font-size=\"9\" fill=\"gray\">"

@@ -1,19 +1,24 @@
 // specbench: measures speculative decoding strategies against plain decoding in one run, on one
-// model, over prompt sets drawn from a corpus. Prints a table and writes JSON and an SVG chart.
+// model, over prompt sets drawn from a corpus. Prints a table and writes JSON, an SVG chart, one line
+// per run (--runs, for bench-table) and the prompts as text files (--prompt-files, for other tools).
 //
 //   llamaspec-specbench --model FILE --corpus FILE [--strategies plain,...] [--prompts 20] [--tokens 128]
 //                       [--threads 2] [--ctx 2048] [--json FILE] [--svg FILE] [--sets stories,repetitive]
-//                       [--draft-model FILE]
+//                       [--temperature 0] [--seed 42] [--draft-model [LABEL=]FILE]...
 //
-// Strategies run side by side: for each prompt every strategy generates in turn, so all of them see
-// the same machine load. With temperature 0 every strategy's output must equal plain decoding's;
-// any divergence is reported with plain decoding's top-2 logit gap at that position.
+// Strategies run side by side: for each prompt plain decoding runs first, then every strategy, then
+// plain decoding again, so all of them see the same machine load and the two plain runs measure the
+// noise. With temperature 0 every strategy's output must equal plain decoding's; any divergence is
+// reported with plain decoding's top-2 logit gap at that position. With a temperature every run of a
+// prompt starts from the same seed.
 #include "bench-prompts.h"
 #include "bench-report.h"
 #include "spec-decode.h"
 #include "ggml-backend.h"
 
 #include <algorithm>
+#include <cctype>
+#include <climits>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -23,10 +28,12 @@
 
 struct bench_params {
     std::string model;
-    std::string draft_model; // for the draft strategies
+    std::vector<bench_drafter> drafters; // for the draft strategies ("draft" is the first)
     std::string corpus;
     std::string json_path;
     std::string svg_path;
+    std::string runs_path;
+    std::string prompt_dir;
     std::vector<std::string> strategies = {"plain"};
     std::vector<std::string> sets = {"stories", "repetitive"};
     int32_t n_prompts  = 20;
@@ -36,7 +43,9 @@ struct bench_params {
     int32_t n_ctx      = 2048;
     int32_t cost_depth = 256;
     bool    kv_f32     = false;
-    bool    flash_attn = false;
+    bool    flash_attn = sd_session_default_params().flash_attn; // as our sessions use it
+    float   temperature = 0.0f;
+    uint32_t seed      = 42;
     int32_t lookahead[3] = {8, 4, 8}; // w, n, g
     std::string heads_path;           // Medusa heads (strategies medusa, medusa-static)
     const sd_heads * heads = nullptr;
@@ -56,9 +65,13 @@ static void usage() {
     std::fprintf(stderr,
         "usage: llamaspec-specbench --model FILE --corpus FILE [--strategies plain] [--sets stories,repetitive]\n"
         "                           [--prompts 20] [--tokens 128] [--threads 2] [--ctx 2048] [--kv f16|f32] [--flash-attn on|off] [--json FILE] [--svg FILE]\n"
-        "                           [--lookahead W,N,G] [--heads MEDUSA.gguf] [--draft-model FILE]\n"
+        "                           [--lookahead W,N,G] [--heads MEDUSA.gguf] [--draft-model [LABEL=]FILE]...\n"
+        "                           [--temperature 0] [--seed 42] [--runs FILE] [--prompt-files DIR] [--cost-depth 256 (0: no cost curve)]\n"
         "strategies: plain, lookup, recycling, lookahead, auto, medusa, medusa-static (need --heads),\n"
-        "            draft (needs --draft-model); add -fixed to turn the budget off (lookup-fixed, ...)\n");
+        "            draft (the first --draft-model), draft:LABEL (the one labelled LABEL);\n"
+        "            add -fixed to turn the budget off (lookup-fixed, draft:LABEL-fixed, ...)\n"
+        "--flash-attn defaults to what the engine's sessions use (now %s)\n",
+        sd_session_default_params().flash_attn ? "on" : "off");
 }
 
 static bool parse_int(const char * s, int32_t lo, int32_t hi, int32_t & out) {
@@ -69,14 +82,34 @@ static bool parse_int(const char * s, int32_t lo, int32_t hi, int32_t & out) {
     return true;
 }
 
-// Strategy names: plain, lookup, recycling, lookahead, auto, draft; a "-fixed" suffix turns the hardware-aware budget
-// off (every proposed node up to the maximum is evaluated).
-static bool strategy_params(const std::string & name, sd_speculation_params & spec) {
+static bool parse_float(const char * s, float lo, float hi, float & out) {
+    char * end = nullptr;
+    const double v = std::strtod(s, &end);
+    if (end == s || *end != '\0' || !(v >= lo && v <= hi)) return false;
+    out = (float) v;
+    return true;
+}
+
+// Strategy names: plain, lookup, recycling, lookahead, auto, medusa, medusa-static, draft,
+// draft:LABEL; a "-fixed" suffix turns the hardware-aware budget off (every proposed node up to the
+// maximum is evaluated). drafter is the index of the draft model in p.drafters (-1 when none is used,
+// or when LABEL names none).
+static bool strategy_params(const std::string & name, const bench_params & p, sd_speculation_params & spec,
+                            int32_t & drafter) {
     std::string base = name;
     const std::string fixed = "-fixed";
     if (base.size() > fixed.size() && base.compare(base.size() - fixed.size(), fixed.size(), fixed) == 0) {
         base.resize(base.size() - fixed.size());
         spec.adaptive = false;
+    }
+    drafter = -1;
+    if (base.rfind("draft:", 0) == 0) {
+        for (size_t i = 0; i < p.drafters.size(); i++) {
+            if (p.drafters[i].label == base.substr(6)) drafter = (int32_t) i;
+        }
+        base = "draft";
+    } else if (base == "draft" && !p.drafters.empty()) {
+        drafter = 0;
     }
     if (base == "plain") {
         spec.type = SD_SPEC_NONE;
@@ -89,6 +122,29 @@ static bool strategy_params(const std::string & name, sd_speculation_params & sp
     return !(spec.type == SD_SPEC_NONE && !spec.adaptive);
 }
 
+// "LABEL=FILE" (LABEL of letters, digits, '-' and '_') or just "FILE", labelled "draft", "draft2", ...
+static bool parse_drafter(const std::string & v, bench_params & p) {
+    bench_drafter d;
+    const size_t eq = v.find('=');
+    const std::string label = eq == std::string::npos ? "" : v.substr(0, eq);
+    bool is_label = !label.empty();
+    for (char c : label) {
+        if (!std::isalnum((unsigned char) c) && c != '-' && c != '_') is_label = false;
+    }
+    if (is_label) {
+        d.label = label;
+        d.path = v.substr(eq + 1);
+    } else {
+        d.label = p.drafters.empty() ? "draft" : "draft" + std::to_string(p.drafters.size() + 1);
+        d.path = v;
+    }
+    for (const bench_drafter & other : p.drafters) {
+        if (other.label == d.label) return false;
+    }
+    p.drafters.push_back(d);
+    return !d.path.empty();
+}
+
 static bool parse_args(int argc, char ** argv, bench_params & p) {
     for (int i = 1; i < argc; i++) {
         const std::string a = argv[i];
@@ -99,9 +155,11 @@ static bool parse_args(int argc, char ** argv, bench_params & p) {
         const char * v = argv[++i];
         bool ok = true;
         if      (a == "--model")      p.model = v;
-        else if (a == "--draft-model") p.draft_model = v;
+        else if (a == "--draft-model") ok = parse_drafter(v, p);
         else if (a == "--corpus")     p.corpus = v;
         else if (a == "--json")       p.json_path = v;
+        else if (a == "--runs")       p.runs_path = v;
+        else if (a == "--prompt-files") p.prompt_dir = v;
         else if (a == "--heads")      p.heads_path = v;
         else if (a == "--svg")        p.svg_path = v;
         else if (a == "--strategies") p.strategies = split(v, ',');
@@ -111,7 +169,13 @@ static bool parse_args(int argc, char ** argv, bench_params & p) {
         else if (a == "--tokens")     ok = parse_int(v, 1, 1 << 20, p.n_tokens);
         else if (a == "--threads")    ok = parse_int(v, 1, 512, p.threads);
         else if (a == "--ctx")        ok = parse_int(v, 64, 1 << 24, p.n_ctx);
-        else if (a == "--cost-depth") ok = parse_int(v, 1, 1 << 24, p.cost_depth);
+        else if (a == "--cost-depth") ok = parse_int(v, 0, 1 << 24, p.cost_depth); // 0: not measured
+        else if (a == "--temperature") ok = parse_float(v, 0.0f, 100.0f, p.temperature);
+        else if (a == "--seed") {
+            int32_t seed = 0;
+            ok = parse_int(v, 0, INT32_MAX, seed);
+            p.seed = (uint32_t) seed;
+        }
         else if (a == "--flash-attn") { p.flash_attn = std::string(v) == "on"; ok = p.flash_attn || std::string(v) == "off"; }
         else if (a == "--lookahead") {
             const std::vector<std::string> wng = split(v, ',');
@@ -132,36 +196,40 @@ static bool parse_args(int argc, char ** argv, bench_params & p) {
         std::fprintf(stderr, "error: --model and --corpus are required\n");
         return false;
     }
+    std::vector<std::string> strategies;
     for (const std::string & s : p.strategies) {
         sd_speculation_params spec = sd_speculation_default_params();
-        if (!strategy_params(s, spec)) {
+        int32_t drafter = -1;
+        if (s == bench_plain_repeat || !strategy_params(s, p, spec, drafter)) {
             std::fprintf(stderr, "error: unknown strategy '%s'\n", s.c_str());
             return false;
         }
-        if (spec.type == SD_SPEC_DRAFT_MODEL && p.draft_model.empty()) {
-            std::fprintf(stderr, "error: strategy '%s' needs --draft-model\n", s.c_str());
+        if (spec.type == SD_SPEC_DRAFT_MODEL && drafter < 0) {
+            std::fprintf(stderr, "error: strategy '%s' needs %s\n", s.c_str(),
+                         s.rfind("draft:", 0) == 0 ? "a --draft-model with that label" : "--draft-model");
             return false;
         }
+        if (s != "plain") strategies.push_back(s); // plain decoding runs first and last anyway
     }
-    if (std::find(p.strategies.begin(), p.strategies.end(), "plain") == p.strategies.end()) {
-        p.strategies.insert(p.strategies.begin(), "plain"); // the baseline is always measured
-    }
+    p.strategies = strategies;
     return true;
 }
 
-// Generates one prompt with one strategy (temperature 0).
-static bool run_one(sd_session * session, sd_model * draft, const std::vector<llama_token> & prompt,
+// Generates one prompt with one strategy.
+static bool run_one(sd_session * session, const std::vector<sd_model *> & drafts, const std::vector<llama_token> & prompt,
                     const std::string & strategy, const bench_params & p, int32_t n_tokens, bench_run & run,
                     std::string & error) {
     sd_generation_params params = sd_generation_default_params();
-    strategy_params(strategy, params.spec);
-    params.spec.draft.model = draft;
+    int32_t drafter = -1;
+    strategy_params(strategy == bench_plain_repeat ? "plain" : strategy, p, params.spec, drafter);
+    params.spec.draft.model = drafter >= 0 ? drafts[(size_t) drafter] : nullptr;
     params.spec.lookahead.w = p.lookahead[0];
     params.spec.lookahead.n = p.lookahead[1];
     params.spec.lookahead.g = p.lookahead[2];
     params.spec.medusa.heads = p.heads;
     params.record_margins = true;
-    params.temperature = 0.0f;
+    params.temperature = p.temperature;
+    params.seed        = p.seed;
     params.max_tokens  = n_tokens;
     sd_session_reset(session); // every strategy evaluates the whole prompt, as a fresh request would
     if (sd_generation_begin(session, prompt, params, error) != SD_OK) return false;
@@ -183,6 +251,26 @@ static bool run_one(sd_session * session, sd_model * draft, const std::vector<ll
     run.n_aux       = s.n_aux;
     run.t_first_us  = (double) s.t_first_us;
     run.t_decode_us = (double) (s.t_first_us - s.t_prompt_us + s.t_gen_us);
+    run.t_gen_us    = (double) s.t_gen_us;
+    return true;
+}
+
+// Writes each prompt to DIR/SET-NNN.txt exactly (no newline added), for tools that read a prompt
+// from a file (llama.cpp's -f).
+static bool write_prompt_files(const std::string & dir, const std::vector<bench_prompt_set> & sets, std::string & error) {
+    for (const bench_prompt_set & set : sets) {
+        for (size_t i = 0; i < set.prompts.size(); i++) {
+            char name[64];
+            std::snprintf(name, sizeof(name), "/%s-%03zu.txt", set.name.c_str(), i);
+            FILE * f = std::fopen((dir + name).c_str(), "wb");
+            const bool ok = f != nullptr && std::fwrite(set.prompts[i].data(), 1, set.prompts[i].size(), f) ==
+                                                set.prompts[i].size();
+            if (f == nullptr || std::fclose(f) != 0 || !ok) {
+                error = "cannot write " + dir + name;
+                return false;
+            }
+        }
+    }
     return true;
 }
 
@@ -230,34 +318,54 @@ int main(int argc, char ** argv) {
             return 2;
         }
     }
-    sd_model * draft = nullptr;
-    if (!p.draft_model.empty()) {
-        if (sd_model_load(p.draft_model.c_str(), mparams, &draft, error) != SD_OK ||
+    int rc = 0;
+    std::vector<sd_model *> drafts;
+    for (const bench_drafter & d : p.drafters) {
+        sd_model * draft = nullptr;
+        if (sd_model_load(d.path.c_str(), mparams, &draft, error) != SD_OK ||
             sd_model_vocab_compatible(model, draft, error) != SD_OK) {
-            std::fprintf(stderr, "error: %s\n", error.c_str());
+            std::fprintf(stderr, "error: draft model '%s': %s\n", d.label.c_str(), error.c_str());
             sd_model_free(draft);
-            sd_model_free(model);
-            return 1;
+            rc = 1;
+            break;
         }
+        drafts.push_back(draft);
     }
     sd_session_params sparams = sd_session_default_params();
     sparams.n_ctx = (uint32_t) p.n_ctx;
     sparams.kv_f32 = p.kv_f32;
     sparams.flash_attn = p.flash_attn;
     sd_session * session = nullptr;
-    if (sd_session_init(model, sparams, &session, error) != SD_OK) {
+    if (rc == 0 && sd_session_init(model, sparams, &session, error) != SD_OK) {
         std::fprintf(stderr, "error: %s\n", error.c_str());
-        sd_model_free(draft);
-        sd_model_free(model);
-        return 1;
+        rc = 1;
     }
+    if (rc == 0 && !p.prompt_dir.empty() && !write_prompt_files(p.prompt_dir, report.sets, error)) {
+        std::fprintf(stderr, "error: %s\n", error.c_str());
+        rc = 1;
+    }
+    if (rc != 0) {
+        for (sd_model * d : drafts) sd_model_free(d);
+        sd_heads_free(heads);
+        sd_model_free(model);
+        return rc;
+    }
+    const sd_generation_params defaults = sd_generation_default_params();
     const sd_model_info info = sd_model_get_info(model);
     report.model_path        = p.model;
     report.model_description = info.description;
     report.model_params      = info.n_params;
-    report.draft_model_path  = p.draft_model;
+    report.drafters          = p.drafters;
     report.threads           = p.threads;
     report.n_tokens          = p.n_tokens;
+    report.n_ctx             = (int32_t) sd_session_n_ctx(session);
+    report.flash_attn        = p.flash_attn;
+    report.kv_f32            = p.kv_f32;
+    report.temperature       = p.temperature;
+    report.top_k             = defaults.top_k;
+    report.top_p             = defaults.top_p;
+    report.min_p             = defaults.min_p;
+    report.seed              = p.seed;
     report.system_info       = llama_print_system_info();
     for (size_t i = 0; i < ggml_backend_dev_count(); i++) {
         ggml_backend_dev_t dev = ggml_backend_dev_get(i);
@@ -269,19 +377,23 @@ int main(int argc, char ** argv) {
     std::strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
     report.date = date;
 
-    // The device's decode cost curve.
+    // The device's decode cost curve (--cost-depth 0: not measured).
     report.cost_depth = std::min(p.cost_depth, p.n_ctx - 64);
-    report.cost_batch = {1, 2, 4, 8, 16, 32, 64};
-    std::fprintf(stderr, "measuring the decode cost curve at depth %d ...\n", report.cost_depth);
-    if (sd_session_measure_decode_cost(session, report.cost_batch, report.cost_depth, 5, report.cost_us, error) != SD_OK) {
+    if (report.cost_depth > 0) report.cost_batch = {1, 2, 4, 8, 16, 32, 64};
+    if (report.cost_depth > 0) std::fprintf(stderr, "measuring the decode cost curve at depth %d ...\n", report.cost_depth);
+    if (report.cost_depth > 0 &&
+        sd_session_measure_decode_cost(session, report.cost_batch, report.cost_depth, 5, report.cost_us, error) != SD_OK) {
         std::fprintf(stderr, "error: %s\n", error.c_str());
         return 1;
     }
 
-    int rc = 0;
+    // per prompt: plain, the strategies, plain again
+    std::vector<std::string> order = {"plain"};
+    order.insert(order.end(), p.strategies.begin(), p.strategies.end());
+    order.push_back(bench_plain_repeat);
     for (const bench_prompt_set & set : report.sets) {
         const size_t first_result = report.results.size();
-        for (const std::string & strategy : p.strategies) {
+        for (const std::string & strategy : order) {
             report.results.push_back({set.name, strategy, {}, {}});
         }
         for (size_t i = 0; i < set.prompts.size(); i++) {
@@ -289,12 +401,12 @@ int main(int argc, char ** argv) {
             sd_tokenize(model, set.prompts[i], true, false, prompt, error);
             if (i == 0) { // warm-up, not measured
                 bench_run warm;
-                run_one(session, draft, prompt, "plain", p, std::min(p.n_tokens, 16), warm, error);
+                run_one(session, drafts, prompt, "plain", p, std::min(p.n_tokens, 16), warm, error);
             }
-            for (size_t k = 0; k < p.strategies.size(); k++) {
+            for (size_t k = 0; k < order.size(); k++) {
                 bench_run run;
-                if (!run_one(session, draft, prompt, p.strategies[k], p, p.n_tokens, run, error)) {
-                    std::fprintf(stderr, "error: %s/%s prompt %zu: %s\n", set.name.c_str(), p.strategies[k].c_str(), i,
+                if (!run_one(session, drafts, prompt, order[k], p, p.n_tokens, run, error)) {
+                    std::fprintf(stderr, "error: %s/%s prompt %zu: %s\n", set.name.c_str(), order[k].c_str(), i,
                                  error.c_str());
                     rc = 1;
                 }
@@ -304,9 +416,10 @@ int main(int argc, char ** argv) {
         }
         std::fprintf(stderr, "\n");
 
-        // Greedy outputs must equal plain decoding's.
+        // Greedy outputs must equal plain decoding's (sampled ones differ where a drafter changes
+        // how the random numbers are used).
         const bench_result & plain = report.results[first_result];
-        for (size_t k = 1; k < p.strategies.size(); k++) {
+        for (size_t k = 1; p.temperature == 0.0f && k < order.size(); k++) {
             bench_result & r = report.results[first_result + k];
             for (size_t i = 0; i < r.runs.size(); i++) {
                 const std::vector<llama_token> & a = plain.runs[i].tokens;
@@ -330,9 +443,13 @@ int main(int argc, char ** argv) {
         std::fprintf(stderr, "error: %s\n", error.c_str());
         rc = 1;
     }
+    if (!p.runs_path.empty() && !bench_write_runs(report, p.runs_path, error)) {
+        std::fprintf(stderr, "error: %s\n", error.c_str());
+        rc = 1;
+    }
     sd_session_free(session);
     sd_heads_free(heads);
-    sd_model_free(draft);
+    for (sd_model * d : drafts) sd_model_free(d);
     sd_model_free(model);
     return rc;
 }

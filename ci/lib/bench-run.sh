@@ -1,0 +1,293 @@
+#!/usr/bin/env bash
+# The body of ci/bench, run where the tools are (inside the build root, or on another machine with
+# ci/bench-bundle's tools): builds the bench models and drafters once into a cache, runs specbench
+# (greedy and sampled), llama.cpp's own tools on the same model, prompts, drafters and threads, the
+# Java SpecBench, and joins everything into one table per model. Options: see ci/bench.
+#
+# Where the tools are:
+#   LLAMASPEC_TOOLS     our build's tools folder (spec-decode/tools of a CMake build), or
+#   LLAMASPEC_RUN_TOOL  a command that runs one of our tools by name (ci/bench-bundle's run-tool)
+#   LLAMA_CPP_BIN       the folder of llama-bench, llama-speculative-simple, llama-lookup (default: PATH)
+#   LLAMASPEC_BENCH_JAR the Java benchmarks' jar (no Java step when it is missing or with --no-java)
+set -euo pipefail
+# One compound command, read whole before it starts: editing this file during a run cannot change it.
+{
+strategies=plain,lookup,recycling,auto prompts=20 tokens=128 models=both threads=2
+flash_attn=${LLAMASPEC_BENCH_FLASH_ATTN:-default} temperature=0.8 seed=42 n_max_list=2,3,4,8
+agreement_band=0.70,0.80 drafter_seed=1 reps=5 java=1
+out=build/bench cache=/var/cache/llamaspec/models
+small=../shared/models/stories260K.gguf corpus=../shared/corpus/tinystories_train_sample.txt
+hidden=2048 ffn=5632 layers=16 ctx=2048 positions=4096
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --strategies) strategies=$2; shift 2 ;;
+        --prompts) prompts=$2; shift 2 ;;
+        --tokens) tokens=$2; shift 2 ;;
+        --models) models=$2; shift 2 ;;
+        --threads) threads=$2; shift 2 ;;
+        --flash-attn) flash_attn=$2; shift 2 ;;
+        --temperature) temperature=$2; shift 2 ;;
+        --seed) seed=$2; shift 2 ;;
+        --n-max) n_max_list=$2; shift 2 ;;
+        --agreement) agreement_band=$2; shift 2 ;;
+        --drafter-seed) drafter_seed=$2; shift 2 ;;
+        --reps) reps=$2; shift 2 ;;
+        --quick) prompts=2 tokens=32 reps=2; shift ;;
+        --no-java) java=0; shift ;;
+        --out) out=$2; shift 2 ;;
+        --cache) cache=$2; shift 2 ;;
+        --small) small=$2; shift 2 ;;
+        --corpus) corpus=$2; shift 2 ;;
+        *) echo "ci/bench: unknown argument $1" >&2; exit 2 ;;
+    esac
+done
+case "$flash_attn" in on|off|default) ;; *) echo "ci/bench: --flash-attn on|off|default" >&2; exit 2 ;; esac
+case "$temperature" in 0|0.0*) echo "ci/bench: --temperature must be above 0 (the greedy runs are always made)" >&2; exit 2 ;; esac
+list=()
+for m in ${models//,/ }; do
+    case "$m" in
+        small) list+=(small) ;;
+        scaled) list+=(q4_0 q8_0) ;;
+        both|all) list+=(small q4_0 q8_0) ;;
+        q4_0|q8_0) list+=("$m") ;;
+        *) echo "ci/bench: --models takes small, scaled (q4_0 and q8_0), both, q4_0, q8_0" >&2; exit 2 ;;
+    esac
+done
+
+# --- tools -------------------------------------------------------------------------------------
+tool() { # NAME ARGS...: one of our tools
+    local name=llamaspec-$1; shift
+    if [ -n "${LLAMASPEC_RUN_TOOL:-}" ]; then
+        "$LLAMASPEC_RUN_TOOL" "$name" "$@"
+    else
+        local t
+        for t in "$LLAMASPEC_TOOLS"/*/"$name"; do [ -x "$t" ] && exec_tool=$t; done
+        [ -n "${exec_tool:-}" ] || { echo "ci/bench: $name not found under $LLAMASPEC_TOOLS" >&2; return 127; }
+        "$exec_tool" "$@"
+        unset exec_tool
+    fi
+}
+llama() { # TOOL ARGS...: one of llama.cpp's tools
+    local name=$1; shift
+    "${LLAMA_CPP_BIN:+$LLAMA_CPP_BIN/}$name" "$@"
+}
+json_field() { # FILE KEY: the first string, number or boolean field KEY of a JSON file we wrote
+    { sed -n "s/.*\"$2\": \"\([^\"]*\)\".*/\1/p" "$1"; sed -n "s/.*\"$2\": \([-0-9.eE+a-z]*\).*/\1/p" "$1"; } | head -1
+}
+fmt3() { awk -v a="$1" 'BEGIN { printf "%.3f", a }'; }
+fcmp() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; } # a < b
+
+mkdir -p "$out" "$cache"
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+load_start=$(load)
+
+# --- bench models and drafters, built once into the cache -------------------------------------
+scaled_path() { echo "$cache/stories260K-cost-${hidden}x${layers}-$1.gguf"; }
+build_scaled() { # QUANT
+    local f; f=$(scaled_path "$1")
+    [ -f "$f" ] && return 0
+    echo "building $f (once) ..." >&2
+    tool scale-model --input "$small" --output "$f.partial.$$" --hidden "$hidden" --ffn "$ffn" --layers "$layers" \
+        --quantize "$1" 2>/dev/null
+    mv "$f.partial.$$" "$f"
+}
+measure_agreement() { # TARGET DRAFT JSON
+    tool agreement --target "$1" --draft "$2" --corpus "$corpus" --positions "$positions" --threads "$threads" \
+        --json "$3" >&2
+}
+agreement() { # TARGET DRAFT: prints the greedy agreement of DRAFT with TARGET, measured once into the cache
+    local cached
+    cached=$cache/agreement-$(basename "$2" .gguf)-with-$(basename "$1" .gguf)-$positions.json
+    if [ ! -f "$cached" ]; then
+        measure_agreement "$1" "$2" "$cached.partial.$$"
+        mv "$cached.partial.$$" "$cached"
+    fi
+    json_field "$cached" agreement
+}
+# The realistic drafter: stories260K with noise on its weights, the noise found by bisection so that
+# its greedy agreement with stories260K (which the scaled models predict like) lies in the band.
+lo=${agreement_band%,*} hi=${agreement_band#*,}
+realistic=$cache/stories260K-drafter-agree${lo}-${hi}-seed${drafter_seed}.gguf
+build_realistic() {
+    [ -f "$realistic" ] && return 0
+    echo "calibrating the realistic drafter (once): agreement with stories260K in [$lo, $hi] ..." >&2
+    local s_lo=0 s_hi=1 s a i tmp=$realistic.partial.$$
+    for i in $(seq 1 20); do
+        s=$(awk -v a="$s_lo" -v b="$s_hi" 'BEGIN { printf "%.6g", (a + b) / 2 }')
+        tool scale-model --input "$small" --output "$tmp" --perturb "$s" --seed "$drafter_seed" 2>/dev/null
+        measure_agreement "$small" "$tmp" "$tmp.json"
+        a=$(json_field "$tmp.json" agreement)
+        echo "  noise $s: agreement $a" >&2
+        if fcmp "$a" "$lo"; then s_hi=$s; elif fcmp "$hi" "$a"; then s_lo=$s; else break; fi
+    done
+    if fcmp "$a" "$lo" || fcmp "$hi" "$a"; then
+        echo "ci/bench: no noise level gave an agreement in [$lo, $hi] (last: noise $s, $a)" >&2
+        exit 1
+    fi
+    printf '{"noise": %s, "seed": %s, "agreement_with": "%s", "agreement": %s, "positions": %s}\n' "$s" \
+        "$drafter_seed" "$(basename "$small")" "$a" "$positions" > "$realistic.json"
+    rm -f "$tmp.json"
+    mv "$tmp" "$realistic"
+}
+for m in "${list[@]}"; do
+    case "$m" in q4_0|q8_0) build_scaled "$m"; build_realistic ;; esac
+done
+
+# --- one model ----------------------------------------------------------------------------------
+llama_version=$(llama llama-lookup --version 2>&1 | sed -n 's/^version: //p' | head -1)
+lookup_n_draft=$(llama llama-lookup --help 2>&1 | sed -n '/--spec-draft-n-max/,/default/s/.*(default: \([0-9]*\)).*/\1/p' | head -1)
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+
+# Runs a llama.cpp tool with --log-file LOG until the log has its speed line: llama.cpp 0.7.0's logging
+# is asynchronous and a process sometimes exits before the last lines are written (seen under load),
+# which loses the numbers, not the run. At most 3 attempts; then the run counts as failed.
+llama_logged() { # LOG TOOL ARGS...
+    local log=$1 attempt; shift
+    for attempt in 1 2 3; do
+        rm -f "$log"
+        llama "$@" --log-file "$log" >/dev/null 2>&1 </dev/null || true
+        grep -aq 'decoded .* tokens in .* seconds' "$log" 2>/dev/null && return 0
+        echo "ci/bench: no speed in $log (attempt $attempt)" >&2
+    done
+}
+
+# one line of bench-table's input from a llama.cpp log: TOOL CONFIG DRAFTER TEMPERATURE SET PROMPT LOG
+llama_record() {
+    local line n=0 secs=0 drafted=- accepted=-
+    line=$(grep -a 'decoded .* tokens in .* seconds' "$7" | tail -1 || true)
+    if [ -n "$line" ]; then
+        n=$(echo "$line" | sed 's/.*decoded *\([0-9]*\) tokens in.*/\1/')
+        secs=$(echo "$line" | sed 's/.*tokens in *\([0-9.]*\) seconds.*/\1/')
+        drafted=$(sed -n 's/.* n_drafted *= *\([0-9]*\).*/\1/p' "$7" | tail -1)
+        accepted=$(sed -n 's/.* n_accept *= *\([0-9]*\).*/\1/p' "$7" | tail -1)
+    else
+        echo "ci/bench: $1 $2 $3 on $5 prompt $6 reported no speed (log: $7): counted as failed" >&2
+    fi
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "$6" "$n" "$secs" \
+        "${drafted:--}" "${accepted:--}"
+}
+
+bench_model() { # small|q4_0|q8_0
+    local model drafters=() draft_strategies="" name dir fa
+    case "$1" in
+        small) model=$small ;;
+        *) model=$(scaled_path "$1")
+           drafters=(--draft-model "perfect=$small" --draft-model "realistic=$realistic")
+           draft_strategies=",draft:perfect,draft:realistic" ;;
+    esac
+    name=$(basename "$model" .gguf)
+    dir=$out/$name
+    rm -rf "$dir"
+    mkdir -p "$dir/prompts" "$dir/llama"
+    local fa_arg=()
+    [ "$flash_attn" = default ] || fa_arg=(--flash-attn "$flash_attn")
+    local common=(--model "$model" --corpus "$corpus" --strategies "$strategies$draft_strategies" --prompts "$prompts"
+                  --tokens "$tokens" --threads "$threads" --ctx "$ctx" "${drafters[@]}")
+
+    echo "== $name: specbench, greedy" >&2
+    tool specbench "${common[@]}" "${fa_arg[@]}" --json "$out/$name.json" --svg "$out/$name.svg" \
+        --runs "$dir/ours-greedy.tsv" --prompt-files "$dir/prompts" | tee "$dir/specbench-greedy.txt"
+    # the flash attention our sessions used: llama.cpp's tools get the same
+    fa=$(json_field "$out/$name.json" flash_attn | sed 's/true/on/; s/false/off/')
+    local tsv=$dir/llama.tsv
+    : > "$tsv"
+    # llama.cpp's plain decoding twice, between our greedy and sampled runs and after llama.cpp's other
+    # tools: the two show how much the machine's speed drifted over the run
+    llama_bench() { # ORDINAL
+        llama llama-bench -m "$model" -p 0 -n "$tokens" -t "$threads" -fa "$fa" -r "$reps" -o jsonl \
+            > "$dir/llama/llama-bench-$1.jsonl"
+        sed -n 's/.*"samples_ns": \[\([^]]*\)\].*/\1/p' "$dir/llama/llama-bench-$1.jsonl" | tr ',' '\n' | \
+            awk -v n="$tokens" -v k="$1" \
+            '{ printf "llama-bench\ttg%d (%s)\t-\t0\t-\t%d\t%d\t%.6f\t-\t-\n", n, k, NR - 1, n, $1 / 1e9 }' >> "$tsv"
+    }
+    echo "== $name: llama-bench" >&2
+    llama_bench 1st
+    echo "== $name: specbench, temperature $temperature" >&2
+    tool specbench "${common[@]}" --flash-attn "$fa" --temperature "$temperature" --seed "$seed" --cost-depth 0 \
+        --json "$out/$name-t$temperature.json" --svg "$out/$name-t$temperature.svg" --runs "$dir/ours-sampled.tsv" \
+        | tee "$dir/specbench-sampled.txt"
+    local top_k top_p min_p
+    top_k=$(json_field "$out/$name.json" top_k) top_p=$(json_field "$out/$name.json" top_p)
+    min_p=$(json_field "$out/$name.json" min_p)
+
+    echo "== $name: llama.cpp" >&2
+    local run=(-m "$model" -n "$tokens" -t "$threads" -c "$ctx" -fa "$fa" --no-escape)
+    local greedy=(--temp 0) sampled=(--temp "$temperature" --top-k "$top_k" --top-p "$top_p" --min-p "$min_p" -s "$seed")
+    local f p set d n_max log
+    local drafter_labels=()
+    [ ${#drafters[@]} -eq 0 ] || drafter_labels=(perfect realistic)
+    drafter_file() { [ "$1" = perfect ] && echo "$small" || echo "$realistic"; }
+    for f in "$dir"/prompts/*.txt; do
+        p=$(basename "$f" .txt) set=${p%-*}
+        log=$dir/llama/lookup-greedy-$p.log
+        llama_logged "$log" llama-lookup "${run[@]}" -f "$f" "${greedy[@]}"
+        llama_record llama-lookup "n_draft=$lookup_n_draft" - 0 "$set" $((10#${p##*-})) "$log" >> "$tsv"
+        for d in "${drafter_labels[@]}"; do
+            for n_max in ${n_max_list//,/ }; do
+                log=$dir/llama/spec-greedy-$d-$n_max-$p.log
+                llama_logged "$log" llama-speculative-simple "${run[@]}" -md "$(drafter_file "$d")" \
+                    --spec-type draft-simple --spec-draft-n-max "$n_max" -f "$f" "${greedy[@]}"
+                llama_record llama-speculative-simple "n_max=$n_max" "$d" 0 "$set" $((10#${p##*-})) "$log" >> "$tsv"
+            done
+        done
+        echo -n "." >&2
+    done
+    # sampled: each drafter at its best greedy n_max (all sets pooled), drafts drawn from the drafter and
+    # verified by rejection sampling (--spec-draft-sampling probabilistic)
+    local best=() b
+    for d in "${drafter_labels[@]}"; do
+        # (when every greedy run failed: the first n_max)
+        b=$(tool bench-table --runs "$tsv" --best "llama-speculative-simple,$d,0") || b=n_max=${n_max_list%%,*}
+        best+=("$b")
+    done
+    for f in "$dir"/prompts/*.txt; do
+        p=$(basename "$f" .txt) set=${p%-*}
+        log=$dir/llama/lookup-sampled-$p.log
+        llama_logged "$log" llama-lookup "${run[@]}" -f "$f" "${sampled[@]}"
+        llama_record llama-lookup "n_draft=$lookup_n_draft" - "$temperature" "$set" $((10#${p##*-})) "$log" >> "$tsv"
+        local k=0
+        for d in "${drafter_labels[@]}"; do
+            n_max=${best[$k]#n_max=} k=$((k + 1))
+            log=$dir/llama/spec-sampled-$d-$n_max-$p.log
+            llama_logged "$log" llama-speculative-simple "${run[@]}" -md "$(drafter_file "$d")" \
+                --spec-type draft-simple --spec-draft-n-max "$n_max" --spec-draft-sampling probabilistic -f "$f" \
+                "${sampled[@]}"
+            llama_record llama-speculative-simple "n_max=$n_max" "$d" "$temperature" "$set" $((10#${p##*-})) "$log" >> "$tsv"
+        done
+        echo -n "." >&2
+    done
+    echo >&2
+    llama_bench 2nd
+
+    if [ "$java" = 1 ] && [ -f "${LLAMASPEC_BENCH_JAR:-}" ]; then
+        echo "== $name: Java SpecBench, greedy" >&2
+        java --enable-native-access=ALL-UNNAMED -cp "$LLAMASPEC_BENCH_JAR" dev.llamaspec.bench.SpecBench \
+            --model "$model" --prompts-from "$out/$name.json" --tokens "$tokens" --threads "$threads" \
+            --strategies "$(echo "$strategies" | sed 's/plain/none/')" --json "$out/$name-java.json"
+    fi
+
+    local notes=(
+        "model: $model ($(json_field "$out/$name.json" description), $(awk -v n="$(json_field "$out/$name.json" parameters)" 'BEGIN { printf "%.1fM", n / 1e6 }') parameters)"
+        "machine: $cpu, $(nproc) cores; devices: $(json_field "$out/$name.json" devices); $threads threads for every tool"
+        "conditions: flash attention $fa, KV F16, context $ctx, up to $tokens tokens per prompt, $prompts prompts per set; sampled rows: temperature $temperature, top-k $top_k, top-p $top_p, min-p $min_p, seed $seed"
+        "llama.cpp $llama_version: llama-bench -p 0 -n $tokens -r $reps (no prompt; 1st after our greedy runs, 2nd after llama.cpp's other tools; x llama.cpp plain is against the faster); llama-lookup and llama-speculative-simple one process per prompt, tokens/s as each prints it (decoded tokens over the seconds after the prompt; a run whose log lost that line is repeated, at most 3 times); llama-lookup's n_draft is its default; sampled llama-speculative-simple: --spec-draft-sampling probabilistic at the n_max that was fastest greedy"
+        "order: our greedy runs (per prompt: plain, each strategy, plain again), llama-bench, our sampled runs, llama.cpp's per-prompt runs, llama-bench; load average at the start $load_start, at the end $(load); $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    )
+    local drafter_notes=()
+    if [ ${#drafter_labels[@]} -gt 0 ]; then
+        drafter_notes=(--drafter "perfect=$small itself, the model the target was scaled from: every draft is the target's own prediction up to quantization, an UPPER BOUND; greedy agreement with this target $(fmt3 "$(agreement "$model" "$small")")"
+                       --drafter "realistic=$(basename "$realistic"): stories260K with noise $(json_field "$realistic.json" noise) (seed $drafter_seed) on its weights; greedy agreement $(fmt3 "$(json_field "$realistic.json" agreement)") with stories260K and $(fmt3 "$(agreement "$model" "$realistic")") with this target ($positions corpus positions each)")
+    fi
+    local note_args=()
+    for n in "${notes[@]}"; do note_args+=(--note "$n"); done
+    tool bench-table --runs "$dir/ours-greedy.tsv" --runs "$dir/ours-sampled.tsv" --runs "$tsv" \
+        --title "$name: llamaspec beside llama.cpp" "${note_args[@]}" "${drafter_notes[@]}" \
+        --json "$out/$name-table.json" --markdown "$out/$name-table.md" | tee "$out/$name-table.txt"
+}
+
+for m in "${list[@]}"; do
+    bench_model "$m"
+done
+echo "results: $out/ (per model: NAME-table.txt|json|md, specbench JSON and SVG, NAME/ with every run and log)"
+exit 0
+}

@@ -1,0 +1,60 @@
+// The statistics of specbench and bench-table: medians, speed ratios with bootstrap intervals, the
+// noise floor and the mark for strategies that drafted nothing yet depart from 1. One disturbed
+// plain run must not make a speedup (the failure of the mean ± sd these replaced).
+#include "bench-stats.h"
+#include "sd-test.h"
+
+#include <cmath>
+
+static bool near(double a, double b) { return std::fabs(a - b) < 1e-9; }
+
+int main() {
+    CHECK(std::isnan(bench_median({})));
+    CHECK(near(bench_median({3, 1, 2}), 2));
+    CHECK(near(bench_median({4, 1, 3, 2}), 2.5));
+
+    // 20 prompts, 128 tokens each at 30 tokens/s
+    std::vector<bench_sample> plain, same, twice;
+    for (int i = 0; i < 20; i++) {
+        const double s = 128.0 / 30.0 * (1.0 + 0.01 * (i % 5)); // a little variation between prompts
+        plain.push_back({128, s});
+        same.push_back({128, s});
+        twice.push_back({128, s / 2});
+    }
+    CHECK(near(bench_median_tokens_per_second(plain), 128.0 / (128.0 / 30.0 * 1.02)));
+
+    const bench_ratio r1 = bench_ratio_of(same, plain);
+    CHECK(r1.n == 20);
+    CHECK(near(r1.median.value, 1) && near(r1.median.lo, 1) && near(r1.median.hi, 1));
+    CHECK(near(r1.sum.value, 1) && near(r1.sum.lo, 1) && near(r1.sum.hi, 1));
+    const bench_ratio r2 = bench_ratio_of(twice, plain);
+    CHECK(near(r2.median.value, 2) && near(r2.sum.value, 2));
+
+    // one plain run disturbed 20-fold: the median ratio stays 1, the summed one moves, and its
+    // interval reaches down to 1
+    std::vector<bench_sample> disturbed = plain;
+    disturbed[7].seconds *= 20;
+    const bench_ratio r3 = bench_ratio_of(same, disturbed);
+    CHECK(near(r3.median.value, 1));
+    CHECK(r3.sum.value > 1.5);
+    CHECK(r3.sum.lo <= 1.0 + 1e-9 && r3.sum.hi >= r3.sum.value);
+    // the same numbers give the same interval
+    const bench_ratio r4 = bench_ratio_of(same, disturbed);
+    CHECK(r4.sum.lo == r3.sum.lo && r4.sum.hi == r3.sum.hi);
+
+    // pairs without time are left out
+    std::vector<bench_sample> missing = same;
+    missing[3].seconds = 0;
+    CHECK(bench_ratio_of(missing, plain).n == 19);
+    CHECK(bench_ratio_of({}, {}).n == 0 && std::isnan(bench_ratio_of({}, {}).median.value));
+
+    // noise floor from plain-vs-plain, and the mark
+    std::vector<bench_sample> plain_again = plain;
+    for (size_t i = 0; i < plain_again.size(); i++) plain_again[i].seconds *= i % 2 == 0 ? 1.03 : 0.98;
+    const double noise = bench_noise_floor(bench_ratio_of(plain_again, plain));
+    CHECK(noise > 0.01 && noise < 0.04);
+    CHECK(bench_suspect(0, r2, noise));   // drafted nothing, 2x: not a speedup
+    CHECK(!bench_suspect(10, r2, noise)); // drafted: may be one
+    CHECK(!bench_suspect(0, r1, noise));  // drafted nothing, at 1: fine
+    return sd_test_finish("test-bench-stats");
+}

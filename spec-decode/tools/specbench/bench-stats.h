@@ -1,0 +1,53 @@
+// Statistics over prompts shared by specbench and bench-table: medians, and speed ratios with
+// percentile bootstrap intervals. Means and standard deviations are not used: one disturbed run can
+// move a mean (and its standard deviation) anywhere, while a median over prompts barely moves.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+// One generation: tokens produced and the seconds they took.
+struct bench_sample {
+    double tokens  = 0;
+    double seconds = 0;
+
+    double tokens_per_second() const { return seconds > 0 ? tokens / seconds : 0; }
+};
+
+// A value with a 95 % interval (lo = hi = value when there are too few prompts to resample).
+struct bench_interval {
+    double value;
+    double lo;
+    double hi;
+};
+
+// Speed of runs relative to baseline runs on the same prompts (runs[i] against base[i]).
+struct bench_ratio {
+    int32_t        n;      // prompts with a usable pair
+    bench_interval median; // median over prompts of tokens/s divided by the baseline's tokens/s
+    bench_interval sum;    // summed tokens over summed seconds, divided by the same for the baseline
+                           // (greedy: the ratio of summed times)
+};
+
+// Intervals: percentile bootstrap over prompts (prompts resampled with replacement, the same
+// indices for both statistics, 2,000 resamples, 2.5th and 97.5th percentiles) with a fixed seed,
+// so the same numbers give the same interval.
+const int32_t bench_bootstrap_resamples = 2000;
+
+// The median; NAN when values is empty.
+double bench_median(std::vector<double> values);
+
+// The median of the runs' tokens per second; NAN when there are none.
+double bench_median_tokens_per_second(const std::vector<bench_sample> & runs);
+
+// Pairs with seconds <= 0 on either side are left out.
+bench_ratio bench_ratio_of(const std::vector<bench_sample> & runs, const std::vector<bench_sample> & base);
+
+// How far from 1 the plain-vs-plain ratio's interval reaches: max(|lo - 1|, |hi - 1|) of the
+// median's interval. A strategy that drafted nothing runs plain decoding, so its ratio should stay
+// within this of 1.
+double bench_noise_floor(const bench_ratio & plain_vs_plain);
+
+// True when a strategy drafted nothing but its median ratio departs from 1 by more than the noise
+// floor: its speedup (or slowdown) is then noise or overhead, not speculation.
+bool bench_suspect(int64_t drafted, const bench_ratio & ratio, double noise_floor);
