@@ -317,14 +317,26 @@ sd_status sd_heads_train(sd_model * model, const sd_train_params & params, const
 // Session: one llama_context, its KV cache and one generation at a time
 //
 
+// Flash attention: llama.cpp's choice (on where the backend supports it), off, or on.
+enum sd_flash_attn {
+    SD_FLASH_ATTN_AUTO = -1,
+    SD_FLASH_ATTN_OFF  = 0,
+    SD_FLASH_ATTN_ON   = 1,
+};
+
 struct sd_session_params {
-    uint32_t n_ctx;      // 0 = the model's default; llama.cpp rounds it up (see sd_session_n_ctx)
-    uint32_t n_batch;    // tokens per llama_decode during prompt evaluation; 0 = min(512, n_ctx)
-    int32_t  n_threads;  // 0 = the model's default
-    bool     kv_f32;     // keys and values in F32 instead of llama.cpp's default F16 (twice the memory)
-    bool     flash_attn; // flash attention: less memory and faster on GPUs, but its results depend on
-                         // how tokens are batched, so speculative greedy output can differ from plain
-                         // decoding's where the top two logits nearly tie
+    uint32_t n_ctx;           // 0 = the model's default; llama.cpp rounds it up (see sd_session_n_ctx)
+    uint32_t n_batch;         // tokens per llama_decode during prompt evaluation; 0 = min(512, n_ctx)
+    int32_t  n_threads;       // 0 = the model's default
+    bool     kv_f32;          // keys and values in F32 instead of llama.cpp's default F16 (twice the memory)
+    int32_t  flash_attn;      // sd_flash_attn. Flash attention is faster and needs less memory, but its
+                              // results depend on how many tokens share a batch: a verification step can
+                              // then round a near-tie differently from plain decoding, and greedy
+                              // speculative output departs from plain greedy output at that token
+    bool     strict_numerics; // flash attention off and keys and values in F32, whatever flash_attn and
+                              // kv_f32 say: batched and single evaluation then agree, and greedy
+                              // speculative output equals plain greedy output token for token (on the
+                              // CPU with F32 weights; see docs/engine.md for quantized weights and GPUs)
 };
 
 const std::vector<sd_setting> & sd_session_settings(void);

@@ -117,7 +117,7 @@ static void identity_logits(sd_model * model) {
 
         sd_session_params sp = sd_session_default_params();
         sp.n_ctx = 256;
-        sp.kv_f32 = true;
+        sp.strict_numerics = true;
         sd_session * session = nullptr;
         CHECK(sd_session_init(model, sp, &session, error) == SD_OK);
         std::vector<llama_token> prompt;
@@ -154,6 +154,7 @@ static void identity_logits(sd_model * model) {
             CHECK(max_diff < 1e-3);
 
             // the session's capture of the final norm's output equals llama.cpp's embeddings
+            CHECK(sd_context_enable_capture(session->ctx, error) == SD_OK);
             session->ctx->capture = true;
             std::vector<float> session_logits;
             CHECK(sd_session_logits(session, prompt, session_logits, error) == SD_OK);
@@ -187,7 +188,7 @@ static void greedy_equivalence(sd_model * model) {
     if (heads == nullptr) return;
     sd_session_params sp = sd_session_default_params();
     sp.n_ctx = 512;
-    sp.kv_f32 = true;
+    sp.strict_numerics = true;
     sd_session * session = nullptr;
     CHECK(sd_session_init(model, sp, &session, error) == SD_OK);
     const char * prompts[] = {"Once upon a time", "Tom and Lily went to the park. They", "The little bird"};

@@ -88,7 +88,7 @@ static void train_and_generate(sd_model * model) {
 
     sd_session_params sparams = sd_session_default_params();
     sparams.n_ctx = 512;
-    sparams.kv_f32 = true;
+    sparams.strict_numerics = true;
     sparams.n_threads = 1;
     sd_session * session = nullptr;
     CHECK(sd_session_init(model, sparams, &session, error) == SD_OK);

@@ -89,22 +89,20 @@ sd_status sd_context_init(sd_model * model, const sd_session_params & params, sd
     cparams.n_seq_max       = n_seq;
     cparams.kv_unified      = true;
     // Flash attention computes a token's attention differently depending on how many tokens share
-    // the batch; near-ties can then flip between plain decoding and a verification step (greedy
-    // margins up to 3e-3 were seen on the test model). Off by default, so that speculation gives
-    // plain decoding's output.
-    cparams.flash_attn_type = params.flash_attn ? LLAMA_FLASH_ATTN_TYPE_ENABLED : LLAMA_FLASH_ATTN_TYPE_DISABLED;
-    if (params.kv_f32) {
+    // the batch, so near-ties can flip between plain decoding and a verification step; strict
+    // numerics turn it off (and keep keys and values in F32) so that they cannot.
+    const int32_t flash_attn = params.strict_numerics ? SD_FLASH_ATTN_OFF : params.flash_attn;
+    cparams.flash_attn_type = flash_attn == SD_FLASH_ATTN_ON  ? LLAMA_FLASH_ATTN_TYPE_ENABLED
+                            : flash_attn == SD_FLASH_ATTN_OFF ? LLAMA_FLASH_ATTN_TYPE_DISABLED
+                                                              : LLAMA_FLASH_ATTN_TYPE_AUTO;
+    if (params.kv_f32 || params.strict_numerics) {
         cparams.type_k = GGML_TYPE_F32;
         cparams.type_v = GGML_TYPE_F32;
     }
     cparams.n_threads       = n_threads;
     cparams.n_threads_batch = n_threads;
-    // Hidden states for drafters that read them (Medusa heads) and for training: copied from the
-    // graph as it is computed (see capture_hidden). llama.cpp's own embeddings output would make
-    // every prompt token an output (logits for all of them), and cannot be switched on in a live
-    // context.
-    cparams.cb_eval             = capture_hidden;
-    cparams.cb_eval_user_data   = c;
+    // Hidden states for drafters that read them (Medusa heads) and for training are copied from the
+    // graph as it is computed, by a callback installed when first needed (sd_context_enable_capture).
     cparams.no_perf             = true;
     cparams.abort_callback      = abort_requested;
     cparams.abort_callback_data = c;
@@ -118,6 +116,7 @@ sd_status sd_context_init(sd_model * model, const sd_session_params & params, sd
                        "llama.cpp could not create a context of " + std::to_string(n_ctx) + " tokens" +
                        (reason.empty() ? "" : ": " + reason));
     }
+    c->cparams = cparams;
     c->n_ctx = llama_n_ctx(c->ctx);
     c->params = params;
     c->params.n_ctx = c->n_ctx;
@@ -133,6 +132,30 @@ sd_status sd_context_init(sd_model * model, const sd_session_params & params, sd
         llama_attach_threadpool(c->ctx, c->threadpool, c->threadpool);
     }
     *out = c;
+    return SD_OK;
+}
+
+sd_status sd_context_enable_capture(sd_context * c, std::string & error) {
+    if (c->can_capture) return SD_OK;
+    // llama.cpp's own embeddings output would make every prompt token an output (logits for all of
+    // them) and cannot be switched on in a live context; the graph callback copies what we need
+    llama_context_params cparams = c->cparams;
+    cparams.cb_eval           = capture_hidden;
+    cparams.cb_eval_user_data = c;
+    sd_log_take_last_error();
+    llama_context * ctx = llama_init_from_model(c->model->model, cparams);
+    if (ctx == nullptr) {
+        const std::string reason = sd_log_take_last_error();
+        return sd_fail(error, SD_ERR_CONTEXT_INIT, "llama.cpp could not make the context again with the hidden-state "
+                       "capture" + (reason.empty() ? std::string() : ": " + reason));
+    }
+    if (c->threadpool != nullptr) llama_detach_threadpool(c->ctx);
+    llama_free(c->ctx);
+    c->ctx = ctx;
+    if (c->threadpool != nullptr) llama_attach_threadpool(c->ctx, c->threadpool, c->threadpool);
+    c->cparams = cparams;
+    c->cached.clear();
+    c->can_capture = true;
     return SD_OK;
 }
 

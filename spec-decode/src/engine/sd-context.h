@@ -32,8 +32,12 @@ struct sd_context {
     std::vector<llama_token> cached; // tokens in the KV cache (sequence 0, positions 0..n-1)
 
     // The final norm's output ("result_norm") of every computation while `capture` is set: one row
-    // of n_embd floats per output of the batch.
+    // of n_embd floats per output of the batch. It needs llama.cpp's graph callback, which slows every
+    // computation a little, so the context is made without it and remade with it the first time it
+    // is needed (sd_context_enable_capture).
+    bool               can_capture = false;
     bool               capture = false;
+    llama_context_params cparams = {};      // as made, for remaking it
     std::vector<float> hidden;
     int32_t            hidden_n = 0;
 
@@ -43,6 +47,10 @@ struct sd_context {
 
 sd_status sd_context_init(sd_model * model, const sd_session_params & params, sd_context ** out, std::string & error);
 void      sd_context_free(sd_context * c);
+
+// Makes the context able to capture hidden states (see sd_context::can_capture): the first time, the
+// llama_context is made again with the graph callback, so the KV cache is emptied.
+sd_status sd_context_enable_capture(sd_context * c, std::string & error);
 
 // Makes c run its decodes on the threads of `leader` and stop when leader is cancelled (a draft
 // model's context follows its target's; they never decode at the same time).

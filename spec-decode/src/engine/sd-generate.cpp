@@ -35,6 +35,7 @@ sd_status sd_generation_begin(sd_session * s, const std::vector<llama_token> & p
     g.t_start_us = llama_time_us();
 
     status = sd_drafters_get(s->drafters, c, params.spec, &g.drafter, error);
+    if (status == SD_OK && g.drafter != nullptr && g.drafter->wants_hidden()) status = sd_context_enable_capture(c, error);
     if (status != SD_OK) return status;
     c->capture = false; // not while the cost is measured
     c->hidden_n = 0;

@@ -60,7 +60,8 @@ const std::vector<entry<sd_session_params>> & session_table() {
         RANGE(P, n_batch,      "n_batch", 0, 1 << 16, 0),
         RANGE(P, n_threads,    "n_threads", 0, 512, 0),
         FLAG (P, kv_f32,       "kv_f32", 0),
-        FLAG (P, flash_attn,   "flash_attn", 0),
+        RANGE(P, flash_attn,   "flash_attn", SD_FLASH_ATTN_AUTO, SD_FLASH_ATTN_ON, SD_FLASH_ATTN_AUTO),
+        FLAG (P, strict_numerics, "strict_numerics", 0),
     };
     return t;
 }

@@ -169,6 +169,8 @@ sd_status collect(sd_model * model, train_run & run, int32_t n_ctx, int32_t n_th
     status = sd_context_init(model, sparams, &reader, error);
     if (status != SD_OK) return status;
     std::unique_ptr<sd_context, void (*)(sd_context *)> reader_owner(reader, sd_context_free);
+    status = sd_context_enable_capture(reader, error);
+    if (status != SD_OK) return status;
     const double data_budget = 0.4 * run.budget();
     std::vector<size_t> train_docs;
     for (size_t i = 0; i < docs.size(); i++) {
