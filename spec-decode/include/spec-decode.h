@@ -386,14 +386,16 @@ struct sd_lookahead_params {
 
 // A draft model: the session keeps a context on it (created at the first generation that uses it,
 // freed with the session, by sd_session_drop_draft_model, or when another draft model is used); it
-// must stay loaded meanwhile and share the target's vocabulary (sd_model_vocab_compatible).
+// must stay loaded meanwhile and share the target's vocabulary (sd_model_vocab_compatible). With the
+// budget the chain grows while one more token pays (by the acceptance the budget learnt) and greedy
+// drafts offer every runner-up to the budget's cut; p_min and p_branch apply without the budget.
+// Sampling drafts chains drawn from the draft model's distribution, verified by rejection sampling.
 struct sd_draft_model_params {
     sd_model * model;    // not owned
-    float      p_min;    // the chain stops before a position where the draft model's top token is less
-                         // likely than this
-    float      p_branch; // greedy only: where the top token is less likely than this, the runner-up is
-                         // proposed beside it (a second branch); 0 = chains only. Sampling drafts chains
-                         // drawn from the draft model's distribution, verified by rejection sampling
+    float      p_min;    // without the budget: the chain stops before a position where the draft model's
+                         // top token is less likely than this
+    float      p_branch; // without the budget, greedy only: where the top token is less likely than this,
+                         // the runner-up is proposed beside it (a second branch); 0 = chains only
 };
 
 // Medusa heads (not owned; they may be freed after the generation begins).

@@ -261,28 +261,43 @@ static void test_accept_model() {
     CHECK(near(a.estimate(7, 0.9f), 0.9));
     CHECK(near(a.estimate(123, 0.0f), 0.0));
 
-    // bucket 7: 4 tried, 3 accepted
+    // bucket 7 (prompt lookup's range): 4 tried, 3 accepted
     a.observe(7, true);
     a.observe(7, false);
     a.observe(7, true);
     a.observe(7, true);
     CHECK(a.counts.size() == 1);
     CHECK(near(a.counts[7].first, 4.0) && near(a.counts[7].second, 3.0));
-    // (3 + 4*0.5) / (4 + 4) = 5/8 = 0.625
-    CHECK(near(a.estimate(7, 0.5f), 0.625));
-    // (3 + 4*0.0) / 8 = 0.375; (3 + 4*1.0) / 8 = 0.875
-    CHECK(near(a.estimate(7, 0.0f), 0.375));
-    CHECK(near(a.estimate(7, 1.0f), 0.875));
-    // other buckets are untouched
-    CHECK(near(a.estimate(8, 0.2f), 0.2));
+    // the drafter's prior moves towards lookup's record (3 of 4): p = (3 + 4 * 0.5) / (4 + 4) = 0.625,
+    // and the bucket's estimate towards its own: (3 + 4 * 0.625) / (4 + 4) = 0.6875
+    CHECK(near(a.estimate(7, 0.5f), 0.6875));
+    // confidence 0: p = 3/8, (3 + 1.5) / 8 = 0.5625; confidence 1: p = 7/8, (3 + 3.5) / 8 = 0.8125
+    CHECK(near(a.estimate(7, 0.0f), 0.5625));
+    CHECK(near(a.estimate(7, 1.0f), 0.8125));
+    // an untried bucket of the same drafter starts from the drafter's record: (3 + 4 * 0.2) / 8 = 0.475
+    CHECK(near(a.estimate(8, 0.2f), 0.475));
+    // another drafter's buckets are untouched
+    CHECK(near(a.estimate(150, 0.2f), 0.2));
 
-    // bucket 9: 16 tried, none accepted: (0 + 4*0.8) / 20 = 0.16
+    // bucket 9: 16 tried, none accepted; lookup's record is 3 of 20: p = (3 + 3.2) / 24,
+    // (0 + 4p) / (16 + 4) = 0.051667
     for (int i = 0; i < 16; i++) a.observe(9, false);
-    CHECK(near(a.estimate(9, 0.8f), 0.16));
-    // bucket 7 again: 6 tried, 3 accepted: (3 + 4*0.5) / 10 = 0.5
+    CHECK(near(a.estimate(9, 0.8f), 4 * (6.2 / 24) / 20));
+    // bucket 7 again: 6 tried, 3 accepted; lookup 3 of 22: p = (3 + 2) / 26, (3 + 4p) / 10 = 0.376923
     a.observe(7, false);
     a.observe(7, false);
-    CHECK(near(a.estimate(7, 0.5f), 0.5));
+    CHECK(near(a.estimate(7, 0.5f), (3 + 4 * (5 / 26.0)) / 10));
+
+    // A drafter right far more often than its probabilities say (a small draft model: 20 nodes, all
+    // accepted) gets its untried kinds of node tried: a node of confidence 0.25 starts at
+    // (20 + 4 * 0.25) / (20 + 4) = 0.875 instead of 0.25.
+    sd_bucket_stats modest;
+    for (int i = 0; i < 20; i++) modest.observe(SD_BUCKET_DRAFT_MODEL + 2, true);
+    CHECK(near(modest.estimate(SD_BUCKET_DRAFT_MODEL + 3, 0.25f), 0.875));
+    CHECK(sd_bucket_base(SD_BUCKET_DRAFT_MODEL + 23) == SD_BUCKET_DRAFT_MODEL);
+    CHECK(sd_bucket_base(SD_BUCKET_MEDUSA + 159) == SD_BUCKET_MEDUSA);
+    CHECK(sd_bucket_base(SD_BUCKET_END) == SD_BUCKET_END && sd_bucket_base(-1) == SD_BUCKET_END);
+    CHECK(sd_bucket_in(99, SD_BUCKET_LOOKUP) && !sd_bucket_in(100, SD_BUCKET_LOOKUP));
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -419,28 +434,31 @@ static void test_budget() {
         CHECK(near(expected, 2.71, 1e-5));
 
         // Learnt acceptance overrides the prior: bucket 10 (the first node) failed 96 times out of 96,
-        // so its estimate is (0 + 4*0.9) / (96 + 4) = 0.036. Every node's p is then <= 0.036 and the
-        // best rate with nodes is k=1: 1.036 / 1.2 = 0.863 < 1 -> nothing is kept.
+        // so lookup's record gives p = (0 + 4 * 0.9) / (96 + 4) = 0.036 and the bucket's estimate is
+        // (0 + 4 * 0.036) / (96 + 4) = 0.00144. Every node's p is then below that and the best rate with
+        // nodes is k=1: 1.00144 / 1.2 < 1 -> nothing is kept.
         sd_bucket_stats bad;
         for (int i = 0; i < 96; i++) bad.observe(10, false);
-        CHECK(near(bad.estimate(10, 0.9f), 0.036, 1e-6));
+        CHECK(near(bad.estimate(10, 0.9f), 4 * 0.036 / 100, 1e-6));
         keep = sd_budget_select(chain, bad, concave, 64, 64, &expected);
         CHECK(count_kept(keep) == 0);
         CHECK(near(expected, 1.0));
 
-        // The other way: buckets 10..17 all accepted 36 of 36: estimate (36 + 3.6) / 40 = 0.99,
-        // p_k = 0.99^k. Rates: k=3: (1 + .99 + .9801 + .970299) / 1.9 = 3.940399 / 1.9 = 2.0739;
-        // k=4: 4.90099501 / 2.275 = 2.1543; k=5: 5.85198506 / 2.65 = 2.2083;
-        // k=6: 6.79346521 / 3.025 = 2.2458; k=7: 7.72553056 / 3.4 = 2.2722;
-        // k=8: 8.64827525 / 3.775 = 2.2909 <- best (all 8), expected 8.64827525
+        // The other way: buckets 10..17 all accepted 36 of 36: lookup's record gives
+        // p = (288 + 4 * 0.9) / (288 + 4) = 0.998630, the estimate is e = (36 + 4p) / 40 = 0.999863 and
+        // p_k = e^k. The rate rises all the way (k=8: 8.9945 / 3.775 = 2.383): all 8 are kept, expected
+        // 1 + sum e^k.
         sd_bucket_stats good;
         for (int32_t b = 10; b < 18; b++) {
             for (int i = 0; i < 36; i++) good.observe(b, true);
         }
-        CHECK(near(good.estimate(10, 0.9f), 0.99, 1e-6));
+        const double e = (36 + 4 * (291.6 / 292)) / 40;
+        CHECK(near(good.estimate(10, 0.9f), e, 1e-6));
         keep = sd_budget_select(chain, good, concave, 64, 64, &expected);
         CHECK(count_kept(keep) == 8);
-        CHECK(near(expected, 8.64827525, 1e-5));
+        double tokens = 1, pk = 1;
+        for (int k = 0; k < 8; k++) tokens += (pk *= e);
+        CHECK(near(expected, tokens, 1e-5));
     }
 
     // Nodes drawn from a drafter's q: the ranking is cut at the first node that does not raise the rate,

@@ -21,8 +21,11 @@ struct draft_choice {
     float       p_second = 0.0f;
 };
 
-int32_t draft_bucket(bool greedy, float p) {
-    return SD_BUCKET_DRAFT_MODEL + (greedy ? 0 : 10) + sd_decile(p);
+// The kinds of node a draft model proposes, each with buckets by the decile of its probability.
+enum draft_kind { DRAFT_TOP = 0, DRAFT_DRAWN = 10, DRAFT_RUNNER_UP = 20 };
+
+int32_t draft_bucket(draft_kind kind, float p) {
+    return SD_BUCKET_DRAFT_MODEL + kind + sd_decile(p);
 }
 
 struct draft_model_drafter : sd_drafter {
@@ -144,9 +147,11 @@ struct draft_model_drafter : sd_drafter {
         bool cancelled = false;
         status = sd_context_load(ctx, request.history, &cancelled, nullptr, error);
         if (status != SD_OK || cancelled) return;
-        // With the budget the chain stops where one more node no longer raises the expected tokens per
-        // unit of time (the budget's own rate, so no draft decode is spent on nodes it would cut); the
-        // rule looks only at the nodes so far, never at what is drawn after them (see sd_budget_select).
+        // With the budget the chain grows while one more node raises the expected tokens per unit of
+        // time (the budget's own rate, so no draft decode is spent on nodes it would cut), and greedy
+        // drafts offer the runner-up beside each node for the budget's cut to keep or not. Without
+        // it, the chain stops below p_min and offers runner-ups below p_branch. Either way the rule
+        // looks only at the nodes so far, never at what is drawn after them (see sd_budget_select).
         static const sd_cost_model no_cost;
         const sd_budget * budget = request.budget;
         sd_rate rate(budget != nullptr ? budget->cost : no_cost);
@@ -154,17 +159,17 @@ struct draft_model_drafter : sd_drafter {
         int32_t parent = -1;
         for (int32_t depth = 1; depth <= request.max_depth && sd_tree_size(out) < request.max_nodes; depth++) {
             draft_choice c = choose();
-            if (c.token < 0 || c.p_top < p_min) break;
-            const int32_t bucket = draft_bucket(greedy, c.p_top);
+            if (c.token < 0 || (budget == nullptr && c.p_top < p_min)) break;
+            const int32_t bucket = draft_bucket(greedy ? DRAFT_TOP : DRAFT_DRAWN, c.p_top);
             if (budget != nullptr) {
                 path *= budget->rates.estimate(bucket, c.p_top);
-                if (!rate.add(path, sd_tree_size(out) + 1)) break;
+                if (!rate.add(path, depth)) break;
             }
             const int32_t node = sd_tree_add(out, c.token, parent, c.p_top, bucket);
             if (!greedy) {
                 out.q[(size_t) node].swap(q);
-            } else if (c.p_top < p_branch && c.second >= 0 && sd_tree_size(out) < request.max_nodes) {
-                sd_tree_add(out, c.second, parent, c.p_second, draft_bucket(true, c.p_second));
+            } else if ((budget != nullptr || c.p_top < p_branch) && c.second >= 0 && sd_tree_size(out) < request.max_nodes) {
+                sd_tree_add(out, c.second, parent, c.p_second, draft_bucket(DRAFT_RUNNER_UP, c.p_second));
             }
             parent = node;
             if (depth == request.max_depth || sd_tree_size(out) >= request.max_nodes) break; // the last token needs no decode

@@ -22,13 +22,16 @@ enum sd_bucket : int32_t {
     SD_BUCKET_LOOKUP      = 0,   // + min(n-gram, 4) * 16 + min(depth, 15)
     SD_BUCKET_RECYCLING   = 100, // + min(depth, 7) * 8 + rank
     SD_BUCKET_LOOKAHEAD   = 200, // + min(depth, 99)
-    SD_BUCKET_DRAFT_MODEL = 300, // + decile of the draft model's top probability (greedy), 10 + decile (sampling)
+    SD_BUCKET_DRAFT_MODEL = 300, // + decile of the node's draft probability: + 0 greedy, + 10 drawn, + 20 runner-up
     SD_BUCKET_MEDUSA      = 400, // + head * 10 + decile of the head's probability (16 heads at most)
     SD_BUCKET_END         = 600,
 };
 
 // Whether a bucket lies in the range of a drafter's base bucket.
 bool sd_bucket_in(int32_t bucket, sd_bucket base);
+
+// The base bucket of the range a bucket lies in (SD_BUCKET_END for buckets outside every range).
+sd_bucket sd_bucket_base(int32_t bucket);
 
 // The decile of a probability, 0..9.
 int32_t sd_decile(float p);

@@ -5,11 +5,18 @@
 
 #include <algorithm>
 
+static const sd_bucket k_bucket_bases[] = {SD_BUCKET_LOOKUP, SD_BUCKET_RECYCLING, SD_BUCKET_LOOKAHEAD,
+                                           SD_BUCKET_DRAFT_MODEL, SD_BUCKET_MEDUSA, SD_BUCKET_END};
+
 bool sd_bucket_in(int32_t bucket, sd_bucket base) {
-    static const sd_bucket bases[] = {SD_BUCKET_LOOKUP, SD_BUCKET_RECYCLING, SD_BUCKET_LOOKAHEAD,
-                                      SD_BUCKET_DRAFT_MODEL, SD_BUCKET_MEDUSA, SD_BUCKET_END};
-    const sd_bucket * next = std::upper_bound(std::begin(bases), std::end(bases), base);
-    return bucket >= base && next != std::end(bases) && bucket < *next;
+    return sd_bucket_base(bucket) == base && base != SD_BUCKET_END;
+}
+
+sd_bucket sd_bucket_base(int32_t bucket) {
+    if (bucket < SD_BUCKET_LOOKUP || bucket >= SD_BUCKET_END) return SD_BUCKET_END;
+    const sd_bucket * next = std::upper_bound(std::begin(k_bucket_bases), std::end(k_bucket_bases), bucket,
+                                              [](int32_t b, sd_bucket base) { return b < (int32_t) base; });
+    return *(next - 1);
 }
 
 int32_t sd_decile(float p) {

@@ -1,4 +1,5 @@
 #include "engine/sd-budget.h"
+#include "draft/sd-drafter.h"
 
 #include <algorithm>
 #include <numeric>
@@ -32,17 +33,21 @@ void sd_cost_model::observe(int32_t n, double t_us) {
     }
 }
 
-float sd_bucket_stats::estimate(int32_t bucket, float prior) const {
+float sd_bucket_stats::estimate(int32_t bucket, float conf) const {
+    double p = conf;
+    auto g = groups.find(sd_bucket_base(bucket));
+    if (g != groups.end()) p = (g->second.second + SD_PRIOR_WEIGHT * conf) / (g->second.first + SD_PRIOR_WEIGHT);
     auto it = counts.find(bucket);
     const double tried = it == counts.end() ? 0.0 : it->second.first;
     const double accepted = it == counts.end() ? 0.0 : it->second.second;
-    return (float) ((accepted + SD_PRIOR_WEIGHT * prior) / (tried + SD_PRIOR_WEIGHT));
+    return (float) ((accepted + SD_PRIOR_WEIGHT * p) / (tried + SD_PRIOR_WEIGHT));
 }
 
 void sd_bucket_stats::observe(int32_t bucket, bool accepted) {
-    std::pair<double, double> & c = counts[bucket];
-    c.first += 1;
-    c.second += accepted ? 1 : 0;
+    for (std::pair<double, double> * c : {&counts[bucket], &groups[sd_bucket_base(bucket)]}) {
+        c->first += 1;
+        c->second += accepted ? 1 : 0;
+    }
 }
 
 std::vector<bool> sd_budget_select(const sd_draft_tree & tree, const sd_bucket_stats & rates,
@@ -135,8 +140,8 @@ bool sd_budget::drafts() {
     return false;
 }
 
-void sd_budget::kept(bool anything) {
-    if (anything) {
+void sd_budget::kept(bool anything, double draft_us) {
+    if (anything || draft_us < cost.cost(1) / 20) {
         pause = 0;
     } else {
         pause = std::min(16, std::max(1, pause * 2));

@@ -19,14 +19,19 @@ struct sd_cost_model {
     void   observe(int32_t n, double t_us); // running average with the newest observations weighted 0.2
 };
 
-// How often nodes of each bucket (engine/draft/sd-drafter.h) were accepted: of the nodes tried
-// (their parent was accepted), how many were.
+// How often nodes of each bucket (draft/sd-drafter.h) were accepted: of the nodes tried (their parent
+// was accepted), how many were. A node's estimate starts from its drafter's confidence, moved towards
+// how often the drafter's nodes of every kind were accepted (a small draft model that is right far more
+// often than its probabilities say gets its untried kinds of node tried too), and then to the
+// bucket's own record as it fills.
 struct sd_bucket_stats {
     std::map<int32_t, std::pair<double, double>> counts; // bucket -> (tried, accepted)
+    std::map<int32_t, std::pair<double, double>> groups; // drafter's base bucket -> (tried, accepted)
 
-    // Estimated probability that a node is accepted given its parent was; the drafter's own
-    // confidence counts as `prior_weight` observations.
-    float estimate(int32_t bucket, float prior) const;
+    // Estimated probability that a node is accepted given its parent was: (accepted + w p) / (tried + w)
+    // over the bucket, with w = SD_PRIOR_WEIGHT and p = (accepted + w conf) / (tried + w) over the
+    // drafter's buckets.
+    float estimate(int32_t bucket, float conf) const;
     void  observe(int32_t bucket, bool accepted);
 };
 
@@ -70,12 +75,15 @@ struct sd_budget {
     int32_t         skip  = 0; // steps left without drafting
     int32_t         pause = 0; // length of the next back-off
 
-    // After steps where the budget kept nothing it backs off exponentially (1, 2, 4 .. 16 steps),
-    // since drafting would only cost time. paused(): this step does not draft; drafts(): the same,
+    // After steps where the budget kept nothing and drafting took a noticeable share of a step's time
+    // (a twentieth of a single-token decode), it backs off exponentially (1, 2, 4 .. 16 steps): such
+    // drafting would only cost time. Where drafting is cheap next to the model (a small draft model
+    // for a big target) it drafts every step. paused(): this step does not draft; drafts(): the same,
     // counting the step.
     bool paused() const { return skip > 0; }
     bool drafts();
 
-    // What the step kept: nothing lengthens the next back-off, anything ends it.
-    void kept(bool anything);
+    // What the step kept, and how long drafting took: nothing lengthens the next back-off, anything
+    // ends it.
+    void kept(bool anything, double draft_us);
 };

@@ -83,6 +83,7 @@ static void finish(sd_session * s, sd_step_result & result, sd_stop_reason reaso
 
 // Drafts the step's tree and cuts it to what the budget, the context and the sequences allow.
 static sd_status draft_tree(sd_session * s, std::string & error) {
+    const int64_t t0 = llama_time_us();
     sd_generation & g = s->gen;
     sd_context * c = s->ctx;
     sd_tree_clear(g.tree);
@@ -126,7 +127,7 @@ static sd_status draft_tree(sd_session * s, std::string & error) {
                                            : max_columns;
         if (columns > 0) g.drafter->aux(columns, g.aux);
     }
-    if (p.adaptive) s->budget.kept(sd_tree_size(g.tree) > 0 || g.aux.n_columns > 0);
+    if (p.adaptive) s->budget.kept(sd_tree_size(g.tree) > 0 || g.aux.n_columns > 0, (double) (llama_time_us() - t0));
     return SD_OK;
 }
 

@@ -119,8 +119,10 @@ sd_status sd_session_measure_decode_cost(sd_session * s, const std::vector<int32
 sd_status sd_session_prepare_cost(sd_session * s, std::string & error) {
     if (!s->budget.cost.empty()) return SD_OK;
     const sd_context * c = s->ctx;
+    // Every small size (CPU kernels work in blocks, so the curve is not linear between powers of
+    // two), then sparser up to 16; steps of other sizes refine the curve as they run.
     std::vector<int32_t> sizes;
-    for (int32_t n = 1; n <= 16; n *= 2) {
+    for (int32_t n : {1, 2, 3, 4, 5, 6, 8, 12, 16}) {
         if ((uint32_t) n <= c->n_batch && c->cached.size() + (size_t) n < c->n_ctx) sizes.push_back(n);
     }
     std::vector<double> us;
