@@ -3,16 +3,46 @@ package dev.llamaspec;
 /**
  * Settings of a {@link Session}'s context. Immutable; build with {@link #builder()}. Defaults and ranges
  * are the engine's ({@code sd_session_settings}: {@code n_ctx}, {@code n_batch}, {@code n_threads},
- * {@code flash_attn}, {@code kv_f32}).
+ * {@code flash_attn}, {@code kv_f32}, {@code strict_numerics}).
+ *
+ * <p><b>Numerics.</b> By default flash attention is on wherever llama.cpp chooses it (on the CPU it
+ * does), which is faster; but a token's attention then rounds slightly differently depending on how
+ * many tokens are evaluated together, so greedy speculative output can depart from plain greedy output
+ * at a near-tie (where the two most likely tokens are within a rounding error of each other). Sampled
+ * output always follows the model's distribution. {@link Builder#strictNumerics(boolean)
+ * strictNumerics(true)} turns flash attention off and keeps keys and values in F32: batched and single
+ * evaluation then agree, and greedy speculative output equals plain greedy output token for token.
  */
 public final class SessionOptions {
+    /** Flash attention: as llama.cpp chooses (on where the backend supports it), on, or off. */
+    public enum FlashAttention {
+        AUTO(-1), ON(1), OFF(0);
+
+        private final int code;
+
+        FlashAttention(int code) {
+            this.code = code;
+        }
+
+        static FlashAttention fromCode(int code) {
+            for (FlashAttention f : values()) {
+                if (f.code == code) {
+                    return f;
+                }
+            }
+            throw new IllegalStateException("unknown flash attention setting " + code);
+        }
+    }
+
+
     private static final Lazy<SessionOptions> DEFAULTS = new Lazy<>(() -> builder().build());
 
     private final int contextSize;
     private final int batchSize;
     private final int threads;
-    private final boolean flashAttention;
+    private final FlashAttention flashAttention;
     private final boolean kvCacheF32;
+    private final boolean strictNumerics;
 
     private SessionOptions(Builder b) {
         this.contextSize = b.contextSize;
@@ -20,6 +50,7 @@ public final class SessionOptions {
         this.threads = b.threads;
         this.flashAttention = b.flashAttention;
         this.kvCacheF32 = b.kvCacheF32;
+        this.strictNumerics = b.strictNumerics;
     }
 
     /**
@@ -70,12 +101,11 @@ public final class SessionOptions {
     }
 
     /**
-     * Whether llama.cpp's flash attention is used (default false). It saves memory and is faster on
-     * GPUs and for some models on CPUs, but its results depend on how many tokens share a batch, so
-     * with speculation greedy output can differ from plain decoding where the two most likely tokens
-     * nearly tie (logit margins up to about 3e-3 were seen).
+     * Flash attention (default {@link FlashAttention#AUTO}: llama.cpp's choice, on where the backend
+     * supports it). It is faster and needs less memory; see the class comment for what it means for
+     * greedy speculative output. {@link #strictNumerics()} overrides it.
      */
-    public boolean flashAttention() {
+    public FlashAttention flashAttention() {
         return flashAttention;
     }
 
@@ -84,36 +114,64 @@ public final class SessionOptions {
         return kvCacheF32;
     }
 
+    /**
+     * Whether numerics are strict (default false): flash attention off and keys and values in F32,
+     * whatever {@link #flashAttention()} and {@link #kvCacheF32()} say, so that greedy speculative
+     * output equals plain greedy output token for token. Slower than the default.
+     */
+    public boolean strictNumerics() {
+        return strictNumerics;
+    }
+
     /** The options by the engine's names, as {@link LlamaModel#newSession(SessionOptions)} passes them. */
     NamedValues settings() {
         return new NamedValues().put("n_ctx", contextSize).put("n_batch", batchSize).put("n_threads", threads)
-                .put("flash_attn", flashAttention).put("kv_f32", kvCacheF32);
+                .put("flash_attn", flashAttention.code).put("kv_f32", kvCacheF32)
+                .put("strict_numerics", strictNumerics);
     }
 
     @Override
     public String toString() {
         return "SessionOptions{contextSize=" + contextSize + ", batchSize=" + batchSize + ", threads=" + threads
-                + ", flashAttention=" + flashAttention + ", kvCacheF32=" + kvCacheF32 + "}";
+                + ", flashAttention=" + flashAttention + ", kvCacheF32=" + kvCacheF32 + ", strictNumerics="
+                + strictNumerics + "}";
     }
 
     public static final class Builder {
         private int contextSize;
         private int batchSize;
         private int threads;
-        private boolean flashAttention;
+        private FlashAttention flashAttention;
         private boolean kvCacheF32;
+        private boolean strictNumerics;
 
         private Builder() {
             SettingTable t = SettingTable.SESSION;
             contextSize = t.get("n_ctx").intDefault();
             batchSize = t.get("n_batch").intDefault();
             threads = t.get("n_threads").intDefault();
-            flashAttention = t.get("flash_attn").boolDefault();
+            flashAttention = FlashAttention.fromCode(t.get("flash_attn").intDefault());
             kvCacheF32 = t.get("kv_f32").boolDefault();
+            strictNumerics = t.get("strict_numerics").boolDefault();
         }
 
-        public Builder flashAttention(boolean flashAttention) {
-            this.flashAttention = flashAttention;
+        /** Flash attention: {@link FlashAttention#AUTO} (the default), on or off. */
+        public Builder flashAttention(FlashAttention flashAttention) {
+            this.flashAttention = java.util.Objects.requireNonNull(flashAttention, "flashAttention");
+            return this;
+        }
+
+        /** Flash attention on ({@code true}) or off ({@code false}) instead of llama.cpp's choice. */
+        public Builder flashAttention(boolean on) {
+            return flashAttention(on ? FlashAttention.ON : FlashAttention.OFF);
+        }
+
+        /**
+         * Strict numerics: flash attention off and keys and values in F32, so that greedy speculative
+         * output equals plain greedy output token for token (see the class comment).
+         */
+        public Builder strictNumerics(boolean strictNumerics) {
+            this.strictNumerics = strictNumerics;
             return this;
         }
 

@@ -188,10 +188,12 @@ public abstract sealed class Speculation permits Speculation.Typed {
     /**
      * Draft-model speculation: {@code draft}, a smaller model with this model's vocabulary, proposes a
      * chain of tokens each step (one evaluation of the draft model per token) in a context of its own
-     * that the session keeps. The chain stops where the draft model's top token is less likely than
-     * {@code minProbability}, at {@link #maxDepth()}, or (with the budget) where a longer chain does not
-     * pay on this device. Greedy: where the top token is less likely than {@code branchProbability}, the
-     * runner-up is proposed as a second branch. Sampling: the tokens are drawn from the draft model's
+     * that the session keeps. With the budget (the default) the chain grows while a longer one pays on
+     * this device, judged by how often the draft model's tokens were accepted so far, up to
+     * {@link #maxDepth()}, and greedy drafts offer the runner-up beside each token for the budget to keep
+     * where it pays. Without the budget the chain stops where the draft model's top token is less likely
+     * than {@code minProbability}, and greedy drafts offer the runner-up where the top token is less
+     * likely than {@code branchProbability}. Sampling: the tokens are drawn from the draft model's
      * distribution and accepted by rejection sampling against it, so the output follows the target
      * model's distribution exactly (but, unlike the other strategies, not token for token what plain
      * sampling draws with the same seed).
@@ -202,8 +204,8 @@ public abstract sealed class Speculation permits Speculation.Typed {
      * {@link LlamaException} ({@link ErrorCode#STATE}). The model itself may be its own draft model.
      *
      * @param draft             an open model
-     * @param minProbability    in [0, 1]; 0 = chains of {@link #maxDepth()} tokens
-     * @param branchProbability in [0, 1]; 0 = no branches
+     * @param minProbability    in [0, 1], used without the budget; 0 = chains of {@link #maxDepth()} tokens
+     * @param branchProbability in [0, 1], used without the budget; 0 = no branches
      * @throws IllegalArgumentException when draft is closed or a probability is out of range
      */
     public static DraftModel draftModel(LlamaModel draft, float minProbability, float branchProbability) {

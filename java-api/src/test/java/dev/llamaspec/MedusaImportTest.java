@@ -69,7 +69,7 @@ class MedusaImportTest extends WithTestModel {
         Path out = MedusaImporter.importHeads(model, heads(3, 1, "F16").writeDir(dir.resolve("m"), false),
                 dir.resolve("heads.gguf"));
         try (MedusaHeads heads = MedusaHeads.load(model, out);
-                Session session = model.newSession(SessionOptions.builder().kvCacheF32(true).build())) {
+                Session session = model.newSession(SessionOptions.builder().strictNumerics(true).build())) {
             for (String prompt : TestModels.storyOpenings(1)) {
                 Generation plain = session.generate(prompt, TestModels.greedy(32));
                 Generation medusa = session.generate(prompt, TestModels.greedy(32).toBuilder()

@@ -23,7 +23,7 @@ class MedusaTest extends WithTestModel {
     void identityHeadsDraftAndGivePlainGreedyOutput() throws IOException {
         Path file = TestHeads.identity(model, dir, 3, model.fingerprint());
         try (MedusaHeads heads = MedusaHeads.load(model, file);
-                Session session = model.newSession(SessionOptions.builder().kvCacheF32(true).build())) {
+                Session session = model.newSession(SessionOptions.builder().strictNumerics(true).build())) {
             assertEquals(3, heads.heads());
             assertEquals(1, heads.layers());
             assertEquals(model.info().embeddingSize(), heads.hiddenSize());

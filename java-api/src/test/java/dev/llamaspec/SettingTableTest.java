@@ -92,7 +92,8 @@ class SettingTableTest extends WithTestModel {
         assertEquals(st.get("n_ctx").defaultValue(), s.contextSize());
         assertEquals(st.get("n_batch").defaultValue(), s.batchSize());
         assertEquals(st.get("n_threads").defaultValue(), s.threads());
-        assertEquals(st.get("flash_attn").boolDefault(), s.flashAttention());
+        assertEquals(SessionOptions.FlashAttention.fromCode(st.get("flash_attn").intDefault()), s.flashAttention());
+        assertEquals(st.get("strict_numerics").boolDefault(), s.strictNumerics());
         assertEquals(st.get("kv_f32").boolDefault(), s.kvCacheF32());
 
         ModelOptions m = ModelOptions.defaults();

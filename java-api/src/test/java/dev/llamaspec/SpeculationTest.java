@@ -20,8 +20,8 @@ class SpeculationTest extends WithTestModel {
                 Speculation.auto(), Speculation.auto().withBudget(false), Speculation.lookahead(),
                 Speculation.lookahead(5, 3, 4).withBudget(false),
                 Speculation.promptLookup(2, 3, 2).withMaxDraftTokens(5).withMaxDepth(3).withBudget(false));
-        // F32 keys and values keep batch-size rounding far below the model's near-ties (see SessionOptions)
-        try (Session session = model.newSession(SessionOptions.builder().kvCacheF32(true).build())) {
+        // strict numerics: batched and single evaluation agree, so greedy output is plain greedy output (see SessionOptions)
+        try (Session session = model.newSession(SessionOptions.builder().strictNumerics(true).build())) {
             for (String prompt : TestModels.storyOpenings(6)) {
                 Generation plain = session.generate(prompt, TestModels.greedy(96));
                 for (Speculation speculation : strategies) {
@@ -79,7 +79,7 @@ class SpeculationTest extends WithTestModel {
     @Test
     void withASeedSpeculativeSamplingGivesPlainSamplingsText() {
         String prompt = "Tom had a red ball. Tom had a";
-        try (Session session = model.newSession(SessionOptions.builder().kvCacheF32(true).build())) {
+        try (Session session = model.newSession(SessionOptions.builder().strictNumerics(true).build())) {
             for (long seed = 1; seed <= 5; seed++) {
                 GenerationOptions plain = GenerationOptions.builder().temperature(0.9f).maxTokens(48).seed(seed).build();
                 String expected = session.generate(prompt, plain).text();
@@ -114,7 +114,7 @@ class SpeculationTest extends WithTestModel {
     @Test
     void draftModelGivesPlainGreedyOutputAndSampledDraftsAreAccepted() {
         try (LlamaModel draft = LlamaModel.load(TestModels.model());
-             Session session = model.newSession(SessionOptions.builder().kvCacheF32(true).build())) {
+             Session session = model.newSession(SessionOptions.builder().strictNumerics(true).build())) {
             model.checkDraftModel(draft);
             List<Speculation> strategies = List.of(Speculation.draftModel(draft),
                     Speculation.draftModel(draft).withBudget(false), Speculation.draftModel(model, 0f, 0.9f)
