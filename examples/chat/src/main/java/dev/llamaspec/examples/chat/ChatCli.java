@@ -148,6 +148,11 @@ public final class ChatCli implements Callable<Integer> {
             description = CliSupport.CTX_HELP)
     int ctx;
 
+    @Option(names = "--strict-numerics", description = "flash attention off and keys and values in F32: greedy"
+            + " replies with speculation are then token for token those without it (by default they can differ"
+            + " where the two likeliest tokens nearly tie); slower")
+    boolean strictNumerics;
+
     @Option(names = "--prompt", paramLabel = "TEXT", description = "print the reply to TEXT and exit")
     String prompt;
 
@@ -190,7 +195,8 @@ public final class ChatCli implements Callable<Integer> {
         try {
             sampling = sampling();
             modelOptions = ModelOptions.builder().threads(threads).contextSize(ctx).build();
-            sessionOptions = SessionOptions.builder().threads(threads).contextSize(ctx).build();
+            sessionOptions = SessionOptions.builder().threads(threads).contextSize(ctx).strictNumerics(strictNumerics)
+                    .build();
         } catch (IllegalArgumentException e) {
             throw usage(CliSupport.flagMessage(e, FLAGS));
         }

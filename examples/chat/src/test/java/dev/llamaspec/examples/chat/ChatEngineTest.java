@@ -30,11 +30,15 @@ class ChatEngineTest {
 
     static LlamaModel model;
     static Session session;
+    /** Strict numerics: the comparisons of speculative and plain greedy replies (see SessionOptions). */
+    static final SessionOptions STRICT = SessionOptions.builder().strictNumerics(true).build();
+    static Session strict;
 
     @BeforeAll
     static void load() {
         model = LlamaModel.load(TestModel.path(), TestModel.ONE_THREAD);
         session = model.newSession();
+        strict = model.newSession(STRICT);
     }
 
     @AfterAll
@@ -43,8 +47,12 @@ class ChatEngineTest {
     }
 
     static ChatEngine engine(Mode mode, String speculation, int ctx) {
+        return engine(mode, speculation, SessionOptions.builder().contextSize(ctx).build());
+    }
+
+    static ChatEngine engine(Mode mode, String speculation, SessionOptions options) {
         return ChatEngine.open(new ChatEngine.ModelFiles(TestModel.path(), null, null), TestModel.ONE_THREAD,
-                SessionOptions.builder().contextSize(ctx).build(), mode, GREEDY,
+                options, mode, GREEDY,
                 SpeculationChoice.of(speculation, null, true, null, SpeculationChoice.MedusaSettings.DEFAULT));
     }
 
@@ -84,10 +92,10 @@ class ChatEngineTest {
 
     @Test
     void speculationGivesTheSameGreedyRepliesAndCanBeSwitched() {
-        try (ChatEngine engine = engine(Mode.COMPLETION, "lookup", 0)) {
+        try (ChatEngine engine = engine(Mode.COMPLETION, "lookup", STRICT)) {
             String prompt = "Lily saw a big dog. The dog was happy. Lily saw a big";
             Generation lookup = engine.reply(prompt, s -> { }, () -> false).generation();
-            assertEquals(session.generate(prompt, GREEDY).text(), lookup.text());
+            assertEquals(strict.generate(prompt, GREEDY).text(), lookup.text());
             assertEquals(Speculation.promptLookup(), engine.lastSpeculation().speculation(Drafters.NONE));
             engine.reset();
             engine.setSpeculation(engine.speculation().withName("recycling"));
@@ -101,11 +109,11 @@ class ChatEngineTest {
     void medusaAndTheDraftModelLoadedAtStartupGiveTheSameGreedyReplies(@TempDir Path dir) {
         Path heads = TestHeads.train(model, dir);
         ChatEngine.ModelFiles files = new ChatEngine.ModelFiles(TestModel.path(), heads, TestModel.path());
-        try (ChatEngine engine = ChatEngine.open(files, TestModel.ONE_THREAD, SessionOptions.defaults(),
+        try (ChatEngine engine = ChatEngine.open(files, TestModel.ONE_THREAD, STRICT,
                 Mode.COMPLETION, GREEDY, SpeculationChoice.of("medusa", null, false, null,
                         new SpeculationChoice.MedusaSettings(true, true)))) {
             String prompt = "Lily saw a big dog.";
-            String plain = session.generate(prompt, GREEDY).text();
+            String plain = strict.generate(prompt, GREEDY).text();
             assertEquals(Speculation.Kind.MEDUSA, engine.options().speculation().kind());
             assertTrue(((Speculation.Medusa) engine.options().speculation()).staticTree());
             assertTrue(engine.options().speculation().typicalAcceptance());

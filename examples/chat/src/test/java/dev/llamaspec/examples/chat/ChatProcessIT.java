@@ -10,6 +10,7 @@ import dev.llamaspec.Generation;
 import dev.llamaspec.GenerationOptions;
 import dev.llamaspec.LlamaModel;
 import dev.llamaspec.Session;
+import dev.llamaspec.SessionOptions;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
@@ -25,11 +26,14 @@ class ChatProcessIT {
 
     static LlamaModel model;
     static Session session;
+    /** Strict numerics: the comparisons of speculative and plain greedy text (see SessionOptions). */
+    static Session strict;
 
     @BeforeAll
     static void load() {
         model = LlamaModel.load(TestModel.path(), TestModel.ONE_THREAD);
         session = model.newSession();
+        strict = model.newSession(SessionOptions.builder().strictNumerics(true).build());
     }
 
     @AfterAll
@@ -79,9 +83,10 @@ class ChatProcessIT {
 
     @Test
     void speculationGivesTheSameJsonTextWithDraftStats() throws Exception {
-        Generation api = session.generate(PROMPT, GREEDY);
+        Generation api = strict.generate(PROMPT, GREEDY);
         JsonNode cli = json("--model", TestModel.path().toString(), "--prompt", PROMPT, "--temperature", "0",
-                "--max-tokens", "64", "--speculation", "lookup", "--no-budget", "--max-draft", "8", "--json");
+                "--max-tokens", "64", "--speculation", "lookup", "--no-budget", "--max-draft", "8", "--strict-numerics",
+                "--json");
         assertSame(api, cli);
         assertEquals("lookup", cli.get("speculation").asText());
         JsonNode stats = cli.get("stats");
@@ -93,23 +98,23 @@ class ChatProcessIT {
     @Test
     void medusaHeadsGiveTheSameGreedyJson(@TempDir Path dir) throws Exception {
         Path heads = TestHeads.train(model, dir);
-        Generation api = session.generate(PROMPT, GREEDY);
+        Generation api = strict.generate(PROMPT, GREEDY);
         JsonNode cli = json("--prompt", PROMPT, "--temperature", "0", "--max-tokens", "64", "--speculation",
-                "medusa", "--heads", heads.toString(), "--no-budget", "--json");
+                "medusa", "--heads", heads.toString(), "--no-budget", "--strict-numerics", "--json");
         assertSame(api, cli);
         assertEquals("medusa", cli.get("speculation").asText());
         assertTrue(cli.get("stats").get("draftedTokens").asInt() > 0, "without the budget the heads draft: " + cli);
 
         cli = json("--prompt", PROMPT, "--temperature", "0", "--max-tokens", "64", "--speculation", "medusa",
-                "--heads", heads.toString(), "--static-tree", "--typical", "--json");
+                "--heads", heads.toString(), "--static-tree", "--typical", "--strict-numerics", "--json");
         assertSame(api, cli);
     }
 
     @Test
     void aDraftModelGivesTheSameGreedyJson() throws Exception {
-        Generation api = session.generate(PROMPT, GREEDY);
+        Generation api = strict.generate(PROMPT, GREEDY);
         JsonNode cli = json("--prompt", PROMPT, "--temperature", "0", "--max-tokens", "64", "--speculation", "draft",
-                "--draft-model", TestModel.path().toString(), "--no-budget", "--json");
+                "--draft-model", TestModel.path().toString(), "--no-budget", "--strict-numerics", "--json");
         assertSame(api, cli);
         assertEquals("draft", cli.get("speculation").asText());
         assertTrue(cli.get("stats").get("draftedTokens").asInt() > 0, "without the budget the model drafts: " + cli);

@@ -4,7 +4,6 @@ import dev.llamaspec.ErrorCode;
 import dev.llamaspec.LlamaException;
 import dev.llamaspec.LlamaModel;
 import dev.llamaspec.MedusaHeads;
-import dev.llamaspec.SessionOptions;
 import dev.llamaspec.Speculation;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
@@ -118,7 +117,7 @@ public class LlamaspecAutoConfiguration {
     @ConditionalOnMissingBean
     public SessionPool llamaSessionPool(LlamaModel model, LlamaspecProperties properties) {
         try {
-            return new SessionPool(model, SessionOptions.defaults(), properties.getPoolSize(),
+            return new SessionPool(model, properties.sessionOptions(), properties.getPoolSize(),
                     properties.getBorrowTimeout());
         } catch (LlamaException e) {
             throw new LlamaspecConfigurationException("Cannot create " + properties.getPoolSize()

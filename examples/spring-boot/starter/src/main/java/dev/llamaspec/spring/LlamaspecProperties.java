@@ -4,6 +4,7 @@ import dev.llamaspec.GenerationOptions;
 import dev.llamaspec.LlamaModel;
 import dev.llamaspec.MedusaHeads;
 import dev.llamaspec.ModelOptions;
+import dev.llamaspec.SessionOptions;
 import dev.llamaspec.Speculation;
 import java.time.Duration;
 import java.util.Arrays;
@@ -55,6 +56,13 @@ public class LlamaspecProperties implements InitializingBean {
      * vocabulary, loaded at startup with the model's threads, context size and GPU layers.
      */
     private String draftModel;
+
+    /**
+     * Strict numerics for the pool's sessions: flash attention off and keys and values in F32, so that greedy
+     * output with speculation is token for token the output without it (by default it can differ where the
+     * two likeliest tokens nearly tie). Slower.
+     */
+    private boolean strictNumerics = SessionOptions.defaults().strictNumerics();
 
     /** Sessions in the pool: how many generations run at once. */
     private int poolSize = 2;
@@ -243,6 +251,19 @@ public class LlamaspecProperties implements InitializingBean {
 
     public void setDraftModel(String draftModel) {
         this.draftModel = draftModel;
+    }
+
+    public boolean isStrictNumerics() {
+        return strictNumerics;
+    }
+
+    public void setStrictNumerics(boolean strictNumerics) {
+        this.strictNumerics = strictNumerics;
+    }
+
+    /** The pool's session options. */
+    public SessionOptions sessionOptions() {
+        return SessionOptions.builder().strictNumerics(strictNumerics).build();
     }
 
     public int getPoolSize() {

@@ -101,7 +101,7 @@ class LlamaspecAutoConfigurationTest {
     void medusaHeadsAreLoadedForTheModelAndClosedOnShutdown() {
         MedusaHeads[] loaded = new MedusaHeads[1];
         withModel().withPropertyValues("llamaspec.heads=" + heads, "llamaspec.speculation=medusa",
-                "llamaspec.temperature=0", "llamaspec.max-tokens=32").run(context -> {
+                "llamaspec.temperature=0", "llamaspec.max-tokens=32", "llamaspec.strict-numerics=true").run(context -> {
             assertThat(context).hasNotFailed();
             loaded[0] = context.getBean(MedusaHeads.class);
             assertThat(loaded[0].model()).isSameAs(context.getBean(LlamaModel.class));
@@ -120,7 +120,8 @@ class LlamaspecAutoConfigurationTest {
     void aDraftModelIsLoadedBesideTheModelAndClosedOnShutdown() {
         DraftModel[] loaded = new DraftModel[1];
         withModel().withPropertyValues("llamaspec.draft-model=" + TestModel.path(), "llamaspec.speculation=draft",
-                "llamaspec.temperature=0", "llamaspec.max-tokens=32").run(context -> {
+                "llamaspec.temperature=0", "llamaspec.max-tokens=32", "llamaspec.strict-numerics=true")
+                .run(context -> {
             assertThat(context).hasNotFailed();
             loaded[0] = context.getBean(DraftModel.class);
             LlamaModel model = context.getBean(LlamaModel.class); // still the one LlamaModel bean

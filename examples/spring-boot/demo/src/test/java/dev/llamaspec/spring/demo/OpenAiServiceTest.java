@@ -9,6 +9,7 @@ import dev.llamaspec.Generation;
 import dev.llamaspec.GenerationOptions;
 import dev.llamaspec.LlamaModel;
 import dev.llamaspec.Session;
+import dev.llamaspec.SessionOptions;
 import dev.llamaspec.spring.PooledSession;
 import dev.llamaspec.spring.SessionPool;
 import dev.llamaspec.spring.TestModel;
@@ -42,9 +43,12 @@ import org.springframework.test.context.DynamicPropertySource;
     "llamaspec.threads=1",
     "llamaspec.context-size=" + OpenAiServiceTest.CONTEXT,
     "llamaspec.borrow-timeout=2s",
+    // requests with speculation are compared with plain decoding's text: strict numerics (see SessionOptions)
+    "llamaspec.strict-numerics=true",
 })
 class OpenAiServiceTest {
     static final int CONTEXT = 4096;
+    private static final SessionOptions STRICT = SessionOptions.builder().strictNumerics(true).build();
     private static final ObjectMapper JSON = new ObjectMapper();
 
     @DynamicPropertySource
@@ -67,13 +71,13 @@ class OpenAiServiceTest {
     // --- what the Java API gives for the same greedy options ---
 
     private Generation referenceChat(List<ChatMessage> messages, int maxTokens) {
-        try (Session session = model.newSession()) {
+        try (Session session = model.newSession(STRICT)) {
             return session.chat(messages, GenerationOptions.builder().temperature(0).maxTokens(maxTokens).build());
         }
     }
 
     private Generation referenceText(String prompt, int maxTokens) {
-        try (Session session = model.newSession()) {
+        try (Session session = model.newSession(STRICT)) {
             return session.generate(prompt, GenerationOptions.builder().temperature(0).maxTokens(maxTokens).build());
         }
     }
