@@ -41,7 +41,7 @@ while [ $# -gt 0 ]; do
         *) echo "ci/bench: unknown argument $1" >&2; exit 2 ;;
     esac
 done
-case "$flash_attn" in on|off|default) ;; *) echo "ci/bench: --flash-attn on|off|default" >&2; exit 2 ;; esac
+case "$flash_attn" in on|off|auto|default) ;; *) echo "ci/bench: --flash-attn on|off|auto|default" >&2; exit 2 ;; esac
 case "$temperature" in 0|0.0*) echo "ci/bench: --temperature must be above 0 (the greedy runs are always made)" >&2; exit 2 ;; esac
 list=()
 for m in ${models//,/ }; do
@@ -72,7 +72,8 @@ llama() { # TOOL ARGS...: one of llama.cpp's tools
     "${LLAMA_CPP_BIN:+$LLAMA_CPP_BIN/}$name" "$@"
 }
 json_field() { # FILE KEY: the first string, number or boolean field KEY of a JSON file we wrote
-    { sed -n "s/.*\"$2\": \"\([^\"]*\)\".*/\1/p" "$1"; sed -n "s/.*\"$2\": \([-0-9.eE+a-z]*\).*/\1/p" "$1"; } | head -1
+    # awk reads everything (head would close the pipe early: SIGPIPE under pipefail)
+    { sed -n "s/.*\"$2\": \"\([^\"]*\)\".*/\1/p" "$1"; sed -n "s/.*\"$2\": \([-0-9.eE+a-z]*\).*/\1/p" "$1"; } | awk 'NR == 1'
 }
 fmt3() { awk -v a="$1" 'BEGIN { printf "%.3f", a }'; }
 fcmp() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; } # a < b
@@ -134,9 +135,9 @@ for m in "${list[@]}"; do
 done
 
 # --- one model ----------------------------------------------------------------------------------
-llama_version=$(llama llama-lookup --version 2>&1 | sed -n 's/^version: //p' | head -1)
-lookup_n_draft=$(llama llama-lookup --help 2>&1 | sed -n '/--spec-draft-n-max/,/default/s/.*(default: \([0-9]*\)).*/\1/p' | head -1)
-cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+llama_version=$(llama llama-lookup --version 2>&1 | sed -n 's/^version: //p' | awk 'NR == 1')
+lookup_n_draft=$(llama llama-lookup --help 2>&1 | sed -n '/--spec-draft-n-max/,/default/s/.*(default: \([0-9]*\)).*/\1/p' | awk 'NR == 1')
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | awk 'NR == 1')
 
 # Runs a llama.cpp tool with --log-file LOG until the log has its speed line: llama.cpp 0.7.0's logging
 # is asynchronous and a process sometimes exits before the last lines are written (seen under load),
@@ -188,7 +189,7 @@ bench_model() { # small|q4_0|q8_0
     tool specbench "${common[@]}" "${fa_arg[@]}" --json "$out/$name.json" --svg "$out/$name.svg" \
         --runs "$dir/ours-greedy.tsv" --prompt-files "$dir/prompts" | tee "$dir/specbench-greedy.txt"
     # the flash attention our sessions used: llama.cpp's tools get the same
-    fa=$(json_field "$out/$name.json" flash_attn | sed 's/true/on/; s/false/off/')
+    fa=$(json_field "$out/$name.json" flash_attn)
     local tsv=$dir/llama.tsv
     : > "$tsv"
     # llama.cpp's plain decoding twice, between our greedy and sampled runs and after llama.cpp's other

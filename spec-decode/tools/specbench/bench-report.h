@@ -67,7 +67,7 @@ struct bench_report {
     int32_t     threads      = 0;
     int32_t     n_tokens     = 0;     // tokens generated per prompt (at most)
     int32_t     n_ctx        = 0;
-    bool        flash_attn   = false;
+    std::string flash_attn   = "auto"; // as the sessions were asked: auto (llama.cpp's choice), on or off
     bool        kv_f32       = false;
     float       temperature  = 0;     // 0: greedy, and every strategy's output is checked against plain's
     int32_t     top_k        = 0;     // the sampler's settings (used when temperature > 0)

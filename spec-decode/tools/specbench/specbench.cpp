@@ -43,7 +43,8 @@ struct bench_params {
     int32_t n_ctx      = 2048;
     int32_t cost_depth = 256;
     bool    kv_f32     = false;
-    bool    flash_attn = sd_session_default_params().flash_attn; // as our sessions use it
+    int32_t flash_attn = sd_session_default_params().flash_attn; // sd_flash_attn, as our sessions use it
+    bool    strict     = false;                                  // strict numerics
     float   temperature = 0.0f;
     uint32_t seed      = 42;
     int32_t lookahead[3] = {8, 4, 8}; // w, n, g
@@ -61,17 +62,29 @@ static std::vector<std::string> split(const std::string & s, char sep) {
     return out;
 }
 
+static const char * flash_attn_name(int32_t fa) {
+    return fa == SD_FLASH_ATTN_ON ? "on" : fa == SD_FLASH_ATTN_OFF ? "off" : "auto";
+}
+
+static bool flash_attn_parse(const std::string & v, int32_t & out) {
+    if (v == "on") out = SD_FLASH_ATTN_ON;
+    else if (v == "off") out = SD_FLASH_ATTN_OFF;
+    else if (v == "auto") out = SD_FLASH_ATTN_AUTO;
+    else return false;
+    return true;
+}
+
 static void usage() {
     std::fprintf(stderr,
         "usage: llamaspec-specbench --model FILE --corpus FILE [--strategies plain] [--sets stories,repetitive]\n"
-        "                           [--prompts 20] [--tokens 128] [--threads 2] [--ctx 2048] [--kv f16|f32] [--flash-attn on|off] [--json FILE] [--svg FILE]\n"
+        "                           [--prompts 20] [--tokens 128] [--threads 2] [--ctx 2048] [--kv f16|f32] [--flash-attn auto|on|off] [--strict] [--json FILE] [--svg FILE]\n"
         "                           [--lookahead W,N,G] [--heads MEDUSA.gguf] [--draft-model [LABEL=]FILE]...\n"
         "                           [--temperature 0] [--seed 42] [--runs FILE] [--prompt-files DIR] [--cost-depth 256 (0: no cost curve)]\n"
         "strategies: plain, lookup, recycling, lookahead, auto, medusa, medusa-static (need --heads),\n"
         "            draft (the first --draft-model), draft:LABEL (the one labelled LABEL);\n"
         "            add -fixed to turn the budget off (lookup-fixed, draft:LABEL-fixed, ...)\n"
-        "--flash-attn defaults to what the engine's sessions use (now %s)\n",
-        sd_session_default_params().flash_attn ? "on" : "off");
+        "--flash-attn defaults to what the engine's sessions use (%s); --strict: strict numerics (flash attention off, F32 keys and values)\n",
+        flash_attn_name(sd_session_default_params().flash_attn));
 }
 
 static bool parse_int(const char * s, int32_t lo, int32_t hi, int32_t & out) {
@@ -148,6 +161,10 @@ static bool parse_drafter(const std::string & v, bench_params & p) {
 static bool parse_args(int argc, char ** argv, bench_params & p) {
     for (int i = 1; i < argc; i++) {
         const std::string a = argv[i];
+        if (a == "--strict") {
+            p.strict = true;
+            continue;
+        }
         if (i + 1 >= argc) {
             std::fprintf(stderr, "error: %s needs a value\n", a.c_str());
             return false;
@@ -176,7 +193,7 @@ static bool parse_args(int argc, char ** argv, bench_params & p) {
             ok = parse_int(v, 0, INT32_MAX, seed);
             p.seed = (uint32_t) seed;
         }
-        else if (a == "--flash-attn") { p.flash_attn = std::string(v) == "on"; ok = p.flash_attn || std::string(v) == "off"; }
+        else if (a == "--flash-attn") ok = flash_attn_parse(v, p.flash_attn);
         else if (a == "--lookahead") {
             const std::vector<std::string> wng = split(v, ',');
             ok = wng.size() == 3 && parse_int(wng[0].c_str(), 1, 32, p.lookahead[0]) &&
@@ -335,6 +352,7 @@ int main(int argc, char ** argv) {
     sparams.n_ctx = (uint32_t) p.n_ctx;
     sparams.kv_f32 = p.kv_f32;
     sparams.flash_attn = p.flash_attn;
+    sparams.strict_numerics = p.strict;
     sd_session * session = nullptr;
     if (rc == 0 && sd_session_init(model, sparams, &session, error) != SD_OK) {
         std::fprintf(stderr, "error: %s\n", error.c_str());
@@ -359,8 +377,8 @@ int main(int argc, char ** argv) {
     report.threads           = p.threads;
     report.n_tokens          = p.n_tokens;
     report.n_ctx             = (int32_t) sd_session_n_ctx(session);
-    report.flash_attn        = p.flash_attn;
-    report.kv_f32            = p.kv_f32;
+    report.flash_attn        = p.strict ? "off" : flash_attn_name(p.flash_attn);
+    report.kv_f32            = p.kv_f32 || p.strict;
     report.temperature       = p.temperature;
     report.top_k             = defaults.top_k;
     report.top_p             = defaults.top_p;
