@@ -28,6 +28,7 @@
 
 struct bench_params {
     std::string model;
+    bool        help = false;
     std::vector<bench_drafter> drafters; // for the draft strategies ("draft" is the first)
     std::string corpus;
     std::string json_path;
@@ -74,8 +75,8 @@ static bool flash_attn_parse(const std::string & v, int32_t & out) {
     return true;
 }
 
-static void usage() {
-    std::fprintf(stderr,
+static void usage(FILE * out = stderr) {
+    std::fprintf(out,
         "usage: llamaspec-specbench --model FILE --corpus FILE [--strategies plain] [--sets stories,repetitive]\n"
         "                           [--prompts 20] [--tokens 128] [--threads 2] [--ctx 2048] [--kv f16|f32] [--flash-attn auto|on|off] [--strict] [--json FILE] [--svg FILE]\n"
         "                           [--lookahead W,N,G] [--heads MEDUSA.gguf] [--draft-model [LABEL=]FILE]...\n"
@@ -164,6 +165,10 @@ static bool parse_args(int argc, char ** argv, bench_params & p) {
         if (a == "--strict") {
             p.strict = true;
             continue;
+        }
+        if (a == "--help" || a == "-h") {
+            p.help = true;
+            return true;
         }
         if (i + 1 >= argc) {
             std::fprintf(stderr, "error: %s needs a value\n", a.c_str());
@@ -296,6 +301,10 @@ int main(int argc, char ** argv) {
     if (!parse_args(argc, argv, p)) {
         usage();
         return 2;
+    }
+    if (p.help) {
+        usage(stdout);
+        return 0;
     }
     std::string error;
     std::vector<bench_prompt_set> all_sets;
