@@ -76,6 +76,14 @@ json_field() { # FILE KEY: the first string, number or boolean field KEY of a JS
     { sed -n "s/.*\"$2\": \"\([^\"]*\)\".*/\1/p" "$1"; sed -n "s/.*\"$2\": \([-0-9.eE+a-z]*\).*/\1/p" "$1"; } | awk 'NR == 1'
 }
 fmt3() { awk -v a="$1" 'BEGIN { printf "%.3f", a }'; }
+set_depths() { # SPECBENCH.json: "SET TOKENS" per prompt set, TOKENS the median prompt length of its plain runs
+    awk '/"strategy": "plain",/ { match($0, /"set": "[^"]*"/); s = substr($0, RSTART + 8, RLENGTH - 9); next }
+         s != "" && /"per_prompt"/ { line = $0
+             while (match(line, /"prompt_tokens": [0-9]+/)) { print s, substr(line, RSTART + 17, RLENGTH - 17); line = substr(line, RSTART + RLENGTH) }
+             s = "" }' "$1" |
+    sort -k1,1 -k2,2n | awk '{ v[$1, ++n[$1]] = $2; if (!($1 in seen)) { seen[$1] = 1; order[++k] = $1 } }
+        END { for (i = 1; i <= k; i++) { s = order[i]; print s, v[s, int((n[s] + 1) / 2)] } }'
+}
 fcmp() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; } # a < b
 
 mkdir -p "$out" "$cache"
@@ -193,13 +201,20 @@ bench_model() { # small|q4_0|q8_0
     local tsv=$dir/llama.tsv
     : > "$tsv"
     # llama.cpp's plain decoding twice, between our greedy and sampled runs and after llama.cpp's other
-    # tools: the two show how much the machine's speed drifted over the run
+    # tools: the two show how much the machine's speed drifted over the run. Each set's run starts
+    # after as many tokens as its median prompt (-d), since a token's cost grows with the text before
+    # it (on stories260K, attention is most of a step: its repetitive set decodes at half the speed).
+    local depths
+    depths=$(set_depths "$out/$name.json")
     llama_bench() { # ORDINAL
-        llama llama-bench -m "$model" -p 0 -n "$tokens" -t "$threads" -fa "$fa" -r "$reps" -o jsonl \
-            > "$dir/llama/llama-bench-$1.jsonl"
-        sed -n 's/.*"samples_ns": \[\([^]]*\)\].*/\1/p' "$dir/llama/llama-bench-$1.jsonl" | tr ',' '\n' | \
-            awk -v n="$tokens" -v k="$1" \
-            '{ printf "llama-bench\ttg%d (%s)\t-\t0\t-\t%d\t%d\t%.6f\t-\t-\n", n, k, NR - 1, n, $1 / 1e9 }' >> "$tsv"
+        local s d
+        while read -r s d; do
+            llama llama-bench -m "$model" -p 0 -n "$tokens" -d "$d" -t "$threads" -fa "$fa" -r "$reps" -o jsonl \
+                > "$dir/llama/llama-bench-$s-$1.jsonl"
+            sed -n 's/.*"samples_ns": \[\([^]]*\)\].*/\1/p' "$dir/llama/llama-bench-$s-$1.jsonl" | tr ',' '\n' | \
+                awk -v n="$tokens" -v d="$d" -v k="$1" -v s="$s" \
+                '{ printf "llama-bench\ttg%d @ d%d (%s)\t-\t0\t%s\t%d\t%d\t%.6f\t-\t-\n", n, d, k, s, NR - 1, n, $1 / 1e9 }' >> "$tsv"
+        done <<< "$depths"
     }
     echo "== $name: llama-bench" >&2
     llama_bench 1st
@@ -271,7 +286,7 @@ bench_model() { # small|q4_0|q8_0
         "model: $model ($(json_field "$out/$name.json" description), $(awk -v n="$(json_field "$out/$name.json" parameters)" 'BEGIN { printf "%.1fM", n / 1e6 }') parameters)"
         "machine: $cpu, $(nproc) cores; devices: $(json_field "$out/$name.json" devices); $threads threads for every tool"
         "conditions: flash attention $fa, KV F16, context $ctx, up to $tokens tokens per prompt, $prompts prompts per set; sampled rows: temperature $temperature, top-k $top_k, top-p $top_p, min-p $min_p, seed $seed"
-        "llama.cpp $llama_version: llama-bench -p 0 -n $tokens -r $reps (no prompt; 1st after our greedy runs, 2nd after llama.cpp's other tools; x llama.cpp plain is against the faster); llama-lookup and llama-speculative-simple one process per prompt, tokens/s as each prints it (decoded tokens over the seconds after the prompt; a run whose log lost that line is repeated, at most 3 times); llama-lookup's n_draft is its default; sampled llama-speculative-simple: --spec-draft-sampling probabilistic at the n_max that was fastest greedy"
+        "llama.cpp $llama_version: llama-bench -p 0 -n $tokens -d D -r $reps (D: the set's median prompt length in tokens; 1st after our greedy runs, 2nd after llama.cpp's other tools; x llama.cpp plain is against the faster); llama-lookup and llama-speculative-simple one process per prompt, tokens/s as each prints it (decoded tokens over the seconds after the prompt; a run whose log lost that line is repeated, at most 3 times); llama-lookup's n_draft is its default; sampled llama-speculative-simple: --spec-draft-sampling probabilistic at the n_max that was fastest greedy"
         "order: our greedy runs (per prompt: plain, each strategy, plain again), llama-bench, our sampled runs, llama.cpp's per-prompt runs, llama-bench; load average at the start $load_start, at the end $(load); $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     )
     local drafter_notes=()

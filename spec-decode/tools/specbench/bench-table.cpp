@@ -10,8 +10,9 @@
 //   llamaspec-bench-table --runs FILE... --best TOOL,DRAFTER,TEMPERATURE
 //
 // Input: tab-separated lines "tool config drafter temperature set prompt tokens seconds drafted
-// accepted" (a header line starting with "tool" is skipped). set "-" (llama-bench: no prompt) applies
-// to every set. A line whose seconds are not positive records a run that failed.
+// accepted" (a header line starting with "tool" is skipped). set "-" (llama-bench without a set's
+// depth) applies to every set; a llama-bench line of a set is that set's reference (the fastest one
+// when there are several). A line whose seconds are not positive records a run that failed.
 // --best prints the config of TOOL with DRAFTER at TEMPERATURE whose median tokens/s over all sets
 // (all prompts pooled) is highest.
 #include "bench-stats.h"
@@ -179,10 +180,17 @@ static std::vector<table_line> make_lines(const std::vector<table_row> & rows, s
         }
     }
     std::sort(temperatures.begin(), temperatures.end());
-    const table_row * llama_plain = nullptr;
-    for (const table_row & r : rows) {
-        if (r.tool == "llama-bench" && (llama_plain == nullptr || median_tps(r) > median_tps(*llama_plain))) llama_plain = &r;
-    }
+    // llama.cpp's plain decoding for a set: its fastest llama-bench row of that set, else of no set
+    auto llama_plain_of = [&](const std::string & set) {
+        const table_row * best = nullptr;
+        for (const std::string & s : {set, std::string("-")}) {
+            for (const table_row & r : rows) {
+                if (r.tool == "llama-bench" && r.set == s && (best == nullptr || median_tps(r) > median_tps(*best))) best = &r;
+            }
+            if (best != nullptr) break;
+        }
+        return best;
+    };
     std::vector<table_line> lines;
     auto add = [&](const table_row & r) {
         table_line l;
@@ -192,16 +200,20 @@ static std::vector<table_line> make_lines(const std::vector<table_row> & rows, s
             if (x.drafted >= 0) l.drafted = std::max<int64_t>(l.drafted, 0) + x.drafted;
             if (x.accepted >= 0) l.accepted = std::max<int64_t>(l.accepted, 0) + x.accepted;
         }
+        const table_row * llama_plain = llama_plain_of(r.set);
         if (llama_plain != nullptr) l.vs_llama_plain = l.tps / median_tps(*llama_plain);
         lines.push_back(l);
         return &lines.back();
     };
     for (const table_row & r : rows) {
-        if (r.tool == "llama-bench") add(r);
+        if (r.tool == "llama-bench" && r.set == "-") add(r);
     }
     for (double temperature : temperatures) {
         for (const std::string & set : sets) {
             // llama.cpp's rows first, then ours; the fastest llama.cpp row per drafter is the reference
+            for (const table_row & r : rows) {
+                if (r.set == set && r.temperature == temperature && r.tool == "llama-bench") add(r);
+            }
             for (const table_row & r : rows) {
                 if (r.set == set && r.temperature == temperature && !is_ours(r) && r.tool != "llama-bench") add(r);
             }
@@ -231,6 +243,7 @@ static std::vector<table_line> make_lines(const std::vector<table_row> & rows, s
                 table_line * l = add(r);
                 if (&r == plain) { // as specbench reports it: both plain runs of each prompt together
                     l->tps = bench_median_tokens_per_second(base);
+                    const table_row * llama_plain = llama_plain_of(set);
                     if (llama_plain != nullptr) l->vs_llama_plain = l->tps / median_tps(*llama_plain);
                 } else if (&r == repeat) {
                     l->vs_our_plain = bench_ratio_of(by_prompt(r, n), by_prompt(*plain, n));
@@ -324,11 +337,11 @@ static std::string legend(const table_params & p) {
     std::string s;
     for (const auto & d : p.drafters) s += "drafter " + d.first + ": " + d.second + "\n";
     s += "tokens/s: median over prompts (our plain: both its runs of each prompt together; llama-bench: over its "
-         "repetitions, no prompt); ours count the tokens after the first over the time from the first token to the "
+         "repetitions, after as many tokens as the set's median prompt); ours count the tokens after the first over the time from the first token to the "
          "last (the first comes free with the prompt's evaluation), llama.cpp's tools every token they time. x our plain: median of "
          "per-prompt ratios to our plain decoding in the same run (both plain runs; plain-repeat: second run against "
          "first, the noise floor), 95% percentile bootstrap interval over prompts. x llama.cpp plain: median tokens/s "
-         "over llama-bench's (the faster llama-bench row when there are several). x best llama.cpp: median tokens/s over that of the fastest llama.cpp speculative row "
+         "over llama-bench's on the same set (the faster of its rows). x best llama.cpp: median tokens/s over that of the fastest llama.cpp speculative row "
          "on the same set and sampling with the same drafter (no drafter: llama-lookup). ! = drafted nothing, yet "
          "departs from 1 by more than the noise floor.\n";
     return s;
