@@ -294,6 +294,21 @@ static void test_accept_model() {
     sd_bucket_stats modest;
     for (int i = 0; i < 20; i++) modest.observe(SD_BUCKET_DRAFT_MODEL + 2, true);
     CHECK(near(modest.estimate(SD_BUCKET_DRAFT_MODEL + 3, 0.25f), 0.875));
+    // ...but not its runner-ups, a kind of their own (the drafter's top tokens say nothing about how
+    // often the second choice is right): an untried runner-up bucket starts from its confidence, and
+    // once runner-ups were tried and rejected, from their record: 10 tried, 1 accepted,
+    // p = (1 + 4 * 0.3) / 14, estimate of an untried runner-up decile = p
+    CHECK(near(modest.estimate(SD_BUCKET_DRAFT_MODEL + 23, 0.3f), 0.3));
+    for (int i = 0; i < 10; i++) modest.observe(SD_BUCKET_DRAFT_MODEL + 21, i == 0);
+    CHECK(near(modest.estimate(SD_BUCKET_DRAFT_MODEL + 24, 0.3f), 2.2 / 14));
+    // and the top tokens' record is still their own: (20 + 4 * 0.25) / 24
+    CHECK(near(modest.estimate(SD_BUCKET_DRAFT_MODEL + 5, 0.25f), 0.875));
+    // kinds: a draft model's and Medusa's decades (top / drawn / runner-up, one head), other drafters whole
+    CHECK(sd_bucket_kind(SD_BUCKET_DRAFT_MODEL + 7) == SD_BUCKET_DRAFT_MODEL);
+    CHECK(sd_bucket_kind(SD_BUCKET_DRAFT_MODEL + 27) == SD_BUCKET_DRAFT_MODEL + 20);
+    CHECK(sd_bucket_kind(SD_BUCKET_MEDUSA + 39) == SD_BUCKET_MEDUSA + 30);
+    CHECK(sd_bucket_kind(SD_BUCKET_RECYCLING + 57) == SD_BUCKET_RECYCLING);
+    CHECK(sd_bucket_kind(SD_BUCKET_LOOKUP + 33) == SD_BUCKET_LOOKUP);
     CHECK(sd_bucket_base(SD_BUCKET_DRAFT_MODEL + 23) == SD_BUCKET_DRAFT_MODEL);
     CHECK(sd_bucket_base(SD_BUCKET_MEDUSA + 159) == SD_BUCKET_MEDUSA);
     CHECK(sd_bucket_base(SD_BUCKET_END) == SD_BUCKET_END && sd_bucket_base(-1) == SD_BUCKET_END);

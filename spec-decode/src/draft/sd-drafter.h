@@ -33,6 +33,12 @@ bool sd_bucket_in(int32_t bucket, sd_bucket base);
 // The base bucket of the range a bucket lies in (SD_BUCKET_END for buckets outside every range).
 sd_bucket sd_bucket_base(int32_t bucket);
 
+// The kind of node a bucket holds, the group whose acceptance record a bucket starts from: for the
+// draft model (top token, drawn token, runner-up) and Medusa (one head) the buckets' decade, whose ten
+// buckets differ only by the decile of the drafter's probability; for the other drafters the range
+// itself.
+int32_t sd_bucket_kind(int32_t bucket);
+
 // The decile of a probability, 0..9.
 int32_t sd_decile(float p);
 

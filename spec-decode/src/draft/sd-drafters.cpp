@@ -19,6 +19,12 @@ sd_bucket sd_bucket_base(int32_t bucket) {
     return *(next - 1);
 }
 
+int32_t sd_bucket_kind(int32_t bucket) {
+    const sd_bucket base = sd_bucket_base(bucket);
+    if (base == SD_BUCKET_DRAFT_MODEL || base == SD_BUCKET_MEDUSA) return bucket - (bucket - base) % 10;
+    return base;
+}
+
 int32_t sd_decile(float p) {
     return std::min(9, std::max(0, (int32_t) (p * 10.0f)));
 }

@@ -35,7 +35,7 @@ void sd_cost_model::observe(int32_t n, double t_us) {
 
 float sd_bucket_stats::estimate(int32_t bucket, float conf) const {
     double p = conf;
-    auto g = groups.find(sd_bucket_base(bucket));
+    auto g = groups.find(sd_bucket_kind(bucket));
     if (g != groups.end()) p = (g->second.second + SD_PRIOR_WEIGHT * conf) / (g->second.first + SD_PRIOR_WEIGHT);
     auto it = counts.find(bucket);
     const double tried = it == counts.end() ? 0.0 : it->second.first;
@@ -44,7 +44,7 @@ float sd_bucket_stats::estimate(int32_t bucket, float conf) const {
 }
 
 void sd_bucket_stats::observe(int32_t bucket, bool accepted) {
-    for (std::pair<double, double> * c : {&counts[bucket], &groups[sd_bucket_base(bucket)]}) {
+    for (std::pair<double, double> * c : {&counts[bucket], &groups[sd_bucket_kind(bucket)]}) {
         c->first += 1;
         c->second += accepted ? 1 : 0;
     }

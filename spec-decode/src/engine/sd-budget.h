@@ -21,16 +21,17 @@ struct sd_cost_model {
 
 // How often nodes of each bucket (draft/sd-drafter.h) were accepted: of the nodes tried (their parent
 // was accepted), how many were. A node's estimate starts from its drafter's confidence, moved towards
-// how often the drafter's nodes of every kind were accepted (a small draft model that is right far more
-// often than its probabilities say gets its untried kinds of node tried too), and then to the
-// bucket's own record as it fills.
+// how often nodes of its kind (sd_bucket_kind: a draft model's top tokens, whatever their probability)
+// were accepted, so a small draft model that is right far more often than its probabilities say gets
+// its low-probability tokens tried too, while its runner-ups, a kind of their own, are judged by their
+// own record; then to the bucket's own record as it fills.
 struct sd_bucket_stats {
     std::map<int32_t, std::pair<double, double>> counts; // bucket -> (tried, accepted)
-    std::map<int32_t, std::pair<double, double>> groups; // drafter's base bucket -> (tried, accepted)
+    std::map<int32_t, std::pair<double, double>> groups; // sd_bucket_kind -> (tried, accepted)
 
     // Estimated probability that a node is accepted given its parent was: (accepted + w p) / (tried + w)
     // over the bucket, with w = SD_PRIOR_WEIGHT and p = (accepted + w conf) / (tried + w) over the
-    // drafter's buckets.
+    // buckets of its kind.
     float estimate(int32_t bucket, float conf) const;
     void  observe(int32_t bucket, bool accepted);
 };
