@@ -250,25 +250,10 @@ class ErrorsTest {
         try (LlamaModel model = LlamaModel.load(TestModels.model())) {
             Session session = model.newSession();
             java.util.concurrent.atomic.AtomicReference<Throwable> outcome = new java.util.concurrent.atomic.AtomicReference<>();
-            java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(1);
-            Thread generator = new Thread(() -> {
-                try (TokenStream stream = session.stream("Once upon a time", TestModels.greedy(100_000))) {
-                    for (TextChunk ignored : stream) {
-                        started.countDown();
-                    }
-                } catch (Throwable t) {
-                    outcome.set(t);
-                }
-            });
-            generator.start();
-            assertTrue(started.await(30, java.util.concurrent.TimeUnit.SECONDS));
+            Thread generator = TestModels.streamInBackground(session, outcome);
             session.close();
-            generator.join(30_000);
-            assertFalse(generator.isAlive());
             // the stream ended, by cancellation or with an IllegalStateException: no crash either way
-            if (outcome.get() != null) {
-                assertTrue(outcome.get() instanceof IllegalStateException, outcome.get().toString());
-            }
+            TestModels.assertEndsAfterClose(generator, outcome);
             try (Session other = model.newSession()) {
                 assertEquals(5, other.generate("Hello", TestModels.greedy(5)).tokens().length);
             }

@@ -164,25 +164,10 @@ class NativeHandleTest extends WithTestModel {
         LlamaModel own = LlamaModel.load(TestModels.model());
         Session session = own.newSession();
         AtomicReference<Throwable> outcome = new AtomicReference<>();
-        CountDownLatch started = new CountDownLatch(1);
-        Thread generator = new Thread(() -> {
-            try (TokenStream stream = session.stream("Once upon a time", TestModels.greedy(100_000))) {
-                for (TextChunk ignored : stream) {
-                    started.countDown();
-                }
-            } catch (Throwable t) {
-                outcome.set(t);
-            }
-        });
-        generator.start();
-        assertTrue(started.await(30, TimeUnit.SECONDS));
+        Thread generator = TestModels.streamInBackground(session, outcome);
         own.close();
-        generator.join(30_000);
-        assertFalse(generator.isAlive());
+        TestModels.assertEndsAfterClose(generator, outcome);
         assertTrue(session.isClosed() && own.isClosed());
-        if (outcome.get() != null) {
-            assertTrue(outcome.get() instanceof IllegalStateException, outcome.get().toString());
-        }
         // the cancel from close() did not wait for the step; other models go on
         try (Session other = model.newSession()) {
             assertEquals(3, other.generate("Hello", TestModels.greedy(3)).tokens().length);

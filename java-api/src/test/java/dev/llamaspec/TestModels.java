@@ -12,6 +12,10 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Assertions;
 
 /** Where the tests find their model and prompts: LLAMASPEC_TEST_MODEL, else ../shared beside the checkout. */
 final class TestModels {
@@ -59,6 +63,39 @@ final class TestModels {
 
     static GenerationOptions greedy(int maxTokens) {
         return GenerationOptions.builder().temperature(0).maxTokens(maxTokens).build();
+    }
+
+    /**
+     * Starts a thread that streams a long generation from {@code session}, and returns it once the
+     * first chunk arrived (failing the test if none did within 30 s); what the stream throws goes to
+     * {@code outcome}.
+     */
+    static Thread streamInBackground(Session session, AtomicReference<Throwable> outcome) throws InterruptedException {
+        CountDownLatch started = new CountDownLatch(1);
+        Thread generator = new Thread(() -> {
+            try (TokenStream stream = session.stream("Once upon a time", greedy(100_000))) {
+                for (TextChunk ignored : stream) {
+                    started.countDown();
+                }
+            } catch (Throwable t) {
+                outcome.set(t);
+            }
+        });
+        generator.start();
+        Assertions.assertTrue(started.await(30, TimeUnit.SECONDS));
+        return generator;
+    }
+
+    /**
+     * Waits for a generator of {@link #streamInBackground} whose session or model was closed: it must
+     * end within 30 s, by cancellation or with an IllegalStateException.
+     */
+    static void assertEndsAfterClose(Thread generator, AtomicReference<Throwable> outcome) throws InterruptedException {
+        generator.join(30_000);
+        Assertions.assertFalse(generator.isAlive());
+        if (outcome.get() != null) {
+            Assertions.assertTrue(outcome.get() instanceof IllegalStateException, outcome.get().toString());
+        }
     }
 
     /**
