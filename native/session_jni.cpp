@@ -1,5 +1,5 @@
 // JNI functions of dev.llamaspec.Session. The Java side serialises calls on one session and keeps
-// the handle alive while a call runs; nCancel alone may run concurrently with nStep.
+// the handle alive while a call runs; nCancel and nThreads alone may run concurrently with nStep.
 #include "jni-util.h"
 
 static const char * const CLOSED = "session is closed";
@@ -35,6 +35,18 @@ extern "C" JNIEXPORT jint JNICALL Java_dev_llamaspec_Session_nContextSize(JNIEnv
         sd_session * session = jni_handle<sd_session>(env, handle, CLOSED);
         return session != nullptr ? (jint) sd_session_n_ctx(session) : 0;
     });
+}
+
+// Safe beside a running nStep, like nCancel.
+extern "C" JNIEXPORT jint JNICALL Java_dev_llamaspec_Session_nThreads(JNIEnv * env, jclass, jlong handle) {
+    return jni_guard(env, (jint) 0, [&]() -> jint {
+        sd_session * session = jni_handle<sd_session>(env, handle, CLOSED);
+        return session != nullptr ? (jint) sd_session_threads(session) : 0;
+    });
+}
+
+extern "C" JNIEXPORT jint JNICALL Java_dev_llamaspec_Session_nDecoding(JNIEnv * env, jclass) {
+    return jni_guard(env, (jint) 0, [&]() -> jint { return (jint) sd_sessions_decoding(); });
 }
 
 extern "C" JNIEXPORT void JNICALL Java_dev_llamaspec_Session_nReset(JNIEnv * env, jclass, jlong handle) {

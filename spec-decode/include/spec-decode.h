@@ -84,7 +84,9 @@ struct sd_model_params {
     int32_t  n_gpu_layers; // layers to offload to a GPU; -1 = all (no effect on CPU-only builds)
     bool     use_mmap;     // map the file instead of reading it
     uint32_t n_ctx;        // default context size of sessions; 0 = min(training context, 4096)
-    int32_t  n_threads;    // default threads of sessions; 0 = number of cores, at most 8
+    int32_t  n_threads;    // default threads of sessions; 0 = automatic: up to the number of cores, at
+                           // most 8, shared among the sessions decoding at the moment and lowered
+                           // while other programs keep the cores busy (see sd_session_params)
 };
 
 const std::vector<sd_setting> & sd_model_settings(void);
@@ -327,7 +329,10 @@ enum sd_flash_attn {
 struct sd_session_params {
     uint32_t n_ctx;           // 0 = the model's default; llama.cpp rounds it up (see sd_session_n_ctx)
     uint32_t n_batch;         // tokens per llama_decode during prompt evaluation; 0 = min(512, n_ctx)
-    int32_t  n_threads;       // 0 = the model's default
+    int32_t  n_threads;       // 0 = the model's default. When neither gives a number, threads are automatic:
+                              // the model's default divided among the contexts of the process decoding at
+                              // the moment, and lowered while other programs keep the cores busy (learnt
+                              // from the decodes' own times; src/engine/sd-threads.h). A number is used as is.
     bool     kv_f32;          // keys and values in F32 instead of llama.cpp's default F16 (twice the memory)
     int32_t  flash_attn;      // sd_flash_attn. Flash attention is faster and needs less memory, but its
                               // results depend on how many tokens share a batch: a verification step can
@@ -487,6 +492,7 @@ struct sd_stats {
     int64_t t_gen_us        = 0; // from the first token to the last
     int64_t t_draft_us      = 0; // drafting and budget
     int64_t t_verify_us     = 0; // evaluating the model (llama_decode) in the generation phase
+    int32_t n_threads       = 0; // threads the last step ran on (see sd_session_params::n_threads)
 };
 
 // The counters by their field names ("n_prompt", ..., "t_verify_us"), for front ends that pass them on.
@@ -535,6 +541,13 @@ sd_status sd_session_measure_decode_cost(sd_session * session, const std::vector
 // draft is NULL); call it before freeing a draft model that sessions have used. A generation running
 // with that draft model fails at its next step with SD_ERR_STATE.
 void sd_session_drop_draft_model(sd_session * session, const sd_model * draft);
+
+// The threads the session's last decode ran on; safe from any thread, beside a running generation.
+int32_t sd_session_threads(const sd_session * session);
+
+// Sessions (and other contexts: training, tools) of this process decoding now or in the last 50 ms;
+// automatic threads are divided among them.
+int32_t sd_sessions_decoding(void);
 
 // Asks the running generation to stop; safe from any thread. The current llama_decode is aborted
 // and the next step returns SD_STOP_CANCELLED. The KV cache stays consistent.

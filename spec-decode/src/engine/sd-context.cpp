@@ -8,9 +8,14 @@
 
 #include <algorithm>
 #include <cstring>
+#include <ctime>
 
 static bool abort_requested(void * data) {
-    const sd_context * c = static_cast<sd_context *>(data);
+    sd_context * c = static_cast<sd_context *>(data);
+    if (c->deadline_us != 0 && llama_time_us() > c->deadline_us) {
+        c->deadline_hit = true;
+        return true;
+    }
     return c->cancel.load(std::memory_order_relaxed) ||
            (c->cancel_also != nullptr && c->cancel_also->load(std::memory_order_relaxed));
 }
@@ -131,6 +136,8 @@ sd_status sd_context_init(sd_model * model, const sd_session_params & params, sd
     if (c->threadpool != nullptr) {
         llama_attach_threadpool(c->ctx, c->threadpool, c->threadpool);
     }
+    c->n_threads_set = n_threads;
+    sd_threads_init(c->threads, n_threads, params.n_threads == 0 && model->threads_automatic);
     *out = c;
     return SD_OK;
 }
@@ -154,6 +161,7 @@ sd_status sd_context_enable_capture(sd_context * c, std::string & error) {
     c->ctx = ctx;
     if (c->threadpool != nullptr) llama_attach_threadpool(c->ctx, c->threadpool, c->threadpool);
     c->cparams = cparams;
+    c->n_threads_set = cparams.n_threads;
     c->cached.clear();
     c->can_capture = true;
     return SD_OK;
@@ -163,6 +171,7 @@ void sd_context_free(sd_context * c) {
     if (c == nullptr) {
         return;
     }
+    if (c->leader == nullptr) sd_threads_free(c->threads);
     llama_batch_free(c->batch);
     if (c->threadpool != nullptr) {
         llama_detach_threadpool(c->ctx);
@@ -185,6 +194,8 @@ void sd_context_follow(sd_context * c, sd_context * leader) {
         llama_attach_threadpool(c->ctx, c->threadpool, c->threadpool);
     }
     c->cancel_also = &leader->cancel;
+    if (c->leader == nullptr) sd_threads_free(c->threads);  // the leader's decodes count for both
+    c->leader = leader;
 }
 
 void sd_context_reset(sd_context * c) {
@@ -199,9 +210,53 @@ void sd_context_truncate(sd_context * c, size_t n) {
     }
 }
 
+// CPU time of the calling thread, which takes part in the CPU backend's computation: a thread
+// that other programs keep off its core gets less of it than the time that passes.
+static int64_t thread_cpu_us() {
+    timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return 0;
+    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void set_threads(sd_context * c, int32_t n_threads) {
+    if (n_threads != c->n_threads_set) {
+        llama_set_n_threads(c->ctx, n_threads, n_threads);
+        c->n_threads_set = n_threads;
+    }
+}
+
 int32_t sd_context_decode(sd_context * c, const llama_batch & batch) {
-    sd_log_cancel_scope quiet(c->cancel_also != nullptr ? c->cancel_also : &c->cancel);
-    return llama_decode(c->ctx, batch);
+    sd_log_cancel_scope quiet(c->cancel_also != nullptr ? c->cancel_also : &c->cancel, &c->deadline_hit);
+    if (c->leader != nullptr) {
+        set_threads(c, std::min(c->leader->n_threads_set.load(), c->params.n_threads));
+        return llama_decode(c->ctx, batch);
+    }
+    int64_t t0 = llama_time_us();
+    int64_t cpu0 = thread_cpu_us();
+    int64_t limit_us = 0;
+    int32_t n_threads = sd_threads_begin(c->threads, batch.n_tokens, t0, true, &limit_us);
+    set_threads(c, n_threads);
+    // A try of another thread count that runs far longer than the count in use would (on a busy
+    // machine the threads can wait for each other for milliseconds at every operation) is stopped;
+    // llama.cpp then takes the batch out of the KV cache, and it is decoded again as usual.
+    c->deadline_us = limit_us > 0 ? t0 + limit_us : 0;
+    c->deadline_hit = false;
+    int32_t code = llama_decode(c->ctx, batch);
+    c->deadline_us = 0;
+    if (code == 2 && c->deadline_hit && !abort_requested(c)) {
+        const int64_t t1 = llama_time_us();
+        sd_threads_end(c->threads, {batch.n_tokens, n_threads, t1 - t0, 0, t1, true});
+        t0 = t1;
+        cpu0 = thread_cpu_us();
+        n_threads = sd_threads_begin(c->threads, batch.n_tokens, t0, false, &limit_us);
+        set_threads(c, n_threads);
+        c->deadline_hit = false;
+        code = llama_decode(c->ctx, batch);
+    }
+    if (code == 0) llama_synchronize(c->ctx);  // a GPU backend returns before it has finished
+    const int64_t t1 = llama_time_us();
+    sd_threads_end(c->threads, {batch.n_tokens, n_threads, code == 0 ? t1 - t0 : -1, thread_cpu_us() - cpu0, t1, false});
+    return code;
 }
 
 sd_status sd_context_decode_error(int32_t code, size_t position, std::string & error) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "spec-decode.h"
+#include "engine/sd-threads.h"
 
 #include <atomic>
 #include <vector>
@@ -22,6 +23,9 @@ struct sd_context {
     ggml_threadpool * threadpool = nullptr; // kept for the context: without one, ggml starts threads per decode
     bool              owns_threadpool = true; // false: it runs on the threads of the context it follows
     sd_session_params params;                // as created, n_ctx and n_threads resolved
+    sd_threads        threads;               // how many of them its decodes use (sd-threads.h)
+    std::atomic<int32_t> n_threads_set{0};   // what llama.cpp was last told (read from other threads)
+    const sd_context * leader = nullptr;     // the context it follows (sd_context_follow), whose thread count it uses
     uint32_t          n_ctx      = 0;
     uint32_t          n_batch    = 0;
     int32_t           n_vocab    = 0;
@@ -42,6 +46,8 @@ struct sd_context {
     int32_t            hidden_n = 0;
 
     std::atomic<bool>         cancel{false};
+    int64_t                   deadline_us = 0;  // a try of another thread count stops here (sd-threads.h)
+    std::atomic<bool>         deadline_hit{false};
     const std::atomic<bool> * cancel_also = nullptr; // the context followed: its cancellation stops this one too
 };
 

@@ -27,6 +27,14 @@ uint32_t sd_session_n_ctx(const sd_session * s) {
     return s->ctx->n_ctx;
 }
 
+int32_t sd_session_threads(const sd_session * s) {
+    return s->ctx->n_threads_set;
+}
+
+int32_t sd_sessions_decoding(void) {
+    return sd_threads_active(llama_time_us());
+}
+
 const std::vector<llama_token> & sd_session_cached_tokens(const sd_session * s) {
     return s->ctx->cached;
 }

@@ -278,6 +278,7 @@ std::vector<std::pair<const char *, int64_t>> sd_stats_values(const sd_stats & s
         {"n_steps", s.n_steps},         {"n_drafted", s.n_drafted},             {"n_accepted", s.n_accepted},
         {"n_aux", s.n_aux},             {"t_prompt_us", s.t_prompt_us},         {"t_first_us", s.t_first_us},
         {"t_gen_us", s.t_gen_us},       {"t_draft_us", s.t_draft_us},           {"t_verify_us", s.t_verify_us},
+        {"n_threads", s.n_threads},
     };
 }
 

@@ -163,6 +163,7 @@ sd_status sd_verify_step(sd_session * s, std::vector<llama_token> & out, bool * 
     const int32_t rc = sd_context_decode(c, c->batch);
     llama_synchronize(c->ctx);
     g.stats.t_verify_us += llama_time_us() - t0;
+    g.stats.n_threads = c->n_threads_set;
     if (rc != 0) {
         for (llama_seq_id q = 1; q <= n_paths; q++) llama_memory_seq_rm(mem, q, -1, -1);
         llama_memory_seq_rm(mem, 0, root_pos, -1);

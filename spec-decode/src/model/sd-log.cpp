@@ -23,14 +23,21 @@ struct sd_log_line {
 static thread_local sd_log_line  t_line;
 static thread_local std::string  t_last_error;
 static thread_local const std::atomic<bool> * t_cancel = nullptr;
+static thread_local const std::atomic<bool> * t_stop = nullptr;
 
-sd_log_cancel_scope::sd_log_cancel_scope(const std::atomic<bool> * cancel) { t_cancel = cancel; }
-sd_log_cancel_scope::~sd_log_cancel_scope() { t_cancel = nullptr; }
+sd_log_cancel_scope::sd_log_cancel_scope(const std::atomic<bool> * cancel, const std::atomic<bool> * stop) {
+    t_cancel = cancel;
+    t_stop = stop;
+}
+sd_log_cancel_scope::~sd_log_cancel_scope() {
+    t_cancel = nullptr;
+    t_stop = nullptr;
+}
 
 static void sd_log_emit(const sd_log_line & line) {
     ggml_log_level level = line.level;
     if (level == GGML_LOG_LEVEL_ERROR) {
-        if (t_cancel != nullptr && t_cancel->load()) {
+        if ((t_cancel != nullptr && t_cancel->load()) || (t_stop != nullptr && t_stop->load())) {
             level = GGML_LOG_LEVEL_DEBUG; // an aborted computation: the caller asked for it
         } else {
             t_last_error = line.text;

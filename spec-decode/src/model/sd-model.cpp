@@ -88,6 +88,7 @@ sd_status sd_model_load(const char * path, const sd_model_params & params, sd_mo
     m->params = params;
     m->path   = path;
     if (m->params.n_threads == 0) {
+        m->threads_automatic = true;
         const unsigned hw = std::thread::hardware_concurrency();
         m->params.n_threads = (int32_t) std::min(8u, std::max(1u, hw));
     }

@@ -10,6 +10,7 @@ struct sd_model {
     llama_model       * model;
     const llama_vocab * vocab;
     sd_model_params     params; // as loaded, n_ctx and n_threads resolved
+    bool                threads_automatic = false; // no n_threads given: sessions without one adapt theirs
     std::string         path;   // the file it was loaded from
     // sd_model_fingerprint's result, computed on first use (it reads the file's output projection)
     mutable std::once_flag fingerprint_once;

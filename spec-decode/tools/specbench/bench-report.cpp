@@ -83,9 +83,10 @@ static std::string interval_text(const bench_interval & v) {
 }
 
 void bench_print_table(const bench_report & report) {
-    std::printf("\nmodel: %s (%s, %.1fM parameters), %d threads, up to %d tokens per prompt, flash attention %s, "
+    const std::string threads = report.threads == 0 ? std::string("automatic") : std::to_string(report.threads);
+    std::printf("\nmodel: %s (%s, %.1fM parameters), %s threads, up to %d tokens per prompt, flash attention %s, "
                 "KV %s\n", report.model_path.c_str(), report.model_description.c_str(), report.model_params / 1e6,
-                report.threads, report.n_tokens, report.flash_attn.c_str(), report.kv_f32 ? "F32" : "F16");
+                threads.c_str(), report.n_tokens, report.flash_attn.c_str(), report.kv_f32 ? "F32" : "F16");
     if (report.temperature > 0) {
         std::printf("sampling: temperature %.2f, top-k %d, top-p %.2f, min-p %.2f, seed %u (the same for every run)\n",
                     report.temperature, report.top_k, report.top_p, report.min_p, report.seed);

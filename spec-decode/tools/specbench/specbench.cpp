@@ -78,7 +78,7 @@ static bool flash_attn_parse(const std::string & v, int32_t & out) {
 static void usage(FILE * out = stderr) {
     std::fprintf(out,
         "usage: llamaspec-specbench --model FILE --corpus FILE [--strategies plain] [--sets stories,repetitive]\n"
-        "                           [--prompts 20] [--tokens 128] [--threads 2] [--ctx 2048] [--kv f16|f32] [--flash-attn auto|on|off] [--strict] [--json FILE] [--svg FILE]\n"
+        "                           [--prompts 20] [--tokens 128] [--threads 2 (0: automatic)] [--ctx 2048] [--kv f16|f32] [--flash-attn auto|on|off] [--strict] [--json FILE] [--svg FILE]\n"
         "                           [--lookahead W,N,G] [--heads MEDUSA.gguf] [--draft-model [LABEL=]FILE]...\n"
         "                           [--temperature 0] [--seed 42] [--runs FILE] [--prompt-files DIR] [--cost-depth 256 (0: no cost curve)]\n"
         "strategies: plain, lookup, recycling, lookahead, auto, medusa, medusa-static (need --heads),\n"
@@ -189,7 +189,7 @@ static bool parse_args(int argc, char ** argv, bench_params & p) {
         else if (a == "--prompts")    ok = parse_int(v, 1, 100000, p.n_prompts);
         else if (a == "--first")      ok = parse_int(v, 0, 100000, p.first);
         else if (a == "--tokens")     ok = parse_int(v, 1, 1 << 20, p.n_tokens);
-        else if (a == "--threads")    ok = parse_int(v, 1, 512, p.threads);
+        else if (a == "--threads")    ok = parse_int(v, 0, 512, p.threads);
         else if (a == "--ctx")        ok = parse_int(v, 64, 1 << 24, p.n_ctx);
         else if (a == "--cost-depth") ok = parse_int(v, 0, 1 << 24, p.cost_depth); // 0: not measured
         else if (a == "--temperature") ok = parse_float(v, 0.0f, 100.0f, p.temperature);

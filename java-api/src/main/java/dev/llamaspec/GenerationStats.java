@@ -18,10 +18,12 @@ import java.util.Map;
  * @param generationMillis   time from the first generated token to the last
  * @param draftMillis        time spent drafting
  * @param verifyMillis       time spent evaluating the model in the generation phase
+ * @param threads            threads the last step ran on (automatic threads change with the load; see
+ *                           {@link SessionOptions#threads()})
  */
 public record GenerationStats(int promptTokens, int reusedPromptTokens, int generatedTokens, int steps,
         int draftedTokens, int acceptedTokens, int windowTokens, double promptMillis, double timeToFirstTokenMillis,
-        double generationMillis, double draftMillis, double verifyMillis) {
+        double generationMillis, double draftMillis, double verifyMillis, int threads) {
 
     /** Mean tokens produced per step (τ); 1 without speculation. */
     public double tokensPerStep() {
@@ -47,7 +49,7 @@ public record GenerationStats(int promptTokens, int reusedPromptTokens, int gene
         return new GenerationStats(count(v, "n_prompt"), count(v, "n_prompt_reused"), count(v, "n_generated"),
                 count(v, "n_steps"), count(v, "n_drafted"), count(v, "n_accepted"), count(v, "n_aux"),
                 millis(v, "t_prompt_us"), millis(v, "t_first_us"), millis(v, "t_gen_us"), millis(v, "t_draft_us"),
-                millis(v, "t_verify_us"));
+                millis(v, "t_verify_us"), count(v, "n_threads"));
     }
 
     private static long value(Map<String, Long> values, String name) {

@@ -34,7 +34,11 @@ public final class ModelOptions {
         return new Builder();
     }
 
-    /** Default threads of this model's sessions; 0 = the number of cores, at most 8. */
+    /**
+     * Default threads of this model's sessions; 0 = automatic: up to the number of cores (at most 8),
+     * shared among the sessions evaluating at the moment and lowered while the machine is busy (see
+     * {@link SessionOptions#threads()}).
+     */
     public int threads() {
         return threads;
     }
@@ -84,7 +88,7 @@ public final class ModelOptions {
             contextSize = t.get("n_ctx").intDefault();
         }
 
-        /** Default threads of the model's sessions; 0 = the number of cores, at most 8. */
+        /** Default threads of the model's sessions; 0 = automatic (see {@link ModelOptions#threads()}). */
         public Builder threads(int threads) {
             this.threads = threads;
             return this;

@@ -40,6 +40,31 @@ public final class Session implements AutoCloseable {
         return handle.call(Session::nContextSize);
     }
 
+    /**
+     * The threads this session's last model evaluation ran on; readable while a generation runs.
+     * With automatic threads (none given in {@link SessionOptions} or {@link ModelOptions}) it
+     * changes as sessions start and stop and as other programs load the cores.
+     *
+     * @throws IllegalStateException when the session is closed
+     */
+    public int threads() {
+        int[] threads = {-1};
+        handle.interrupt(h -> threads[0] = nThreads(h));
+        if (threads[0] < 0) {
+            throw new IllegalStateException("session is closed");
+        }
+        return threads[0];
+    }
+
+    /**
+     * Sessions of this process (of any model) evaluating their model now or within the last 50 ms:
+     * automatic threads are divided among them.
+     */
+    public static int decodingNow() {
+        NativeLibrary.ensureLoaded();
+        return nDecoding();
+    }
+
     /** Generates with the default options (llama.cpp's sampling defaults, 256 tokens at most). */
     public Generation generate(String prompt) {
         return generate(prompt, GenerationOptions.defaults());
@@ -289,6 +314,10 @@ public final class Session implements AutoCloseable {
     static native void nFree(long handle);
 
     static native int nContextSize(long handle);
+
+    static native int nThreads(long handle);
+
+    static native int nDecoding();
 
     static native void nReset(long handle);
 

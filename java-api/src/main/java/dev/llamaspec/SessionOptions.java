@@ -95,7 +95,12 @@ public final class SessionOptions {
         return batchSize;
     }
 
-    /** Threads; 0 = the model's default. */
+    /**
+     * Threads; 0 = the model's default. When neither gives a number, threads are automatic: the
+     * model's default divided among the sessions of the process evaluating their model at the moment,
+     * and lowered while other programs keep the cores busy (learnt from the evaluations' own times;
+     * {@link Session#threads()} tells the count in use). A number is used as given.
+     */
     public int threads() {
         return threads;
     }
@@ -192,7 +197,7 @@ public final class SessionOptions {
             return this;
         }
 
-        /** Threads; 0 = the model's default. */
+        /** Threads; 0 = the model's default (see {@link SessionOptions#threads()}). */
         public Builder threads(int threads) {
             this.threads = threads;
             return this;

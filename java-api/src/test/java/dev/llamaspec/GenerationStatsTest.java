@@ -10,12 +10,12 @@ import org.junit.jupiter.api.Test;
 /** Statistics and training reports cross JNI by the engine's names. */
 class GenerationStatsTest extends WithTestModel {
     private static final String[] NAMES = {"n_prompt", "n_prompt_reused", "n_generated", "n_steps", "n_drafted",
-        "n_accepted", "n_aux", "t_prompt_us", "t_first_us", "t_gen_us", "t_draft_us", "t_verify_us"};
+        "n_accepted", "n_aux", "t_prompt_us", "t_first_us", "t_gen_us", "t_draft_us", "t_verify_us", "n_threads"};
 
     @Test
     void fieldsAreReadByNameInAnyOrder() {
-        long[] values = {1, 2, 3, 4, 5, 6, 7, 8000, 9000, 10000, 11000, 12000};
-        GenerationStats expected = new GenerationStats(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12);
+        long[] values = {1, 2, 3, 4, 5, 6, 7, 8000, 9000, 10000, 11000, 12000, 13};
+        GenerationStats expected = new GenerationStats(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13);
         assertEquals(expected, GenerationStats.fromNative(NAMES, values));
         // reversed, with a counter the record does not know
         String[] names = new String[NAMES.length + 1];
@@ -52,6 +52,7 @@ class GenerationStatsTest extends WithTestModel {
             assertEquals(8 * (s.steps() - 1), s.windowTokens(), s.toString());
             assertEquals(s.generatedTokens(), s.steps() + s.acceptedTokens(), s.toString());
             assertTrue(s.verifyMillis() > 0 && s.generationMillis() >= 0, s.toString());
+            assertTrue(s.threads() >= 1 && s.threads() <= ThreadsTest.automaticMax(), s.toString());
 
             // prompt lookup on a repetitive prompt drafts and accepts; the repeated prompt is reused
             Generation lookup = session.generate(prompt, TestModels.greedy(40).toBuilder()

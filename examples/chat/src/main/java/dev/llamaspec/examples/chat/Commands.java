@@ -93,8 +93,8 @@ final class Commands {
             b.append(String.format(Locale.ROOT, "nothing drafted, acceptance n/a%n"));
         }
         b.append(String.format(Locale.ROOT,
-                "speed: %.1f tokens/s, first token after %.1f ms; prompt %d tokens (%d reused) in %.1f ms",
-                s.tokensPerSecond(), s.timeToFirstTokenMillis(), s.promptTokens(), s.reusedPromptTokens(),
+                "speed: %.1f tokens/s on %d threads, first token after %.1f ms; prompt %d tokens (%d reused) in %.1f ms",
+                s.tokensPerSecond(), s.threads(), s.timeToFirstTokenMillis(), s.promptTokens(), s.reusedPromptTokens(),
                 s.promptMillis()));
         return b.toString();
     }

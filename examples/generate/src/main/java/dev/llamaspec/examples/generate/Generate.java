@@ -73,7 +73,7 @@ public final class Generate implements Callable<Integer> {
     Long seed;
 
     @Option(names = "--threads", paramLabel = "N", defaultValue = "${bundle:SessionOptions.threads}",
-            description = "CPU threads, 0 to 512; 0 = the number of cores, at most 8 (default: ${DEFAULT-VALUE})")
+            description = "CPU threads, 0 to 512; 0 = automatic: up to the number of cores (at most 8), shared among sessions and lowered while the machine is busy (default: ${DEFAULT-VALUE})")
     int threads;
 
     @Option(names = "--ctx", paramLabel = "N", defaultValue = "${bundle:SessionOptions.contextSize}",

@@ -2,6 +2,7 @@ package dev.llamaspec.spring;
 
 import dev.llamaspec.LlamaModel;
 import dev.llamaspec.ModelInfo;
+import dev.llamaspec.Session;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.springframework.boot.actuate.health.Health;
@@ -9,8 +10,10 @@ import org.springframework.boot.actuate.health.HealthIndicator;
 
 /**
  * Health of the model and its session pool, as the {@code llamaspec} component of
- * {@code /actuator/health}: UP with the model's description and the pool's size and free sessions
- * while the model is loaded and the pool open, DOWN once either is closed.
+ * {@code /actuator/health}: UP with the model's description, the pool's size and free sessions, the
+ * threads each session ran its last step on, and the sessions of the process decoding at the moment
+ * (automatic threads are divided among them) while the model is loaded and the pool open, DOWN once
+ * either is closed.
  */
 public class LlamaspecHealthIndicator implements HealthIndicator {
     private final LlamaModel model;
@@ -37,6 +40,8 @@ public class LlamaspecHealthIndicator implements HealthIndicator {
         poolDetails.put("free", pool.available());
         poolDetails.put("inUse", pool.inUse());
         poolDetails.put("contextSize", pool.contextSize());
+        poolDetails.put("threads", pool.threads());
+        poolDetails.put("sessionsDecoding", Session.decodingNow());
         return Health.up()
                 .withDetail("model", model.path().toString())
                 .withDetail("loaded", true)

@@ -24,7 +24,10 @@ public class LlamaspecProperties implements InitializingBean {
     /** Path of the GGUF model file (required). */
     private String model;
 
-    /** Threads per session; 0 = the number of cores, at most 8 (default: the library's, 0). */
+    /**
+     * Threads per session; 0 = automatic: up to the number of cores (at most 8), divided among the sessions
+     * generating at the moment and lowered while the machine is busy (default: the library's, 0).
+     */
     private int threads = ModelOptions.defaults().threads();
 
     /**

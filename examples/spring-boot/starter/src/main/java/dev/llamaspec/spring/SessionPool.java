@@ -7,6 +7,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.LinkedBlockingDeque;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -36,6 +38,7 @@ public final class SessionPool implements AutoCloseable {
     private final SessionOptions sessionOptions;
     private final Duration borrowTimeout;
     private final LinkedBlockingDeque<Session> idle = new LinkedBlockingDeque<>();
+    private final Set<Session> all = ConcurrentHashMap.newKeySet(); // lent or not, for health
     private final AtomicInteger capacity;
     private final AtomicInteger borrowed = new AtomicInteger();
     private final int contextSize;
@@ -68,6 +71,7 @@ public final class SessionPool implements AutoCloseable {
         }
         this.contextSize = sessions.get(0).contextSize();
         this.capacity = new AtomicInteger(size);
+        all.addAll(sessions);
         idle.addAll(sessions);
     }
 
@@ -108,14 +112,17 @@ public final class SessionPool implements AutoCloseable {
     void giveBack(Session session) {
         borrowed.decrementAndGet();
         if (closed) {
+            all.remove(session);
             session.close();
             return;
         }
         Session usable = session;
         if (session.isClosed() || session.isGenerating()) {
+            all.remove(session);
             session.close(); // ends a generation left running
             try {
                 usable = model.newSession(sessionOptions);
+                all.add(usable);
             } catch (RuntimeException e) {
                 capacity.decrementAndGet();
                 log.error("a llamaspec session came back unusable and no new one could be created; the pool now has "
@@ -125,6 +132,7 @@ public final class SessionPool implements AutoCloseable {
         }
         idle.offerFirst(usable); // last in, first out: the warmest KV cache is used next
         if (closed && idle.remove(usable)) {
+            all.remove(usable);
             usable.close(); // closed while we were returning it
         }
     }
@@ -142,6 +150,22 @@ public final class SessionPool implements AutoCloseable {
     /** Sessions lent out now. */
     public int inUse() {
         return borrowed.get();
+    }
+
+    /**
+     * The threads each open session of the pool ran its last step on (see
+     * {@link dev.llamaspec.SessionOptions#threads()}: automatic threads change with the load).
+     */
+    public List<Integer> threads() {
+        List<Integer> threads = new ArrayList<>();
+        for (Session s : all) {
+            try {
+                threads.add(s.threads());
+            } catch (IllegalStateException closedMeanwhile) {
+                // not a session of the pool any more
+            }
+        }
+        return threads;
     }
 
     /** The context size of the pooled sessions, in tokens. */
@@ -168,6 +192,7 @@ public final class SessionPool implements AutoCloseable {
         closed = true;
         Session session;
         while ((session = idle.poll()) != null) {
+            all.remove(session);
             session.close();
         }
     }

@@ -11,6 +11,7 @@ import dev.llamaspec.Speculation;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -72,13 +73,23 @@ class LlamaspecAutoConfigurationTest {
             assertThat(health.getDetails()).containsEntry("loaded", true)
                     .containsEntry("description", model.info().description())
                     .containsEntry("model", TestModel.path().toString());
-            assertThat(health.getDetails().get("pool")).isEqualTo(
-                    Map.of("size", 3, "free", 3, "inUse", 0, "contextSize", pool.contextSize()));
+            assertPool(health, Map.of("size", 3, "free", 3, "inUse", 0, "contextSize", pool.contextSize()));
             try (PooledSession borrowed = pool.borrow()) {
-                assertThat(context.getBean(LlamaspecHealthIndicator.class).health().getDetails().get("pool")).isEqualTo(
+                assertPool(context.getBean(LlamaspecHealthIndicator.class).health(),
                         Map.of("size", 3, "free", 2, "inUse", 1, "contextSize", pool.contextSize()));
             }
         });
+    }
+
+    /** The pool's health: the counts given, and the threads of each of its sessions. */
+    @SuppressWarnings("unchecked")
+    private static void assertPool(Health health, Map<String, Object> counts) {
+        Map<String, Object> pool = (Map<String, Object>) health.getDetails().get("pool");
+        assertThat(pool).containsAllEntriesOf(counts).containsKeys("threads", "sessionsDecoding");
+        int cores = Math.min(8, Runtime.getRuntime().availableProcessors());
+        assertThat((List<Integer>) pool.get("threads")).hasSize((Integer) counts.get("size"))
+                .allSatisfy(t -> assertThat(t).isBetween(1, cores));
+        assertThat((Integer) pool.get("sessionsDecoding")).isGreaterThanOrEqualTo(0);
     }
 
     @Test

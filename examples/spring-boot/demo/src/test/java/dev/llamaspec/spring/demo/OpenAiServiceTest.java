@@ -436,6 +436,9 @@ class OpenAiServiceTest {
         assertThat(details.path("pool").path("size").asInt()).isEqualTo(4);
         assertThat(details.path("pool").path("free").asInt()).isEqualTo(4);
         assertThat(details.path("pool").path("contextSize").asInt()).isGreaterThanOrEqualTo(CONTEXT);
+        assertThat(details.path("pool").path("threads").size()).isEqualTo(4);
+        details.path("pool").path("threads").forEach(t -> assertThat(t.asInt()).isPositive());
+        assertThat(details.path("pool").path("sessionsDecoding").isInt()).isTrue();
     }
 
     @Test
