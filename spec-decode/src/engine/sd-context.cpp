@@ -225,6 +225,22 @@ static void set_threads(sd_context * c, int32_t n_threads) {
     }
 }
 
+// Removes from the KV cache what decoding `batch` added: for each of its sequences, every position
+// from the batch's first for that sequence on.
+static void forget_batch(sd_context * c, const llama_batch & batch) {
+    std::vector<std::pair<llama_seq_id, llama_pos>> first;
+    for (int32_t i = 0; i < batch.n_tokens; i++) {
+        for (int32_t k = 0; k < batch.n_seq_id[i]; k++) {
+            const llama_seq_id q = batch.seq_id[i][k];
+            auto it = std::find_if(first.begin(), first.end(), [q](const auto & f) { return f.first == q; });
+            if (it == first.end()) first.emplace_back(q, batch.pos[i]);
+            else it->second = std::min(it->second, batch.pos[i]);
+        }
+    }
+    llama_memory_t mem = llama_get_memory(c->ctx);
+    for (const auto & f : first) llama_memory_seq_rm(mem, f.first, f.second, -1);
+}
+
 int32_t sd_context_decode(sd_context * c, const llama_batch & batch) {
     sd_log_cancel_scope quiet(c->cancel_also != nullptr ? c->cancel_also : &c->cancel, &c->deadline_hit);
     if (c->leader != nullptr) {
@@ -244,6 +260,9 @@ int32_t sd_context_decode(sd_context * c, const llama_batch & batch) {
     int32_t code = llama_decode(c->ctx, batch);
     c->deadline_us = 0;
     if (code == 2 && c->deadline_hit && !abort_requested(c)) {
+        // after llama.cpp's abort, decoding a draft tree's batch (tokens in several sequences) again
+        // failed (-1, the sequences' positions did not continue): every sequence is cut back here
+        forget_batch(c, batch);
         const int64_t t1 = llama_time_us();
         sd_threads_end(c->threads, {batch.n_tokens, n_threads, t1 - t0, 0, t1, true});
         t0 = t1;

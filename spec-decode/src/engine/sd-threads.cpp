@@ -10,7 +10,6 @@ static constexpr int64_t DOWN_INTERVAL_MAX_US = 32000000;
 static constexpr int32_t TRY_SAMPLES = 4;        // compared decodes a try needs
 static constexpr int64_t TRY_MIN_US = 10000;     // and the time it lasts at least (stalls are rare events)
 static constexpr int32_t TRY_DECODES = 64;       // decodes a try takes at most
-static constexpr double  TRY_LIMIT = 4;          // a try's decode is stopped after this many times the count in use's
 static constexpr double  MEAN_WEIGHT = 0.1;
 static constexpr double  CPU_SHARE_LOW = 0.6;    // a calling thread with less CPU than this share of the time: busy
 static constexpr double  CPU_SHARE_WEIGHT = 0.2;
@@ -99,7 +98,7 @@ int32_t sd_threads_begin(sd_threads & t, int32_t n_tokens, int64_t now_us, bool 
     if (t.try_threads == 0) return t.n_cur;
     // the first decode on a new count also wakes the threads that joined (they slept meanwhile): it is
     // not compared, and only stopped when far slower
-    *limit_us = (int64_t) ((t.try_decodes == 0 ? 5 * TRY_LIMIT : TRY_LIMIT) * cur->mean) + 500;
+    *limit_us = (int64_t) ((t.try_decodes == 0 ? 5 * t.try_limit : t.try_limit) * cur->mean) + t.try_limit_us;
     return t.try_threads;
 }
 
@@ -140,6 +139,7 @@ void sd_threads_end(sd_threads & t, const sd_decode_time & d) {
     }
     if (!t.automatic || d.us < 0) return;
     if (d.stopped) {
+        t.n_stopped++;
         if (t.try_threads == n_threads) {
             t.try_samples = 0;  // no sample: not better
             end_try(t, now_us);

@@ -28,6 +28,9 @@ struct sd_threads {
     int32_t n_learnt = 1;   // the count the machine's load calls for (the tries' verdict)
     int32_t n_cur = 1;      // the count automatic decodes use now: n_learnt within this context's share
     int32_t n_changes = 0;  // times n_cur changed
+    int32_t n_stopped = 0;  // tries stopped at their limit
+    double  try_limit = 4;  // a try's decode is stopped after this many times the count in use's time,
+    int64_t try_limit_us = 500;  // plus this (the tests make them tiny to stop every try)
 
     // Decode times (microseconds) by thread count and batch size, batches of up to SD_THREADS_BATCH
     // tokens only (a long prompt's batches say nothing about a generation step).
