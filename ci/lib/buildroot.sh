@@ -8,6 +8,10 @@
 
 LLAMASPEC_ROOT_PACKAGES="libllama-dev libggml-dev llama.cpp-tools llama.cpp-examples g++ cmake make \
 pkgconf openjdk-25-jdk-headless maven ca-certificates git tmux"
+# The runtime root (ci/test-runtime): a Java runtime and nothing else, where the jars must run alone.
+if [ -n "${LLAMASPEC_RUNTIME_ROOT:-}" ]; then
+    LLAMASPEC_ROOT_PACKAGES="openjdk-25-jre-headless"
+fi
 # Extra packages for one script's own root (ci/fuzz: clang), set in its environment; a root with
 # extras is a separate root, so the test root stays as small as it is.
 LLAMASPEC_ROOT_EXTRA=${LLAMASPEC_ROOT_EXTRA:-}

@@ -36,7 +36,13 @@ const char * sd_status_name(sd_status status);
 //
 
 // Loads the ggml backends once per process (idempotent, thread-safe). Called by sd_model_load.
+// From the folder in the environment variable LLAMASPEC_BACKEND_DIR when set, else from the one given
+// to sd_backend_set_dir, else where ggml looks by default (ggml_backend_load_all).
 void sd_backend_init(void);
+
+// The folder of ggml's backends to load (a Java jar extracts the ones it carries); takes effect when
+// called before the backends are loaded (before the first model). False when they are loaded already.
+bool sd_backend_set_dir(const char * dir);
 
 // Where llama.cpp's and ggml's log lines go. Each call receives one whole line without the
 // trailing newline. NULL restores silence (the default: nothing is printed).

@@ -81,9 +81,22 @@ std::string sd_log_take_last_error(void) {
     return last;
 }
 
+static std::mutex  g_backend_mutex;
+static std::string g_backend_dir;
+static bool        g_backends_loaded = false;
+
+bool sd_backend_set_dir(const char * dir) {
+    std::lock_guard<std::mutex> lock(g_backend_mutex);
+    if (g_backends_loaded) return false;
+    g_backend_dir = dir != nullptr ? dir : "";
+    return true;
+}
+
 void sd_backend_init(void) {
     static std::once_flag once;
     std::call_once(once, [] {
+        std::lock_guard<std::mutex> lock(g_backend_mutex);
+        g_backends_loaded = true;
         // Our receiver is installed for good: it forwards to the callback set by sd_log_set, or
         // drops the line, so llama.cpp never writes to the host's stderr.
         llama_log_set(sd_log_receive, nullptr);
@@ -91,6 +104,8 @@ void sd_backend_init(void) {
         const char * dir = std::getenv("LLAMASPEC_BACKEND_DIR");
         if (dir != nullptr && dir[0] != '\0') {
             ggml_backend_load_all_from_path(dir);
+        } else if (!g_backend_dir.empty()) {
+            ggml_backend_load_all_from_path(g_backend_dir.c_str());
         } else {
             ggml_backend_load_all();
         }

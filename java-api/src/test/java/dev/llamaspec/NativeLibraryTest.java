@@ -13,7 +13,9 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import org.bytedeco.javacpp.Loader;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** -Dllamaspec.library.path, in fresh JVMs (a JVM loads the library once). */
 class NativeLibraryTest {
@@ -44,18 +46,37 @@ class NativeLibraryTest {
             return;
         }
         try (LlamaModel model = LlamaModel.load(Paths.get(args[0])); Session session = model.newSession()) {
-            System.out.println("OK " + session.generate("Once upon a time", TestModels.greedy(4)).text());
+            String text = session.generate("Once upon a time", TestModels.greedy(4)).text();
+            if (args.length > 1 && args[1].equals("maps")) {
+                // where the process mapped llama.cpp's libraries and ggml's CPU backend from
+                StringBuilder out = new StringBuilder("MAPS");
+                try {
+                    Files.readAllLines(Paths.get("/proc/self/maps")).stream().map(l -> l.replaceAll("^.* ", ""))
+                            .filter(f -> f.matches(".*/lib(llama|ggml|ggml-base|ggml-cpu-[a-z0-9]+)\\.so.*")).distinct()
+                            .forEach(f -> out.append(' ').append(f));
+                } catch (java.io.IOException e) {
+                    out.append(" unreadable: ").append(e);
+                }
+                System.out.println(out);
+                return;
+            }
+            System.out.println("OK " + text);
         } catch (LlamaException e) {
             System.out.println(e.code() + " " + e.getMessage());
         }
     }
 
     private static String run(String libraryPath, String... more) throws Exception {
+        return runWith(List.of("-D" + NativeLibrary.PATH_PROPERTY + "=" + libraryPath), null, more);
+    }
+
+    /** main() in a fresh JVM with these options, {@code first} (when not null) ahead on the class path. */
+    private static String runWith(List<String> options, Path first, String... more) throws Exception {
         String java = Paths.get(System.getProperty("java.home"), "bin", "java").toString();
-        List<String> command = new java.util.ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED",
-                "-D" + NativeLibrary.PATH_PROPERTY + "=" + libraryPath,
-                "-cp", System.getProperty("java.class.path"), NativeLibraryTest.class.getName(),
-                TestModels.model().toString()));
+        String classPath = (first != null ? first + System.getProperty("path.separator") : "") + System.getProperty("java.class.path");
+        List<String> command = new java.util.ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED"));
+        command.addAll(options);
+        command.addAll(List.of("-cp", classPath, NativeLibraryTest.class.getName(), TestModels.model().toString()));
         command.addAll(List.of(more));
         Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
         ByteArrayOutputStream out = new ByteArrayOutputStream();
@@ -90,5 +111,74 @@ class NativeLibraryTest {
         assertEquals("NATIVE_LIBRARY ".repeat(9).trim(), run("/nonexistent/llamaspec-libs", "options"));
         Path dir = TestModels.root().resolve("java-api/target/classes/dev/llamaspec/native/" + Loader.getPlatform());
         assertEquals("loaded ".repeat(9).trim(), run(dir.toString(), "options"));
+    }
+
+    private static Path platformDir() {
+        return TestModels.root().resolve("java-api/target/classes/dev/llamaspec/native/" + Loader.getPlatform());
+    }
+
+    @Test
+    void theLibrariesTheJarCarriesAreTheOnesLoaded() throws Exception {
+        Path bundle = platformDir().resolve(NativeLibrary.BUNDLE);
+        Assumptions.assumeTrue(Files.isRegularFile(bundle),
+                "built with llama.cpp linked in (submodule or fetch): the jar carries no libraries");
+        List<String> entries = Files.readAllLines(bundle).stream().filter(l -> !l.startsWith("#") && !l.isBlank()).toList();
+        assertTrue(entries.contains("lib libllama.so.0") && entries.stream().anyMatch(e -> e.startsWith("backend libggml-cpu")),
+                entries.toString());
+        String line = runWith(List.of(), null, "maps");
+        assertTrue(line.startsWith("MAPS "), line);
+        // every llama.cpp and ggml library mapped comes from the one extracted folder, none from the system's
+        String[] files = line.substring(5).split(" ");
+        Path folder = Paths.get(files[0].replaceAll("/backends/[^/]*$", "/x")).getParent();
+        assertTrue(folder.getFileName().toString().startsWith("llamaspec-" + Loader.getPlatform() + "-"), line);
+        for (String file : files) {
+            assertTrue(file.startsWith(folder + "/"), file + " in " + line);
+        }
+        assertTrue(line.contains(folder + "/libllama.so.0") && line.contains(folder + "/backends/libggml-cpu-"), line);
+    }
+
+    @Test
+    void aBundleListNamingAMissingFileIsAClearError(@TempDir Path dir) throws Exception {
+        Path platform = Files.createDirectories(dir.resolve("dev/llamaspec/native/" + Loader.getPlatform()));
+        Files.writeString(platform.resolve(NativeLibrary.BUNDLE), "lib libmissing.so.0\n");
+        String line = runWith(List.of(), dir);
+        assertTrue(line.startsWith("NATIVE_LIBRARY "), line);
+        assertTrue(line.contains("libmissing.so.0") && line.contains("incomplete"), line);
+    }
+
+    @Test
+    void aDamagedLibraryIsAClearError(@TempDir Path dir) throws Exception {
+        Path platform = Files.createDirectories(dir.resolve("dev/llamaspec/native/" + Loader.getPlatform()));
+        Files.writeString(platform.resolve(NativeLibrary.BUNDLE), "lib libdamaged.so.0\n");
+        Files.writeString(platform.resolve("libdamaged.so.0"), "not a shared library");
+        String line = runWith(List.of(), dir);
+        assertTrue(line.startsWith("NATIVE_LIBRARY "), line);
+        assertTrue(line.contains("/libdamaged.so.0") && line.contains("damaged"), line);
+    }
+
+    @Test
+    void aBundleListWithAStrangeLineIsAClearError(@TempDir Path dir) throws Exception {
+        Path platform = Files.createDirectories(dir.resolve("dev/llamaspec/native/" + Loader.getPlatform()));
+        Files.writeString(platform.resolve(NativeLibrary.BUNDLE), "lib ../../etc/passwd\n");
+        String line = runWith(List.of(), dir);
+        assertTrue(line.startsWith("NATIVE_LIBRARY ") && line.contains("'lib ../../etc/passwd'"), line);
+    }
+
+    @Test
+    void anUnwritableCacheIsAClearError(@TempDir Path dir) throws Exception {
+        // the JNI library in a jar, which JavaCPP extracts into its cache folder: one that cannot be made
+        Path jar = dir.resolve("native.jar");
+        String name = "dev/llamaspec/native/" + Loader.getPlatform() + "/" + System.mapLibraryName("llamaspec_jni");
+        try (java.util.jar.JarOutputStream out = new java.util.jar.JarOutputStream(Files.newOutputStream(jar))) {
+            out.putNextEntry(new java.util.jar.JarEntry(name));
+            out.write(Files.readAllBytes(TestModels.root().resolve("java-api/target/classes/" + name)));
+            out.closeEntry();
+        }
+        // JavaCPP falls back from its cachedir to the home and temporary folders: none may be usable
+        Path notADirectory = Files.writeString(dir.resolve("file"), "x");
+        String line = runWith(List.of("-Dorg.bytedeco.javacpp.cachedir=" + notADirectory.resolve("cache"),
+                "-Duser.home=" + notADirectory.resolve("home"), "-Djava.io.tmpdir=" + notADirectory.resolve("tmp")), jar);
+        assertTrue(line.startsWith("NATIVE_LIBRARY "), line);
+        assertTrue(line.contains("cache") && line.contains("-Dorg.bytedeco.javacpp.cachedir"), line);
     }
 }
