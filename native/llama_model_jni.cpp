@@ -37,10 +37,13 @@ extern "C" JNIEXPORT jobject JNICALL Java_dev_llamaspec_LlamaModel_nInfo(JNIEnv 
         jstring arch = jni_string(env, info.architecture);
         jstring desc = jni_string(env, info.description);
         jstring tmpl = jni_string(env, info.chat_template);
+        std::string devices;
+        for (const std::string & d : info.devices) devices += (devices.empty() ? "" : "\n") + d;
+        jstring devs = jni_string(env, devices);
         if (env->ExceptionCheck()) return nullptr;
         return env->CallStaticObjectMethod(g_jni.model_info, g_jni.model_info_make, name, arch, desc, tmpl,
                                            (jlong) info.n_params, (jlong) info.size_bytes, (jint) info.n_ctx_train,
-                                           (jint) info.n_vocab, (jint) info.n_embd, (jint) info.n_layer);
+                                           (jint) info.n_vocab, (jint) info.n_embd, (jint) info.n_layer, devs);
     });
 }
 

@@ -113,6 +113,10 @@ struct sd_model_info {
     int32_t     n_vocab;
     int32_t     n_embd;
     int32_t     n_layer;
+    // The devices the model's layers are on, as "NAME (description)": the GPUs ggml's loaded backends
+    // offer when n_gpu_layers is not 0 (llama.cpp offloads to all of them), and the CPU, which holds
+    // what is not offloaded. Only the CPU when no GPU backend is loaded, whatever n_gpu_layers says.
+    std::vector<std::string> devices;
 };
 
 // Loads a GGUF model. On failure *out is NULL and error says why (file missing, not GGUF, ...).

@@ -137,6 +137,17 @@ sd_model_info sd_model_get_info(const sd_model * m) {
     info.n_vocab      = llama_vocab_n_tokens(m->vocab);
     info.n_embd       = llama_model_n_embd(m->model);
     info.n_layer      = llama_model_n_layer(m->model);
+    for (size_t i = 0; i < ggml_backend_dev_count(); i++) {
+        ggml_backend_dev_t dev = ggml_backend_dev_get(i);
+        const enum ggml_backend_dev_type type = ggml_backend_dev_type(dev);
+        const bool gpu = type == GGML_BACKEND_DEVICE_TYPE_GPU || type == GGML_BACKEND_DEVICE_TYPE_IGPU;
+        if ((gpu && m->params.n_gpu_layers != 0 && llama_model_n_layer(m->model) > 0) || type == GGML_BACKEND_DEVICE_TYPE_CPU) {
+            info.devices.push_back(std::string(ggml_backend_dev_name(dev)) + " (" + ggml_backend_dev_description(dev) + ")");
+        }
+    }
+    // the CPU last: it holds what is not offloaded
+    std::stable_partition(info.devices.begin(), info.devices.end(),
+                          [](const std::string & d) { return d.rfind("CPU", 0) != 0; });
     return info;
 }
 

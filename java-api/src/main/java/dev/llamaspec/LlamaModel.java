@@ -53,8 +53,19 @@ public final class LlamaModel implements AutoCloseable {
         NamedValues settings = options.settings();
         long handle = nLoad(absolute.toString().getBytes(StandardCharsets.UTF_8), settings.names(),
                 settings.values());
-        return new LlamaModel(absolute, options, handle);
+        LlamaModel model = new LlamaModel(absolute, options, handle);
+        ModelInfo info = model.info();
+        if (options.gpuLayers() != 0 && !info.onGpu()) {
+            LOAD_LOG.log(System.Logger.Level.INFO, "{0} runs on the CPU ({1}): no GPU backend is loaded, so gpuLayers "
+                    + "{2} has no effect", absolute, String.join(", ", info.devices()), options.gpuLayers());
+        } else {
+            LOAD_LOG.log(System.Logger.Level.INFO, "{0} runs on {1}", absolute, String.join(" + ", info.devices()));
+        }
+        return model;
     }
+
+    /** Where each load says which devices the model runs on. */
+    private static final System.Logger LOAD_LOG = System.getLogger("dev.llamaspec");
 
     public Path path() {
         return path;

@@ -1,5 +1,6 @@
 package dev.llamaspec;
 
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -15,17 +16,30 @@ import java.util.Optional;
  * @param vocabularySize    number of tokens in the vocabulary
  * @param embeddingSize     hidden size
  * @param layerCount        number of layers
+ * @param devices           the devices the model's layers are on, as "NAME (description)": the GPUs of
+ *                          the loaded ggml backends when {@link ModelOptions#gpuLayers()} is not 0, then
+ *                          the CPU; only the CPU when no GPU backend is present, whatever gpuLayers says
  */
 public record ModelInfo(String name, String architecture, String description, Optional<String> chatTemplate,
         long parameterCount, long sizeBytes, int trainingContextSize, int vocabularySize, int embeddingSize,
-        int layerCount) {
+        int layerCount, List<String> devices) {
 
-    /** Called from JNI. */
+    public ModelInfo {
+        devices = List.copyOf(devices);
+    }
+
+    /** Whether some layers run on a GPU. */
+    public boolean onGpu() {
+        return devices.stream().anyMatch(d -> !d.startsWith("CPU"));
+    }
+
+    /** Called from JNI; devices one per line. */
     static ModelInfo fromNative(String name, String architecture, String description, String chatTemplate,
             long parameterCount, long sizeBytes, int trainingContextSize, int vocabularySize, int embeddingSize,
-            int layerCount) {
+            int layerCount, String devices) {
         return new ModelInfo(name, architecture, description,
                 chatTemplate.isEmpty() ? Optional.empty() : Optional.of(chatTemplate), parameterCount, sizeBytes,
-                trainingContextSize, vocabularySize, embeddingSize, layerCount);
+                trainingContextSize, vocabularySize, embeddingSize, layerCount,
+                devices.isEmpty() ? List.of() : List.of(devices.split("\n")));
     }
 }

@@ -35,6 +35,38 @@ class ModelTest {
         assertTrue(info.sizeBytes() > 1_000_000, info.toString());
         assertFalse(info.chatTemplate().isPresent());
         assertEquals(model.path(), TestModels.model().toAbsolutePath());
+        // the tests' jar carries only ggml's CPU backends: the CPU alone, whatever gpuLayers says
+        assertEquals(1, info.devices().size(), info.toString());
+        assertTrue(info.devices().get(0).startsWith("CPU ("), info.toString());
+        assertFalse(info.onGpu());
+    }
+
+    @Test
+    void aLoadSaysAtInfoThatWithoutAGpuBackendTheModelRunsOnTheCpu() {
+        java.util.logging.Logger jul = java.util.logging.Logger.getLogger("dev.llamaspec");
+        java.util.List<java.util.logging.LogRecord> records = new java.util.concurrent.CopyOnWriteArrayList<>();
+        java.util.logging.Handler handler = new java.util.logging.Handler() {
+            @Override
+            public void publish(java.util.logging.LogRecord r) {
+                records.add(r);
+            }
+
+            @Override
+            public void flush() {}
+
+            @Override
+            public void close() {}
+        };
+        jul.addHandler(handler);
+        try (LlamaModel again = LlamaModel.load(TestModels.model())) {
+            String messages = records.stream()
+                    .map(r -> r.getLevel() + " " + java.text.MessageFormat.format(r.getMessage(), r.getParameters()))
+                    .toList().toString();
+            assertTrue(messages.contains("INFO " + again.path() + " runs on the CPU (CPU (")
+                    && messages.contains("no GPU backend is loaded, so gpuLayers -1 has no effect"), messages);
+        } finally {
+            jul.removeHandler(handler);
+        }
     }
 
     @Test

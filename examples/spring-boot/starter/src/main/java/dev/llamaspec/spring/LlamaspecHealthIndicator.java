@@ -49,6 +49,7 @@ public class LlamaspecHealthIndicator implements HealthIndicator {
                 .withDetail("description", info.description())
                 .withDetail("architecture", info.architecture())
                 .withDetail("parameters", info.parameterCount())
+                .withDetail("devices", info.devices())
                 .withDetail("chatTemplate", info.chatTemplate().isPresent())
                 .withDetail("pool", poolDetails)
                 .build();

@@ -72,7 +72,8 @@ class LlamaspecAutoConfigurationTest {
             assertThat(health.getStatus()).isEqualTo(Status.UP);
             assertThat(health.getDetails()).containsEntry("loaded", true)
                     .containsEntry("description", model.info().description())
-                    .containsEntry("model", TestModel.path().toString());
+                    .containsEntry("model", TestModel.path().toString())
+                    .containsEntry("devices", model.info().devices());
             assertPool(health, Map.of("size", 3, "free", 3, "inUse", 0, "contextSize", pool.contextSize()));
             try (PooledSession borrowed = pool.borrow()) {
                 assertPool(context.getBean(LlamaspecHealthIndicator.class).health(),
