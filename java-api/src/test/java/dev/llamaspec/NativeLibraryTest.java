@@ -137,10 +137,16 @@ class NativeLibraryTest {
         assertTrue(line.contains(folder + "/libllama.so.0") && line.contains(folder + "/backends/libggml-cpu-"), line);
     }
 
+    /** A class-path folder whose platform folder holds this bundle list (ahead of the real one); returns that folder. */
+    private static Path bundleList(Path dir, String list) throws Exception {
+        Path platform = Files.createDirectories(dir.resolve("dev/llamaspec/native/" + Loader.getPlatform()));
+        Files.writeString(platform.resolve(NativeLibrary.BUNDLE), list);
+        return platform;
+    }
+
     @Test
     void aBundleListNamingAMissingFileIsAClearError(@TempDir Path dir) throws Exception {
-        Path platform = Files.createDirectories(dir.resolve("dev/llamaspec/native/" + Loader.getPlatform()));
-        Files.writeString(platform.resolve(NativeLibrary.BUNDLE), "lib libmissing.so.0\n");
+        bundleList(dir, "lib libmissing.so.0\n");
         String line = runWith(List.of(), dir);
         assertTrue(line.startsWith("NATIVE_LIBRARY "), line);
         assertTrue(line.contains("libmissing.so.0") && line.contains("incomplete"), line);
@@ -148,9 +154,7 @@ class NativeLibraryTest {
 
     @Test
     void aDamagedLibraryIsAClearError(@TempDir Path dir) throws Exception {
-        Path platform = Files.createDirectories(dir.resolve("dev/llamaspec/native/" + Loader.getPlatform()));
-        Files.writeString(platform.resolve(NativeLibrary.BUNDLE), "lib libdamaged.so.0\n");
-        Files.writeString(platform.resolve("libdamaged.so.0"), "not a shared library");
+        Files.writeString(bundleList(dir, "lib libdamaged.so.0\n").resolve("libdamaged.so.0"), "not a shared library");
         String line = runWith(List.of(), dir);
         assertTrue(line.startsWith("NATIVE_LIBRARY "), line);
         assertTrue(line.contains("/libdamaged.so.0") && line.contains("damaged"), line);
@@ -158,8 +162,7 @@ class NativeLibraryTest {
 
     @Test
     void aBundleListWithAStrangeLineIsAClearError(@TempDir Path dir) throws Exception {
-        Path platform = Files.createDirectories(dir.resolve("dev/llamaspec/native/" + Loader.getPlatform()));
-        Files.writeString(platform.resolve(NativeLibrary.BUNDLE), "lib ../../etc/passwd\n");
+        bundleList(dir, "lib ../../etc/passwd\n");
         String line = runWith(List.of(), dir);
         assertTrue(line.startsWith("NATIVE_LIBRARY ") && line.contains("'lib ../../etc/passwd'"), line);
     }

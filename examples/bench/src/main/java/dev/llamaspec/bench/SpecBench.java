@@ -63,8 +63,11 @@ public final class SpecBench implements Callable<Integer> {
         }
     }
 
-    /** Mean and standard deviation over prompts. */
-    public record Stat(double mean, double stddev) {}
+    /**
+     * Median, least and greatest over prompts: a median is not carried by one disturbed run the way a
+     * mean is (and the speedup is the median of the per-prompt ratios to plain decoding).
+     */
+    public record Stat(double median, double min, double max) {}
 
     /** A strategy's results on one prompt set. */
     public record Result(String set, String strategy, int generated, int steps, int drafted, int accepted, double tau,
@@ -311,29 +314,30 @@ public final class SpecBench implements Callable<Integer> {
                 stat(tps), stat(speedup), stat(ttft), diverged, runs);
     }
 
-    private static Stat stat(double[] values) {
-        double mean = 0;
-        for (double v : values) {
-            mean += v;
+    static Stat stat(double[] values) {
+        if (values.length == 0) {
+            return new Stat(0, 0, 0);
         }
-        mean /= values.length;
-        double var = 0;
-        for (double v : values) {
-            var += (v - mean) * (v - mean);
-        }
-        return new Stat(mean, values.length > 1 ? Math.sqrt(var / (values.length - 1)) : 0);
+        double[] sorted = values.clone();
+        java.util.Arrays.sort(sorted);
+        int n = sorted.length;
+        double median = n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+        return new Stat(median, sorted[0], sorted[n - 1]);
     }
 
     private static void print(Report report) {
         System.out.printf(Locale.ROOT, "%nJava API: %s, %d threads, up to %d tokens per prompt, temperature 0%n",
                 report.model(), report.threads(), report.tokensPerPrompt());
-        System.out.printf(Locale.ROOT, "%-11s %-12s %7s %6s %7s %8s %5s %16s %16s %9s %8s%n", "set", "strategy", "tokens",
+        System.out.printf(Locale.ROOT, "(per prompt: median [least, greatest])%n");
+        System.out.printf(Locale.ROOT, "%-11s %-12s %7s %6s %7s %8s %5s %26s %23s %9s %8s%n", "set", "strategy", "tokens",
                 "steps", "drafted", "accepted", "tau", "tokens/s", "speedup", "ttft ms", "diverged");
         for (Result r : report.results()) {
-            System.out.printf(Locale.ROOT, "%-11s %-12s %7d %6d %7d %8d %5.2f %8.1f ± %5.1f %7.3f ± %5.3f %9.1f %8d%n",
+            Stat t = r.tokensPerSecond();
+            Stat x = r.speedup();
+            System.out.printf(Locale.ROOT, "%-11s %-12s %7d %6d %7d %8d %5.2f %8.1f [%7.1f, %7.1f] %6.3f [%6.3f, %6.3f] %9.1f %8d%n",
                     r.set(), r.strategy(), r.generated(), r.steps(), r.drafted(), r.accepted(), r.tau(),
-                    r.tokensPerSecond().mean(), r.tokensPerSecond().stddev(), r.speedup().mean(), r.speedup().stddev(),
-                    r.ttftMillis().mean(), r.divergedPrompts().size());
+                    t.median(), t.min(), t.max(), x.median(), x.min(), x.max(), r.ttftMillis().median(),
+                    r.divergedPrompts().size());
         }
     }
 
