@@ -83,6 +83,7 @@ public class LlamaChatModel implements ChatModel {
         }
         sink.onCancel(pooled::cancel);
         String id = newId();
+        ChatResponse last;
         try (PooledSession held = pooled; TokenStream stream = held.session().chatStream(messages, options)) {
             for (TextChunk chunk : stream) {
                 if (sink.isCancelled()) {
@@ -91,12 +92,15 @@ public class LlamaChatModel implements ChatModel {
                 sink.next(new ChatResponse(List.of(new Generation(new AssistantMessage(chunk.text()))),
                         ChatResponseMetadata.builder().id(id).model(modelName).build()));
             }
-            dev.llamaspec.Generation generation = stream.result();
-            sink.next(finalResponse(id, "", generation, options));
-            sink.complete();
+            last = finalResponse(id, "", stream.result(), options);
         } catch (RuntimeException e) {
             sink.error(e);
+            return;
         }
+        // the session is back in the pool before the stream ends: a caller that starts the next
+        // request on completion finds it free
+        sink.next(last);
+        sink.complete();
     }
 
     @Override
