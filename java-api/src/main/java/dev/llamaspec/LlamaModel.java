@@ -75,13 +75,21 @@ public final class LlamaModel implements AutoCloseable {
         return options;
     }
 
+    /**
+     * What the model is (read once, then kept).
+     *
+     * @throws IllegalStateException when the model is closed
+     */
     public ModelInfo info() {
-        ModelInfo result = info;
-        if (result == null) {
-            result = handle.call(LlamaModel::nInfo);
-            info = result;
-        }
-        return result;
+        // the handle's check also when the answer is kept: a closed model answers nothing
+        return handle.call(h -> {
+            ModelInfo result = info;
+            if (result == null) {
+                result = nInfo(h);
+                info = result;
+            }
+            return result;
+        });
     }
 
     /** Tokens of text as a prompt: with the model's BOS token, special-token text read as plain text. */
