@@ -58,6 +58,7 @@ public final class ChatCli implements Callable<Integer> {
 
     /** Kept so that the logging configuration is not collected with the logger. */
     private static final Logger LLAMA_LOG = Logger.getLogger("dev.llamaspec.llama.cpp");
+    private static final Logger LIBRARY_LOG = Logger.getLogger("dev.llamaspec");
 
     @Spec
     CommandSpec spec;
@@ -305,11 +306,15 @@ public final class ChatCli implements Callable<Integer> {
         return new ParameterException(spec.commandLine(), message);
     }
 
-    /** llama.cpp's log: off unless --verbose (the library's exceptions carry what matters). */
+    /**
+     * llama.cpp's log, and the library's own INFO lines (where a model runs): off unless --verbose (the
+     * library's exceptions carry what matters).
+     */
     private static void configureLogging(boolean verbose) {
         LLAMA_LOG.setUseParentHandlers(false);
         if (!verbose) {
             LLAMA_LOG.setLevel(Level.OFF);
+            LIBRARY_LOG.setLevel(Level.WARNING);
             return;
         }
         LLAMA_LOG.setLevel(Level.ALL);
