@@ -58,7 +58,6 @@ public final class ChatCli implements Callable<Integer> {
 
     /** Kept so that the logging configuration is not collected with the logger. */
     private static final Logger LLAMA_LOG = Logger.getLogger("dev.llamaspec.llama.cpp");
-    private static final Logger LIBRARY_LOG = Logger.getLogger("dev.llamaspec");
 
     @Spec
     CommandSpec spec;
@@ -314,9 +313,9 @@ public final class ChatCli implements Callable<Integer> {
         LLAMA_LOG.setUseParentHandlers(false);
         if (!verbose) {
             LLAMA_LOG.setLevel(Level.OFF);
-            LIBRARY_LOG.setLevel(Level.WARNING);
-            return;
+            return; // and the library's INFO lines stay quiet (CliSupport.commandLine)
         }
+        CliSupport.LIBRARY_LOG.setLevel(Level.INFO);
         LLAMA_LOG.setLevel(Level.ALL);
         ConsoleHandler handler = new ConsoleHandler();
         handler.setLevel(Level.ALL);

@@ -49,6 +49,12 @@ import picocli.CommandLine.UnmatchedArgumentException;
  * {@code ${bundle:KEY}}, which {@link LibraryValues} reads from the library when they are used.
  */
 public final class CliSupport {
+    /**
+     * The library's logger ({@code dev.llamaspec}); held here because java.util.logging keeps its loggers
+     * weakly, and a level set on a lost one is lost.
+     */
+    public static final java.util.logging.Logger LIBRARY_LOG = java.util.logging.Logger.getLogger("dev.llamaspec");
+
     public static final int FAILURE = 1;
     public static final int BAD_ARGUMENTS = 2;
     public static final String USAGE_HINT = "run with --help for the options";
@@ -79,9 +85,11 @@ public final class CliSupport {
      * A picocli command line with the convention's handlers and {@link LibraryValues}: bad arguments print
      * {@code error: MESSAGE} and the usage hint and exit with 2; a {@link Failure} or {@link LlamaException}
      * prints {@code error: MESSAGE} and exits with 1 (an {@link IllegalArgumentException} from the library
-     * is a bad argument: 2).
+     * is a bad argument: 2). The library's own INFO lines (where a model runs) stay out of the program's
+     * stderr, which the programs keep for their own lines ({@link #LIBRARY_LOG}).
      */
     public static CommandLine commandLine(Object command, PrintStream out, PrintStream err) {
+        LIBRARY_LOG.setLevel(java.util.logging.Level.WARNING);
         CommandLine cli = new CommandLine(command);
         cli.setResourceBundle(LibraryValues.INSTANCE);
         cli.setCaseInsensitiveEnumValuesAllowed(true);

@@ -43,9 +43,6 @@ import picocli.CommandLine.Spec;
         footer = {"", "Exit codes: 0 done, 1 the model is not there or could not be loaded or generation failed,"
                 + " 2 bad arguments (also no --model where the default model is not there)."})
 public final class Generate implements Callable<Integer> {
-    /** Held here: java.util.logging keeps its loggers weakly, and a level set on a lost one is lost. */
-    private static final java.util.logging.Logger LIBRARY_LOG = java.util.logging.Logger.getLogger("dev.llamaspec");
-
     static final String DEFAULT_MODEL = "../shared/models/stories260K.gguf";
 
     /** The flags of the Java properties that the library's range checks name. */
@@ -119,8 +116,6 @@ public final class Generate implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         LlamaModel loaded;
-        // where the model runs is on the model line below, not in the library's log
-        LIBRARY_LOG.setLevel(java.util.logging.Level.WARNING);
         try {
             loaded = LlamaModel.load(model, modelOptions);
         } catch (LlamaException e) {
