@@ -32,6 +32,7 @@ struct medusa_drafter final : sd_drafter {
     std::vector<std::vector<llama_token>> cand_token; // [n_heads][top_k]
     std::vector<std::vector<float>>       cand_prob;  // [n_heads][top_k]
     std::string error;
+    const std::atomic<int32_t> * follow = nullptr; // the session's thread count
 
     const char * name() const override { return static_tree ? "medusa-static" : "medusa"; }
     bool wants_hidden() const override { return true; }
@@ -43,6 +44,7 @@ struct medusa_drafter final : sd_drafter {
 
     // Softmax of each head and its top_k candidates.
     bool candidates() {
+        if (follow != nullptr) sd_heads_evaluator_threads(*eval, follow->load(std::memory_order_relaxed));
         if (sd_heads_evaluate(*eval, h.data(), 1, logits, error) != SD_OK) return false;
         std::vector<int32_t> order((size_t) n_vocab);
         for (int32_t k = 0; k < n_heads; k++) {
@@ -108,8 +110,10 @@ struct medusa_drafter final : sd_drafter {
 } // namespace
 
 sd_drafter * sd_drafter_medusa_init(const std::shared_ptr<sd_heads_data> & heads, const sd_medusa_params & params,
-                                    int32_t n_threads, ggml_threadpool * threadpool, std::string & error) {
+                                    int32_t n_threads, ggml_threadpool * threadpool,
+                                    const std::atomic<int32_t> * follow, std::string & error) {
     auto d = std::make_unique<medusa_drafter>();
+    d->follow = follow;
     if (sd_heads_evaluator_init(heads, n_threads, threadpool, d->eval, error) != SD_OK) return nullptr;
     const sd_heads_info & info = heads->info;
     d->n_heads = info.n_heads;

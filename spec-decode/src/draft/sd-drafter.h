@@ -6,6 +6,7 @@
 #include "draft/sd-tree.h"
 #include "spec-decode.h"
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -127,10 +128,12 @@ sd_drafter * sd_drafter_lookahead_init(const sd_lookahead_params & params);
 // last hidden state; the draft is a tree over the heads' top_k candidates per depth, grown best-first
 // by the heads' probabilities (dynamic) or by their measured per-rank accuracy (static, Medusa's
 // sparse tree; a prior when the file has no accuracies). On the CPU the heads compute on `threadpool`
-// (the session's) or, without one, on n_threads threads of their own. Fails (nullptr, error set)
-// when the heads' backend cannot start.
+// (the session's) or, without one, on n_threads threads of their own; with `follow` (the session's
+// thread count, which automatic threads change) on that many threads, read before each evaluation.
+// Fails (nullptr, error set) when the heads' backend cannot start.
 sd_drafter * sd_drafter_medusa_init(const std::shared_ptr<sd_heads_data> & heads, const sd_medusa_params & params,
-                                    int32_t n_threads, ggml_threadpool * threadpool, std::string & error);
+                                    int32_t n_threads, ggml_threadpool * threadpool,
+                                    const std::atomic<int32_t> * follow, std::string & error);
 
 // Draft model: a second model with the same vocabulary continues the text in a context of its own,
 // made like `target` (its settings) and following it (its threads and cancellation); its KV cache

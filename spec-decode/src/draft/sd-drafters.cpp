@@ -54,7 +54,7 @@ sd_status sd_drafters_get(sd_drafters & d, sd_context * target, const sd_specula
                 d.medusa.reset();
                 d.medusa_heads.reset();
                 sd_drafter * m = sd_drafter_medusa_init(heads, p.medusa, llama_n_threads(target->ctx),
-                                                        target->threadpool, error);
+                                                        target->threadpool, &target->n_threads_set, error);
                 if (m == nullptr) return SD_ERR_CONTEXT_INIT;
                 d.medusa.reset(m);
                 d.medusa_heads = heads;

@@ -277,6 +277,13 @@ sd_heads_evaluator::~sd_heads_evaluator() {
     if (backend != nullptr) ggml_backend_free(backend);
 }
 
+void sd_heads_evaluator_threads(sd_heads_evaluator & e, int32_t n) {
+    if (e.set_n_threads != nullptr && n > 0 && n != e.n_threads) {
+        e.set_n_threads(e.backend, n);
+        e.n_threads = n;
+    }
+}
+
 sd_status sd_heads_evaluator_init(const std::shared_ptr<sd_heads_data> & data, int32_t n_threads,
                                   ggml_threadpool * threadpool, std::unique_ptr<sd_heads_evaluator> & out,
                                   std::string & error) {
@@ -288,8 +295,8 @@ sd_status sd_heads_evaluator_init(const std::shared_ptr<sd_heads_data> & data, i
                        ggml_backend_dev_name(data->device) + " for the heads");
     }
     ggml_backend_reg_t reg = ggml_backend_dev_backend_reg(data->device);
-    auto set_threads = (ggml_backend_set_n_threads_t) ggml_backend_reg_get_proc_address(reg, "ggml_backend_set_n_threads");
-    if (set_threads != nullptr && n_threads > 0) set_threads(e->backend, n_threads);
+    e->set_n_threads = (ggml_backend_set_n_threads_t) ggml_backend_reg_get_proc_address(reg, "ggml_backend_set_n_threads");
+    sd_heads_evaluator_threads(*e, n_threads);
     typedef void (*set_threadpool_fn)(ggml_backend_t, ggml_threadpool_t);
     auto set_threadpool = (set_threadpool_fn) ggml_backend_reg_get_proc_address(reg, "ggml_backend_cpu_set_threadpool");
     if (threadpool != nullptr && set_threadpool != nullptr &&

@@ -57,9 +57,14 @@ struct sd_heads_evaluator {
     ggml_backend_t  backend = nullptr;
     ggml_gallocr_t  galloc  = nullptr;
     std::vector<uint8_t> meta; // memory of the graph's context
+    ggml_backend_set_n_threads_t set_n_threads = nullptr; // the backend's, when it has threads
+    int32_t         n_threads = 0;
 
     ~sd_heads_evaluator();
 };
+
+// Runs the heads' next evaluations on n threads (when the backend has threads and n > 0).
+void sd_heads_evaluator_threads(sd_heads_evaluator & e, int32_t n);
 
 // The sizes a heads file may have: 1..SD_HEADS_MAX heads, 0..SD_HEADS_MAX_LAYERS blocks, a hidden
 // size and a vocabulary up to these.
