@@ -5,6 +5,7 @@
 #include "spec-decode.h"
 
 #include <cstdio>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -16,8 +17,10 @@ struct run_result {
 };
 
 // Generates until the generation stops; a failing call is a failed check (and ends the run).
+// before_step (when given) runs before each step.
 static inline run_result sd_test_generate(sd_session * session, const std::vector<llama_token> & prompt,
-                                          sd_generation_params params) {
+                                          sd_generation_params params,
+                                          const std::function<void()> & before_step = {}) {
     run_result r;
     std::string error;
     params.record_margins = true;
@@ -28,6 +31,7 @@ static inline run_result sd_test_generate(sd_session * session, const std::vecto
     }
     sd_step_result step;
     while (true) {
+        if (before_step) before_step();
         if (sd_generation_step(session, step, error) != SD_OK) {
             std::fprintf(stderr, "step: %s\n", error.c_str());
             CHECK(false);

@@ -3,7 +3,7 @@
 // the current count, and the output is exactly what a session on fixed threads generates, greedy
 // and sampled, plain and speculative. The test makes every try stop: tiny limits, and a try of
 // fewer threads due before every step.
-#include "sd-test.h"
+#include "sd-test-generate.h"
 #include "engine/sd-session.h"
 
 #include <chrono>
@@ -11,29 +11,6 @@
 #include <thread>
 #include <string>
 #include <vector>
-
-static std::vector<llama_token> generate(sd_session * s, const std::vector<llama_token> & prompt,
-                                         const sd_generation_params & params, bool force_tries) {
-    std::vector<llama_token> out;
-    std::string error;
-    if (sd_generation_begin(s, prompt, params, error) != SD_OK) {
-        std::fprintf(stderr, "begin: %s\n", error.c_str());
-        CHECK(false);
-        return out;
-    }
-    sd_step_result step;
-    while (true) {
-        if (force_tries) s->ctx->threads.next_down_us = 0;
-        if (sd_generation_step(s, step, error) != SD_OK) {
-            std::fprintf(stderr, "step: %s\n", error.c_str());
-            CHECK(false);
-            break;
-        }
-        out.insert(out.end(), step.tokens.begin(), step.tokens.end());
-        if (step.stop != SD_STOP_NONE) break;
-    }
-    return out;
-}
 
 int main() {
     std::string error;
@@ -78,7 +55,7 @@ int main() {
                 if (lookup) p.spec.type = SD_SPEC_LOOKUP;
                 sd_session_reset(fixed);
                 cases.push_back({prompt, p, std::string(text) + (sampled ? ", sampled" : ", greedy") +
-                                 (lookup ? ", lookup" : ", plain"), generate(fixed, prompt, p, false)});
+                                 (lookup ? ", lookup" : ", plain"), sd_test_generate(fixed, prompt, p).tokens});
             }
         }
     }
@@ -86,7 +63,8 @@ int main() {
     for (const run_case & c : cases) {
         sd_session_reset(automatic);
         const int32_t stopped = t.n_stopped;
-        const std::vector<llama_token> got = generate(automatic, c.prompt, c.params, true);
+        const std::vector<llama_token> got =
+            sd_test_generate(automatic, c.prompt, c.params, [&] { t.next_down_us = 0; }).tokens;
         CHECK(c.want.size() == 96);
         CHECK(got == c.want);
         CHECK(t.n_stopped > stopped);  // the path under test ran

@@ -156,7 +156,7 @@ void sd_threads_end(sd_threads & t, const sd_decode_time & d) {
     }
     if (trying) {
         const sd_threads::times * cur = seen_at(t, t.n_cur, n_tokens);
-        if (cur != nullptr && cur->n >= 2 && t.try_decodes > 0) {
+        if (cur != nullptr && cur->n >= 2) {
             t.try_ratio_sum += dt / cur->mean;
             t.try_samples++;
         }
