@@ -14,7 +14,7 @@ set -euo pipefail
 {
 strategies=plain,lookup,recycling,auto prompts=20 tokens=128 models=both threads=2
 flash_attn=${LLAMASPEC_BENCH_FLASH_ATTN:-default} temperature=0.8 seed=42 n_max_list=2,3,4,8
-agreement_band=0.70,0.80 drafter_seed=1 reps=5 java=1
+agreement_band=0.70,0.80 drafter_seed=1 reps=5 java=1 heads_minutes=0
 out=build/bench cache=/var/cache/llamaspec/models
 small=../shared/models/stories260K.gguf corpus=../shared/corpus/tinystories_train_sample.txt
 hidden=2048 ffn=5632 layers=16 ctx=2048 positions=4096
@@ -32,6 +32,7 @@ while [ $# -gt 0 ]; do
         --agreement) agreement_band=$2; shift 2 ;;
         --drafter-seed) drafter_seed=$2; shift 2 ;;
         --reps) reps=$2; shift 2 ;;
+        --heads-minutes) heads_minutes=$2; shift 2 ;;
         --quick) prompts=2 tokens=32 reps=2; shift ;;
         --no-java) java=0; shift ;;
         --out) out=$2; shift 2 ;;
@@ -138,8 +139,24 @@ build_realistic() {
     rm -f "$tmp.json"
     mv "$tmp" "$realistic"
 }
+# Medusa heads for a scaled model (--heads-minutes M, 0 = none): trained once into the cache by
+# llamaspec-train-heads on the corpus, for at most M minutes; its held-out accuracies go in the notes.
+heads_path() { echo "$cache/$(basename "$(scaled_path "$1")" .gguf)-heads-${heads_minutes}min.gguf"; }
+build_heads() { # QUANT
+    local f; f=$(heads_path "$1")
+    [ -f "$f" ] && return 0
+    echo "training Medusa heads for $(basename "$(scaled_path "$1")") (once, at most $heads_minutes min) ..." >&2
+    tool train-heads --model "$(scaled_path "$1")" --corpus "$corpus" --output "$f.partial.$$" \
+        --minutes "$heads_minutes" --threads "$threads" > "$f.log.partial.$$"
+    mv "$f.log.partial.$$" "$f.log"
+    mv "$f.partial.$$" "$f"
+}
+heads_note() { # QUANT: the heads' held-out top-1 accuracy per head, from the training log
+    awk '/^head/ { on = 1; next } on && $1 ~ /^[0-9]+$/ { printf "%s%s", (n++ ? ", " : ""), $3 } END { print "" }' "$(heads_path "$1").log"
+}
+case "$heads_minutes" in 0|0.0) heads_minutes=0 ;; *[!0-9.]*|"") echo "ci/bench: --heads-minutes takes minutes" >&2; exit 2 ;; esac
 for m in "${list[@]}"; do
-    case "$m" in q4_0|q8_0) build_scaled "$m"; build_realistic ;; esac
+    case "$m" in q4_0|q8_0) build_scaled "$m"; build_realistic; [ "$heads_minutes" = 0 ] || build_heads "$m" ;; esac
 done
 
 # --- one model ----------------------------------------------------------------------------------
@@ -182,7 +199,11 @@ bench_model() { # small|q4_0|q8_0
         small) model=$small ;;
         *) model=$(scaled_path "$1")
            drafters=(--draft-model "perfect=$small" --draft-model "realistic=$realistic")
-           draft_strategies=",draft:perfect,draft:realistic" ;;
+           draft_strategies=",draft:perfect,draft:realistic"
+           if [ "$heads_minutes" != 0 ]; then
+               drafters+=(--heads "$(heads_path "$1")")
+               draft_strategies+=",medusa"
+           fi ;;
     esac
     name=$(basename "$model" .gguf)
     dir=$out/$name
@@ -293,6 +314,9 @@ bench_model() { # small|q4_0|q8_0
     if [ ${#drafter_labels[@]} -gt 0 ]; then
         drafter_notes=(--drafter "perfect=$small itself, the model the target was scaled from: every draft is the target's own prediction up to quantization, an UPPER BOUND; greedy agreement with this target $(fmt3 "$(agreement "$model" "$small")")"
                        --drafter "realistic=$(basename "$realistic"): stories260K with noise $(json_field "$realistic.json" noise) (seed $drafter_seed) on its weights; greedy agreement $(fmt3 "$(json_field "$realistic.json" agreement)") with stories260K and $(fmt3 "$(agreement "$model" "$realistic")") with this target ($positions corpus positions each)")
+        if [ "$heads_minutes" != 0 ]; then
+            drafter_notes+=(--note "medusa: $(basename "$(heads_path "$1")"), heads trained by llamaspec-train-heads on the corpus for at most $heads_minutes min; held-out top-1 accuracy per head: $(heads_note "$1")")
+        fi
     fi
     local note_args=()
     for n in "${notes[@]}"; do note_args+=(--note "$n"); done
