@@ -6,17 +6,24 @@
 # Mounts are made inside a private mount namespace (unshare --mount), so they vanish with the
 # process however it ends: a killed run cannot leave /dev or the checkout bound inside the root.
 
+# mesa-vulkan-drivers: Mesa's software Vulkan driver (lavapipe), a Vulkan device on any machine for
+# the tests of the optional Vulkan jar.
 LLAMASPEC_ROOT_PACKAGES="libllama-dev libggml-dev llama.cpp-tools llama.cpp-examples g++ cmake make \
-pkgconf openjdk-25-jdk-headless maven ca-certificates git tmux"
-# The runtime root (ci/test-runtime): a Java runtime and nothing else, where the jars must run alone.
+pkgconf openjdk-25-jdk-headless maven ca-certificates git tmux mesa-vulkan-drivers"
+# The runtime root (ci/test-runtime): a Java runtime and nothing else, where the jars must run alone
+# (and Mesa's Vulkan driver, the kind of driver a user's machine has, for the Vulkan jar).
 if [ -n "${LLAMASPEC_RUNTIME_ROOT:-}" ]; then
-    LLAMASPEC_ROOT_PACKAGES="openjdk-25-jre-headless"
+    LLAMASPEC_ROOT_PACKAGES="openjdk-25-jre-headless mesa-vulkan-drivers"
 fi
 # Extra packages for one script's own root (ci/fuzz: clang), set in its environment; a root with
 # extras is a separate root, so the test root stays as small as it is.
 LLAMASPEC_ROOT_EXTRA=${LLAMASPEC_ROOT_EXTRA:-}
 # Bump when the way the root is made changes, so that old roots are not reused.
-LLAMASPEC_ROOT_RECIPE=1
+LLAMASPEC_ROOT_RECIPE=2
+# The build root also keeps ggml's Vulkan backend (of the installed ggml) and the Vulkan loader in
+# /opt/llamaspec/vulkan, outside ggml's backend folder so that nothing loads them by default: the build
+# packs them into the optional Vulkan jar (native/CMakeLists.txt, LLAMASPEC_VULKAN_DIR).
+LLAMASPEC_ROOT_VULKAN=/opt/llamaspec/vulkan
 
 buildroot_log() { printf '[build-root] %s\n' "$*" >&2; }
 
@@ -86,7 +93,17 @@ buildroot_create() {
         apt-get -o Acquire::Check-Valid-Until=false -qq update &&
         apt-get -o Acquire::Check-Valid-Until=false install -y -qq --no-install-recommends \
             $LLAMASPEC_ROOT_PACKAGES $LLAMASPEC_ROOT_EXTRA >/dev/null &&
-        update-ca-certificates >/dev/null && apt-get clean" >>"$work.log" 2>&1 \
+        update-ca-certificates >/dev/null &&
+        if dpkg-query -W libggml0 >/dev/null 2>&1; then
+            v=\$(dpkg-query -W -f='\${Version}' libggml0) && tmp=\$(mktemp -d) && cd \$tmp &&
+            apt-get -o Acquire::Check-Valid-Until=false -qq download libggml0-backend-vulkan=\$v libvulkan1 &&
+            for deb in *.deb; do dpkg-deb -x \$deb x; done &&
+            mkdir -p $LLAMASPEC_ROOT_VULKAN &&
+            cp x/usr/lib/x86_64-linux-gnu/ggml/backends0/libggml-vulkan.so $LLAMASPEC_ROOT_VULKAN/ &&
+            cp -L x/usr/lib/x86_64-linux-gnu/libvulkan.so.1 $LLAMASPEC_ROOT_VULKAN/ &&
+            cd / && rm -rf \$tmp
+        fi &&
+        apt-get clean" >>"$work.log" 2>&1 \
         || { tail -n 20 "$work.log" >&2; buildroot_die "package install failed (log: $work.log)"; }
     buildroot_log "packages installed in $((SECONDS - t0)) s"
     date -u +%FT%TZ >"$work/.llamaspec-ready"

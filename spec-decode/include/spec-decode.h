@@ -36,13 +36,23 @@ const char * sd_status_name(sd_status status);
 //
 
 // Loads the ggml backends once per process (idempotent, thread-safe). Called by sd_model_load.
-// From the folder in the environment variable LLAMASPEC_BACKEND_DIR when set, else from the one given
-// to sd_backend_set_dir, else where ggml looks by default (ggml_backend_load_all).
+// From the folders in the environment variable LLAMASPEC_BACKEND_DIR when set, else from those given
+// to sd_backend_set_dir, else where ggml looks by default (ggml_backend_load_all). Folders are
+// separated by ':' and loaded in order.
 void sd_backend_init(void);
 
-// The folder of ggml's backends to load (a Java jar extracts the ones it carries); takes effect when
-// called before the backends are loaded (before the first model). False when they are loaded already.
+// The folders of ggml's backends to load, separated by ':' (a Java jar extracts the ones it carries,
+// the optional Vulkan jar its own); takes effect when called before the backends are loaded (before
+// the first model). False when they are loaded already.
 bool sd_backend_set_dir(const char * dir);
+
+// The ggml backends loaded (loading them first, like sd_model_load): each backend's name and how many
+// devices it found. A GPU backend with no device (no driver) is listed with 0.
+struct sd_backend_info {
+    std::string name;
+    size_t      n_devices = 0;
+};
+std::vector<sd_backend_info> sd_backends(void);
 
 // Where llama.cpp's and ggml's log lines go. Each call receives one whole line without the
 // trailing newline. NULL restores silence (the default: nothing is printed).

@@ -101,13 +101,19 @@ void sd_backend_init(void) {
         // drops the line, so llama.cpp never writes to the host's stderr.
         llama_log_set(sd_log_receive, nullptr);
         ggml_log_set(sd_log_receive, nullptr);
-        const char * dir = std::getenv("LLAMASPEC_BACKEND_DIR");
-        if (dir != nullptr && dir[0] != '\0') {
-            ggml_backend_load_all_from_path(dir);
-        } else if (!g_backend_dir.empty()) {
-            ggml_backend_load_all_from_path(g_backend_dir.c_str());
-        } else {
+        const char * env = std::getenv("LLAMASPEC_BACKEND_DIR");
+        const std::string dirs = env != nullptr && env[0] != '\0' ? env : g_backend_dir;
+        if (dirs.empty()) {
             ggml_backend_load_all();
+        } else {
+            // a list like PATH: each folder's backends, in order
+            size_t start = 0;
+            while (start <= dirs.size()) {
+                size_t end = dirs.find(':', start);
+                if (end == std::string::npos) end = dirs.size();
+                if (end > start) ggml_backend_load_all_from_path(dirs.substr(start, end - start).c_str());
+                start = end + 1;
+            }
         }
         llama_backend_init();
     });
@@ -126,4 +132,14 @@ const char * sd_status_name(sd_status status) {
         case SD_ERR_STATE:            return "SD_ERR_STATE";
     }
     return "SD_ERR_UNKNOWN";
+}
+
+std::vector<sd_backend_info> sd_backends(void) {
+    sd_backend_init();
+    std::vector<sd_backend_info> out;
+    for (size_t i = 0; i < ggml_backend_reg_count(); i++) {
+        ggml_backend_reg_t reg = ggml_backend_reg_get(i);
+        out.push_back({ggml_backend_reg_name(reg), ggml_backend_reg_dev_count(reg)});
+    }
+    return out;
 }

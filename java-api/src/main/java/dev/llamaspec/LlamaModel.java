@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.stream.Collectors;
 
 /**
  * A GGUF model loaded through llama.cpp. Thread-safe: several {@link Session}s may use one model at
@@ -56,12 +57,25 @@ public final class LlamaModel implements AutoCloseable {
         LlamaModel model = new LlamaModel(absolute, options, handle);
         ModelInfo info = model.info();
         if (options.gpuLayers() != 0 && !info.onGpu()) {
-            LOAD_LOG.log(System.Logger.Level.INFO, "{0} runs on the CPU ({1}): no GPU backend is loaded, so gpuLayers "
-                    + "{2} has no effect", absolute, String.join(", ", info.devices()), options.gpuLayers());
+            LOAD_LOG.log(System.Logger.Level.INFO, "{0} runs on the CPU ({1}): no GPU is available (ggml backends: {2}), "
+                    + "so gpuLayers {3} has no effect", absolute, String.join(", ", info.devices()),
+                    backends().stream().map(Backend::toString).collect(Collectors.joining(", ")),
+                    options.gpuLayers());
         } else {
             LOAD_LOG.log(System.Logger.Level.INFO, "{0} runs on {1}", absolute, String.join(" + ", info.devices()));
         }
         return model;
+    }
+
+    /**
+     * The ggml backends this process loaded, each with the number of devices it found: the CPU, and
+     * a GPU backend when one is present (the optional Vulkan jar adds "Vulkan"; with no GPU driver it
+     * finds 0 devices and models run on the CPU).
+     *
+     * @throws LlamaException when the native library cannot be loaded
+     */
+    public static List<Backend> backends() {
+        return NativeLibrary.backends();
     }
 
     /** Where each load says which devices the model runs on. */

@@ -18,7 +18,7 @@ import java.util.Optional;
  * @param layerCount        number of layers
  * @param devices           the devices the model's layers are on, as "NAME (description)": the GPUs of
  *                          the loaded ggml backends when {@link ModelOptions#gpuLayers()} is not 0, then
- *                          the CPU; only the CPU when no GPU backend is present, whatever gpuLayers says
+ *                          the CPU; only the CPU when no GPU is available ({@link LlamaModel#backends()}), whatever gpuLayers says
  */
 public record ModelInfo(String name, String architecture, String description, Optional<String> chatTemplate,
         long parameterCount, long sizeBytes, int trainingContextSize, int vocabularySize, int embeddingSize,

@@ -76,8 +76,12 @@ final class NativeLibrary {
                     "this jar has no native library for platform " + platform + " (tried " + tried
                             + "); build it with CMake and pass -D" + PATH_PROPERTY + "=DIR");
         }
-        List<String[]> bundle = bundle(base + BUNDLE);
-        if (bundle.isEmpty()) {
+        Bundle bundle = bundle(base + BUNDLE, "this jar's " + BUNDLE);
+        Bundle vulkan = bundle(base + VULKAN + BUNDLE, "the Vulkan jar's " + BUNDLE);
+        if (!vulkan.entries().isEmpty()) {
+            checkVulkan(bundle, vulkan);
+        }
+        if (bundle.entries().isEmpty()) {
             systemLoad(extract(base + fileName, platform).getAbsolutePath(), tried);
             return;
         }
@@ -85,26 +89,53 @@ final class NativeLibrary {
         // NAME"), extracted together into one folder of JavaCPP's cache named after the JNI library's
         // checksum (another build never shares it) and loaded first, so that the JNI library's own
         // dependencies resolve to them.
+        // The Vulkan jar's files go to a folder of their own (vulkan/), so that a Vulkan backend
+        // extracted once is not loaded after its jar left the class path.
         Path folder = bundleDir(base + fileName, platform);
         List<Path> libraries = new ArrayList<>();
-        Path backends = null;
-        for (String[] entry : bundle) {
-            boolean backend = entry[0].equals("backend");
-            String resource = base + (backend ? "backends/" : "") + entry[1];
-            Path part = copy(resource, (backend ? folder.resolve("backends") : folder).resolve(entry[1]), platform);
-            if (backend) {
-                backends = part.getParent();
-            } else {
-                libraries.add(part);
-            }
-        }
+        List<String> backendDirs = new ArrayList<>();
+        extractAll(bundle, base, folder, platform, libraries, backendDirs);
+        extractAll(vulkan, base + VULKAN, folder.resolve(VULKAN), platform, libraries, backendDirs);
         Path jni = copy(base + fileName, folder.resolve(fileName), platform);
         for (Path library : libraries) {
             systemLoad(library.toString(), List.of(library.toString()));
         }
         systemLoad(jni.toString(), tried);
-        if (backends != null) {
-            nBackendDir(backends.toString());
+        if (!backendDirs.isEmpty()) {
+            nBackendDir(String.join(":", backendDirs));
+        }
+    }
+
+    /** Extracts a bundle's files from base into folder: libraries to load, and its backends/ folder. */
+    private static void extractAll(Bundle bundle, String base, Path folder, String platform, List<Path> libraries,
+            List<String> backendDirs) {
+        for (String[] entry : bundle.entries()) {
+            boolean backend = entry[0].equals("backend");
+            String resource = base + (backend ? "backends/" : "") + entry[1];
+            Path part = copy(resource, (backend ? folder.resolve("backends") : folder).resolve(entry[1]), platform);
+            if (!backend) {
+                libraries.add(part);
+            } else if (!backendDirs.contains(part.getParent().toString())) {
+                backendDirs.add(part.getParent().toString());
+            }
+        }
+    }
+
+    /** The optional Vulkan jar's folder, beside the main jar's files under native/PLATFORM/. */
+    static final String VULKAN = "vulkan/";
+
+    /** The Vulkan jar must be of the ggml this jar carries: its backend links that ggml's libraries. */
+    private static void checkVulkan(Bundle main, Bundle vulkan) {
+        if (main.entries().isEmpty()) {
+            throw new LlamaException(ErrorCode.NATIVE_LIBRARY, "the Vulkan jar is on the class path, but this llamaspec "
+                    + "jar does not carry ggml's libraries (built with LLAMASPEC_BUNDLE_LLAMA off or another llama.cpp): "
+                    + "remove the Vulkan jar, or use the llamaspec jar it was built with");
+        }
+        if (vulkan.ggml() == null || !vulkan.ggml().equals(main.ggml())) {
+            throw new LlamaException(ErrorCode.NATIVE_LIBRARY, "the Vulkan jar on the class path is for ggml "
+                    + (vulkan.ggml() == null ? "(not named)" : vulkan.ggml()) + ", but this llamaspec jar carries ggml "
+                    + (main.ggml() == null ? "(not named)" : main.ggml())
+                    + ": use the Vulkan jar of the same llamaspec version (classifier <platform>-vulkan)");
         }
     }
 
@@ -161,12 +192,19 @@ final class NativeLibrary {
     /** The name of the list of libraries the jar carries beside the JNI library. */
     static final String BUNDLE = "bundle.txt";
 
-    /** The entries of the jar's bundle list ({kind, name}), none when the jar carries no list. */
-    private static List<String[]> bundle(String resource) {
+    /**
+     * A bundle list: the ggml version its libraries are of ("ggml VERSION", null when not named) and
+     * its files ({kind, name}: "lib NAME" in load order, "backend NAME").
+     */
+    record Bundle(String ggml, List<String[]> entries) {}
+
+    /** The bundle list at resource; no entries when the jar carries none. */
+    static Bundle bundle(String resource, String what) {
         List<String[]> entries = new ArrayList<>();
+        String ggml = null;
         try (InputStream in = NativeLibrary.class.getResourceAsStream(resource)) {
             if (in == null) {
-                return entries;
+                return new Bundle(null, entries);
             }
             for (String line : new String(in.readAllBytes(), StandardCharsets.UTF_8).split("\n")) {
                 String t = line.trim();
@@ -174,17 +212,21 @@ final class NativeLibrary {
                     continue;
                 }
                 String[] parts = t.split("\\s+");
+                if (parts.length == 2 && parts[0].equals("ggml")) {
+                    ggml = parts[1];
+                    continue;
+                }
                 if (parts.length != 2 || !(parts[0].equals("lib") || parts[0].equals("backend"))
                         || parts[1].contains("/") || parts[1].contains("..")) {
-                    throw new LlamaException(ErrorCode.NATIVE_LIBRARY, "this jar's " + BUNDLE + " has a line that is not "
-                            + "'lib NAME' or 'backend NAME': '" + t + "'; build the jar again");
+                    throw new LlamaException(ErrorCode.NATIVE_LIBRARY, what + " has a line that is not 'lib NAME', "
+                            + "'backend NAME' or 'ggml VERSION': '" + t + "'; build the jar again");
                 }
                 entries.add(parts);
             }
         } catch (IOException e) {
-            throw new LlamaException(ErrorCode.NATIVE_LIBRARY, "cannot read this jar's " + BUNDLE + ": " + e.getMessage(), e);
+            throw new LlamaException(ErrorCode.NATIVE_LIBRARY, "cannot read " + what + ": " + e.getMessage(), e);
         }
-        return entries;
+        return new Bundle(ggml, entries);
     }
 
     /** The resource as a file (extracted into JavaCPP's cache from a jar). */
@@ -206,8 +248,21 @@ final class NativeLibrary {
         }
     }
 
-    /** Where ggml loads its backends from (the extracted backends/ folder); before the first model. */
+    /** Where ggml loads its backends from (the extracted backends/ folders, ':' between); before the first model. */
     private static native void nBackendDir(String dir);
+
+    /** The loaded ggml backends (loading them when no model did yet). */
+    static List<Backend> backends() {
+        ensureLoaded();
+        List<Backend> out = new ArrayList<>();
+        for (String entry : nBackends()) {
+            int tab = entry.lastIndexOf('\t');
+            out.add(new Backend(entry.substring(0, tab), Integer.parseInt(entry.substring(tab + 1))));
+        }
+        return List.copyOf(out);
+    }
+
+    private static native String[] nBackends();
 
     private static void systemLoad(String path, List<String> tried) {
         try {

@@ -63,7 +63,9 @@ class ModelTest {
                     .map(r -> r.getLevel() + " " + java.text.MessageFormat.format(r.getMessage(), r.getParameters()))
                     .toList().toString();
             assertTrue(messages.contains("INFO " + again.path() + " runs on the CPU (CPU (")
-                    && messages.contains("no GPU backend is loaded, so gpuLayers -1 has no effect"), messages);
+                    && messages.contains("no GPU is available (ggml backends: CPU (1 device)), so gpuLayers -1 has no effect"),
+                    messages);
+            assertEquals(List.of(new Backend("CPU", 1)), LlamaModel.backends());
         } finally {
             jul.removeHandler(handler);
         }

@@ -47,6 +47,10 @@ class NativeLibraryTest {
         }
         try (LlamaModel model = LlamaModel.load(Paths.get(args[0])); Session session = model.newSession()) {
             String text = session.generate("Once upon a time", TestModels.greedy(4)).text();
+            if (args.length > 1 && args[1].equals("backends")) {
+                System.out.println("BACKENDS " + LlamaModel.backends() + " DEVICES " + model.info().devices() + " TEXT " + text);
+                return;
+            }
             if (args.length > 1 && args[1].equals("maps")) {
                 // where the process mapped llama.cpp's libraries and ggml's CPU backend from
                 StringBuilder out = new StringBuilder("MAPS");
@@ -72,13 +76,21 @@ class NativeLibraryTest {
 
     /** main() in a fresh JVM with these options, {@code first} (when not null) ahead on the class path. */
     private static String runWith(List<String> options, Path first, String... more) throws Exception {
+        return runWith(options, first, java.util.Map.of(), more);
+    }
+
+    /** The same with more environment variables. */
+    private static String runWith(List<String> options, Path first, java.util.Map<String, String> env, String... more)
+            throws Exception {
         String java = Paths.get(System.getProperty("java.home"), "bin", "java").toString();
         String classPath = (first != null ? first + System.getProperty("path.separator") : "") + System.getProperty("java.class.path");
         List<String> command = new java.util.ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED"));
         command.addAll(options);
         command.addAll(List.of("-cp", classPath, NativeLibraryTest.class.getName(), TestModels.model().toString()));
         command.addAll(List.of(more));
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
+        builder.environment().putAll(env);
+        Process p = builder.start();
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         try (InputStream in = p.getInputStream()) {
             in.transferTo(out);
@@ -183,5 +195,37 @@ class NativeLibraryTest {
                 "-Duser.home=" + notADirectory.resolve("home"), "-Djava.io.tmpdir=" + notADirectory.resolve("tmp")), jar);
         assertTrue(line.startsWith("NATIVE_LIBRARY "), line);
         assertTrue(line.contains("cache") && line.contains("-Dorg.bytedeco.javacpp.cachedir"), line);
+    }
+
+    @Test
+    void aVulkanJarOfAnotherGgmlIsAClearError(@TempDir Path dir) throws Exception {
+        Path vulkan = Files.createDirectories(dir.resolve("dev/llamaspec/native/" + Loader.getPlatform() + "/"
+                + NativeLibrary.VULKAN));
+        Files.writeString(vulkan.resolve(NativeLibrary.BUNDLE), "ggml 0.0.1\nbackend libggml-vulkan.so\n");
+        String line = runWith(List.of(), dir);
+        assertTrue(line.startsWith("NATIVE_LIBRARY ") && line.contains("Vulkan jar") && line.contains("ggml 0.0.1"), line);
+        String carried = Files.readAllLines(platformDir().resolve(NativeLibrary.BUNDLE)).stream()
+                .filter(l -> l.startsWith("ggml ")).findFirst().orElseThrow();
+        assertTrue(line.contains("carries " + carried), line);
+    }
+
+    @Test
+    void theVulkanJarRunsTheModelOnAVulkanDeviceWithTheSameOutput() throws Exception {
+        Path classes = TestModels.root().resolve("java-api/target/vulkan-classes");
+        Assumptions.assumeTrue(Files.isDirectory(classes.resolve("dev/llamaspec/native/" + Loader.getPlatform() + "/vulkan")),
+                "built without ggml's Vulkan backend (LLAMASPEC_VULKAN_DIR): no Vulkan jar");
+        // Mesa's software Vulkan driver (lavapipe; the build root installs mesa-vulkan-drivers): a
+        // Vulkan device on any machine. ggml skips CPU-type devices unless they are named.
+        Path lavapipe = Paths.get("/usr/share/vulkan/icd.d/lvp_icd.json");
+        Assumptions.assumeTrue(Files.isRegularFile(lavapipe), "no " + lavapipe + " (mesa-vulkan-drivers)");
+        java.util.Map<String, String> env = java.util.Map.of("VK_DRIVER_FILES", lavapipe.toString(), "GGML_VK_VISIBLE_DEVICES", "0");
+        String cpu = runWith(List.of(), null, env, "backends");
+        String vulkan = runWith(List.of(), classes, env, "backends");
+        assertTrue(cpu.startsWith("BACKENDS [CPU (1 device)] DEVICES [CPU"), cpu);
+        assertTrue(vulkan.startsWith("BACKENDS [CPU (1 device), Vulkan (1 device)] DEVICES [Vulkan0 (llvmpipe"), vulkan);
+        assertEquals(cpu.substring(cpu.indexOf(" TEXT ")), vulkan.substring(vulkan.indexOf(" TEXT ")));
+        // without a device ggml may use, the backend is loaded and the model runs on the CPU
+        String none = runWith(List.of(), classes, java.util.Map.of("VK_DRIVER_FILES", lavapipe.toString()), "backends");
+        assertTrue(none.startsWith("BACKENDS [CPU (1 device), Vulkan (0 devices)] DEVICES [CPU"), none);
     }
 }
