@@ -75,6 +75,18 @@ extern "C" JNIEXPORT void JNICALL Java_dev_llamaspec_LlamaModel_nCheckDraft(JNIE
     });
 }
 
+// Throws IllegalArgumentException with llama.cpp's parser message when gbnf is no grammar for this model.
+extern "C" JNIEXPORT void JNICALL Java_dev_llamaspec_LlamaModel_nCheckGrammar(JNIEnv * env, jclass, jlong handle,
+                                                                            jbyteArray gbnf) {
+    jni_guard(env, 0, [&] {
+        sd_model * model = jni_handle<sd_model>(env, handle, CLOSED);
+        if (model == nullptr) return 0;
+        std::string error;
+        if (sd_grammar_check(model, jni_bytes(env, gbnf), error) != SD_OK) jni_throw_illegal_argument(env, error);
+        return 0;
+    });
+}
+
 extern "C" JNIEXPORT jintArray JNICALL Java_dev_llamaspec_LlamaModel_nTokenize(JNIEnv * env, jclass, jlong handle,
                                                                                jbyteArray text, jboolean add_special,
                                                                                jboolean parse_special) {

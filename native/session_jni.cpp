@@ -67,13 +67,13 @@ extern "C" JNIEXPORT void JNICALL Java_dev_llamaspec_Session_nCancel(JNIEnv * en
 
 // Begins a generation: speculation_type is a name of sd_spec_type_name, names[i] = values[i] are settings
 // of sd_generation_settings() ("max_tokens", "spec.lookahead.w", ...; the others keep their defaults),
-// heads and draft_model the handles of Medusa heads and a draft model, or 0. The Java side holds both
-// open (their read locks) for this call.
+// heads and draft_model the handles of Medusa heads and a draft model, or 0, grammar GBNF in UTF-8 or
+// null. The Java side holds both open (their read locks) for this call.
 extern "C" JNIEXPORT void JNICALL Java_dev_llamaspec_Session_nBegin(JNIEnv * env, jclass, jlong handle,
                                                                     jintArray prompt, jobjectArray stop,
                                                                     jstring speculation_type, jobjectArray names,
                                                                     jdoubleArray values, jlong heads,
-                                                                    jlong draft_model) {
+                                                                    jlong draft_model, jbyteArray grammar) {
     jni_guard(env, 0, [&] {
         sd_session * session = jni_handle<sd_session>(env, handle, CLOSED);
         if (session == nullptr) return 0;
@@ -94,6 +94,14 @@ extern "C" JNIEXPORT void JNICALL Java_dev_llamaspec_Session_nBegin(JNIEnv * env
             env->DeleteLocalRef(s);
         }
         std::string error;
+        if (grammar != nullptr) {
+            params.grammar = jni_bytes(env, grammar);
+            // a grammar llama.cpp cannot use is the caller's mistake, found before anything is evaluated
+            if (sd_grammar_check(sd_session_model(session), params.grammar, error) != SD_OK) {
+                jni_throw_illegal_argument(env, error);
+                return 0;
+            }
+        }
         const sd_status status = sd_generation_begin(session, jni_ints(env, prompt), params, error);
         if (status != SD_OK) {
             jni_throw_llama(env, status, error);

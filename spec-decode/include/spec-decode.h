@@ -466,6 +466,12 @@ struct sd_generation_params {
     uint32_t                 seed;           // LLAMA_DEFAULT_SEED = random
     sd_speculation_params    spec;
     bool                     record_margins; // fill sd_step_result::margins (tests, benchmarks)
+    // Structured output: a grammar in llama.cpp's GBNF (root rule "root"; empty = none). Every token
+    // is drawn from the target's distribution restricted to what the grammar allows after the text
+    // generated so far (the prompt is not matched), with speculation too; drafts it forbids are
+    // dropped before they are evaluated. When the grammar is complete only end-of-generation tokens
+    // are allowed; when it allows no token at all, the generation ends with SD_STOP_GRAMMAR.
+    std::string              grammar;
 };
 
 // The numbers of sd_generation_params by name; speculation's are "spec.max_nodes",
@@ -476,6 +482,11 @@ sd_generation_params  sd_generation_default_params(void);
 sd_speculation_params sd_speculation_default_params(void);
 sd_status             sd_generation_set(sd_generation_params & params, const char * name, double value,
                                         std::string & error);
+
+// Whether gbnf is a grammar llama.cpp can use (GBNF, root rule "root") with this model's vocabulary;
+// SD_ERR_INVALID_ARGUMENT with llama.cpp's parser message when not. sd_generation_begin makes the same
+// check of params.grammar.
+sd_status sd_grammar_check(const sd_model * model, const std::string & gbnf, std::string & error);
 
 // Every check sd_generation_begin makes of the parameters alone: the table's ranges and what
 // relates fields (lookup's n-gram sizes, heads for Medusa, a draft model for SD_SPEC_DRAFT_MODEL).
@@ -488,6 +499,7 @@ enum sd_stop_reason {
     SD_STOP_STOP_STRING  = 3,
     SD_STOP_CONTEXT_FULL = 4, // no room left in the context
     SD_STOP_CANCELLED    = 5,
+    SD_STOP_GRAMMAR      = 6, // the grammar allows no token after the text (a dead end)
 };
 
 // What one step of generation produced: one token with plain decoding, several with speculation.
@@ -525,6 +537,9 @@ void      sd_session_free(sd_session * session);
 
 // The context size in tokens, as llama.cpp made it (it rounds the requested size up to a multiple of 256).
 uint32_t sd_session_n_ctx(const sd_session * session);
+
+// The model the session was created for.
+const sd_model * sd_session_model(const sd_session * session);
 
 // Tokens whose keys and values are in the KV cache, in order.
 const std::vector<llama_token> & sd_session_cached_tokens(const sd_session * session);

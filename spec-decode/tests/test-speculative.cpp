@@ -24,6 +24,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <regex>
 #include <sstream>
 #include <unistd.h>
 
@@ -140,8 +141,12 @@ static run_result generate(sd_session * session, const std::vector<llama_token> 
 // Every strategy's greedy output against plain greedy decoding on the same session. A divergence is
 // tolerated only where plain decoding's top-2 margin is below max_margin (0 in strict numerics: none
 // is), and each one is reported with its margin.
+//
+// With a grammar (GBNF) every run, plain and speculative, generates under it, and `valid` checks each
+// run's text.
 static void greedy_equivalence(sd_model * model, sd_session * session, sd_model * other_draft, const char * numerics,
-                               float max_margin) {
+                               float max_margin, const std::string & grammar = "",
+                               const std::function<bool(const std::string &)> & valid = {}) {
     const size_t n_prompts = quick() ? 3 : 20;
     const std::vector<std::string> prompts = story_openings(n_prompts);
     CHECK(prompts.size() == n_prompts);
@@ -158,8 +163,19 @@ static void greedy_equivalence(sd_model * model, sd_session * session, sd_model 
         sd_generation_params params = sd_generation_default_params();
         params.temperature = 0.0f;
         params.max_tokens  = 128;
+        params.grammar     = grammar;
         plains.push_back(generate(session, tokenized[i], params));
     }
+    const auto check_text = [&](const run_result & r, const char * what, size_t i) {
+        if (!valid) return;
+        std::string text;
+        sd_detokenize(model, r.tokens, false, text, error);
+        if (!valid(text)) {
+            std::printf("%s, prompt %zu: the text breaks the grammar: \"%s\"\n", what, i, text.c_str());
+            CHECK(false);
+        }
+    };
+    for (size_t i = 0; i < plains.size(); i++) check_text(plains[i], "plain", i);
     for (const strategy & st : strategies) {
         int64_t drafted = 0, accepted = 0;
         for (size_t i = 0; i < prompts.size(); i++) {
@@ -171,7 +187,9 @@ static void greedy_equivalence(sd_model * model, sd_session * session, sd_model 
             params.spec.type     = st.type;
             params.spec.adaptive = st.adaptive;
             params.spec.draft.model = st.draft;
+            params.grammar = grammar;
             const run_result spec = generate(session, prompt, params);
+            check_text(spec, st.name, i);
             drafted += spec.stats.n_drafted;
             accepted += spec.stats.n_accepted;
             size_t pos = 0;
@@ -186,8 +204,8 @@ static void greedy_equivalence(sd_model * model, sd_session * session, sd_model 
                 CHECK(false); // a divergence that batch-size numerics cannot explain
             }
         }
-        std::printf("greedy %s %-16s: %lld drafted, %lld accepted\n", numerics, st.name, (long long) drafted,
-                    (long long) accepted);
+        std::printf("greedy %s%s %-16s: %lld drafted, %lld accepted\n", numerics, grammar.empty() ? "" : " grammar",
+                    st.name, (long long) drafted, (long long) accepted);
         // Without the budget the strategy must really speculate. With it, whether drafts pay depends on
         // this machine's timing at the moment (the budget may rightly draft nothing), so that is
         // reported, not asserted: performance belongs to specbench.
@@ -232,7 +250,8 @@ struct sample_counts {
 };
 
 static sample_counts sample(sd_session * session, const std::vector<llama_token> & prompt, sd_spec_type type,
-                            float temperature, int n, uint32_t seed0, sd_model * draft = nullptr) {
+                            float temperature, int n, uint32_t seed0, sd_model * draft = nullptr,
+                            const std::string & grammar = "") {
     sample_counts c;
     for (int i = 0; i < n; i++) {
         sd_generation_params params = sd_generation_default_params();
@@ -252,6 +271,7 @@ static sample_counts sample(sd_session * session, const std::vector<llama_token>
         params.spec.draft.model = draft;
         params.spec.draft.p_min = 0.0f;
         if (type == SD_SPEC_DRAFT_MODEL) params.spec.max_depth = 2;
+        params.grammar = grammar;
         const run_result r = generate(session, prompt, params);
         if (r.tokens.size() < 3) continue;
         c.second[r.tokens[1]]++;
@@ -509,6 +529,90 @@ static void context_full(sd_model * model) {
     sd_session_free(session);
 }
 
+// Structured output: grammars under every strategy.
+static void grammars(sd_model * model, sd_session * session, sd_model * other_draft) {
+    std::string error;
+    // Bad grammars fail before anything is evaluated, with llama.cpp's parser message.
+    const std::pair<const char *, const char *> bad[] = {
+        {"root ::= \"a\" missing", "Undefined rule identifier 'missing'"}, {"root ::= \"unterminated", ""}, {"other ::= \"a\"", ""},
+        {"root ::= [a-", ""}, {"root ::= root \"a\"", ""},
+        {"root ::= \"a\"{99999999}", "at most 10000"}, {"root ::= \"a\"{2,12345678901}", "at most 10000"},
+    };
+    std::vector<llama_token> prompt;
+    sd_tokenize(model, "Once upon a time", true, false, prompt, error);
+    sd_session_reset(session);
+    for (const auto & b : bad) {
+        error.clear();
+        CHECK(sd_grammar_check(model, b.first, error) == SD_ERR_INVALID_ARGUMENT);
+        std::printf("bad grammar '%s': %s\n", b.first, error.c_str());
+        CHECK(error.find("the grammar ") == 0);
+        if (b.second[0] != '\0') CHECK(error.find(b.second) != std::string::npos);
+        sd_generation_params params = sd_generation_default_params();
+        params.grammar = b.first;
+        CHECK(sd_generation_begin(session, prompt, params, error) == SD_ERR_INVALID_ARGUMENT);
+        CHECK(sd_session_cached_tokens(session).empty()); // nothing was evaluated
+    }
+    CHECK(sd_grammar_check(model, "root ::= \"a\"", error) == SD_OK);
+
+    // A grammar that allows no token after "Once" (llama.cpp's grammars never allow a token whose text
+    // is NUL): the generation ends there with SD_STOP_GRAMMAR, under every strategy.
+    for (sd_spec_type type : {SD_SPEC_NONE, SD_SPEC_LOOKUP, SD_SPEC_DRAFT_MODEL, SD_SPEC_MEDUSA}) {
+        sd_generation_params params = sd_generation_default_params();
+        params.temperature = 0.0f;
+        params.max_tokens = 32;
+        params.grammar = "root ::= \"Once\" [\\x00]";
+        params.spec.type = type;
+        params.spec.adaptive = false;
+        params.spec.draft.model = model;
+        const run_result r = generate(session, prompt, params);
+        std::string text;
+        sd_detokenize(model, r.tokens, false, text, error);
+        CHECK(r.stop == SD_STOP_GRAMMAR);
+        CHECK_EQ_STR(text, "Once");
+    }
+
+    // Greedy output under a grammar equals plain constrained greedy output, for every strategy; the
+    // grammars: stories without capital letters (drafts with one are dropped), and a record.
+    greedy_equivalence(model, session, other_draft, "strict", 0.0f, "root ::= [^A-Z]*", [](const std::string & t) {
+        for (char ch : t) {
+            if (ch >= 'A' && ch <= 'Z') return false;
+        }
+        return true;
+    });
+    greedy_equivalence(model, session, other_draft, "strict", 0.0f,
+                       "root ::= \" {\\\"name\\\": \\\"\" [a-z]{1,12} \"\\\", \\\"story\\\": \\\"\" [a-z ,.]{1,60} \"\\\"}\"",
+                       [](const std::string & t) {
+                           // at most 98 characters: the record is complete within the 128 tokens
+                           static const std::regex form(" ?\\{\"name\": \"[a-z]{1,12}\", \"story\": \"[a-z ,.]{1,60}\"\\}");
+                           return std::regex_match(t, form);
+                       });
+
+    // Sampling keeps the constrained distribution: tokens 2 and 3 under a grammar, plain against
+    // speculation, the draft model's drawn chains included (kept when the grammar forbids them: the
+    // target rejects them).
+    std::vector<llama_token> tom;
+    sd_tokenize(model, "Tom had a red ball. Tom had a red ball. Tom had a red ball. Tom had a", true, false, tom, error);
+    const std::string lower = "root ::= [^A-Z.]*";
+    const int n = quick() ? 500 : 3000;
+    const sample_counts plain = sample(session, tom, SD_SPEC_NONE, 1.0f, n, 5000000, nullptr, lower);
+    for (sd_spec_type type : {SD_SPEC_LOOKUP, SD_SPEC_DRAFT_MODEL}) {
+        for (sd_model * draft : {model, other_draft}) {
+            if (type != SD_SPEC_DRAFT_MODEL && draft != model) continue;
+            const sample_counts spec = sample(session, tom, type, 1.0f, n, 6000000, draft, lower);
+            double stat2, stat3;
+            int df2, df3;
+            const bool ok2 = same_distribution(plain.second, spec.second, plain.n, spec.n, &stat2, &df2);
+            const bool ok3 = same_distribution(plain.third, spec.third, plain.n, spec.n, &stat3, &df3);
+            std::printf("sampling with a grammar, type %d%s: %lld drafted, %lld accepted; token 2 chi2 %.1f (df %d), "
+                        "token 3 chi2 %.1f (df %d)\n", (int) type, draft == model ? "" : " (perturbed draft)",
+                        (long long) spec.drafted, (long long) spec.accepted, stat2, df2, stat3, df3);
+            CHECK(spec.accepted > 0);
+            CHECK(ok2);
+            CHECK(ok3);
+        }
+    }
+}
+
 int main() {
     std::string error;
     sd_model_params mparams = sd_model_default_params();
@@ -545,6 +649,7 @@ int main() {
         sd_session_free(fast);
     }
     exact_sampling(model, session, other_draft);
+    grammars(model, session, other_draft);
     draft_model_errors(model, session);
     draft_model_dropped(model, session);
     sd_session_free(session);

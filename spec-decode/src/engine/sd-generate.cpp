@@ -27,8 +27,11 @@ sd_status sd_generation_begin(sd_session * s, const std::vector<llama_token> & p
     if (status == SD_OK && params.spec.type == SD_SPEC_DRAFT_MODEL) {
         status = sd_model_vocab_compatible(c->model, params.spec.draft.model, error);
     }
+    // the grammar is parsed before anything else happens: a bad one fails the call, not a later step
+    if (status == SD_OK) status = g.sampler.reset(c->model->vocab, c->n_vocab, params, prompt, error);
     if (status != SD_OK) return status;
     g.draft_lost = false;
+    g.grammar_end = false;
 
     g.stats = sd_stats();
     g.stats.n_prompt = (int32_t) prompt.size();
@@ -63,7 +66,6 @@ sd_status sd_generation_begin(sd_session * s, const std::vector<llama_token> & p
     }
     g.stats.t_prompt_us = llama_time_us() - g.t_start_us;
 
-    g.sampler.reset(c->n_vocab, params, prompt);
     sd_text_stream_reset(g.text, params.stop);
     g.last = LLAMA_TOKEN_NULL;
     g.active = true;
@@ -79,6 +81,45 @@ static void finish(sd_session * s, sd_step_result & result, sd_stop_reason reaso
     if (g.t_first_token_us > 0) {
         g.stats.t_gen_us = llama_time_us() - g.t_first_token_us;
     }
+}
+
+// Drops the draft's nodes the grammar forbids after the text and their path, with their subtrees:
+// the target gives them probability 0. A node drawn from the drafter's distribution is kept under
+// sampling: rejection sampling against that distribution is exact only when the draw is verified
+// whatever it is (the target then rejects it).
+static void drop_forbidden(sd_generation & g) {
+    sd_draft_tree & tree = g.tree;
+    const int32_t n = sd_tree_size(tree);
+    if (n == 0) return;
+    std::vector<bool> keep((size_t) n, true), has_child((size_t) n, false);
+    for (int32_t i = 0; i < n; i++) {
+        if (tree.parent[(size_t) i] >= 0) has_child[(size_t) tree.parent[(size_t) i]] = true;
+    }
+    // the grammar after each allowed node with children (parent[i] < i: parents come first); none
+    // after a forbidden node, whose subtree the walk cannot reach
+    std::vector<llama_sampler *> after((size_t) n, nullptr);
+    bool dropped = false;
+    for (int32_t i = 0; i < n; i++) {
+        const int32_t p = tree.parent[(size_t) i];
+        llama_sampler * state = p < 0 ? g.sampler.grammar : after[(size_t) p];
+        const bool reachable = p < 0 || (keep[(size_t) p] && state != nullptr);
+        const bool allowed = reachable && sd_sampler::allows(state, tree.token[(size_t) i]);
+        if (!allowed) {
+            if (!reachable || g.sampler.greedy || !sd_tree_node_drawn(tree, i)) {
+                keep[(size_t) i] = false;
+                dropped = true;
+            }
+            continue; // a drawn node the grammar forbids stays: the target rejects it
+        }
+        if (has_child[(size_t) i]) {
+            after[(size_t) i] = llama_sampler_clone(state);
+            llama_sampler_accept(after[(size_t) i], tree.token[(size_t) i]);
+        }
+    }
+    for (llama_sampler * a : after) {
+        if (a != nullptr) llama_sampler_free(a);
+    }
+    if (dropped) tree = sd_tree_subset(tree, keep);
 }
 
 // Drafts the step's tree and cuts it to what the budget, the context and the sequences allow.
@@ -112,6 +153,7 @@ static sd_status draft_tree(sd_session * s, std::string & error) {
         return m;
     }();
     double expected = 0;
+    if (g.sampler.grammar != nullptr) drop_forbidden(g);
     const std::vector<bool> keep = sd_budget_select(g.tree, s->budget.rates, p.adaptive ? s->budget.cost : flat,
                                                     max_nodes, c->max_leaves, &expected);
     g.tree = sd_tree_subset(g.tree, keep);
@@ -136,12 +178,16 @@ static sd_status produce(sd_session * s, std::vector<llama_token> & produced, bo
     sd_generation & g = s->gen;
     if (g.have_logits) {
         g.sampler.dist(llama_get_logits_ith(s->ctx->ctx, -1), s->ctx->n_vocab, g.dist);
+        g.have_logits = false;
+        if (g.sampler.dead_end) {
+            g.grammar_end = true;
+            return SD_OK;
+        }
         g.margins.push_back(g.sampler.margin);
         const llama_token token = sd_dist_sample_u(g.dist, sd_position_uniform(g.seed, 0));
         g.sampler.accept(token);
         produced.push_back(token);
         g.last = token;
-        g.have_logits = false;
         return SD_OK;
     }
     const int64_t t0 = llama_time_us();
@@ -198,8 +244,10 @@ sd_status sd_generation_step(sd_session * s, sd_step_result & result, std::strin
     }
 
     // Hand the tokens out one by one: a stop condition can end the step early, and then the KV cache
-    // is cut back to what was handed out (the last token handed out is never in the cache).
-    const size_t n_before = c->cached.size() - (produced.size() - 1);
+    // is cut back to what was handed out (the last token handed out is never in the cache, except
+    // after a grammar's dead end, where every produced token was evaluated and none was drawn after).
+    const size_t in_cache = g.grammar_end ? produced.size() : produced.size() - 1;
+    const size_t n_before = c->cached.size() - in_cache;
     for (size_t i = 0; i < produced.size(); i++) {
         const llama_token token = produced[i];
         sd_stop_reason stop = SD_STOP_NONE;
@@ -233,6 +281,10 @@ sd_status sd_generation_step(sd_session * s, sd_step_result & result, std::strin
             finish(s, result, stop);
             return SD_OK;
         }
+    }
+    if (g.grammar_end) {
+        finish(s, result, SD_STOP_GRAMMAR);
+        return SD_OK;
     }
     if (g.t_first_token_us > 0) {
         g.stats.t_gen_us = llama_time_us() - g.t_first_token_us;

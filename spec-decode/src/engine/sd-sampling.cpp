@@ -1,6 +1,14 @@
 #include "engine/sd-sampling.h"
+#include "model/sd-log.h"
+#include "model/sd-model.h"
 
 #include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <mutex>
+#ifndef _WIN32
+#include <unistd.h>
+#endif
 #include <cmath>
 
 llama_sampler * sd_filter_init(int32_t n_vocab, const sd_generation_params & p, bool without_penalties) {
@@ -78,10 +86,125 @@ llama_token sd_argmax(const llama_token_data_array & arr) {
 
 sd_sampler::~sd_sampler() {
     if (filter != nullptr) llama_sampler_free(filter);
+    if (grammar != nullptr) llama_sampler_free(grammar);
 }
 
-void sd_sampler::reset(int32_t n_vocab, const sd_generation_params & params, const std::vector<llama_token> & history) {
+// llama.cpp expands a repetition x{m,n} into n copies of x: a count in the millions would take the
+// process's memory and time before any message. The counts are checked first (outside literals,
+// character classes and comments).
+static const long k_max_repetition = 10000;
+
+static bool repetitions_ok(const std::string & g, std::string & error) {
+    for (size_t i = 0; i < g.size(); i++) {
+        const char c = g[i];
+        if (c == '"' || c == '[') {
+            const char end = c == '"' ? '"' : ']';
+            for (i++; i < g.size() && g[i] != end; i++) {
+                if (g[i] == '\\') i++;
+            }
+        } else if (c == '#') {
+            while (i < g.size() && g[i] != '\n') i++;
+        } else if (c == '{') {
+            size_t j = i + 1;
+            while (j < g.size() && g[j] != '}' && g[j] != '"' && g[j] != '[') {
+                if (std::isdigit((unsigned char) g[j])) {
+                    size_t k = j;
+                    while (k < g.size() && std::isdigit((unsigned char) g[k])) k++;
+                    if (k - j > 9 || std::stol(g.substr(j, k - j)) > k_max_repetition) {
+                        sd_fail(error, SD_ERR_INVALID_ARGUMENT, "the grammar repeats an element " + g.substr(j, k - j) +
+                                " times: at most " + std::to_string(k_max_repetition) + " are allowed");
+                        return false;
+                    }
+                    j = k;
+                } else {
+                    j++;
+                }
+            }
+            i = j;
+        }
+    }
+    return true;
+}
+
+// llama.cpp's grammar parser prints what is wrong to the process's stderr (fprintf), not to its log:
+// while it runs, stderr goes to a temporary file, from which the message is taken; whatever else was
+// written there meanwhile (another thread's output) goes on to stderr afterwards.
+static std::mutex g_stderr_mutex;
+
+static llama_sampler * init_capturing_stderr(const llama_vocab * vocab, const std::string & gbnf, std::string & parser_error) {
+#ifdef _WIN32
+    return llama_sampler_init_grammar(vocab, gbnf.c_str(), "root");
+#else
+    std::lock_guard<std::mutex> lock(g_stderr_mutex);
+    std::fflush(stderr);
+    FILE * tmp = std::tmpfile();
+    const int saved = tmp != nullptr ? dup(2) : -1;
+    const bool capturing = saved >= 0 && dup2(fileno(tmp), 2) >= 0;
+    llama_sampler * grammar = llama_sampler_init_grammar(vocab, gbnf.c_str(), "root");
+    std::fflush(stderr);
+    if (capturing) dup2(saved, 2);
+    if (saved >= 0) close(saved);
+    if (tmp == nullptr) return grammar;
+    std::string text;
+    std::rewind(tmp);
+    char buffer[4096];
+    for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, tmp)) > 0;) text.append(buffer, n);
+    std::fclose(tmp);
+    const std::string marker = "error parsing grammar: ";
+    const size_t at = text.find(marker);
+    if (at != std::string::npos) {
+        const size_t line_start = text.rfind('\n', at) == std::string::npos ? 0 : text.rfind('\n', at) + 1;
+        const size_t line_end = text.find('\n', at);
+        parser_error = text.substr(at + marker.size(), line_end == std::string::npos ? std::string::npos
+                                                                                      : line_end - at - marker.size());
+        // the parser's block: its line, a blank line, the grammar's text
+        const std::string block = text.substr(line_start, line_end == std::string::npos ? std::string::npos
+                                                                                          : line_end + 1 - line_start) +
+                                  "\n" + gbnf + "\n";
+        if (text.compare(line_start, block.size(), block) == 0) text.erase(line_start, block.size());
+        else text.erase(line_start, line_end == std::string::npos ? std::string::npos : line_end + 1 - line_start);
+    }
+    if (!text.empty()) {
+        const ssize_t ignored = write(2, text.data(), text.size());
+        (void) ignored;
+    }
+    return grammar;
+#endif
+}
+
+static llama_sampler * grammar_init(const llama_vocab * vocab, const std::string & gbnf, std::string & error) {
+    if (!repetitions_ok(gbnf, error)) return nullptr;
+    sd_log_take_last_error();
+    std::string parser_error;
+    llama_sampler * grammar = init_capturing_stderr(vocab, gbnf, parser_error);
+    if (grammar == nullptr) {
+        const std::string why = !parser_error.empty() ? parser_error : sd_log_take_last_error();
+        sd_fail(error, SD_ERR_INVALID_ARGUMENT, "the grammar is not valid GBNF with a rule 'root'" +
+                (why.empty() ? std::string() : ": " + why));
+    }
+    return grammar;
+}
+
+sd_status sd_grammar_check(const sd_model * model, const std::string & gbnf, std::string & error) {
+    if (model == nullptr) return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "no model");
+    if (gbnf.empty()) return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "the grammar is empty");
+    llama_sampler * grammar = grammar_init(model->vocab, gbnf, error);
+    if (grammar == nullptr) return SD_ERR_INVALID_ARGUMENT;
+    llama_sampler_free(grammar);
+    return SD_OK;
+}
+
+sd_status sd_sampler::reset(const llama_vocab * vocab, int32_t n_vocab, const sd_generation_params & params,
+                            const std::vector<llama_token> & history, std::string & error) {
     if (filter != nullptr) llama_sampler_free(filter);
+    if (grammar != nullptr) llama_sampler_free(grammar);
+    filter = nullptr;
+    grammar = nullptr;
+    dead_end = false;
+    if (!params.grammar.empty()) {
+        grammar = grammar_init(vocab, params.grammar, error);
+        if (grammar == nullptr) return SD_ERR_INVALID_ARGUMENT;
+    }
     filter = sd_filter_init(n_vocab, params, false);
     greedy = params.temperature == 0.0f;
     record_margin = params.record_margins;
@@ -89,10 +212,29 @@ void sd_sampler::reset(int32_t n_vocab, const sd_generation_params & params, con
     for (size_t i = history.size() - n_history; i < history.size(); i++) {
         llama_sampler_accept(filter, history[i]);
     }
+    return SD_OK;
 }
 
 void sd_sampler::dist(const float * logits, int32_t n_vocab, sd_dist & out) {
-    const llama_token_data_array arr = sd_filter_apply(filter, logits, n_vocab, scratch);
+    scratch.resize((size_t) n_vocab);
+    for (int32_t t = 0; t < n_vocab; t++) {
+        scratch[(size_t) t] = {t, logits[t], 0.0f};
+    }
+    llama_token_data_array arr = {scratch.data(), scratch.size(), -1, false};
+    dead_end = false;
+    if (grammar != nullptr) {
+        llama_sampler_apply(grammar, &arr);
+        bool any = false;
+        for (size_t i = 0; i < arr.size && !any; i++) any = arr.data[i].logit != -INFINITY;
+        if (!any) {
+            dead_end = true;
+            margin = 0.0f;
+            out.tokens.clear();
+            out.probs.clear();
+            return;
+        }
+    }
+    llama_sampler_apply(filter, &arr);
     if (record_margin) margin = sd_top2_margin(arr);
     if (greedy) {
         out.tokens.assign(1, sd_argmax(arr));
@@ -104,4 +246,12 @@ void sd_sampler::dist(const float * logits, int32_t n_vocab, sd_dist & out) {
 
 void sd_sampler::accept(llama_token token) {
     llama_sampler_accept(filter, token);
+    if (grammar != nullptr) llama_sampler_accept(grammar, token);
+}
+
+bool sd_sampler::allows(llama_sampler * state, llama_token token) {
+    llama_token_data one = {token, 0.0f, 0.0f};
+    llama_token_data_array arr = {&one, 1, -1, false};
+    llama_sampler_apply(state, &arr);
+    return arr.data[0].logit != -INFINITY;
 }

@@ -28,6 +28,8 @@ llama_token sd_argmax(const llama_token_data_array & candidates);
 // What turns a target model's logits into the distribution its next token is drawn from.
 struct sd_sampler {
     llama_sampler * filter = nullptr; // owned
+    llama_sampler * grammar = nullptr; // owned; applied before the filters; nullptr = no grammar
+    bool            dead_end = false; // the last dist() found no token the grammar allows
     bool            greedy = true;
     bool            record_margin = false;
     float           margin = 0.0f;    // of the last distribution, when record_margin
@@ -38,13 +40,19 @@ struct sd_sampler {
     sd_sampler & operator=(const sd_sampler &) = delete;
     ~sd_sampler();
 
-    // For a generation with these params: a new filter chain, whose penalties have seen `history`.
-    void reset(int32_t n_vocab, const sd_generation_params & params, const std::vector<llama_token> & history);
+    // For a generation with these params: a new filter chain, whose penalties have seen `history`,
+    // and the grammar (which starts from its root: the prompt is not matched). Fails on a grammar
+    // llama.cpp cannot parse, with its parser's message.
+    sd_status reset(const llama_vocab * vocab, int32_t n_vocab, const sd_generation_params & params,
+                    const std::vector<llama_token> & history, std::string & error);
 
-    // The target distribution after `logits` under the filters and their current state (a one-hot
-    // argmax when greedy).
+    // The target distribution after `logits` under the grammar, the filters and their current state
+    // (a one-hot argmax when greedy). When the grammar allows no token, out is empty and dead_end set.
     void dist(const float * logits, int32_t n_vocab, sd_dist & out);
 
-    // Tells the penalties a token was produced.
+    // Tells the penalties and the grammar a token was produced.
     void accept(llama_token token);
+
+    // Whether the grammar, in the state `state` (this sampler's grammar or a clone of it), allows token.
+    static bool allows(llama_sampler * state, llama_token token);
 };

@@ -27,6 +27,10 @@ uint32_t sd_session_n_ctx(const sd_session * s) {
     return s->ctx->n_ctx;
 }
 
+const sd_model * sd_session_model(const sd_session * s) {
+    return s->ctx->model;
+}
+
 int32_t sd_session_threads(const sd_session * s) {
     return s->ctx->n_threads_set;
 }

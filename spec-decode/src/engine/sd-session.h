@@ -23,6 +23,7 @@ struct sd_generation {
     sd_text_stream       text;
     llama_token          last = LLAMA_TOKEN_NULL; // sampled, not yet in the KV cache
     bool                 have_logits = false;     // logits of the last decode are unsampled
+    bool                 grammar_end = false;     // the grammar allowed no token: the step's tokens end it
     sd_stats             stats;
     int64_t              t_start_us = 0;
     int64_t              t_first_token_us = 0;

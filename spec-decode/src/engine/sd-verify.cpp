@@ -55,7 +55,7 @@ void fill_batch(llama_batch & b, llama_token root, llama_pos root_pos, const sd_
 
 // Walks the tree from the root: at each visited node the target distribution after it decides which
 // child, if any, is accepted. Returns the accepted nodes, root to leaf; *bonus is the token drawn
-// where the walk stopped.
+// where the walk stopped (LLAMA_TOKEN_NULL when the grammar allows none there).
 std::vector<int32_t> walk(sd_session * s, const sd_draft_tree & tree, llama_token * bonus) {
     sd_generation & g = s->gen;
     const int32_t n_nodes = sd_tree_size(tree);
@@ -65,6 +65,10 @@ std::vector<int32_t> walk(sd_session * s, const sd_draft_tree & tree, llama_toke
     int32_t node = -1; // -1 = root, batch index 0
     while (true) {
         g.sampler.dist(llama_get_logits_ith(s->ctx->ctx, node + 1), s->ctx->n_vocab, g.dist);
+        if (g.sampler.dead_end) {
+            *bonus = LLAMA_TOKEN_NULL; // the grammar allows nothing after the accepted path
+            return accepted;
+        }
         children.clear();
         child_tokens.clear();
         for (int32_t i = 0; i < n_nodes; i++) {
@@ -176,7 +180,7 @@ sd_status sd_verify_step(sd_session * s, std::vector<llama_token> & out, bool * 
 
     llama_token bonus = LLAMA_TOKEN_NULL;
     const std::vector<int32_t> accepted = walk(s, tree, &bonus);
-    g.sampler.accept(bonus);
+    if (bonus != LLAMA_TOKEN_NULL) g.sampler.accept(bonus);
     sd_session_pass_hidden(s, accepted.empty() ? 0 : 1 + accepted.back());
     show_drafter(s, c->batch, tree, accepted, n_aux);
     commit(mem, root_pos, seqs, accepted, n_paths);
@@ -186,7 +190,11 @@ sd_status sd_verify_step(sd_session * s, std::vector<llama_token> & out, bool * 
         c->cached.push_back(tree.token[(size_t) a]);
         out.push_back(tree.token[(size_t) a]);
     }
-    out.push_back(bonus);
+    if (bonus != LLAMA_TOKEN_NULL) {
+        out.push_back(bonus);
+    } else {
+        g.grammar_end = true; // every token of out is in the cache; the step ends the generation
+    }
     g.stats.n_drafted += n_nodes;
     g.stats.n_aux += n_aux;
     g.stats.n_accepted += (int32_t) accepted.size();

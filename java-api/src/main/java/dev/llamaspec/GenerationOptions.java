@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 
 /**
  * How one generation samples and when it stops. Immutable; build with {@link #builder()}. Defaults and
@@ -28,6 +29,7 @@ public final class GenerationOptions {
     private final int repeatLastN;
     private final long seed;
     private final Speculation speculation;
+    private final String grammar;
 
     private GenerationOptions(Builder b) {
         this.maxTokens = b.maxTokens;
@@ -40,6 +42,7 @@ public final class GenerationOptions {
         this.repeatLastN = b.repeatLastN;
         this.seed = b.seed;
         this.speculation = b.speculation;
+        this.grammar = b.grammar;
     }
 
     /**
@@ -67,6 +70,7 @@ public final class GenerationOptions {
                 .minP(minP).repeatPenalty(repeatPenalty).repeatLastN(repeatLastN);
         b.seed = seed;
         b.speculation = speculation;
+        b.grammar = grammar;
         return b;
     }
 
@@ -119,6 +123,16 @@ public final class GenerationOptions {
     }
 
     /**
+     * The grammar (llama.cpp's GBNF, root rule {@code root}) every generated token must follow, empty
+     * when the text is free; {@link Builder#jsonSchema(String)} and {@link Builder#jsonObject()} set it
+     * too. The text is drawn from the model's distribution restricted to what the grammar allows, with
+     * speculation as without it.
+     */
+    public Optional<String> grammar() {
+        return Optional.ofNullable(grammar);
+    }
+
+    /**
      * The sampling settings by the engine's names, as a generation passes them (the stop strings and the
      * speculation cross separately).
      */
@@ -132,7 +146,8 @@ public final class GenerationOptions {
     public String toString() {
         return "GenerationOptions{maxTokens=" + maxTokens + ", stop=" + stop + ", temperature=" + temperature
                 + ", topK=" + topK + ", topP=" + topP + ", minP=" + minP + ", repeatPenalty=" + repeatPenalty
-                + ", repeatLastN=" + repeatLastN + ", seed=" + (seed == RANDOM_SEED ? "random" : seed) + ", speculation=" + speculation + "}";
+                + ", repeatLastN=" + repeatLastN + ", seed=" + (seed == RANDOM_SEED ? "random" : seed) + ", speculation=" + speculation
+                + (grammar == null ? "" : ", grammar=" + grammar.length() + " characters") + "}";
     }
 
     public static final class Builder {
@@ -146,6 +161,7 @@ public final class GenerationOptions {
         private int repeatLastN;
         private long seed;
         private Speculation speculation = Speculation.none();
+        private String grammar;
 
         private Builder() {
             SettingTable t = SettingTable.GENERATION;
@@ -162,6 +178,40 @@ public final class GenerationOptions {
         /** Speculative decoding for this generation; the output is the same, only the speed changes. */
         public Builder speculation(Speculation speculation) {
             this.speculation = Objects.requireNonNull(speculation, "speculation");
+            return this;
+        }
+
+        /**
+         * Structured output: every token must follow this grammar, in llama.cpp's GBNF with a rule
+         * {@code root} (null: no grammar). The grammar matches the generated text only, not the prompt.
+         * When it is complete the generation ends ({@link StopReason#END_OF_TEXT}); when it allows no
+         * token, with {@link StopReason#GRAMMAR}. A grammar llama.cpp cannot parse is an
+         * {@link IllegalArgumentException} with the parser's message when the generation starts (the
+         * parser needs the model's vocabulary), before anything is evaluated.
+         */
+        public Builder grammar(String gbnf) {
+            if (gbnf != null && gbnf.isBlank()) {
+                throw new IllegalArgumentException("the grammar is empty (null means no grammar)");
+            }
+            this.grammar = gbnf;
+            return this;
+        }
+
+        /**
+         * Structured output: the text is one JSON value valid against this JSON Schema (converted to a
+         * grammar by {@link JsonSchemaGrammar}; see there for what is supported).
+         *
+         * @throws IllegalArgumentException at once, naming the schema path and what is wrong or not
+         *     supported
+         */
+        public Builder jsonSchema(String schema) {
+            this.grammar = JsonSchemaGrammar.fromSchema(schema);
+            return this;
+        }
+
+        /** Structured output: the text is one JSON object, of any content. */
+        public Builder jsonObject() {
+            this.grammar = JsonSchemaGrammar.anyObject();
             return this;
         }
 

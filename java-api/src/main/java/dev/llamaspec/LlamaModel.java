@@ -120,6 +120,17 @@ public final class LlamaModel implements AutoCloseable {
         return handle.call(h -> nTokenize(h, utf8, addSpecial, parseSpecial));
     }
 
+    /**
+     * Checks a grammar (llama.cpp's GBNF, rule {@code root}) against this model's vocabulary, as a
+     * generation with {@link GenerationOptions.Builder#grammar(String)} would when it starts.
+     *
+     * @throws IllegalArgumentException with the parser's message when llama.cpp cannot use it
+     */
+    public void checkGrammar(String gbnf) {
+        byte[] utf8 = Objects.requireNonNull(gbnf, "gbnf").getBytes(StandardCharsets.UTF_8);
+        handle.run(h -> nCheckGrammar(h, utf8));
+    }
+
     /** Text of tokens; special tokens are left out. */
     public String detokenize(int[] tokens) {
         Objects.requireNonNull(tokens, "tokens");
@@ -257,6 +268,8 @@ public final class LlamaModel implements AutoCloseable {
     static native String nFingerprint(long handle);
 
     static native void nCheckDraft(long handle, long draft);
+
+    static native void nCheckGrammar(long handle, byte[] gbnf);
 
     static native int[] nTokenize(long handle, byte[] text, boolean addSpecial, boolean parseSpecial);
 

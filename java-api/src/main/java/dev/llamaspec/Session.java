@@ -235,6 +235,7 @@ public final class Session implements AutoCloseable {
             for (int i = 0; i < stop.length; i++) {
                 stop[i] = options.stop().get(i).getBytes(StandardCharsets.UTF_8);
             }
+            byte[] grammar = options.grammar().map(g -> g.getBytes(StandardCharsets.UTF_8)).orElse(null);
             Speculation spec = options.speculation();
             NamedValues settings = options.settings();
             spec.settings(settings);
@@ -246,7 +247,7 @@ public final class Session implements AutoCloseable {
                         + heads.model().path() + "), this session's model is " + model.path());
             }
             if (!(spec instanceof Speculation.DraftModel draftSpec)) {
-                begin(promptTokens, stop, spec, names, values, heads, 0L);
+                begin(promptTokens, stop, spec, names, values, heads, 0L, grammar);
                 return new GenerationRun(this);
             }
             // The draft model's lock before the session's (its close() takes them in that order too): it
@@ -255,7 +256,7 @@ public final class Session implements AutoCloseable {
             draft.nativeHandle().run("the draft model is closed: " + draft.path(), d -> {
                 draftModels.add(draft);
                 draft.addDraftUser(this);
-                begin(promptTokens, stop, spec, names, values, heads, d);
+                begin(promptTokens, stop, spec, names, values, heads, d, grammar);
             });
             return new GenerationRun(this);
         } catch (RuntimeException | Error e) {
@@ -269,12 +270,12 @@ public final class Session implements AutoCloseable {
      * concurrently).
      */
     private void begin(int[] promptTokens, byte[][] stop, Speculation spec, String[] names, double[] values,
-            MedusaHeads heads, long draft) {
+            MedusaHeads heads, long draft, byte[] grammar) {
         handle.run(h -> {
             if (heads == null) {
-                nBegin(h, promptTokens, stop, spec.name(), names, values, 0L, draft);
+                nBegin(h, promptTokens, stop, spec.name(), names, values, 0L, draft, grammar);
             } else {
-                heads.nativeHandle().run(m -> nBegin(h, promptTokens, stop, spec.name(), names, values, m, draft));
+                heads.nativeHandle().run(m -> nBegin(h, promptTokens, stop, spec.name(), names, values, m, draft, grammar));
             }
         });
     }
@@ -329,7 +330,7 @@ public final class Session implements AutoCloseable {
      * defaults), {@code heads} and {@code draftModel} handles or 0.
      */
     static native void nBegin(long handle, int[] prompt, byte[][] stop, String speculationType, String[] names,
-            double[] values, long heads, long draftModel);
+            double[] values, long heads, long draftModel, byte[] grammar);
 
     static native void nDropDraftModel(long handle, long draftModel);
 

@@ -11,7 +11,12 @@ public enum StopReason {
     /** The session's context has no room for another token. */
     CONTEXT_FULL,
     /** {@link Session#cancel()} was called, or the stream was closed. */
-    CANCELLED;
+    CANCELLED,
+    /**
+     * The grammar ({@link GenerationOptions#grammar()}) allows no token after the text: a dead end of the
+     * grammar. A grammar that is complete ends with {@link #END_OF_TEXT} instead.
+     */
+    GRAMMAR;
 
     static StopReason fromNative(int code) {
         switch (code) {
@@ -20,6 +25,7 @@ public enum StopReason {
             case 3: return STOP_STRING;
             case 4: return CONTEXT_FULL;
             case 5: return CANCELLED;
+            case 6: return GRAMMAR;
             default: throw new IllegalStateException("unknown native stop reason " + code);
         }
     }

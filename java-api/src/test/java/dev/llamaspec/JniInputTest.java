@@ -45,7 +45,7 @@ class JniInputTest extends WithTestModel {
     }
 
     private void begin(String type, String[] names, double[] values) {
-        Session.nBegin(session, model.tokenize("Once"), null, type, names, values, 0, 0);
+        Session.nBegin(session, model.tokenize("Once"), null, type, names, values, 0, 0, null);
     }
 
     @Test
@@ -128,7 +128,9 @@ class JniInputTest extends WithTestModel {
         assertEquals("session is closed", fails(IllegalStateException.class, () -> Session.nStep(0)));
         assertEquals("session is closed", fails(IllegalStateException.class, () -> Session.nStats(0)));
         assertEquals("session is closed", fails(IllegalStateException.class,
-                () -> Session.nBegin(0, new int[] {1}, null, "none", NONE, NO_VALUES, 0, 0)));
+                () -> Session.nBegin(0, new int[] {1}, null, "none", NONE, NO_VALUES, 0, 0, null)));
+        assertEquals("model is closed", fails(IllegalStateException.class,
+                () -> LlamaModel.nCheckGrammar(0, new byte[] {65})));
         assertEquals("model is closed", fails(IllegalStateException.class,
                 () -> LlamaModel.nTokenize(0, new byte[] {65}, true, false)));
         assertEquals("model is closed", fails(IllegalStateException.class, () -> Session.nInit(0, NONE, NO_VALUES)));
@@ -138,10 +140,35 @@ class JniInputTest extends WithTestModel {
         assertOk();
     }
 
+    @Test
+    void grammarsOfAnyBytesAreCheckedWithoutHarm() {
+        long handle = model.nativeHandle().call(h -> h);
+        byte[][] grammars = {
+            {}, {(byte) 0xff, (byte) 0xfe}, "root ::= \"\u00e9".getBytes(StandardCharsets.UTF_8),
+            {'r', 'o', 'o', 't', ' ', ':', ':', '=', ' ', '"', (byte) 0xc3, '"'}, "root ::= [\\x00-".getBytes(StandardCharsets.UTF_8),
+            "root ::= (((((".getBytes(StandardCharsets.UTF_8), "root ::= \"a\"{99999999}".getBytes(StandardCharsets.UTF_8),
+        };
+        for (byte[] g : grammars) {
+            try {
+                LlamaModel.nCheckGrammar(handle, g);
+            } catch (IllegalArgumentException e) {
+                assertTrue(e.getMessage().startsWith("the grammar"), e.getMessage());
+            }
+            try {
+                Session.nBegin(session, model.tokenize("Once"), null, "none", NONE, NO_VALUES, 0, 0, g);
+                Session.nCancel(session);
+                Session.nStep(session);
+            } catch (IllegalArgumentException e) {
+                assertTrue(e.getMessage().startsWith("the grammar"), e.getMessage());
+            }
+        }
+        assertOk();
+    }
+
     /** The library and this session still work. */
     private void assertOk() {
         Session.nBegin(session, model.tokenize("Once upon a time"), null, "lookup", new String[] {"max_tokens",
-            "temperature"}, new double[] {3, 0}, 0, 0);
+            "temperature"}, new double[] {3, 0}, 0, 0, null);
         int tokens = 0;
         StepResult step;
         do {

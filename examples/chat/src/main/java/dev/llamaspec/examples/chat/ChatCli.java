@@ -153,6 +153,14 @@ public final class ChatCli implements Callable<Integer> {
             + " where the two likeliest tokens nearly tie); slower")
     boolean strictNumerics;
 
+    @Option(names = "--grammar", paramLabel = "FILE",
+            description = "structured output: every reply follows this grammar (llama.cpp's GBNF, rule root)")
+    Path grammar;
+
+    @Option(names = "--json-schema", paramLabel = "FILE",
+            description = "structured output: every reply is one JSON value valid against this JSON Schema")
+    Path jsonSchema;
+
     @Option(names = "--prompt", paramLabel = "TEXT", description = "print the reply to TEXT and exit")
     String prompt;
 
@@ -192,6 +200,11 @@ public final class ChatCli implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw usage(e.getMessage());
         }
+        if (grammar != null && jsonSchema != null) {
+            throw usage("--grammar and --json-schema both constrain the reply: give one");
+        }
+        CliSupport.requireFile("--grammar", grammar);
+        CliSupport.requireFile("--json-schema", jsonSchema);
         try {
             sampling = sampling();
             modelOptions = ModelOptions.builder().threads(threads).contextSize(ctx).build();
@@ -235,6 +248,13 @@ public final class ChatCli implements Callable<Integer> {
         try (ChatEngine engine = open(new ChatEngine.ModelFiles(modelPath, heads, draftModel), modelOptions,
                 sessionOptions, sampling, choice)) {
             engine.conversation().setSystem(system);
+            if (grammar != null) {
+                try {
+                    engine.model().checkGrammar(sampling.grammar().orElseThrow());
+                } catch (IllegalArgumentException e) {
+                    throw usage("--grammar " + grammar + ": " + e.getMessage());
+                }
+            }
             String contextNote = CliSupport.contextNote(ctx, engine.contextSize());
             if (prompt != null) {
                 if (contextNote != null) {
@@ -298,7 +318,26 @@ public final class ChatCli implements Callable<Integer> {
         if (s != GenerationOptions.RANDOM_SEED) {
             b.seed(s);
         }
+        if (grammar != null) {
+            b.grammar(readText("--grammar", grammar));
+        }
+        if (jsonSchema != null) {
+            String schema = readText("--json-schema", jsonSchema);
+            try {
+                b.jsonSchema(schema);
+            } catch (IllegalArgumentException e) {
+                throw usage("--json-schema " + jsonSchema + ": " + e.getMessage());
+            }
+        }
         return b.build();
+    }
+
+    private String readText(String flag, Path file) {
+        try {
+            return Files.readString(file);
+        } catch (IOException e) {
+            throw usage(flag + " " + file + ": cannot read it: " + e.getMessage());
+        }
     }
 
     private ParameterException usage(String message) {

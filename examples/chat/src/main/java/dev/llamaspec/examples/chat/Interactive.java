@@ -123,6 +123,9 @@ final class Interactive {
             case CONTEXT_FULL:
                 out.println("[the context is full: older exchanges will be left out, or /reset]");
                 break;
+            case GRAMMAR:
+                out.println("[the grammar allows no further token]");
+                break;
             default:
                 break;
         }

@@ -93,6 +93,38 @@ class ChatCliArgsTest {
     }
 
     @Test
+    void structuredOutputFilesAreCheckedBeforeTheModelLoads(@TempDir Path dir) throws Exception {
+        Path schema = java.nio.file.Files.writeString(dir.resolve("s.json"), "{\"type\": \"string\", \"pattern\": \"a\"}");
+        Path grammar = java.nio.file.Files.writeString(dir.resolve("g.gbnf"), "root ::= \"a\"");
+        Result r = run("--json-schema", schema.toString(), "--prompt", "Hi");
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().startsWith("error: --json-schema " + schema + ": JSON Schema #: 'pattern' is not supported"),
+                r.err());
+        r = run("--grammar", grammar.toString(), "--json-schema", schema.toString(), "--prompt", "Hi");
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().startsWith("error: --grammar and --json-schema both constrain the reply"), r.err());
+        r = run("--grammar", dir.resolve("missing.gbnf").toString(), "--prompt", "Hi");
+        assertEquals(1, r.code(), r.err());
+        assertTrue(r.err().startsWith("error: --grammar " + dir.resolve("missing.gbnf")), r.err());
+    }
+
+    @Test
+    void structuredOutputWithTheModel(@TempDir Path dir) throws Exception {
+        Path schema = java.nio.file.Files.writeString(dir.resolve("s.json"), "{\"type\": \"object\", \"properties\":"
+                + " {\"name\": {\"type\": \"string\", \"maxLength\": 10}}, \"required\": [\"name\"]}");
+        Result r = run("--model", TestModel.path().toString(), "--mode", "completion", "--json-schema", schema.toString(),
+                "--temperature", "0", "--max-tokens", "100", "--prompt", "Once upon a time", "--json");
+        assertEquals(0, r.code(), r.err());
+        com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+        String text = json.readTree(r.out()).get("text").asText();
+        assertTrue(json.readTree(text).get("name").isTextual(), text);
+        Path bad = java.nio.file.Files.writeString(dir.resolve("bad.gbnf"), "root ::= undefined");
+        r = run("--model", TestModel.path().toString(), "--grammar", bad.toString(), "--prompt", "Hi");
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().startsWith("error: --grammar " + bad + ": the grammar is not valid GBNF"), r.err());
+    }
+
+    @Test
     void aHistoryPathThatIsADirectoryIsABadArgument(@TempDir Path dir) {
         Result r = run("--history", dir.toString(), "--prompt", "Hi");
         assertEquals(2, r.code(), r.err());

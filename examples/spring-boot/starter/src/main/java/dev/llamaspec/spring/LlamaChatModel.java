@@ -200,6 +200,7 @@ public class LlamaChatModel implements ChatModel {
         switch (reason) {
             case END_OF_TEXT:
             case STOP_STRING:
+            case GRAMMAR:
                 return "STOP";
             case MAX_TOKENS:
             case CONTEXT_FULL:

@@ -151,6 +151,7 @@ final class OpenAiResponses {
         switch (reason) {
             case END_OF_TEXT:
             case STOP_STRING:
+            case GRAMMAR:
                 return "stop";
             case MAX_TOKENS:
             case CONTEXT_FULL:
