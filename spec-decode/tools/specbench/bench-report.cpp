@@ -93,6 +93,9 @@ void bench_print_table(const bench_report & report) {
     } else {
         std::printf("greedy (temperature 0)\n");
     }
+    if (!report.grammar.empty()) {
+        std::printf("grammar: every run generates under %s\n", report.grammar.c_str());
+    }
     for (const bench_drafter & d : report.drafters) {
         std::printf("draft model '%s': %s\n", d.label.c_str(), d.path.c_str());
     }
@@ -232,6 +235,7 @@ bool bench_write_json(const bench_report & report, const std::string & path, std
     o << "  \"threads\": " << report.threads << ", \"tokens_per_prompt\": " << report.n_tokens
       << ", \"ctx\": " << report.n_ctx << ", \"flash_attn\": " << json_string(report.flash_attn)
       << ", \"kv\": " << (report.kv_f32 ? "\"f32\"" : "\"f16\"") << ",\n";
+    o << "  \"grammar\": " << json_string(report.grammar) << ",\n";
     o << "  \"temperature\": " << json_number(report.temperature) << ", \"seed\": " << report.seed
       << ", \"sampler\": {\"top_k\": " << report.top_k << ", \"top_p\": " << json_number(report.top_p)
       << ", \"min_p\": " << json_number(report.min_p) << "},\n";

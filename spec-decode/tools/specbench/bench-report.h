@@ -75,6 +75,7 @@ struct bench_report {
     float       min_p        = 0;
     uint32_t    seed         = 0;     // every run of every prompt starts from this seed
     std::string system_info;           // llama_print_system_info
+    std::string grammar;               // the GBNF file every run generated under, empty: none
     std::string devices;               // ggml's backend devices (the model runs on the first GPU, if any)
     std::string date;
     int32_t     cost_depth = 0;

@@ -24,6 +24,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <fstream>
 #include <sstream>
 
 struct bench_params {
@@ -50,6 +51,8 @@ struct bench_params {
     uint32_t seed      = 42;
     int32_t lookahead[3] = {8, 4, 8}; // w, n, g
     std::string heads_path;           // Medusa heads (strategies medusa, medusa-static)
+    std::string grammar;              // GBNF every run generates under (--grammar FILE; empty: none)
+    std::string grammar_path;
     const sd_heads * heads = nullptr;
 };
 
@@ -81,6 +84,7 @@ static void usage(FILE * out = stderr) {
         "                           [--prompts 20] [--tokens 128] [--threads 2 (0: automatic)] [--ctx 2048] [--kv f16|f32] [--flash-attn auto|on|off] [--strict] [--json FILE] [--svg FILE]\n"
         "                           [--lookahead W,N,G] [--heads MEDUSA.gguf] [--draft-model [LABEL=]FILE]...\n"
         "                           [--temperature 0] [--seed 42] [--runs FILE] [--prompt-files DIR] [--cost-depth 256 (0: no cost curve)]\n"
+        "                           [--grammar FILE (GBNF every run generates under)]\n"
         "strategies: plain, lookup, recycling, lookahead, auto, medusa, medusa-static (need --heads),\n"
         "            draft (the first --draft-model), draft:LABEL (the one labelled LABEL);\n"
         "            add -fixed to turn the budget off (lookup-fixed, draft:LABEL-fixed, ...)\n"
@@ -183,6 +187,7 @@ static bool parse_args(int argc, char ** argv, bench_params & p) {
         else if (a == "--runs")       p.runs_path = v;
         else if (a == "--prompt-files") p.prompt_dir = v;
         else if (a == "--heads")      p.heads_path = v;
+        else if (a == "--grammar")    p.grammar_path = v;
         else if (a == "--svg")        p.svg_path = v;
         else if (a == "--strategies") p.strategies = split(v, ',');
         else if (a == "--sets")       p.sets = split(v, ',');
@@ -253,6 +258,7 @@ static bool run_one(sd_session * session, const std::vector<sd_model *> & drafts
     params.temperature = p.temperature;
     params.seed        = p.seed;
     params.max_tokens  = n_tokens;
+    params.grammar     = p.grammar;
     sd_session_reset(session); // every strategy evaluates the whole prompt, as a fresh request would
     if (sd_generation_begin(session, prompt, params, error) != SD_OK) return false;
     sd_step_result step;
@@ -328,6 +334,18 @@ int main(int argc, char ** argv) {
         std::fprintf(stderr, "error: %s\n", error.c_str());
         return 1;
     }
+    if (!p.grammar_path.empty()) {
+        std::ifstream in(p.grammar_path);
+        std::stringstream text;
+        text << in.rdbuf();
+        p.grammar = text.str();
+        if (!in || sd_grammar_check(model, p.grammar, error) != SD_OK) {
+            std::fprintf(stderr, "error: --grammar %s: %s\n", p.grammar_path.c_str(),
+                         in ? error.c_str() : "cannot read it");
+            sd_model_free(model);
+            return 2;
+        }
+    }
     sd_heads * heads = nullptr;
     if (!p.heads_path.empty()) {
         if (sd_heads_load(p.heads_path.c_str(), model, &heads, error) != SD_OK) {
@@ -389,6 +407,7 @@ int main(int argc, char ** argv) {
     report.flash_attn        = p.strict ? "off" : flash_attn_name(p.flash_attn);
     report.kv_f32            = p.kv_f32 || p.strict;
     report.temperature       = p.temperature;
+    report.grammar           = p.grammar_path;
     report.top_k             = defaults.top_k;
     report.top_p             = defaults.top_p;
     report.min_p             = defaults.min_p;

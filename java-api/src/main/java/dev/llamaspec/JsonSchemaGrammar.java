@@ -21,7 +21,8 @@ import java.util.Set;
  * {@code minItems}, {@code maxItems}, strings with {@code minLength}, {@code maxLength} and the formats
  * {@code date} (never February 29th: the grammar does not know leap years), {@code time}, {@code date-time},
  * {@code uuid} and {@code email}, numbers and integers
- * ({@code minimum} 0, and 1 for integers), booleans, null, {@code enum}, {@code const}, {@code $ref} to
+ * ({@code minimum} 0, and 1 for integers; {@code format} int32 and int64 keep integers to 9 and 18
+ * digits), booleans, null, {@code enum}, {@code const}, {@code $ref} to
  * {@code #/$defs/NAME} or {@code #/definitions/NAME} (recursion too), {@code anyOf} and {@code oneOf}
  * (as alternatives: a value may match more than one branch of a oneOf), and the annotations
  * ({@code title}, {@code description}, {@code default}, {@code examples}, ...). Anything else
@@ -424,18 +425,22 @@ public final class JsonSchemaGrammar {
     }
 
     private String number(JsonNode schema, String path, boolean integer) {
+        // integers of a stated width keep to digits that fit it (Java's int and long, for instance)
+        String format = integer && schema.has("format") ? schema.get("format").asText() : "";
+        String natural = format.equals("int32") ? "( \"0\" | [1-9] [0-9]{0,8} )"
+                : format.equals("int64") ? "( \"0\" | [1-9] [0-9]{0,17} )" : base("json-natural");
         String sign = "\"-\"? ";
         if (schema.has("minimum")) {
             JsonNode m = schema.get("minimum");
             if (m.isNumber() && m.doubleValue() == 0) {
                 sign = "";
             } else if (integer && m.isNumber() && m.doubleValue() == 1) {
-                return "[1-9] [0-9]{0,15}";
+                return format.equals("int32") ? "[1-9] [0-9]{0,8}" : "[1-9] [0-9]{0,15}";
             } else {
                 throw refuse(path + "/minimum", "only minimum 0" + (integer ? " or 1" : "") + " is supported, not " + m);
             }
         }
-        String whole = sign + base("json-natural");
+        String whole = sign + natural;
         return integer ? "( " + whole + " )" : "( " + whole + " ( \".\" [0-9]{1,16} )? ( [eE] [-+]? [0-9]{1,3} )? )";
     }
 

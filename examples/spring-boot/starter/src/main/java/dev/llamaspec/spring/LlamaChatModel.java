@@ -20,6 +20,7 @@ import org.springframework.ai.chat.model.ChatModel;
 import org.springframework.ai.chat.model.ChatResponse;
 import org.springframework.ai.chat.model.Generation;
 import org.springframework.ai.chat.prompt.ChatOptions;
+import org.springframework.ai.model.tool.StructuredOutputChatOptions;
 import org.springframework.ai.chat.prompt.Prompt;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.FluxSink;
@@ -32,7 +33,9 @@ import reactor.core.scheduler.Schedulers;
  * <p>System, user and assistant messages map to {@link ChatMessage}s; tool messages, tool calls and
  * media are rejected with an {@link IllegalArgumentException}. Of the prompt's {@link ChatOptions} it
  * uses max tokens, temperature, top-k, top-p and stop sequences, and the configured defaults for the
- * rest (frequency and presence penalties are not supported and are ignored). Usage metadata has the
+ * rest (frequency and presence penalties are not supported and are ignored); a JSON Schema in
+ * {@link StructuredOutputChatOptions} ({@link LlamaChatOptions}, which {@link #getDefaultOptions()}
+ * returns) is enforced with a grammar. Usage metadata has the
  * prompt and generated token counts; the response metadata also carries the speculation statistics
  * under {@code llamaspec.*} keys.
  *
@@ -105,9 +108,9 @@ public class LlamaChatModel implements ChatModel {
 
     @Override
     public ChatOptions getDefaultOptions() {
-        return ChatOptions.builder().model(modelName).maxTokens(defaults.maxTokens())
+        return LlamaChatOptions.from(ChatOptions.builder().model(modelName).maxTokens(defaults.maxTokens())
                 .temperature((double) defaults.temperature()).topK(defaults.topK()).topP((double) defaults.topP())
-                .stopSequences(defaults.stop()).build();
+                .stopSequences(defaults.stop()).build());
     }
 
     /**
@@ -170,6 +173,10 @@ public class LlamaChatModel implements ChatModel {
             }
             if (options.getStopSequences() != null) {
                 builder.stop(options.getStopSequences());
+            }
+            if (options instanceof StructuredOutputChatOptions structured && structured.getOutputSchema() != null) {
+                // the schema is enforced: the reply is JSON valid against it (an unsupported schema is refused)
+                builder.jsonSchema(structured.getOutputSchema());
             }
         }
         return builder.build();

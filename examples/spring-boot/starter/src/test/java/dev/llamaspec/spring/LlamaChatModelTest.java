@@ -16,6 +16,8 @@ import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.springframework.ai.chat.client.AdvisorParams;
+import org.springframework.ai.chat.client.ChatClient;
 import org.springframework.ai.chat.messages.AssistantMessage;
 import org.springframework.ai.chat.messages.Message;
 import org.springframework.ai.chat.messages.SystemMessage;
@@ -122,6 +124,40 @@ class LlamaChatModelTest {
                 assertThat(next.session().isGenerating()).isFalse();
             }
         }
+    }
+
+    enum Mood { HAPPY, SAD, SLEEPY }
+
+    record Cat(Mood mood, int legs, boolean hungry) {}
+
+    @Test
+    void chatClientStructuredOutputIsEnforcedByTheSchema() {
+        ChatClient client = ChatClient.builder(chatModel).build();
+        LlamaChatOptions greedy = new LlamaChatOptions();
+        greedy.setTemperature(0.0);
+        for (String question : List.of("Tell me about a cat.", "What is the weather?", "Hi")) {
+            // native structured output: the schema reaches the model through LlamaChatOptions (the model's
+            // default options, or given ones) and is enforced; a story model asked only in the prompt
+            // writes a story
+            Cat sampled = client.prompt().user(question).advisors(AdvisorParams.ENABLE_NATIVE_STRUCTURED_OUTPUT).call()
+                    .entity(Cat.class);
+            Cat cat = client.prompt().user(question).options(greedy)
+                    .advisors(AdvisorParams.ENABLE_NATIVE_STRUCTURED_OUTPUT).call().entity(Cat.class);
+            assertThat(sampled).isNotNull();
+            assertThat(cat).isNotNull();
+            assertThat(cat.mood()).isNotNull();
+        }
+        // the model's default options carry the schema slot; a copy keeps the schema
+        LlamaChatOptions options = (LlamaChatOptions) chatModel.getDefaultOptions();
+        options.setOutputSchema("{\"type\": \"boolean\"}");
+        assertThat(((LlamaChatOptions) options.copy()).getOutputSchema()).isEqualTo("{\"type\": \"boolean\"}");
+        ChatResponse yesNo = chatModel.call(new Prompt(CONVERSATION, options));
+        assertThat(yesNo.getResult().getOutput().getText().strip()).isIn("true", "false");
+        // a schema the converter does not support is refused, naming the keyword
+        options.setOutputSchema("{\"type\": \"string\", \"pattern\": \"^a\"}");
+        assertThatThrownBy(() -> chatModel.call(new Prompt(CONVERSATION, options)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("'pattern' is not supported");
+        assertThat(pool.available()).isEqualTo(pool.size());
     }
 
     @Test

@@ -62,6 +62,44 @@ final class OpenAiRequest {
         return kind == Kind.CHAT ? session.chat(messages, options) : session.generate(prompt, options);
     }
 
+    /**
+     * OpenAI's response_format: {"type": "text"} (free text), {"type": "json_object"} (any JSON object)
+     * or {"type": "json_schema", "json_schema": {"name": ..., "schema": {...}}}; the JSON kinds are
+     * enforced with a grammar.
+     */
+    private static void responseFormat(JsonNode format, GenerationOptions.Builder options) {
+        if (format == null || format.isNull()) {
+            return;
+        }
+        if (!format.isObject() || !format.path("type").isTextual()) {
+            throw ApiException.invalid("response_format", "response_format must be an object with a \"type\": "
+                    + "\"text\", \"json_object\" or \"json_schema\".");
+        }
+        switch (format.get("type").textValue()) {
+            case "text":
+                return;
+            case "json_object":
+                options.jsonObject();
+                return;
+            case "json_schema":
+                JsonNode schema = format.path("json_schema").path("schema");
+                if (!schema.isObject() && !schema.isBoolean()) {
+                    throw ApiException.invalid("response_format", "response_format of type json_schema needs "
+                            + "json_schema.schema, a JSON Schema object.");
+                }
+                try {
+                    options.jsonSchema(schema.toString());
+                } catch (IllegalArgumentException e) {
+                    throw ApiException.invalid("response_format", "response_format.json_schema.schema: "
+                            + e.getMessage() + ".");
+                }
+                return;
+            default:
+                throw ApiException.invalid("response_format", "response_format type must be \"text\", "
+                        + "\"json_object\" or \"json_schema\", got \"" + format.get("type").textValue() + "\".");
+        }
+    }
+
     /** What a request's "speculation" can use: the heads and the draft model loaded at startup, or null. */
     record Drafters(MedusaHeads heads, LlamaModel draftModel) {}
 
@@ -136,6 +174,7 @@ final class OpenAiRequest {
         if (n != null && n != 1) {
             throw ApiException.invalid("n", "n must be 1: the service returns one choice per request, got " + n + ".");
         }
+        responseFormat(root.get("response_format"), options);
         Speculation speculation = speculation(root.get("speculation"), drafters);
         if (speculation != null) {
             options.speculation(speculation);

@@ -189,6 +189,27 @@ class OpenAiServiceTest {
     }
 
     @Test
+    void responseFormatMakesTheReplyJson() throws Exception {
+        String schema = "{\"type\": \"object\", \"properties\": {\"name\": {\"type\": \"string\", \"maxLength\": 10},"
+                + " \"age\": {\"type\": \"integer\", \"minimum\": 0}}, \"required\": [\"name\", \"age\"]}";
+        for (String format : List.of("{\"type\": \"json_object\"}",
+                "{\"type\": \"json_schema\", \"json_schema\": {\"name\": \"person\", \"schema\": " + schema + "}}")) {
+            HttpResponse<String> response = send(post("/v1/chat/completions", "{\"messages\": [{\"role\": \"user\","
+                    + " \"content\": \"Who is the hero?\"}], \"max_tokens\": 200, \"temperature\": 0, \"speculation\":"
+                    + " \"lookup\", \"response_format\": " + format + "}"));
+            assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+            JsonNode choice = JSON.readTree(response.body()).path("choices").path(0);
+            assertThat(choice.path("finish_reason").asText()).isEqualTo("stop");
+            JsonNode reply = JSON.readTree(choice.path("message").path("content").asText());
+            assertThat(reply.isObject()).as(reply.toString()).isTrue();
+            if (format.contains("json_schema")) {
+                assertThat(reply.path("name").isTextual()).as(reply.toString()).isTrue();
+                assertThat(reply.path("age").isIntegralNumber()).as(reply.toString()).isTrue();
+            }
+        }
+    }
+
+    @Test
     void speculationAliasesAreReportedByTheirCanonicalName() throws Exception {
         Generation expected = referenceText("Once upon a time", 16);
         HttpResponse<String> response = send(post("/v1/completions", "{\"prompt\": \"Once upon a time\","
@@ -372,7 +393,16 @@ class OpenAiServiceTest {
                 Arguments.of(text, "{\"prompt\": [\"a\", \"b\"]}", "prompt", "one prompt per request"),
                 Arguments.of(text, "{\"prompt\": \"Hi\", \"max_tokens\": 0, \"stream\": true}", "max_tokens",
                         "at least 1"),
-                Arguments.of(text, "{\"prompt\": \"Hi\", \"top_p\": 0}", "top_p", "above 0"));
+                Arguments.of(text, "{\"prompt\": \"Hi\", \"top_p\": 0}", "top_p", "above 0"),
+                Arguments.of(chat, "{" + user + ", \"response_format\": \"json\"}", "response_format",
+                        "must be an object with a \"type\""),
+                Arguments.of(chat, "{" + user + ", \"response_format\": {\"type\": \"yaml\"}}", "response_format",
+                        "got \"yaml\""),
+                Arguments.of(chat, "{" + user + ", \"response_format\": {\"type\": \"json_schema\"}}",
+                        "response_format", "needs json_schema.schema"),
+                Arguments.of(chat, "{" + user + ", \"response_format\": {\"type\": \"json_schema\", \"json_schema\":"
+                        + " {\"name\": \"x\", \"schema\": {\"type\": \"string\", \"pattern\": \"a\"}}}}", "response_format",
+                        "'pattern' is not supported"));
     }
 
     @ParameterizedTest
