@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 
 namespace {
 
@@ -101,13 +102,25 @@ struct draft_model_drafter : sd_drafter {
 
     // The draft model's choice after its last evaluated token. Only tokens the target has are proposed.
     // Sampling fills q (over the target's vocabulary) and draws the token from it.
-    draft_choice choose() {
+    // With a grammar (the generation's, followed along the chain) only the tokens it allows are
+    // candidates: the chain's q is then the draft model's distribution restricted to them, which
+    // rejection sampling verifies as exactly as any other.
+    draft_choice choose(llama_sampler * grammar) {
         draft_choice c;
         const float * logits = llama_get_logits_ith(ctx->ctx, -1);
         const int32_t n_common = std::min(ctx->n_vocab, target->n_vocab);
+        const auto candidates = [&](llama_sampler * filter_) {
+            llama_token_data_array arr = sd_filter_apply(nullptr, logits, ctx->n_vocab, scratch);
+            if (grammar != nullptr) {
+                arr.size = (size_t) n_common; // the grammar knows the target's tokens (ids in order here)
+                llama_sampler_apply(grammar, &arr);
+            }
+            if (filter_ != nullptr) llama_sampler_apply(filter_, &arr);
+            return arr;
+        };
         if (greedy) {
             // the draft model's own probabilities, over its whole vocabulary
-            sd_softmax(sd_filter_apply(nullptr, logits, ctx->n_vocab, scratch), ctx->n_vocab, dist);
+            sd_softmax(candidates(nullptr), ctx->n_vocab, dist);
             for (size_t i = 0; i < dist.tokens.size(); i++) {
                 const llama_token t = dist.tokens[i];
                 if (t >= n_common) continue;
@@ -123,7 +136,7 @@ struct draft_model_drafter : sd_drafter {
             }
             return c;
         }
-        sd_softmax(sd_filter_apply(filter, logits, ctx->n_vocab, scratch), n_common, dist);
+        sd_softmax(candidates(filter), n_common, dist);
         q.assign((size_t) target->n_vocab, 0.0f);
         if (dist.tokens.empty()) return c;
         for (size_t i = 0; i < dist.tokens.size(); i++) {
@@ -157,8 +170,10 @@ struct draft_model_drafter : sd_drafter {
         sd_rate rate(budget != nullptr ? budget->cost : no_cost);
         double path = 1.0;
         int32_t parent = -1;
+        std::unique_ptr<llama_sampler, void (*)(llama_sampler *)> grammar(
+            request.grammar != nullptr ? llama_sampler_clone(request.grammar) : nullptr, llama_sampler_free);
         for (int32_t depth = 1; depth <= request.max_depth && sd_tree_size(out) < request.max_nodes; depth++) {
-            draft_choice c = choose();
+            draft_choice c = choose(grammar.get());
             if (c.token < 0 || (budget == nullptr && c.p_top < p_min)) break;
             const int32_t bucket = draft_bucket(greedy ? DRAFT_TOP : DRAFT_DRAWN, c.p_top);
             if (budget != nullptr) {
@@ -173,6 +188,7 @@ struct draft_model_drafter : sd_drafter {
             }
             parent = node;
             if (depth == request.max_depth || sd_tree_size(out) >= request.max_nodes) break; // the last token needs no decode
+            if (grammar != nullptr) llama_sampler_accept(grammar.get(), c.token);
             status = sd_context_eval(ctx, &c.token, 1, false, &cancelled, error);
             if (status != SD_OK || cancelled) break; // the chain so far stays valid
         }

@@ -51,6 +51,9 @@ struct sd_draft_request {
     const sd_budget *                budget;    // the session's budget, NULL when it is off: a drafter
                                                 // that pays for every node (a draft model) stops where
                                                 // one more would not pay
+    llama_sampler *                  grammar = nullptr; // the generation's grammar after the root, NULL
+                                                // when there is none; a drafter may clone it to propose
+                                                // only allowed tokens (it must not change it)
 };
 
 // What a drafter sees of a verification step, to learn from the target model's own predictions.

@@ -140,7 +140,7 @@ static sd_status draft_tree(sd_session * s, std::string & error) {
     std::vector<llama_token> & history = c->cached; // the root is appended for the call only
     history.push_back(g.last);
     g.drafter->draft({history, std::min(max_nodes * 2, 2 * SD_MAX_LEAVES), max_depth,
-                      p.adaptive ? &s->budget : nullptr}, g.tree);
+                      p.adaptive ? &s->budget : nullptr, g.sampler.grammar}, g.tree);
     history.pop_back();
     const sd_status status = g.drafter->take_error(error);
     if (status != SD_OK) return status;
