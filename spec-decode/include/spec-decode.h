@@ -483,6 +483,28 @@ sd_speculation_params sd_speculation_default_params(void);
 sd_status             sd_generation_set(sd_generation_params & params, const char * name, double value,
                                         std::string & error);
 
+//
+// Embeddings
+//
+// An embedder is a llama.cpp context of its own with embeddings on: one vector per text, pooled over
+// its tokens. pooling: LLAMA_POOLING_TYPE_UNSPECIFIED takes the model's own (mean when the model has
+// none, as generative models do), or MEAN, CLS or LAST; n_ctx is the longest text it takes, in tokens.
+// Not thread-safe: one call at a time per embedder.
+struct sd_embedder;
+sd_status sd_embedder_init(sd_model * model, enum llama_pooling_type pooling, uint32_t n_ctx, sd_embedder ** out,
+                           std::string & error);
+void      sd_embedder_free(sd_embedder * embedder);
+int32_t   sd_embedder_dim(const sd_embedder * embedder);
+enum llama_pooling_type sd_embedder_pooling(const sd_embedder * embedder);
+uint32_t  sd_embedder_n_ctx(const sd_embedder * embedder);
+const char * sd_pooling_name(enum llama_pooling_type pooling);
+
+// The vectors of the texts (tokenized, with BOS as the model wants it), n_texts x dim floats in out,
+// L2-normalised when normalize. A text without tokens, longer than the context, or with a token outside
+// the vocabulary fails the whole call, naming its index.
+sd_status sd_embed(sd_embedder * embedder, const std::vector<std::vector<llama_token>> & inputs, bool normalize,
+                   std::vector<float> & out, std::string & error);
+
 // Whether gbnf is a grammar llama.cpp can use (GBNF, root rule "root") with this model's vocabulary;
 // SD_ERR_INVALID_ARGUMENT with llama.cpp's parser message when not. sd_generation_begin makes the same
 // check of params.grammar.

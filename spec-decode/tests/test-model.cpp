@@ -1,10 +1,13 @@
 // Loading, errors, and plain generation on the test model (label: model).
 #include "spec-decode.h"
+#include "model/sd-model.h"
 #include "sd-test.h"
 
 #include "ggml.h"
 #include "gguf.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -72,6 +75,69 @@ static std::string generate(sd_session * session, const std::vector<llama_token>
     CHECK(status == SD_OK);
     if (status != SD_OK) std::fprintf(stderr, "generation failed: %s\n", error.c_str());
     return text;
+}
+
+// Embeddings against llama.cpp's own per-token output: a plain llama.cpp context with embeddings on and
+// no pooling gives each token's vector; their mean (and the last one) must be the embedder's vector.
+static void embeddings(sd_model * model, llama_model * lmodel) {
+    std::string error;
+    const std::vector<std::string> texts = {"Once upon a time", "The little dog ran to the park to play.", "Hi"};
+    std::vector<std::vector<llama_token>> tokens(texts.size());
+    for (size_t i = 0; i < texts.size(); i++) sd_tokenize(model, texts[i], true, false, tokens[i], error);
+    llama_context_params cparams = llama_context_default_params();
+    cparams.embeddings = true;
+    cparams.pooling_type = LLAMA_POOLING_TYPE_NONE;
+    cparams.n_ctx = 256;
+    cparams.n_threads = 2;
+    cparams.type_k = GGML_TYPE_F32;
+    cparams.type_v = GGML_TYPE_F32;
+    cparams.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
+    llama_context * ref = llama_init_from_model(lmodel, cparams);
+    CHECK(ref != nullptr);
+    if (ref == nullptr) return;
+    const int32_t n_embd = llama_model_n_embd(lmodel);
+    for (enum llama_pooling_type pooling : {LLAMA_POOLING_TYPE_MEAN, LLAMA_POOLING_TYPE_LAST}) {
+        sd_embedder * e = nullptr;
+        CHECK(sd_embedder_init(model, pooling, 256, &e, error) == SD_OK);
+        if (e == nullptr) continue;
+        CHECK(sd_embedder_dim(e) == n_embd && sd_embedder_pooling(e) == pooling);
+        std::vector<float> got;
+        CHECK(sd_embed(e, tokens, false, got, error) == SD_OK);
+        CHECK(got.size() == texts.size() * (size_t) n_embd);
+        float worst = 0;
+        for (size_t i = 0; i < texts.size() && got.size() == texts.size() * (size_t) n_embd; i++) {
+            llama_memory_clear(llama_get_memory(ref), true);
+            llama_batch b = llama_batch_get_one(tokens[i].data(), (int32_t) tokens[i].size());
+            CHECK(llama_decode(ref, b) == 0);
+            std::vector<double> want((size_t) n_embd, 0.0);
+            const int32_t n = (int32_t) tokens[i].size();
+            for (int32_t t = pooling == LLAMA_POOLING_TYPE_LAST ? n - 1 : 0; t < n; t++) {
+                const float * v = llama_get_embeddings_ith(ref, t);
+                for (int32_t k = 0; k < n_embd; k++) want[(size_t) k] += v[k];
+            }
+            const double count = pooling == LLAMA_POOLING_TYPE_LAST ? 1.0 : (double) n;
+            for (int32_t k = 0; k < n_embd; k++) {
+                worst = std::max(worst, (float) std::fabs(want[(size_t) k] / count - got[i * (size_t) n_embd + (size_t) k]));
+            }
+        }
+        std::printf("embeddings, %s pooling: largest difference from llama.cpp's per-token vectors %.2e\n",
+                    sd_pooling_name(pooling), worst);
+        CHECK(worst < 1e-4f);
+        // bad input: each names the text
+        std::vector<float> out;
+        CHECK(sd_embed(e, {{1, 2}, {}}, true, out, error) == SD_ERR_INVALID_ARGUMENT);
+        CHECK(error.find("text 1 has no tokens") == 0);
+        CHECK(sd_embed(e, {std::vector<llama_token>(300, 5)}, true, out, error) == SD_ERR_CONTEXT_OVERFLOW);
+        CHECK(error.find("text 0 has 300 tokens but the embedding context holds 256") == 0);
+        CHECK(sd_embed(e, {{1, 999999}}, true, out, error) == SD_ERR_INVALID_ARGUMENT);
+        CHECK(error.find("outside the vocabulary") != std::string::npos);
+        sd_embedder_free(e);
+    }
+    llama_free(ref);
+    sd_embedder * none = nullptr;
+    CHECK(sd_embedder_init(model, LLAMA_POOLING_TYPE_NONE, 256, &none, error) == SD_ERR_INVALID_ARGUMENT);
+    CHECK(error.find("pooling 'none' gives no vector per text") == 0 && none == nullptr);
+    CHECK(sd_embedder_init(model, LLAMA_POOLING_TYPE_MEAN, 4, &none, error) == SD_ERR_INVALID_ARGUMENT);
 }
 
 int main() {
@@ -169,6 +235,7 @@ int main() {
     CHECK_EQ_STR(generate(session, prompt, 24, &stop), first);
 
     sd_session_free(session);
+    embeddings(model, model->model);
     sd_model_free(model);
     return sd_test_finish("test-model");
 }

@@ -27,6 +27,7 @@ public final class LlamaModel implements AutoCloseable {
     private final NativeHandle handle;
     private final Set<Session> sessions = ConcurrentHashMap.newKeySet();
     private final Set<Session> draftUsers = ConcurrentHashMap.newKeySet(); // sessions that drafted with this model
+    private final java.util.Map<EmbeddingOptions, Embedder> embedders = new ConcurrentHashMap<>();
     private volatile ModelInfo info;
 
     private LlamaModel(Path path, ModelOptions options, long handle) {
@@ -178,6 +179,58 @@ public final class LlamaModel implements AutoCloseable {
                 StandardCharsets.UTF_8);
     }
 
+    /**
+     * The embedding of one text: {@link #embed(List, EmbeddingOptions)} with the defaults.
+     *
+     * @throws IllegalArgumentException for an empty text
+     * @throws LlamaException ({@link ErrorCode#CONTEXT_OVERFLOW}) for a text longer than 512 tokens
+     */
+    public float[] embed(String text) {
+        return embed(List.of(Objects.requireNonNull(text, "text")), EmbeddingOptions.defaults()).get(0);
+    }
+
+    /** The embeddings of texts, with the defaults (the model's pooling, normalised). */
+    public List<float[]> embed(List<String> texts) {
+        return embed(texts, EmbeddingOptions.defaults());
+    }
+
+    /**
+     * The embeddings of texts, one vector each ({@link ModelInfo#embeddingSize()} floats), evaluated in
+     * batches in an embedding context of this model kept per options (apart from the sessions'
+     * contexts). Texts are tokenized with the model's special tokens (BOS) and pooled as the options say.
+     * Thread-safe: calls with the same options run one at a time.
+     *
+     * @throws IllegalArgumentException for an empty list or an empty text (naming its index)
+     * @throws LlamaException ({@link ErrorCode#CONTEXT_OVERFLOW}) for a text longer than
+     *     {@link EmbeddingOptions#contextSize()}, naming its index
+     */
+    public List<float[]> embed(List<String> texts, EmbeddingOptions options) {
+        Objects.requireNonNull(texts, "texts");
+        Objects.requireNonNull(options, "options");
+        if (texts.isEmpty()) {
+            throw new IllegalArgumentException("no texts to embed");
+        }
+        int[][] tokens = new int[texts.size()][];
+        for (int i = 0; i < tokens.length; i++) {
+            String text = texts.get(i);
+            if (text == null || text.isEmpty()) {
+                throw new IllegalArgumentException("text " + i + " is " + (text == null ? "null" : "empty"));
+            }
+            tokens[i] = tokenize(text, true, false);
+        }
+        return handle.call(h -> embedders.computeIfAbsent(options, o -> new Embedder(h, o)).embed(tokens,
+                options.normalize()));
+    }
+
+    /**
+     * The pooling {@link #embed(List, EmbeddingOptions)} applies with these options: the model's own
+     * resolved ({@link EmbeddingOptions.Pooling#MODEL} becomes the model's, mean when it has none).
+     */
+    public EmbeddingOptions.Pooling embeddingPooling(EmbeddingOptions options) {
+        Objects.requireNonNull(options, "options");
+        return handle.call(h -> embedders.computeIfAbsent(options, o -> new Embedder(h, o)).pooling());
+    }
+
     /** A session with the model's default context size and threads. */
     public Session newSession() {
         return newSession(SessionOptions.defaults());
@@ -234,6 +287,10 @@ public final class LlamaModel implements AutoCloseable {
             for (Session s : new ArrayList<>(sessions)) {
                 s.close();
             }
+            for (Embedder e : embedders.values()) {
+                e.close();
+            }
+            embedders.clear();
             for (Session s : new ArrayList<>(draftUsers)) {
                 s.dropDraftModel(this, h);
             }
