@@ -131,6 +131,10 @@ class JniInputTest extends WithTestModel {
                 () -> Session.nBegin(0, new int[] {1}, null, "none", NONE, NO_VALUES, 0, 0, null)));
         assertEquals("model is closed", fails(IllegalStateException.class,
                 () -> LlamaModel.nCheckGrammar(0, new byte[] {65})));
+        assertEquals("model is closed", fails(IllegalStateException.class, () -> Embedder.nInit(0, -1, 512)));
+        assertEquals("the embedder is closed", fails(IllegalStateException.class,
+                () -> Embedder.nEmbed(0, new int[][] {{1}}, true)));
+        assertEquals("the embedder is closed", fails(IllegalStateException.class, () -> Embedder.nInfo(0)));
         assertEquals("model is closed", fails(IllegalStateException.class,
                 () -> LlamaModel.nTokenize(0, new byte[] {65}, true, false)));
         assertEquals("model is closed", fails(IllegalStateException.class, () -> Session.nInit(0, NONE, NO_VALUES)));
@@ -161,6 +165,28 @@ class JniInputTest extends WithTestModel {
             } catch (IllegalArgumentException e) {
                 assertTrue(e.getMessage().startsWith("the grammar"), e.getMessage());
             }
+        }
+        assertOk();
+    }
+
+    @Test
+    void embedderInputsAreChecked() {
+        long m = model.nativeHandle().call(h -> h);
+        assertTrue(fails(LlamaException.class, () -> Embedder.nInit(m, 0, 512)).contains("pooling 'none'"));
+        assertTrue(fails(LlamaException.class, () -> Embedder.nInit(m, 99, 512)).contains("pooling"));
+        assertTrue(fails(LlamaException.class, () -> Embedder.nInit(m, -1, 2)).contains("8 to 16777216"));
+        long e = Embedder.nInit(m, -1, 64);
+        try {
+            assertEquals("texts is null", fails(IllegalArgumentException.class, () -> Embedder.nEmbed(e, null, true)));
+            assertEquals("text 1 is null", fails(IllegalArgumentException.class,
+                    () -> Embedder.nEmbed(e, new int[][] {{1}, null}, true)));
+            assertTrue(fails(LlamaException.class, () -> Embedder.nEmbed(e, new int[][] {{1, -7}}, true))
+                    .contains("outside the vocabulary"));
+            assertTrue(fails(LlamaException.class, () -> Embedder.nEmbed(e, new int[][] {new int[65]}, true))
+                    .contains("text 0 has 65 tokens"));
+            assertEquals(0, Embedder.nEmbed(e, new int[0][], true).length);
+        } finally {
+            Embedder.nFree(e);
         }
         assertOk();
     }
