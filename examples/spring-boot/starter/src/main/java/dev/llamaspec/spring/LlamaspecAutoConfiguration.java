@@ -135,6 +135,13 @@ public class LlamaspecAutoConfiguration {
         LlamaChatModel llamaChatModel(SessionPool pool, LlamaspecProperties properties, Speculation speculation) {
             return new LlamaChatModel(pool, properties.generationOptions(speculation).build());
         }
+
+        /** Embeddings of the same model (its pooling, normalised vectors); an EmbeddingModel bean of the application wins. */
+        @Bean
+        @ConditionalOnMissingBean(org.springframework.ai.embedding.EmbeddingModel.class)
+        LlamaEmbeddingModel llamaEmbeddingModel(LlamaModel model) {
+            return new LlamaEmbeddingModel(model, dev.llamaspec.EmbeddingOptions.defaults());
+        }
     }
 
     @Configuration(proxyBeanMethods = false)

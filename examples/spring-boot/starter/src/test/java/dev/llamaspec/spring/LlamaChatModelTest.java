@@ -161,6 +161,25 @@ class LlamaChatModelTest {
     }
 
     @Test
+    void embeddingModelGivesTheJavaApisVectors() {
+        LlamaEmbeddingModel embeddings = new LlamaEmbeddingModel(model, dev.llamaspec.EmbeddingOptions.defaults());
+        assertThat(embeddings.dimensions()).isEqualTo(model.info().embeddingSize());
+        org.springframework.ai.embedding.EmbeddingResponse response = embeddings.embedForResponse(
+                List.of("Once upon a time", "The dog"));
+        assertThat(response.getResults()).hasSize(2);
+        assertThat(response.getResults().get(1).getIndex()).isEqualTo(1);
+        assertThat(response.getResults().get(0).getOutput()).containsExactly(model.embed("Once upon a time"),
+                org.assertj.core.data.Offset.offset(1e-6f));
+        assertThat(response.getMetadata().getUsage().getPromptTokens())
+                .isEqualTo(model.tokenize("Once upon a time").length + model.tokenize("The dog").length);
+        org.springframework.ai.document.Document document = new org.springframework.ai.document.Document("The dog");
+        assertThat(embeddings.embed(document)).containsExactly(model.embed(document.getFormattedContent(
+                org.springframework.ai.document.MetadataMode.EMBED)), org.assertj.core.data.Offset.offset(1e-6f));
+        assertThatThrownBy(() -> embeddings.embed("")).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("text 0 is empty");
+    }
+
+    @Test
     void mapsRolesAndRejectsWhatItCannotRender() {
         assertThat(LlamaChatModel.toChatMessages(CONVERSATION)).isEqualTo(SAME_CONVERSATION);
         assertThatThrownBy(() -> LlamaChatModel.toChatMessages(List.of()))

@@ -67,6 +67,9 @@ class LlamaspecAutoConfigurationTest {
             assertThat(chat.getDefaultOptions().getMaxTokens()).isEqualTo(17);
             assertThat(chat.getDefaultOptions().getTemperature()).isEqualTo(0.0);
             assertThat(chat.toGenerationOptions(null).speculation().kind().name()).isEqualTo("AUTO");
+            assertThat(context.getBean(org.springframework.ai.embedding.EmbeddingModel.class))
+                    .isInstanceOf(LlamaEmbeddingModel.class);
+            assertThat(context.getBean(LlamaEmbeddingModel.class).dimensions()).isEqualTo(model.info().embeddingSize());
 
             Health health = context.getBean(LlamaspecHealthIndicator.class).health();
             assertThat(health.getStatus()).isEqualTo(Status.UP);

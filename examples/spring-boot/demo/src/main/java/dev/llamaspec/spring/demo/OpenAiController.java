@@ -69,6 +69,36 @@ public class OpenAiController {
         return responses.models();
     }
 
+    /**
+     * OpenAI's embeddings: "input" is a string or an array of strings; the vectors are the model's
+     * (its pooling, L2-normalised), evaluated apart from the pool's sessions.
+     */
+    @PostMapping("/embeddings")
+    public ObjectNode embeddings(@RequestBody(required = false) String body) {
+        java.util.List<String> input = OpenAiRequest.embeddingInput(body);
+        dev.llamaspec.LlamaModel model = pool.model();
+        java.util.List<float[]> vectors = model.embed(input);
+        ObjectNode out = json.createObjectNode();
+        out.put("object", "list");
+        com.fasterxml.jackson.databind.node.ArrayNode data = out.putArray("data");
+        for (int i = 0; i < vectors.size(); i++) {
+            ObjectNode item = data.addObject();
+            item.put("object", "embedding");
+            item.put("index", i);
+            com.fasterxml.jackson.databind.node.ArrayNode values = item.putArray("embedding");
+            for (float v : vectors.get(i)) {
+                values.add(v);
+            }
+        }
+        out.put("model", ModelNames.of(model));
+        int tokens = 0;
+        for (String text : input) {
+            tokens += model.tokenize(text).length;
+        }
+        out.putObject("usage").put("prompt_tokens", tokens).put("total_tokens", tokens);
+        return out;
+    }
+
     private OpenAiRequest parse(OpenAiRequest.Kind kind, String body) {
         return OpenAiRequest.parse(kind, body, defaults, drafters, pool.contextSize());
     }

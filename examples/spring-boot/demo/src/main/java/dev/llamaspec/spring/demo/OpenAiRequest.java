@@ -100,6 +100,53 @@ final class OpenAiRequest {
         }
     }
 
+    /** The texts of an embeddings request: "input" as a string or a non-empty array of non-empty strings. */
+    static List<String> embeddingInput(String body) {
+        if (body == null || body.isBlank()) {
+            throw ApiException.invalid(null, "The request body is empty; send a JSON object.");
+        }
+        JsonNode root;
+        try {
+            root = READER.readTree(body);
+        } catch (JsonProcessingException e) {
+            throw ApiException.invalid(null, "The request body is not valid JSON: " + e.getOriginalMessage());
+        }
+        if (root == null || !root.isObject()) {
+            throw ApiException.invalid(null, "The request body must be a JSON object.");
+        }
+        String format = root.path("encoding_format").asText("float");
+        if (!format.equals("float")) {
+            throw ApiException.invalid("encoding_format", "encoding_format must be \"float\", got \"" + format + "\".");
+        }
+        if (root.has("dimensions")) {
+            throw ApiException.invalid("dimensions", "dimensions is not supported: the vectors have the model's size.");
+        }
+        JsonNode input = root.get("input");
+        if (input == null || input.isNull()) {
+            throw ApiException.invalid("input", "input is required: a string or an array of strings.");
+        }
+        List<String> texts = new ArrayList<>();
+        if (input.isTextual()) {
+            texts.add(input.textValue());
+        } else if (input.isArray() && !input.isEmpty()) {
+            for (int i = 0; i < input.size(); i++) {
+                if (!input.get(i).isTextual()) {
+                    throw ApiException.invalid("input", "input[" + i + "] must be a string (token arrays are not"
+                            + " supported).");
+                }
+                texts.add(input.get(i).textValue());
+            }
+        } else {
+            throw ApiException.invalid("input", "input must be a string or a non-empty array of strings.");
+        }
+        for (int i = 0; i < texts.size(); i++) {
+            if (texts.get(i).isEmpty()) {
+                throw ApiException.invalid("input", (input.isTextual() ? "input" : "input[" + i + "]") + " is empty.");
+            }
+        }
+        return texts;
+    }
+
     /** What a request's "speculation" can use: the heads and the draft model loaded at startup, or null. */
     record Drafters(MedusaHeads heads, LlamaModel draftModel) {}
 

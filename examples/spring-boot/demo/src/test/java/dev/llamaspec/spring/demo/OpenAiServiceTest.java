@@ -210,6 +210,28 @@ class OpenAiServiceTest {
     }
 
     @Test
+    void embeddingsAreTheJavaApisVectors() throws Exception {
+        HttpResponse<String> response = send(post("/v1/embeddings", "{\"input\": [\"Once upon a time\", \"The dog\"]}"));
+        assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+        JsonNode json = JSON.readTree(response.body());
+        assertThat(json.path("object").asText()).isEqualTo("list");
+        assertThat(json.path("data")).hasSize(2);
+        try (LlamaModel model = LlamaModel.load(TestModel.path())) {
+            float[] want = model.embed("The dog");
+            JsonNode got = json.path("data").path(1);
+            assertThat(got.path("index").asInt()).isEqualTo(1);
+            assertThat(got.path("embedding")).hasSize(want.length);
+            for (int i = 0; i < want.length; i++) {
+                assertThat(got.path("embedding").path(i).floatValue()).isCloseTo(want[i], org.assertj.core.data.Offset.offset(1e-5f));
+            }
+            int tokens = model.tokenize("Once upon a time").length + model.tokenize("The dog").length;
+            assertThat(json.path("usage").path("prompt_tokens").asInt()).isEqualTo(tokens);
+        }
+        JsonNode one = JSON.readTree(send(post("/v1/embeddings", "{\"input\": \"The dog\"}")).body());
+        assertThat(one.path("data")).hasSize(1);
+    }
+
+    @Test
     void speculationAliasesAreReportedByTheirCanonicalName() throws Exception {
         Generation expected = referenceText("Once upon a time", 16);
         HttpResponse<String> response = send(post("/v1/completions", "{\"prompt\": \"Once upon a time\","
@@ -394,6 +416,13 @@ class OpenAiServiceTest {
                 Arguments.of(text, "{\"prompt\": \"Hi\", \"max_tokens\": 0, \"stream\": true}", "max_tokens",
                         "at least 1"),
                 Arguments.of(text, "{\"prompt\": \"Hi\", \"top_p\": 0}", "top_p", "above 0"),
+                Arguments.of("/v1/embeddings", "{}", "input", "input is required"),
+                Arguments.of("/v1/embeddings", "{\"input\": []}", "input", "non-empty array of strings"),
+                Arguments.of("/v1/embeddings", "{\"input\": [\"a\", \"\"]}", "input", "input[1] is empty"),
+                Arguments.of("/v1/embeddings", "{\"input\": [[1, 2]]}", "input", "token arrays are not supported"),
+                Arguments.of("/v1/embeddings", "{\"input\": \"a\", \"encoding_format\": \"base64\"}", "encoding_format",
+                        "must be \"float\""),
+                Arguments.of("/v1/embeddings", "{\"input\": \"a\", \"dimensions\": 8}", "dimensions", "not supported"),
                 Arguments.of(chat, "{" + user + ", \"response_format\": \"json\"}", "response_format",
                         "must be an object with a \"type\""),
                 Arguments.of(chat, "{" + user + ", \"response_format\": {\"type\": \"yaml\"}}", "response_format",
@@ -478,7 +507,7 @@ class OpenAiServiceTest {
                 JSON.readTree(send(post("/v1/completions", "{\"prompt\": \"Hi\", \"max_tokens\": 1}")).body())
                         .path("model").asText()).isNotEmpty();
 
-        HttpResponse<String> missing = send(post("/v1/embeddings", "{}"));
+        HttpResponse<String> missing = send(post("/v1/images/generations", "{}"));
         assertThat(missing.statusCode()).isEqualTo(404);
         assertThat(JSON.readTree(missing.body()).path("error").path("type").asText()).isEqualTo("invalid_request_error");
     }
