@@ -100,8 +100,8 @@ final class OpenAiRequest {
         }
     }
 
-    /** The texts of an embeddings request: "input" as a string or a non-empty array of non-empty strings. */
-    static List<String> embeddingInput(String body) {
+    /** The request body as a JSON object. */
+    private static JsonNode body(String body) {
         if (body == null || body.isBlank()) {
             throw ApiException.invalid(null, "The request body is empty; send a JSON object.");
         }
@@ -114,6 +114,12 @@ final class OpenAiRequest {
         if (root == null || !root.isObject()) {
             throw ApiException.invalid(null, "The request body must be a JSON object.");
         }
+        return root;
+    }
+
+    /** The texts of an embeddings request: "input" as a string or a non-empty array of non-empty strings. */
+    static List<String> embeddingInput(String body) {
+        JsonNode root = body(body);
         String format = root.path("encoding_format").asText("float");
         if (!format.equals("float")) {
             throw ApiException.invalid("encoding_format", "encoding_format must be \"float\", got \"" + format + "\".");
@@ -157,18 +163,7 @@ final class OpenAiRequest {
      */
     static OpenAiRequest parse(Kind kind, String body, GenerationOptions defaults, Drafters drafters,
             int contextSize) {
-        if (body == null || body.isBlank()) {
-            throw ApiException.invalid(null, "The request body is empty; send a JSON object.");
-        }
-        JsonNode root;
-        try {
-            root = READER.readTree(body);
-        } catch (JsonProcessingException e) {
-            throw ApiException.invalid(null, "The request body is not valid JSON: " + e.getOriginalMessage());
-        }
-        if (root == null || !root.isObject()) {
-            throw ApiException.invalid(null, "The request body must be a JSON object.");
-        }
+        JsonNode root = body(body);
 
         List<ChatMessage> messages = kind == Kind.CHAT ? messages(root.get("messages")) : null;
         String prompt = kind == Kind.TEXT ? prompt(root.get("prompt")) : null;
