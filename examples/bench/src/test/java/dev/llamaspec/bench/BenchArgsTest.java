@@ -36,6 +36,7 @@ class BenchArgsTest {
             case "PlainBench" -> PlainBench::run;
             case "SpecBench" -> SpecBench::run;
             case "Soak" -> Soak::run;
+            case "EmbedBench" -> EmbedBench::run;
             default -> throw new IllegalArgumentException(name);
         };
     }
@@ -55,6 +56,9 @@ class BenchArgsTest {
 
     @ParameterizedTest
     @CsvSource(delimiter = '|', value = {
+        "EmbedBench | --texts 0                    | --texts must be in [1, 100000], got 0",
+        "EmbedBench | --threads 513                | --threads must be in [1, 512], got 513",
+        "EmbedBench | --rounds 0                   | --rounds must be in [1, 1048576], got 0",
         "PlainBench | --tokens abc                 | Invalid value for option '--tokens': 'abc' is not an int",
         "PlainBench | --rounds 2.5                 | Invalid value for option '--rounds': '2.5' is not an int",
         "PlainBench | --tokens 0                   | --tokens must be in [1, 1048576], got 0",
