@@ -216,11 +216,7 @@ sd_status sd_sampler::reset(const llama_vocab * vocab, int32_t n_vocab, const sd
 }
 
 void sd_sampler::dist(const float * logits, int32_t n_vocab, sd_dist & out) {
-    scratch.resize((size_t) n_vocab);
-    for (int32_t t = 0; t < n_vocab; t++) {
-        scratch[(size_t) t] = {t, logits[t], 0.0f};
-    }
-    llama_token_data_array arr = {scratch.data(), scratch.size(), -1, false};
+    llama_token_data_array arr = sd_filter_apply(nullptr, logits, n_vocab, scratch); // the filters come after the grammar
     dead_end = false;
     if (grammar != nullptr) {
         llama_sampler_apply(grammar, &arr);

@@ -16,6 +16,7 @@ struct sd_embedder {
     uint32_t            n_ctx = 0;
     uint32_t            n_seq_max = 0;
     int32_t             n_embd = 0;
+    bool                encoder_only = false; // evaluated with llama_encode (BERT-like), else llama_decode
 };
 
 const char * sd_pooling_name(enum llama_pooling_type pooling) {
@@ -80,6 +81,7 @@ sd_status sd_embedder_init(sd_model * model, enum llama_pooling_type pooling, ui
     e->n_ctx = std::min({llama_n_ctx(e->ctx), llama_n_batch(e->ctx), llama_n_ubatch(e->ctx)});
     e->n_seq_max = llama_n_seq_max(e->ctx);
     e->n_embd = llama_model_n_embd(model->model);
+    e->encoder_only = llama_model_has_encoder(model->model) && !llama_model_has_decoder(model->model);
     e->batch = llama_batch_init((int32_t) e->n_ctx, 0, 1);
     *out = e.release();
     return SD_OK;
@@ -100,9 +102,8 @@ uint32_t sd_embedder_n_ctx(const sd_embedder * e) { return e->n_ctx; }
 static sd_status flush(sd_embedder * e, int32_t n_seqs, bool normalize, std::vector<float> & out, std::string & error) {
     if (n_seqs == 0) return SD_OK;
     llama_memory_clear(llama_get_memory(e->ctx), true);
-    const bool encoder_only = llama_model_has_encoder(e->model->model) && !llama_model_has_decoder(e->model->model);
     sd_log_take_last_error();
-    const int32_t rc = encoder_only ? llama_encode(e->ctx, e->batch) : llama_decode(e->ctx, e->batch);
+    const int32_t rc = e->encoder_only ? llama_encode(e->ctx, e->batch) : llama_decode(e->ctx, e->batch);
     if (rc != 0) {
         const std::string why = sd_log_take_last_error();
         return sd_fail(error, SD_ERR_DECODE, "evaluating the texts for their embeddings failed (code " +
