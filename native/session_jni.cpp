@@ -158,3 +158,50 @@ extern "C" JNIEXPORT jobject JNICALL Java_dev_llamaspec_Session_nStats(JNIEnv * 
                                            value_array);
     });
 }
+
+// Saves the session to path (UTF-8 bytes) with the attachment's bytes (may be null: none).
+extern "C" JNIEXPORT void JNICALL Java_dev_llamaspec_Session_nSave(JNIEnv * env, jclass, jlong handle, jbyteArray path,
+                                                                   jbyteArray attachment) {
+    jni_guard(env, 0, [&] {
+        sd_session * session = jni_handle<sd_session>(env, handle, CLOSED);
+        if (session == nullptr) return 0;
+        if (path == nullptr) {
+            jni_throw_null_pointer(env, "path");
+            return 0;
+        }
+        std::string error;
+        const sd_status status = sd_session_save(session, jni_bytes(env, path),
+                                                 attachment != nullptr ? jni_bytes(env, attachment) : std::string(), error);
+        if (status != SD_OK) jni_throw_llama(env, status, error);
+        return 0;
+    });
+}
+
+// Restores a saved session into this one and returns what was attached to it.
+extern "C" JNIEXPORT jbyteArray JNICALL Java_dev_llamaspec_Session_nRestore(JNIEnv * env, jclass, jlong handle,
+                                                                          jbyteArray path) {
+    return jni_guard(env, (jbyteArray) nullptr, [&]() -> jbyteArray {
+        sd_session * session = jni_handle<sd_session>(env, handle, CLOSED);
+        if (session == nullptr) return nullptr;
+        if (path == nullptr) {
+            jni_throw_null_pointer(env, "path");
+            return nullptr;
+        }
+        std::string attachment, error;
+        const sd_status status = sd_session_restore(session, jni_bytes(env, path), &attachment, error);
+        if (status != SD_OK) {
+            jni_throw_llama(env, status, error);
+            return nullptr;
+        }
+        return jni_byte_array(env, attachment);
+    });
+}
+
+extern "C" JNIEXPORT jintArray JNICALL Java_dev_llamaspec_Session_nCachedTokens(JNIEnv * env, jclass, jlong handle) {
+    return jni_guard(env, (jintArray) nullptr, [&]() -> jintArray {
+        sd_session * session = jni_handle<sd_session>(env, handle, CLOSED);
+        if (session == nullptr) return nullptr;
+        const std::vector<llama_token> & tokens = sd_session_cached_tokens(session);
+        return jni_int_array(env, tokens.data(), tokens.size());
+    });
+}

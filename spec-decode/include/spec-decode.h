@@ -26,6 +26,7 @@ enum sd_status {
     SD_ERR_TEMPLATE          = 6, // the chat template could not be applied
     SD_ERR_TOKENIZE          = 7, // text could not be tokenized
     SD_ERR_STATE             = 8, // call out of order (e.g. a step without a generation)
+    SD_ERR_SESSION_FILE      = 9, // a saved session cannot be written, or read back into this session
 };
 
 // Name of a status, for messages ("SD_ERR_DECODE").
@@ -609,3 +610,30 @@ int32_t sd_sessions_decoding(void);
 // Asks the running generation to stop; safe from any thread. The current llama_decode is aborted
 // and the next step returns SD_STOP_CANCELLED. The KV cache stays consistent.
 void sd_session_cancel(sd_session * session);
+
+//
+// Saved sessions
+//
+
+// The version of the session file format this build writes; it reads this one and the older ones.
+#define SD_SESSION_FILE_VERSION 1
+
+// Writes the session to `path`: the model's fingerprint, the tokens in the KV cache and the cache
+// itself (sequence 0, llama.cpp's sequence state), Token Recycling's learnt matrix when the session has
+// one, and `attachment`, bytes of the application's (a conversation, say) handed back by restore. The
+// file is written under a temporary name beside `path`, flushed to the disk and renamed over `path`:
+// a crash or a full disk never leaves a partial file under that name, and a failed write leaves the
+// old file as it was. SD_ERR_SESSION_FILE when the file cannot be written, SD_ERR_STATE while a
+// generation runs.
+sd_status sd_session_save(sd_session * session, const std::string & path, const std::string & attachment,
+                          std::string & error);
+
+// Restores a session saved by sd_session_save into `session` (of the same model, a context at least as
+// large as the saved tokens and the same kinds of keys and values): afterwards its KV cache holds the
+// saved tokens, so a prompt that extends them evaluates only its new tokens. *attachment receives what
+// was attached. On failure the session's KV cache is empty and SD_ERR_SESSION_FILE names the problem: a
+// missing or unreadable file, not a session file, a newer format version, a truncated or damaged file,
+// another model (both fingerprints), a cache that does not fit this session's context;
+// SD_ERR_CONTEXT_OVERFLOW when the saved tokens do not fit its context.
+sd_status sd_session_restore(sd_session * session, const std::string & path, std::string * attachment,
+                             std::string & error);

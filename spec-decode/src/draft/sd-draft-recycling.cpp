@@ -5,6 +5,7 @@
 #include "draft/sd-drafter.h"
 
 #include <algorithm>
+#include <cstring>
 #include <queue>
 
 // The static template: nodes (parent, rank) in best-first order, built once by expanding the node
@@ -56,6 +57,22 @@ struct sd_drafter_recycling : sd_drafter {
     const char * name() const override { return "recycling"; }
 
     bool wants_logits() const override { return true; }
+
+    // The matrix, as it is in memory (the file records the byte order, engine/sd-session-file.cpp).
+    std::string learnt() const override {
+        return std::string(reinterpret_cast<const char *>(matrix.data()), matrix.size() * sizeof(llama_token));
+    }
+
+    bool relearn(const std::string & data) override {
+        if (data.size() != matrix.size() * sizeof(llama_token)) return false;
+        std::vector<llama_token> m(matrix.size());
+        std::memcpy(m.data(), data.data(), data.size());
+        for (llama_token t : m) {
+            if (t < -1 || t >= n_vocab) return false;
+        }
+        matrix.swap(m);
+        return true;
+    }
 
     void draft(const sd_draft_request & request, sd_draft_tree & out) override {
         sd_tree_clear(out);

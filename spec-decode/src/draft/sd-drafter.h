@@ -92,6 +92,14 @@ struct sd_drafter {
     // Whether observe() needs the logits of every tree position.
     virtual bool wants_logits() const { return false; }
 
+    // What the drafter has learnt, for a saved session (engine/sd-session-file.cpp); empty when it
+    // keeps nothing worth saving.
+    virtual std::string learnt() const { return {}; }
+
+    // Takes back what learnt() returned, from a drafter made with the same settings; false (and nothing
+    // changed) when the data does not fit.
+    virtual bool relearn(const std::string & data) { return data.empty(); }
+
     // Whether draft() needs the target model's last hidden state (the embeddings after the final
     // norm at the position whose logits gave the root); hidden() then receives it before each draft.
     virtual bool wants_hidden() const { return false; }

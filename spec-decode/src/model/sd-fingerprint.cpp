@@ -60,6 +60,47 @@ sd_status sd_model_fingerprint(const sd_model * model, std::string & out, std::s
     return SD_OK;
 }
 
+// FNV-1a over every tensor's name, type and shape and 16 slices of 4 KiB spread over its data (the
+// first and the last among them): every weight of a fine-tune or a merged adapter differs from its base
+// model's, so any of its tensors tells them apart, while at most 64 KiB per tensor is read.
+static sd_status weights_id_file(const char * path, std::string & out, std::string & error) {
+    sd_gguf_ptr g = sd_gguf_open(path);
+    sd_file_ptr f(std::fopen(path, "rb"));
+    if (!g || !f) return sd_fail(error, SD_ERR_MODEL_LOAD, std::string("cannot read the model's GGUF file: ") + path);
+    uint64_t h = 0xcbf29ce484222325ULL;
+    const size_t slice = 4096, n_slices = 16;
+    std::vector<uint8_t> bytes(slice);
+    for (int64_t i = 0; i < gguf_get_n_tensors(g.get()); i++) {
+        const sd_gguf_tensor t = sd_gguf_tensor_at(g.get(), i);
+        fnv(h, t.name.data(), t.name.size() + 1);
+        fnv(h, &t.type, sizeof(t.type));
+        fnv(h, t.ne, sizeof(int64_t) * GGML_MAX_DIMS);
+        const size_t n = std::min(slice, t.size);
+        for (size_t k = 0; k < n_slices && n > 0; k++) {
+            const size_t at = t.offset + (t.size - n) * k / (n_slices - 1);
+            if (!sd_file_read(f.get(), at, bytes.data(), n)) {
+                return sd_fail(error, SD_ERR_MODEL_LOAD, std::string("cannot read the model's tensor ") + t.name + ": " + path);
+            }
+            fnv(h, bytes.data(), n);
+        }
+    }
+    char hex[17];
+    std::snprintf(hex, sizeof(hex), "%016" PRIx64, h);
+    out = hex;
+    return SD_OK;
+}
+
+sd_status sd_model_weights_id(const sd_model * model, std::string & out, std::string & error) {
+    std::call_once(model->weights_id_once, [model] {
+        if (weights_id_file(model->path.c_str(), model->weights_id, model->weights_id_error) != SD_OK) {
+            model->weights_id.clear();
+        }
+    });
+    if (model->weights_id.empty()) return sd_fail(error, SD_ERR_MODEL_LOAD, model->weights_id_error);
+    out = model->weights_id;
+    return SD_OK;
+}
+
 sd_status sd_model_output_tensor(const sd_model * model, sd_gguf_tensor & out, std::string & error) {
     const char * path = model->path.c_str();
     sd_gguf_ptr g = sd_gguf_open(path);

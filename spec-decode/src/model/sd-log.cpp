@@ -130,6 +130,7 @@ const char * sd_status_name(sd_status status) {
         case SD_ERR_TEMPLATE:         return "SD_ERR_TEMPLATE";
         case SD_ERR_TOKENIZE:         return "SD_ERR_TOKENIZE";
         case SD_ERR_STATE:            return "SD_ERR_STATE";
+        case SD_ERR_SESSION_FILE:     return "SD_ERR_SESSION_FILE";
     }
     return "SD_ERR_UNKNOWN";
 }

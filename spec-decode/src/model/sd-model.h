@@ -16,6 +16,10 @@ struct sd_model {
     mutable std::once_flag fingerprint_once;
     mutable std::string    fingerprint;
     mutable std::string    fingerprint_error;
+    // sd_model_weights_id's result, computed on first use
+    mutable std::once_flag weights_id_once;
+    mutable std::string    weights_id;
+    mutable std::string    weights_id_error;
 };
 
 // The model's output projection (output.weight, or the tied token_embd.weight) as F32,
@@ -27,3 +31,8 @@ struct sd_gguf_tensor;
 // Where the model's output projection lies in its file, checked to be [n_embd, n_vocab] of a type
 // that converts to F32.
 sd_status sd_model_output_tensor(const sd_model * model, sd_gguf_tensor & out, std::string & error);
+
+// The identity of the model's weights, stronger than its fingerprint (which a fine-tune shares with its
+// base model): a hash of every tensor's name, type, shape and slices of its data (computed on first use
+// and kept). A saved session's KV cache is valid only for the weights it was computed with.
+sd_status sd_model_weights_id(const sd_model * model, std::string & out, std::string & error);

@@ -18,6 +18,12 @@ public enum ErrorCode {
     TOKENIZE,
     /** A call came out of order. */
     STATE,
+    /**
+     * A saved session could not be written, or could not be restored: a missing or unreadable file, not
+     * a session file, a newer format version, a truncated or damaged file, another model, or a KV cache
+     * that does not fit the session's options.
+     */
+    SESSION_FILE,
     /** The native library could not be found or loaded. */
     NATIVE_LIBRARY,
     /** An unexpected failure inside the native code (out of memory, a bug). */
@@ -34,6 +40,7 @@ public enum ErrorCode {
             case 6: return TEMPLATE;
             case 7: return TOKENIZE;
             case 8: return STATE;
+            case 9: return SESSION_FILE;
             default: return INTERNAL;
         }
     }

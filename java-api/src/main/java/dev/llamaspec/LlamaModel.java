@@ -247,6 +247,37 @@ public final class LlamaModel implements AutoCloseable {
         });
     }
 
+    /** {@link #restoreSession(Path, SessionOptions)} into a session with the default options. */
+    public Session restoreSession(Path file) {
+        return restoreSession(file, SessionOptions.defaults());
+    }
+
+    /**
+     * A new session holding what {@link Session#save(Path)} wrote to {@code file}: its tokens are in
+     * the KV cache again, so a prompt that extends them evaluates only its new tokens
+     * ({@link GenerationStats#reusedPromptTokens()} counts the saved ones), Token Recycling goes on
+     * with what it learnt, and {@link Session#attachment()} returns what was attached. The options
+     * must give a context large enough for the saved tokens and the same kinds of keys and values
+     * (the same {@link SessionOptions.Builder#strictNumerics strict numerics}) as the saved session's.
+     *
+     * @throws LlamaException with {@link ErrorCode#SESSION_FILE} naming the problem: a missing or
+     *         unreadable file, not a session file, one of a newer format version, a truncated or damaged
+     *         file, a session of another model (or of other weights with this model's vocabulary), keys
+     *         and values of another kind; with {@link ErrorCode#CONTEXT_OVERFLOW} when the saved tokens
+     *         do not fit the context
+     */
+    public Session restoreSession(Path file, SessionOptions options) {
+        Objects.requireNonNull(file, "file");
+        Session session = newSession(options);
+        try {
+            session.restore(file);
+        } catch (RuntimeException | Error e) {
+            session.close();
+            throw e;
+        }
+        return session;
+    }
+
     void forget(Session session) {
         sessions.remove(session);
     }

@@ -1,8 +1,10 @@
 package dev.llamaspec;
 
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -25,6 +27,7 @@ public final class Session implements AutoCloseable {
     private final NativeHandle handle; // serialised: one native call at a time; cancel() beside them
     private final AtomicBoolean busy = new AtomicBoolean();
     private final Set<LlamaModel> draftModels = ConcurrentHashMap.newKeySet(); // used as draft models
+    private volatile String attachment; // of the file it was restored from
 
     Session(LlamaModel model, long handle) {
         this.model = model;
@@ -167,11 +170,67 @@ public final class Session implements AutoCloseable {
 
     /** Forgets the KV cache, so the next prompt is evaluated from the start. */
     public void reset() {
+        exclusive("reset()", () -> handle.run(Session::nReset));
+    }
+
+    /** {@link #save(Path, String)} without an attachment. */
+    public void save(Path file) {
+        save(file, null);
+    }
+
+    /**
+     * Writes the session to {@code file}: the tokens in its KV cache, the cache itself, Token
+     * Recycling's learnt matrix when the session has used it, the model's identity, and {@code
+     * attachment} (text of the application's, its conversation say, or null), so that
+     * {@link LlamaModel#restoreSession(Path, SessionOptions)} resumes it without evaluating those tokens
+     * again. The file is written under a temporary name beside {@code file}, flushed to the disk and
+     * then renamed: a crash or a full disk during the save never leaves a partial file under that name,
+     * and a failed save leaves the previous file as it was. The file holds the KV cache's bytes (about
+     * {@code 2 x layers x KV width x 2 bytes} per token with F16 keys and values) and is valid only for
+     * this model and for sessions with the same kinds of keys and values.
+     *
+     * @throws LlamaException with {@link ErrorCode#SESSION_FILE} when the file cannot be written (the
+     *         message says why: a missing folder, no space left, ...)
+     * @throws IllegalStateException when the session is closed or generating
+     */
+    public void save(Path file, String attachment) {
+        Objects.requireNonNull(file, "file");
+        byte[] path = file.toString().getBytes(StandardCharsets.UTF_8);
+        byte[] attached = attachment == null ? null : attachment.getBytes(StandardCharsets.UTF_8);
+        exclusive("save()", () -> handle.run(h -> nSave(h, path, attached)));
+    }
+
+    /**
+     * The text attached to the file this session was restored from ({@link #save(Path, String)}); empty
+     * for a session that was not restored, or restored from a file without one.
+     */
+    public Optional<String> attachment() {
+        return Optional.ofNullable(attachment);
+    }
+
+    /** The tokens whose keys and values are in the KV cache, in order (the prefix the next prompt may reuse). */
+    public int[] cachedTokens() {
+        int[][] out = new int[1][];
+        exclusive("cachedTokens()", () -> out[0] = handle.call(Session::nCachedTokens));
+        return out[0];
+    }
+
+    /** Restores a saved session; called once, by {@link LlamaModel#restoreSession}. */
+    void restore(Path file) {
+        byte[] path = file.toString().getBytes(StandardCharsets.UTF_8);
+        exclusive("restore", () -> {
+            byte[] attached = handle.call(h -> nRestore(h, path));
+            attachment = attached.length == 0 ? null : new String(attached, StandardCharsets.UTF_8);
+        });
+    }
+
+    /** Runs {@code action} while no generation may start; fails when one runs. */
+    private void exclusive(String what, Runnable action) {
         if (!busy.compareAndSet(false, true)) {
-            throw new IllegalStateException("session is generating; cancel it or wait before reset()");
+            throw new IllegalStateException("session is generating; cancel it or wait before " + what);
         }
         try {
-            handle.run(Session::nReset);
+            action.run();
         } finally {
             busy.set(false);
         }
@@ -335,6 +394,13 @@ public final class Session implements AutoCloseable {
     static native void nDropDraftModel(long handle, long draftModel);
 
     static native StepResult nStep(long handle);
+
+    static native int[] nCachedTokens(long handle);
+
+    static native void nSave(long handle, byte[] path, byte[] attachment);
+
+    /** Restores into the session and returns the attachment (empty when none). */
+    static native byte[] nRestore(long handle, byte[] path);
 
     /** The statistics of the current or last generation, by the engine's names. */
     static native GenerationStats nStats(long handle);
