@@ -40,7 +40,7 @@ import picocli.CommandLine.Spec;
         description = {"Chat with a GGUF model through llamaspec, with speculative decoding.",
             "Without --prompt it reads lines interactively; type /help there for the commands."},
         footer = {"", "Interactive commands:",
-            "  /help  /stats  /spec STRATEGY  /reset  /system TEXT  /save FILE  /quit",
+            "  /help  /stats  /spec STRATEGY  /reset  /system TEXT  /save FILE  /save-session FILE  /quit",
             "  Ctrl-C cancels a reply as it streams; Ctrl-C or Ctrl-D at the prompt quits.",
             "Exit codes: 0 done, 1 model, heads, draft model or generation failure (also a file given that is not"
                     + " there), 2 bad arguments or no model."})
@@ -172,6 +172,10 @@ public final class ChatCli implements Callable<Integer> {
             description = "keep the line history in FILE across runs (default: this run only)")
     Path history;
 
+    @Option(names = "--session", paramLabel = "FILE",
+            description = "resume a session saved with /save-session FILE: its conversation and KV cache")
+    Path session;
+
     @Option(names = "--verbose", description = "show llama.cpp's log on stderr")
     boolean verbose;
 
@@ -244,10 +248,13 @@ public final class ChatCli implements Callable<Integer> {
         CliSupport.requireFile("--model", modelPath);
         CliSupport.requireFile("--heads", heads);
         CliSupport.requireFile("--draft-model", draftModel);
+        CliSupport.requireFile("--session", session);
         configureLogging(verbose);
         try (ChatEngine engine = open(new ChatEngine.ModelFiles(modelPath, heads, draftModel), modelOptions,
                 sessionOptions, sampling, choice)) {
-            engine.conversation().setSystem(system);
+            if (system != null || session == null) {
+                engine.conversation().setSystem(system); // else the resumed conversation's
+            }
             if (grammar != null) {
                 try {
                     engine.model().checkGrammar(sampling.grammar().orElseThrow());
@@ -274,13 +281,14 @@ public final class ChatCli implements Callable<Integer> {
     private ChatEngine open(ChatEngine.ModelFiles files, ModelOptions modelOptions, SessionOptions sessionOptions,
             GenerationOptions sampling, SpeculationChoice choice) {
         try {
-            return ChatEngine.open(files, modelOptions, sessionOptions, mode, sampling, choice);
+            return ChatEngine.open(files, modelOptions, sessionOptions, mode, sampling, choice, session);
         } catch (ChatEngine.OpenException e) {
             String flag = switch (e.part()) {
                 case MODEL -> "--model";
                 case HEADS -> "--heads";
                 case DRAFT_MODEL -> "--draft-model";
                 case CONTEXT -> ctx != 0 ? "--ctx " + ctx : null;
+                case SESSION -> "--session " + session;
             };
             throw flag == null ? (LlamaException) e.getCause() : CliSupport.loadFailure(flag, e);
         }

@@ -1,6 +1,7 @@
 package dev.llamaspec.examples.chat;
 
 import dev.llamaspec.ChatMessage;
+import dev.llamaspec.ErrorCode;
 import dev.llamaspec.Generation;
 import dev.llamaspec.GenerationOptions;
 import dev.llamaspec.LlamaException;
@@ -54,7 +55,7 @@ final class ChatEngine implements AutoCloseable {
     record ModelFiles(Path model, Path heads, Path draftModel) {}
 
     /** What {@link #open} was doing when the library failed. */
-    enum Part { MODEL, HEADS, DRAFT_MODEL, CONTEXT }
+    enum Part { MODEL, HEADS, DRAFT_MODEL, CONTEXT, SESSION }
 
     /** The library's failure ({@link #getCause()}, with its message) while loading {@link #part()}. */
     static final class OpenException extends RuntimeException {
@@ -92,13 +93,35 @@ final class ChatEngine implements AutoCloseable {
      */
     static ChatEngine open(ModelFiles files, ModelOptions modelOptions, SessionOptions sessionOptions, Mode mode,
             GenerationOptions sampling, SpeculationChoice speculation) {
+        return open(files, modelOptions, sessionOptions, mode, sampling, speculation, null);
+    }
+
+    /**
+     * {@link #open(ModelFiles, ModelOptions, SessionOptions, Mode, GenerationOptions, SpeculationChoice)}
+     * resuming the session {@link #saveSession} saved to {@code sessionFile} (null: a new session): its
+     * KV cache and, when the file holds one, its conversation.
+     *
+     * @throws OpenException with part SESSION when the session file cannot be restored into this model
+     *     and these options, or holds a conversation of the other mode
+     */
+    static ChatEngine open(ModelFiles files, ModelOptions modelOptions, SessionOptions sessionOptions, Mode mode,
+            GenerationOptions sampling, SpeculationChoice speculation, Path sessionFile) {
         LlamaModel model = OpenException.during(Part.MODEL, () -> LlamaModel.load(files.model(), modelOptions));
         Drafters drafters = null;
         try {
             drafters = Drafters.load(model, files.heads(), files.draftModel(), modelOptions);
-            Session session = OpenException.during(Part.CONTEXT, () -> model.newSession(sessionOptions));
+            Session session = sessionFile == null
+                    ? OpenException.during(Part.CONTEXT, () -> model.newSession(sessionOptions))
+                    : OpenException.during(Part.SESSION, () -> model.restoreSession(sessionFile, sessionOptions));
             ChatEngine engine = new ChatEngine(model, drafters, session, mode.resolve(model.hasChatTemplate()),
                     sampling);
+            try {
+                session.attachment().ifPresent(engine::resume);
+            } catch (IllegalArgumentException e) {
+                session.close();
+                throw new OpenException(Part.SESSION,
+                        new LlamaException(ErrorCode.SESSION_FILE, sessionFile + ": " + e.getMessage()));
+            }
             engine.setSpeculation(speculation);
             return engine;
         } catch (RuntimeException e) {
@@ -215,6 +238,38 @@ final class ChatEngine implements AutoCloseable {
             return model.tokenize(model.applyChatTemplate(messages, true), true, true).length;
         }
         return model.tokenize(conversation.completionText(from, user)).length;
+    }
+
+    /**
+     * Saves the session (its KV cache, see {@link Session#save(Path, String)}) with the conversation
+     * attached, for {@code --session FILE}.
+     *
+     * @throws LlamaException when the file cannot be written; an older file of that name stays as it was
+     */
+    void saveSession(Path file) {
+        session.save(file, Json.compact(Json.savedConversation(this, contextStart)));
+    }
+
+    /** Tokens in the session's KV cache: what the next prompt may reuse. */
+    int cachedTokens() {
+        return session.cachedTokens().length;
+    }
+
+    /**
+     * Takes back the conversation a saved session carries.
+     *
+     * @throws IllegalArgumentException when it is not this CLI's, or of the other mode
+     */
+    private void resume(String attachment) {
+        Json.SavedConversation saved = Json.readConversation(attachment);
+        if (saved.mode() != mode) {
+            throw new IllegalArgumentException("the session was saved in " + saved.mode().label() + " mode, this run is in "
+                    + mode.label() + " mode (--mode " + saved.mode().name().toLowerCase(java.util.Locale.ROOT)
+                    + " resumes it)");
+        }
+        conversation.setSystem(saved.system());
+        saved.exchanges().forEach(conversation::add);
+        contextStart = saved.contextStart();
     }
 
     /** Ends the running reply within one step; does nothing when none runs. Safe from any thread. */

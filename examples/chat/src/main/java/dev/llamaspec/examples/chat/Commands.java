@@ -2,6 +2,7 @@ package dev.llamaspec.examples.chat;
 
 import dev.llamaspec.Generation;
 import dev.llamaspec.GenerationStats;
+import dev.llamaspec.LlamaException;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.AccessDeniedException;
@@ -16,7 +17,7 @@ import java.util.Locale;
 /** The slash commands of the interactive mode. */
 final class Commands {
     static final List<String> NAMES =
-            List.of("/help", "/stats", "/spec", "/reset", "/system", "/save", "/quit", "/exit");
+            List.of("/help", "/stats", "/spec", "/reset", "/system", "/save", "/save-session", "/quit", "/exit");
 
     static final String HELP = String.join("\n",
             "/help             this list",
@@ -26,6 +27,8 @@ final class Commands {
             "/reset            forget the conversation (the system prompt stays)",
             "/system [TEXT]    show or set the system prompt",
             "/save FILE        write the conversation to FILE as JSON",
+            "/save-session FILE  save the session (its KV cache and the conversation) to FILE;",
+            "                  --session FILE resumes it without evaluating the conversation again",
             "/quit, /exit      leave (so do Ctrl-D and Ctrl-C at the prompt)",
             "Ctrl-C while a reply streams cancels the reply. A line starting with // is sent with one / removed.");
 
@@ -64,6 +67,9 @@ final class Commands {
                 break;
             case "/save":
                 save(argument);
+                break;
+            case "/save-session":
+                saveSession(argument);
                 break;
             case "/quit":
             case "/exit":
@@ -141,6 +147,28 @@ final class Commands {
                     + file.toAbsolutePath());
         } catch (IOException e) {
             out.println("error: cannot save to " + file.toAbsolutePath() + ": " + reason(e));
+        }
+    }
+
+    private void saveSession(String argument) {
+        if (argument.isEmpty()) {
+            out.println("usage: /save-session FILE");
+            return;
+        }
+        Path file;
+        try {
+            file = Paths.get(argument);
+        } catch (InvalidPathException e) {
+            out.println("error: not a file name: " + argument);
+            return;
+        }
+        try {
+            engine.saveSession(file);
+            out.printf(Locale.ROOT, "saved the session (%d tokens in the KV cache, %d exchanges) to %s;"
+                    + " --session %s resumes it%n", engine.cachedTokens(), engine.conversation().exchanges().size(),
+                    file.toAbsolutePath(), argument);
+        } catch (LlamaException e) {
+            out.println("error: " + e.getMessage());
         }
     }
 

@@ -144,9 +144,13 @@ final class Interactive {
                 ? "chat mode" + (engine.model().hasChatTemplate() ? ""
                         : " (no chat template: plain User:/Assistant: format)")
                 : "completion mode (each line is continued as text)";
-        return String.format(Locale.ROOT, "llamaspec-chat: %s (%s), %s, speculation %s, context %d tokens%n%s"
+        int cached = engine.cachedTokens();
+        String resumed = cached == 0 ? "" : String.format(Locale.ROOT,
+                "resumed: %d exchange%s, %d tokens in the KV cache%n", engine.conversation().exchanges().size(),
+                engine.conversation().exchanges().size() == 1 ? "" : "s", cached);
+        return String.format(Locale.ROOT, "llamaspec-chat: %s (%s), %s, speculation %s, context %d tokens%n%s%s"
                 + "Type a line and press Enter. /help lists the commands; /quit or Ctrl-D leaves.",
                 name, info.description(), mode, engine.speculation().describe(), engine.contextSize(),
-                contextNote == null ? "" : "note: " + contextNote + "\n");
+                contextNote == null ? "" : "note: " + contextNote + "\n", resumed);
     }
 }

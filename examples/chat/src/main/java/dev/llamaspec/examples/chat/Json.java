@@ -2,6 +2,7 @@ package dev.llamaspec.examples.chat;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.json.JsonWriteFeature;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -9,9 +10,12 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.llamaspec.ChatMessage;
 import dev.llamaspec.Generation;
 import dev.llamaspec.GenerationStats;
+import dev.llamaspec.StopReason;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 
 /** The JSON the CLI writes: {@code --prompt ... --json} results and {@code /save} files. */
@@ -61,6 +65,58 @@ final class Json {
             message.put("content", m.content());
         }
         return node;
+    }
+
+    /** What {@code /save-session} attaches to a session file: the conversation, to resume it. */
+    record SavedConversation(Mode mode, String system, int contextStart, List<Conversation.Exchange> exchanges) {}
+
+    static final String SAVED_FORMAT = "llamaspec-chat 1";
+
+    static ObjectNode savedConversation(ChatEngine engine, int contextStart) {
+        ObjectNode node = MAPPER.createObjectNode();
+        node.put("format", SAVED_FORMAT);
+        node.put("mode", engine.mode().name());
+        node.put("system", engine.conversation().system());
+        node.put("contextStart", contextStart);
+        ArrayNode exchanges = node.putArray("exchanges");
+        for (Conversation.Exchange e : engine.conversation().exchanges()) {
+            exchanges.addObject().put("user", e.user()).put("reply", e.reply()).put("stopReason", e.stopReason().name());
+        }
+        return node;
+    }
+
+    /**
+     * The conversation {@link #savedConversation} wrote.
+     *
+     * @throws IllegalArgumentException when the text is not one
+     */
+    static SavedConversation readConversation(String text) {
+        JsonNode node;
+        try {
+            node = MAPPER.readTree(text);
+        } catch (JsonProcessingException e) {
+            node = null;
+        }
+        if (node == null || !SAVED_FORMAT.equals(node.path("format").asText())) {
+            throw new IllegalArgumentException("the session file holds no conversation of this CLI");
+        }
+        Mode mode;
+        List<Conversation.Exchange> exchanges = new ArrayList<>();
+        try {
+            mode = Mode.valueOf(node.path("mode").asText());
+            for (JsonNode e : node.path("exchanges")) {
+                exchanges.add(new Conversation.Exchange(e.path("user").asText(), e.path("reply").asText(),
+                        StopReason.valueOf(e.path("stopReason").asText())));
+            }
+        } catch (IllegalArgumentException e) { // a name that is no mode or stop reason
+            throw new IllegalArgumentException("the session file's conversation is damaged: " + e.getMessage(), e);
+        }
+        int contextStart = node.path("contextStart").asInt();
+        if (contextStart < 0 || contextStart > exchanges.size()) {
+            throw new IllegalArgumentException("the session file's conversation is damaged (contextStart "
+                    + contextStart + " of " + exchanges.size() + " exchanges)");
+        }
+        return new SavedConversation(mode, node.path("system").asText(), contextStart, exchanges);
     }
 
     /** One line, every character outside ASCII escaped, so that the console's encoding cannot garble it. */

@@ -62,6 +62,12 @@ class ChatConventionIT {
         assertEquals(1, r.code(), r.err());
         assertTrue(r.err().startsWith("error: --heads: ") && r.err().contains("not a GGUF file"), r.err());
 
+        r = run("--session", readme.toString(), "--prompt", "Hi");
+        assertEquals(1, r.code(), r.err());
+        assertTrue(r.err().startsWith("error: --session " + readme + ": ")
+                && r.err().contains("is not a llamaspec session file"), r.err());
+        ChatProcessIT.assertNoStackTrace(r);
+
         r = run("--model", readme.toString(), "--prompt", "Hi");
         assertEquals(1, r.code(), r.err());
         assertTrue(r.err().startsWith("error: --model: ") && r.err().contains("not a GGUF file"), r.err());

@@ -3,6 +3,7 @@ package dev.llamaspec.examples.chat;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -229,5 +230,51 @@ class ChatEngineTest {
             assertEquals(Commands.Result.QUIT, commands.run("/quit"));
             assertEquals(Commands.Result.QUIT, commands.run("/EXIT"));
         }
+    }
+
+    static ChatEngine resumed(Mode mode, Path sessionFile) {
+        return ChatEngine.open(new ChatEngine.ModelFiles(TestModel.path(), null, null), TestModel.ONE_THREAD,
+                SessionOptions.defaults(), mode, GREEDY,
+                SpeculationChoice.of("none", null, true, null, SpeculationChoice.MedusaSettings.DEFAULT), sessionFile);
+    }
+
+    @Test
+    void aSavedSessionResumesTheConversationWithoutEvaluatingItAgain(@TempDir Path dir) {
+        Path file = dir.resolve("chat.session");
+        StringWriter screen = new StringWriter();
+        String third;
+        try (ChatEngine engine = engine(Mode.CHAT, "none", 0)) {
+            Commands commands = new Commands(engine, new PrintWriter(screen, true));
+            commands.run("/system A story about a cat.");
+            engine.reply("Once upon a time", s -> { }, () -> false);
+            engine.reply("The cat was happy.", s -> { }, () -> false);
+            commands.run("/save-session " + file);
+            assertTrue(screen.toString().contains("saved the session (") && screen.toString().contains("2 exchanges"),
+                    screen.toString());
+            commands.run("/save-session " + dir.resolve("missing/x.session"));
+            assertTrue(screen.toString().contains("error: cannot write the session file"), screen.toString());
+            commands.run("/save-session");
+            assertTrue(screen.toString().contains("usage: /save-session FILE"), screen.toString());
+            third = engine.reply("Then it rained.", s -> { }, () -> false).generation().text();
+        }
+        try (ChatEngine engine = resumed(Mode.CHAT, file)) {
+            assertEquals("A story about a cat.", engine.conversation().system());
+            assertEquals(2, engine.conversation().exchanges().size());
+            assertEquals("Once upon a time", engine.conversation().exchanges().get(0).user());
+            int cached = engine.cachedTokens();
+            assertTrue(cached > 20, "tokens in the restored KV cache: " + cached);
+            Generation g = engine.reply("Then it rained.", s -> { }, () -> false).generation();
+            assertEquals(third, g.text(), "the same reply as in the session that was saved");
+            assertTrue(g.stats().reusedPromptTokens() >= cached - 1,
+                    "reused " + g.stats().reusedPromptTokens() + " of " + cached);
+        }
+        ChatEngine.OpenException mode = assertThrows(ChatEngine.OpenException.class,
+                () -> resumed(Mode.COMPLETION, file));
+        assertEquals(ChatEngine.Part.SESSION, mode.part());
+        assertTrue(mode.getMessage().contains("saved in chat mode, this run is in completion mode"), mode.getMessage());
+        ChatEngine.OpenException missing = assertThrows(ChatEngine.OpenException.class,
+                () -> resumed(Mode.CHAT, dir.resolve("nothing.session")));
+        assertEquals(ChatEngine.Part.SESSION, missing.part());
+        assertTrue(missing.getMessage().contains("No such file"), missing.getMessage());
     }
 }
