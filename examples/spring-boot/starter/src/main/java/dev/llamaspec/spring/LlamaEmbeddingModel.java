@@ -19,15 +19,36 @@ import org.springframework.ai.embedding.EmbeddingResponseMetadata;
  * the model's pooling, L2-normalised vectors. Usage metadata counts the texts' tokens. A request's
  * options (model name, dimensions) are not used.
  */
-public class LlamaEmbeddingModel implements EmbeddingModel {
+public class LlamaEmbeddingModel implements EmbeddingModel, AutoCloseable {
     private final LlamaModel model;
     private final EmbeddingOptions options;
     private final String modelName;
+    private final boolean ownsModel;
 
+    /** Embeddings of {@code model}, which stays the caller's to close. */
     public LlamaEmbeddingModel(LlamaModel model, EmbeddingOptions options) {
+        this(model, options, false);
+    }
+
+    /** Embeddings of {@code model}; with {@code ownsModel}, {@link #close()} closes it. */
+    public LlamaEmbeddingModel(LlamaModel model, EmbeddingOptions options, boolean ownsModel) {
         this.model = Objects.requireNonNull(model, "model");
         this.options = Objects.requireNonNull(options, "options");
         this.modelName = ModelNames.of(model);
+        this.ownsModel = ownsModel;
+    }
+
+    /** The model whose embeddings these are. */
+    public LlamaModel model() {
+        return model;
+    }
+
+    /** Closes the model when this embedding model owns it (llamaspec.embedding-model); else does nothing. */
+    @Override
+    public void close() {
+        if (ownsModel) {
+            model.close();
+        }
     }
 
     /**

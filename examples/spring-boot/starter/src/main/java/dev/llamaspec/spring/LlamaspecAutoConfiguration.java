@@ -10,18 +10,26 @@ import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
+import org.springframework.boot.autoconfigure.condition.ConditionOutcome;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
+import org.springframework.boot.autoconfigure.condition.SpringBootCondition;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
 import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.ConditionContext;
+import org.springframework.context.annotation.Conditional;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.core.env.Environment;
+import org.springframework.core.type.AnnotatedTypeMetadata;
 
 /**
  * Configures a {@link LlamaModel} loaded from {@code llamaspec.model} (closed on shutdown), a
  * {@link SessionPool} of its sessions, the default {@link Speculation} (with {@link MedusaHeads} from
  * {@code llamaspec.heads} and a {@link DraftModel} from {@code llamaspec.draft-model} when these are set,
- * both closed on shutdown), a Spring AI {@code ChatModel} ({@link LlamaChatModel}) and, with the actuator
+ * both closed on shutdown), a Spring AI {@code ChatModel} ({@link LlamaChatModel}), a Spring AI
+ * {@code EmbeddingModel} ({@link LlamaEmbeddingModel}, of {@code llamaspec.embedding-model} when it is set)
+ * and, with the actuator
  * present, the {@code llamaspec} health indicator. Each bean backs off when the application defines its
  * own.
  */
@@ -32,6 +40,7 @@ public class LlamaspecAutoConfiguration {
 
     @Bean(destroyMethod = "close")
     @ConditionalOnMissingBean
+    @Conditional(MainModelCondition.class)
     public LlamaModel llamaModel(LlamaspecProperties properties) {
         Path path = filePath("llamaspec.model", properties.getModel(), "Set llamaspec.model to the path of a GGUF"
                 + " model file, e.g. --llamaspec.model=models/model.gguf (a relative path is resolved against the"
@@ -68,6 +77,7 @@ public class LlamaspecAutoConfiguration {
     @Bean(destroyMethod = "close")
     @ConditionalOnMissingBean
     @ConditionalOnProperty(prefix = "llamaspec", name = "heads")
+    @Conditional(MainModelCondition.class)
     public MedusaHeads medusaHeads(LlamaModel model, LlamaspecProperties properties) {
         String fix = "Set llamaspec.heads to a Medusa heads file made for the model (llamaspec-train-heads or"
                 + " MedusaTrainer writes one), or remove it.";
@@ -83,6 +93,7 @@ public class LlamaspecAutoConfiguration {
     @Bean(destroyMethod = "close")
     @ConditionalOnMissingBean
     @ConditionalOnProperty(prefix = "llamaspec", name = "draft-model")
+    @Conditional(MainModelCondition.class)
     public DraftModel llamaDraftModel(LlamaModel model, LlamaspecProperties properties) {
         String fix = "Set llamaspec.draft-model to a smaller GGUF model with the same vocabulary as the model, or"
                 + " remove it.";
@@ -107,6 +118,7 @@ public class LlamaspecAutoConfiguration {
     /** The default speculation of {@code llamaspec.speculation}, with the heads or the draft model it needs. */
     @Bean
     @ConditionalOnMissingBean
+    @Conditional(MainModelCondition.class)
     public Speculation llamaspecSpeculation(LlamaspecProperties properties, ObjectProvider<MedusaHeads> heads,
             ObjectProvider<DraftModel> draftModel) {
         DraftModel draft = draftModel.getIfAvailable();
@@ -115,6 +127,7 @@ public class LlamaspecAutoConfiguration {
 
     @Bean(destroyMethod = "close")
     @ConditionalOnMissingBean
+    @Conditional(MainModelCondition.class)
     public SessionPool llamaSessionPool(LlamaModel model, LlamaspecProperties properties) {
         try {
             return new SessionPool(model, properties.sessionOptions(), properties.getPoolSize(),
@@ -132,15 +145,49 @@ public class LlamaspecAutoConfiguration {
 
         @Bean
         @ConditionalOnMissingBean(LlamaChatModel.class)
+        @Conditional(MainModelCondition.class)
         LlamaChatModel llamaChatModel(SessionPool pool, LlamaspecProperties properties, Speculation speculation) {
             return new LlamaChatModel(pool, properties.generationOptions(speculation).build());
         }
 
-        /** Embeddings of the same model (its pooling, normalised vectors); an EmbeddingModel bean of the application wins. */
-        @Bean
+        /**
+         * Embeddings (the model's pooling, normalised vectors) of llamaspec.embedding-model when it is set,
+         * else of the main model; an EmbeddingModel bean of the application wins.
+         */
+        @Bean(destroyMethod = "close")
         @ConditionalOnMissingBean(org.springframework.ai.embedding.EmbeddingModel.class)
-        LlamaEmbeddingModel llamaEmbeddingModel(LlamaModel model) {
-            return new LlamaEmbeddingModel(model, dev.llamaspec.EmbeddingOptions.defaults());
+        LlamaEmbeddingModel llamaEmbeddingModel(ObjectProvider<LlamaModel> model, LlamaspecProperties properties) {
+            String file = properties.getEmbeddingModel();
+            if (file == null) {
+                return new LlamaEmbeddingModel(model.getObject(), dev.llamaspec.EmbeddingOptions.defaults());
+            }
+            String fix = "Set llamaspec.embedding-model to a GGUF model file that llama.cpp can load, or remove it"
+                    + " to embed with llamaspec.model.";
+            Path path = filePath("llamaspec.embedding-model", file, fix);
+            try {
+                return new LlamaEmbeddingModel(LlamaModel.load(path, properties.modelOptions()),
+                        dev.llamaspec.EmbeddingOptions.defaults(), true);
+            } catch (LlamaException e) {
+                throw new LlamaspecConfigurationException("Cannot load the embedding model " + path + ": "
+                        + e.getMessage(), fix, e);
+            }
+        }
+    }
+
+    /**
+     * The main model's beans are made when llamaspec.model is set, and also when llamaspec.embedding-model
+     * is not (then the missing llamaspec.model is what startup reports); with only llamaspec.embedding-model
+     * set, the application gets the EmbeddingModel bean alone.
+     */
+    static final class MainModelCondition extends SpringBootCondition {
+        @Override
+        public ConditionOutcome getMatchOutcome(ConditionContext context, AnnotatedTypeMetadata metadata) {
+            Environment env = context.getEnvironment();
+            boolean model = env.containsProperty("llamaspec.model");
+            boolean embeddings = env.containsProperty("llamaspec.embedding-model");
+            return model || !embeddings
+                    ? ConditionOutcome.match(model ? "llamaspec.model is set" : "llamaspec.embedding-model is not set")
+                    : ConditionOutcome.noMatch("only llamaspec.embedding-model is set");
         }
     }
 
@@ -151,6 +198,7 @@ public class LlamaspecAutoConfiguration {
 
         @Bean
         @ConditionalOnMissingBean(name = "llamaspecHealthIndicator")
+        @Conditional(MainModelCondition.class)
         LlamaspecHealthIndicator llamaspecHealthIndicator(LlamaModel model, SessionPool pool) {
             return new LlamaspecHealthIndicator(model, pool);
         }

@@ -61,6 +61,13 @@ public class LlamaspecProperties implements InitializingBean {
     private String draftModel;
 
     /**
+     * Path of a GGUF model for the EmbeddingModel bean, loaded at startup with the model's threads and GPU
+     * layers; unset: the embeddings are the main model's. With only this set (no llamaspec.model), the
+     * application gets the EmbeddingModel bean alone.
+     */
+    private String embeddingModel;
+
+    /**
      * Strict numerics for the pool's sessions: flash attention off and keys and values in F32, so that greedy
      * output with speculation is token for token the output without it (by default it can differ where the
      * two likeliest tokens nearly tie). Slower.
@@ -254,6 +261,14 @@ public class LlamaspecProperties implements InitializingBean {
 
     public void setDraftModel(String draftModel) {
         this.draftModel = draftModel;
+    }
+
+    public String getEmbeddingModel() {
+        return embeddingModel;
+    }
+
+    public void setEmbeddingModel(String embeddingModel) {
+        this.embeddingModel = embeddingModel;
     }
 
     public boolean isStrictNumerics() {

@@ -152,6 +152,47 @@ class LlamaspecAutoConfigurationTest {
         assertThat(loaded[0].model().isClosed()).isTrue();
     }
 
+    @Test
+    void anEmbeddingModelIsLoadedBesideTheModelAndClosedOnShutdown() {
+        LlamaEmbeddingModel[] loaded = new LlamaEmbeddingModel[1];
+        withModel().withPropertyValues("llamaspec.embedding-model=" + TestModel.path()).run(context -> {
+            assertThat(context).hasNotFailed();
+            loaded[0] = context.getBean(LlamaEmbeddingModel.class);
+            LlamaModel model = context.getBean(LlamaModel.class);
+            assertThat(loaded[0].model()).isNotSameAs(model);
+            assertThat(loaded[0].model().options().threads()).isEqualTo(1);
+            assertThat(loaded[0].embed("Once upon a time")).containsExactly(model.embed("Once upon a time"));
+        });
+        assertThat(loaded[0].model().isClosed()).isTrue();
+        // without the property the embeddings are the main model's, which stays open until the model bean closes
+        withModel().run(context -> assertThat(context.getBean(LlamaEmbeddingModel.class).model())
+                .isSameAs(context.getBean(LlamaModel.class)));
+    }
+
+    @Test
+    void anEmbeddingModelAloneGivesTheEmbeddingModelBeanAlone() {
+        LlamaEmbeddingModel[] loaded = new LlamaEmbeddingModel[1];
+        runner.withPropertyValues("llamaspec.embedding-model=" + TestModel.path(), "llamaspec.threads=1")
+                .run(context -> {
+            assertThat(context).hasNotFailed();
+            assertThat(context).doesNotHaveBean(LlamaModel.class).doesNotHaveBean(SessionPool.class)
+                    .doesNotHaveBean(LlamaChatModel.class);
+            loaded[0] = context.getBean(LlamaEmbeddingModel.class);
+            assertThat(loaded[0].embed("Once upon a time")).hasSize(loaded[0].dimensions());
+        });
+        assertThat(loaded[0].model().isClosed()).isTrue();
+        runner.withPropertyValues("llamaspec.embedding-model=no/such/model.gguf").run(context -> {
+            FailureAnalysis analysis = analyse(context);
+            assertThat(analysis.getDescription()).contains("llamaspec.embedding-model is 'no/such/model.gguf'")
+                    .contains("there is no file");
+            assertThat(analysis.getAction()).contains("llamaspec.embedding-model");
+        });
+        runner.withPropertyValues("llamaspec.embedding-model=" + heads).run(context -> {
+            FailureAnalysis analysis = analyse(context);
+            assertThat(analysis.getDescription()).contains("Cannot load the embedding model " + heads);
+        });
+    }
+
     private static void assertGreedyTextUnchanged(SessionPool pool, GenerationOptions options) {
         try (PooledSession pooled = pool.borrow()) {
             String prompt = "Once upon a time";
