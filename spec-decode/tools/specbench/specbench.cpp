@@ -3,7 +3,7 @@
 // per run (--runs, for bench-table) and the prompts as text files (--prompt-files, for other tools).
 //
 //   llamaspec-specbench --model FILE --corpus FILE [--strategies plain,...] [--prompts 20] [--tokens 128]
-//                       [--threads 2] [--ctx 2048] [--json FILE] [--svg FILE] [--sets stories,repetitive]
+//                       [--threads 2] [--ctx 2048] [--json FILE] [--svg FILE] [--sets stories,repetitive,json]
 //                       [--temperature 0] [--seed 42] [--draft-model [LABEL=]FILE]...
 //
 // Strategies run side by side: for each prompt plain decoding runs first, then every strategy, then
@@ -80,7 +80,7 @@ static bool flash_attn_parse(const std::string & v, int32_t & out) {
 
 static void usage(FILE * out = stderr) {
     std::fprintf(out,
-        "usage: llamaspec-specbench --model FILE --corpus FILE [--strategies plain] [--sets stories,repetitive]\n"
+        "usage: llamaspec-specbench --model FILE --corpus FILE [--strategies plain] [--sets stories,repetitive,json]\n"
         "                           [--prompts 20] [--tokens 128] [--threads 2 (0: automatic)] [--ctx 2048] [--kv f16|f32] [--flash-attn auto|on|off] [--strict] [--json FILE] [--svg FILE]\n"
         "                           [--lookahead W,N,G] [--heads MEDUSA.gguf] [--draft-model [LABEL=]FILE]...\n"
         "                           [--temperature 0] [--seed 42] [--runs FILE] [--prompt-files DIR] [--cost-depth 256 (0: no cost curve)]\n"
@@ -244,8 +244,8 @@ static bool parse_args(int argc, char ** argv, bench_params & p) {
 
 // Generates one prompt with one strategy.
 static bool run_one(sd_session * session, const std::vector<sd_model *> & drafts, const std::vector<llama_token> & prompt,
-                    const std::string & strategy, const bench_params & p, int32_t n_tokens, bench_run & run,
-                    std::string & error) {
+                    const std::string & grammar, const std::string & strategy, const bench_params & p, int32_t n_tokens,
+                    bench_run & run, std::string & error) {
     sd_generation_params params = sd_generation_default_params();
     int32_t drafter = -1;
     strategy_params(strategy == bench_plain_repeat ? "plain" : strategy, p, params.spec, drafter);
@@ -258,7 +258,7 @@ static bool run_one(sd_session * session, const std::vector<sd_model *> & drafts
     params.temperature = p.temperature;
     params.seed        = p.seed;
     params.max_tokens  = n_tokens;
-    params.grammar     = p.grammar;
+    params.grammar     = grammar;
     sd_session_reset(session); // every strategy evaluates the whole prompt, as a fresh request would
     if (sd_generation_begin(session, prompt, params, error) != SD_OK) return false;
     sd_step_result step;
@@ -323,7 +323,7 @@ int main(int argc, char ** argv) {
         if (std::find(p.sets.begin(), p.sets.end(), set.name) != p.sets.end()) report.sets.push_back(set);
     }
     if (report.sets.empty()) {
-        std::fprintf(stderr, "error: no prompt set selected (available: stories, repetitive)\n");
+        std::fprintf(stderr, "error: no prompt set selected (available: stories, repetitive, json)\n");
         return 2;
     }
 
@@ -445,13 +445,14 @@ int main(int argc, char ** argv) {
         for (size_t i = 0; i < set.prompts.size(); i++) {
             std::vector<llama_token> prompt;
             sd_tokenize(model, set.prompts[i], true, false, prompt, error);
+            const std::string & grammar = set.grammars.empty() ? p.grammar : set.grammars[i];
             if (i == 0) { // warm-up, not measured
                 bench_run warm;
-                run_one(session, drafts, prompt, "plain", p, std::min(p.n_tokens, 16), warm, error);
+                run_one(session, drafts, prompt, grammar, "plain", p, std::min(p.n_tokens, 16), warm, error);
             }
             for (size_t k = 0; k < order.size(); k++) {
                 bench_run run;
-                if (!run_one(session, drafts, prompt, order[k], p, p.n_tokens, run, error)) {
+                if (!run_one(session, drafts, prompt, grammar, order[k], p, p.n_tokens, run, error)) {
                     std::fprintf(stderr, "error: %s/%s prompt %zu: %s\n", set.name.c_str(), order[k].c_str(), i,
                                  error.c_str());
                     rc = 1;
