@@ -41,7 +41,8 @@ extern "C" JNIEXPORT jint JNICALL JNI_OnLoad(JavaVM * vm, void * /*reserved*/) {
     j.llama_exception_make = static_method(env, j.llama_exception, "fromNative",
         "(ILjava/lang/String;)Ldev/llamaspec/LlamaException;");
     j.model_info_make = static_method(env, j.model_info, "fromNative",
-        "(Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;JJIIIILjava/lang/String;)Ldev/llamaspec/ModelInfo;");
+        "(Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;IIZZJJIIIILjava/lang/String;)"
+        "Ldev/llamaspec/ModelInfo;");
     j.step_result_ctor = method(env, j.step_result, "<init>", "([I[BI)V");
     j.generation_stats_make = static_method(env, j.generation_stats, "fromNative",
         "([Ljava/lang/String;[J)Ldev/llamaspec/GenerationStats;");

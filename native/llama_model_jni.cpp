@@ -42,7 +42,8 @@ extern "C" JNIEXPORT jobject JNICALL Java_dev_llamaspec_LlamaModel_nInfo(JNIEnv 
         jstring devs = jni_string(env, devices);
         if (env->ExceptionCheck()) return nullptr;
         return env->CallStaticObjectMethod(g_jni.model_info, g_jni.model_info_make, name, arch, desc, tmpl,
-                                           (jlong) info.n_params, (jlong) info.size_bytes, (jint) info.n_ctx_train,
+                                           (jint) info.token_bos, (jint) info.token_eos, (jboolean) info.add_bos,
+                                           (jboolean) info.add_eos, (jlong) info.n_params, (jlong) info.size_bytes, (jint) info.n_ctx_train,
                                            (jint) info.n_vocab, (jint) info.n_embd, (jint) info.n_layer, devs);
     });
 }
@@ -136,11 +137,22 @@ extern "C" JNIEXPORT jbyteArray JNICALL Java_dev_llamaspec_LlamaModel_nTokenToPi
     });
 }
 
+// Whether llama.cpp renders the model's chat template itself (sd_chat_builtin).
+extern "C" JNIEXPORT jboolean JNICALL Java_dev_llamaspec_LlamaModel_nChatBuiltin(JNIEnv * env, jclass, jlong handle) {
+    return jni_guard(env, (jboolean) JNI_FALSE, [&]() -> jboolean {
+        sd_model * model = jni_handle<sd_model>(env, handle, CLOSED);
+        return model != nullptr && sd_chat_builtin(model) ? JNI_TRUE : JNI_FALSE;
+    });
+}
+
+// Renders a conversation: plain: the plain format (sd_chat_fallback) whatever the model's template,
+// else sd_chat_apply.
 extern "C" JNIEXPORT jbyteArray JNICALL Java_dev_llamaspec_LlamaModel_nApplyChatTemplate(JNIEnv * env, jclass,
                                                                                          jlong handle,
                                                                                          jobjectArray roles,
                                                                                          jobjectArray contents,
-                                                                                         jboolean add_assistant) {
+                                                                                         jboolean add_assistant,
+                                                                                         jboolean plain) {
     return jni_guard(env, (jbyteArray) nullptr, [&]() -> jbyteArray {
         sd_model * model = jni_handle<sd_model>(env, handle, CLOSED);
         if (model == nullptr) return nullptr;
@@ -162,6 +174,9 @@ extern "C" JNIEXPORT jbyteArray JNICALL Java_dev_llamaspec_LlamaModel_nApplyChat
             jbyteArray content = static_cast<jbyteArray>(env->GetObjectArrayElement(contents, i));
             messages[(size_t) i].content = jni_bytes(env, content);
             env->DeleteLocalRef(content);
+        }
+        if (plain) {
+            return jni_byte_array(env, sd_chat_fallback(messages, add_assistant));
         }
         std::string out, error;
         const sd_status status = sd_chat_apply(model, messages, add_assistant, out, nullptr, error);

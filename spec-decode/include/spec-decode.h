@@ -118,6 +118,10 @@ struct sd_model_info {
     std::string architecture;  // general.architecture
     std::string description;   // llama_model_desc
     std::string chat_template; // empty when the model has none
+    int32_t     token_bos;     // the BOS token, LLAMA_TOKEN_NULL (-1) when the model has none
+    int32_t     token_eos;     // the EOS token, LLAMA_TOKEN_NULL when the model has none
+    bool        add_bos;       // the tokenizer puts BOS before a prompt (llama_vocab_get_add_bos)
+    bool        add_eos;       // the tokenizer puts EOS after a prompt (llama_vocab_get_add_eos)
     uint64_t    n_params;
     uint64_t    size_bytes;
     int32_t     n_ctx_train;
@@ -167,8 +171,13 @@ struct sd_chat_message {
     std::string content;
 };
 
+// Whether the model has a chat template that llama_chat_apply_template recognises (one of llama.cpp's
+// built-in formats), so that sd_chat_apply renders it; others need a Jinja engine.
+bool sd_chat_builtin(const sd_model * model);
+
 // Renders a conversation with the model's own chat template (llama_chat_apply_template). A model
 // without a template gets the plain fallback documented at sd_chat_fallback; *used_fallback tells.
+// SD_ERR_TEMPLATE when llama.cpp does not recognise the template (sd_chat_builtin).
 sd_status sd_chat_apply(const sd_model * model, const std::vector<sd_chat_message> & messages, bool add_assistant,
                         std::string & out, bool * used_fallback, std::string & error);
 

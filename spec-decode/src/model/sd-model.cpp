@@ -131,6 +131,10 @@ sd_model_info sd_model_get_info(const sd_model * m) {
     info.description  = n < 0 ? std::string() : std::string(desc, std::min((size_t) n, sizeof(desc) - 1));
     const char * tmpl = llama_model_chat_template(m->model, nullptr);
     info.chat_template = tmpl != nullptr ? tmpl : "";
+    info.token_bos     = llama_vocab_bos(m->vocab);
+    info.token_eos     = llama_vocab_eos(m->vocab);
+    info.add_bos       = llama_vocab_get_add_bos(m->vocab);
+    info.add_eos       = llama_vocab_get_add_eos(m->vocab);
     info.n_params     = llama_model_n_params(m->model);
     info.size_bytes   = llama_model_size(m->model);
     info.n_ctx_train  = llama_model_n_ctx_train(m->model);
@@ -316,6 +320,16 @@ std::string sd_chat_fallback(const std::vector<sd_chat_message> & messages, bool
         out += "Assistant:";
     }
     return out;
+}
+
+bool sd_chat_builtin(const sd_model * m) {
+    const char * tmpl = llama_model_chat_template(m->model, nullptr);
+    if (tmpl == nullptr) {
+        return false;
+    }
+    // llama.cpp detects the format from the template's text before it looks at the messages
+    const llama_chat_message probe = {"user", "Hello"};
+    return llama_chat_apply_template(tmpl, &probe, 1, true, nullptr, 0) >= 0;
 }
 
 sd_status sd_chat_apply(const sd_model * m, const std::vector<sd_chat_message> & messages, bool add_assistant,

@@ -175,7 +175,7 @@ public final class LlamaModel implements AutoCloseable {
             roles[i] = m.role().wireName();
             contents[i] = m.content().getBytes(StandardCharsets.UTF_8);
         }
-        return new String(handle.call(h -> nApplyChatTemplate(h, roles, contents, addAssistant)),
+        return new String(handle.call(h -> nApplyChatTemplate(h, roles, contents, addAssistant, false)),
                 StandardCharsets.UTF_8);
     }
 
@@ -365,5 +365,9 @@ public final class LlamaModel implements AutoCloseable {
 
     static native byte[] nTokenToPiece(long handle, int token, boolean renderSpecial);
 
-    static native byte[] nApplyChatTemplate(long handle, String[] roles, byte[][] contents, boolean addAssistant);
+    static native boolean nChatBuiltin(long handle);
+
+    /** {@code plain}: the plain format whatever the model's template. */
+    static native byte[] nApplyChatTemplate(long handle, String[] roles, byte[][] contents, boolean addAssistant,
+            boolean plain);
 }

@@ -10,6 +10,10 @@ import java.util.Optional;
  * @param architecture      {@code general.architecture}, e.g. "llama"
  * @param description       llama.cpp's one-line description (type, size, quantisation)
  * @param chatTemplate      the model's own chat template, empty when it has none
+ * @param bosToken          the BOS (beginning of sequence) token, -1 when the model has none
+ * @param eosToken          the EOS (end of sequence) token, -1 when the model has none
+ * @param addsBos           whether the tokenizer puts BOS before a prompt ({@link LlamaModel#tokenize(String)})
+ * @param addsEos           whether the tokenizer puts EOS after a prompt
  * @param parameterCount    number of parameters
  * @param sizeBytes         size of the weights in bytes
  * @param trainingContextSize context length the model was trained with
@@ -21,8 +25,8 @@ import java.util.Optional;
  *                          the CPU; only the CPU when no GPU is available ({@link LlamaModel#backends()}), whatever gpuLayers says
  */
 public record ModelInfo(String name, String architecture, String description, Optional<String> chatTemplate,
-        long parameterCount, long sizeBytes, int trainingContextSize, int vocabularySize, int embeddingSize,
-        int layerCount, List<String> devices) {
+        int bosToken, int eosToken, boolean addsBos, boolean addsEos, long parameterCount, long sizeBytes,
+        int trainingContextSize, int vocabularySize, int embeddingSize, int layerCount, List<String> devices) {
 
     public ModelInfo {
         devices = List.copyOf(devices);
@@ -35,11 +39,11 @@ public record ModelInfo(String name, String architecture, String description, Op
 
     /** Called from JNI; devices one per line. */
     static ModelInfo fromNative(String name, String architecture, String description, String chatTemplate,
-            long parameterCount, long sizeBytes, int trainingContextSize, int vocabularySize, int embeddingSize,
-            int layerCount, String devices) {
+            int bosToken, int eosToken, boolean addsBos, boolean addsEos, long parameterCount, long sizeBytes,
+            int trainingContextSize, int vocabularySize, int embeddingSize, int layerCount, String devices) {
         return new ModelInfo(name, architecture, description,
-                chatTemplate.isEmpty() ? Optional.empty() : Optional.of(chatTemplate), parameterCount, sizeBytes,
-                trainingContextSize, vocabularySize, embeddingSize, layerCount,
+                chatTemplate.isEmpty() ? Optional.empty() : Optional.of(chatTemplate), bosToken, eosToken, addsBos,
+                addsEos, parameterCount, sizeBytes, trainingContextSize, vocabularySize, embeddingSize, layerCount,
                 devices.isEmpty() ? List.of() : List.of(devices.split("\n")));
     }
 }

@@ -102,13 +102,14 @@ class JniInputTest extends WithTestModel {
         assertThrows(NullPointerException.class, () -> model.nativeHandle().call(m -> MedusaTrainer.nTrain(m, path(),
                 path(), NONE, NO_VALUES, null)));
         assertEquals("roles are null", fails(NullPointerException.class,
-                () -> model.nativeHandle().call(m -> LlamaModel.nApplyChatTemplate(m, null, new byte[0][], true))));
+                () -> model.nativeHandle().call(m -> LlamaModel.nApplyChatTemplate(m, null, new byte[0][], true,
+                        false))));
         assertEquals("one content per role is needed", fails(IllegalArgumentException.class,
                 () -> model.nativeHandle().call(m -> LlamaModel.nApplyChatTemplate(m, new String[] {"user"},
-                        new byte[0][], true))));
+                        new byte[0][], true, true))));
         assertEquals("a role is null", fails(NullPointerException.class,
                 () -> model.nativeHandle().call(m -> LlamaModel.nApplyChatTemplate(m, new String[] {null},
-                        new byte[][] {{65}}, true))));
+                        new byte[][] {{65}}, true, false))));
         assertEquals("dtypes are null", fails(NullPointerException.class, () -> model.nativeHandle().run(
                 m -> MedusaImporter.nImport(m, path(), path(), 1, 0, 64, 512, new long[1], null))));
         assertEquals("nImport: unknown dtype 'Q4_0' (F32, F16, BF16)", fails(IllegalArgumentException.class,
@@ -132,6 +133,7 @@ class JniInputTest extends WithTestModel {
         assertEquals("model is closed", fails(IllegalStateException.class,
                 () -> LlamaModel.nCheckGrammar(0, new byte[] {65})));
         assertEquals("model is closed", fails(IllegalStateException.class, () -> Embedder.nInit(0, -1, 512)));
+        assertEquals("model is closed", fails(IllegalStateException.class, () -> LlamaModel.nChatBuiltin(0)));
         assertEquals("the embedder is closed", fails(IllegalStateException.class,
                 () -> Embedder.nEmbed(0, new int[][] {{1}}, true)));
         assertEquals("the embedder is closed", fails(IllegalStateException.class, () -> Embedder.nInfo(0)));
