@@ -12,7 +12,7 @@ public enum ErrorCode {
     CONTEXT_OVERFLOW,
     /** Evaluating tokens failed inside llama.cpp. */
     DECODE,
-    /** The chat template could not be applied. */
+    /** The model's chat template refused a conversation (a Jinja template's {@code raise_exception}). */
     TEMPLATE,
     /** Text could not be tokenized or detokenized. */
     TOKENIZE,

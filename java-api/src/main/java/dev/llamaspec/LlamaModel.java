@@ -5,6 +5,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.stream.Collectors;
@@ -29,6 +30,8 @@ public final class LlamaModel implements AutoCloseable {
     private final Set<Session> draftUsers = ConcurrentHashMap.newKeySet(); // sessions that drafted with this model
     private final java.util.Map<EmbeddingOptions, Embedder> embedders = new ConcurrentHashMap<>();
     private volatile ModelInfo info;
+    private final Object chatLock = new Object();
+    private ChatRenderer chat; // made at the first use, under chatLock
 
     private LlamaModel(Path path, ModelOptions options, long handle) {
         this.path = path;
@@ -160,22 +163,78 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     /**
-     * Renders a conversation with the model's own chat template. A model without a template gets a
-     * plain format: the system text, then {@code "User: ..."} and {@code "Assistant: ..."} lines, and
-     * a final {@code "Assistant:"} when {@code addAssistant} is set.
+     * Renders a conversation with the model's chat template, in its {@link #chatFormat()}: a template
+     * llama.cpp knows is rendered by llama.cpp ({@link ChatFormat#LLAMA_CPP}); another is rendered as the Jinja
+     * template it is by Jinjava, an optional dependency ({@link ChatFormat#JINJA}: {@code messages} with
+     * {@code role} and {@code content}, {@code add_generation_prompt} = {@code addAssistant}, {@code bos_token}
+     * and {@code eos_token}, {@code raise_exception}, {@code strftime_now}; a leading BOS text is left out when
+     * the tokenizer adds BOS itself). A model without a template, and one whose template neither can render
+     * ({@link #plainChatReason()}), get the plain format ({@link ChatFormat#PLAIN}): the system text, then
+     * {@code "User: ..."} and {@code "Assistant: ..."} lines, and a final {@code "Assistant:"} when
+     * {@code addAssistant} is set.
      *
-     * @throws LlamaException with {@link ErrorCode#TEMPLATE} when llama.cpp cannot apply the template
+     * @param addAssistant end with the opening of the assistant's reply
+     * @throws LlamaException with {@link ErrorCode#TEMPLATE} when a Jinja template refuses the conversation (it
+     *     calls {@code raise_exception}, for instance for a system message or roles that do not alternate),
+     *     with the template's message
      */
     public String applyChatTemplate(List<ChatMessage> messages, boolean addAssistant) {
         Objects.requireNonNull(messages, "messages");
+        for (int i = 0; i < messages.size(); i++) {
+            Objects.requireNonNull(messages.get(i), "message " + i);
+        }
+        return chat().apply(messages, addAssistant);
+    }
+
+    /**
+     * How {@link #applyChatTemplate} renders this model's conversations: chosen at the first use (Jinja
+     * templates are tried on a one-message conversation then), and kept, except that a Jinja template that
+     * Jinjava fails on for a later conversation makes it {@link ChatFormat#PLAIN} from then on. A model that has
+     * a template and gets the plain format logs one warning ({@link System.Logger} {@code dev.llamaspec}) with
+     * {@link #plainChatReason()}.
+     *
+     * @throws IllegalStateException when the model is closed
+     */
+    public ChatFormat chatFormat() {
+        return chat().format();
+    }
+
+    /**
+     * Why {@link #chatFormat()} is {@link ChatFormat#PLAIN}: the model has no chat template, or llama.cpp does not
+     * know it and Jinjava is not on the class path, or Jinjava cannot render it (the error and its line in the
+     * template). Empty when the format is not PLAIN.
+     *
+     * @throws IllegalStateException when the model is closed
+     */
+    public Optional<String> plainChatReason() {
+        return chat().plainReason();
+    }
+
+    private ChatRenderer chat() {
+        return handle.call(h -> {
+            synchronized (chatLock) {
+                if (chat == null) {
+                    chat = newChatRenderer(ChatRenderer.jinjavaPresent());
+                }
+                return chat;
+            }
+        });
+    }
+
+    /** A renderer of this model's conversations; {@code jinjavaPresent} false: as if Jinjava were not there. */
+    ChatRenderer newChatRenderer(boolean jinjavaPresent) {
+        return new ChatRenderer(path.getFileName().toString(), info(), handle.call(LlamaModel::nChatBuiltin),
+                token -> tokenToPiece(token, true), this::nativeChat, jinjavaPresent);
+    }
+
+    private String nativeChat(List<ChatMessage> messages, boolean addAssistant, boolean plain) {
         String[] roles = new String[messages.size()];
         byte[][] contents = new byte[messages.size()][];
         for (int i = 0; i < roles.length; i++) {
-            ChatMessage m = Objects.requireNonNull(messages.get(i), "message " + i);
-            roles[i] = m.role().wireName();
-            contents[i] = m.content().getBytes(StandardCharsets.UTF_8);
+            roles[i] = messages.get(i).role().wireName();
+            contents[i] = messages.get(i).content().getBytes(StandardCharsets.UTF_8);
         }
-        return new String(handle.call(h -> nApplyChatTemplate(h, roles, contents, addAssistant, false)),
+        return new String(handle.call(h -> nApplyChatTemplate(h, roles, contents, addAssistant, plain)),
                 StandardCharsets.UTF_8);
     }
 
