@@ -1,5 +1,6 @@
 package dev.llamaspec.examples.chat;
 
+import dev.llamaspec.ChatFormat;
 import dev.llamaspec.ChatMessage;
 import dev.llamaspec.ErrorCode;
 import dev.llamaspec.Generation;
@@ -142,6 +143,23 @@ final class ChatEngine implements AutoCloseable {
         return mode;
     }
 
+    /** The mode as the banner says it; in chat mode, how the conversation becomes the prompt. */
+    String modeDescription() {
+        if (mode != Mode.CHAT) {
+            return "completion mode (each line is continued as text)";
+        }
+        switch (model.chatFormat()) {
+            case LLAMA_CPP:
+                return "chat mode (the model's chat template, rendered by llama.cpp)";
+            case JINJA:
+                return "chat mode (the model's chat template, rendered as Jinja)";
+            default:
+                return model.hasChatTemplate()
+                        ? "chat mode (plain User:/Assistant: format: " + model.plainChatReason().orElse("") + ")"
+                        : "chat mode (no chat template: plain User:/Assistant: format)";
+        }
+    }
+
     Conversation conversation() {
         return conversation;
     }
@@ -177,7 +195,7 @@ final class ChatEngine implements AutoCloseable {
     /** The options of the next reply: the sampling flags, the current speculation, the mode's stop string. */
     GenerationOptions options() {
         GenerationOptions.Builder b = sampling.toBuilder().speculation(resolved);
-        if (mode == Mode.CHAT && !model.hasChatTemplate()) {
+        if (mode == Mode.CHAT && model.chatFormat() == ChatFormat.PLAIN) {
             b.stop(PLAIN_FORMAT_STOP);
         } else {
             b.stop(List.of());

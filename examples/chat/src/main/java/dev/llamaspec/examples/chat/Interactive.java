@@ -140,10 +140,7 @@ final class Interactive {
     private String banner() {
         ModelInfo info = engine.model().info();
         String name = info.name().isEmpty() ? engine.model().path().getFileName().toString() : info.name();
-        String mode = engine.mode() == Mode.CHAT
-                ? "chat mode" + (engine.model().hasChatTemplate() ? ""
-                        : " (no chat template: plain User:/Assistant: format)")
-                : "completion mode (each line is continued as text)";
+        String mode = engine.modeDescription();
         int cached = engine.cachedTokens();
         String resumed = cached == 0 ? "" : String.format(Locale.ROOT,
                 "resumed: %d exchange%s, %d tokens in the KV cache%n", engine.conversation().exchanges().size(),
