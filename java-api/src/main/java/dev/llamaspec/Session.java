@@ -142,7 +142,13 @@ public final class Session implements AutoCloseable {
         return future;
     }
 
-    /** Renders the conversation with the model's chat template and generates the assistant's reply. */
+    /**
+     * Renders the conversation with the model's chat template ({@link LlamaModel#applyChatTemplate}, with the
+     * opening of the assistant's reply) and generates the reply.
+     *
+     * @throws LlamaException with {@link ErrorCode#TEMPLATE} when the model's Jinja template refuses the
+     *     conversation, with the template's message
+     */
     public Generation chat(List<ChatMessage> messages, GenerationOptions options) {
         return generate(chatTokens(messages), options);
     }
