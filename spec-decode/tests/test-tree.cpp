@@ -211,14 +211,22 @@ static void test_cost_model() {
         CHECK(near(c.cost(10), 38.0));
         CHECK(near(c.cost(16), 62.0));
     }
-    // A decreasing last segment {2: 10, 4: 8}: the extrapolation slope is clamped at 0, so
-    // cost(6) = cost(100) = 8 (not 6 or below). Interpolation still follows the points: cost(3) = 9.
+    // A decreasing last segment {2: 10, 4: 8} (noise): a larger batch never costs less than a smaller
+    // one, so cost(3) = cost(4) = 10, and beyond the points the slope is clamped at 0: cost(100) = 10.
     {
         sd_cost_model c;
         c.us = {{2, 10.0}, {4, 8.0}};
-        CHECK(near(c.cost(3), 9.0));
-        CHECK(near(c.cost(6), 8.0));
-        CHECK(near(c.cost(100), 8.0));
+        CHECK(near(c.cost(3), 10.0));
+        CHECK(near(c.cost(4), 10.0));
+        CHECK(near(c.cost(6), 10.0));
+        CHECK(near(c.cost(100), 10.0));
+    }
+    // Beyond the points the slope is the steeper of the last segment's and the whole curve's:
+    // {1: 1, 8: 15, 16: 16} has a last slope of 1/8 but a mean slope of 1, so cost(24) = 16 + 8 = 24.
+    {
+        sd_cost_model c;
+        c.us = {{1, 1.0}, {8, 15.0}, {16, 16.0}};
+        CHECK(near(c.cost(24), 24.0));
     }
     // A single point {4: 8}: proportional on both sides: cost(2) = 8 * 2/4 = 4, cost(8) = 8 * 8/4 = 16.
     {
@@ -248,6 +256,20 @@ static void test_cost_model() {
         c.observe(6, 40.0); // 0.8*30 + 0.2*40 = 32
         CHECK(near(c.cost(6), 32.0));
         CHECK(near(c.cost(4), 10.0)); // untouched
+        // A single-token step moves the whole curve: {1: 5} joins, then single tokens that take 10
+        // (twice as long: a deeper KV cache) bring every size towards twice its cost.
+        c.observe(1, 5.0);
+        CHECK(near(c.cost(1), 5.0));
+        c.observe(1, 10.0); // scale 0.8 + 0.2 * 10/5 = 1.2
+        CHECK(near(c.cost(1), 6.0));
+        CHECK(near(c.cost(6), 32.0 * 1.2));
+        for (int32_t i = 0; i < 60; i++) c.observe(1, 10.0);
+        CHECK(near(c.cost(1), 10.0, 1e-3));
+        CHECK(near(c.cost(4), 20.0, 1e-2));
+        CHECK(near(c.cost(6), 64.0, 1e-2));
+        c.observe(4, 30.0); // its own point: 0.8*20 + 0.2*30 = 22; the others stay
+        CHECK(near(c.cost(4), 22.0, 1e-2));
+        CHECK(near(c.cost(6), 64.0, 1e-2));
     }
 }
 

@@ -5,31 +5,49 @@
 #include <numeric>
 
 double sd_cost_model::cost(int32_t n) const {
+    return scale * shape(n);
+}
+
+double sd_cost_model::shape(int32_t n) const {
     if (us.empty()) return (double) n;
     auto hi = us.lower_bound(n);
-    if (hi != us.end() && hi->first == n) return hi->second;
+    if (hi != us.end() && hi->first == n) return floor_at(hi);
     if (hi == us.begin()) {
         // below the smallest point: proportional to it
         return hi->second * (double) n / (double) hi->first;
     }
     auto lo = std::prev(hi);
     if (hi == us.end()) {
-        // beyond the largest point: linear, with the slope of the last two points (or proportional)
+        // beyond the largest point: linear, with the steeper of the last two points' slope and the
+        // whole curve's (or proportional with one point)
         if (lo == us.begin()) return lo->second * (double) n / (double) lo->first;
         auto lo2 = std::prev(lo);
-        const double slope = std::max(0.0, (lo->second - lo2->second) / (double) (lo->first - lo2->first));
-        return lo->second + slope * (double) (n - lo->first);
+        const auto first = us.begin();
+        const double last_slope = (lo->second - lo2->second) / (double) (lo->first - lo2->first);
+        const double mean_slope = (lo->second - first->second) / (double) (lo->first - first->first);
+        const double slope = std::max(0.0, std::max(last_slope, mean_slope));
+        return floor_at(lo) + slope * (double) (n - lo->first);
     }
     const double f = (double) (n - lo->first) / (double) (hi->first - lo->first);
-    return lo->second + f * (hi->second - lo->second);
+    return std::max(floor_at(lo), lo->second + f * (hi->second - lo->second));
+}
+
+double sd_cost_model::floor_at(std::map<int32_t, double>::const_iterator at) const {
+    // a larger batch never costs less than a smaller one: noisy points do not make it look cheaper
+    double v = 0;
+    for (auto it = us.begin(); it != std::next(at); ++it) v = std::max(v, it->second);
+    return v;
 }
 
 void sd_cost_model::observe(int32_t n, double t_us) {
     auto it = us.find(n);
     if (it == us.end()) {
-        us[n] = t_us;
+        us[n] = t_us / scale;
+    } else if (n == 1) {
+        // the single-token step, the one a generation runs most: the whole curve follows it
+        scale *= 0.8 + 0.2 * t_us / (it->second * scale);
     } else {
-        it->second = 0.8 * it->second + 0.2 * t_us;
+        it->second = 0.8 * it->second + 0.2 * t_us / scale;
     }
 }
 
@@ -140,8 +158,8 @@ bool sd_budget::drafts() {
     return false;
 }
 
-void sd_budget::kept(bool anything, double draft_us) {
-    if (anything || draft_us < cost.cost(1) / 20) {
+void sd_budget::kept(bool anything, double draft_us, bool decodes) {
+    if (anything || draft_us < cost.cost(1) / (decodes ? 20 : 100)) {
         pause = 0;
     } else {
         pause = std::min(16, std::max(1, pause * 2));

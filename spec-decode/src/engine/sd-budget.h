@@ -10,13 +10,25 @@
 #include <map>
 #include <vector>
 
-// Time of one llama_decode by batch size: measured points, refined by the steps actually run.
+// Time of one step (a llama_decode and the work around it) by batch size: measured points, refined by
+// the steps actually run. The points hold the curve's shape; `scale` follows the single-token step,
+// which a generation runs most, so that sizes it seldom runs follow what changes every size (the KV
+// cache growing deeper, other work on the machine) instead of keeping the times of the session's start.
 struct sd_cost_model {
-    std::map<int32_t, double> us; // batch size -> microseconds
+    std::map<int32_t, double> us;    // batch size -> microseconds, times scale
+    double                    scale = 1.0;
 
     bool   empty() const { return us.empty(); }
-    double cost(int32_t n) const;           // interpolated between points, extrapolated linearly beyond
-    void   observe(int32_t n, double t_us); // running average with the newest observations weighted 0.2
+    // Interpolated between points, extrapolated linearly beyond them (with the steeper of the last
+    // segment's and the whole curve's slope), never below the cost of a smaller measured batch.
+    double cost(int32_t n) const;
+    // A step of n tokens took t_us: a new size becomes a point; a single token moves the scale 0.2 of
+    // the way there, another size its own point.
+    void   observe(int32_t n, double t_us);
+
+private:
+    double shape(int32_t n) const;
+    double floor_at(std::map<int32_t, double>::const_iterator at) const;
 };
 
 // How often nodes of each bucket (draft/sd-drafter.h) were accepted: of the nodes tried (their parent
@@ -76,15 +88,19 @@ struct sd_budget {
     int32_t         skip  = 0; // steps left without drafting
     int32_t         pause = 0; // length of the next back-off
 
-    // After steps where the budget kept nothing and drafting took a noticeable share of a step's time
-    // (a twentieth of a single-token decode), it backs off exponentially (1, 2, 4 .. 16 steps): such
-    // drafting would only cost time. Where drafting is cheap next to the model (a small draft model
-    // for a big target) it drafts every step. paused(): this step does not draft; drafts(): the same,
-    // counting the step.
+    // After steps where the budget kept nothing and drafting took a noticeable share of a step's time,
+    // it backs off exponentially (1, 2, 4 .. 16 steps): such drafting would only cost time. Noticeable
+    // is a hundredth of a single-token decode for drafters that only look things up (on stories260K a
+    // twentieth let them cost 2-4 % while drafting nothing), a twentieth for a drafter that decodes (a
+    // draft model: a pause skips the stretches where the text becomes predictable again, and with a
+    // hundredth the perfect drafter's speedup on the cost-scaled model's repetitive set fell from
+    // 1.33x to 1.18x). Where drafting is cheap next to the model (a small draft model for a big
+    // target) it drafts every step. paused(): this step does not draft; drafts(): the same, counting
+    // the step.
     bool paused() const { return skip > 0; }
     bool drafts();
 
-    // What the step kept, and how long drafting took: nothing lengthens the next back-off, anything
-    // ends it.
-    void kept(bool anything, double draft_us);
+    // What the step kept, how long drafting took, and whether the drafter decodes to draft
+    // (sd_drafter::costs_when_empty): nothing lengthens the next back-off, anything ends it.
+    void kept(bool anything, double draft_us, bool decodes);
 };

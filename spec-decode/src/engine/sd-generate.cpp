@@ -169,7 +169,10 @@ static sd_status draft_tree(sd_session * s, std::string & error) {
                                            : max_columns;
         if (columns > 0) g.drafter->aux(columns, g.aux);
     }
-    if (p.adaptive) s->budget.kept(sd_tree_size(g.tree) > 0 || g.aux.n_columns > 0, (double) (llama_time_us() - t0));
+    if (p.adaptive) {
+        s->budget.kept(sd_tree_size(g.tree) > 0 || g.aux.n_columns > 0, (double) (llama_time_us() - t0),
+                       g.drafter->costs_when_empty());
+    }
     return SD_OK;
 }
 
