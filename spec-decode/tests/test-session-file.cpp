@@ -2,6 +2,7 @@
 // would, without evaluating the saved tokens again, and carries Token Recycling's matrix; every bad
 // file is refused with its reason; a failed save leaves the old file as it was.
 #include "sd-test-generate.h"
+#include "sd-test-model-copy.h"
 #include "draft/sd-drafters.h"
 #include "engine/sd-session.h"
 
@@ -136,25 +137,11 @@ static void round_trip(sd_model * model, bool strict) {
 // A copy of the test model with one weight of its first layer changed: the same vocabulary and output
 // projection (so the same fingerprint), other weights.
 static std::string write_changed_model() {
-    ggml_context * data = nullptr;
-    gguf_init_params params = {/*no_alloc =*/ false, /*ctx =*/ &data};
-    gguf_context * src = gguf_init_from_file(sd_test_model_path().c_str(), params);
-    CHECK(src != nullptr);
-    if (src == nullptr) return "";
-    gguf_context * dst = gguf_init_empty();
-    gguf_set_kv(dst, src);
-    for (int64_t i = 0; i < gguf_get_n_tensors(src); i++) {
-        gguf_add_tensor(dst, ggml_get_tensor(data, gguf_get_tensor_name(src, i)));
-    }
-    ggml_tensor * t = ggml_get_tensor(data, "blk.0.ffn_down.weight");
-    CHECK(t != nullptr && t->type == GGML_TYPE_F32);
-    if (t != nullptr && t->type == GGML_TYPE_F32) ((float *) t->data)[0] += 0.5f;
-    const std::string path = g_dir + "/changed.gguf";
-    CHECK(gguf_write_to_file(dst, path.c_str(), false));
-    gguf_free(dst);
-    gguf_free(src);
-    ggml_free(data);
-    return path;
+    return write_model_copy("changed", [](gguf_context *, ggml_context * data) {
+        ggml_tensor * t = ggml_get_tensor(data, "blk.0.ffn_down.weight");
+        CHECK(t != nullptr && t->type == GGML_TYPE_F32);
+        if (t != nullptr && t->type == GGML_TYPE_F32) ((float *) t->data)[0] += 0.5f;
+    });
 }
 
 static void bad_files(sd_model * model) {
@@ -226,7 +213,7 @@ static void bad_files(sd_model * model) {
         sd_session_free(o);
         sd_model_free(other);
     }
-    std::remove(changed.c_str());
+    remove_copy(changed);
 
     // Saving while a generation runs, to a folder that does not exist, and over a folder.
     std::string e;

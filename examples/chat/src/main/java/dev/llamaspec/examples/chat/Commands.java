@@ -130,15 +130,8 @@ final class Commands {
     }
 
     private void save(String argument) {
-        if (argument.isEmpty()) {
-            out.println("usage: /save FILE");
-            return;
-        }
-        Path file;
-        try {
-            file = Paths.get(argument);
-        } catch (InvalidPathException e) {
-            out.println("error: not a file name: " + argument);
+        Path file = fileArgument("/save", argument);
+        if (file == null) {
             return;
         }
         try {
@@ -151,15 +144,8 @@ final class Commands {
     }
 
     private void saveSession(String argument) {
-        if (argument.isEmpty()) {
-            out.println("usage: /save-session FILE");
-            return;
-        }
-        Path file;
-        try {
-            file = Paths.get(argument);
-        } catch (InvalidPathException e) {
-            out.println("error: not a file name: " + argument);
+        Path file = fileArgument("/save-session", argument);
+        if (file == null) {
             return;
         }
         try {
@@ -169,6 +155,20 @@ final class Commands {
                     file.toAbsolutePath(), argument);
         } catch (LlamaException e) {
             out.println("error: " + e.getMessage());
+        }
+    }
+
+    /** The FILE argument of a command, or null after saying what is wrong with it. */
+    private Path fileArgument(String command, String argument) {
+        if (argument.isEmpty()) {
+            out.println("usage: " + command + " FILE");
+            return null;
+        }
+        try {
+            return Paths.get(argument);
+        } catch (InvalidPathException e) {
+            out.println("error: not a file name: " + argument);
+            return null;
         }
     }
 
