@@ -606,6 +606,65 @@ static void test_budget() {
 // ----------------------------------------------------------------------------------------------
 // 5. prompt lookup
 
+// ----------------------------------------------------------------------------------------------
+// 4b. exploration
+
+static void test_exploration() {
+    // One lookup node of confidence 0.3 where a second token costs 0.4 of a first: by its prior it
+    // never pays (1.3 / 1.4 < 1), so without the bonus it would never be tried and never learnt.
+    sd_draft_tree one;
+    sd_tree_add(one, 42, -1, 0.3f, SD_BUCKET_LOOKUP + 17);
+    sd_cost_model cpu;
+    cpu.us = {{1, 1.0}, {2, 1.4}};
+    double expected = 0;
+    const sd_bucket_stats fresh;
+    CHECK(near(fresh.explore(SD_BUCKET_LOOKUP + 17, 0.3f), 1.0)); // never tried: counts as sure
+    CHECK(count_kept(sd_budget_select(one, fresh, cpu, 64, 64, &expected, true)) == 1);
+    CHECK(count_kept(sd_budget_select(one, fresh, cpu, 64, 64, &expected, false)) == 0);
+
+    // Tried twice and rejected twice: estimate e = (0 + 4 * p) / (2 + 4) with p = (0 + 4 * 0.3) / 6 = 0.2,
+    // so e = 0.8 / 6; the bonus adds (1 - e) * 2 / 4.
+    sd_bucket_stats twice;
+    twice.observe(SD_BUCKET_LOOKUP + 17, false);
+    twice.observe(SD_BUCKET_LOOKUP + 17, false);
+    const double e = 0.8 / 6;
+    CHECK(near(twice.estimate(SD_BUCKET_LOOKUP + 17, 0.3f), e, 1e-6));
+    CHECK(near(twice.explore(SD_BUCKET_LOOKUP + 17, 0.3f), e + (1 - e) * 0.5, 1e-6));
+
+    // A kind that keeps failing stops being tried after a few tries...
+    sd_bucket_stats wrong;
+    int32_t tried = 0;
+    while (tried < 200 && count_kept(sd_budget_select(one, wrong, cpu, 64, 64, &expected, true)) == 1) {
+        wrong.observe(SD_BUCKET_LOOKUP + 17, false);
+        tried++;
+    }
+    CHECK(tried >= 2 && tried <= 10);
+    // ...and one right more often than its confidence says is learnt and kept for good.
+    sd_bucket_stats right;
+    for (int i = 0; i < 40; i++) {
+        CHECK(count_kept(sd_budget_select(one, right, cpu, 64, 64, &expected, true)) == 1);
+        right.observe(SD_BUCKET_LOOKUP + 17, i % 4 != 0); // 3 in 4 accepted
+    }
+    CHECK(count_kept(sd_budget_select(one, right, cpu, 64, 64, &expected, false)) == 1);
+
+    // An untried sibling kind (a draft model's runner-up) does not push a known node down: the siblings'
+    // sum uses the plain estimates. The top token's kind was right 20 of 20 times: estimate
+    // (20 + 4 * 0.6) / 24 = 0.9333, its bonus (1 - e) * 2 / 22; the runner-up's plain estimate is 0.2,
+    // so the sum 1.133 scales the top node to explore / 1.133 (with the runner-up's optimistic
+    // estimate in the sum it would be halved).
+    sd_bucket_stats drafted;
+    for (int i = 0; i < 20; i++) drafted.observe(SD_BUCKET_DRAFT_MODEL + 6, true);
+    sd_draft_tree pair;
+    sd_tree_add(pair, 1, -1, 0.6f, SD_BUCKET_DRAFT_MODEL + 6);
+    sd_tree_add(pair, 2, -1, 0.2f, SD_BUCKET_DRAFT_MODEL + 22);
+    sd_cost_model flat;
+    flat.us = {{1, 1.0}, {2, 1.0}, {3, 1.0}};
+    sd_budget_select(pair, drafted, flat, 64, 64, &expected, true);
+    const double top = drafted.explore(SD_BUCKET_DRAFT_MODEL + 6, 0.6f);
+    const double sum = drafted.estimate(SD_BUCKET_DRAFT_MODEL + 6, 0.6f) + 0.2;
+    CHECK(near(expected, 1 + top / sum + 1.0 / sum, 1e-5)); // the runner-up: explore 1.0 (untried)
+}
+
 static void test_lookup() {
     // conf of a lookup node: min(0.9, 0.3 + 0.12 ngram), times 0.9 below the first token;
     // bucket: min(ngram, 4) * 16 + min(depth, 15).
@@ -1038,6 +1097,7 @@ int main() {
     test_cost_model();
     test_accept_model();
     test_budget();
+    test_exploration();
     test_lookup();
     test_recycling();
     test_auto();

@@ -177,7 +177,7 @@ struct draft_model_drafter : sd_drafter {
             if (c.token < 0 || (budget == nullptr && c.p_top < p_min)) break;
             const int32_t bucket = draft_bucket(greedy ? DRAFT_TOP : DRAFT_DRAWN, c.p_top);
             if (budget != nullptr) {
-                path *= budget->rates.estimate(bucket, c.p_top);
+                path *= budget->rates.explore(bucket, c.p_top);
                 if (!rate.add(path, depth)) break;
             }
             const int32_t node = sd_tree_add(out, c.token, parent, c.p_top, bucket);

@@ -61,6 +61,13 @@ float sd_bucket_stats::estimate(int32_t bucket, float conf) const {
     return (float) ((accepted + SD_PRIOR_WEIGHT * p) / (tried + SD_PRIOR_WEIGHT));
 }
 
+float sd_bucket_stats::explore(int32_t bucket, float conf) const {
+    const double e = estimate(bucket, conf);
+    auto g = groups.find(sd_bucket_kind(bucket));
+    const double tried = g == groups.end() ? 0.0 : g->second.first;
+    return (float) (e + (1.0 - e) * 2.0 / (2.0 + tried));
+}
+
 void sd_bucket_stats::observe(int32_t bucket, bool accepted) {
     for (std::pair<double, double> * c : {&counts[bucket], &groups[sd_bucket_kind(bucket)]}) {
         c->first += 1;
@@ -70,16 +77,20 @@ void sd_bucket_stats::observe(int32_t bucket, bool accepted) {
 
 std::vector<bool> sd_budget_select(const sd_draft_tree & tree, const sd_bucket_stats & rates,
                                    const sd_cost_model & cost, int32_t max_nodes, int32_t max_leaves,
-                                   double * expected) {
+                                   double * expected, bool explore) {
     const int32_t n = sd_tree_size(tree);
     std::vector<bool> keep((size_t) n, false);
     // Conditional estimates; siblings exclude each other, so where theirs add up to more than 1 they
     // are scaled down to sum to 1.
+    // The ranking uses the optimistic estimates (explore); the siblings' sum the plain ones, so that
+    // an untried kind of sibling (a draft model's runner-up) does not push down a well-known node.
     std::vector<double> cond((size_t) n);
     std::map<int32_t, double> sibling_sum;
     for (int32_t i = 0; i < n; i++) {
-        cond[(size_t) i] = rates.estimate(tree.bucket[(size_t) i], tree.conf[(size_t) i]);
-        sibling_sum[tree.parent[(size_t) i]] += cond[(size_t) i];
+        const int32_t b = tree.bucket[(size_t) i];
+        const float conf = tree.conf[(size_t) i];
+        cond[(size_t) i] = explore ? rates.explore(b, conf) : rates.estimate(b, conf);
+        sibling_sum[tree.parent[(size_t) i]] += rates.estimate(b, conf);
     }
     std::vector<double> p((size_t) n);
     for (int32_t i = 0; i < n; i++) {

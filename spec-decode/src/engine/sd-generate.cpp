@@ -155,7 +155,7 @@ static sd_status draft_tree(sd_session * s, std::string & error) {
     double expected = 0;
     if (g.sampler.grammar != nullptr) drop_forbidden(g);
     const std::vector<bool> keep = sd_budget_select(g.tree, s->budget.rates, p.adaptive ? s->budget.cost : flat,
-                                                    max_nodes, c->max_leaves, &expected);
+                                                    max_nodes, c->max_leaves, &expected, p.adaptive);
     g.tree = sd_tree_subset(g.tree, keep);
     if (per_column > 0) {
         // the auxiliary columns fit beside the tree: one sequence each, and room in the batch and context
