@@ -62,7 +62,10 @@ float sd_bucket_stats::estimate(int32_t bucket, float conf) const {
 }
 
 float sd_bucket_stats::explore(int32_t bucket, float conf) const {
-    const double e = estimate(bucket, conf);
+    return explore_from(bucket, estimate(bucket, conf));
+}
+
+float sd_bucket_stats::explore_from(int32_t bucket, double e) const {
     auto g = groups.find(sd_bucket_kind(bucket));
     const double tried = g == groups.end() ? 0.0 : g->second.first;
     return (float) (e + (1.0 - e) * 2.0 / (2.0 + tried));
@@ -89,8 +92,9 @@ std::vector<bool> sd_budget_select(const sd_draft_tree & tree, const sd_bucket_s
     for (int32_t i = 0; i < n; i++) {
         const int32_t b = tree.bucket[(size_t) i];
         const float conf = tree.conf[(size_t) i];
-        cond[(size_t) i] = explore ? rates.explore(b, conf) : rates.estimate(b, conf);
-        sibling_sum[tree.parent[(size_t) i]] += rates.estimate(b, conf);
+        const double e = rates.estimate(b, conf);
+        cond[(size_t) i] = explore ? rates.explore_from(b, e) : e;
+        sibling_sum[tree.parent[(size_t) i]] += e;
     }
     std::vector<double> p((size_t) n);
     for (int32_t i = 0; i < n; i++) {

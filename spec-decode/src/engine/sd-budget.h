@@ -52,6 +52,7 @@ struct sd_bucket_stats {
     // say 0.3 where it is right 0.85 of the time, in a session whose first text is one it is unsure of.
     // The tree cut ranks nodes and a draft model grows its chain by it.
     float explore(int32_t bucket, float conf) const;
+    float explore_from(int32_t bucket, double estimate) const; // explore() of a known estimate
     void  observe(int32_t bucket, bool accepted);
 };
 

@@ -226,8 +226,10 @@ static bool read_file(const std::string & path, std::string & out, std::string &
         return false;
     }
     struct stat st;
-    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        error = "cannot read the session file " + path + ": " + (S_ISDIR(st.st_mode) ? "it is a folder" : "not a regular file");
+    const bool stated = ::fstat(fd, &st) == 0;
+    if (!stated || !S_ISREG(st.st_mode)) {
+        error = "cannot read the session file " + path + ": " +
+                (!stated ? errno_text() : S_ISDIR(st.st_mode) ? "it is a folder" : "not a regular file");
         ::close(fd);
         return false;
     }

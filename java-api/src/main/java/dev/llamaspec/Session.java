@@ -214,7 +214,11 @@ public final class Session implements AutoCloseable {
         return Optional.ofNullable(attachment);
     }
 
-    /** The tokens whose keys and values are in the KV cache, in order (the prefix the next prompt may reuse). */
+    /**
+     * The tokens whose keys and values are in the KV cache, in order (the prefix the next prompt may reuse).
+     *
+     * @throws IllegalStateException when the session is closed or generating
+     */
     public int[] cachedTokens() {
         int[][] out = new int[1][];
         exclusive("cachedTokens()", () -> out[0] = handle.call(Session::nCachedTokens));
