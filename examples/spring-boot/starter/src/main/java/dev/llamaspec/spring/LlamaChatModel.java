@@ -34,7 +34,7 @@ import reactor.core.scheduler.Schedulers;
  * media are rejected with an {@link IllegalArgumentException}. Of the prompt's {@link ChatOptions} it
  * uses max tokens, temperature, top-k, top-p and stop sequences, and the configured defaults for the
  * rest (frequency and presence penalties are not supported and are ignored); a JSON Schema in
- * {@link StructuredOutputChatOptions} ({@link LlamaChatOptions}, which {@link #getDefaultOptions()}
+ * {@link StructuredOutputChatOptions} ({@link LlamaChatOptions}, which {@link #getOptions()}
  * returns) is enforced with a grammar. Usage metadata has the
  * prompt and generated token counts; the response metadata also carries the speculation statistics
  * under {@code llamaspec.*} keys.
@@ -107,10 +107,10 @@ public class LlamaChatModel implements ChatModel {
     }
 
     @Override
-    public ChatOptions getDefaultOptions() {
-        return LlamaChatOptions.from(ChatOptions.builder().model(modelName).maxTokens(defaults.maxTokens())
+    public ChatOptions getOptions() {
+        return LlamaChatOptions.builder().model(modelName).maxTokens(defaults.maxTokens())
                 .temperature((double) defaults.temperature()).topK(defaults.topK()).topP((double) defaults.topP())
-                .stopSequences(defaults.stop()).build());
+                .stopSequences(defaults.stop()).build();
     }
 
     /**

@@ -1,7 +1,10 @@
 package dev.llamaspec.spring;
 
+import java.util.List;
+import java.util.Objects;
 import org.springframework.ai.chat.prompt.ChatOptions;
 import org.springframework.ai.chat.prompt.DefaultChatOptions;
+import org.springframework.ai.chat.prompt.DefaultChatOptionsBuilder;
 import org.springframework.ai.model.tool.StructuredOutputChatOptions;
 
 /**
@@ -11,43 +14,129 @@ import org.springframework.ai.model.tool.StructuredOutputChatOptions;
  * ({@code AdvisorParams.ENABLE_NATIVE_STRUCTURED_OUTPUT}); the model then enforces it with a grammar
  * ({@link dev.llamaspec.GenerationOptions.Builder#jsonSchema(String)}) instead of only asking for it in
  * the prompt.
+ *
+ * <p>Immutable, like Spring AI's own options: {@link #builder()} makes them and {@link #mutate()} gives a
+ * builder holding a copy.
  */
-public class LlamaChatOptions extends DefaultChatOptions implements StructuredOutputChatOptions {
-    private String outputSchema;
+public final class LlamaChatOptions extends DefaultChatOptions implements StructuredOutputChatOptions {
+    private final String outputSchema;
 
+    private LlamaChatOptions(Builder b) {
+        super(b.model(), b.frequencyPenalty(), b.maxTokens(), b.presencePenalty(),
+                b.stopSequences() == null ? null : List.copyOf(b.stopSequences()), b.temperature(), b.topK(),
+                b.topP());
+        this.outputSchema = b.outputSchema;
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** The options of {@code options}, as LlamaChatOptions (its schema too when it has one). */
+    public static LlamaChatOptions from(ChatOptions options) {
+        if (options instanceof LlamaChatOptions llama) {
+            return llama;
+        }
+        Builder b = builder();
+        if (options != null) {
+            b.model(options.getModel()).frequencyPenalty(options.getFrequencyPenalty())
+                    .maxTokens(options.getMaxTokens()).presencePenalty(options.getPresencePenalty())
+                    .stopSequences(options.getStopSequences()).temperature(options.getTemperature())
+                    .topK(options.getTopK()).topP(options.getTopP());
+            if (options instanceof StructuredOutputChatOptions structured) {
+                b.outputSchema(structured.getOutputSchema());
+            }
+        }
+        return b.build();
+    }
+
+    /** A JSON Schema the reply must be valid against, or null for free text. */
     @Override
     public String getOutputSchema() {
         return outputSchema;
     }
 
-    /** A JSON Schema the reply must be valid against, or null for free text. */
     @Override
-    public void setOutputSchema(String outputSchema) {
-        this.outputSchema = outputSchema;
+    public Builder mutate() {
+        return builder().model(getModel()).frequencyPenalty(getFrequencyPenalty()).maxTokens(getMaxTokens())
+                .presencePenalty(getPresencePenalty()).stopSequences(getStopSequences())
+                .temperature(getTemperature()).topK(getTopK()).topP(getTopP()).outputSchema(outputSchema);
     }
 
-    /** The options of {@code options}, as LlamaChatOptions (its schema too when it has one). */
-    public static LlamaChatOptions from(ChatOptions options) {
-        LlamaChatOptions copy = new LlamaChatOptions();
-        if (options != null) {
-            copy.setModel(options.getModel());
-            copy.setFrequencyPenalty(options.getFrequencyPenalty());
-            copy.setMaxTokens(options.getMaxTokens());
-            copy.setPresencePenalty(options.getPresencePenalty());
-            copy.setStopSequences(options.getStopSequences());
-            copy.setTemperature(options.getTemperature());
-            copy.setTopK(options.getTopK());
-            copy.setTopP(options.getTopP());
-            if (options instanceof StructuredOutputChatOptions structured) {
-                copy.setOutputSchema(structured.getOutputSchema());
-            }
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof LlamaChatOptions other && super.equals(other)
+                && Objects.equals(outputSchema, other.outputSchema);
+    }
+
+    @Override
+    public int hashCode() {
+        return 31 * super.hashCode() + Objects.hashCode(outputSchema);
+    }
+
+    /** Builds {@link LlamaChatOptions}; {@link #combineWith} takes the values the other builder sets. */
+    public static final class Builder extends DefaultChatOptionsBuilder<Builder>
+            implements StructuredOutputChatOptions.Builder<Builder> {
+        private String outputSchema;
+
+        Builder() {
         }
-        return copy;
-    }
 
-    @Override
-    @SuppressWarnings("unchecked")
-    public <T extends ChatOptions> T copy() {
-        return (T) from(this);
+        /** A JSON Schema the reply must be valid against, or null for free text. */
+        @Override
+        public Builder outputSchema(String outputSchema) {
+            this.outputSchema = outputSchema;
+            return this;
+        }
+
+        /**
+         * This builder with every value {@code other} sets (non-null) taking the place of its own,
+         * the schema included when {@code other} builds LlamaChatOptions.
+         */
+        @Override
+        public Builder combineWith(ChatOptions.Builder<?> other) {
+            super.combineWith(other);
+            if (other instanceof Builder llama && llama.outputSchema != null) {
+                this.outputSchema = llama.outputSchema;
+            }
+            return this;
+        }
+
+        @Override
+        public LlamaChatOptions build() {
+            return new LlamaChatOptions(this);
+        }
+
+        String model() {
+            return model;
+        }
+
+        Double frequencyPenalty() {
+            return frequencyPenalty;
+        }
+
+        Integer maxTokens() {
+            return maxTokens;
+        }
+
+        Double presencePenalty() {
+            return presencePenalty;
+        }
+
+        List<String> stopSequences() {
+            return stopSequences;
+        }
+
+        Double temperature() {
+            return temperature;
+        }
+
+        Integer topK() {
+            return topK;
+        }
+
+        Double topP() {
+            return topP;
+        }
     }
 }

@@ -192,7 +192,7 @@ public class LlamaspecAutoConfiguration {
     }
 
     @Configuration(proxyBeanMethods = false)
-    @ConditionalOnClass(name = "org.springframework.boot.actuate.health.HealthIndicator")
+    @ConditionalOnClass(name = "org.springframework.boot.health.contributor.HealthIndicator")
     @ConditionalOnProperty(name = "management.health.llamaspec.enabled", matchIfMissing = true)
     static class HealthConfiguration {
 

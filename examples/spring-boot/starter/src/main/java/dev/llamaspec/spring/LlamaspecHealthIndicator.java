@@ -5,8 +5,8 @@ import dev.llamaspec.ModelInfo;
 import dev.llamaspec.Session;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import org.springframework.boot.actuate.health.Health;
-import org.springframework.boot.actuate.health.HealthIndicator;
+import org.springframework.boot.health.contributor.Health;
+import org.springframework.boot.health.contributor.HealthIndicator;
 
 /**
  * Health of the model and its session pool, as the {@code llamaspec} component of

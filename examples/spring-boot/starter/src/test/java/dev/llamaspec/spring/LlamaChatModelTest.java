@@ -133,29 +133,30 @@ class LlamaChatModelTest {
     @Test
     void chatClientStructuredOutputIsEnforcedByTheSchema() {
         ChatClient client = ChatClient.builder(chatModel).build();
-        LlamaChatOptions greedy = new LlamaChatOptions();
-        greedy.setTemperature(0.0);
         for (String question : List.of("Tell me about a cat.", "What is the weather?", "Hi")) {
             // native structured output: the schema reaches the model through LlamaChatOptions (the model's
             // default options, or given ones) and is enforced; a story model asked only in the prompt
             // writes a story
             Cat sampled = client.prompt().user(question).advisors(AdvisorParams.ENABLE_NATIVE_STRUCTURED_OUTPUT).call()
                     .entity(Cat.class);
-            Cat cat = client.prompt().user(question).options(greedy)
+            Cat cat = client.prompt().user(question).options(LlamaChatOptions.builder().temperature(0.0))
                     .advisors(AdvisorParams.ENABLE_NATIVE_STRUCTURED_OUTPUT).call().entity(Cat.class);
             assertThat(sampled).isNotNull();
             assertThat(cat).isNotNull();
             assertThat(cat.mood()).isNotNull();
         }
-        // the model's default options carry the schema slot; a copy keeps the schema
-        LlamaChatOptions options = (LlamaChatOptions) chatModel.getDefaultOptions();
-        options.setOutputSchema("{\"type\": \"boolean\"}");
-        assertThat(((LlamaChatOptions) options.copy()).getOutputSchema()).isEqualTo("{\"type\": \"boolean\"}");
+        // the model's default options carry the schema slot; mutate() keeps the schema and the rest
+        LlamaChatOptions defaults = (LlamaChatOptions) chatModel.getOptions();
+        LlamaChatOptions options = defaults.mutate().outputSchema("{\"type\": \"boolean\"}").build();
+        assertThat(defaults.getOutputSchema()).isNull();
+        assertThat(options.mutate().build()).isEqualTo(options);
+        assertThat(options.getMaxTokens()).isEqualTo(defaults.getMaxTokens());
+        assertThat(options.getOutputSchema()).isEqualTo("{\"type\": \"boolean\"}");
         ChatResponse yesNo = chatModel.call(new Prompt(CONVERSATION, options));
         assertThat(yesNo.getResult().getOutput().getText().strip()).isIn("true", "false");
         // a schema the converter does not support is refused, naming the keyword
-        options.setOutputSchema("{\"type\": \"string\", \"pattern\": \"^a\"}");
-        assertThatThrownBy(() -> chatModel.call(new Prompt(CONVERSATION, options)))
+        LlamaChatOptions pattern = options.mutate().outputSchema("{\"type\": \"string\", \"pattern\": \"^a\"}").build();
+        assertThatThrownBy(() -> chatModel.call(new Prompt(CONVERSATION, pattern)))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("'pattern' is not supported");
         assertThat(pool.available()).isEqualTo(pool.size());
     }

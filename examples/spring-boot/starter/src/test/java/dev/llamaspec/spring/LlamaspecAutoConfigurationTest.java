@@ -16,8 +16,8 @@ import java.util.Map;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.springframework.boot.actuate.health.Health;
-import org.springframework.boot.actuate.health.Status;
+import org.springframework.boot.health.contributor.Health;
+import org.springframework.boot.health.contributor.Status;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
 import org.springframework.boot.diagnostics.FailureAnalysis;
 import org.springframework.boot.test.context.assertj.AssertableApplicationContext;
@@ -64,8 +64,8 @@ class LlamaspecAutoConfigurationTest {
             assertThat(pool.contextSize()).isGreaterThanOrEqualTo(256);
 
             LlamaChatModel chat = context.getBean(LlamaChatModel.class);
-            assertThat(chat.getDefaultOptions().getMaxTokens()).isEqualTo(17);
-            assertThat(chat.getDefaultOptions().getTemperature()).isEqualTo(0.0);
+            assertThat(chat.getOptions().getMaxTokens()).isEqualTo(17);
+            assertThat(chat.getOptions().getTemperature()).isEqualTo(0.0);
             assertThat(chat.toGenerationOptions(null).speculation().kind().name()).isEqualTo("AUTO");
             assertThat(context.getBean(org.springframework.ai.embedding.EmbeddingModel.class))
                     .isInstanceOf(LlamaEmbeddingModel.class);

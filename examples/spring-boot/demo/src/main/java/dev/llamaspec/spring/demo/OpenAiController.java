@@ -1,7 +1,7 @@
 package dev.llamaspec.spring.demo;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
+import tools.jackson.databind.ObjectMapper;
+import tools.jackson.databind.node.ObjectNode;
 import dev.llamaspec.Generation;
 import dev.llamaspec.GenerationOptions;
 import dev.llamaspec.MedusaHeads;
@@ -80,12 +80,12 @@ public class OpenAiController {
         java.util.List<float[]> vectors = model.embed(input);
         ObjectNode out = json.createObjectNode();
         out.put("object", "list");
-        com.fasterxml.jackson.databind.node.ArrayNode data = out.putArray("data");
+        tools.jackson.databind.node.ArrayNode data = out.putArray("data");
         for (int i = 0; i < vectors.size(); i++) {
             ObjectNode item = data.addObject();
             item.put("object", "embedding");
             item.put("index", i);
-            com.fasterxml.jackson.databind.node.ArrayNode values = item.putArray("embedding");
+            tools.jackson.databind.node.ArrayNode values = item.putArray("embedding");
             for (float v : vectors.get(i)) {
                 values.add(v);
             }

@@ -1,10 +1,10 @@
 package dev.llamaspec.spring.demo;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.core.json.JsonReadFeature;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.json.JsonMapper;
+import tools.jackson.core.JacksonException;
+import tools.jackson.core.json.JsonReadFeature;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.ObjectMapper;
+import tools.jackson.databind.json.JsonMapper;
 import dev.llamaspec.ChatMessage;
 import dev.llamaspec.Generation;
 import dev.llamaspec.GenerationOptions;
@@ -71,11 +71,11 @@ final class OpenAiRequest {
         if (format == null || format.isNull()) {
             return;
         }
-        if (!format.isObject() || !format.path("type").isTextual()) {
+        if (!format.isObject() || !format.path("type").isString()) {
             throw ApiException.invalid("response_format", "response_format must be an object with a \"type\": "
                     + "\"text\", \"json_object\" or \"json_schema\".");
         }
-        switch (format.get("type").textValue()) {
+        switch (format.get("type").stringValue()) {
             case "text":
                 return;
             case "json_object":
@@ -96,7 +96,7 @@ final class OpenAiRequest {
                 return;
             default:
                 throw ApiException.invalid("response_format", "response_format type must be \"text\", "
-                        + "\"json_object\" or \"json_schema\", got \"" + format.get("type").textValue() + "\".");
+                        + "\"json_object\" or \"json_schema\", got \"" + format.get("type").stringValue() + "\".");
         }
     }
 
@@ -108,7 +108,7 @@ final class OpenAiRequest {
         JsonNode root;
         try {
             root = READER.readTree(body);
-        } catch (JsonProcessingException e) {
+        } catch (JacksonException e) {
             throw ApiException.invalid(null, "The request body is not valid JSON: " + e.getOriginalMessage());
         }
         if (root == null || !root.isObject()) {
@@ -120,7 +120,7 @@ final class OpenAiRequest {
     /** The texts of an embeddings request: "input" as a string or a non-empty array of non-empty strings. */
     static List<String> embeddingInput(String body) {
         JsonNode root = body(body);
-        String format = root.path("encoding_format").asText("float");
+        String format = root.path("encoding_format").asString("float");
         if (!format.equals("float")) {
             throw ApiException.invalid("encoding_format", "encoding_format must be \"float\", got \"" + format + "\".");
         }
@@ -132,22 +132,22 @@ final class OpenAiRequest {
             throw ApiException.invalid("input", "input is required: a string or an array of strings.");
         }
         List<String> texts = new ArrayList<>();
-        if (input.isTextual()) {
-            texts.add(input.textValue());
+        if (input.isString()) {
+            texts.add(input.stringValue());
         } else if (input.isArray() && !input.isEmpty()) {
             for (int i = 0; i < input.size(); i++) {
-                if (!input.get(i).isTextual()) {
+                if (!input.get(i).isString()) {
                     throw ApiException.invalid("input", "input[" + i + "] must be a string (token arrays are not"
                             + " supported).");
                 }
-                texts.add(input.get(i).textValue());
+                texts.add(input.get(i).stringValue());
             }
         } else {
             throw ApiException.invalid("input", "input must be a string or a non-empty array of strings.");
         }
         for (int i = 0; i < texts.size(); i++) {
             if (texts.get(i).isEmpty()) {
-                throw ApiException.invalid("input", (input.isTextual() ? "input" : "input[" + i + "]") + " is empty.");
+                throw ApiException.invalid("input", (input.isString() ? "input" : "input[" + i + "]") + " is empty.");
             }
         }
         return texts;
@@ -240,12 +240,12 @@ final class OpenAiRequest {
         if (node == null || node.isNull()) {
             return null;
         }
-        if (!node.isTextual()) {
+        if (!node.isString()) {
             throw ApiException.invalid("speculation", "speculation must be a string: one of "
                     + Arrays.stream(Speculation.Kind.values()).map(Speculation.Kind::canonicalName)
                             .collect(Collectors.joining(", ")) + ".");
         }
-        String name = node.asText();
+        String name = node.asString();
         Speculation.Kind kind;
         try {
             kind = Speculation.Kind.parse(name);
@@ -278,10 +278,10 @@ final class OpenAiRequest {
                 throw ApiException.invalid(param, param + " must be an object with role and content.");
             }
             JsonNode roleNode = m.get("role");
-            if (roleNode == null || !roleNode.isTextual()) {
+            if (roleNode == null || !roleNode.isString()) {
                 throw ApiException.invalid(param + ".role", param + ".role is required: system, user or assistant.");
             }
-            String role = roleNode.asText();
+            String role = roleNode.asString();
             ChatMessage.Role mapped;
             switch (role) {
                 case "system":
@@ -305,17 +305,17 @@ final class OpenAiRequest {
 
     /** A string, or an array of {"type": "text", "text": ...} parts joined. */
     private static String content(JsonNode node, String param) {
-        if (node != null && node.isTextual()) {
-            return node.asText();
+        if (node != null && node.isString()) {
+            return node.asString();
         }
         if (node != null && node.isArray()) {
             StringBuilder text = new StringBuilder();
             for (JsonNode part : node) {
-                if (!part.isObject() || !"text".equals(part.path("type").asText()) || !part.path("text").isTextual()) {
+                if (!part.isObject() || !"text".equals(part.path("type").asString()) || !part.path("text").isString()) {
                     throw ApiException.invalid(param, param + " parts must be {\"type\": \"text\", \"text\": ...};"
                             + " the service takes text only.");
                 }
-                text.append(part.get("text").asText());
+                text.append(part.get("text").asString());
             }
             return text.toString();
         }
@@ -323,11 +323,11 @@ final class OpenAiRequest {
     }
 
     private static String prompt(JsonNode node) {
-        if (node != null && node.isTextual()) {
-            return node.asText();
+        if (node != null && node.isString()) {
+            return node.asString();
         }
-        if (node != null && node.isArray() && node.size() == 1 && node.get(0).isTextual()) {
-            return node.get(0).asText();
+        if (node != null && node.isArray() && node.size() == 1 && node.get(0).isString()) {
+            return node.get(0).asString();
         }
         if (node != null && node.isArray()) {
             throw ApiException.invalid("prompt", "prompt must be one string: the service answers one prompt per request.");
@@ -340,14 +340,14 @@ final class OpenAiRequest {
         if (node == null || node.isNull()) {
             return stop;
         }
-        if (node.isTextual()) {
-            stop.add(node.asText());
+        if (node.isString()) {
+            stop.add(node.asString());
         } else if (node.isArray()) {
             for (JsonNode s : node) {
-                if (!s.isTextual()) {
+                if (!s.isString()) {
                     throw ApiException.invalid("stop", "stop must be a string or an array of strings.");
                 }
-                stop.add(s.asText());
+                stop.add(s.asString());
             }
         } else {
             throw ApiException.invalid("stop", "stop must be a string or an array of strings.");

@@ -1,7 +1,7 @@
 package dev.llamaspec.spring.demo;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
+import tools.jackson.databind.ObjectMapper;
+import tools.jackson.databind.node.ObjectNode;
 import dev.llamaspec.Generation;
 import dev.llamaspec.GenerationStats;
 import dev.llamaspec.StopReason;

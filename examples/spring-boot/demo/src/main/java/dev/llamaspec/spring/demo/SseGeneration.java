@@ -1,8 +1,8 @@
 package dev.llamaspec.spring.demo;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
+import tools.jackson.core.JacksonException;
+import tools.jackson.databind.ObjectMapper;
+import tools.jackson.databind.node.ObjectNode;
 import dev.llamaspec.Generation;
 import dev.llamaspec.LlamaException;
 import dev.llamaspec.TextChunk;
@@ -111,7 +111,7 @@ final class SseGeneration implements Runnable {
     private void send(ObjectNode event) {
         try {
             sendData(json.writeValueAsString(event));
-        } catch (JsonProcessingException e) {
+        } catch (JacksonException e) {
             throw new IllegalStateException("cannot write a chunk as JSON", e);
         }
     }

@@ -2,8 +2,8 @@ package dev.llamaspec.spring.demo;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.ObjectMapper;
 import dev.llamaspec.ChatMessage;
 import dev.llamaspec.Generation;
 import dev.llamaspec.GenerationOptions;
@@ -151,19 +151,19 @@ class OpenAiServiceTest {
         assertThat(response.headers().firstValue("Content-Type")).hasValueSatisfying(
                 type -> assertThat(type).startsWith("application/json"));
         JsonNode json = JSON.readTree(response.body());
-        assertThat(json.path("object").asText()).isEqualTo("chat.completion");
-        assertThat(json.path("id").asText()).startsWith("chatcmpl-");
-        assertThat(json.path("model").asText()).isNotEmpty();
+        assertThat(json.path("object").asString()).isEqualTo("chat.completion");
+        assertThat(json.path("id").asString()).startsWith("chatcmpl-");
+        assertThat(json.path("model").asString()).isNotEmpty();
         assertThat(json.path("created").asLong()).isPositive();
         JsonNode choice = json.path("choices").path(0);
         assertThat(choice.path("index").asInt()).isZero();
-        assertThat(choice.path("message").path("role").asText()).isEqualTo("assistant");
-        assertThat(choice.path("message").path("content").asText()).isEqualTo(expected.text()).isNotEmpty();
-        assertThat(choice.path("finish_reason").asText())
+        assertThat(choice.path("message").path("role").asString()).isEqualTo("assistant");
+        assertThat(choice.path("message").path("content").asString()).isEqualTo(expected.text()).isNotEmpty();
+        assertThat(choice.path("finish_reason").asString())
                 .isEqualTo(OpenAiResponses.finishReason(expected.stopReason()));
         assertUsage(json.path("usage"), expected);
         JsonNode stats = json.path("llamaspec");
-        assertThat(stats.path("speculation").asText()).isEqualTo("none");
+        assertThat(stats.path("speculation").asString()).isEqualTo("none");
         assertThat(stats.path("tokens_per_step").asDouble()).isEqualTo(1.0);
         assertThat(stats.path("drafted").asInt()).isZero();
         assertThat(stats.path("accepted").asInt()).isZero();
@@ -178,12 +178,12 @@ class OpenAiServiceTest {
 
         assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
         JsonNode json = JSON.readTree(response.body());
-        assertThat(json.path("object").asText()).isEqualTo("text_completion");
-        assertThat(json.path("id").asText()).startsWith("cmpl-");
-        assertThat(json.path("choices").path(0).path("text").asText()).isEqualTo(expected.text()).isNotEmpty();
+        assertThat(json.path("object").asString()).isEqualTo("text_completion");
+        assertThat(json.path("id").asString()).startsWith("cmpl-");
+        assertThat(json.path("choices").path(0).path("text").asString()).isEqualTo(expected.text()).isNotEmpty();
         assertUsage(json.path("usage"), expected);
         JsonNode stats = json.path("llamaspec");
-        assertThat(stats.path("speculation").asText()).isEqualTo("lookup");
+        assertThat(stats.path("speculation").asString()).isEqualTo("lookup");
         assertThat(stats.path("steps").asInt()).isPositive().isLessThanOrEqualTo(expected.stats().generatedTokens());
         assertThat(stats.path("accepted").asInt()).isLessThanOrEqualTo(stats.path("drafted").asInt());
     }
@@ -199,11 +199,11 @@ class OpenAiServiceTest {
                     + " \"lookup\", \"response_format\": " + format + "}"));
             assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
             JsonNode choice = JSON.readTree(response.body()).path("choices").path(0);
-            assertThat(choice.path("finish_reason").asText()).isEqualTo("stop");
-            JsonNode reply = JSON.readTree(choice.path("message").path("content").asText());
+            assertThat(choice.path("finish_reason").asString()).isEqualTo("stop");
+            JsonNode reply = JSON.readTree(choice.path("message").path("content").asString());
             assertThat(reply.isObject()).as(reply.toString()).isTrue();
             if (format.contains("json_schema")) {
-                assertThat(reply.path("name").isTextual()).as(reply.toString()).isTrue();
+                assertThat(reply.path("name").isString()).as(reply.toString()).isTrue();
                 assertThat(reply.path("age").isIntegralNumber()).as(reply.toString()).isTrue();
             }
         }
@@ -214,7 +214,7 @@ class OpenAiServiceTest {
         HttpResponse<String> response = send(post("/v1/embeddings", "{\"input\": [\"Once upon a time\", \"The dog\"]}"));
         assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
         JsonNode json = JSON.readTree(response.body());
-        assertThat(json.path("object").asText()).isEqualTo("list");
+        assertThat(json.path("object").asString()).isEqualTo("list");
         assertThat(json.path("data")).hasSize(2);
         try (LlamaModel model = LlamaModel.load(TestModel.path())) {
             float[] want = model.embed("The dog");
@@ -238,8 +238,8 @@ class OpenAiServiceTest {
                 + " \"max_tokens\": 16, \"temperature\": 0, \"speculation\": \"Token-Recycling\"}"));
         assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
         JsonNode json = JSON.readTree(response.body());
-        assertThat(json.path("choices").path(0).path("text").asText()).isEqualTo(expected.text());
-        assertThat(json.path("llamaspec").path("speculation").asText()).isEqualTo("recycling");
+        assertThat(json.path("choices").path(0).path("text").asString()).isEqualTo(expected.text());
+        assertThat(json.path("llamaspec").path("speculation").asString()).isEqualTo("recycling");
     }
 
     @Test
@@ -257,21 +257,21 @@ class OpenAiServiceTest {
         JsonNode last = null;
         for (int i = 0; i < events.size() - 1; i++) {
             JsonNode chunk = JSON.readTree(events.get(i));
-            assertThat(chunk.path("object").asText()).isEqualTo("chat.completion.chunk");
-            id = id == null ? chunk.path("id").asText() : id;
-            assertThat(chunk.path("id").asText()).isEqualTo(id).startsWith("chatcmpl-");
+            assertThat(chunk.path("object").asString()).isEqualTo("chat.completion.chunk");
+            id = id == null ? chunk.path("id").asString() : id;
+            assertThat(chunk.path("id").asString()).isEqualTo(id).startsWith("chatcmpl-");
             JsonNode choice = chunk.path("choices").path(0);
             if (i == 0) {
-                assertThat(choice.path("delta").path("role").asText()).isEqualTo("assistant");
+                assertThat(choice.path("delta").path("role").asString()).isEqualTo("assistant");
             }
             if (i < events.size() - 2) {
                 assertThat(choice.path("finish_reason").isNull()).isTrue();
             }
-            text.append(choice.path("delta").path("content").asText(""));
+            text.append(choice.path("delta").path("content").asString(""));
             last = chunk;
         }
         assertThat(text.toString()).isEqualTo(expected.text()).isNotEmpty();
-        assertThat(last.path("choices").path(0).path("finish_reason").asText())
+        assertThat(last.path("choices").path(0).path("finish_reason").asString())
                 .isEqualTo(OpenAiResponses.finishReason(expected.stopReason()));
         assertUsage(last.path("usage"), expected);
         assertThat(last.path("llamaspec").path("tokens_per_step").asDouble()).isEqualTo(1.0);
@@ -289,8 +289,8 @@ class OpenAiServiceTest {
         StringBuilder text = new StringBuilder();
         for (String event : events.subList(0, events.size() - 1)) {
             JsonNode chunk = JSON.readTree(event);
-            assertThat(chunk.path("object").asText()).isEqualTo("text_completion");
-            text.append(chunk.path("choices").path(0).path("text").asText());
+            assertThat(chunk.path("object").asString()).isEqualTo("text_completion");
+            text.append(chunk.path("choices").path(0).path("text").asString());
         }
         assertThat(text.toString()).isEqualTo(expected.text()).isNotEmpty();
         assertUsage(JSON.readTree(events.get(events.size() - 2)).path("usage"), expected);
@@ -314,11 +314,11 @@ class OpenAiServiceTest {
                 List<String> events = events(response.body());
                 assertThat(events.get(events.size() - 1)).isEqualTo("[DONE]");
                 for (String event : events.subList(0, events.size() - 1)) {
-                    joined.append(JSON.readTree(event).path("choices").path(0).path("delta").path("content").asText(""));
+                    joined.append(JSON.readTree(event).path("choices").path(0).path("delta").path("content").asString(""));
                 }
                 text = joined.toString();
             } else {
-                text = JSON.readTree(response.body()).path("choices").path(0).path("message").path("content").asText();
+                text = JSON.readTree(response.body()).path("choices").path(0).path("message").path("content").asString();
             }
             String user = "Tell me about a " + animals[i] + ".";
             assertThat(text).as(user).isEqualTo(referenceChat(chatMessages(user), 40).text());
@@ -357,7 +357,7 @@ class OpenAiServiceTest {
         HttpResponse<String> next = send(post("/v1/completions",
                 "{\"prompt\": \"Once upon a time\", \"max_tokens\": 16, \"temperature\": 0}"));
         assertThat(next.statusCode()).as(next.body()).isEqualTo(200);
-        assertThat(JSON.readTree(next.body()).path("choices").path(0).path("text").asText()).isEqualTo(expected.text());
+        assertThat(JSON.readTree(next.body()).path("choices").path(0).path("text").asString()).isEqualTo(expected.text());
     }
 
     private int poolFree() throws Exception {
@@ -442,12 +442,12 @@ class OpenAiServiceTest {
         assertThat(response.headers().firstValue("Content-Type")).hasValueSatisfying(
                 type -> assertThat(type).startsWith("application/json"));
         JsonNode error = JSON.readTree(response.body()).path("error");
-        assertThat(error.path("type").asText()).isEqualTo("invalid_request_error");
-        assertThat(error.path("message").asText()).contains(message);
+        assertThat(error.path("type").asString()).isEqualTo("invalid_request_error");
+        assertThat(error.path("message").asString()).contains(message);
         if (param == null) {
             assertThat(error.path("param").isNull()).isTrue();
         } else {
-            assertThat(error.path("param").asText()).isEqualTo(param);
+            assertThat(error.path("param").asString()).isEqualTo(param);
         }
     }
 
@@ -457,8 +457,8 @@ class OpenAiServiceTest {
         HttpResponse<String> response = send(post("/v1/completions", "{\"prompt\": " + quote(prompt) + "}"));
         assertThat(response.statusCode()).as(response.body()).isEqualTo(400);
         JsonNode error = JSON.readTree(response.body()).path("error");
-        assertThat(error.path("code").asText()).isEqualTo("context_length_exceeded");
-        assertThat(error.path("message").asText()).isNotEmpty();
+        assertThat(error.path("code").asString()).isEqualTo("context_length_exceeded");
+        assertThat(error.path("message").asString()).isNotEmpty();
         assertThat(pool.available()).isEqualTo(pool.size());
     }
 
@@ -474,8 +474,8 @@ class OpenAiServiceTest {
             assertThat(response.statusCode()).as(response.body()).isEqualTo(503);
             assertThat(System.nanoTime() - start).isGreaterThanOrEqualTo(TimeUnit.SECONDS.toNanos(2));
             JsonNode error = JSON.readTree(response.body()).path("error");
-            assertThat(error.path("code").asText()).isEqualTo("server_busy");
-            assertThat(error.path("message").asText()).contains("all 4 llamaspec sessions are busy");
+            assertThat(error.path("code").asString()).isEqualTo("server_busy");
+            assertThat(error.path("message").asString()).contains("all 4 llamaspec sessions are busy");
         } finally {
             held.forEach(PooledSession::close);
         }
@@ -485,13 +485,13 @@ class OpenAiServiceTest {
     @Test
     void healthIsUpWithModelAndPool() throws Exception {
         JsonNode health = getJson("/actuator/health");
-        assertThat(health.path("status").asText()).isEqualTo("UP");
+        assertThat(health.path("status").asString()).isEqualTo("UP");
         JsonNode llamaspec = health.path("components").path("llamaspec");
-        assertThat(llamaspec.path("status").asText()).isEqualTo("UP");
+        assertThat(llamaspec.path("status").asString()).isEqualTo("UP");
         JsonNode details = llamaspec.path("details");
         assertThat(details.path("loaded").asBoolean()).isTrue();
-        assertThat(details.path("description").asText()).isEqualTo(model.info().description()).isNotEmpty();
-        assertThat(details.path("model").asText()).isEqualTo(TestModel.path().toString());
+        assertThat(details.path("description").asString()).isEqualTo(model.info().description()).isNotEmpty();
+        assertThat(details.path("model").asString()).isEqualTo(TestModel.path().toString());
         assertThat(details.path("pool").path("size").asInt()).isEqualTo(4);
         assertThat(details.path("pool").path("free").asInt()).isEqualTo(4);
         assertThat(details.path("pool").path("contextSize").asInt()).isGreaterThanOrEqualTo(CONTEXT);
@@ -503,12 +503,12 @@ class OpenAiServiceTest {
     @Test
     void modelsListsTheModelAndUnknownPathsGetAnOpenAiError() throws Exception {
         JsonNode models = getJson("/v1/models");
-        assertThat(models.path("data").path(0).path("id").asText()).isEqualTo(
+        assertThat(models.path("data").path(0).path("id").asString()).isEqualTo(
                 JSON.readTree(send(post("/v1/completions", "{\"prompt\": \"Hi\", \"max_tokens\": 1}")).body())
-                        .path("model").asText()).isNotEmpty();
+                        .path("model").asString()).isNotEmpty();
 
         HttpResponse<String> missing = send(post("/v1/images/generations", "{}"));
         assertThat(missing.statusCode()).isEqualTo(404);
-        assertThat(JSON.readTree(missing.body()).path("error").path("type").asText()).isEqualTo("invalid_request_error");
+        assertThat(JSON.readTree(missing.body()).path("error").path("type").asString()).isEqualTo("invalid_request_error");
     }
 }
