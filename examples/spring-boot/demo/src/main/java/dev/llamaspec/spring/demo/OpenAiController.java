@@ -71,11 +71,13 @@ public class OpenAiController {
 
     /**
      * OpenAI's embeddings: "input" is a string or an array of strings; the vectors are the model's
-     * (its pooling, L2-normalised), evaluated apart from the pool's sessions.
+     * (its pooling, L2-normalised), evaluated apart from the pool's sessions, as arrays of numbers or,
+     * with "encoding_format": "base64", as base64 of their little-endian float32 values.
      */
     @PostMapping("/embeddings")
     public ObjectNode embeddings(@RequestBody(required = false) String body) {
-        java.util.List<String> input = OpenAiRequest.embeddingInput(body);
+        OpenAiRequest.EmbeddingRequest request = OpenAiRequest.embeddingRequest(body);
+        java.util.List<String> input = request.texts();
         dev.llamaspec.LlamaModel model = pool.model();
         java.util.List<float[]> vectors = model.embed(input);
         ObjectNode out = json.createObjectNode();
@@ -85,9 +87,13 @@ public class OpenAiController {
             ObjectNode item = data.addObject();
             item.put("object", "embedding");
             item.put("index", i);
-            tools.jackson.databind.node.ArrayNode values = item.putArray("embedding");
-            for (float v : vectors.get(i)) {
-                values.add(v);
+            if (request.base64()) {
+                item.put("embedding", OpenAiResponses.base64(vectors.get(i)));
+            } else {
+                tools.jackson.databind.node.ArrayNode values = item.putArray("embedding");
+                for (float v : vectors.get(i)) {
+                    values.add(v);
+                }
             }
         }
         out.put("model", ModelNames.of(model));

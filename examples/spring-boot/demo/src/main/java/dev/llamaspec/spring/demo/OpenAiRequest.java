@@ -117,12 +117,20 @@ final class OpenAiRequest {
         return root;
     }
 
-    /** The texts of an embeddings request: "input" as a string or a non-empty array of non-empty strings. */
-    static List<String> embeddingInput(String body) {
+    /**
+     * An embeddings request: its texts, and whether the vectors go back as base64 (little-endian float32,
+     * OpenAI's {@code "encoding_format": "base64"}, the default of OpenAI's own client libraries) or as
+     * arrays of numbers ({@code "float"}, the default here).
+     */
+    record EmbeddingRequest(List<String> texts, boolean base64) {}
+
+    /** An embeddings request: "input" as a string or a non-empty array of non-empty strings. */
+    static EmbeddingRequest embeddingRequest(String body) {
         JsonNode root = body(body);
         String format = root.path("encoding_format").asString("float");
-        if (!format.equals("float")) {
-            throw ApiException.invalid("encoding_format", "encoding_format must be \"float\", got \"" + format + "\".");
+        if (!format.equals("float") && !format.equals("base64")) {
+            throw ApiException.invalid("encoding_format",
+                    "encoding_format must be \"float\" or \"base64\", got \"" + format + "\".");
         }
         if (root.has("dimensions")) {
             throw ApiException.invalid("dimensions", "dimensions is not supported: the vectors have the model's size.");
@@ -150,7 +158,7 @@ final class OpenAiRequest {
                 throw ApiException.invalid("input", (input.isString() ? "input" : "input[" + i + "]") + " is empty.");
             }
         }
-        return texts;
+        return new EmbeddingRequest(texts, format.equals("base64"));
     }
 
     /** What a request's "speculation" can use: the heads and the draft model loaded at startup, or null. */

@@ -112,6 +112,14 @@ final class OpenAiResponses {
         return root;
     }
 
+    /** {@code vector} as OpenAI's base64 embeddings encode it: its float32 values, little-endian. */
+    static String base64(float[] vector) {
+        java.nio.ByteBuffer bytes = java.nio.ByteBuffer.allocate(Float.BYTES * vector.length)
+                .order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        bytes.asFloatBuffer().put(vector);
+        return java.util.Base64.getEncoder().encodeToString(bytes.array());
+    }
+
     /** OpenAI's error object. */
     static ObjectNode error(ObjectMapper json, String message, String type, String param, String code) {
         ObjectNode root = json.createObjectNode();

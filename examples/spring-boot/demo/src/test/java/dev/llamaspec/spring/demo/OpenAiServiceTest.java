@@ -229,6 +229,20 @@ class OpenAiServiceTest {
         }
         JsonNode one = JSON.readTree(send(post("/v1/embeddings", "{\"input\": \"The dog\"}")).body());
         assertThat(one.path("data")).hasSize(1);
+
+        // base64, the default of OpenAI's client libraries: the same float32 values, little-endian
+        JsonNode packed = JSON.readTree(send(post("/v1/embeddings",
+                "{\"input\": [\"Once upon a time\", \"The dog\"], \"encoding_format\": \"base64\"}")).body());
+        for (int v = 0; v < 2; v++) {
+            java.nio.FloatBuffer floats = java.nio.ByteBuffer.wrap(java.util.Base64.getDecoder().decode(
+                    packed.path("data").path(v).path("embedding").asString()))
+                    .order(java.nio.ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
+            JsonNode plain = json.path("data").path(v).path("embedding");
+            assertThat(floats.remaining()).isEqualTo(plain.size());
+            for (int i = 0; i < plain.size(); i++) {
+                assertThat(floats.get(i)).isEqualTo(plain.path(i).floatValue());
+            }
+        }
     }
 
     @Test
@@ -420,8 +434,8 @@ class OpenAiServiceTest {
                 Arguments.of("/v1/embeddings", "{\"input\": []}", "input", "non-empty array of strings"),
                 Arguments.of("/v1/embeddings", "{\"input\": [\"a\", \"\"]}", "input", "input[1] is empty"),
                 Arguments.of("/v1/embeddings", "{\"input\": [[1, 2]]}", "input", "token arrays are not supported"),
-                Arguments.of("/v1/embeddings", "{\"input\": \"a\", \"encoding_format\": \"base64\"}", "encoding_format",
-                        "must be \"float\""),
+                Arguments.of("/v1/embeddings", "{\"input\": \"a\", \"encoding_format\": \"int8\"}", "encoding_format",
+                        "must be \"float\" or \"base64\", got \"int8\""),
                 Arguments.of("/v1/embeddings", "{\"input\": \"a\", \"dimensions\": 8}", "dimensions", "not supported"),
                 Arguments.of(chat, "{" + user + ", \"response_format\": \"json\"}", "response_format",
                         "must be an object with a \"type\""),
