@@ -194,6 +194,22 @@ class LlamaChatModelTest {
     }
 
     @Test
+    void optionsCombineAsSpringAiLaysThemOver() {
+        // ChatClient builds a request's options as model.getOptions().mutate().combineWith(request builder)
+        LlamaChatOptions combined = ((LlamaChatOptions) chatModel.getOptions()).mutate()
+                .combineWith(LlamaChatOptions.builder().maxTokens(9).outputSchema("{\"type\": \"boolean\"}")).build();
+        assertThat(combined.getMaxTokens()).isEqualTo(9);
+        assertThat(combined.getTemperature()).isEqualTo(chatModel.getOptions().getTemperature());
+        assertThat(combined.getOutputSchema()).isEqualTo("{\"type\": \"boolean\"}");
+        // a builder without a schema keeps the one already there; plain ChatOptions carry none
+        assertThat(combined.mutate().combineWith(LlamaChatOptions.builder().topK(3)).build().getOutputSchema())
+                .isEqualTo("{\"type\": \"boolean\"}");
+        assertThat(LlamaChatOptions.from(ChatOptions.builder().topK(3).build()).getOutputSchema()).isNull();
+        assertThat(LlamaChatOptions.from(combined)).isSameAs(combined);
+        assertThat(combined.mutate().stopSequences(List.of("x")).build().getStopSequences()).containsExactly("x");
+    }
+
+    @Test
     void promptOptionsOverrideTheDefaults() {
         GenerationOptions options = chatModel.toGenerationOptions(ChatOptions.builder().maxTokens(7).temperature(0.5)
                 .topK(3).topP(0.5).stopSequences(List.of("\n")).build());
