@@ -9,7 +9,7 @@
 # mesa-vulkan-drivers: Mesa's software Vulkan driver (lavapipe), a Vulkan device on any machine for
 # the tests of the optional Vulkan jar.
 LLAMASPEC_ROOT_PACKAGES="libllama-dev libggml-dev llama.cpp-tools llama.cpp-examples g++ cmake make \
-pkgconf openjdk-25-jdk-headless maven ca-certificates git tmux mesa-vulkan-drivers"
+pkgconf openjdk-25-jdk-headless maven ca-certificates git tmux mesa-vulkan-drivers nodejs npm"
 # The runtime root (ci/test-runtime): a Java runtime and nothing else, where the jars must run alone
 # (and Mesa's Vulkan driver, the kind of driver a user's machine has, for the Vulkan jar).
 if [ -n "${LLAMASPEC_RUNTIME_ROOT:-}" ]; then
