@@ -38,6 +38,23 @@ test('chat completion: the Java API\'s greedy reply and usage', async () => {
     assertUsage(reply.usage, want);
 });
 
+test('embeddings: the client\'s default base64 encoding decodes to the Java API\'s vectors', async () => {
+    const want = expected.embeddings;
+    const reply = await client.embeddings.create({ model, input: want.input });
+    assert.equal(reply.object, 'list');
+    assert.equal(reply.data.length, want.vectors.length);
+    reply.data.forEach((item, i) => {
+        assert.equal(item.index, i);
+        assert.equal(item.embedding.length, want.vectors[i].length);
+        item.embedding.forEach((v, k) => assert.ok(Math.abs(v - want.vectors[i][k]) < 1e-6,
+            `vector ${i}[${k}]: ${v} vs ${want.vectors[i][k]}`));
+    });
+    assert.ok(reply.usage.prompt_tokens > 0);
+    // and as arrays of numbers when asked for floats
+    const floats = await client.embeddings.create({ model, input: want.input[1], encoding_format: 'float' });
+    floats.data[0].embedding.forEach((v, k) => assert.ok(Math.abs(v - want.vectors[1][k]) < 1e-6));
+});
+
 test('text completion with a stop string: the Java API\'s greedy text, finish_reason stop, usage', async () => {
     const want = expected.text;
     assert.equal(want.finish_reason, 'stop');

@@ -3,8 +3,8 @@ package dev.llamaspec.spring.demo;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
+import tools.jackson.databind.ObjectMapper;
+import tools.jackson.databind.node.ObjectNode;
 import dev.llamaspec.ChatMessage;
 import dev.llamaspec.Generation;
 import dev.llamaspec.GenerationOptions;
@@ -109,9 +109,18 @@ class OpenAiNodeClientTest {
         cases.set("text", text("Once upon a time, a little girl", 64, "."));
         cases.set("textStream", text("The sun was", 40, null));
         cases.set("length", text("Once upon a time", 8, null));
-        assertThat(cases.path("text").path("finish_reason").asText()).isEqualTo("stop");
-        assertThat(cases.path("length").path("finish_reason").asText()).isEqualTo("length");
-        assertThat(cases.path("textStream").path("finish_reason").asText()).isEqualTo("length");
+        ObjectNode embeddings = cases.putObject("embeddings");
+        List<String> texts = List.of("Once upon a time", "The dog");
+        texts.forEach(embeddings.putArray("input")::add);
+        for (float[] vector : model.embed(texts)) {
+            tools.jackson.databind.node.ArrayNode values = embeddings.withArray("vectors").addArray();
+            for (float v : vector) {
+                values.add(v);
+            }
+        }
+        assertThat(cases.path("text").path("finish_reason").asString()).isEqualTo("stop");
+        assertThat(cases.path("length").path("finish_reason").asString()).isEqualTo("length");
+        assertThat(cases.path("textStream").path("finish_reason").asString()).isEqualTo("length");
         return cases;
     }
 
