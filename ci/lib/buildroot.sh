@@ -8,8 +8,11 @@
 
 # mesa-vulkan-drivers: Mesa's software Vulkan driver (lavapipe), a Vulkan device on any machine for
 # the tests of the optional Vulkan jar.
+# libggml0-backend-rpc, llama.cpp-tools-extra (ggml-rpc-server) and iproute2 (ip netns, tc netem): models
+# split over RPC servers (ModelOptions.rpcServers), their tests and ci/bench --rpc.
 LLAMASPEC_ROOT_PACKAGES="libllama-dev libggml-dev llama.cpp-tools llama.cpp-examples g++ cmake make \
-pkgconf openjdk-25-jdk-headless maven ca-certificates git tmux mesa-vulkan-drivers nodejs npm"
+pkgconf openjdk-25-jdk-headless maven ca-certificates git tmux mesa-vulkan-drivers nodejs npm \
+libggml0-backend-rpc llama.cpp-tools-extra iproute2"
 # The runtime root (ci/test-runtime): a Java runtime and nothing else, where the jars must run alone
 # (and Mesa's Vulkan driver, the kind of driver a user's machine has, for the Vulkan jar).
 if [ -n "${LLAMASPEC_RUNTIME_ROOT:-}" ]; then

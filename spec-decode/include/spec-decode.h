@@ -27,6 +27,7 @@ enum sd_status {
     SD_ERR_TOKENIZE          = 7, // text could not be tokenized
     SD_ERR_STATE             = 8, // call out of order (e.g. a step without a generation)
     SD_ERR_SESSION_FILE      = 9, // a saved session cannot be written, or read back into this session
+    SD_ERR_RPC               = 10, // an RPC server cannot be reached, or went away (the model is then unusable)
 };
 
 // Name of a status, for messages ("SD_ERR_DECODE").
@@ -104,6 +105,11 @@ struct sd_model_params {
     int32_t  n_threads;    // default threads of sessions; 0 = automatic: up to the number of cores, at
                            // most 8, shared among the sessions decoding at the moment and lowered
                            // while other programs keep the cores busy (see sd_session_params)
+    uint32_t rpc_timeout_ms; // with rpc_servers: how long one remote operation may take (a batch's
+                             // evaluation included) before the server is given up
+    // ggml-rpc-server addresses ("host:port"): the layers are split over them (and the local GPUs) as
+    // llama.cpp splits them over devices. A server that goes away makes the model unusable (SD_ERR_RPC).
+    std::vector<std::string> rpc_servers;
 };
 
 const std::vector<sd_setting> & sd_model_settings(void);

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstring>
 #include <ctime>
+#include <memory>
 
 static bool abort_requested(void * data) {
     sd_context * c = static_cast<sd_context *>(data);
@@ -113,7 +114,14 @@ sd_status sd_context_init(sd_model * model, const sd_session_params & params, sd
     cparams.abort_callback_data = c;
 
     sd_log_take_last_error();
-    c->ctx = llama_init_from_model(model->model, cparams);
+    {
+        auto made = std::make_shared<llama_context *>(nullptr);
+        llama_model * lm = model->model;
+        const sd_status status = sd_rpc_call(&model->rpc, [made, lm, cparams] { *made = llama_init_from_model(lm, cparams); },
+                                             error);
+        if (status != SD_OK) return status; // c is left to a call that may still be running
+        c->ctx = *made;
+    }
     if (c->ctx == nullptr) {
         std::string reason = sd_log_take_last_error();
         delete c;
@@ -150,14 +158,21 @@ sd_status sd_context_enable_capture(sd_context * c, std::string & error) {
     cparams.cb_eval           = capture_hidden;
     cparams.cb_eval_user_data = c;
     sd_log_take_last_error();
-    llama_context * ctx = llama_init_from_model(c->model->model, cparams);
+    auto made = std::make_shared<llama_context *>(nullptr);
+    llama_model * lm = c->model->model;
+    const sd_status status = sd_rpc_call(&c->model->rpc, [made, lm, cparams] { *made = llama_init_from_model(lm, cparams); },
+                                         error);
+    if (status != SD_OK) return status;
+    llama_context * ctx = *made;
     if (ctx == nullptr) {
         const std::string reason = sd_log_take_last_error();
         return sd_fail(error, SD_ERR_CONTEXT_INIT, "llama.cpp could not make the context again with the hidden-state "
                        "capture" + (reason.empty() ? std::string() : ": " + reason));
     }
     if (c->threadpool != nullptr) llama_detach_threadpool(c->ctx);
-    llama_free(c->ctx);
+    llama_context * old = c->ctx;
+    std::string ignored;
+    sd_rpc_call(&c->model->rpc, [old] { llama_free(old); }, ignored);
     c->ctx = ctx;
     if (c->threadpool != nullptr) llama_attach_threadpool(c->ctx, c->threadpool, c->threadpool);
     c->cparams = cparams;
@@ -171,12 +186,19 @@ void sd_context_free(sd_context * c) {
     if (c == nullptr) {
         return;
     }
+    sd_rpc_link & rpc = c->model->rpc;
+    if (rpc.active() && rpc.broken) {
+        // its server went away: freeing would talk to it, and a call may still be waiting on it
+        return;
+    }
     if (c->leader == nullptr) sd_threads_free(c->threads);
-    llama_batch_free(c->batch);
     if (c->threadpool != nullptr) {
         llama_detach_threadpool(c->ctx);
     }
-    llama_free(c->ctx);
+    llama_context * ctx = c->ctx;
+    std::string ignored;
+    if (sd_rpc_call(&rpc, [ctx] { llama_free(ctx); }, ignored) != SD_OK) return;
+    llama_batch_free(c->batch);
     if (c->owns_threadpool) {
         threadpool_free(c->threadpool);
     }
@@ -199,7 +221,9 @@ void sd_context_follow(sd_context * c, sd_context * leader) {
 }
 
 void sd_context_reset(sd_context * c) {
-    llama_memory_clear(llama_get_memory(c->ctx), true);
+    llama_context * ctx = c->ctx;
+    std::string ignored; // a server gone away fails the next decode
+    sd_rpc_call(&c->model->rpc, [ctx] { llama_memory_clear(llama_get_memory(ctx), true); }, ignored);
     c->cached.clear();
 }
 
@@ -241,11 +265,32 @@ static void forget_batch(sd_context * c, const llama_batch & batch) {
     for (const auto & f : first) llama_memory_seq_rm(mem, f.first, f.second, -1);
 }
 
+namespace {
+// sd_context_decode's code when the model's RPC server went away (SD_ERR_RPC, message below)
+const int32_t k_rpc_failed = -1000;
+thread_local std::string t_rpc_error;
+}
+
+// llama_decode; for a model on RPC servers with its completion, on sd_rpc_call's terms.
+static int32_t decode(sd_context * c, const llama_batch & batch) {
+    sd_rpc_link & rpc = c->model->rpc;
+    if (!rpc.active()) return llama_decode(c->ctx, batch);
+    auto code = std::make_shared<int32_t>(k_rpc_failed);
+    llama_context * ctx = c->ctx;
+    const llama_batch b = batch; // its arrays belong to the context or the verifier, kept on failure
+    const sd_status status = sd_rpc_call(&rpc, [code, ctx, b] {
+        const int32_t r = llama_decode(ctx, b);
+        if (r == 0) llama_synchronize(ctx);
+        *code = r;
+    }, t_rpc_error);
+    return status == SD_OK ? *code : k_rpc_failed;
+}
+
 int32_t sd_context_decode(sd_context * c, const llama_batch & batch) {
     sd_log_cancel_scope quiet(c->cancel_also != nullptr ? c->cancel_also : &c->cancel, &c->deadline_hit);
     if (c->leader != nullptr) {
         set_threads(c, std::min(c->leader->n_threads_set.load(), c->params.n_threads));
-        return llama_decode(c->ctx, batch);
+        return decode(c, batch);
     }
     int64_t t0 = llama_time_us();
     int64_t cpu0 = thread_cpu_us();
@@ -257,7 +302,7 @@ int32_t sd_context_decode(sd_context * c, const llama_batch & batch) {
     // llama.cpp then takes the batch out of the KV cache, and it is decoded again as usual.
     c->deadline_us = limit_us > 0 ? t0 + limit_us : 0;
     c->deadline_hit = false;
-    int32_t code = llama_decode(c->ctx, batch);
+    int32_t code = decode(c, batch);
     c->deadline_us = 0;
     if (code == 2 && c->deadline_hit && !abort_requested(c)) {
         // after llama.cpp's abort, decoding a draft tree's batch (tokens in several sequences) again
@@ -270,9 +315,10 @@ int32_t sd_context_decode(sd_context * c, const llama_batch & batch) {
         n_threads = sd_threads_begin(c->threads, batch.n_tokens, t0, false, &limit_us);
         set_threads(c, n_threads);
         c->deadline_hit = false;
-        code = llama_decode(c->ctx, batch);
+        code = decode(c, batch);
     }
-    if (code == 0) llama_synchronize(c->ctx);  // a GPU backend returns before it has finished
+    // a GPU backend returns before it has finished (over RPC, decode() has waited)
+    if (code == 0 && !c->model->rpc.active()) llama_synchronize(c->ctx);
     const int64_t t1 = llama_time_us();
     sd_threads_end(c->threads, {batch.n_tokens, n_threads, code == 0 ? t1 - t0 : -1, thread_cpu_us() - cpu0, t1, false});
     return code;
@@ -280,6 +326,7 @@ int32_t sd_context_decode(sd_context * c, const llama_batch & batch) {
 
 sd_status sd_context_decode_error(int32_t code, size_t position, std::string & error) {
     const std::string reason = sd_log_take_last_error();
+    if (code == k_rpc_failed) return sd_fail(error, SD_ERR_RPC, t_rpc_error);
     return sd_fail(error, SD_ERR_DECODE, "llama_decode failed with code " + std::to_string(code) + " at position " +
                    std::to_string(position) + (reason.empty() ? "" : ": " + reason));
 }
@@ -364,8 +411,12 @@ sd_status sd_context_measure_cost(sd_context * c, const std::vector<int32_t> & s
             }
             const int64_t t0 = llama_time_us();
             const int32_t rc = sd_context_decode(c, c->batch);
-            llama_synchronize(c->ctx);
+            if (!c->model->rpc.active()) llama_synchronize(c->ctx);
             const double t = (double) (llama_time_us() - t0);
+            if (rc == k_rpc_failed) {
+                status = sd_fail(error, SD_ERR_RPC, t_rpc_error);
+                break;
+            }
             llama_memory_seq_rm(mem, c->seq_scratch, depth, -1);
             if (rc != 0) {
                 status = sd_fail(error, rc == 2 ? SD_ERR_STATE : SD_ERR_DECODE,

@@ -16,6 +16,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -124,10 +125,18 @@ sd_status sd_session_save(sd_session * s, const std::string & path, const std::s
     if (status == SD_OK) status = sd_model_weights_id(c->model, weights, error);
     if (status != SD_OK) return status;
 
-    std::string kv(llama_state_seq_get_size(c->ctx, 0), '\0');
-    if (!kv.empty() && llama_state_seq_get_data(c->ctx, reinterpret_cast<uint8_t *>(&kv[0]), kv.size(), 0) != kv.size()) {
+    auto copied = std::make_shared<std::pair<std::string, bool>>();
+    llama_context * ctx = c->ctx;
+    status = sd_rpc_call(&c->model->rpc, [copied, ctx] {
+        std::string & kv = copied->first;
+        kv.assign(llama_state_seq_get_size(ctx, 0), '\0');
+        copied->second = kv.empty() || llama_state_seq_get_data(ctx, reinterpret_cast<uint8_t *>(&kv[0]), kv.size(), 0) == kv.size();
+    }, error);
+    if (status != SD_OK) return status;
+    if (!copied->second) {
         return sd_fail(error, SD_ERR_SESSION_FILE, "llama.cpp could not copy the session's KV cache");
     }
+    const std::string & kv = copied->first;
     const sd_drafter * recycling = s->drafters.recycling.get();
     const std::string matrix = recycling != nullptr ? recycling->learnt() : std::string();
 
@@ -338,9 +347,15 @@ sd_status sd_session_restore(sd_session * s, const std::string & path, std::stri
 
     sd_session_reset(s);
     llama_memory_t mem = llama_get_memory(c->ctx);
+    auto set = std::make_shared<bool>(false);
+    auto saved = std::make_shared<std::string>(kv);
+    llama_context * ctx = c->ctx;
+    status = tokens.empty() ? SD_OK : sd_rpc_call(&c->model->rpc, [set, saved, ctx] {
+        *set = llama_state_seq_set_data(ctx, reinterpret_cast<const uint8_t *>(saved->data()), saved->size(), 0) == saved->size();
+    }, error);
+    if (status != SD_OK) return status;
     const bool restored = tokens.empty() ||
-        (llama_state_seq_set_data(c->ctx, reinterpret_cast<const uint8_t *>(kv.data()), kv.size(), 0) == kv.size() &&
-         llama_memory_seq_pos_min(mem, 0) == 0 && llama_memory_seq_pos_max(mem, 0) == (llama_pos) tokens.size() - 1);
+        (*set && llama_memory_seq_pos_min(mem, 0) == 0 && llama_memory_seq_pos_max(mem, 0) == (llama_pos) tokens.size() - 1);
     if (!restored) {
         sd_session_reset(s);
         return sd_fail(error, SD_ERR_SESSION_FILE,

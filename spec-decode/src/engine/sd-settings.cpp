@@ -49,6 +49,7 @@ const std::vector<entry<sd_model_params>> & model_table() {
         FLAG (P, use_mmap,     "use_mmap", 1),
         SETTING(P, n_ctx,      "n_ctx", 8, 1 << 24, false, false, true, 0),
         RANGE(P, n_threads,    "n_threads", 0, 512, 0),
+        RANGE(P, rpc_timeout_ms, "rpc_timeout_ms", 100, 3600000, 30000),
     };
     return t;
 }

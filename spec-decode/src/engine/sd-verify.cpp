@@ -1,4 +1,5 @@
 #include "engine/sd-verify.h"
+#include "model/sd-model.h"
 
 namespace {
 
@@ -165,7 +166,7 @@ sd_status sd_verify_step(sd_session * s, std::vector<llama_token> & out, bool * 
     c->capture = g.drafter != nullptr && g.drafter->wants_hidden() && !(g.params.spec.adaptive && s->budget.paused());
     if (!c->capture) c->hidden_n = 0; // no stale hidden state for the drafter
     const int32_t rc = sd_context_decode(c, c->batch);
-    llama_synchronize(c->ctx);
+    if (!c->model->rpc.active()) llama_synchronize(c->ctx); // over RPC the decode has synchronized
     g.stats.t_verify_us += llama_time_us() - t0;
     g.stats.n_threads = c->n_threads_set;
     if (rc != 0) {

@@ -61,6 +61,10 @@ sd_status sd_embedder_init(sd_model * model, enum llama_pooling_type pooling, ui
     cparams.n_threads    = model->params.n_threads;
     cparams.n_threads_batch = model->params.n_threads;
     cparams.no_perf      = true;
+    if (model->rpc.active()) {
+        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "embeddings of a model split over RPC servers are not supported: "
+                       "load the model without RPC servers for them");
+    }
     sd_log_take_last_error();
     e->ctx = llama_init_from_model(model->model, cparams);
     if (e->ctx == nullptr) {

@@ -1,6 +1,7 @@
 // Backend loading and log routing. llama.cpp logs through one process-wide callback and may
 // split a line into several calls (GGML_LOG_LEVEL_CONT); lines are reassembled per thread here.
 #include "model/sd-log.h"
+#include "model/sd-rpc.h"
 
 #include "ggml-backend.h"
 
@@ -116,6 +117,7 @@ void sd_backend_init(void) {
             }
         }
         llama_backend_init();
+        sd_rpc_install();
     });
 }
 
@@ -131,6 +133,7 @@ const char * sd_status_name(sd_status status) {
         case SD_ERR_TOKENIZE:         return "SD_ERR_TOKENIZE";
         case SD_ERR_STATE:            return "SD_ERR_STATE";
         case SD_ERR_SESSION_FILE:     return "SD_ERR_SESSION_FILE";
+        case SD_ERR_RPC:              return "SD_ERR_RPC";
     }
     return "SD_ERR_UNKNOWN";
 }

@@ -4,7 +4,10 @@
 #include "model/sd-log.h"
 #include "engine/sd-settings.h"
 
+#include "ggml-backend.h"
+
 #include <algorithm>
+#include <memory>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -64,12 +67,43 @@ sd_status sd_model_load(const char * path, const sd_model_params & params, sd_mo
         return status;
     }
 
+    std::unique_ptr<sd_model> m(new sd_model());
+    m->rpc.endpoints  = params.rpc_servers;
+    m->rpc.timeout_ms = params.rpc_timeout_ms;
+    for (const std::string & endpoint : params.rpc_servers) {
+        std::string why;
+        if (!sd_rpc_endpoint_valid(endpoint, why)) return sd_fail(error, SD_ERR_INVALID_ARGUMENT, why);
+    }
     llama_model_params mparams = llama_model_default_params();
     mparams.n_gpu_layers = params.n_gpu_layers;
     mparams.load_mode    = params.use_mmap ? LLAMA_LOAD_MODE_MMAP : LLAMA_LOAD_MODE_NONE;
+    ggml_backend_reg_t rpc = ggml_backend_reg_by_name("RPC");
+    if (m->rpc.active()) {
+        status = sd_rpc_connect(m->rpc, m->devices, error);
+        if (status != SD_OK) return status;
+    }
+    if (m->rpc.active() || (rpc != nullptr && ggml_backend_reg_dev_count(rpc) > 0)) {
+        // the devices by hand: this model's RPC servers and the local GPUs, never the servers another
+        // model of the process registered
+        for (size_t i = 0; i < ggml_backend_dev_count(); i++) {
+            ggml_backend_dev_t dev = ggml_backend_dev_get(i);
+            const enum ggml_backend_dev_type type = ggml_backend_dev_type(dev);
+            if ((type == GGML_BACKEND_DEVICE_TYPE_GPU || type == GGML_BACKEND_DEVICE_TYPE_IGPU) &&
+                ggml_backend_dev_backend_reg(dev) != rpc) {
+                m->devices.push_back(dev);
+            }
+        }
+        m->devices.push_back(nullptr);
+        mparams.devices = m->devices.data();
+    }
 
     sd_log_take_last_error();
-    llama_model * model = llama_model_load_from_file(path, mparams);
+    llama_model * model = nullptr;
+    status = sd_rpc_call(&m->rpc, [&] { model = llama_model_load_from_file(path, mparams); }, error, false);
+    if (status != SD_OK) {
+        m.release(); // the load may still hold it, waiting on the server that went away
+        return status;
+    }
     if (model == nullptr) {
         std::string reason = sd_log_take_last_error();
         return sd_fail(error, SD_ERR_MODEL_LOAD,
@@ -78,11 +112,11 @@ sd_status sd_model_load(const char * path, const sd_model_params & params, sd_mo
     }
     if (!llama_model_has_decoder(model) || llama_model_n_embd(model) <= 0 ||
         llama_vocab_n_tokens(llama_model_get_vocab(model)) <= 0) {
-        llama_model_free(model);
+        std::string ignored;
+        if (sd_rpc_call(&m->rpc, [model] { llama_model_free(model); }, ignored) != SD_OK) m.release();
         return sd_fail(error, SD_ERR_MODEL_LOAD, std::string("not a text-generation model: ") + path);
     }
 
-    sd_model * m = new sd_model();
     m->model  = model;
     m->vocab  = llama_model_get_vocab(model);
     m->params = params;
@@ -96,7 +130,8 @@ sd_status sd_model_load(const char * path, const sd_model_params & params, sd_mo
         const int32_t train = llama_model_n_ctx_train(model);
         m->params.n_ctx = (uint32_t) (train > 0 ? std::min(train, 4096) : 4096);
     }
-    *out = m;
+    if (m->rpc.active()) sd_rpc_watch(m->rpc);
+    *out = m.release();
     return SD_OK;
 }
 
@@ -112,7 +147,14 @@ void sd_model_free(sd_model * model) {
     if (model == nullptr) {
         return;
     }
-    llama_model_free(model->model);
+    if (model->rpc.active()) {
+        // a model whose server went away is left as it is: freeing it would talk to that server
+        std::string ignored;
+        if (!model->rpc.broken) sd_rpc_call(&model->rpc, [model] { llama_model_free(model->model); }, ignored);
+        if (model->rpc.broken) return;
+    } else {
+        llama_model_free(model->model);
+    }
     delete model;
 }
 
@@ -141,6 +183,21 @@ sd_model_info sd_model_get_info(const sd_model * m) {
     info.n_vocab      = llama_vocab_n_tokens(m->vocab);
     info.n_embd       = llama_model_n_embd(m->model);
     info.n_layer      = llama_model_n_layer(m->model);
+    if (!m->devices.empty()) {
+        // given by hand (RPC servers, local GPUs): those, and the CPU
+        for (size_t i = 0; i < m->devices.size(); i++) {
+            ggml_backend_dev_t dev = m->devices[i];
+            if (dev != nullptr && m->params.n_gpu_layers != 0 && llama_model_n_layer(m->model) > 0) {
+                // an RPC server by its address as given (ggml-rpc may know it by another spelling)
+                const std::string what = i < m->rpc.device_endpoints.size() ? "RPC server " + m->rpc.device_endpoints[i]
+                                                                            : ggml_backend_dev_description(dev);
+                info.devices.push_back(std::string(ggml_backend_dev_name(dev)) + " (" + what + ")");
+            }
+        }
+        ggml_backend_dev_t cpu = ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_CPU);
+        if (cpu != nullptr) info.devices.push_back(std::string(ggml_backend_dev_name(cpu)) + " (" + ggml_backend_dev_description(cpu) + ")");
+        return info;
+    }
     for (size_t i = 0; i < ggml_backend_dev_count(); i++) {
         ggml_backend_dev_t dev = ggml_backend_dev_get(i);
         const enum ggml_backend_dev_type type = ggml_backend_dev_type(dev);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "spec-decode.h"
+#include "model/sd-rpc.h"
 
 #include <mutex>
 #include <string>
@@ -12,6 +13,8 @@ struct sd_model {
     sd_model_params     params; // as loaded, n_ctx and n_threads resolved
     bool                threads_automatic = false; // no n_threads given: sessions without one adapt theirs
     std::string         path;   // the file it was loaded from
+    mutable sd_rpc_link rpc;    // its RPC servers, when it has some
+    std::vector<struct ggml_backend_device *> devices; // what it was loaded onto, when given explicitly
     // sd_model_fingerprint's result, computed on first use (it reads the file's output projection)
     mutable std::once_flag fingerprint_once;
     mutable std::string    fingerprint;
