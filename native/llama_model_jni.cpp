@@ -6,10 +6,24 @@ static const char * const CLOSED = "model is closed";
 // Loads a model with the named settings of sd_model_settings() (names[i] = values[i]; the others keep
 // their defaults).
 extern "C" JNIEXPORT jlong JNICALL Java_dev_llamaspec_LlamaModel_nLoad(JNIEnv * env, jclass, jbyteArray path,
-                                                                       jobjectArray names, jdoubleArray values) {
+                                                                       jobjectArray names, jdoubleArray values,
+                                                                       jobjectArray rpc_servers) {
     return jni_guard(env, (jlong) 0, [&]() -> jlong {
         sd_model_params params = sd_model_default_params();
         if (!jni_apply_settings(env, params, names, values, sd_model_set)) return 0;
+        const jsize n_rpc = rpc_servers != nullptr ? env->GetArrayLength(rpc_servers) : 0;
+        for (jsize i = 0; i < n_rpc; i++) {
+            jstring server = (jstring) env->GetObjectArrayElement(rpc_servers, i);
+            if (server == nullptr) {
+                jni_throw_null_pointer(env, "an RPC server is null");
+                return 0;
+            }
+            const char * chars = env->GetStringUTFChars(server, nullptr);
+            if (chars == nullptr) return 0;
+            params.rpc_servers.emplace_back(chars);
+            env->ReleaseStringUTFChars(server, chars);
+            env->DeleteLocalRef(server);
+        }
         sd_model * model = nullptr;
         std::string error;
         const sd_status status = sd_model_load(jni_bytes(env, path).c_str(), params, &model, error);
@@ -18,6 +32,17 @@ extern "C" JNIEXPORT jlong JNICALL Java_dev_llamaspec_LlamaModel_nLoad(JNIEnv * 
             return 0;
         }
         return reinterpret_cast<jlong>(model);
+    });
+}
+
+// Why the model cannot be used any more (an RPC server went away), or null.
+extern "C" JNIEXPORT jstring JNICALL Java_dev_llamaspec_LlamaModel_nFailure(JNIEnv * env, jclass, jlong handle) {
+    return jni_guard(env, (jstring) nullptr, [&]() -> jstring {
+        sd_model * model = jni_handle<sd_model>(env, handle, CLOSED);
+        if (model == nullptr) return nullptr;
+        std::string failure;
+        if (!sd_model_failure(model, failure)) return nullptr;
+        return jni_string(env, failure);
     });
 }
 

@@ -143,6 +143,8 @@ struct sd_model_info {
 // Loads a GGUF model. On failure *out is NULL and error says why (file missing, not GGUF, ...).
 sd_status sd_model_load(const char * path, const sd_model_params & params, sd_model ** out, std::string & error);
 void      sd_model_free(sd_model * model);
+// Whether the model cannot be used any more (an RPC server went away), and why.
+bool      sd_model_failure(const sd_model * model, std::string & why);
 
 sd_model_info       sd_model_get_info(const sd_model * model);
 const llama_model * sd_model_llama(const sd_model * model);

@@ -158,6 +158,13 @@ void sd_model_free(sd_model * model) {
     delete model;
 }
 
+bool sd_model_failure(const sd_model * model, std::string & why) {
+    if (!model->rpc.broken) return false;
+    std::lock_guard<std::mutex> lock(model->rpc.mutex);
+    why = model->rpc.error;
+    return true;
+}
+
 static std::string model_meta(const llama_model * model, const char * key) {
     char buf[512];
     const int32_t n = llama_model_meta_val_str(model, key, buf, sizeof(buf));

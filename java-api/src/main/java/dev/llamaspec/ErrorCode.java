@@ -24,6 +24,13 @@ public enum ErrorCode {
      * that does not fit the session's options.
      */
     SESSION_FILE,
+    /**
+     * An RPC server of the model ({@link ModelOptions.Builder#rpcServers}) cannot be reached, does not
+     * speak ggml's RPC protocol, or went away (closed its connection, or did not answer within
+     * {@link ModelOptions#rpcTimeout()}). After a server went away the model cannot be used any more
+     * ({@link LlamaModel#failure()}): load it again.
+     */
+    RPC,
     /** The native library could not be found or loaded. */
     NATIVE_LIBRARY,
     /** An unexpected failure inside the native code (out of memory, a bug). */
@@ -41,6 +48,7 @@ public enum ErrorCode {
             case 7: return TOKENIZE;
             case 8: return STATE;
             case 9: return SESSION_FILE;
+            case 10: return RPC;
             default: return INTERNAL;
         }
     }

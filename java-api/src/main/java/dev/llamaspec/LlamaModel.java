@@ -57,7 +57,7 @@ public final class LlamaModel implements AutoCloseable {
         Path absolute = path.toAbsolutePath();
         NamedValues settings = options.settings();
         long handle = nLoad(absolute.toString().getBytes(StandardCharsets.UTF_8), settings.names(),
-                settings.values());
+                settings.values(), options.rpcServers().toArray(new String[0]));
         LlamaModel model = new LlamaModel(absolute, options, handle);
         ModelInfo info = model.info();
         if (options.gpuLayers() != 0 && !info.onGpu()) {
@@ -393,6 +393,23 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     /**
+     * Why the model cannot be used any more, or empty while it can: one of its RPC servers
+     * ({@link ModelOptions#rpcServers()}) went away, and every call on it since fails at once with a
+     * {@link LlamaException} ({@link ErrorCode#RPC}). Load the model again (its memory stays with the
+     * process: freeing it would talk to the lost server). Always empty for a local model.
+     *
+     * @throws IllegalStateException when the model is closed
+     */
+    public java.util.Optional<String> failure() {
+        return java.util.Optional.ofNullable(handle.call(LlamaModel::nFailure));
+    }
+
+    /** The RPC servers the model's layers are split over (empty for a local model). */
+    public List<String> rpcServers() {
+        return options.rpcServers();
+    }
+
+    /**
      * The native handle, for the classes that call the engine with this model (sessions using it as their
      * draft model, Medusa heads, the trainer and the importer): its calls hold the model open.
      */
@@ -406,7 +423,9 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     /** Loads a model with the named settings of the engine's model table (the others keep their defaults). */
-    static native long nLoad(byte[] path, String[] names, double[] values);
+    static native long nLoad(byte[] path, String[] names, double[] values, String[] rpcServers);
+
+    static native String nFailure(long handle);
 
     static native void nFree(long handle);
 

@@ -51,9 +51,9 @@ class JniInputTest extends WithTestModel {
     @Test
     void unknownSettingsAndValuesOutOfRange() {
         assertEquals("unknown setting 'n_thread'", fails(IllegalArgumentException.class,
-                () -> LlamaModel.nLoad(path(), new String[] {"n_thread"}, new double[] {1})));
+                () -> LlamaModel.nLoad(path(), new String[] {"n_thread"}, new double[] {1}, NONE)));
         assertEquals("n_threads must be in [0, 512], got -1", fails(IllegalArgumentException.class,
-                () -> LlamaModel.nLoad(path(), new String[] {"n_threads"}, new double[] {-1})));
+                () -> LlamaModel.nLoad(path(), new String[] {"n_threads"}, new double[] {-1}, NONE)));
         assertEquals("unknown setting 'threads'", fails(IllegalArgumentException.class,
                 () -> model.nativeHandle().call(m -> Session.nInit(m, new String[] {"threads"}, new double[] {1}))));
         assertEquals("n_batch must be an integer in [0, 65536], got 1.5", fails(IllegalArgumentException.class,
@@ -87,11 +87,19 @@ class JniInputTest extends WithTestModel {
     @Test
     void nullAndMismatchedArrays() {
         assertEquals("setting names are null", fails(NullPointerException.class,
-                () -> LlamaModel.nLoad(path(), null, NO_VALUES)));
+                () -> LlamaModel.nLoad(path(), null, NO_VALUES, NONE)));
         assertEquals("setting values are null", fails(NullPointerException.class,
-                () -> LlamaModel.nLoad(path(), NONE, null)));
+                () -> LlamaModel.nLoad(path(), NONE, null, NONE)));
         assertEquals("a setting name is null", fails(NullPointerException.class,
-                () -> LlamaModel.nLoad(path(), new String[] {null}, new double[] {1})));
+                () -> LlamaModel.nLoad(path(), new String[] {null}, new double[] {1}, NONE)));
+        assertEquals("an RPC server is null", fails(NullPointerException.class,
+                () -> LlamaModel.nLoad(path(), NONE, NO_VALUES, new String[] {null})));
+        LlamaException noPort = assertThrows(LlamaException.class,
+                () -> LlamaModel.nLoad(path(), NONE, NO_VALUES, new String[] {"nocolon"}));
+        assertEquals(ErrorCode.INVALID_ARGUMENT, noPort.code());
+        assertTrue(noPort.getMessage().contains("RPC server \"nocolon\" is not HOST:PORT"), noPort.getMessage());
+        assertEquals("rpc_timeout_ms must be in [100, 3600000], got 5", fails(IllegalArgumentException.class,
+                () -> LlamaModel.nLoad(path(), new String[] {"rpc_timeout_ms"}, new double[] {5}, NONE)));
         assertEquals("2 setting names but 1 values", fails(IllegalArgumentException.class,
                 () -> model.nativeHandle().call(m -> Session.nInit(m, new String[] {"n_ctx", "n_batch"},
                         new double[] {64}))));

@@ -305,7 +305,7 @@ class SettingTableTest extends WithTestModel {
             double expected = s.type() == Setting.Type.FLOAT ? s.floatDefault() : s.defaultValue();
             assertEquals(expected, v.values()[i], s.name());
         }
-        assertEquals(Set.of("n_threads", "n_gpu_layers", "use_mmap", "n_ctx"),
+        assertEquals(Set.of("n_threads", "n_gpu_layers", "use_mmap", "n_ctx", "rpc_timeout_ms"),
                 Set.of(ModelOptions.defaults().settings().names()));
         Set<String> session = new HashSet<>();
         for (Setting s : SettingTable.SESSION.settings()) {
