@@ -13,6 +13,8 @@ import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.logging.ConsoleHandler;
@@ -54,7 +56,7 @@ public final class ChatCli implements Callable<Integer> {
      */
     static final Map<String, String> FLAGS = Map.of("temperature", "--temperature", "topK", "--top-k",
             "topP", "--top-p: topP", "minP", "--min-p", "repeatPenalty", "--repeat-penalty", "maxTokens",
-            "--max-tokens: maxTokens", "threads", "--threads", "contextSize", "--ctx: contextSize");
+            "--max-tokens: maxTokens", "threads", "--threads", "contextSize", "--ctx: contextSize", "rpcServers:", "--rpc:");
 
     /** Kept so that the logging configuration is not collected with the logger. */
     private static final Logger LLAMA_LOG = Logger.getLogger("dev.llamaspec.llama.cpp");
@@ -148,6 +150,12 @@ public final class ChatCli implements Callable<Integer> {
             description = CliSupport.CTX_HELP)
     int ctx;
 
+    @Option(names = "--rpc", paramLabel = "HOST:PORT,...", split = ",",
+            description = "ggml-rpc-server addresses to split the model's layers over (the draft model and the heads"
+                    + " stay local); a server that goes away ends the reply with an error and the model cannot be"
+                    + " used until the chat starts again")
+    List<String> rpc = new ArrayList<>();
+
     @Option(names = "--strict-numerics", description = "flash attention off and keys and values in F32: greedy"
             + " replies with speculation are then token for token those without it (by default they can differ"
             + " where the two likeliest tokens nearly tie); slower")
@@ -211,7 +219,7 @@ public final class ChatCli implements Callable<Integer> {
         CliSupport.requireFile("--json-schema", jsonSchema);
         try {
             sampling = sampling();
-            modelOptions = ModelOptions.builder().threads(threads).contextSize(ctx).build();
+            modelOptions = ModelOptions.builder().threads(threads).contextSize(ctx).rpcServers(rpc).build();
             sessionOptions = SessionOptions.builder().threads(threads).contextSize(ctx).strictNumerics(strictNumerics)
                     .build();
         } catch (IllegalArgumentException e) {
@@ -284,7 +292,8 @@ public final class ChatCli implements Callable<Integer> {
             return ChatEngine.open(files, modelOptions, sessionOptions, mode, sampling, choice, session);
         } catch (ChatEngine.OpenException e) {
             String flag = switch (e.part()) {
-                case MODEL -> "--model";
+                case MODEL -> e.getCause() instanceof LlamaException l && l.code() == dev.llamaspec.ErrorCode.RPC
+                        ? "--rpc" : "--model";
                 case HEADS -> "--heads";
                 case DRAFT_MODEL -> "--draft-model";
                 case CONTEXT -> ctx != 0 ? "--ctx " + ctx : null;

@@ -5,6 +5,7 @@ import dev.llamaspec.MedusaHeads;
 import dev.llamaspec.ModelOptions;
 import dev.llamaspec.examples.chat.ChatEngine.Part;
 import java.nio.file.Path;
+import java.util.List;
 
 /**
  * The Medusa heads ({@code --heads}) and the draft model ({@code --draft-model}) loaded once at
@@ -38,7 +39,7 @@ final class Drafters implements AutoCloseable {
                 return new Drafters(heads, null);
             }
             LlamaModel draft = ChatEngine.OpenException.during(Part.DRAFT_MODEL,
-                    () -> LlamaModel.load(draftModelFile, options));
+                    () -> LlamaModel.load(draftModelFile, options.toBuilder().rpcServers(List.of()).build()));
             try {
                 ChatEngine.OpenException.during(Part.DRAFT_MODEL, () -> {
                     model.checkDraftModel(draft);

@@ -50,6 +50,8 @@ public class LlamaspecAutoConfiguration {
         } catch (LlamaException e) {
             String action = e.code() == ErrorCode.NATIVE_LIBRARY
                     ? "Make the llamaspec native library loadable on this platform (see the message above)."
+                    : e.code() == ErrorCode.RPC
+                    ? "Start ggml-rpc-server at each address of llamaspec.rpc-servers, or correct the list."
                     : "Check that llamaspec.model names a GGUF model file that llama.cpp can load.";
             throw new LlamaspecConfigurationException("Cannot load the model " + path + ": " + e.getMessage(), action,
                     e);
@@ -100,7 +102,7 @@ public class LlamaspecAutoConfiguration {
         Path path = filePath("llamaspec.draft-model", properties.getDraftModel(), fix);
         LlamaModel draft;
         try {
-            draft = LlamaModel.load(path, properties.modelOptions());
+            draft = LlamaModel.load(path, properties.localModelOptions());
         } catch (LlamaException e) {
             throw new LlamaspecConfigurationException("Cannot load the draft model " + path + ": " + e.getMessage(),
                     fix, e);
@@ -165,7 +167,7 @@ public class LlamaspecAutoConfiguration {
                     + " to embed with llamaspec.model.";
             Path path = filePath("llamaspec.embedding-model", file, fix);
             try {
-                return new LlamaEmbeddingModel(LlamaModel.load(path, properties.modelOptions()),
+                return new LlamaEmbeddingModel(LlamaModel.load(path, properties.localModelOptions()),
                         dev.llamaspec.EmbeddingOptions.defaults(), true);
             } catch (LlamaException e) {
                 throw new LlamaspecConfigurationException("Cannot load the embedding model " + path + ": "

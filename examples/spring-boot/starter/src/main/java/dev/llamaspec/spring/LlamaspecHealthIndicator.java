@@ -13,7 +13,7 @@ import org.springframework.boot.health.contributor.HealthIndicator;
  * {@code /actuator/health}: UP with the model's description, the pool's size and free sessions, the
  * threads each session ran its last step on, and the sessions of the process decoding at the moment
  * (automatic threads are divided among them) while the model is loaded and the pool open, DOWN once
- * either is closed.
+ * either is closed or an RPC server of the model went away ({@code rpcServers} lists them).
  */
 public class LlamaspecHealthIndicator implements HealthIndicator {
     private final LlamaModel model;
@@ -29,6 +29,11 @@ public class LlamaspecHealthIndicator implements HealthIndicator {
         if (model.isClosed()) {
             return Health.down().withDetail("model", model.path().toString()).withDetail("loaded", false)
                     .withDetail("error", "the model is closed").build();
+        }
+        java.util.Optional<String> failure = model.failure();
+        if (failure.isPresent()) {
+            return Health.down().withDetail("model", model.path().toString()).withDetail("loaded", true)
+                    .withDetail("rpcServers", model.rpcServers()).withDetail("error", failure.get()).build();
         }
         if (pool.isClosed()) {
             return Health.down().withDetail("model", model.path().toString()).withDetail("loaded", true)
@@ -50,6 +55,7 @@ public class LlamaspecHealthIndicator implements HealthIndicator {
                 .withDetail("architecture", info.architecture())
                 .withDetail("parameters", info.parameterCount())
                 .withDetail("devices", info.devices())
+                .withDetail("rpcServers", model.rpcServers())
                 .withDetail("chatTemplate", info.chatTemplate().isPresent())
                 .withDetail("pool", poolDetails)
                 .build();

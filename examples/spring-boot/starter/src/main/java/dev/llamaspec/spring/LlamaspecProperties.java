@@ -43,6 +43,16 @@ public class LlamaspecProperties implements InitializingBean {
     private int gpuLayers = ModelOptions.defaults().gpuLayers();
 
     /**
+     * ggml RPC servers (ggml-rpc-server, HOST:PORT each) to split the model's layers over; the draft
+     * model, the heads and the embedding model stay local. A server that goes away makes the model
+     * unusable (the health goes DOWN) until the application restarts.
+     */
+    private java.util.List<String> rpcServers = new java.util.ArrayList<>();
+
+    /** With llamaspec.rpc-servers: how long one remote operation may take before its server is given up. */
+    private Duration rpcTimeout = ModelOptions.defaults().rpcTimeout();
+
+    /**
      * Default speculative decoding, a name as Speculation.parse reads it: none, lookup, recycling, lookahead,
      * auto, medusa (needs llamaspec.heads) or draft (needs llamaspec.draft-model).
      */
@@ -107,7 +117,8 @@ public class LlamaspecProperties implements InitializingBean {
                     "llamaspec.borrow-timeout must be zero or positive, got " + borrowTimeout,
                     "Set llamaspec.borrow-timeout to a duration such as 30s.");
         }
-        check("llamaspec.threads / llamaspec.context-size / llamaspec.gpu-layers", this::modelOptions);
+        check("llamaspec.threads / llamaspec.context-size / llamaspec.gpu-layers / llamaspec.rpc-servers / "
+                + "llamaspec.rpc-timeout", this::modelOptions);
         check("llamaspec.max-tokens / llamaspec.temperature", () -> generationOptions(Speculation.none()).build());
     }
 
@@ -122,6 +133,11 @@ public class LlamaspecProperties implements InitializingBean {
 
     /** The model options these settings describe. */
     public ModelOptions modelOptions() {
+        return localModelOptions().toBuilder().rpcServers(rpcServers).rpcTimeout(rpcTimeout).build();
+    }
+
+    /** The model options without the RPC servers: the draft model's and the embedding model's. */
+    public ModelOptions localModelOptions() {
         return ModelOptions.builder().threads(threads).contextSize(contextSize).gpuLayers(gpuLayers).build();
     }
 
@@ -237,6 +253,22 @@ public class LlamaspecProperties implements InitializingBean {
 
     public void setGpuLayers(int gpuLayers) {
         this.gpuLayers = gpuLayers;
+    }
+
+    public java.util.List<String> getRpcServers() {
+        return rpcServers;
+    }
+
+    public void setRpcServers(java.util.List<String> rpcServers) {
+        this.rpcServers = rpcServers;
+    }
+
+    public Duration getRpcTimeout() {
+        return rpcTimeout;
+    }
+
+    public void setRpcTimeout(Duration rpcTimeout) {
+        this.rpcTimeout = rpcTimeout;
     }
 
     public String getSpeculation() {
