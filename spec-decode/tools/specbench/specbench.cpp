@@ -53,6 +53,8 @@ struct bench_params {
     std::string heads_path;           // Medusa heads (strategies medusa, medusa-static)
     std::string grammar;              // GBNF every run generates under (--grammar FILE; empty: none)
     std::string grammar_path;
+    std::vector<std::string> rpc_servers; // the target's layers over these ggml-rpc-servers (--rpc)
+    int32_t rpc_timeout_ms = 30000;
     const sd_heads * heads = nullptr;
 };
 
@@ -84,7 +86,7 @@ static void usage(FILE * out = stderr) {
         "                           [--prompts 20] [--tokens 128] [--threads 2 (0: automatic)] [--ctx 2048] [--kv f16|f32] [--flash-attn auto|on|off] [--strict] [--json FILE] [--svg FILE]\n"
         "                           [--lookahead W,N,G] [--heads MEDUSA.gguf] [--draft-model [LABEL=]FILE]...\n"
         "                           [--temperature 0] [--seed 42] [--runs FILE] [--prompt-files DIR] [--cost-depth 256 (0: no cost curve)]\n"
-        "                           [--grammar FILE (GBNF every run generates under)]\n"
+        "                           [--grammar FILE (GBNF every run generates under)] [--rpc HOST:PORT,... [--rpc-timeout-ms 30000]]\n"
         "strategies: plain, lookup, recycling, lookahead, auto, medusa, medusa-static (need --heads),\n"
         "            draft (the first --draft-model), draft:LABEL (the one labelled LABEL);\n"
         "            add -fixed to turn the budget off (lookup-fixed, draft:LABEL-fixed, ...)\n"
@@ -190,6 +192,8 @@ static bool parse_args(int argc, char ** argv, bench_params & p) {
         else if (a == "--grammar")    p.grammar_path = v;
         else if (a == "--svg")        p.svg_path = v;
         else if (a == "--strategies") p.strategies = split(v, ',');
+        else if (a == "--rpc")        p.rpc_servers = split(v, ',');
+        else if (a == "--rpc-timeout-ms") ok = parse_int(v, 100, 3600000, p.rpc_timeout_ms);
         else if (a == "--sets")       p.sets = split(v, ',');
         else if (a == "--prompts")    ok = parse_int(v, 1, 100000, p.n_prompts);
         else if (a == "--first")      ok = parse_int(v, 0, 100000, p.first);
@@ -329,8 +333,11 @@ int main(int argc, char ** argv) {
 
     sd_model_params mparams = sd_model_default_params();
     mparams.n_threads = p.threads;
+    sd_model_params target_params = mparams; // the drafters stay local
+    target_params.rpc_servers = p.rpc_servers;
+    target_params.rpc_timeout_ms = (uint32_t) p.rpc_timeout_ms;
     sd_model * model = nullptr;
-    if (sd_model_load(p.model.c_str(), mparams, &model, error) != SD_OK) {
+    if (sd_model_load(p.model.c_str(), target_params, &model, error) != SD_OK) {
         std::fprintf(stderr, "error: %s\n", error.c_str());
         return 1;
     }
