@@ -63,7 +63,8 @@ public final class LlamaModel implements AutoCloseable {
         if (options.gpuLayers() != 0 && !info.onGpu()) {
             LOAD_LOG.log(System.Logger.Level.INFO, "{0} runs on the CPU ({1}): no GPU is available (ggml backends: {2}), "
                     + "so gpuLayers {3} has no effect", absolute, String.join(", ", info.devices()),
-                    backends().stream().map(Backend::toString).collect(Collectors.joining(", ")),
+                    backends().stream().filter(b -> !b.name().equals("RPC")).map(Backend::toString)
+                            .collect(Collectors.joining(", ")),
                     options.gpuLayers());
         } else {
             LOAD_LOG.log(System.Logger.Level.INFO, "{0} runs on {1}", absolute, String.join(" + ", info.devices()));
@@ -72,9 +73,10 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     /**
-     * The ggml backends this process loaded, each with the number of devices it found: the CPU, and
-     * a GPU backend when one is present (the optional Vulkan jar adds "Vulkan"; with no GPU driver it
-     * finds 0 devices and models run on the CPU).
+     * The ggml backends this process loaded, each with the number of devices it found: the CPU, a GPU
+     * backend when one is present (the optional Vulkan jar adds "Vulkan"; with no GPU driver it finds 0
+     * devices and models run on the CPU), and "RPC", ggml's RPC client, whose devices are the servers
+     * of the models loaded with {@link ModelOptions#rpcServers()} (0 before the first).
      *
      * @throws LlamaException when the native library cannot be loaded
      */
