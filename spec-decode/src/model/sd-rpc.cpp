@@ -363,10 +363,11 @@ sd_status sd_rpc_call(sd_rpc_link * link, const std::function<void()> & fn, std:
         const bool failed_somewhere = g_failures != failures;
         if ((failed_somewhere && closed_any(*link)) || std::chrono::steady_clock::now() >= deadline) break;
         if (failed_somewhere) {
-            // a failure of some server: ours if this call does not finish soon
+            // a failure of some server: ours if this call does not finish soon (a load, which may send
+            // gigabytes, gets the whole timeout)
             failures = g_failures;
-            g_changed.wait_for(lock, std::chrono::milliseconds(200));
-            if (!st->done && g_failures == failures) break;
+            const auto grace = bounded ? std::chrono::milliseconds(200) : std::chrono::milliseconds(link->timeout_ms);
+            if (!g_changed.wait_for(lock, grace, [&] { return st->done || g_failures != failures; })) break;
             continue;
         }
         g_changed.wait_until(lock, deadline);

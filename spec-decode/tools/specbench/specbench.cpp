@@ -420,10 +420,10 @@ int main(int argc, char ** argv) {
     report.min_p             = defaults.min_p;
     report.seed              = p.seed;
     report.system_info       = llama_print_system_info();
-    for (size_t i = 0; i < ggml_backend_dev_count(); i++) {
-        ggml_backend_dev_t dev = ggml_backend_dev_get(i);
+    // where the target model runs (its RPC servers included), as sd_model_get_info lists it
+    for (const std::string & device : sd_model_get_info(model).devices) {
         if (!report.devices.empty()) report.devices += ", ";
-        report.devices += std::string(ggml_backend_dev_name(dev)) + " (" + ggml_backend_dev_description(dev) + ")";
+        report.devices += device;
     }
     char date[32];
     const std::time_t now = std::time(nullptr);
