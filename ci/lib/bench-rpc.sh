@@ -70,6 +70,8 @@ summary=$out/rpc.md
 {
     echo "# ci/bench --rpc: $(basename "$model") over two ggml-rpc-servers on 127.0.0.1"
     echo
+    echo "\`ci/bench --rpc --models $models --delays $delays --prompts $prompts --tokens $tokens --threads $threads --server-threads $server_threads --sets $sets --strategies $strategies\`"
+    echo
     echo "$(date -u +%FT%TZ); $(nproc) cores; client threads $threads, each server $server_threads thread(s);"
     echo "$prompts prompts x $tokens tokens per set ($sets), greedy; one-way delay per message added by"
     echo "llamaspec-delay-proxy in front of each server (0 = plain loopback). draft = stories260K (perfect drafter, upper bound)."
@@ -106,7 +108,8 @@ for delay in ${delays//,/ }; do
     awk -v d="$delay" -v cost="$cost" '
         /^set +strategy/ { table = 1; next }
         table && NF == 0 { table = 0 }
-        table && $2 !~ /-repeat$/ {
+        table && $1 == "divergence:" { table = 0 }
+        table && NF >= 12 && $2 !~ /-repeat$/ {
             ratio = ($2 == "plain") ? "-" : $10 " " $11 " " $12
             printf "| %s ms | %s | %s | %s | %s | %s | %s |\n", d, $1, $2, $9, $8, ratio, cost
         }' "$out/rpc-$delay.txt" >> "$summary"
