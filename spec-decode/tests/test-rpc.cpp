@@ -186,10 +186,21 @@ static void same_as_local(sd_model * remote, sd_model * local, sd_heads * remote
 static void fault(sd_model * local, const char * what, int signal) {
     server a = start_server();
     server b = start_server();
+    server c = start_server();
     sd_model * remote = nullptr;
+    sd_model * other = nullptr; // another model, on a server of its own
     std::string error;
     CHECK(load({a.endpoint(), b.endpoint()}, &remote, error) == SD_OK);
-    if (remote == nullptr) return;
+    CHECK(load({c.endpoint()}, &other, error) == SD_OK);
+    if (remote == nullptr || other == nullptr) return;
+    sd_session * o = new_session(other);
+    // the other model generates on its own thread while the server goes away
+    run_result during;
+    std::thread other_thread([&] {
+        sd_generation_params p = params_for(SD_SPEC_NONE, nullptr, nullptr, 0.0f);
+        p.max_tokens = 300;
+        during = sd_test_generate(o, tokenize(local, k_texts[3]), p);
+    });
     sd_session * s = new_session(remote);
     sd_generation_params p = params_for(SD_SPEC_NONE, nullptr, nullptr, 0.0f);
     p.max_tokens = 400;
@@ -223,6 +234,16 @@ static void fault(sd_model * local, const char * what, int signal) {
     std::printf("a new session on it: %s after %.0f ms: %s\n", sd_status_name(second), ms2, error.c_str());
     CHECK(second == SD_ERR_RPC);
     CHECK(ms2 < 100);
+    // the model on the other server is untouched
+    other_thread.join();
+    CHECK(during.tokens.size() == 300);
+    const run_result after = sd_test_generate(o, tokenize(local, k_texts[4]), params_for(SD_SPEC_NONE, nullptr, nullptr, 0.0f));
+    CHECK(after.tokens.size() == (size_t) k_tokens);
+    std::string none;
+    CHECK(!sd_model_failure(other, none));
+    sd_session_free(o);
+    sd_model_free(other);
+    kill(c.pid, SIGKILL);
     // the local model is untouched
     sd_session * l = new_session(local);
     const run_result ok = sd_test_generate(l, tokenize(local, k_texts[2]), params_for(SD_SPEC_RECYCLING, nullptr, nullptr, 0.0f));

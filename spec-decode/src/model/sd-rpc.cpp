@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 #include <thread>
 #include <unordered_map>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 namespace {
@@ -44,6 +45,12 @@ std::mutex g_mutex;
 std::condition_variable g_changed;
 uint64_t g_failures = 0;
 std::string g_failure_message;
+// Which server each failure was on, when known: ggml-rpc's dispatcher threads by thread id (found when
+// a server is registered: the threads that appear), and the call threads by their link.
+std::unordered_map<pid_t, std::string> g_thread_server;   // guarded by g_mutex; "a.b.c.d:port"
+std::vector<std::string> g_failed_servers;                // guarded by g_mutex; grows
+uint64_t g_unattributed = 0;                              // failures on threads of no known server
+thread_local const std::vector<std::string> * t_link_servers = nullptr; // a call thread's link's servers
 
 // ggml's message without its source location ("./src/ggml-rpc/ggml-rpc.cpp:650: Failed to ...").
 std::string clean(const char * message) {
@@ -64,6 +71,14 @@ void on_abort(const char * message) {
             std::lock_guard<std::mutex> lock(g_mutex);
             g_failures++;
             g_failure_message = clean(message);
+            auto it = g_thread_server.find((pid_t) syscall(SYS_gettid));
+            if (it != g_thread_server.end()) {
+                g_failed_servers.push_back(it->second);
+            } else if (t_link_servers != nullptr) {
+                g_failed_servers.insert(g_failed_servers.end(), t_link_servers->begin(), t_link_servers->end());
+            } else {
+                g_unattributed++;
+            }
         }
         g_changed.notify_all();
         // returning would abort the process: this thread waits for good instead
@@ -211,6 +226,28 @@ std::string diagnose(sd_rpc_link & link) {
     return which + " did not answer within " + std::to_string(link.timeout_ms) + " ms";
 }
 
+std::vector<pid_t> threads_now() {
+    std::vector<pid_t> out;
+    DIR * dir = opendir("/proc/self/task");
+    if (dir == nullptr) return out;
+    while (dirent * entry = readdir(dir)) {
+        if (entry->d_name[0] != '.') out.push_back((pid_t) std::atoi(entry->d_name));
+    }
+    closedir(dir);
+    return out;
+}
+
+// The servers of a link as failures are recorded ("a.b.c.d:port").
+std::vector<std::string> server_keys(const sd_rpc_link & link) {
+    std::vector<std::string> keys;
+    for (const std::string & endpoint : link.endpoints) {
+        std::string key, port;
+        in_addr address{};
+        keys.push_back(ipv4_of(endpoint, key, address, port) ? key : endpoint);
+    }
+    return keys;
+}
+
 bool closed_any(const sd_rpc_link & link) {
     for (const auto & fds : link.fds) {
         for (int fd : fds) {
@@ -281,6 +318,7 @@ sd_status sd_rpc_connect(sd_rpc_link & link, std::vector<ggml_backend_device *> 
     for (const std::string & endpoint : link.endpoints) {
         ggml_backend_reg_t server = nullptr;
         const std::string spelled = ggml_endpoint(endpoint);
+        const std::vector<pid_t> before = threads_now();
         t_throw++;
         try {
             server = add(spelled.c_str());
@@ -289,6 +327,16 @@ sd_status sd_rpc_connect(sd_rpc_link & link, std::vector<ggml_backend_device *> 
             return sd_fail(error, SD_ERR_RPC, "cannot use RPC server " + endpoint + ": " + e.what());
         }
         t_throw--;
+        {
+            // the threads registering made are ggml-rpc's for this server (its dispatcher)
+            std::string key, port;
+            in_addr address{};
+            if (!ipv4_of(endpoint, key, address, port)) key = endpoint;
+            std::lock_guard<std::mutex> lock(g_mutex);
+            for (pid_t tid : threads_now()) {
+                if (std::find(before.begin(), before.end(), tid) == before.end()) g_thread_server[tid] = key;
+            }
+        }
         const size_t n = server != nullptr ? ggml_backend_reg_dev_count(server) : 0;
         if (n == 0) {
             return sd_fail(error, SD_ERR_RPC, "RPC server " + endpoint + " offers no device");
@@ -336,13 +384,19 @@ sd_status sd_rpc_call(sd_rpc_link * link, const std::function<void()> & fn, std:
     };
     auto st   = std::make_shared<state>();
     auto task = std::make_shared<std::function<void()>>(fn);
+    auto keys = std::make_shared<const std::vector<std::string>>(server_keys(*link));
     uint64_t failures;
+    size_t seen_failed;
+    uint64_t seen_unattributed;
     {
         std::lock_guard<std::mutex> lock(g_mutex);
         failures = g_failures;
+        seen_failed = g_failed_servers.size();
+        seen_unattributed = g_unattributed;
     }
-    std::thread([st, task] {
+    std::thread([st, task, keys] {
         t_call_thread = true;
+        t_link_servers = keys.get();
         try {
             (*task)();
         } catch (...) {
@@ -360,16 +414,25 @@ sd_status sd_rpc_call(sd_rpc_link * link, const std::function<void()> & fn, std:
     std::unique_lock<std::mutex> lock(g_mutex);
     for (;;) {
         if (st->done) return SD_OK;
-        const bool failed_somewhere = g_failures != failures;
-        if ((failed_somewhere && closed_any(*link)) || std::chrono::steady_clock::now() >= deadline) break;
-        if (failed_somewhere) {
-            // a failure of some server: ours if this call does not finish soon (a load, which may send
-            // gigabytes, gets the whole timeout)
+        if (g_failures != failures) {
             failures = g_failures;
-            const auto grace = bounded ? std::chrono::milliseconds(200) : std::chrono::milliseconds(link->timeout_ms);
-            if (!g_changed.wait_for(lock, grace, [&] { return st->done || g_failures != failures; })) break;
+            // a failure on one of our servers ends the call; one on another model's server does not
+            bool ours = closed_any(*link);
+            for (size_t i = seen_failed; i < g_failed_servers.size() && !ours; i++) {
+                ours = std::find(keys->begin(), keys->end(), g_failed_servers[i]) != keys->end();
+            }
+            seen_failed = g_failed_servers.size();
+            if (ours) break;
+            if (g_unattributed != seen_unattributed) {
+                // a failure on a thread of no known server: ours if this call does not finish soon (a
+                // load, which may send gigabytes, gets the whole timeout)
+                seen_unattributed = g_unattributed;
+                const auto grace = bounded ? std::chrono::milliseconds(200) : std::chrono::milliseconds(link->timeout_ms);
+                if (!g_changed.wait_for(lock, grace, [&] { return st->done || g_failures != failures; })) break;
+            }
             continue;
         }
+        if (std::chrono::steady_clock::now() >= deadline) break;
         g_changed.wait_until(lock, deadline);
     }
     lock.unlock();
