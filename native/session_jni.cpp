@@ -73,7 +73,7 @@ extern "C" JNIEXPORT void JNICALL Java_dev_llamaspec_Session_nBegin(JNIEnv * env
                                                                     jintArray prompt, jobjectArray stop,
                                                                     jstring speculation_type, jobjectArray names,
                                                                     jdoubleArray values, jlong heads,
-                                                                    jlong draft_model, jbyteArray grammar) {
+                                                                    jlong draft_model, jlong corpus, jbyteArray grammar) {
     jni_guard(env, 0, [&] {
         sd_session * session = jni_handle<sd_session>(env, handle, CLOSED);
         if (session == nullptr) return 0;
@@ -87,6 +87,7 @@ extern "C" JNIEXPORT void JNICALL Java_dev_llamaspec_Session_nBegin(JNIEnv * env
         if (!jni_apply_settings(env, params, names, values, sd_generation_set)) return 0;
         params.spec.medusa.heads = reinterpret_cast<const sd_heads *>(heads);
         params.spec.draft.model  = reinterpret_cast<sd_model *>(draft_model);
+        params.spec.lookup.corpus = reinterpret_cast<const sd_corpus *>(corpus);
         const jsize n_stop = stop != nullptr ? env->GetArrayLength(stop) : 0;
         for (jsize i = 0; i < n_stop; i++) {
             jbyteArray s = static_cast<jbyteArray>(env->GetObjectArrayElement(stop, i));

@@ -408,11 +408,33 @@ bool sd_spec_type_from_name(const char * name, sd_spec_type * out);
 
 // Prompt lookup: the last n tokens (n from max_ngram down to min_ngram) are looked up earlier in the
 // text and what followed is proposed; up to max_branches distinct matches become sibling branches.
+struct sd_corpus;
 struct sd_lookup_params {
     int32_t min_ngram;
     int32_t max_ngram;
     int32_t max_branches;
+    // A corpus index (not owned; it may be freed once the generation began: the drafter keeps what it
+    // needs), or NULL. With one, lookup also proposes what followed the longest matching suffix of the text in the
+    // corpus (REST / Infini-gram style), as further branches, the most frequent continuations first.
+    const sd_corpus * corpus;
 };
+
+// A corpus index: a text (documentation, a code base) tokenized with the model's vocabulary and a
+// suffix array over its tokens, built once into a file and memory-mapped when loaded.
+struct sd_corpus_info {
+    uint64_t n_tokens      = 0;
+    uint64_t file_bytes    = 0;
+    double   build_seconds = 0; // sd_corpus_build only
+};
+// Builds the index of the text file text_path for model's vocabulary into out_path (a temporary file
+// renamed over it: a failure leaves any old index).
+sd_status      sd_corpus_build(const sd_model * model, const char * text_path, const char * out_path,
+                               sd_corpus_info * info, std::string & error);
+// Maps an index; SD_ERR_INVALID_ARGUMENT naming the problem for a missing, foreign, damaged or truncated
+// file, or one built for another vocabulary.
+sd_status      sd_corpus_load(const char * path, const sd_model * model, sd_corpus ** out, std::string & error);
+void           sd_corpus_free(sd_corpus * corpus);
+sd_corpus_info sd_corpus_get_info(const sd_corpus * corpus);
 
 // Token Recycling: k successors remembered per token.
 struct sd_recycling_params {

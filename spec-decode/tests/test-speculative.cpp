@@ -62,6 +62,11 @@ static const strategy k_strategies[] = {
 // Medusa heads for the medusa strategies (identity heads: see sd-test-heads.h).
 static sd_heads * g_heads = nullptr;
 
+// A corpus index of the test corpus (the stories the prompts open), for the lookup-corpus strategies
+// and for generations that set g_use_corpus.
+static sd_corpus * g_corpus = nullptr;
+static bool g_use_corpus = false;
+
 // The test model with every weight of its first layer's FFN output scaled by a fixed pseudo-random
 // factor in [0.2, 1.8]: a different model with the same vocabulary, which agrees with the original
 // often but not always (a drafter whose q differs from the target's p).
@@ -106,6 +111,7 @@ static const float k_default_max_margin = 0.01f;
 // A generation with the Medusa heads of the medusa strategies at hand.
 static run_result generate(sd_session * session, const std::vector<llama_token> & prompt, sd_generation_params params) {
     params.spec.medusa.heads = g_heads;
+    if (g_use_corpus) params.spec.lookup.corpus = g_corpus;
     return sd_test_generate(session, prompt, params);
 }
 
@@ -127,6 +133,9 @@ static void greedy_equivalence(sd_model * model, sd_session * session, sd_model 
     strategies.push_back({"draft", SD_SPEC_DRAFT_MODEL, true, model});
     strategies.push_back({"draft-fixed", SD_SPEC_DRAFT_MODEL, false, model});
     strategies.push_back({"draft-other-fixed", SD_SPEC_DRAFT_MODEL, false, other_draft});
+    strategies.push_back({"lookup-corpus", SD_SPEC_LOOKUP, true});
+    strategies.push_back({"lookup-corpus-fixed", SD_SPEC_LOOKUP, false});
+    strategies.push_back({"auto-corpus", SD_SPEC_AUTO, true});
     std::vector<std::vector<llama_token>> tokenized(prompts.size());
     std::vector<run_result> plains;
     for (size_t i = 0; i < prompts.size(); i++) {
@@ -159,7 +168,9 @@ static void greedy_equivalence(sd_model * model, sd_session * session, sd_model 
             params.spec.adaptive = st.adaptive;
             params.spec.draft.model = st.draft;
             params.grammar = grammar;
+            g_use_corpus = std::strstr(st.name, "corpus") != nullptr;
             const run_result spec = generate(session, prompt, params);
+            g_use_corpus = false;
             check_text(spec, st.name, i);
             drafted += spec.stats.n_drafted;
             accepted += spec.stats.n_accepted;
@@ -270,6 +281,21 @@ static void exact_sampling(sd_model * model, sd_session * session, sd_model * ot
         std::printf("sampling type %d: %lld drafted, %lld accepted; token 2 chi2 %.1f (df %d), token 3 chi2 %.1f (df %d)\n",
                     (int) type, (long long) spec.drafted, (long long) spec.accepted, stat2, df2, stat3, df3);
         CHECK(spec.accepted > n / 50); // drafts were really proposed and accepted
+        CHECK(ok2);
+        CHECK(ok3);
+    }
+    // Lookup drafting from the corpus index as well: deterministic drafts, accepted by rejection sampling
+    {
+        g_use_corpus = true;
+        const sample_counts spec = sample(session, prompt, SD_SPEC_LOOKUP, 1.0f, n, 3000000);
+        g_use_corpus = false;
+        double stat2, stat3;
+        int df2, df3;
+        const bool ok2 = same_distribution(plain.second, spec.second, plain.n, spec.n, &stat2, &df2);
+        const bool ok3 = same_distribution(plain.third, spec.third, plain.n, spec.n, &stat3, &df3);
+        std::printf("sampling lookup with the corpus: %lld drafted, %lld accepted; token 2 chi2 %.1f (df %d), token 3 chi2 %.1f (df %d)\n",
+                    (long long) spec.drafted, (long long) spec.accepted, stat2, df2, stat3, df3);
+        CHECK(spec.accepted > n / 50);
         CHECK(ok2);
         CHECK(ok3);
     }
@@ -440,8 +466,91 @@ static void draft_model_errors(sd_model * model, sd_session * session) {
         CHECK(error.find("BOS/EOS") != std::string::npos);
         sd_model_free(bad);
     }
+    // a corpus index is refused by a model of another vocabulary
+    CHECK(sd_model_load(renamed.c_str(), sd_model_default_params(), &bad, error) == SD_OK);
+    if (bad != nullptr) {
+        char dir[] = "/tmp/llamaspec-corpus-XXXXXX";
+        CHECK(mkdtemp(dir) != nullptr);
+        const std::string index = std::string(dir) + "/c.lsidx";
+        CHECK(sd_corpus_build(model, sd_test_corpus_path().c_str(), index.c_str(), nullptr, error) == SD_OK);
+        sd_corpus * c = nullptr;
+        CHECK(sd_corpus_load(index.c_str(), bad, &c, error) == SD_ERR_INVALID_ARGUMENT && c == nullptr);
+        std::printf("corpus index for another vocabulary: %s\n", error.c_str());
+        CHECK(error.find("another vocabulary") != std::string::npos);
+        std::remove(index.c_str());
+        rmdir(dir);
+        sd_model_free(bad);
+    }
     remove_copy(renamed);
     remove_copy(rebos);
+}
+
+// Corpus index files: built, loaded and described; every bad file refused with its reason.
+static void corpus_files(sd_model * model) {
+    std::string error;
+    char dir[] = "/tmp/llamaspec-corpus-XXXXXX";
+    CHECK(mkdtemp(dir) != nullptr);
+    const std::string d = dir, index = d + "/c.lsidx", text = d + "/text.txt";
+    {
+        std::ofstream out(text);
+        out << "Tom had a red ball. Tom liked to play with the ball.\nOne day the ball went up a tree.\n";
+    }
+    sd_corpus_info info;
+    CHECK(sd_corpus_build(model, text.c_str(), index.c_str(), &info, error) == SD_OK);
+    CHECK(info.n_tokens > 10 && info.file_bytes == 40 + info.n_tokens * 8);
+    sd_corpus * c = nullptr;
+    CHECK(sd_corpus_load(index.c_str(), model, &c, error) == SD_OK);
+    if (c != nullptr) {
+        CHECK(sd_corpus_get_info(c).n_tokens == info.n_tokens);
+        sd_corpus_free(c);
+    }
+    const std::string bytes = [&] {
+        std::ifstream in(index, std::ios::binary);
+        std::stringstream b;
+        b << in.rdbuf();
+        return b.str();
+    }();
+    const auto refused = [&](const std::string & path, const char * why) {
+        sd_corpus * bad = nullptr;
+        error.clear();
+        const sd_status st = sd_corpus_load(path.c_str(), model, &bad, error);
+        std::printf("corpus index %s: %s\n", why, error.c_str());
+        CHECK(st == SD_ERR_INVALID_ARGUMENT && bad == nullptr);
+        CHECK(error.find(why) != std::string::npos);
+    };
+    const auto write = [&](const std::string & content) {
+        std::ofstream out(d + "/bad.lsidx", std::ios::binary | std::ios::trunc);
+        out << content;
+    };
+    refused(d + "/missing.lsidx", "No such file");
+    refused(d, "is not a file");
+    write("hello");
+    refused(d + "/bad.lsidx", "is not a llamaspec corpus index");
+    write(std::string(200, 'x'));
+    refused(d + "/bad.lsidx", "is not a llamaspec corpus index");
+    write(bytes.substr(0, bytes.size() - 12));
+    refused(d + "/bad.lsidx", "is truncated or damaged");
+    std::string damaged = bytes;
+    damaged[50] ^= 0x5a;
+    write(damaged);
+    refused(d + "/bad.lsidx", "its checksum does not match");
+    std::string newer = bytes;
+    newer[8] = 2;
+    write(newer);
+    refused(d + "/bad.lsidx", "format version 2");
+    CHECK(sd_corpus_build(model, (d + "/none.txt").c_str(), index.c_str(), nullptr, error) == SD_ERR_INVALID_ARGUMENT);
+    CHECK(error.find("none.txt") != std::string::npos);
+    {
+        std::ofstream out(text, std::ios::trunc);
+    }
+    CHECK(sd_corpus_build(model, text.c_str(), index.c_str(), nullptr, error) == SD_ERR_INVALID_ARGUMENT);
+    CHECK(error.find("fewer than 2 tokens") != std::string::npos);
+    // the failed builds left the index as it was
+    sd_corpus * again = nullptr;
+    CHECK(sd_corpus_load(index.c_str(), model, &again, error) == SD_OK);
+    sd_corpus_free(again);
+    for (const char * f : {"/c.lsidx", "/bad.lsidx", "/text.txt"}) std::remove((d + f).c_str());
+    rmdir(dir);
 }
 
 // A draft model dropped while a generation uses it: the next step fails with SD_ERR_STATE and the
@@ -603,6 +712,13 @@ int main() {
     CHECK(sd_session_init(model, sparams, &session, error) == SD_OK);
     g_heads = identity_heads_load(model, 4, true);
     CHECK(g_heads != nullptr);
+    char corpus_dir[] = "/tmp/llamaspec-corpus-XXXXXX";
+    CHECK(mkdtemp(corpus_dir) != nullptr);
+    const std::string index = std::string(corpus_dir) + "/stories.lsidx";
+    CHECK(sd_corpus_build(model, sd_test_corpus_path().c_str(), index.c_str(), nullptr, error) == SD_OK);
+    CHECK(sd_corpus_load(index.c_str(), model, &g_corpus, error) == SD_OK);
+    std::remove(index.c_str());
+    rmdir(corpus_dir);
     const std::string perturbed = write_perturbed_model();
     sd_model * other_draft = nullptr;
     CHECK(sd_model_load(perturbed.c_str(), mparams, &other_draft, error) == SD_OK);
@@ -623,12 +739,14 @@ int main() {
     grammars(model, session, other_draft);
     draft_model_errors(model, session);
     draft_model_dropped(model, session);
+    corpus_files(model);
     sd_session_free(session);
     if (other_draft != model) sd_model_free(other_draft);
     remove_copy(perturbed);
     kv_consistency(model);
     context_full(model);
     sd_heads_free(g_heads);
+    sd_corpus_free(g_corpus);
     sd_model_free(model);
     return sd_test_finish("test-speculative");
 }

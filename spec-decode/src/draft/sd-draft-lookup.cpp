@@ -1,12 +1,18 @@
 // Prompt lookup: text that appeared before tends to appear again (code, quotes, names, edits).
 #include "draft/sd-drafter.h"
+#include "draft/sd-corpus.h"
 
 #include <algorithm>
+#include <unordered_map>
 
 struct sd_drafter_lookup : sd_drafter {
     sd_lookup_params params;
 
-    explicit sd_drafter_lookup(const sd_lookup_params & p) : params(p) {}
+    std::shared_ptr<const sd_corpus_data> corpus; // the index's mapping, kept while this drafter lives
+
+    explicit sd_drafter_lookup(const sd_lookup_params & p) : params(p), corpus(sd_corpus_share(p.corpus)) {
+        params.corpus = nullptr; // never read through the handle, which may be freed before this drafter
+    }
 
     const char * name() const override { return "lookup"; }
 
@@ -27,6 +33,48 @@ struct sd_drafter_lookup : sd_drafter {
                 if (sd_tree_size(out) >= max_nodes) return;
             }
         }
+        if (corpus) draft_corpus(history, max_nodes, max_depth, out);
+    }
+
+    // What followed the longest matching suffix in the corpus: one branch per distinct next token, the
+    // most frequent first, each the continuation of its first occurrence among the sampled matches.
+    void draft_corpus(const std::vector<llama_token> & history, int32_t max_nodes, int32_t max_depth,
+                      sd_draft_tree & out) {
+        if (history.empty() || sd_tree_size(out) >= max_nodes) return;
+        const int32_t ngram = sd_corpus_continuations(corpus.get(), history.data(), (int32_t) history.size(),
+                                                      params.min_ngram, params.max_ngram, max_depth, 64, matches);
+        if (ngram == 0) return;
+        std::unordered_map<llama_token, int32_t> count;
+        for (const sd_corpus_match & m : matches) count[m.tokens[0]]++;
+        std::vector<size_t> order(matches.size());
+        for (size_t i = 0; i < order.size(); i++) order[i] = i;
+        std::stable_sort(order.begin(), order.end(),
+                         [&](size_t a, size_t b) { return count[matches[a].tokens[0]] > count[matches[b].tokens[0]]; });
+        int32_t branches = 0;
+        for (size_t i : order) {
+            const sd_corpus_match & m = matches[i];
+            if (branches >= params.max_branches || sd_tree_size(out) >= max_nodes) break;
+            if (count[m.tokens[0]] < 0) continue; // one branch per first token
+            const float share = (float) count[m.tokens[0]] / (float) matches.size();
+            count[m.tokens[0]] = -1;
+            int32_t parent = -1;
+            for (int32_t d = 0; d < m.len && sd_tree_size(out) < max_nodes; d++) {
+                const int32_t child = sd_tree_find_child(out, parent, m.tokens[d]);
+                if (child >= 0) {
+                    parent = child;
+                    continue;
+                }
+                const float conf = share * std::min(0.9f, 0.3f + 0.12f * (float) ngram) * (d == 0 ? 1.0f : 0.9f);
+                parent = sd_tree_add(out, m.tokens[d], parent, conf, corpus_bucket(d + 1));
+            }
+            branches++;
+        }
+    }
+
+    std::vector<sd_corpus_match> matches; // scratch
+
+    static int32_t corpus_bucket(int32_t depth) {
+        return SD_BUCKET_LOOKUP + 80 + std::min(depth, 15);
     }
 
     // Merges a continuation into the tree; returns true when it added a new first token or path.

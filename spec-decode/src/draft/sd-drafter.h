@@ -20,7 +20,7 @@ struct ggml_threadpool;
 // Buckets: the category of a draft node, whose acceptance the budget learns (engine/sd-budget.h).
 // Each drafter owns the range from its value up to the next one:
 enum sd_bucket : int32_t {
-    SD_BUCKET_LOOKUP      = 0,   // + min(n-gram, 4) * 16 + min(depth, 15)
+    SD_BUCKET_LOOKUP      = 0,   // + min(n-gram, 4) * 16 + min(depth, 15); the corpus's: + 80 + min(depth, 15)
     SD_BUCKET_RECYCLING   = 100, // + min(depth, 7) * 8 + rank
     SD_BUCKET_LOOKAHEAD   = 200, // + min(depth, 99)
     SD_BUCKET_DRAFT_MODEL = 300, // + decile of the node's draft probability: + 0 greedy, + 10 drawn, + 20 runner-up

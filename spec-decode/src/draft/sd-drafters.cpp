@@ -1,4 +1,5 @@
 #include "draft/sd-drafters.h"
+#include "draft/sd-corpus.h"
 #include "engine/sd-context.h"
 #include "heads/sd-heads.h"
 #include "model/sd-log.h"
@@ -74,9 +75,11 @@ sd_status sd_drafters_get(sd_drafters & d, sd_context * target, const sd_specula
         default:
             break;
     }
-    if (!d.lookup || !same(d.lookup_made, p.lookup)) {
+    if (!d.lookup || !same(d.lookup_made, p.lookup) || d.lookup_corpus != sd_corpus_id(p.lookup.corpus)) {
         d.lookup.reset(sd_drafter_lookup_init(p.lookup));
         d.lookup_made = p.lookup;
+        d.lookup_made.corpus = nullptr; // the drafter keeps the index's mapping; the handle may go
+        d.lookup_corpus = sd_corpus_id(p.lookup.corpus);
     }
     if (!d.recycling || d.recycling_made.k != p.recycling.k) {
         d.recycling.reset(sd_drafter_recycling_init(p.recycling, target->n_vocab));

@@ -17,6 +17,7 @@ struct sd_drafters {
 
     // the settings each was made with
     sd_lookup_params               lookup_made    = {};
+    uint64_t                       lookup_corpus  = 0; // sd_corpus_id of the lookup drafter's index
     sd_recycling_params            recycling_made = {};
     sd_lookahead_params            lookahead_made = {};
     sd_medusa_params               medusa_made    = {};

@@ -54,6 +54,8 @@ struct bench_params {
     std::string grammar;              // GBNF every run generates under (--grammar FILE; empty: none)
     std::string grammar_path;
     std::vector<std::string> rpc_servers; // the target's layers over these ggml-rpc-servers (--rpc)
+    std::string corpus_index_path;        // a corpus index for lookup and auto (--corpus-index)
+    const sd_corpus * corpus_index = nullptr;
     int32_t rpc_timeout_ms = 30000;
     const sd_heads * heads = nullptr;
 };
@@ -87,6 +89,7 @@ static void usage(FILE * out = stderr) {
         "                           [--lookahead W,N,G] [--heads MEDUSA.gguf] [--draft-model [LABEL=]FILE]...\n"
         "                           [--temperature 0] [--seed 42] [--runs FILE] [--prompt-files DIR] [--cost-depth 256 (0: no cost curve)]\n"
         "                           [--grammar FILE (GBNF every run generates under)] [--rpc HOST:PORT,... [--rpc-timeout-ms 30000]]\n"
+        "                           [--corpus-index FILE (llamaspec-corpus-index's; lookup and auto also draft from it)]\n"
         "strategies: plain, lookup, recycling, lookahead, auto, medusa, medusa-static (need --heads),\n"
         "            draft (the first --draft-model), draft:LABEL (the one labelled LABEL);\n"
         "            add -fixed to turn the budget off (lookup-fixed, draft:LABEL-fixed, ...)\n"
@@ -193,6 +196,7 @@ static bool parse_args(int argc, char ** argv, bench_params & p) {
         else if (a == "--svg")        p.svg_path = v;
         else if (a == "--strategies") p.strategies = split(v, ',');
         else if (a == "--rpc")        p.rpc_servers = split(v, ',');
+        else if (a == "--corpus-index") p.corpus_index_path = v;
         else if (a == "--rpc-timeout-ms") ok = parse_int(v, 100, 3600000, p.rpc_timeout_ms);
         else if (a == "--sets")       p.sets = split(v, ',');
         else if (a == "--prompts")    ok = parse_int(v, 1, 100000, p.n_prompts);
@@ -258,6 +262,7 @@ static bool run_one(sd_session * session, const std::vector<sd_model *> & drafts
     params.spec.lookahead.n = p.lookahead[1];
     params.spec.lookahead.g = p.lookahead[2];
     params.spec.medusa.heads = p.heads;
+    params.spec.lookup.corpus = p.corpus_index;
     params.record_margins = true;
     params.temperature = p.temperature;
     params.seed        = p.seed;
@@ -353,6 +358,18 @@ int main(int argc, char ** argv) {
             return 2;
         }
     }
+    sd_corpus * corpus = nullptr;
+    if (!p.corpus_index_path.empty()) {
+        if (sd_corpus_load(p.corpus_index_path.c_str(), model, &corpus, error) != SD_OK) {
+            std::fprintf(stderr, "error: --corpus-index: %s\n", error.c_str());
+            sd_model_free(model);
+            return 1;
+        }
+        p.corpus_index = corpus;
+        const sd_corpus_info ci = sd_corpus_get_info(corpus);
+        std::printf("corpus index: %s (%llu tokens, %.1f MB)\n", p.corpus_index_path.c_str(),
+                    (unsigned long long) ci.n_tokens, ci.file_bytes / 1e6);
+    }
     sd_heads * heads = nullptr;
     if (!p.heads_path.empty()) {
         if (sd_heads_load(p.heads_path.c_str(), model, &heads, error) != SD_OK) {
@@ -399,6 +416,7 @@ int main(int argc, char ** argv) {
     if (rc != 0) {
         for (sd_model * d : drafts) sd_model_free(d);
         sd_heads_free(heads);
+    sd_corpus_free(corpus);
         sd_model_free(model);
         return rc;
     }
@@ -503,6 +521,7 @@ int main(int argc, char ** argv) {
     }
     sd_session_free(session);
     sd_heads_free(heads);
+    sd_corpus_free(corpus);
     for (sd_model * d : drafts) sd_model_free(d);
     sd_model_free(model);
     return rc;

@@ -340,11 +340,21 @@ public final class Session implements AutoCloseable {
      */
     private void begin(int[] promptTokens, byte[][] stop, Speculation spec, String[] names, double[] values,
             MedusaHeads heads, long draft, byte[] grammar) {
+        // a corpus index, like the heads, is held open for the call only: the engine keeps what it needs
+        CorpusIndex corpus = spec instanceof Speculation.PromptLookup lookup ? lookup.corpus() : null;
+        if (corpus != null && corpus.model() != model) {
+            throw new IllegalArgumentException("the corpus index was loaded for another model ("
+                    + corpus.model().path() + "), this session's model is " + model.path());
+        }
         handle.run(h -> {
-            if (heads == null) {
-                nBegin(h, promptTokens, stop, spec.name(), names, values, 0L, draft, grammar);
+            if (heads != null) {
+                heads.nativeHandle().run(m -> nBegin(h, promptTokens, stop, spec.name(), names, values, m, draft, 0L,
+                        grammar));
+            } else if (corpus != null) {
+                corpus.nativeHandle().run(c -> nBegin(h, promptTokens, stop, spec.name(), names, values, 0L, draft, c,
+                        grammar));
             } else {
-                heads.nativeHandle().run(m -> nBegin(h, promptTokens, stop, spec.name(), names, values, m, draft, grammar));
+                nBegin(h, promptTokens, stop, spec.name(), names, values, 0L, draft, 0L, grammar);
             }
         });
     }
@@ -396,10 +406,10 @@ public final class Session implements AutoCloseable {
     /**
      * Begins a generation: {@code speculationType} is the engine's name of the type ({@link Speculation#name()}),
      * {@code names}/{@code values} settings of the engine's generation table (the others keep their
-     * defaults), {@code heads} and {@code draftModel} handles or 0.
+     * defaults), {@code heads}, {@code draftModel} and {@code corpus} handles or 0.
      */
     static native void nBegin(long handle, int[] prompt, byte[][] stop, String speculationType, String[] names,
-            double[] values, long heads, long draftModel, byte[] grammar);
+            double[] values, long heads, long draftModel, long corpus, byte[] grammar);
 
     static native void nDropDraftModel(long handle, long draftModel);
 

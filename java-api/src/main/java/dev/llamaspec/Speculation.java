@@ -484,9 +484,15 @@ public abstract sealed class Speculation permits Speculation.Typed {
         private final int minNgram;
         private final int maxNgram;
         private final int maxBranches;
+        private final CorpusIndex corpus;
 
         private PromptLookup(Common common, int minNgram, int maxNgram, int maxBranches) {
+            this(common, minNgram, maxNgram, maxBranches, null);
+        }
+
+        private PromptLookup(Common common, int minNgram, int maxNgram, int maxBranches, CorpusIndex corpus) {
             super(common);
+            this.corpus = corpus;
             SettingTable t = SettingTable.GENERATION;
             t.get("spec.lookup.min_ngram").check("minNgram", minNgram);
             t.get("spec.lookup.max_ngram").check("maxNgram", maxNgram);
@@ -520,9 +526,24 @@ public abstract sealed class Speculation permits Speculation.Typed {
             return maxBranches;
         }
 
+        /**
+         * This lookup drafting also from a corpus index (REST / Infini-gram style): after the text's own
+         * matches, what followed the longest matching suffix of the text in the corpus, the most frequent
+         * continuations first (up to {@link #maxBranches()}). The index must be loaded for the session's
+         * model; it may be closed once a generation began. Null: the text only.
+         */
+        public PromptLookup corpus(CorpusIndex corpus) {
+            return new PromptLookup(common(), minNgram, maxNgram, maxBranches, corpus);
+        }
+
+        /** The corpus index lookup also drafts from, or null. */
+        public CorpusIndex corpus() {
+            return corpus;
+        }
+
         @Override
         PromptLookup with(Common common) {
-            return new PromptLookup(common, minNgram, maxNgram, maxBranches);
+            return new PromptLookup(common, minNgram, maxNgram, maxBranches, corpus);
         }
 
         @Override
@@ -532,8 +553,15 @@ public abstract sealed class Speculation permits Speculation.Typed {
         }
 
         @Override
+        Object own() {
+            // the same index object (by identity), as Medusa's heads
+            return java.util.Arrays.asList(super.own(), corpus);
+        }
+
+        @Override
         public String toString() {
-            return "Speculation.promptLookup(" + minNgram + ", " + maxNgram + ", " + maxBranches + ")" + suffix("");
+            return "Speculation.promptLookup(" + minNgram + ", " + maxNgram + ", " + maxBranches + ")"
+                    + (corpus == null ? "" : ".corpus(" + corpus.path() + ")") + suffix("");
         }
     }
 

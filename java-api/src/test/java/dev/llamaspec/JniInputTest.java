@@ -45,7 +45,7 @@ class JniInputTest extends WithTestModel {
     }
 
     private void begin(String type, String[] names, double[] values) {
-        Session.nBegin(session, model.tokenize("Once"), null, type, names, values, 0, 0, null);
+        Session.nBegin(session, model.tokenize("Once"), null, type, names, values, 0, 0, 0, null);
     }
 
     @Test
@@ -137,7 +137,7 @@ class JniInputTest extends WithTestModel {
         assertEquals("session is closed", fails(IllegalStateException.class, () -> Session.nStep(0)));
         assertEquals("session is closed", fails(IllegalStateException.class, () -> Session.nStats(0)));
         assertEquals("session is closed", fails(IllegalStateException.class,
-                () -> Session.nBegin(0, new int[] {1}, null, "none", NONE, NO_VALUES, 0, 0, null)));
+                () -> Session.nBegin(0, new int[] {1}, null, "none", NONE, NO_VALUES, 0, 0, 0, null)));
         assertEquals("model is closed", fails(IllegalStateException.class,
                 () -> LlamaModel.nCheckGrammar(0, new byte[] {65})));
         assertEquals("model is closed", fails(IllegalStateException.class, () -> Embedder.nInit(0, -1, 512)));
@@ -169,7 +169,7 @@ class JniInputTest extends WithTestModel {
                 assertTrue(e.getMessage().startsWith("the grammar"), e.getMessage());
             }
             try {
-                Session.nBegin(session, model.tokenize("Once"), null, "none", NONE, NO_VALUES, 0, 0, g);
+                Session.nBegin(session, model.tokenize("Once"), null, "none", NONE, NO_VALUES, 0, 0, 0, g);
                 Session.nCancel(session);
                 Session.nStep(session);
             } catch (IllegalArgumentException e) {
@@ -204,7 +204,7 @@ class JniInputTest extends WithTestModel {
     /** The library and this session still work. */
     private void assertOk() {
         Session.nBegin(session, model.tokenize("Once upon a time"), null, "lookup", new String[] {"max_tokens",
-            "temperature"}, new double[] {3, 0}, 0, 0, null);
+            "temperature"}, new double[] {3, 0}, 0, 0, 0, null);
         int tokens = 0;
         StepResult step;
         do {
