@@ -139,13 +139,8 @@ void forget_connections(const sd_rpc_link & link) {
         std::lock_guard<std::mutex> lock(g_spelling_mutex);
         for (const auto & fds : link.fds) g_dead_fds.insert(g_dead_fds.end(), fds.begin(), fds.end());
     }
-    for (const std::string & endpoint : link.endpoints) {
-        std::string key, port;
-        in_addr address{};
-        if (!ipv4_of(endpoint, key, address, port)) continue;
-        std::lock_guard<std::mutex> lock(g_spelling_mutex);
-        g_failed_links[key]++;
-    }
+    std::lock_guard<std::mutex> lock(g_spelling_mutex);
+    for (const std::string & key : *link.keys) g_failed_links[key]++;
 }
 
 bool split_endpoint(const std::string & endpoint, std::string & host, std::string & port) {
@@ -157,41 +152,19 @@ bool split_endpoint(const std::string & endpoint, std::string & host, std::strin
     return true;
 }
 
-// Whether `fd` is a socket connected to one of `addresses`.
-bool connected_to(int fd, const std::vector<sockaddr_storage> & addresses) {
+// Whether `fd` is a socket connected to address:port (ggml's RPC client speaks IPv4 only).
+bool connected_to(int fd, const in_addr & address, uint16_t port) {
     sockaddr_storage peer{};
     socklen_t len = sizeof(peer);
-    if (getpeername(fd, reinterpret_cast<sockaddr *>(&peer), &len) != 0) return false;
-    for (const sockaddr_storage & a : addresses) {
-        if (a.ss_family != peer.ss_family) continue;
-        if (a.ss_family == AF_INET) {
-            const auto & x = reinterpret_cast<const sockaddr_in &>(a);
-            const auto & y = reinterpret_cast<const sockaddr_in &>(peer);
-            if (x.sin_port == y.sin_port && x.sin_addr.s_addr == y.sin_addr.s_addr) return true;
-        } else if (a.ss_family == AF_INET6) {
-            const auto & x = reinterpret_cast<const sockaddr_in6 &>(a);
-            const auto & y = reinterpret_cast<const sockaddr_in6 &>(peer);
-            if (x.sin6_port == y.sin6_port && std::memcmp(&x.sin6_addr, &y.sin6_addr, sizeof(x.sin6_addr)) == 0) return true;
-        }
-    }
-    return false;
+    if (getpeername(fd, reinterpret_cast<sockaddr *>(&peer), &len) != 0 || peer.ss_family != AF_INET) return false;
+    const auto & p = reinterpret_cast<const sockaddr_in &>(peer);
+    return p.sin_port == htons(port) && p.sin_addr.s_addr == address.s_addr;
 }
 
-std::vector<sockaddr_storage> resolve(const std::string & endpoint) {
-    std::vector<sockaddr_storage> out;
-    std::string host, port;
-    if (!split_endpoint(endpoint, host, port)) return out;
-    addrinfo hints{};
-    hints.ai_socktype = SOCK_STREAM;
-    addrinfo * list = nullptr;
-    if (getaddrinfo(host.c_str(), port.c_str(), &hints, &list) != 0) return out;
-    for (addrinfo * a = list; a != nullptr; a = a->ai_next) {
-        sockaddr_storage s{};
-        std::memcpy(&s, a->ai_addr, std::min((size_t) a->ai_addrlen, sizeof(s)));
-        out.push_back(s);
-    }
-    freeaddrinfo(list);
-    return out;
+// Whether the peer of a socket closed it (or the connection failed).
+bool hung_up(int fd) {
+    pollfd p{fd, (short) (POLLIN | POLLRDHUP), 0};
+    return poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
 }
 
 std::string join(const std::vector<std::string> & items) {
@@ -207,10 +180,7 @@ std::string diagnose(sd_rpc_link & link) {
     uint32_t waited_ms = 0;
     for (size_t i = 0; i < link.endpoints.size(); i++) {
         for (int fd : link.fds[i]) {
-            pollfd p{fd, (short) (POLLIN | POLLRDHUP), 0};
-            if (poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0) {
-                return "RPC server " + link.endpoints[i] + " closed the connection (it stopped or crashed)";
-            }
+            if (hung_up(fd)) return "RPC server " + link.endpoints[i] + " closed the connection (it stopped or crashed)";
             tcp_info info{};
             socklen_t len = sizeof(info);
             if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) == 0 &&
@@ -237,13 +207,13 @@ std::vector<pid_t> threads_now() {
     return out;
 }
 
-// The servers of a link as failures are recorded ("a.b.c.d:port").
-std::vector<std::string> server_keys(const sd_rpc_link & link) {
-    std::vector<std::string> keys;
-    for (const std::string & endpoint : link.endpoints) {
+// Each endpoint as failures are recorded: "a.b.c.d:port", or the endpoint when it does not resolve.
+std::shared_ptr<const std::vector<std::string>> server_keys(const std::vector<std::string> & endpoints) {
+    auto keys = std::make_shared<std::vector<std::string>>();
+    for (const std::string & endpoint : endpoints) {
         std::string key, port;
         in_addr address{};
-        keys.push_back(ipv4_of(endpoint, key, address, port) ? key : endpoint);
+        keys->push_back(ipv4_of(endpoint, key, address, port) ? key : endpoint);
     }
     return keys;
 }
@@ -251,8 +221,7 @@ std::vector<std::string> server_keys(const sd_rpc_link & link) {
 bool closed_any(const sd_rpc_link & link) {
     for (const auto & fds : link.fds) {
         for (int fd : fds) {
-            pollfd p{fd, (short) (POLLIN | POLLRDHUP), 0};
-            if (poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0) return true;
+            if (hung_up(fd)) return true;
         }
     }
     return false;
@@ -315,7 +284,9 @@ sd_status sd_rpc_connect(sd_rpc_link & link, std::vector<ggml_backend_device *> 
     if (add == nullptr) {
         return sd_fail(error, SD_ERR_RPC, "ggml's RPC backend has no ggml_backend_rpc_add_server (too old)");
     }
-    for (const std::string & endpoint : link.endpoints) {
+    link.keys = server_keys(link.endpoints);
+    for (size_t e = 0; e < link.endpoints.size(); e++) {
+        const std::string & endpoint = link.endpoints[e];
         ggml_backend_reg_t server = nullptr;
         const std::string spelled = ggml_endpoint(endpoint);
         const std::vector<pid_t> before = threads_now();
@@ -329,9 +300,7 @@ sd_status sd_rpc_connect(sd_rpc_link & link, std::vector<ggml_backend_device *> 
         t_throw--;
         {
             // the threads registering made are ggml-rpc's for this server (its dispatcher)
-            std::string key, port;
-            in_addr address{};
-            if (!ipv4_of(endpoint, key, address, port)) key = endpoint;
+            const std::string & key = (*link.keys)[e];
             std::lock_guard<std::mutex> lock(g_mutex);
             for (pid_t tid : threads_now()) {
                 if (std::find(before.begin(), before.end(), tid) == before.end()) g_thread_server[tid] = key;
@@ -352,8 +321,12 @@ sd_status sd_rpc_connect(sd_rpc_link & link, std::vector<ggml_backend_device *> 
 
 void sd_rpc_watch(sd_rpc_link & link) {
     link.fds.assign(link.endpoints.size(), {});
-    std::vector<std::vector<sockaddr_storage>> addresses;
-    for (const std::string & e : link.endpoints) addresses.push_back(resolve(e));
+    std::vector<in_addr> addresses(link.endpoints.size());
+    std::vector<uint16_t> ports(link.endpoints.size(), 0); // 0: not resolved, matches no socket
+    for (size_t i = 0; i < link.endpoints.size(); i++) {
+        std::string key, port;
+        if (ipv4_of(link.endpoints[i], key, addresses[i], port)) ports[i] = (uint16_t) std::atoi(port.c_str());
+    }
     DIR * dir = opendir("/proc/self/fd");
     if (dir == nullptr) return;
     while (dirent * entry = readdir(dir)) {
@@ -364,7 +337,7 @@ void sd_rpc_watch(sd_rpc_link & link) {
             if (std::find(g_dead_fds.begin(), g_dead_fds.end(), fd) != g_dead_fds.end()) continue;
         }
         for (size_t i = 0; i < addresses.size(); i++) {
-            if (connected_to(fd, addresses[i])) {
+            if (ports[i] != 0 && connected_to(fd, addresses[i], ports[i])) {
                 link.fds[i].push_back(fd);
                 set_timeout(fd, link.timeout_ms);
             }
@@ -384,7 +357,7 @@ sd_status sd_rpc_call(sd_rpc_link * link, const std::function<void()> & fn, std:
     };
     auto st   = std::make_shared<state>();
     auto task = std::make_shared<std::function<void()>>(fn);
-    auto keys = std::make_shared<const std::vector<std::string>>(server_keys(*link));
+    const std::shared_ptr<const std::vector<std::string>> keys = link->keys; // set by sd_rpc_connect
     uint64_t failures;
     size_t seen_failed;
     uint64_t seen_unattributed;

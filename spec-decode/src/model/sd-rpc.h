@@ -21,6 +21,7 @@
 
 #include <atomic>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -32,6 +33,9 @@ struct sd_rpc_link {
     std::vector<std::string> endpoints;   // "host:port", as given
     std::vector<std::vector<int>> fds;    // the sockets to each endpoint, found after connecting
     std::vector<std::string> device_endpoints; // the endpoint of each device sd_rpc_connect gave, in order
+    // each endpoint as failures are recorded, "a.b.c.d:port" (the endpoint when it does not resolve);
+    // set by sd_rpc_connect, shared with the call threads
+    std::shared_ptr<const std::vector<std::string>> keys;
     uint32_t timeout_ms = 0;
     std::atomic<bool> broken{false};
     std::mutex mutex;
