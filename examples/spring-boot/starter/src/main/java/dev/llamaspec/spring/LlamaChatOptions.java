@@ -21,11 +21,11 @@ import org.springframework.ai.model.tool.StructuredOutputChatOptions;
 public final class LlamaChatOptions extends DefaultChatOptions implements StructuredOutputChatOptions {
     private final String outputSchema;
 
-    private LlamaChatOptions(Builder b) {
-        super(b.model(), b.frequencyPenalty(), b.maxTokens(), b.presencePenalty(),
-                b.stopSequences() == null ? null : List.copyOf(b.stopSequences()), b.temperature(), b.topK(),
-                b.topP());
-        this.outputSchema = b.outputSchema;
+    private LlamaChatOptions(ChatOptions o, String outputSchema) {
+        super(o.getModel(), o.getFrequencyPenalty(), o.getMaxTokens(), o.getPresencePenalty(),
+                o.getStopSequences() == null ? null : List.copyOf(o.getStopSequences()), o.getTemperature(),
+                o.getTopK(), o.getTopP());
+        this.outputSchema = outputSchema;
     }
 
     public static Builder builder() {
@@ -37,17 +37,11 @@ public final class LlamaChatOptions extends DefaultChatOptions implements Struct
         if (options instanceof LlamaChatOptions llama) {
             return llama;
         }
-        Builder b = builder();
-        if (options != null) {
-            b.model(options.getModel()).frequencyPenalty(options.getFrequencyPenalty())
-                    .maxTokens(options.getMaxTokens()).presencePenalty(options.getPresencePenalty())
-                    .stopSequences(options.getStopSequences()).temperature(options.getTemperature())
-                    .topK(options.getTopK()).topP(options.getTopP());
-            if (options instanceof StructuredOutputChatOptions structured) {
-                b.outputSchema(structured.getOutputSchema());
-            }
+        if (options == null) {
+            return builder().build();
         }
-        return b.build();
+        return new LlamaChatOptions(options,
+                options instanceof StructuredOutputChatOptions structured ? structured.getOutputSchema() : null);
     }
 
     /** A JSON Schema the reply must be valid against, or null for free text. */
@@ -104,39 +98,7 @@ public final class LlamaChatOptions extends DefaultChatOptions implements Struct
 
         @Override
         public LlamaChatOptions build() {
-            return new LlamaChatOptions(this);
-        }
-
-        String model() {
-            return model;
-        }
-
-        Double frequencyPenalty() {
-            return frequencyPenalty;
-        }
-
-        Integer maxTokens() {
-            return maxTokens;
-        }
-
-        Double presencePenalty() {
-            return presencePenalty;
-        }
-
-        List<String> stopSequences() {
-            return stopSequences;
-        }
-
-        Double temperature() {
-            return temperature;
-        }
-
-        Integer topK() {
-            return topK;
-        }
-
-        Double topP() {
-            return topP;
+            return new LlamaChatOptions(super.build(), outputSchema);
         }
     }
 }
