@@ -71,15 +71,8 @@ public final class CorpusIndex implements AutoCloseable {
         Objects.requireNonNull(model, "model");
         Path absolute = index.toAbsolutePath();
         byte[] utf8 = absolute.toString().getBytes(StandardCharsets.UTF_8);
-        return model.nativeHandle().call(m -> {
-            long handle = nLoad(m, utf8);
-            try {
-                return new CorpusIndex(model, absolute, handle, nInfo(handle));
-            } catch (RuntimeException | Error e) {
-                nFree(handle);
-                throw e;
-            }
-        });
+        return model.nativeHandle().call(m -> NativeHandle.adopt(nLoad(m, utf8),
+                handle -> new CorpusIndex(model, absolute, handle, nInfo(handle)), CorpusIndex::nFree));
     }
 
     /** The model the index was loaded for. */

@@ -56,15 +56,8 @@ public final class MedusaHeads implements AutoCloseable {
         Objects.requireNonNull(path, "path");
         Path absolute = path.toAbsolutePath();
         byte[] utf8 = absolute.toString().getBytes(StandardCharsets.UTF_8);
-        return model.nativeHandle().call(m -> {
-            long handle = nLoad(m, utf8);
-            try {
-                return new MedusaHeads(model, absolute, handle, nInfo(handle));
-            } catch (RuntimeException | Error e) {
-                nFree(handle);
-                throw e;
-            }
-        });
+        return model.nativeHandle().call(m -> NativeHandle.adopt(nLoad(m, utf8),
+                handle -> new MedusaHeads(model, absolute, handle, nInfo(handle)), MedusaHeads::nFree));
     }
 
     /** The model the heads were loaded for. */

@@ -46,6 +46,19 @@ final class NativeHandle {
         this.free = free;
     }
 
+    /**
+     * The owner {@code make} builds for a native object just created; when building it fails, the object is
+     * freed with {@code free} and the failure thrown.
+     */
+    static <T> T adopt(long handle, java.util.function.LongFunction<T> make, LongConsumer free) {
+        try {
+            return make.apply(handle);
+        } catch (RuntimeException | Error e) {
+            free.accept(handle);
+            throw e;
+        }
+    }
+
     /** Runs {@code call} with the handle under the lock. */
     <T> T call(Call<T> call) {
         return call(closedMessage, call);
