@@ -5,12 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -25,43 +22,22 @@ import org.junit.jupiter.api.Test;
  * on, and bad addresses are refused. The servers are killed after each test however it ends.
  */
 class RpcTest {
-    /** Debian's ggml-rpc-server (package llama.cpp-tools-extra), or -Dllamaspec.rpcServer=PATH. */
-    static final Path SERVER = Path.of(System.getProperty("llamaspec.rpcServer",
-            "/usr/libexec/x86_64-linux-gnu/llama/bin/ggml-rpc-server"));
     private static final Duration TIMEOUT = Duration.ofSeconds(2);
 
-    private final List<Process> servers = new ArrayList<>();
+    private final List<TestRpcServer> servers = new ArrayList<>();
 
     @AfterEach
-    void killServers() {
-        for (Process p : servers) {
-            p.destroyForcibly();
+    void killServers() throws InterruptedException {
+        for (TestRpcServer server : servers) {
+            server.close();
         }
     }
 
-    private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return s.getLocalPort();
-        }
-    }
-
-    /** Starts a server on a free port and returns its "127.0.0.1:port" once it accepts connections. */
+    /** Starts a server (killed after the test) and returns its "127.0.0.1:port". */
     private String startServer() throws Exception {
-        assertTrue(Files.isExecutable(SERVER), "ggml-rpc-server not found at " + SERVER
-                + " (Debian's llama.cpp-tools-extra, which the build root installs)");
-        int port = freePort();
-        Process p = new ProcessBuilder(SERVER.toString(), "-H", "127.0.0.1", "-p", Integer.toString(port), "-t", "1")
-                .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
-        servers.add(p);
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (System.nanoTime() < deadline) {
-            try (Socket s = new Socket(InetAddress.getLoopbackAddress(), port)) {
-                return "127.0.0.1:" + port;
-            } catch (IOException notYet) {
-                Thread.sleep(25);
-            }
-        }
-        throw new AssertionError("ggml-rpc-server did not listen on port " + port);
+        TestRpcServer server = TestRpcServer.start();
+        servers.add(server);
+        return server.endpoint();
     }
 
     private static ModelOptions remote(String... servers) {
@@ -111,7 +87,7 @@ class RpcTest {
     void aServerKilledMidStreamEndsItWithTheServersAddress() throws Exception {
         String a = startServer();
         String b = startServer();
-        Process second = servers.get(1);
+        Process second = servers.get(1).process();
         try (LlamaModel local = LlamaModel.load(TestModels.model(), ModelOptions.builder().threads(1).build());
                 LlamaModel split = LlamaModel.load(TestModels.model(), remote(a, b))) {
             Session session = split.newSession(strict());
@@ -155,7 +131,7 @@ class RpcTest {
         assertThrows(IllegalArgumentException.class,
                 () -> ModelOptions.builder().rpcServers(List.of("127.0.0.1:1", "127.0.0.1:1")).build());
         assertThrows(IllegalArgumentException.class, () -> ModelOptions.builder().rpcTimeout(Duration.ofMillis(10)).build());
-        String nothing = "127.0.0.1:" + freePort();
+        String nothing = "127.0.0.1:" + TestRpcServer.freePort();
         LlamaException e = assertThrows(LlamaException.class, () -> LlamaModel.load(TestModels.model(), remote(nothing)));
         assertEquals(ErrorCode.RPC, e.code());
         assertTrue(e.getMessage().contains(nothing), e.getMessage());

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.llamaspec.LlamaModel;
+import dev.llamaspec.TestRpcServer;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -126,37 +127,23 @@ class ChatConventionIT {
 
     @Test
     void anRpcServerThatIsNotThereIsNamedByItsFlag() throws Exception {
-        int port;
-        try (java.net.ServerSocket free = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-            port = free.getLocalPort();
-        }
+        int port = TestRpcServer.freePort();
         Cli.Result r = run("--rpc", "127.0.0.1:" + port, "--prompt", "Hi");
         assertEquals(1, r.code(), r.err());
         assertTrue(r.err().startsWith("error: --rpc: cannot use RPC server 127.0.0.1:" + port), r.err());
         ChatProcessIT.assertNoStackTrace(r);
 
         // with a server there: the local reply
-        Process server = new ProcessBuilder("/usr/libexec/x86_64-linux-gnu/llama/bin/ggml-rpc-server", "-H", "127.0.0.1",
-                "-p", Integer.toString(port), "-t", "1").redirectErrorStream(true)
-                .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
-        try {
-            for (int i = 0; i < 400; i++) {
-                try (java.net.Socket s = new java.net.Socket(java.net.InetAddress.getLoopbackAddress(), port)) {
-                    break;
-                } catch (java.io.IOException notYet) {
-                    Thread.sleep(25);
-                }
-            }
+        try (TestRpcServer server = TestRpcServer.start(port)) {
             Cli.Result local = run("--prompt", "Once upon a time", "--temperature", "0", "--max-tokens", "24",
                     "--strict-numerics");
-            Cli.Result remote = run("--rpc", "127.0.0.1:" + port, "--prompt", "Once upon a time", "--temperature", "0",
+            Cli.Result remote = run("--rpc", server.endpoint(), "--prompt", "Once upon a time", "--temperature", "0",
                     "--max-tokens", "24", "--strict-numerics");
             assertEquals(0, remote.code(), remote.err());
             assertEquals(local.out(), remote.out());
-        } finally {
-            server.destroyForcibly();
         }
     }
+
 
     @Test
     void aSeedRepeatsTheTextAndMinusOneIsRandom() throws Exception {

@@ -9,6 +9,7 @@ import dev.llamaspec.MedusaHeads;
 import dev.llamaspec.MedusaTrainer;
 import dev.llamaspec.ModelOptions;
 import dev.llamaspec.Speculation;
+import dev.llamaspec.TestRpcServer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -321,59 +322,33 @@ class LlamaspecAutoConfigurationTest {
         }
     }
 
-    /** Debian's ggml-rpc-server, started on a free loopback port; returns the process and "127.0.0.1:port". */
-    private static Map.Entry<Process, String> rpcServer() throws Exception {
-        int port;
-        try (java.net.ServerSocket free = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-            port = free.getLocalPort();
-        }
-        Process p = new ProcessBuilder("/usr/libexec/x86_64-linux-gnu/llama/bin/ggml-rpc-server", "-H", "127.0.0.1", "-p",
-                Integer.toString(port), "-t", "1").redirectErrorStream(true)
-                .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
-        for (int i = 0; i < 400; i++) {
-            try (java.net.Socket s = new java.net.Socket(java.net.InetAddress.getLoopbackAddress(), port)) {
-                return Map.entry(p, "127.0.0.1:" + port);
-            } catch (java.io.IOException notYet) {
-                Thread.sleep(25);
-            }
-        }
-        p.destroyForcibly();
-        throw new AssertionError("ggml-rpc-server did not listen on " + port);
-    }
-
     @Test
     void rpcServersSplitTheModelAndALostServerTakesTheHealthDown() throws Exception {
-        Map.Entry<Process, String> server = rpcServer();
-        try {
-            withModel().withPropertyValues("llamaspec.rpc-servers=" + server.getValue(), "llamaspec.rpc-timeout=2s",
+        try (TestRpcServer server = TestRpcServer.start()) {
+            withModel().withPropertyValues("llamaspec.rpc-servers=" + server.endpoint(), "llamaspec.rpc-timeout=2s",
                     "llamaspec.pool-size=1", "llamaspec.temperature=0").run(context -> {
                 assertThat(context).hasNotFailed();
                 LlamaModel model = context.getBean(LlamaModel.class);
-                assertThat(model.rpcServers()).containsExactly(server.getValue());
+                assertThat(model.rpcServers()).containsExactly(server.endpoint());
                 Health up = context.getBean(LlamaspecHealthIndicator.class).health();
                 assertThat(up.getStatus()).isEqualTo(Status.UP);
-                assertThat(up.getDetails()).containsEntry("rpcServers", List.of(server.getValue()));
-                assertThat(up.getDetails().get("devices").toString()).contains("RPC server " + server.getValue());
+                assertThat(up.getDetails()).containsEntry("rpcServers", List.of(server.endpoint()));
+                assertThat(up.getDetails().get("devices").toString()).contains("RPC server " + server.endpoint());
                 LlamaChatModel chat = context.getBean(LlamaChatModel.class);
                 assertThat(chat.call("Tell me a story.")).isNotEmpty();
 
-                server.getKey().destroyForcibly().waitFor();
-                assertThatThrownBy(() -> chat.call("Tell me a story.")).hasMessageContaining(server.getValue());
+                server.process().destroyForcibly().waitFor();
+                assertThatThrownBy(() -> chat.call("Tell me a story.")).hasMessageContaining(server.endpoint());
                 Health down = context.getBean(LlamaspecHealthIndicator.class).health();
                 assertThat(down.getStatus()).isEqualTo(Status.DOWN);
-                assertThat(down.getDetails().get("error").toString()).contains(server.getValue());
+                assertThat(down.getDetails().get("error").toString()).contains(server.endpoint());
             });
-        } finally {
-            server.getKey().destroyForcibly();
         }
         withModel().withPropertyValues("llamaspec.rpc-servers=nocolon").run(context -> {
             FailureAnalysis analysis = analyse(context);
             assertThat(analysis.getDescription()).contains("llamaspec.rpc-servers").contains("nocolon");
         });
-        int nothing;
-        try (java.net.ServerSocket free = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-            nothing = free.getLocalPort();
-        }
+        int nothing = TestRpcServer.freePort();
         withModel().withPropertyValues("llamaspec.rpc-servers=127.0.0.1:" + nothing).run(context -> {
             FailureAnalysis analysis = analyse(context);
             assertThat(analysis.getDescription()).contains("127.0.0.1:" + nothing);
