@@ -40,14 +40,17 @@ extern "C" JNIEXPORT jobject JNICALL Java_dev_llamaspec_MedusaHeads_nInfo(JNIEnv
             env->SetFloatArrayRegion(accuracy, 0, (jsize) info.accuracy.size(), info.accuracy.data());
         }
         return env->NewObject(g_jni.heads_info, g_jni.heads_info_ctor, (jint) info.n_heads, (jint) info.n_layers,
-                              (jint) info.n_embd, (jint) info.n_vocab, (jboolean) info.shared_output, fingerprint,
+                              (jint) info.n_embd, (jint) info.n_vocab, (jboolean) info.shared_output,
+                              (jboolean) info.regressive, (jboolean) info.feature, fingerprint,
                               base_name, accuracy);
     });
 }
 
-// Logits of every head for n hidden states (tests): [n][heads][vocabulary], flattened.
+// Logits of every head for n hidden states and (regressive heads) the n tokens after them (tests):
+// [n][heads][vocabulary], flattened.
 extern "C" JNIEXPORT jfloatArray JNICALL Java_dev_llamaspec_MedusaHeads_nLogits(JNIEnv * env, jclass, jlong handle,
-                                                                                jfloatArray hidden, jint n) {
+                                                                                jfloatArray hidden, jintArray roots,
+                                                                                jint n) {
     return jni_guard(env, (jfloatArray) nullptr, [&]() -> jfloatArray {
         sd_heads * heads = jni_handle<sd_heads>(env, handle, CLOSED);
         if (heads == nullptr) return nullptr;
@@ -60,11 +63,17 @@ extern "C" JNIEXPORT jfloatArray JNICALL Java_dev_llamaspec_MedusaHeads_nLogits(
             jni_throw_illegal_argument(env, "hidden states need n x hidden size floats");
             return nullptr;
         }
+        if (roots != nullptr && env->GetArrayLength(roots) != n) {
+            jni_throw_illegal_argument(env, "roots need n tokens");
+            return nullptr;
+        }
         std::vector<float> h((size_t) n * (size_t) info.n_embd);
         env->GetFloatArrayRegion(hidden, 0, (jsize) h.size(), h.data());
+        std::vector<llama_token> r(roots != nullptr ? (size_t) n : 0);
+        if (roots != nullptr) env->GetIntArrayRegion(roots, 0, n, reinterpret_cast<jint *>(r.data()));
         std::vector<float> logits;
         std::string error;
-        const sd_status status = sd_heads_logits(heads, h.data(), n, logits, error);
+        const sd_status status = sd_heads_logits(heads, h.data(), roots != nullptr ? r.data() : nullptr, n, logits, error);
         if (status != SD_OK) {
             jni_throw_llama(env, status, error);
             return nullptr;

@@ -139,20 +139,28 @@ build_realistic() {
     rm -f "$tmp.json"
     mv "$tmp" "$realistic"
 }
-# Medusa heads for a scaled model (--heads-minutes M, 0 = none): trained once into the cache by
-# llamaspec-train-heads on the corpus, for at most M minutes; its held-out accuracies go in the notes.
-heads_path() { echo "$cache/$(basename "$(scaled_path "$1")" .gguf)-heads-${heads_minutes}min.gguf"; }
-build_heads() { # QUANT
-    local f; f=$(heads_path "$1")
-    [ -f "$f" ] && return 0
-    echo "training Medusa heads for $(basename "$(scaled_path "$1")") (once, at most $heads_minutes min) ..." >&2
-    tool train-heads --model "$(scaled_path "$1")" --corpus "$corpus" --output "$f.partial.$$" \
-        --minutes "$heads_minutes" --threads "$threads" > "$f.log.partial.$$"
-    mv "$f.log.partial.$$" "$f.log"
-    mv "$f.partial.$$" "$f"
+# Medusa heads for a scaled model (--heads-minutes M, 0 = none), plain and regressive (Clover-style):
+# trained once each into the cache by llamaspec-train-heads on the corpus, for at most M minutes; their
+# held-out accuracies go in the notes.
+heads_path() { # QUANT medusa|regressive
+    local kind=; [ "$2" = regressive ] && kind=-regressive
+    echo "$cache/$(basename "$(scaled_path "$1")" .gguf)-heads${kind}-${heads_minutes}min.gguf"
 }
-heads_note() { # QUANT: the heads' held-out top-1 accuracy per head, from the training log
-    awk '/^head/ { on = 1; next } on && $1 ~ /^[0-9]+$/ { printf "%s%s", (n++ ? ", " : ""), $3 } END { print "" }' "$(heads_path "$1").log"
+build_heads() { # QUANT
+    local f kind extra
+    for kind in medusa regressive; do
+        f=$(heads_path "$1" $kind)
+        [ -f "$f" ] && continue
+        extra=(); [ $kind = regressive ] && extra=(--regressive)
+        echo "training $kind heads for $(basename "$(scaled_path "$1")") (once, at most $heads_minutes min) ..." >&2
+        tool train-heads --model "$(scaled_path "$1")" --corpus "$corpus" --output "$f.partial.$$" \
+            --minutes "$heads_minutes" --threads "$threads" "${extra[@]}" > "$f.log.partial.$$"
+        mv "$f.log.partial.$$" "$f.log"
+        mv "$f.partial.$$" "$f"
+    done
+}
+heads_note() { # QUANT KIND: the heads' held-out top-1 accuracy per head, from the training log
+    awk '/^head/ { on = 1; next } on && $1 ~ /^[0-9]+$/ { printf "%s%s", (n++ ? ", " : ""), $3 } END { print "" }' "$(heads_path "$1" "$2").log"
 }
 case "$heads_minutes" in 0|0.0) heads_minutes=0 ;; *[!0-9.]*|"") echo "ci/bench: --heads-minutes takes minutes" >&2; exit 2 ;; esac
 for m in "${list[@]}"; do
@@ -201,8 +209,8 @@ bench_model() { # small|q4_0|q8_0
            drafters=(--draft-model "perfect=$small" --draft-model "realistic=$realistic")
            draft_strategies=",draft:perfect,draft:realistic"
            if [ "$heads_minutes" != 0 ]; then
-               drafters+=(--heads "$(heads_path "$1")")
-               draft_strategies+=",medusa"
+               drafters+=(--heads "medusa=$(heads_path "$1" medusa)" --heads "regressive=$(heads_path "$1" regressive)")
+               draft_strategies+=",medusa,medusa:regressive"
            fi ;;
     esac
     name=$(basename "$model" .gguf)
@@ -315,7 +323,8 @@ bench_model() { # small|q4_0|q8_0
         drafter_notes=(--drafter "perfect=$small itself, the model the target was scaled from: every draft is the target's own prediction up to quantization, an UPPER BOUND; greedy agreement with this target $(fmt3 "$(agreement "$model" "$small")")"
                        --drafter "realistic=$(basename "$realistic"): stories260K with noise $(json_field "$realistic.json" noise) (seed $drafter_seed) on its weights; greedy agreement $(fmt3 "$(json_field "$realistic.json" agreement)") with stories260K and $(fmt3 "$(agreement "$model" "$realistic")") with this target ($positions corpus positions each)")
         if [ "$heads_minutes" != 0 ]; then
-            drafter_notes+=(--note "medusa: $(basename "$(heads_path "$1")"), heads trained by llamaspec-train-heads on the corpus for at most $heads_minutes min; held-out top-1 accuracy per head: $(heads_note "$1")")
+            drafter_notes+=(--note "medusa: $(basename "$(heads_path "$1" medusa)"), heads trained by llamaspec-train-heads on the corpus for at most $heads_minutes min; held-out top-1 accuracy per head: $(heads_note "$1" medusa)")
+            drafter_notes+=(--note "medusa:regressive: $(basename "$(heads_path "$1" regressive)"), regressive (Clover-style) heads trained the same way with --regressive; held-out top-1 accuracy per head given the tokens before it: $(heads_note "$1" regressive)")
         fi
     fi
     local note_args=()

@@ -67,7 +67,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t * data, size_t size) {
     if (status == SD_OK) {
         const sd_heads_info info = sd_heads_get_info(heads);
         std::vector<float> hidden((size_t) info.n_embd, 0.5f), logits;
-        if (sd_heads_logits(heads, hidden.data(), 1, logits, error) == SD_OK &&
+        const llama_token root = 0;
+        if (sd_heads_logits(heads, hidden.data(), &root, 1, logits, error) == SD_OK &&
             logits.size() != (size_t) info.n_heads * (size_t) info.n_vocab) {
             __builtin_trap();
         }

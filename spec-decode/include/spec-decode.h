@@ -204,6 +204,13 @@ struct sd_heads_info {
     int32_t     n_embd   = 0;  // hidden size of the base model
     int32_t     n_vocab  = 0;  // vocabulary size of the base model
     bool        shared_output = false; // the heads use the base model's output projection
+    bool        regressive = false; // Clover-style: head k also reads the tokens before the one it
+                                    // predicts (the root and the previous heads' proposals), each
+                                    // through a token table of its own, added to the hidden state
+    bool        feature = false;    // EAGLE-style feature drafter (implies regressive): one set of
+                                    // weights (head 0's) applied at every depth to the previous
+                                    // depth's predicted hidden state and the token after it; "head" k
+                                    // is depth k of that recurrence
     std::string fingerprint;   // of the base model (sd_model_fingerprint)
     std::string base_name;     // the base model's general.name when the heads were made
     std::vector<float> accuracy; // [n_heads * SD_HEADS_RANKS] or empty: accuracy[k * SD_HEADS_RANKS + r] is
@@ -216,12 +223,14 @@ static constexpr int32_t SD_HEADS_RANKS      = 10; // ranks recorded in sd_heads
 
 // Host copy of heads' weights, F32, for writing and reading files (training, importing, widening).
 // Matrices are row-major [out][in]: w[k * n_layers + l] has n_embd * n_embd values, out[k] has
-// n_vocab * n_embd (empty when shared_output).
+// n_vocab * n_embd (empty when shared_output), tok[k] n_vocab * n_embd (row v: what token v adds to
+// head k's input; empty unless regressive). A feature drafter has one set (k = 0 only).
 struct sd_heads_weights {
     sd_heads_info                   info;
     std::vector<std::vector<float>> w;
     std::vector<std::vector<float>> b;
     std::vector<std::vector<float>> out;
+    std::vector<std::vector<float>> tok;
 };
 
 // Heads loaded for one model.
@@ -260,10 +269,12 @@ sd_status sd_heads_read_from(const char * path, const std::vector<sd_heads_sourc
                              sd_heads_weights & weights, std::string & error);
 
 // Logits of every head for n hidden states of the model (n_embd floats each), computed with ggml on
-// the heads' backend: out[(i * n_heads + k) * n_vocab + v]. For tests and tools; generation uses
+// the heads' backend: out[(i * n_heads + k) * n_vocab + v]. Regressive heads also need root[i], the
+// token that followed hidden state i (NULL is refused for them and ignored otherwise); their head
+// k > 0 reads the previous heads' best tokens, as in drafting. For tests and tools; generation uses
 // the heads through a session.
-sd_status sd_heads_logits(const sd_heads * heads, const float * hidden, int32_t n, std::vector<float> & out,
-                          std::string & error);
+sd_status sd_heads_logits(const sd_heads * heads, const float * hidden, const llama_token * root, int32_t n,
+                          std::vector<float> & out, std::string & error);
 
 //
 // Medusa heads: training by self-distillation (the base model's own greedy predictions are the labels)
@@ -291,6 +302,12 @@ struct sd_train_params {
     int32_t  max_generated;     // continuations generated at most
     int32_t  n_threads;         // 0 = the model's default
     uint32_t seed;              // batch order
+    bool     regressive;        // train regressive (Clover-style) heads (sd_heads_info::regressive)
+    bool     feature;           // train an EAGLE-style feature drafter (sd_heads_info::feature): the
+                                // recurrence unrolled over n_heads depths with teacher-forced tokens,
+                                // cross-entropy at every depth plus the squared distance of each
+                                // predicted hidden state to the model's own (weighted by feature_weight)
+    float    feature_weight;
 };
 
 // Ranges and defaults: the table (names as the fields without n_: "heads", "steps", "lr", ...).

@@ -7,6 +7,7 @@
 #include "heads/sd-heads.h"
 #include "model/sd-model.h"
 
+#include <cmath>
 #include <cstdio>
 #include <string>
 #include <unistd.h>
@@ -35,15 +36,47 @@ static inline sd_heads_weights identity_heads(const sd_model * model, int32_t n_
     return w;
 }
 
-// Writes identity heads for the model to a temporary file and loads them (nullptr on failure).
-static inline sd_heads * identity_heads_load(const sd_model * model, int32_t n_heads, bool shared) {
-    const std::string path = "/tmp/llamaspec-test-identity-heads-" + std::to_string((long) getpid()) + ".gguf";
+// Regressive identity heads: token tables of small fixed pseudo-random values (at most `scale` in
+// magnitude), so that a head's candidates depend on the tokens it reads.
+static inline sd_heads_weights regressive_heads(const sd_model * model, int32_t n_heads, int32_t n_layers, bool shared,
+                                                float scale) {
+    sd_heads_weights w = identity_heads(model, n_heads, n_layers, shared);
+    w.info.regressive = true;
+    const size_t n = (size_t) w.info.n_vocab * (size_t) w.info.n_embd;
+    for (int32_t k = 0; k < n_heads; k++) {
+        std::vector<float> t(n);
+        for (size_t i = 0; i < n; i++) {
+            const double noise = std::sin((double) (i + 7919 * (size_t) k) * 12.9898) * 43758.5453;
+            t[i] = scale * (float) (2.0 * (noise - std::floor(noise)) - 1.0);
+        }
+        w.tok.push_back(std::move(t));
+    }
+    return w;
+}
+
+// A feature drafter of n_heads depths: one set of weights, identity blocks, a token table like
+// regressive_heads' first one.
+static inline sd_heads_weights feature_heads(const sd_model * model, int32_t n_heads, int32_t n_layers, float scale) {
+    sd_heads_weights w = regressive_heads(model, 1, n_layers, true, scale);
+    w.info.n_heads = n_heads;
+    w.info.feature = true;
+    return w;
+}
+
+// Writes heads for the model to a temporary file and loads them (nullptr on failure).
+static inline sd_heads * heads_load(const sd_model * model, const sd_heads_weights & w) {
+    const std::string path = "/tmp/llamaspec-test-heads-" + std::to_string((long) getpid()) + ".gguf";
     std::string error;
     sd_heads * heads = nullptr;
-    if (sd_heads_save(path.c_str(), model, identity_heads(model, n_heads, 1, shared), error) != SD_OK ||
+    if (sd_heads_save(path.c_str(), model, w, error) != SD_OK ||
         sd_heads_load(path.c_str(), model, &heads, error) != SD_OK) {
-        std::fprintf(stderr, "identity heads: %s\n", error.c_str());
+        std::fprintf(stderr, "test heads: %s\n", error.c_str());
     }
     std::remove(path.c_str());
     return heads;
+}
+
+// Identity heads for the model, loaded (nullptr on failure).
+static inline sd_heads * identity_heads_load(const sd_model * model, int32_t n_heads, bool shared) {
+    return heads_load(model, identity_heads(model, n_heads, 1, shared));
 }

@@ -12,9 +12,11 @@
 
 #include "gguf.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <random>
 #include <string>
 #include <unistd.h>
@@ -103,6 +105,195 @@ static void roundtrip_and_checks(sd_model * model) {
     std::remove(other_path.c_str());
 }
 
+// Regressive heads: the file round trip, bad files and inputs, and the ggml graph against a host
+// computation of the same maths (token tables, the chain of argmax tokens, blocks, output).
+static void regressive(sd_model * model) {
+    std::string error;
+    auto contains = [](const std::string & s, const char * part) {
+        const bool ok = s.find(part) != std::string::npos;
+        if (!ok) std::fprintf(stderr, "  message \"%s\" lacks \"%s\"\n", s.c_str(), part);
+        return ok;
+    };
+    const int32_t n_heads = 3, n_embd = llama_model_n_embd(model->model), n_vocab = llama_vocab_n_tokens(model->vocab);
+    sd_heads_weights w = regressive_heads(model, n_heads, 1, true, 0.5f);
+    std::mt19937 rng(11);
+    std::normal_distribution<float> noise(0.0f, 0.05f);
+    for (auto & m : w.w) for (float & x : m) x = noise(rng);
+    for (auto & m : w.b) for (float & x : m) x = noise(rng);
+    const std::string path = tmp_path("regressive.gguf");
+    CHECK(sd_heads_save(path.c_str(), model, w, error) == SD_OK);
+    sd_heads_weights r;
+    CHECK(sd_heads_read(path.c_str(), r, error) == SD_OK);
+    CHECK(r.info.regressive && r.tok == w.tok && r.w == w.w && r.b == w.b);
+
+    sd_heads * heads = nullptr;
+    CHECK(sd_heads_load(path.c_str(), model, &heads, error) == SD_OK && heads != nullptr);
+    if (heads == nullptr) return;
+    CHECK(sd_heads_get_info(heads).regressive);
+
+    // the host computation
+    std::vector<float> out_proj;
+    CHECK(sd_model_output_f32(model, out_proj, error) == SD_OK);
+    std::vector<float> hidden((size_t) 3 * n_embd);
+    for (float & x : hidden) x = 0.3f * noise(rng) / 0.05f;
+    const llama_token roots[3] = {1, 17, n_vocab - 1};
+    std::vector<float> want((size_t) 3 * n_heads * n_vocab);
+    for (int32_t i = 0; i < 3; i++) {
+        std::vector<float> acc((size_t) n_embd, 0.0f);
+        llama_token tok = roots[i];
+        for (int32_t k = 0; k < n_heads; k++) {
+            for (int32_t e = 0; e < n_embd; e++) acc[(size_t) e] += w.tok[(size_t) k][(size_t) tok * n_embd + e];
+            std::vector<float> x((size_t) n_embd);
+            for (int32_t e = 0; e < n_embd; e++) x[(size_t) e] = hidden[(size_t) i * n_embd + e] + acc[(size_t) e];
+            std::vector<float> y((size_t) n_embd);
+            for (int32_t o = 0; o < n_embd; o++) {
+                double sum = w.b[(size_t) k][(size_t) o];
+                for (int32_t e = 0; e < n_embd; e++) sum += (double) w.w[(size_t) k][(size_t) o * n_embd + e] * x[(size_t) e];
+                y[(size_t) o] = (float) (sum / (1.0 + std::exp(-sum)));
+            }
+            for (int32_t e = 0; e < n_embd; e++) x[(size_t) e] += y[(size_t) e];
+            float * l = &want[((size_t) i * n_heads + k) * n_vocab];
+            for (int32_t v = 0; v < n_vocab; v++) {
+                double sum = 0;
+                for (int32_t e = 0; e < n_embd; e++) sum += (double) out_proj[(size_t) v * n_embd + e] * x[(size_t) e];
+                l[v] = (float) sum;
+            }
+            tok = (llama_token) (std::max_element(l, l + n_vocab) - l); // what the next head reads
+        }
+    }
+    std::vector<float> got;
+    CHECK(sd_heads_logits(heads, hidden.data(), roots, 3, got, error) == SD_OK);
+    CHECK(got.size() == want.size());
+    double max_diff = 0;
+    for (size_t i = 0; i < got.size() && got.size() == want.size(); i++) {
+        max_diff = std::max(max_diff, (double) std::fabs(got[i] - want[i]));
+    }
+    std::printf("regressive heads: max |ggml - host| logit difference %.2e\n", max_diff);
+    CHECK(max_diff < 1e-3);
+    // the root matters: the same hidden state after two different roots
+    std::vector<float> a, b;
+    const llama_token root_a = 5, root_b = 6;
+    CHECK(sd_heads_logits(heads, hidden.data(), &root_a, 1, a, error) == SD_OK);
+    CHECK(sd_heads_logits(heads, hidden.data(), &root_b, 1, b, error) == SD_OK);
+    CHECK(a.size() == b.size() && a != b);
+
+    // bad inputs: no roots, a root outside the vocabulary
+    CHECK(sd_heads_logits(heads, hidden.data(), nullptr, 1, got, error) == SD_ERR_INVALID_ARGUMENT);
+    CHECK(contains(error, "need the token after each hidden state"));
+    const llama_token outside = n_vocab;
+    CHECK(sd_heads_logits(heads, hidden.data(), &outside, 1, got, error) == SD_ERR_INVALID_ARGUMENT);
+    CHECK(contains(error, "outside the heads' vocabulary"));
+    sd_heads_free(heads);
+
+    // bad files: a flag that is not a bool, and a regressive file without its token tables
+    auto rewrite = [&](const std::string & from, const std::string & to, const std::function<void(gguf_context *)> & edit) {
+        ggml_context * data = nullptr;
+        gguf_init_params gp = {/*no_alloc =*/ false, &data};
+        gguf_context * src = gguf_init_from_file(from.c_str(), gp);
+        CHECK(src != nullptr);
+        if (src == nullptr) return;
+        gguf_context * dst = gguf_init_empty();
+        gguf_set_kv(dst, src);
+        for (int64_t i = 0; i < gguf_get_n_tensors(src); i++) {
+            gguf_add_tensor(dst, ggml_get_tensor(data, gguf_get_tensor_name(src, i))); // shares the data
+        }
+        edit(dst);
+        CHECK(gguf_write_to_file(dst, to.c_str(), false));
+        gguf_free(dst);
+        gguf_free(src);
+        ggml_free(data);
+    };
+    auto load_error = [&](const std::string & p) {
+        sd_heads * h = nullptr;
+        std::string e;
+        CHECK(sd_heads_load(p.c_str(), model, &h, e) != SD_OK && h == nullptr);
+        sd_heads_free(h);
+        return e;
+    };
+    const std::string bad = tmp_path("regressive-bad.gguf");
+    rewrite(path, bad, [](gguf_context * g) { gguf_set_val_u32(g, "medusa.regressive", 1); });
+    CHECK(contains(load_error(bad), "medusa.regressive that is not a bool"));
+    const std::string plain = tmp_path("plain.gguf");
+    CHECK(sd_heads_save(plain.c_str(), model, identity_heads(model, 2, 1, true), error) == SD_OK);
+    rewrite(plain, bad, [](gguf_context * g) { gguf_set_val_bool(g, "medusa.regressive", true); });
+    CHECK(contains(load_error(bad), "lacks tensor medusa.0.token.weight"));
+    // token tables that do not match the info are refused when writing
+    sd_heads_weights short_tables = w;
+    short_tables.tok.pop_back();
+    CHECK(sd_heads_save(bad.c_str(), model, short_tables, error) == SD_ERR_INVALID_ARGUMENT);
+    std::remove(path.c_str());
+    std::remove(bad.c_str());
+    std::remove(plain.c_str());
+}
+
+// A feature drafter: the file round trip and the ggml recurrence against a host computation.
+static void feature(sd_model * model) {
+    std::string error;
+    const int32_t depth = 3, n_embd = llama_model_n_embd(model->model), n_vocab = llama_vocab_n_tokens(model->vocab);
+    sd_heads_weights w = feature_heads(model, depth, 2, 0.5f);
+    std::mt19937 rng(13);
+    std::normal_distribution<float> noise(0.0f, 0.05f);
+    for (auto & m : w.w) for (float & x : m) x = noise(rng);
+    for (auto & m : w.b) for (float & x : m) x = noise(rng);
+    CHECK(w.w.size() == 2 && w.tok.size() == 1);
+    const std::string path = tmp_path("feature.gguf");
+    CHECK(sd_heads_save(path.c_str(), model, w, error) == SD_OK);
+    sd_heads_weights r;
+    CHECK(sd_heads_read(path.c_str(), r, error) == SD_OK);
+    CHECK(r.info.feature && r.info.regressive && r.info.n_heads == depth && r.w == w.w && r.tok == w.tok);
+    sd_heads * heads = nullptr;
+    CHECK(sd_heads_load(path.c_str(), model, &heads, error) == SD_OK && heads != nullptr);
+    std::remove(path.c_str());
+    if (heads == nullptr) return;
+    CHECK(sd_heads_get_info(heads).feature);
+
+    std::vector<float> out_proj;
+    CHECK(sd_model_output_f32(model, out_proj, error) == SD_OK);
+    std::vector<float> hidden((size_t) 2 * n_embd);
+    for (float & x : hidden) x = 0.3f * noise(rng) / 0.05f;
+    const llama_token roots[2] = {3, 40};
+    std::vector<float> want((size_t) 2 * depth * n_vocab);
+    for (int32_t i = 0; i < 2; i++) {
+        std::vector<float> f(hidden.begin() + (long) i * n_embd, hidden.begin() + (long) (i + 1) * n_embd);
+        llama_token tok = roots[i];
+        for (int32_t k = 0; k < depth; k++) {
+            for (int32_t e = 0; e < n_embd; e++) f[(size_t) e] += w.tok[0][(size_t) tok * n_embd + e];
+            for (int32_t l = 0; l < 2; l++) {
+                std::vector<float> y((size_t) n_embd);
+                for (int32_t o = 0; o < n_embd; o++) {
+                    double sum = w.b[(size_t) l][(size_t) o];
+                    for (int32_t e = 0; e < n_embd; e++) sum += (double) w.w[(size_t) l][(size_t) o * n_embd + e] * f[(size_t) e];
+                    y[(size_t) o] = (float) (sum / (1.0 + std::exp(-sum)));
+                }
+                for (int32_t e = 0; e < n_embd; e++) f[(size_t) e] += y[(size_t) e];
+            }
+            float * l = &want[((size_t) i * depth + k) * n_vocab];
+            for (int32_t v = 0; v < n_vocab; v++) {
+                double sum = 0;
+                for (int32_t e = 0; e < n_embd; e++) sum += (double) out_proj[(size_t) v * n_embd + e] * f[(size_t) e];
+                l[v] = (float) sum;
+            }
+            tok = (llama_token) (std::max_element(l, l + n_vocab) - l);
+        }
+    }
+    std::vector<float> got;
+    CHECK(sd_heads_logits(heads, hidden.data(), roots, 2, got, error) == SD_OK);
+    CHECK(got.size() == want.size());
+    double max_diff = 0;
+    for (size_t i = 0; i < got.size() && got.size() == want.size(); i++) {
+        max_diff = std::max(max_diff, (double) std::fabs(got[i] - want[i]));
+    }
+    std::printf("feature drafter: max |ggml - host| logit difference %.2e\n", max_diff);
+    CHECK(max_diff < 1e-3);
+    CHECK(sd_heads_logits(heads, hidden.data(), nullptr, 1, got, error) == SD_ERR_INVALID_ARGUMENT);
+    sd_heads_free(heads);
+    // a feature drafter must read tokens
+    sd_heads_weights bad = w;
+    bad.info.regressive = false;
+    bad.tok.clear();
+    CHECK(sd_heads_save(path.c_str(), model, bad, error) == SD_ERR_INVALID_ARGUMENT);
+}
+
 // Identity heads reproduce llama.cpp's logits from llama.cpp's hidden states: this checks the
 // hidden state read (final norm output), the graph and the output projection at once.
 static void identity_logits(sd_model * model) {
@@ -140,7 +331,7 @@ static void identity_logits(sd_model * model) {
         CHECK(logits != nullptr && hidden != nullptr);
         if (logits != nullptr && hidden != nullptr) {
             std::vector<float> out;
-            CHECK(sd_heads_logits(heads, hidden, 1, out, error) == SD_OK);
+            CHECK(sd_heads_logits(heads, hidden, nullptr, 1, out, error) == SD_OK);
             const int32_t n_vocab = llama_vocab_n_tokens(model->vocab);
             CHECK(out.size() == (size_t) (2 * n_vocab));
             double max_diff = 0;
@@ -266,6 +457,8 @@ int main() {
     }
     roundtrip_and_checks(model);
     identity_logits(model);
+    regressive(model);
+    feature(model);
     greedy_equivalence(model);
     sd_model_free(model);
     return sd_test_finish("test-heads");

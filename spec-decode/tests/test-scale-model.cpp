@@ -88,8 +88,8 @@ static void check_widened(sd_model * original, sd_model * scaled, const std::str
         for (int32_t j = 0; j < d; j++) padded[(size_t) (i * ib.n_embd + j)] = h[(size_t) (i * d + j)] = normal(rng);
     }
     std::vector<float> la, lb;
-    CHECK(sd_heads_logits(a, h.data(), n, la, error) == SD_OK);
-    CHECK(sd_heads_logits(b, padded.data(), n, lb, error) == SD_OK);
+    CHECK(sd_heads_logits(a, h.data(), nullptr, n, la, error) == SD_OK);
+    CHECK(sd_heads_logits(b, padded.data(), nullptr, n, lb, error) == SD_OK);
     CHECK(la.size() == lb.size() && !la.empty());
     float worst = 0.0f;
     for (size_t i = 0; i < la.size() && la.size() == lb.size(); i++) {

@@ -59,8 +59,13 @@ static const strategy k_strategies[] = {
     {"medusa-fixed", SD_SPEC_MEDUSA, false},
 };
 
-// Medusa heads for the medusa strategies (identity heads: see sd-test-heads.h).
+// Medusa heads for the medusa strategies (identity heads: see sd-test-heads.h), and regressive ones
+// for the strategies named medusa-regressive and generations that set g_use_regressive.
 static sd_heads * g_heads = nullptr;
+static sd_heads * g_regressive_heads = nullptr;
+static bool g_use_regressive = false;
+static sd_heads * g_feature_heads = nullptr; // a feature drafter, for the strategies named medusa-feature
+static bool g_use_feature = false;
 
 // A corpus index of the test corpus (the stories the prompts open), for the lookup-corpus strategies
 // and for generations that set g_use_corpus.
@@ -110,7 +115,7 @@ static const float k_default_max_margin = 0.01f;
 
 // A generation with the Medusa heads of the medusa strategies at hand.
 static run_result generate(sd_session * session, const std::vector<llama_token> & prompt, sd_generation_params params) {
-    params.spec.medusa.heads = g_heads;
+    params.spec.medusa.heads = g_use_feature ? g_feature_heads : g_use_regressive ? g_regressive_heads : g_heads;
     if (g_use_corpus) params.spec.lookup.corpus = g_corpus;
     return sd_test_generate(session, prompt, params);
 }
@@ -136,6 +141,9 @@ static void greedy_equivalence(sd_model * model, sd_session * session, sd_model 
     strategies.push_back({"lookup-corpus", SD_SPEC_LOOKUP, true});
     strategies.push_back({"lookup-corpus-fixed", SD_SPEC_LOOKUP, false});
     strategies.push_back({"auto-corpus", SD_SPEC_AUTO, true});
+    strategies.push_back({"medusa-regressive", SD_SPEC_MEDUSA, true});
+    strategies.push_back({"medusa-regressive-fixed", SD_SPEC_MEDUSA, false});
+    strategies.push_back({"medusa-feature-fixed", SD_SPEC_MEDUSA, false});
     std::vector<std::vector<llama_token>> tokenized(prompts.size());
     std::vector<run_result> plains;
     for (size_t i = 0; i < prompts.size(); i++) {
@@ -169,8 +177,12 @@ static void greedy_equivalence(sd_model * model, sd_session * session, sd_model 
             params.spec.draft.model = st.draft;
             params.grammar = grammar;
             g_use_corpus = std::strstr(st.name, "corpus") != nullptr;
+            g_use_regressive = std::strstr(st.name, "regressive") != nullptr;
+            g_use_feature = std::strstr(st.name, "feature") != nullptr;
             const run_result spec = generate(session, prompt, params);
             g_use_corpus = false;
+            g_use_regressive = false;
+            g_use_feature = false;
             check_text(spec, st.name, i);
             drafted += spec.stats.n_drafted;
             accepted += spec.stats.n_accepted;
@@ -294,6 +306,22 @@ static void exact_sampling(sd_model * model, sd_session * session, sd_model * ot
         const bool ok2 = same_distribution(plain.second, spec.second, plain.n, spec.n, &stat2, &df2);
         const bool ok3 = same_distribution(plain.third, spec.third, plain.n, spec.n, &stat3, &df3);
         std::printf("sampling lookup with the corpus: %lld drafted, %lld accepted; token 2 chi2 %.1f (df %d), token 3 chi2 %.1f (df %d)\n",
+                    (long long) spec.drafted, (long long) spec.accepted, stat2, df2, stat3, df3);
+        CHECK(spec.accepted > n / 50);
+        CHECK(ok2);
+        CHECK(ok3);
+    }
+    // Regressive Medusa heads: a chain of the heads' best tokens with siblings, accepted by recursive
+    // rejection sampling
+    {
+        g_use_regressive = true;
+        const sample_counts spec = sample(session, prompt, SD_SPEC_MEDUSA, 1.0f, n, 5000000);
+        g_use_regressive = false;
+        double stat2, stat3;
+        int df2, df3;
+        const bool ok2 = same_distribution(plain.second, spec.second, plain.n, spec.n, &stat2, &df2);
+        const bool ok3 = same_distribution(plain.third, spec.third, plain.n, spec.n, &stat3, &df3);
+        std::printf("sampling regressive heads: %lld drafted, %lld accepted; token 2 chi2 %.1f (df %d), token 3 chi2 %.1f (df %d)\n",
                     (long long) spec.drafted, (long long) spec.accepted, stat2, df2, stat3, df3);
         CHECK(spec.accepted > n / 50);
         CHECK(ok2);
@@ -712,6 +740,10 @@ int main() {
     CHECK(sd_session_init(model, sparams, &session, error) == SD_OK);
     g_heads = identity_heads_load(model, 4, true);
     CHECK(g_heads != nullptr);
+    g_regressive_heads = heads_load(model, regressive_heads(model, 4, 1, true, 0.05f));
+    CHECK(g_regressive_heads != nullptr && sd_heads_get_info(g_regressive_heads).regressive);
+    g_feature_heads = heads_load(model, feature_heads(model, 4, 1, 0.05f));
+    CHECK(g_feature_heads != nullptr && sd_heads_get_info(g_feature_heads).feature);
     char corpus_dir[] = "/tmp/llamaspec-corpus-XXXXXX";
     CHECK(mkdtemp(corpus_dir) != nullptr);
     const std::string index = std::string(corpus_dir) + "/stories.lsidx";
@@ -746,6 +778,8 @@ int main() {
     kv_consistency(model);
     context_full(model);
     sd_heads_free(g_heads);
+    sd_heads_free(g_regressive_heads);
+    sd_heads_free(g_feature_heads);
     sd_corpus_free(g_corpus);
     sd_model_free(model);
     return sd_test_finish("test-speculative");

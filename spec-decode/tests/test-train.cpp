@@ -1,5 +1,5 @@
 // Training Medusa heads on the test model (label: model), kept short (a small slice of the corpus,
-// 150 steps):
+// 800 steps):
 // - the trained heads beat the untrained ones (identity blocks) on held-out text, and the file loads;
 // - greedy generation with the trained heads gives plain decoding's tokens and accepts drafts, with
 //   the dynamic and the static tree, with and without the budget;
@@ -23,7 +23,7 @@ static sd_train_params small_params() {
     sd_train_params p = sd_train_default_params();
     p.corpus     = sd_test_corpus_path();
     p.n_heads    = 3;
-    p.n_steps    = 150;
+    p.n_steps    = 800;
     p.batch      = 128;
     p.max_tokens = 20000;
     p.max_eval   = 2000;
@@ -51,20 +51,27 @@ static std::vector<std::string> prompts(size_t n) {
     return out;
 }
 
-static void train_and_generate(sd_model * model) {
-    const std::string out = "test-train-heads.gguf";
+// Trains heads (regressive or not) or a feature drafter, checks the report and the file, then
+// generates with them: greedy output equal to plain decoding. Returns the report.
+static sd_train_report train_and_generate(sd_model * model, bool regressive, bool feature = false) {
+    const std::string out = feature ? "test-train-feature.gguf" : regressive ? "test-train-regressive-heads.gguf"
+                                                                            : "test-train-heads.gguf";
     std::remove(out.c_str());
     sd_train_report report;
     std::string error;
-    const sd_status status = sd_heads_train(model, small_params(), out.c_str(), report, nullptr, nullptr, error);
+    sd_train_params tp = small_params();
+    tp.regressive = regressive;
+    tp.feature = feature;
+    std::printf("%s\n", feature ? "feature drafter" : regressive ? "regressive heads" : "Medusa heads");
+    const sd_status status = sd_heads_train(model, tp, out.c_str(), report, nullptr, nullptr, error);
     if (status != SD_OK) std::fprintf(stderr, "train: %s\n", error.c_str());
     CHECK(status == SD_OK);
     CHECK(!report.cancelled);
-    CHECK(report.steps == 150);
+    CHECK(report.steps == 800);
     CHECK(report.n_eval >= 100);
     CHECK(report.top1.size() == 3 && report.top1_before.size() == 3 && report.top5.size() == 3);
     CHECK(report.accuracy.size() == (size_t) (3 * SD_HEADS_RANKS));
-    if (report.top1.size() != 3) return;
+    if (report.top1.size() != 3) return report;
     std::printf("trained in %.1f s (%lld positions read in %.1f s, %d steps): loss %.3f -> %.3f\n", report.seconds,
                 (long long) report.n_tokens, report.seconds_data, report.steps, report.loss_first, report.loss);
     for (size_t k = 0; k < 3; k++) {
@@ -80,10 +87,11 @@ static void train_and_generate(sd_model * model) {
     CHECK(sd_heads_load(out.c_str(), model, &heads, error) == SD_OK);
     if (heads == nullptr) {
         std::fprintf(stderr, "load: %s\n", error.c_str());
-        return;
+        return report;
     }
     const sd_heads_info info = sd_heads_get_info(heads);
     CHECK(info.n_heads == 3 && info.n_layers == 1 && !info.shared_output);
+    CHECK(info.regressive == (regressive || feature) && info.feature == feature);
     CHECK(info.accuracy == report.accuracy);
 
     sd_session_params sparams = sd_session_default_params();
@@ -92,7 +100,7 @@ static void train_and_generate(sd_model * model) {
     sparams.n_threads = 1;
     sd_session * session = nullptr;
     CHECK(sd_session_init(model, sparams, &session, error) == SD_OK);
-    if (session == nullptr) return;
+    if (session == nullptr) return report;
     struct variant { const char * name; bool is_static, adaptive; };
     const variant variants[] = {{"medusa-fixed", false, false}, {"medusa-static-fixed", true, false}, {"medusa", false, true}};
     const std::vector<std::string> texts = prompts(3);
@@ -128,6 +136,7 @@ static void train_and_generate(sd_model * model) {
     sd_session_free(session);
     sd_heads_free(heads);
     std::remove(out.c_str());
+    return report;
 }
 
 static void expect_error(sd_model * model, const sd_train_params & p, const char * needle) {
@@ -204,7 +213,18 @@ int main() {
     }
     bad_params(model);
     cancellation(model);
-    train_and_generate(model);
+    const sd_train_report medusa = train_and_generate(model, false);
+    const sd_train_report regressive = train_and_generate(model, true);
+    // the same training, the same examples: reading the tokens between lifts the later heads, which
+    // plain Medusa heads have to guess across
+    if (medusa.top1.size() == 3 && regressive.top1.size() == 3) {
+        for (size_t k = 0; k < 3; k++) {
+            std::printf("head %zu top-1: Medusa %.3f, regressive %.3f\n", k + 1, medusa.top1[k], regressive.top1[k]);
+        }
+        CHECK(regressive.top1[1] > medusa.top1[1] && regressive.top1[2] > medusa.top1[2]);
+    }
+    const sd_train_report feature = train_and_generate(model, false, true);
+    for (size_t k = 0; k < feature.top1.size(); k++) std::printf("depth %zu top-1: feature drafter %.3f\n", k + 1, feature.top1[k]);
     sd_model_free(model);
     return sd_test_finish("test-train");
 }

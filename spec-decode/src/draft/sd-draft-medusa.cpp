@@ -2,6 +2,8 @@
 // fill depth k + 1 of the tree (the heads do not see the tokens between, so every node at a depth
 // has the same candidates). The tree is grown best-first over (depth, rank) paths: by the product
 // of the heads' probabilities (dynamic) or of their measured accuracy per rank (static).
+// Regressive heads read the root and the chain of the previous heads' best tokens, so their
+// candidates hold only below that chain: the tree is the chain with its siblings.
 #include "draft/sd-drafter.h"
 #include "heads/sd-heads.h"
 
@@ -24,6 +26,8 @@ struct medusa_drafter final : sd_drafter {
     int32_t n_embd  = 0;
     int32_t top_k   = 0;
     bool    static_tree = false;
+    bool    regressive = false;
+    std::vector<llama_token> chain; // regressive: the tokens heads 1.. read (heads 0.. proposed)
     std::vector<float> accuracy;   // [n_heads * SD_HEADS_RANKS]
 
     std::vector<float> h;          // the last hidden state
@@ -43,9 +47,9 @@ struct medusa_drafter final : sd_drafter {
     }
 
     // Softmax of each head and its top_k candidates.
-    bool candidates() {
+    bool candidates(llama_token root) {
         if (follow != nullptr) sd_heads_evaluator_threads(*eval, follow->load(std::memory_order_relaxed));
-        if (sd_heads_evaluate(*eval, h.data(), 1, logits, error) != SD_OK) return false;
+        if (sd_heads_evaluate(*eval, h.data(), &root, 1, 1, logits, &chain, error) != SD_OK) return false;
         std::vector<int32_t> order((size_t) n_vocab);
         for (int32_t k = 0; k < n_heads; k++) {
             const float * l = &logits[(size_t) k * (size_t) n_vocab];
@@ -61,6 +65,14 @@ struct medusa_drafter final : sd_drafter {
                 cand_token[(size_t) k][(size_t) r] = order[(size_t) r];
                 cand_prob[(size_t) k][(size_t) r] = (float) (std::exp((double) (l[order[(size_t) r]] - max)) / sum);
             }
+            // the chain's token first: the next head read it (it differs only where logits tie)
+            if (regressive && k + 1 < n_heads && cand_token[(size_t) k][0] != chain[(size_t) k]) {
+                auto & c = cand_token[(size_t) k];
+                const auto it = std::find(c.begin(), c.end(), chain[(size_t) k]);
+                if (it == c.end()) return false;
+                std::swap(*it, c[0]);
+                std::swap(cand_prob[(size_t) k][(size_t) (it - c.begin())], cand_prob[(size_t) k][0]);
+            }
         }
         return true;
     }
@@ -68,7 +80,7 @@ struct medusa_drafter final : sd_drafter {
     void draft(const sd_draft_request & request, sd_draft_tree & out) override {
         sd_tree_clear(out);
         const int32_t max_nodes = request.max_nodes, max_depth = request.max_depth;
-        if (!have_h || !candidates()) return;
+        if (!have_h || request.history.empty() || !candidates(request.history.back())) return;
         have_h = false; // a hidden state drafts once
         const int32_t depth_limit = std::min(n_heads, max_depth);
         // best-first: a node's score is the product of its path's scores; a popped node is added to
@@ -100,7 +112,7 @@ struct medusa_drafter final : sd_drafter {
             if (e.rank + 1 < top_k) {
                 heap.push({e.parent_score * score(e.depth, e.rank + 1), e.parent, e.depth, e.rank + 1, e.parent_score});
             }
-            if (e.depth < depth_limit) {
+            if (e.depth < depth_limit && (!regressive || e.rank == 0)) {
                 heap.push({e.score * score(e.depth + 1, 0), node, e.depth + 1, 0, e.score});
             }
         }
@@ -121,6 +133,7 @@ sd_drafter * sd_drafter_medusa_init(const std::shared_ptr<sd_heads_data> & heads
     d->n_embd = info.n_embd;
     d->top_k = std::max(1, std::min(params.top_k, info.n_vocab));
     d->static_tree = params.static_tree;
+    d->regressive = info.regressive;
     d->accuracy = info.accuracy;
     if (d->accuracy.empty()) {
         for (int32_t k = 0; k < info.n_heads; k++) {

@@ -119,6 +119,9 @@ const std::vector<entry<sd_train_params>> & train_table() {
         RANGE  (P, max_generated,  "max_generated", 1, 1e6, 1000),
         RANGE  (P, n_threads,      "threads", 0, 512, 0),
         RANGE  (P, seed,           "seed", 0, k_uint32_max, 42),
+        FLAG   (P, regressive,     "regressive", 0),
+        FLAG   (P, feature,        "feature", 0),
+        RANGE  (P, feature_weight, "feature_weight", 0, 100, 1),
     };
     return t;
 }

@@ -22,6 +22,8 @@ static const char * const K_LAYERS      = "medusa.block_count";
 static const char * const K_EMBD        = "medusa.embedding_length";
 static const char * const K_VOCAB       = "medusa.vocab_size";
 static const char * const K_SHARED      = "medusa.shared_output";
+static const char * const K_REGRESSIVE  = "medusa.regressive";
+static const char * const K_FEATURE     = "medusa.feature";
 static const char * const K_FINGERPRINT = "medusa.base_fingerprint";
 static const char * const K_BASE_NAME   = "medusa.base_name";
 static const char * const K_ACCURACY    = "medusa.accuracy";
@@ -29,6 +31,7 @@ static const char * const K_ACCURACY    = "medusa.accuracy";
 static std::string w_name(int32_t k, int32_t l) { return "medusa." + std::to_string(k) + "." + std::to_string(l) + ".weight"; }
 static std::string b_name(int32_t k, int32_t l) { return "medusa." + std::to_string(k) + "." + std::to_string(l) + ".bias"; }
 static std::string o_name(int32_t k)            { return "medusa." + std::to_string(k) + ".output.weight"; }
+static std::string t_name(int32_t k)            { return "medusa." + std::to_string(k) + ".token.weight"; }
 
 //
 // The heads file
@@ -73,6 +76,20 @@ static sd_status parse_heads(const char * path, sd_heads_info & info, std::vecto
     }
     const int64_t shared = gguf_find_key(g.get(), K_SHARED);
     info.shared_output = shared >= 0 && gguf_get_kv_type(g.get(), shared) == GGUF_TYPE_BOOL && gguf_get_val_bool(g.get(), shared);
+    const int64_t regressive = gguf_find_key(g.get(), K_REGRESSIVE);
+    if (regressive >= 0 && gguf_get_kv_type(g.get(), regressive) != GGUF_TYPE_BOOL) {
+        return sd_fail(error, SD_ERR_MODEL_LOAD, std::string("heads file has a ") + K_REGRESSIVE + " that is not a bool" + where);
+    }
+    info.regressive = regressive >= 0 && gguf_get_val_bool(g.get(), regressive);
+    const int64_t feature = gguf_find_key(g.get(), K_FEATURE);
+    if (feature >= 0 && gguf_get_kv_type(g.get(), feature) != GGUF_TYPE_BOOL) {
+        return sd_fail(error, SD_ERR_MODEL_LOAD, std::string("heads file has a ") + K_FEATURE + " that is not a bool" + where);
+    }
+    info.feature = feature >= 0 && gguf_get_val_bool(g.get(), feature);
+    if (info.feature && !info.regressive) {
+        return sd_fail(error, SD_ERR_MODEL_LOAD, std::string("heads file has ") + K_FEATURE + " without " + K_REGRESSIVE +
+                       " (a feature drafter reads tokens)" + where);
+    }
     info.fingerprint = sd_gguf_str(g.get(), K_FINGERPRINT);
     if (info.fingerprint.empty()) {
         return sd_fail(error, SD_ERR_MODEL_LOAD, std::string("heads file lacks ") + K_FINGERPRINT + where);
@@ -124,13 +141,14 @@ static sd_status parse_heads(const char * path, sd_heads_info & info, std::vecto
         tensors.push_back(t);
         return true;
     };
-    for (int32_t k = 0; k < info.n_heads; k++) {
+    for (int32_t k = 0; k < sd_heads_sets(info); k++) {
         for (int32_t l = 0; l < info.n_layers; l++) {
             if (!want(w_name(k, l), info.n_embd, info.n_embd, true) || !want(b_name(k, l), info.n_embd, 1, false)) {
                 return SD_ERR_MODEL_LOAD;
             }
         }
         if (!info.shared_output && !want(o_name(k), info.n_embd, info.n_vocab, true)) return SD_ERR_MODEL_LOAD;
+        if (info.regressive && !want(t_name(k), info.n_embd, info.n_vocab, true)) return SD_ERR_MODEL_LOAD;
     }
     return SD_OK;
 }
@@ -229,13 +247,15 @@ sd_status sd_heads_load(const char * path, const sd_model * model, sd_heads ** o
     sd_heads_tensors & ht = data->tensors;
     ht.n_heads = info.n_heads;
     ht.n_layers = info.n_layers;
+    ht.feature = info.feature;
     size_t next = 0;
-    for (int32_t k = 0; k < info.n_heads; k++) {
+    for (int32_t k = 0; k < sd_heads_sets(info); k++) {
         for (int32_t l = 0; l < info.n_layers; l++) {
             ht.w.push_back(made[next++]);
             ht.b.push_back(made[next++]);
         }
         ht.out.push_back(info.shared_output ? shared_out : made[next++]);
+        if (info.regressive) ht.tok.push_back(made[next++]);
     }
     *out = new sd_heads{data, model};
     return SD_OK;
@@ -253,10 +273,44 @@ sd_heads_info sd_heads_get_info(const sd_heads * heads) {
 // Evaluation
 //
 
-std::vector<ggml_tensor *> sd_heads_graph(ggml_context * ctx, const sd_heads_tensors & t, ggml_tensor * h) {
+std::vector<ggml_tensor *> sd_heads_graph(ggml_context * ctx, const sd_heads_tensors & t, ggml_tensor * h,
+                                          ggml_tensor * root, const std::vector<ggml_tensor *> & forced,
+                                          std::vector<ggml_tensor *> * chain, std::vector<ggml_tensor *> * features) {
     std::vector<ggml_tensor *> logits;
+    if (t.feature) {
+        ggml_tensor * f = h;
+        for (int32_t k = 0; k < t.n_heads; k++) {
+            ggml_tensor * token = root;
+            if (k > 0 && !forced.empty()) token = forced[(size_t) k - 1];
+            if (k > 0 && forced.empty()) {
+                token = ggml_argmax(ctx, logits.back());
+                if (chain != nullptr) chain->push_back(token);
+            }
+            ggml_tensor * x = ggml_add(ctx, f, ggml_get_rows(ctx, t.tok[0], token));
+            for (int32_t l = 0; l < t.n_layers; l++) {
+                ggml_tensor * y = ggml_add(ctx, ggml_mul_mat(ctx, t.w[(size_t) l], x), t.b[(size_t) l]);
+                x = ggml_add(ctx, x, ggml_silu(ctx, y));
+            }
+            f = x;
+            if (features != nullptr) features->push_back(f);
+            logits.push_back(ggml_mul_mat(ctx, t.out[0], f));
+        }
+        return logits;
+    }
+    ggml_tensor * r = nullptr; // the token tables' rows read so far
     for (int32_t k = 0; k < t.n_heads; k++) {
         ggml_tensor * x = h;
+        if (!t.tok.empty()) {
+            ggml_tensor * token = root;
+            if (k > 0 && !forced.empty()) token = forced[(size_t) k - 1];
+            if (k > 0 && forced.empty()) {
+                token = ggml_argmax(ctx, logits.back());
+                if (chain != nullptr) chain->push_back(token);
+            }
+            ggml_tensor * row = ggml_get_rows(ctx, t.tok[(size_t) k], token);
+            r = r == nullptr ? row : ggml_add(ctx, r, row);
+            x = ggml_add(ctx, h, r);
+        }
         for (int32_t l = 0; l < t.n_layers; l++) {
             const size_t i = (size_t) (k * t.n_layers + l);
             ggml_tensor * y = ggml_add(ctx, ggml_mul_mat(ctx, t.w[i], x), t.b[i]);
@@ -268,8 +322,9 @@ std::vector<ggml_tensor *> sd_heads_graph(ggml_context * ctx, const sd_heads_ten
 }
 
 size_t sd_heads_graph_size(int32_t n_heads, int32_t n_layers) {
-    // per head: 4 nodes a block and the output, plus 2 weights a block and the output when trained
-    return (size_t) n_heads * (6 * (size_t) n_layers + 3) + 8;
+    // per head: 4 nodes a block and the output, plus 2 weights a block and the output when trained;
+    // regressive heads: a token input, its argmax, the table, its row and two sums
+    return (size_t) n_heads * (6 * (size_t) n_layers + 3 + 6) + 8;
 }
 
 sd_heads_evaluator::~sd_heads_evaluator() {
@@ -310,17 +365,41 @@ sd_status sd_heads_evaluator_init(const std::shared_ptr<sd_heads_data> & data, i
     return SD_OK;
 }
 
-sd_status sd_heads_evaluate(sd_heads_evaluator & e, const float * hidden, int32_t n, std::vector<float> & out,
-                            std::string & error) {
+sd_status sd_heads_evaluate(sd_heads_evaluator & e, const float * hidden, const llama_token * tokens, int32_t n_tokens,
+                            int32_t n, std::vector<float> & out, std::vector<llama_token> * chain, std::string & error) {
     const sd_heads_info & info = e.data->info;
+    if (info.regressive && (tokens == nullptr || (n_tokens != 1 && n_tokens != info.n_heads))) {
+        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "regressive heads need the token after each hidden state");
+    }
+    if (info.regressive) {
+        for (int64_t i = 0; i < (int64_t) n * n_tokens; i++) {
+            if (tokens[i] < 0 || tokens[i] >= info.n_vocab) {
+                return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "token " + std::to_string(tokens[i]) +
+                               " is outside the heads' vocabulary of " + std::to_string(info.n_vocab));
+            }
+        }
+    }
     ggml_init_params params = {e.meta.size(), e.meta.data(), /*no_alloc =*/ true};
     ggml_context * ctx = ggml_init(params);
     ggml_tensor * h = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, info.n_embd, n);
     ggml_set_input(h);
-    std::vector<ggml_tensor *> logits = sd_heads_graph(ctx, e.data->tensors, h);
+    // regressive heads: the tokens, one row of n per token a head reads ([n, n_tokens], token-major)
+    ggml_tensor * tok = info.regressive ? ggml_new_tensor_2d(ctx, GGML_TYPE_I32, n, n_tokens) : nullptr;
+    ggml_tensor * root = nullptr;
+    std::vector<ggml_tensor *> forced, argmax;
+    if (tok != nullptr) {
+        ggml_set_input(tok);
+        root = ggml_view_1d(ctx, tok, n, 0);
+        for (int32_t j = 1; j < n_tokens; j++) forced.push_back(ggml_view_1d(ctx, tok, n, (size_t) j * tok->nb[1]));
+    }
+    std::vector<ggml_tensor *> logits = sd_heads_graph(ctx, e.data->tensors, h, root, forced, &argmax);
     const size_t n_nodes = sd_heads_graph_size(info.n_heads, info.n_layers);
     ggml_cgraph * gf = ggml_new_graph_custom(ctx, n_nodes, false);
     for (ggml_tensor * t : logits) {
+        ggml_set_output(t);
+        ggml_build_forward_expand(gf, t);
+    }
+    for (ggml_tensor * t : argmax) {
         ggml_set_output(t);
         ggml_build_forward_expand(gf, t);
     }
@@ -329,9 +408,24 @@ sd_status sd_heads_evaluate(sd_heads_evaluator & e, const float * hidden, int32_
         return sd_fail(error, SD_ERR_DECODE, "cannot allocate the heads' computation");
     }
     ggml_backend_tensor_set(h, hidden, 0, sizeof(float) * (size_t) info.n_embd * (size_t) n);
+    if (tok != nullptr) {
+        std::vector<int32_t> rows((size_t) n * (size_t) n_tokens);
+        for (int32_t i = 0; i < n; i++) {
+            for (int32_t j = 0; j < n_tokens; j++) rows[(size_t) j * n + i] = tokens[(size_t) i * n_tokens + j];
+        }
+        ggml_backend_tensor_set(tok, rows.data(), 0, rows.size() * sizeof(int32_t));
+    }
     if (ggml_backend_graph_compute(e.backend, gf) != GGML_STATUS_SUCCESS) {
         ggml_free(ctx);
         return sd_fail(error, SD_ERR_DECODE, "the heads' computation failed");
+    }
+    if (chain != nullptr) {
+        chain->assign(argmax.size() * (size_t) n, 0);
+        std::vector<int32_t> row((size_t) n);
+        for (size_t k = 0; k < argmax.size(); k++) {
+            ggml_backend_tensor_get(argmax[k], row.data(), 0, row.size() * sizeof(int32_t));
+            for (int32_t i = 0; i < n; i++) (*chain)[(size_t) i * argmax.size() + k] = row[(size_t) i];
+        }
     }
     const size_t nv = (size_t) info.n_vocab;
     out.resize((size_t) n * (size_t) info.n_heads * nv);
@@ -346,13 +440,13 @@ sd_status sd_heads_evaluate(sd_heads_evaluator & e, const float * hidden, int32_
     return SD_OK;
 }
 
-sd_status sd_heads_logits(const sd_heads * heads, const float * hidden, int32_t n, std::vector<float> & out,
-                          std::string & error) {
+sd_status sd_heads_logits(const sd_heads * heads, const float * hidden, const llama_token * root, int32_t n,
+                          std::vector<float> & out, std::string & error) {
     if (n < 1) return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "no hidden states given");
     std::unique_ptr<sd_heads_evaluator> e;
     sd_status status = sd_heads_evaluator_init(heads->data, 0, nullptr, e, error);
     if (status != SD_OK) return status;
-    return sd_heads_evaluate(*e, hidden, n, out, error);
+    return sd_heads_evaluate(*e, hidden, root, 1, n, out, nullptr, error);
 }
 
 //
@@ -372,12 +466,16 @@ sd_status sd_heads_sizes_check(const sd_heads_info & i, std::string & error) {
 static sd_status check_weights(const sd_heads_info & i, const sd_heads_weights & w, std::string & error) {
     const sd_status status = sd_heads_sizes_check(i, error);
     if (status != SD_OK) return status;
-    const size_t nl = (size_t) i.n_heads * (size_t) i.n_layers;
+    if (i.feature && !i.regressive) return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "a feature drafter must be regressive");
+    const size_t sets = (size_t) sd_heads_sets(i);
+    const size_t nl = sets * (size_t) i.n_layers;
     const size_t ee = (size_t) i.n_embd * (size_t) i.n_embd;
     const size_t ve = (size_t) i.n_vocab * (size_t) i.n_embd;
-    bool ok = w.w.size() == nl && w.b.size() == nl && w.out.size() == (i.shared_output ? 0 : (size_t) i.n_heads);
+    bool ok = w.w.size() == nl && w.b.size() == nl && w.out.size() == (i.shared_output ? 0 : sets) &&
+              w.tok.size() == (i.regressive ? sets : 0);
     for (size_t j = 0; ok && j < nl; j++) ok = w.w[j].size() == ee && w.b[j].size() == (size_t) i.n_embd;
     for (size_t j = 0; ok && j < w.out.size(); j++) ok = w.out[j].size() == ve;
+    for (size_t j = 0; ok && j < w.tok.size(); j++) ok = w.tok[j].size() == ve;
     if (!ok) return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "heads weights do not have the sizes their info gives");
     if (!i.accuracy.empty() && i.accuracy.size() != (size_t) (i.n_heads * SD_HEADS_RANKS)) {
         return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "heads accuracy must have n_heads x " +
@@ -398,11 +496,13 @@ static sd_status write_heads(const char * path, const sd_heads_info & i, const s
     gguf_set_val_u32(g.get(), K_EMBD, (uint32_t) i.n_embd);
     gguf_set_val_u32(g.get(), K_VOCAB, (uint32_t) i.n_vocab);
     gguf_set_val_bool(g.get(), K_SHARED, i.shared_output);
+    if (i.regressive) gguf_set_val_bool(g.get(), K_REGRESSIVE, true);
+    if (i.feature) gguf_set_val_bool(g.get(), K_FEATURE, true);
     gguf_set_val_str(g.get(), K_FINGERPRINT, i.fingerprint.c_str());
     gguf_set_val_str(g.get(), K_BASE_NAME, i.base_name.c_str());
     if (!i.accuracy.empty()) gguf_set_arr_data(g.get(), K_ACCURACY, GGUF_TYPE_FLOAT32, i.accuracy.data(), i.accuracy.size());
 
-    const size_t n_tensors = w.w.size() + w.b.size() + w.out.size();
+    const size_t n_tensors = w.w.size() + w.b.size() + w.out.size() + w.tok.size();
     ggml_init_params params = {ggml_tensor_overhead() * (n_tensors + 1), nullptr, /*no_alloc =*/ true};
     ggml_context * ctx = ggml_init(params);
     auto add = [&](const std::string & name, const std::vector<float> & v, int64_t ne0, int64_t ne1) {
@@ -411,13 +511,14 @@ static sd_status write_heads(const char * path, const sd_heads_info & i, const s
         gguf_add_tensor(g.get(), t);
         gguf_set_tensor_data(g.get(), name.c_str(), v.data());
     };
-    for (int32_t k = 0; k < i.n_heads; k++) {
+    for (int32_t k = 0; k < sd_heads_sets(i); k++) {
         for (int32_t l = 0; l < i.n_layers; l++) {
             const size_t j = (size_t) (k * i.n_layers + l);
             add(w_name(k, l), w.w[j], i.n_embd, i.n_embd);
             add(b_name(k, l), w.b[j], i.n_embd, 0);
         }
         if (!i.shared_output) add(o_name(k), w.out[(size_t) k], i.n_embd, i.n_vocab);
+        if (i.regressive) add(t_name(k), w.tok[(size_t) k], i.n_embd, i.n_vocab);
     }
     const std::string tmp = std::string(path) + ".tmp";
     const bool written = gguf_write_to_file(g.get(), tmp.c_str(), false);
@@ -464,16 +565,19 @@ sd_status sd_heads_read(const char * path, sd_heads_weights & out, std::string &
         }
         return true;
     };
-    const size_t nl = (size_t) w.info.n_heads * (size_t) w.info.n_layers;
+    const int32_t sets = sd_heads_sets(w.info);
+    const size_t nl = (size_t) sets * (size_t) w.info.n_layers;
     w.w.resize(nl);
     w.b.resize(nl);
-    w.out.resize(w.info.shared_output ? 0 : (size_t) w.info.n_heads);
-    for (int32_t k = 0; k < w.info.n_heads; k++) {
+    w.out.resize(w.info.shared_output ? 0 : (size_t) sets);
+    w.tok.resize(w.info.regressive ? (size_t) sets : 0);
+    for (int32_t k = 0; k < sets; k++) {
         for (int32_t l = 0; l < w.info.n_layers; l++) {
             const size_t j = (size_t) (k * w.info.n_layers + l);
             if (!read(w.w[j]) || !read(w.b[j])) return SD_ERR_MODEL_LOAD;
         }
         if (!w.info.shared_output && !read(w.out[(size_t) k])) return SD_ERR_MODEL_LOAD;
+        if (w.info.regressive && !read(w.tok[(size_t) k])) return SD_ERR_MODEL_LOAD;
     }
     out = std::move(w);
     return SD_OK;

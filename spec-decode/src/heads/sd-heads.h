@@ -7,6 +7,20 @@
 //   x = h;  for each block l:  x = x + SiLU(W[k][l] x + b[k][l]);   logits_k = O[k] x
 //
 // O[k] is the head's own output projection, or the base model's when the file says it is shared.
+//
+// Regressive heads (Clover-style) also read the tokens between: head k's input is
+//
+//   x = h + T[0][t_0] + ... + T[k][t_k]
+//
+// where t_0 is the root (the token after h's position), t_j (j > 0) the token head j - 1 proposed
+// (its argmax while drafting, the true token while training) and T[j] head j's token table. Head k
+// then knows every token before the one it predicts, which a plain Medusa head has to guess.
+//
+// A feature drafter (EAGLE-style, without attention) has one set of weights, applied at every depth
+// to the hidden state it predicted at the depth before (h at depth 0) plus the token table's row of
+// the token that followed it; the result is its guess of the model's next hidden state:
+//
+//   f_0 = h;  f_{k+1} = blocks(f_k + T[t_k]);  logits_k = O f_{k+1}
 #pragma once
 
 #include "spec-decode.h"
@@ -28,10 +42,22 @@ struct sd_heads_tensors {
     std::vector<ggml_tensor *> w;   // [n_heads * n_layers], head-major
     std::vector<ggml_tensor *> b;   // [n_heads * n_layers]
     std::vector<ggml_tensor *> out; // [n_heads]; all the same tensor when the output is shared
+    std::vector<ggml_tensor *> tok; // [n_heads] token tables [n_embd, n_vocab]; empty unless regressive
+    bool feature = false;           // a feature drafter: one set of weights (w, b, out, tok of head 0)
 };
 
+// Sets of weights a heads file holds: one per head, one for a feature drafter.
+inline int32_t sd_heads_sets(const sd_heads_info & i) { return i.feature ? 1 : i.n_heads; }
+
 // Logits of every head for the hidden states h [n_embd, n]: one tensor [n_vocab, n] per head.
-std::vector<ggml_tensor *> sd_heads_graph(ggml_context * ctx, const sd_heads_tensors & t, ggml_tensor * h);
+// Regressive heads read tokens (I32): root [n], and either forced (n_heads - 1 tensors [n]: the
+// tokens heads 1.. read, for training and held-out measurement) or, when forced is empty, each
+// previous head's argmax, which then goes to *chain (n_heads - 1 tensors [n]) when given. A feature
+// drafter's predicted hidden states f_1 .. f_K go to *features when given.
+std::vector<ggml_tensor *> sd_heads_graph(ggml_context * ctx, const sd_heads_tensors & t, ggml_tensor * h,
+                                          ggml_tensor * root = nullptr, const std::vector<ggml_tensor *> & forced = {},
+                                          std::vector<ggml_tensor *> * chain = nullptr,
+                                          std::vector<ggml_tensor *> * features = nullptr);
 
 // Loaded heads: metadata and weights in a backend buffer. Shared (read-only) by the evaluators of
 // every session that uses them.
@@ -85,5 +111,8 @@ sd_status sd_heads_evaluator_init(const std::shared_ptr<sd_heads_data> & data, i
                                   std::string & error);
 
 // Logits of every head for n hidden states (n_embd floats each): out[(i * n_heads + k) * n_vocab + v].
-sd_status sd_heads_evaluate(sd_heads_evaluator & e, const float * hidden, int32_t n, std::vector<float> & out,
-                            std::string & error);
+// Regressive heads read tokens[i * n_tokens + j] for row i: n_tokens = 1 gives the roots (head k > 0
+// reads the previous heads' argmax, written to chain[i * (n_heads - 1) + k - 1] when chain is given),
+// n_tokens = n_heads also the tokens heads 1.. read (teacher forcing). Other heads ignore tokens.
+sd_status sd_heads_evaluate(sd_heads_evaluator & e, const float * hidden, const llama_token * tokens, int32_t n_tokens,
+                            int32_t n, std::vector<float> & out, std::vector<llama_token> * chain, std::string & error);

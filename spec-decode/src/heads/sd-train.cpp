@@ -11,6 +11,17 @@
 //    fill the input and one label tensor per head (one-hot rows built from token ids per batch), the
 //    loss is the cross-entropy summed over the heads.
 // 4. Held-out documents give each head's rank accuracies, written into the file for the static tree.
+//
+// Regressive heads (sd-heads.h) read the text's own tokens while training (teacher forcing): head k
+// at position t reads the tokens at t + 1 .. t + 1 + k, the ones the base model's guess g_{t+k+1}
+// followed. Their token tables start at zero, so an untrained regressive head is a Medusa head.
+// Held-out accuracy is measured the same way: it is head k's accuracy given that the tokens before
+// it are right, which is when a chain reaches it.
+//
+// A feature drafter (sd-heads.h) is trained as it drafts: its recurrence unrolled over K depths, each
+// depth reading its own prediction of the hidden state from the depth before and the text's token,
+// with the cross-entropy of every depth's logits plus feature_weight times the mean squared distance
+// of every predicted hidden state to the model's own at that position.
 #include "engine/sd-context.h"
 #include "engine/sd-settings.h"
 #include "heads/sd-heads.h"
@@ -38,11 +49,14 @@ struct train_data {
     int32_t n_heads = 0;
     std::vector<float>       hidden; // [n_pos * n_embd]
     std::vector<llama_token> greedy; // [n_pos]
+    std::vector<llama_token> token;  // [n_pos] the token read at each position
     std::vector<int64_t>     train;  // example positions
     std::vector<int64_t>     eval;
 
     int64_t n_pos() const { return (int64_t) greedy.size(); }
     llama_token target(int64_t pos, int32_t k) const { return greedy[(size_t) (pos + k + 1)]; }
+    // what regressive head k reads at pos: the token after pos for k = 0 (the draft's root)
+    llama_token read(int64_t pos, int32_t k) const { return token[(size_t) (pos + k + 1)]; }
 };
 
 // One run: parameters, clock, report and the progress callback.
@@ -126,6 +140,7 @@ sd_status read_sequence(sd_context * c, const std::vector<llama_token> & seq, bo
             }
             d.hidden.insert(d.hidden.end(), h, h + d.n_embd);
             d.greedy.push_back(argmax(l, c->n_vocab));
+            d.token.push_back(seq[i + j]);
         }
     }
     std::vector<int64_t> & examples = held_out ? d.eval : d.train;
@@ -216,6 +231,9 @@ struct heads_trainer {
     ggml_backend_buffer_t buf_in     = nullptr;
     ggml_tensor *         h_in       = nullptr; // [n_embd, batch]
     std::vector<ggml_tensor *> labels;           // [n_heads] x [n_vocab, batch]
+    std::vector<ggml_tensor *> tokens;           // regressive: [n_heads] x I32 [batch], what head k reads
+    std::vector<ggml_tensor *> features;         // feature drafter: [n_heads] x [n_embd, batch], the model's
+                                                 // hidden state depth k predicts
     std::vector<ggml_backend_t> backends;        // the heads' device, then the CPU when that is another
     ggml_backend_sched_t  sched      = nullptr;
     ggml_context *        ctx_compute = nullptr;
@@ -272,16 +290,20 @@ sd_status trainer_init(sd_model * model, const sd_train_params & p, int32_t n_th
     h.info.n_layers = p.n_layers;
     h.info.n_embd   = n_embd;
     h.info.n_vocab  = n_vocab;
+    h.info.regressive = p.regressive || p.feature;
+    h.info.feature = p.feature;
     h.device = sd_heads_device(model);
-    const size_t n_weights = (size_t) p.n_heads * (2 * (size_t) p.n_layers + 1);
+    const int32_t sets = sd_heads_sets(h.info);
+    const size_t n_weights = (size_t) sets * (2 * (size_t) p.n_layers + 2);
     ggml_init_params wparams = {ggml_tensor_overhead() * n_weights, nullptr, /*no_alloc =*/ true};
     h.ctx = ggml_init(wparams);
-    ggml_init_params iparams = {ggml_tensor_overhead() * ((size_t) p.n_heads + 1), nullptr, /*no_alloc =*/ true};
+    ggml_init_params iparams = {ggml_tensor_overhead() * (3 * (size_t) p.n_heads + 1), nullptr, /*no_alloc =*/ true};
     t.ctx_in = ggml_init(iparams);
     if (h.ctx == nullptr || t.ctx_in == nullptr) return sd_fail(error, SD_ERR_CONTEXT_INIT, "out of memory creating the heads' tensors");
     h.tensors.n_heads = p.n_heads;
     h.tensors.n_layers = p.n_layers;
-    for (int32_t k = 0; k < p.n_heads; k++) {
+    h.tensors.feature = p.feature;
+    for (int32_t k = 0; k < sets; k++) {
         for (int32_t l = 0; l < p.n_layers; l++) {
             ggml_tensor * w = ggml_new_tensor_2d(h.ctx, GGML_TYPE_F32, n_embd, n_embd);
             ggml_tensor * b = ggml_new_tensor_1d(h.ctx, GGML_TYPE_F32, n_embd);
@@ -293,6 +315,11 @@ sd_status trainer_init(sd_model * model, const sd_train_params & p, int32_t n_th
         ggml_tensor * o = ggml_new_tensor_2d(h.ctx, GGML_TYPE_F32, n_embd, n_vocab);
         ggml_format_name(o, "medusa.%d.output.weight", k);
         h.tensors.out.push_back(o);
+        if (h.info.regressive) {
+            ggml_tensor * e = ggml_new_tensor_2d(h.ctx, GGML_TYPE_F32, n_embd, n_vocab);
+            ggml_format_name(e, "medusa.%d.token.weight", k);
+            h.tensors.tok.push_back(e);
+        }
     }
     t.h_in = ggml_new_tensor_2d(t.ctx_in, GGML_TYPE_F32, n_embd, p.batch);
     ggml_set_name(t.h_in, "hidden");
@@ -302,6 +329,18 @@ sd_status trainer_init(sd_model * model, const sd_train_params & p, int32_t n_th
         ggml_format_name(l, "labels.%d", k);
         ggml_set_input(l);
         t.labels.push_back(l);
+        if (h.info.regressive) {
+            ggml_tensor * r = ggml_new_tensor_1d(t.ctx_in, GGML_TYPE_I32, p.batch);
+            ggml_format_name(r, "tokens.%d", k);
+            ggml_set_input(r);
+            t.tokens.push_back(r);
+        }
+        if (p.feature) {
+            ggml_tensor * f = ggml_new_tensor_2d(t.ctx_in, GGML_TYPE_F32, n_embd, p.batch);
+            ggml_format_name(f, "features.%d", k);
+            ggml_set_input(f);
+            t.features.push_back(f);
+        }
     }
     ggml_backend_buffer_type_t buft = ggml_backend_dev_buffer_type(h.device);
     h.buffer = ggml_backend_alloc_ctx_tensors_from_buft(h.ctx, buft);
@@ -310,12 +349,13 @@ sd_status trainer_init(sd_model * model, const sd_train_params & p, int32_t n_th
         return sd_fail(error, SD_ERR_CONTEXT_INIT, std::string("cannot allocate the heads for training on ") +
                        ggml_backend_dev_name(h.device));
     }
-    // identity blocks (W = 0, b = 0), output projections copied from the base model
+    // identity blocks (W = 0, b = 0), output projections copied from the base model, token tables 0
     ggml_backend_buffer_clear(h.buffer, 0);
     for (ggml_tensor * o : h.tensors.out) ggml_backend_tensor_set(o, output.data(), 0, ggml_nbytes(o));
     for (ggml_tensor * w : h.tensors.w) ggml_set_param(w);
     for (ggml_tensor * b : h.tensors.b) ggml_set_param(b);
     for (ggml_tensor * o : h.tensors.out) ggml_set_param(o);
+    for (ggml_tensor * e : h.tensors.tok) ggml_set_param(e);
 
     ggml_backend_t backend = ggml_backend_dev_init(h.device, nullptr);
     if (backend == nullptr) {
@@ -338,11 +378,21 @@ sd_status trainer_init(sd_model * model, const sd_train_params & p, int32_t n_th
                                 nullptr, /*no_alloc =*/ true};
     t.ctx_compute = ggml_init(cparams);
     if (t.sched == nullptr || t.ctx_compute == nullptr) return sd_fail(error, SD_ERR_CONTEXT_INIT, "cannot set up the training graph");
-    std::vector<ggml_tensor *> logits = sd_heads_graph(t.ctx_compute, h.tensors, t.h_in);
+    const std::vector<ggml_tensor *> forced(t.tokens.empty() ? t.tokens.end() : t.tokens.begin() + 1, t.tokens.end());
+    std::vector<ggml_tensor *> predicted;
+    std::vector<ggml_tensor *> logits = sd_heads_graph(t.ctx_compute, h.tensors, t.h_in,
+                                                       t.tokens.empty() ? nullptr : t.tokens[0], forced, nullptr,
+                                                       &predicted);
     ggml_tensor * loss = nullptr;
     for (int32_t k = 0; k < p.n_heads; k++) {
         ggml_tensor * ce = ggml_cross_entropy_loss(t.ctx_compute, logits[(size_t) k], t.labels[(size_t) k]);
         loss = loss == nullptr ? ce : ggml_add(t.ctx_compute, loss, ce);
+    }
+    for (size_t k = 0; k < t.features.size() && p.feature_weight > 0; k++) {
+        ggml_tensor * d = ggml_sub(t.ctx_compute, predicted[k], t.features[k]);
+        ggml_tensor * mse = ggml_scale(t.ctx_compute, ggml_sum(t.ctx_compute, ggml_sqr(t.ctx_compute, d)),
+                                       p.feature_weight / ((float) n_embd * (float) p.batch));
+        loss = ggml_add(t.ctx_compute, loss, mse);
     }
     ggml_set_name(loss, "loss_heads");
 
@@ -380,13 +430,15 @@ sd_status evaluate(sd_heads_evaluator & e, const train_data & d, int32_t max_eva
     const int32_t chunk = 256;
     std::vector<float> hidden((size_t) chunk * (size_t) d.n_embd), logits;
     std::vector<int64_t> pos((size_t) chunk);
+    std::vector<llama_token> tokens((size_t) chunk * (size_t) n_heads);
     for (int64_t i0 = 0; i0 < n; i0 += chunk) {
         const int32_t m = (int32_t) std::min<int64_t>(chunk, n - i0);
         for (int32_t i = 0; i < m; i++) {
             pos[(size_t) i] = d.eval[(size_t) ((i0 + i) * (int64_t) d.eval.size() / n)];
             std::memcpy(&hidden[(size_t) i * d.n_embd], &d.hidden[(size_t) pos[(size_t) i] * d.n_embd], sizeof(float) * d.n_embd);
+            for (int32_t k = 0; k < n_heads; k++) tokens[(size_t) (i * n_heads + k)] = d.read(pos[(size_t) i], k);
         }
-        sd_status status = sd_heads_evaluate(e, hidden.data(), m, logits, error);
+        sd_status status = sd_heads_evaluate(e, hidden.data(), tokens.data(), n_heads, m, logits, nullptr, error);
         if (status != SD_OK) return status;
         for (int32_t i = 0; i < m; i++) {
             for (int32_t k = 0; k < n_heads; k++) {
@@ -442,6 +494,8 @@ sd_status optimize(heads_trainer & t, const train_data & d, train_run & run, dou
     std::vector<float> hidden((size_t) p.batch * n_embd);
     std::vector<std::vector<float>> labels((size_t) p.n_heads, std::vector<float>((size_t) p.batch * n_vocab, 0.0f));
     std::vector<llama_token> set((size_t) p.n_heads * p.batch, 0); // the ones in labels, to clear them again
+    std::vector<std::vector<int32_t>> tokens(t.tokens.size(), std::vector<int32_t>((size_t) p.batch));
+    std::vector<std::vector<float>> features(t.features.size(), std::vector<float>((size_t) p.batch * n_embd));
     std::vector<float> losses;
     t.steps_total = p.n_steps;
     const double t0 = run.seconds();
@@ -461,11 +515,22 @@ sd_status optimize(heads_trainer & t, const train_data & d, train_run & run, dou
                 l[(size_t) j * n_vocab + old] = 0.0f;
                 old = d.target(pos, k);
                 l[(size_t) j * n_vocab + old] = 1.0f;
+                if (!tokens.empty()) tokens[(size_t) k][(size_t) j] = d.read(pos, k);
+                if (!features.empty()) {
+                    std::memcpy(&features[(size_t) k][(size_t) j * n_embd], &d.hidden[(size_t) (pos + k + 1) * n_embd],
+                                sizeof(float) * n_embd);
+                }
             }
         }
         ggml_backend_tensor_set(t.h_in, hidden.data(), 0, ggml_nbytes(t.h_in));
         for (int32_t k = 0; k < p.n_heads; k++) {
             ggml_backend_tensor_set(t.labels[(size_t) k], labels[(size_t) k].data(), 0, ggml_nbytes(t.labels[(size_t) k]));
+        }
+        for (size_t k = 0; k < tokens.size(); k++) {
+            ggml_backend_tensor_set(t.tokens[k], tokens[k].data(), 0, ggml_nbytes(t.tokens[k]));
+        }
+        for (size_t k = 0; k < features.size(); k++) {
+            ggml_backend_tensor_set(t.features[k], features[k].data(), 0, ggml_nbytes(t.features[k]));
         }
         ggml_opt_alloc(t.opt, /*backward =*/ true);
         ggml_opt_eval(t.opt, nullptr);
@@ -518,6 +583,7 @@ sd_status save(sd_model * model, const heads_trainer & t, const std::vector<floa
         w.b.push_back(get(h.tensors.b[i]));
     }
     for (const ggml_tensor * o : h.tensors.out) w.out.push_back(get(o));
+    for (const ggml_tensor * e : h.tensors.tok) w.tok.push_back(get(e));
     return sd_heads_save(out_path, model, w, error);
 }
 

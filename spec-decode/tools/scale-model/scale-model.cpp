@@ -829,13 +829,18 @@ static bool widen_heads(const scale_params & params, const sd_heads_weights & in
         out.w.push_back(std::move(w));
         out.b.push_back(std::move(b));
     }
-    for (const std::vector<float> & o_in : in.out) {
-        std::vector<float> o(V * D, 0.0f);
-        for (size_t v = 0; v < V; v++) {
-            memcpy(&o[v * D], &o_in[v * d], d * sizeof(float));
+    // output projections and (regressive heads) token tables: rows of the hidden size, zero-padded
+    auto widen_rows = [&](const std::vector<std::vector<float>> & in_rows, std::vector<std::vector<float>> & out_rows) {
+        for (const std::vector<float> & o_in : in_rows) {
+            std::vector<float> o(V * D, 0.0f);
+            for (size_t v = 0; v < V; v++) {
+                memcpy(&o[v * D], &o_in[v * d], d * sizeof(float));
+            }
+            out_rows.push_back(std::move(o));
         }
-        out.out.push_back(std::move(o));
-    }
+    };
+    widen_rows(in.out, out.out);
+    widen_rows(in.tok, out.tok);
     if (sd_heads_save_raw(params.heads_output.c_str(), out, error) != SD_OK) {
         fprintf(stderr, "error: %s\n", error.c_str());
         return false;

@@ -99,6 +99,9 @@ void bench_print_table(const bench_report & report) {
     for (const bench_drafter & d : report.drafters) {
         std::printf("draft model '%s': %s\n", d.label.c_str(), d.path.c_str());
     }
+    for (const bench_drafter & h : report.heads) {
+        std::printf("heads '%s': %s\n", h.label.c_str(), h.path.c_str());
+    }
     std::printf("devices: %s\n", report.devices.c_str());
     if (report.cost_us.empty()) {
         std::printf("decode cost: not measured\n\n");
@@ -110,7 +113,10 @@ void bench_print_table(const bench_report & report) {
         }
         std::printf("(batch 1: %.2f ms)\n\n", report.cost_us[0] / 1000.0);
     }
-    std::printf("%-11s %-17s %7s %6s %7s %8s %7s %5s %9s %-22s %-22s %8s %8s\n", "set", "strategy", "tokens", "steps",
+    // the strategy column as wide as the longest name (labelled heads and draft models make long ones)
+    int strategy_width = 17;
+    for (const bench_result & r : report.results) strategy_width = std::max(strategy_width, (int) r.strategy.size());
+    std::printf("%-11s %-*s %7s %6s %7s %8s %7s %5s %9s %-22s %-22s %8s %8s\n", "set", strategy_width, "strategy", "tokens", "steps",
                 "drafted", "accepted", "window", "tau", "tokens/s", "ratio: median [95%]", "ratio: sums [95%]",
                 "ttft ms", "diverged");
     bool any_suspect = false;
@@ -119,8 +125,8 @@ void bench_print_table(const bench_report & report) {
         any_suspect = any_suspect || s.suspect;
         const std::string median = interval_text(s.ratio.median) + (s.suspect ? " !" : "");
         const std::string diverged = report.temperature > 0 ? "-" : std::to_string(r.divergences.size());
-        std::printf("%-11s %-17s %7lld %6lld %7lld %8lld %7lld %5.2f %9.1f %-22s %-22s %8.1f %8s\n", r.set.c_str(),
-                    r.strategy.c_str(), (long long) s.generated, (long long) s.steps, (long long) s.drafted,
+        std::printf("%-11s %-*s %7lld %6lld %7lld %8lld %7lld %5.2f %9.1f %-22s %-22s %8.1f %8s\n", r.set.c_str(),
+                    strategy_width, r.strategy.c_str(), (long long) s.generated, (long long) s.steps, (long long) s.drafted,
                     (long long) s.accepted, (long long) s.aux,
                     s.steps > 0 ? (double) s.generated / (double) s.steps : 0.0, s.tokens_per_second,
                     median.c_str(), interval_text(s.ratio.sum).c_str(), s.ttft_ms, diverged.c_str());
@@ -229,6 +235,14 @@ bool bench_write_json(const bench_report & report, const std::string & path, std
         for (size_t i = 0; i < report.drafters.size(); i++) {
             o << (i ? ", " : "") << "{\"label\": " << json_string(report.drafters[i].label)
               << ", \"path\": " << json_string(report.drafters[i].path) << "}";
+        }
+        o << "],\n";
+    }
+    if (!report.heads.empty()) {
+        o << "  \"heads\": [";
+        for (size_t i = 0; i < report.heads.size(); i++) {
+            o << (i ? ", " : "") << "{\"label\": " << json_string(report.heads[i].label)
+              << ", \"path\": " << json_string(report.heads[i].path) << "}";
         }
         o << "],\n";
     }

@@ -64,6 +64,7 @@ struct bench_report {
     std::string model_description;
     uint64_t    model_params = 0;
     std::vector<bench_drafter> drafters;
+    std::vector<bench_drafter> heads;  // Medusa heads files by label ("medusa" the first)
     int32_t     threads      = 0;
     int32_t     n_tokens     = 0;     // tokens generated per prompt (at most)
     int32_t     n_ctx        = 0;

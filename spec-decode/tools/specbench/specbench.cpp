@@ -50,14 +50,14 @@ struct bench_params {
     float   temperature = 0.0f;
     uint32_t seed      = 42;
     int32_t lookahead[3] = {8, 4, 8}; // w, n, g
-    std::string heads_path;           // Medusa heads (strategies medusa, medusa-static)
+    std::vector<bench_drafter> heads_files; // Medusa heads by label (medusa, medusa-static: the first)
     std::string grammar;              // GBNF every run generates under (--grammar FILE; empty: none)
     std::string grammar_path;
     std::vector<std::string> rpc_servers; // the target's layers over these ggml-rpc-servers (--rpc)
     std::string corpus_index_path;        // a corpus index for lookup and auto (--corpus-index)
     const sd_corpus * corpus_index = nullptr;
     int32_t rpc_timeout_ms = 30000;
-    const sd_heads * heads = nullptr;
+    std::vector<const sd_heads *> heads;    // loaded, as heads_files
 };
 
 static std::vector<std::string> split(const std::string & s, char sep) {
@@ -86,11 +86,12 @@ static void usage(FILE * out = stderr) {
     std::fprintf(out,
         "usage: llamaspec-specbench --model FILE --corpus FILE [--strategies plain] [--sets stories,repetitive,json]\n"
         "                           [--prompts 20] [--tokens 128] [--threads 2 (0: automatic)] [--ctx 2048] [--kv f16|f32] [--flash-attn auto|on|off] [--strict] [--json FILE] [--svg FILE]\n"
-        "                           [--lookahead W,N,G] [--heads MEDUSA.gguf] [--draft-model [LABEL=]FILE]...\n"
+        "                           [--lookahead W,N,G] [--heads [LABEL=]MEDUSA.gguf]... [--draft-model [LABEL=]FILE]...\n"
         "                           [--temperature 0] [--seed 42] [--runs FILE] [--prompt-files DIR] [--cost-depth 256 (0: no cost curve)]\n"
         "                           [--grammar FILE (GBNF every run generates under)] [--rpc HOST:PORT,... [--rpc-timeout-ms 30000]]\n"
         "                           [--corpus-index FILE (llamaspec-corpus-index's; lookup and auto also draft from it)]\n"
-        "strategies: plain, lookup, recycling, lookahead, auto, medusa, medusa-static (need --heads),\n"
+        "strategies: plain, lookup, recycling, lookahead, auto, medusa, medusa-static (the first --heads),\n"
+        "            medusa:LABEL, medusa-static:LABEL (the heads labelled LABEL),\n"
         "            draft (the first --draft-model), draft:LABEL (the one labelled LABEL);\n"
         "            add -fixed to turn the budget off (lookup-fixed, draft:LABEL-fixed, ...)\n"
         "--flash-attn defaults to what the engine's sessions use (%s); --strict: strict numerics (flash attention off, F32 keys and values)\n",
@@ -113,12 +114,12 @@ static bool parse_float(const char * s, float lo, float hi, float & out) {
     return true;
 }
 
-// Strategy names: plain, lookup, recycling, lookahead, auto, medusa, medusa-static, draft,
-// draft:LABEL; a "-fixed" suffix turns the hardware-aware budget off (every proposed node up to the
-// maximum is evaluated). drafter is the index of the draft model in p.drafters (-1 when none is used,
-// or when LABEL names none).
+// Strategy names: plain, lookup, recycling, lookahead, auto, medusa, medusa-static, medusa:LABEL,
+// medusa-static:LABEL, draft, draft:LABEL; a "-fixed" suffix turns the hardware-aware budget off (every
+// proposed node up to the maximum is evaluated). drafter is the index of the draft model in p.drafters
+// and heads that of the heads in p.heads_files (-1 when none is used, or when LABEL names none).
 static bool strategy_params(const std::string & name, const bench_params & p, sd_speculation_params & spec,
-                            int32_t & drafter) {
+                            int32_t & drafter, int32_t & heads) {
     std::string base = name;
     const std::string fixed = "-fixed";
     if (base.size() > fixed.size() && base.compare(base.size() - fixed.size(), fixed.size(), fixed) == 0) {
@@ -134,6 +135,17 @@ static bool strategy_params(const std::string & name, const bench_params & p, sd
     } else if (base == "draft" && !p.drafters.empty()) {
         drafter = 0;
     }
+    heads = -1;
+    const size_t colon = base.find(':');
+    if (base.rfind("medusa", 0) == 0 && colon != std::string::npos) {
+        for (size_t i = 0; i < p.heads_files.size(); i++) {
+            if (p.heads_files[i].label == base.substr(colon + 1)) heads = (int32_t) i;
+        }
+        if (heads < 0) return false;
+        base.resize(colon);
+    } else if (base.rfind("medusa", 0) == 0 && !p.heads_files.empty()) {
+        heads = 0;
+    }
     if (base == "plain") {
         spec.type = SD_SPEC_NONE;
     } else if (base == "medusa-static") {
@@ -145,8 +157,9 @@ static bool strategy_params(const std::string & name, const bench_params & p, sd
     return !(spec.type == SD_SPEC_NONE && !spec.adaptive);
 }
 
-// "LABEL=FILE" (LABEL of letters, digits, '-' and '_') or just "FILE", labelled "draft", "draft2", ...
-static bool parse_drafter(const std::string & v, bench_params & p) {
+// "LABEL=FILE" (LABEL of letters, digits, '-' and '_') or just "FILE", labelled PREFIX, PREFIX2, ...;
+// false when the label is taken or the path empty.
+static bool parse_labelled(const std::string & v, const char * prefix, std::vector<bench_drafter> & list) {
     bench_drafter d;
     const size_t eq = v.find('=');
     const std::string label = eq == std::string::npos ? "" : v.substr(0, eq);
@@ -158,13 +171,13 @@ static bool parse_drafter(const std::string & v, bench_params & p) {
         d.label = label;
         d.path = v.substr(eq + 1);
     } else {
-        d.label = p.drafters.empty() ? "draft" : "draft" + std::to_string(p.drafters.size() + 1);
+        d.label = list.empty() ? prefix : prefix + std::to_string(list.size() + 1);
         d.path = v;
     }
-    for (const bench_drafter & other : p.drafters) {
+    for (const bench_drafter & other : list) {
         if (other.label == d.label) return false;
     }
-    p.drafters.push_back(d);
+    list.push_back(d);
     return !d.path.empty();
 }
 
@@ -186,12 +199,12 @@ static bool parse_args(int argc, char ** argv, bench_params & p) {
         const char * v = argv[++i];
         bool ok = true;
         if      (a == "--model")      p.model = v;
-        else if (a == "--draft-model") ok = parse_drafter(v, p);
+        else if (a == "--draft-model") ok = parse_labelled(v, "draft", p.drafters);
         else if (a == "--corpus")     p.corpus = v;
         else if (a == "--json")       p.json_path = v;
         else if (a == "--runs")       p.runs_path = v;
         else if (a == "--prompt-files") p.prompt_dir = v;
-        else if (a == "--heads")      p.heads_path = v;
+        else if (a == "--heads")      ok = parse_labelled(v, "medusa", p.heads_files);
         else if (a == "--grammar")    p.grammar_path = v;
         else if (a == "--svg")        p.svg_path = v;
         else if (a == "--strategies") p.strategies = split(v, ',');
@@ -234,8 +247,8 @@ static bool parse_args(int argc, char ** argv, bench_params & p) {
     std::vector<std::string> strategies;
     for (const std::string & s : p.strategies) {
         sd_speculation_params spec = sd_speculation_default_params();
-        int32_t drafter = -1;
-        if (s == bench_plain_repeat || !strategy_params(s, p, spec, drafter)) {
+        int32_t drafter = -1, heads = -1;
+        if (s == bench_plain_repeat || !strategy_params(s, p, spec, drafter, heads)) {
             std::fprintf(stderr, "error: unknown strategy '%s'\n", s.c_str());
             return false;
         }
@@ -255,13 +268,13 @@ static bool run_one(sd_session * session, const std::vector<sd_model *> & drafts
                     const std::string & grammar, const std::string & strategy, const bench_params & p, int32_t n_tokens,
                     bench_run & run, std::string & error) {
     sd_generation_params params = sd_generation_default_params();
-    int32_t drafter = -1;
-    strategy_params(strategy == bench_plain_repeat ? "plain" : strategy, p, params.spec, drafter);
+    int32_t drafter = -1, heads = -1;
+    strategy_params(strategy == bench_plain_repeat ? "plain" : strategy, p, params.spec, drafter, heads);
     params.spec.draft.model = drafter >= 0 ? drafts[(size_t) drafter] : nullptr;
     params.spec.lookahead.w = p.lookahead[0];
     params.spec.lookahead.n = p.lookahead[1];
     params.spec.lookahead.g = p.lookahead[2];
-    params.spec.medusa.heads = p.heads;
+    params.spec.medusa.heads = heads >= 0 ? p.heads[(size_t) heads] : nullptr;
     params.spec.lookup.corpus = p.corpus_index;
     params.record_margins = true;
     params.temperature = p.temperature;
@@ -370,17 +383,23 @@ int main(int argc, char ** argv) {
         std::printf("corpus index: %s (%llu tokens, %.1f MB)\n", p.corpus_index_path.c_str(),
                     (unsigned long long) ci.n_tokens, ci.file_bytes / 1e6);
     }
-    sd_heads * heads = nullptr;
-    if (!p.heads_path.empty()) {
-        if (sd_heads_load(p.heads_path.c_str(), model, &heads, error) != SD_OK) {
-            std::fprintf(stderr, "error: %s\n", error.c_str());
+    std::vector<sd_heads *> heads; // owned here, lent through p.heads
+    auto free_heads = [&] {
+        for (sd_heads * h : heads) sd_heads_free(h);
+    };
+    for (const bench_drafter & f : p.heads_files) {
+        sd_heads * h = nullptr;
+        if (sd_heads_load(f.path.c_str(), model, &h, error) != SD_OK) {
+            std::fprintf(stderr, "error: heads '%s': %s\n", f.label.c_str(), error.c_str());
+            free_heads();
             sd_model_free(model);
             return 1;
         }
-        p.heads = heads;
+        heads.push_back(h);
+        p.heads.push_back(h);
     }
     for (const std::string & s : p.strategies) {
-        if (s.rfind("medusa", 0) == 0 && heads == nullptr) {
+        if (s.rfind("medusa", 0) == 0 && heads.empty()) {
             std::fprintf(stderr, "error: strategy '%s' needs --heads FILE\n", s.c_str());
             sd_model_free(model);
             return 2;
@@ -415,7 +434,7 @@ int main(int argc, char ** argv) {
     }
     if (rc != 0) {
         for (sd_model * d : drafts) sd_model_free(d);
-        sd_heads_free(heads);
+        free_heads();
     sd_corpus_free(corpus);
         sd_model_free(model);
         return rc;
@@ -426,6 +445,7 @@ int main(int argc, char ** argv) {
     report.model_description = info.description;
     report.model_params      = info.n_params;
     report.drafters          = p.drafters;
+    report.heads             = p.heads_files;
     report.threads           = p.threads;
     report.n_tokens          = p.n_tokens;
     report.n_ctx             = (int32_t) sd_session_n_ctx(session);
@@ -520,7 +540,7 @@ int main(int argc, char ** argv) {
         rc = 1;
     }
     sd_session_free(session);
-    sd_heads_free(heads);
+    free_heads();
     sd_corpus_free(corpus);
     for (sd_model * d : drafts) sd_model_free(d);
     sd_model_free(model);

@@ -2,7 +2,7 @@
 // sd_heads_train) and prints the held-out accuracy of each head before and after training.
 //
 //   llamaspec-train-heads --model M --corpus TXT --output H.gguf [--heads 4] [--layers 1] [--steps N]
-//                         [--minutes M] [--batch B] [--lr X] [--self-generated] [--threads N] [--seed S]
+//                         [--minutes M] [--batch B] [--lr X] [--self-generated] [--regressive] [--feature] [--threads N] [--seed S]
 #include "spec-decode.h"
 
 #include <cstdio>
@@ -14,9 +14,13 @@ static void usage() {
     std::fprintf(stderr,
         "usage: llamaspec-train-heads --model FILE --corpus FILE --output FILE [--heads 4] [--layers 1]\n"
         "                             [--steps 2000] [--minutes 0] [--batch 256] [--lr 0.002] [--self-generated]\n"
-        "                             [--threads 0] [--seed 42] [--max-tokens 300000]\n"
+        "                             [--regressive] [--feature [--feature-weight 1]] [--threads 0] [--seed 42]\n"
+        "                             [--max-tokens 300000]\n"
         "  --minutes M   time budget of the whole run (0 = none): the schedule is shortened to fit\n"
-        "  --self-generated  also train on the model's greedy continuations of corpus openings\n");
+        "  --self-generated  also train on the model's greedy continuations of corpus openings\n"
+        "  --regressive  Clover-style heads: head k also reads the tokens before the one it predicts\n"
+        "  --feature     an EAGLE-style feature drafter: one network predicting the next hidden state,\n"
+        "                applied --heads times (--feature-weight: weight of the hidden-state loss)\n");
 }
 
 static bool parse_int(const char * s, int64_t & out) {
@@ -66,6 +70,14 @@ int main(int argc, char ** argv) {
             params.self_generated = true;
             continue;
         }
+        if (a == "--regressive") {
+            params.regressive = true;
+            continue;
+        }
+        if (a == "--feature") {
+            params.feature = true;
+            continue;
+        }
         if (a == "-h" || a == "--help") {
             usage();
             return 0;
@@ -90,6 +102,7 @@ int main(int argc, char ** argv) {
         else if (a == "--max-tokens") { ok = parse_int(v, n); params.max_tokens = n; }
         else if (a == "--minutes")    ok = parse_float(v, params.max_minutes);
         else if (a == "--lr")         ok = parse_float(v, params.lr);
+        else if (a == "--feature-weight") ok = parse_float(v, params.feature_weight);
         else {
             std::fprintf(stderr, "unknown option %s\n", a.c_str());
             usage();
@@ -127,7 +140,8 @@ int main(int argc, char ** argv) {
     std::printf("%d steps x %d = %lld examples in %.1f s%s; loss %.3f -> %.3f (cross-entropy summed over heads)\n",
                 report.steps, params.batch, (long long) report.examples, report.seconds_train,
                 report.time_limited ? " (shortened to the time budget)" : "", report.loss_first, report.loss);
-    std::printf("\nheld-out accuracy (target: the model's greedy token k + 2 positions ahead)\n");
+    std::printf("\nheld-out accuracy (target: the model's greedy token k + 2 positions ahead%s)\n",
+                params.regressive || params.feature ? ", given the text's tokens before it" : "");
     std::printf("head   top-1 before   top-1 after   top-5 before   top-5 after   loss before   loss after\n");
     for (size_t k = 0; k < report.top1.size(); k++) {
         std::printf("%4zu   %12.3f   %11.3f   %12.3f   %11.3f   %11.3f   %10.3f\n", k + 1, report.top1_before[k],

@@ -26,11 +26,14 @@ public final class MedusaHeads implements AutoCloseable {
      * @param hiddenSize    the base model's hidden size
      * @param vocabSize     the base model's vocabulary size
      * @param sharedOutput  whether the heads use the base model's output projection
+     * @param regressive    whether head k also reads the tokens before the one it predicts (Clover-style)
+     * @param feature       whether the file is a feature drafter (EAGLE-style): one network applied at every depth
      * @param fingerprint   the base model's fingerprint
      * @param baseModelName the base model's name when the heads were made
      * @param accuracy      [heads * RANKS] or empty: how often head k's rank-r candidate was right
      */
-    record Info(int heads, int layers, int hiddenSize, int vocabSize, boolean sharedOutput, String fingerprint,
+    record Info(int heads, int layers, int hiddenSize, int vocabSize, boolean sharedOutput, boolean regressive,
+            boolean feature, String fingerprint,
             String baseModelName, float[] accuracy) {}
 
     private final LlamaModel model;
@@ -92,6 +95,25 @@ public final class MedusaHeads implements AutoCloseable {
         return info.sharedOutput();
     }
 
+    /**
+     * Whether the heads are regressive (Clover-style): head k also reads the tokens before the one it
+     * predicts (the current token and the previous heads' proposals), so a draft is a chain of the
+     * heads' best tokens with their runners-up beside it. See {@link MedusaTrainer.Builder#regressive}.
+     */
+    public boolean regressive() {
+        return info.regressive();
+    }
+
+    /**
+     * Whether the file is a feature drafter (EAGLE-style, without attention): one network that predicts
+     * the model's next hidden state from its own previous prediction and the token after it, applied
+     * once per draft depth ({@link #heads()} depths), its logits through the output projection. It is
+     * also {@link #regressive()}. See {@link MedusaTrainer.Builder#feature}.
+     */
+    public boolean feature() {
+        return info.feature();
+    }
+
     /** The fingerprint of the model the heads were made for (equal to this model's). */
     public String fingerprint() {
         return info.fingerprint();
@@ -149,10 +171,12 @@ public final class MedusaHeads implements AutoCloseable {
 
     /**
      * Logits of every head for {@code n} hidden states ({@code n * hiddenSize()} floats), computed the
-     * way generation computes them: {@code [n][heads][vocabSize]}, flattened. For tests.
+     * way generation computes them: {@code [n][heads][vocabSize]}, flattened. Regressive heads also
+     * need {@code roots}, the token after each hidden state (ignored, may be null, for the others);
+     * their heads after the first read the previous heads' best tokens. For tests.
      */
-    float[] logits(float[] hidden, int n) {
-        return handle.call(h -> nLogits(h, hidden, n));
+    float[] logits(float[] hidden, int[] roots, int n) {
+        return handle.call(h -> nLogits(h, hidden, roots, n));
     }
 
     @Override
@@ -168,5 +192,5 @@ public final class MedusaHeads implements AutoCloseable {
     /** What the file holds, as an {@link Info}. */
     static native Info nInfo(long handle);
 
-    static native float[] nLogits(long handle, float[] hidden, int n);
+    static native float[] nLogits(long handle, float[] hidden, int[] roots, int n);
 }

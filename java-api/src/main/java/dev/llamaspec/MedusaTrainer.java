@@ -39,6 +39,8 @@ public final class MedusaTrainer {
     private final float holdout;
     private final int maxEvalExamples;
     private final boolean selfGenerated;
+    private final boolean regressive;
+    private final boolean feature;
     private final int threads;
     private final long seed;
 
@@ -57,6 +59,8 @@ public final class MedusaTrainer {
         holdout = b.holdout;
         maxEvalExamples = b.maxEvalExamples;
         selfGenerated = b.selfGenerated;
+        regressive = b.regressive;
+        feature = b.feature;
         threads = b.threads;
         seed = b.seed;
     }
@@ -81,6 +85,8 @@ public final class MedusaTrainer {
     public float holdout() { return holdout; }
     public int maxEvalExamples() { return maxEvalExamples; }
     public boolean selfGenerated() { return selfGenerated; }
+    public boolean regressive() { return regressive; }
+    public boolean feature() { return feature; }
     public int threads() { return threads; }
     public long seed() { return seed; }
 
@@ -121,7 +127,8 @@ public final class MedusaTrainer {
                 .put("max_minutes", minutes(maxDuration)).put("batch", batchSize).put("lr", learningRate)
                 .put("warmup", warmup).put("weight_decay", weightDecay).put("ctx", contextSize)
                 .put("max_tokens", maxTokens).put("holdout", holdout).put("max_eval", maxEvalExamples)
-                .put("self_generated", selfGenerated).put("threads", threads).put("seed", seed);
+                .put("self_generated", selfGenerated).put("regressive", regressive).put("feature", feature).put("threads", threads)
+                .put("seed", seed);
     }
 
     private static double minutes(Duration d) {
@@ -132,7 +139,7 @@ public final class MedusaTrainer {
     public String toString() {
         return "MedusaTrainer{corpus=" + corpus + ", heads=" + heads + ", layers=" + layers + ", steps=" + steps
                 + ", maxDuration=" + maxDuration + ", batchSize=" + batchSize + ", learningRate=" + learningRate
-                + ", selfGenerated=" + selfGenerated + "}";
+                + ", selfGenerated=" + selfGenerated + ", regressive=" + regressive + ", feature=" + feature + "}";
     }
 
     /** Called by the native trainer at every progress point; false stops the run. */
@@ -181,6 +188,8 @@ public final class MedusaTrainer {
         private float holdout;
         private int maxEvalExamples;
         private boolean selfGenerated;
+        private boolean regressive;
+        private boolean feature;
         private int threads;
         private long seed;
 
@@ -200,6 +209,8 @@ public final class MedusaTrainer {
             holdout = t.get("holdout").floatDefault();
             maxEvalExamples = t.get("max_eval").intDefault();
             selfGenerated = t.get("self_generated").boolDefault();
+            regressive = t.get("regressive").boolDefault();
+            feature = t.get("feature").boolDefault();
             threads = t.get("threads").intDefault();
             seed = t.get("seed").longDefault();
         }
@@ -245,6 +256,23 @@ public final class MedusaTrainer {
 
         /** Also train on the model's greedy continuations of corpus openings. Default false. */
         public Builder selfGenerated(boolean selfGenerated) { this.selfGenerated = selfGenerated; return this; }
+
+        /**
+         * Train regressive (Clover-style) heads: head k also reads the tokens before the one it predicts
+         * (the current token and the previous heads' proposals, each through a token table of its own).
+         * The file is larger by one {@code vocabulary x hidden size} table per head, and drafts become a
+         * chain of the heads' best tokens with the runners-up beside it. Default false.
+         */
+        public Builder regressive(boolean regressive) { this.regressive = regressive; return this; }
+
+        /**
+         * Train a feature drafter (EAGLE-style, without attention) instead of heads: one network that
+         * predicts the model's next hidden state from the previous one and the token after it, applied
+         * once per draft depth ({@link #heads} depths), trained unrolled over those depths on the
+         * cross-entropy of each depth plus the distance of each predicted hidden state to the model's
+         * own. Its file holds one set of weights whatever the depth. Default false.
+         */
+        public Builder feature(boolean feature) { this.feature = feature; return this; }
 
         /** CPU threads, in [0, 512]; 0 = the model's default. */
         public Builder threads(int threads) { this.threads = threads; return this; }

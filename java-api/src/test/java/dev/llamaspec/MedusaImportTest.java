@@ -48,7 +48,7 @@ class MedusaImportTest extends WithTestModel {
                 assertEquals(model.fingerprint(), heads.fingerprint());
                 int hidden = source.hidden;
                 float[] h = TestSafeTensors.uniform(new Random(c), 3 * hidden, 1.5f);
-                float[] got = heads.logits(h, 3);
+                float[] got = heads.logits(h, null, 3);
                 for (int i = 0; i < 3; i++) {
                     float[][] want = source.logits(Arrays.copyOfRange(h, i * hidden, (i + 1) * hidden));
                     for (int head = 0; head < 2; head++) {

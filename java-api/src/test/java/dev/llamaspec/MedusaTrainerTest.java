@@ -1,5 +1,6 @@
 package dev.llamaspec;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -17,6 +18,8 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 class MedusaTrainerTest extends WithTestModel {
@@ -75,6 +78,36 @@ class MedusaTrainerTest extends WithTestModel {
         assertThrows(UnsupportedOperationException.class, () -> report.top1().set(0, 1.0));
         assertTrue(seen.stream().anyMatch(p -> p.phase() == MedusaTrainingProgress.Phase.READING));
         assertTrue(seen.stream().anyMatch(p -> p.phase() == MedusaTrainingProgress.Phase.TRAINING && p.loss() > 0));
+    }
+
+    /** Regressive heads and a feature drafter: trained, loaded, drafting without changing greedy output. */
+    @ParameterizedTest
+    @ValueSource(booleans = {false, true})
+    void regressiveHeadsAndFeatureDraftersTrainLoadAndGivePlainGreedyOutput(boolean feature, @TempDir Path dir) {
+        Path out = dir.resolve(feature ? "feature.gguf" : "regressive.gguf");
+        MedusaTrainer trainer = (feature ? small().feature(true) : small().regressive(true)).build();
+        assertEquals(!feature, trainer.regressive());
+        assertEquals(feature, trainer.feature());
+        MedusaTrainingReport report = trainer.train(model, out);
+        assertTrue(report.loss() < report.firstLoss(), report.toString());
+        try (MedusaHeads heads = MedusaHeads.load(model, out);
+                Session session = model.newSession(SessionOptions.builder().strictNumerics(true).build())) {
+            assertTrue(heads.regressive());
+            assertEquals(feature, heads.feature());
+            assertEquals(2, heads.heads());
+            // the heads read the token after the hidden state: without it their logits cannot be computed
+            float[] hidden = new float[heads.hiddenSize()];
+            LlamaException e = assertThrows(LlamaException.class, () -> heads.logits(hidden, null, 1));
+            assertEquals(ErrorCode.INVALID_ARGUMENT, e.code());
+            assertEquals(2 * heads.vocabSize(), heads.logits(hidden, new int[] {1}, 1).length);
+            Speculation fixed = Speculation.medusa(heads).withBudget(false);
+            for (String prompt : TestModels.storyOpenings(2)) {
+                Generation plain = session.generate(prompt, TestModels.greedy(48));
+                Generation g = session.generate(prompt, TestModels.greedy(48).toBuilder().speculation(fixed).build());
+                assertArrayEquals(plain.tokens(), g.tokens(), "regressive heads on \"" + prompt + "\"");
+                assertTrue(g.stats().draftedTokens() > 0, g.stats().toString());
+            }
+        }
     }
 
     @Test

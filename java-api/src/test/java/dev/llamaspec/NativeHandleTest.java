@@ -136,7 +136,7 @@ class NativeHandleTest extends WithTestModel {
                 closedModel.fingerprint()));
         heads.close();
         assertTrue(heads.isClosed());
-        IllegalStateException e = assertThrows(IllegalStateException.class, () -> heads.logits(new float[0], 1));
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> heads.logits(new float[0], null, 1));
         assertEquals("Medusa heads are closed: " + heads.path(), e.getMessage());
         heads.close();
 

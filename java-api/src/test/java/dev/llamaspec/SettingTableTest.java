@@ -119,6 +119,8 @@ class SettingTableTest extends WithTestModel {
         assertEquals(tt.get("holdout").floatDefault(), t.holdout());
         assertEquals(tt.get("max_eval").defaultValue(), t.maxEvalExamples());
         assertEquals(tt.get("self_generated").boolDefault(), t.selfGenerated());
+        assertEquals(tt.get("regressive").boolDefault(), t.regressive());
+        assertEquals(tt.get("feature").boolDefault(), t.feature());
         assertEquals(tt.get("threads").defaultValue(), t.threads());
         assertEquals(tt.get("seed").defaultValue(), t.seed());
     }
