@@ -371,6 +371,51 @@ sd_status sd_heads_train(sd_model * model, const sd_train_params & params, const
                          sd_train_report & report, sd_train_progress_cb progress, void * user, std::string & error);
 
 //
+// Early exit (Kangaroo-style self-speculation): a draft model made of a model's own first blocks
+//
+
+// What to make. The drafter is a GGUF model of the same architecture holding the model's token
+// embedding, its first n_layers blocks, one adapter block and the model's output norm and head; it
+// drafts through the draft-model strategy. The adapter starts as a copy of the model's last block;
+// with a corpus its FFN and FFN norm are trained (AdamW through ggml-opt, the attention kept as it is)
+// so that the drafter predicts the model's own greedy tokens, keeping the weights that agree best
+// with the model on held-out text.
+struct sd_early_exit_params {
+    int32_t     n_layers;   // K: the model's first blocks kept, 1 .. block_count - 1
+    std::string corpus;     // UTF-8 text ("<|endoftext|>" between documents); empty: no training
+    int32_t     n_steps;    // optimizer steps
+    int32_t     batch;      // positions per step
+    float       lr;         // AdamW learning rate (constant)
+    int64_t     max_tokens; // corpus positions read at most
+    float       holdout;    // share of the documents held out for the agreement figures
+    int32_t     n_threads;  // 0 = the model's default
+    uint32_t    seed;       // batch order
+};
+
+sd_early_exit_params sd_early_exit_default_params(void);
+
+struct sd_early_exit_report {
+    int32_t  n_layers_model = 0;  // the model's block count
+    int64_t  n_train = 0;         // training positions (0 without a corpus)
+    int64_t  n_eval  = 0;         // held-out positions
+    float    agreement_before = 0; // held-out share of positions where the drafter's top token is the
+    float    agreement_after  = 0; // model's greedy token, with the copied and with the trained adapter
+    float    loss_first = 0, loss = 0; // training cross-entropy at the first step and over the last 5%
+    int32_t  steps = 0;
+    int32_t  best_step = 0;       // the step whose weights were written (checked every tenth of the
+                                  // run on the held-out text); 0: the copied adapter was the best
+    uint64_t file_bytes = 0;      // the drafter's file
+    uint64_t model_bytes = 0;     // the model's file
+    double   seconds = 0;
+};
+
+// Writes the drafter for `model` to out_path (atomically). Fails with SD_ERR_INVALID_ARGUMENT naming
+// the problem for a layer count out of range, a model whose blocks are not llama-style (ffn_gate,
+// ffn_up, ffn_down, ffn_norm), an unreadable or too short corpus, or an unwritable path.
+sd_status sd_early_exit_make(sd_model * model, const sd_early_exit_params & params, const char * out_path,
+                             sd_early_exit_report & report, std::string & error);
+
+//
 // Session: one llama_context, its KV cache and one generation at a time
 //
 

@@ -53,7 +53,7 @@ static void threadpool_free(ggml_threadpool * threadpool) {
 // wants only that one, so the graph is computed in two parts instead of one.
 static bool capture_hidden(ggml_tensor * t, bool ask, void * user) {
     sd_context * c = static_cast<sd_context *>(user);
-    if (!c->capture || std::strcmp(t->name, "result_norm") != 0) return false;
+    if (!c->capture || std::strcmp(t->name, c->capture_name) != 0) return false;
     if (ask) return true;
     c->hidden.resize((size_t) ggml_nelements(t));
     if (t->type == GGML_TYPE_F32 && ggml_is_contiguous(t)) {

@@ -41,6 +41,7 @@ struct sd_context {
     // is needed (sd_context_enable_capture).
     bool               can_capture = false;
     bool               capture = false;
+    const char *       capture_name = "result_norm"; // the graph tensor captured (tools may ask for another)
     llama_context_params cparams = {};      // as made, for remaking it
     std::vector<float> hidden;
     int32_t            hidden_n = 0;

@@ -98,6 +98,11 @@ static constexpr int32_t SD_HEADS_MAX_EMBD  = 1 << 16;
 static constexpr int32_t SD_HEADS_MAX_VOCAB = 1 << 22;
 sd_status sd_heads_sizes_check(const sd_heads_info & info, std::string & error);
 
+// A text corpus split into documents at "<|endoftext|>", each tokenized with BOS and cut into windows
+// of at most n_ctx tokens; windows shorter than min_len are dropped (training reads these).
+sd_status sd_read_documents(const sd_model * model, const std::string & path, int32_t n_ctx, int32_t min_len,
+                            std::vector<std::vector<llama_token>> & docs, std::string & error);
+
 // Nodes of a graph of the heads (sd_heads_graph plus room): weights being trained count as nodes.
 size_t sd_heads_graph_size(int32_t n_heads, int32_t n_layers);
 

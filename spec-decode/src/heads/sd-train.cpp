@@ -40,8 +40,6 @@
 
 namespace {
 
-const char * const k_separator = "<|endoftext|>";
-
 // What the base model produced while reading: per position its hidden state and greedy token,
 // sequence after sequence; examples are positions whose K targets lie in the same sequence.
 struct train_data {
@@ -83,34 +81,6 @@ sd_status check_params(const sd_train_params & p, const char * out_path, std::st
     if (p.corpus.empty()) return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "corpus path is empty");
     if (out_path == nullptr || out_path[0] == '\0') return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "output path is empty");
     return sd_train_params_check(p, error);
-}
-
-// The corpus split into documents, tokenized with BOS, cut into windows of at most n_ctx tokens.
-sd_status read_corpus(const sd_model * model, const std::string & path, int32_t n_ctx, int32_t min_len,
-                      std::vector<std::vector<llama_token>> & docs, std::string & error) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream buffer;
-    if (in) buffer << in.rdbuf();
-    if (!in || in.bad()) return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "cannot read the corpus " + path);
-    const std::string text = buffer.str();
-    size_t pos = 0;
-    std::vector<llama_token> tokens;
-    while (pos < text.size()) {
-        size_t end = text.find(k_separator, pos);
-        if (end == std::string::npos) end = text.size();
-        const size_t b = text.find_first_not_of(" \t\r\n", pos);
-        if (b != std::string::npos && b < end) {
-            const size_t e = text.find_last_not_of(" \t\r\n", end - 1);
-            sd_status status = sd_tokenize(model, text.substr(b, e + 1 - b), true, false, tokens, error);
-            if (status != SD_OK) return status;
-            for (size_t w = 0; w < tokens.size(); w += (size_t) n_ctx) {
-                const size_t n = std::min(tokens.size() - w, (size_t) n_ctx);
-                if ((int32_t) n >= min_len) docs.emplace_back(tokens.begin() + (long) w, tokens.begin() + (long) (w + n));
-            }
-        }
-        pos = end + std::strlen(k_separator);
-    }
-    return SD_OK;
 }
 
 llama_token argmax(const float * logits, int32_t n) {
@@ -173,7 +143,7 @@ sd_status collect(sd_model * model, train_run & run, int32_t n_ctx, int32_t n_th
                   std::string & error) {
     const sd_train_params & p = run.params;
     std::vector<std::vector<llama_token>> docs;
-    sd_status status = read_corpus(model, p.corpus, n_ctx, p.n_heads + 2, docs, error);
+    sd_status status = sd_read_documents(model, p.corpus, n_ctx, p.n_heads + 2, docs, error);
     if (status != SD_OK) return status;
     if (docs.empty()) return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "the corpus " + p.corpus + " has no text");
 
@@ -588,6 +558,33 @@ sd_status save(sd_model * model, const heads_trainer & t, const std::vector<floa
 }
 
 } // namespace
+
+sd_status sd_read_documents(const sd_model * model, const std::string & path, int32_t n_ctx, int32_t min_len,
+                            std::vector<std::vector<llama_token>> & docs, std::string & error) {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream buffer;
+    if (in) buffer << in.rdbuf();
+    if (!in || in.bad()) return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "cannot read the corpus " + path);
+    const std::string text = buffer.str();
+    size_t pos = 0;
+    std::vector<llama_token> tokens;
+    while (pos < text.size()) {
+        size_t end = text.find("<|endoftext|>", pos);
+        if (end == std::string::npos) end = text.size();
+        const size_t b = text.find_first_not_of(" \t\r\n", pos);
+        if (b != std::string::npos && b < end) {
+            const size_t e = text.find_last_not_of(" \t\r\n", end - 1);
+            sd_status status = sd_tokenize(model, text.substr(b, e + 1 - b), true, false, tokens, error);
+            if (status != SD_OK) return status;
+            for (size_t w = 0; w < tokens.size(); w += (size_t) n_ctx) {
+                const size_t n = std::min(tokens.size() - w, (size_t) n_ctx);
+                if ((int32_t) n >= min_len) docs.emplace_back(tokens.begin() + (long) w, tokens.begin() + (long) (w + n));
+            }
+        }
+        pos = end + std::strlen("<|endoftext|>");
+    }
+    return SD_OK;
+}
 
 sd_status sd_heads_train(sd_model * model, const sd_train_params & params, const char * out_path,
                          sd_train_report & report, sd_train_progress_cb progress, void * user, std::string & error) {
