@@ -284,49 +284,33 @@ static void exact_sampling(sd_model * model, sd_session * session, sd_model * ot
     sd_tokenize(model, "Tom had a red ball. Tom had a red ball. Tom had a red ball. Tom had a", true, false, prompt, error);
     const int n = quick() ? 500 : 5000;
     const sample_counts plain = sample(session, prompt, SD_SPEC_NONE, 1.0f, n, 1000000);
-    for (sd_spec_type type : {SD_SPEC_LOOKUP, SD_SPEC_RECYCLING, SD_SPEC_AUTO, SD_SPEC_LOOKAHEAD, SD_SPEC_MEDUSA}) {
-        const sample_counts spec = sample(session, prompt, type, 1.0f, n, 2000000);
+    // the second and third tokens follow plain sampling's distribution, and drafts were really
+    // proposed and accepted
+    const auto check_same = [&](const std::string & what, const sample_counts & spec) {
         double stat2, stat3;
         int df2, df3;
         const bool ok2 = same_distribution(plain.second, spec.second, plain.n, spec.n, &stat2, &df2);
         const bool ok3 = same_distribution(plain.third, spec.third, plain.n, spec.n, &stat3, &df3);
-        std::printf("sampling type %d: %lld drafted, %lld accepted; token 2 chi2 %.1f (df %d), token 3 chi2 %.1f (df %d)\n",
-                    (int) type, (long long) spec.drafted, (long long) spec.accepted, stat2, df2, stat3, df3);
-        CHECK(spec.accepted > n / 50); // drafts were really proposed and accepted
+        std::printf("sampling %s: %lld drafted, %lld accepted; token 2 chi2 %.1f (df %d), token 3 chi2 %.1f (df %d)\n",
+                    what.c_str(), (long long) spec.drafted, (long long) spec.accepted, stat2, df2, stat3, df3);
+        CHECK(spec.accepted > n / 50);
         CHECK(ok2);
         CHECK(ok3);
+    };
+    for (sd_spec_type type : {SD_SPEC_LOOKUP, SD_SPEC_RECYCLING, SD_SPEC_AUTO, SD_SPEC_LOOKAHEAD, SD_SPEC_MEDUSA}) {
+        check_same(std::string("type ") + std::to_string((int) type), sample(session, prompt, type, 1.0f, n, 2000000));
     }
     // Lookup drafting from the corpus index as well: deterministic drafts, accepted by rejection sampling
-    {
-        g_use_corpus = true;
-        const sample_counts spec = sample(session, prompt, SD_SPEC_LOOKUP, 1.0f, n, 3000000);
-        g_use_corpus = false;
-        double stat2, stat3;
-        int df2, df3;
-        const bool ok2 = same_distribution(plain.second, spec.second, plain.n, spec.n, &stat2, &df2);
-        const bool ok3 = same_distribution(plain.third, spec.third, plain.n, spec.n, &stat3, &df3);
-        std::printf("sampling lookup with the corpus: %lld drafted, %lld accepted; token 2 chi2 %.1f (df %d), token 3 chi2 %.1f (df %d)\n",
-                    (long long) spec.drafted, (long long) spec.accepted, stat2, df2, stat3, df3);
-        CHECK(spec.accepted > n / 50);
-        CHECK(ok2);
-        CHECK(ok3);
-    }
+    g_use_corpus = true;
+    const sample_counts corpus = sample(session, prompt, SD_SPEC_LOOKUP, 1.0f, n, 3000000);
+    g_use_corpus = false;
+    check_same("lookup with the corpus", corpus);
     // Regressive Medusa heads: a chain of the heads' best tokens with siblings, accepted by recursive
     // rejection sampling
-    {
-        g_use_regressive = true;
-        const sample_counts spec = sample(session, prompt, SD_SPEC_MEDUSA, 1.0f, n, 5000000);
-        g_use_regressive = false;
-        double stat2, stat3;
-        int df2, df3;
-        const bool ok2 = same_distribution(plain.second, spec.second, plain.n, spec.n, &stat2, &df2);
-        const bool ok3 = same_distribution(plain.third, spec.third, plain.n, spec.n, &stat3, &df3);
-        std::printf("sampling regressive heads: %lld drafted, %lld accepted; token 2 chi2 %.1f (df %d), token 3 chi2 %.1f (df %d)\n",
-                    (long long) spec.drafted, (long long) spec.accepted, stat2, df2, stat3, df3);
-        CHECK(spec.accepted > n / 50);
-        CHECK(ok2);
-        CHECK(ok3);
-    }
+    g_use_regressive = true;
+    const sample_counts regressive = sample(session, prompt, SD_SPEC_MEDUSA, 1.0f, n, 5000000);
+    g_use_regressive = false;
+    check_same("regressive heads", regressive);
     // Draft model: chains drawn from the draft model's q, each verified by rejection sampling against q.
     // Drafting for itself q is p up to batch-size rounding, so nearly every draft is accepted; the
     // perturbed copy's q differs from p, so drafts are rejected too and the residual max(0, p - q) is drawn.

@@ -1092,12 +1092,41 @@ static void test_lookahead() {
     CHECK(sd_budget_columns(cpu, 0, 1.0, 0.1, 1, 4) == 0);
 }
 
+// What the budget learnt about a draft model's (or heads') nodes stays with it: another source starts
+// from the priors, going back brings the record back, and the other drafters' buckets are shared.
+static void test_sources() {
+    sd_budget b;
+    const int32_t draft = SD_BUCKET_DRAFT_MODEL + 5, medusa = SD_BUCKET_MEDUSA + 3, lookup = SD_BUCKET_LOOKUP + 17;
+    b.use_source("draft model weak.gguf");
+    for (int i = 0; i < 40; i++) b.rates.observe(draft, false);
+    for (int i = 0; i < 40; i++) b.rates.observe(lookup, true);
+    b.skip = 3;
+    b.pause = 4;
+    const float weak = b.rates.estimate(draft, 0.5f);
+    CHECK(weak < 0.1f);
+    b.use_source("draft model good.gguf");
+    CHECK(std::fabs(b.rates.estimate(draft, 0.5f) - 0.5f) < 1e-6f); // nothing learnt about this one yet
+    CHECK(b.rates.estimate(lookup, 0.5f) > 0.9f);                     // lookup's record is everyone's
+    CHECK(b.skip == 0 && b.pause == 0);
+    for (int i = 0; i < 40; i++) b.rates.observe(draft, true);
+    for (int i = 0; i < 10; i++) b.rates.observe(medusa, true);
+    b.use_source("heads 1");
+    CHECK(std::fabs(b.rates.estimate(medusa, 0.5f) - 0.5f) < 1e-6f);
+    b.use_source("draft model weak.gguf");
+    CHECK(std::fabs(b.rates.estimate(draft, 0.5f) - weak) < 1e-6f);
+    CHECK(b.skip == 3 && b.pause == 4);
+    b.use_source("draft model good.gguf");
+    CHECK(b.rates.estimate(draft, 0.5f) > 0.9f && b.rates.estimate(medusa, 0.5f) > 0.7f);
+    std::printf("budget sources: a weak draft model's record (%.3f) stays with it\n", weak);
+}
+
 int main() {
     test_tree_basics();
     test_cost_model();
     test_accept_model();
     test_budget();
     test_exploration();
+    test_sources();
     test_lookup();
     test_recycling();
     test_auto();

@@ -167,6 +167,34 @@ bool sd_rate::add(double p, int32_t n_nodes) {
     return true;
 }
 
+void sd_budget::use_source(const std::string & key) {
+    if (key == source) return;
+    const auto model_based = [](int32_t bucket) { return bucket >= SD_BUCKET_DRAFT_MODEL && bucket < SD_BUCKET_END; };
+    const auto move = [&](std::map<int32_t, std::pair<double, double>> & from, std::map<int32_t, std::pair<double, double>> & to) {
+        to.clear();
+        for (auto it = from.begin(); it != from.end();) {
+            if (model_based(it->first)) {
+                to.insert(*it);
+                it = from.erase(it);
+            } else {
+                ++it;
+            }
+        }
+    };
+    learnt & old = others[source];
+    move(rates.counts, old.counts);
+    move(rates.groups, old.groups);
+    old.skip = skip;
+    old.pause = pause;
+    learnt & back = others[key];
+    rates.counts.insert(back.counts.begin(), back.counts.end());
+    rates.groups.insert(back.groups.begin(), back.groups.end());
+    skip = back.skip;
+    pause = back.pause;
+    others.erase(key);
+    source = key;
+}
+
 bool sd_budget::drafts() {
     if (skip == 0) return true;
     skip--;

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <map>
+#include <string>
 #include <vector>
 
 // Time of one step (a llama_decode and the work around it) by batch size: measured points, refined by
@@ -113,4 +114,19 @@ struct sd_budget {
     // What the step kept, how long drafting took, and whether the drafter decodes to draft
     // (sd_drafter::costs_when_empty): nothing lengthens the next back-off, anything ends it.
     void kept(bool anything, double draft_us, bool decodes);
+
+    // What the buckets of the model-based drafters (draft models and heads, SD_BUCKET_DRAFT_MODEL up
+    // to SD_BUCKET_END) learnt is about one draft model or one set of heads: a weak draft model's
+    // record would keep a good one from ever drafting in the same session, and the other way round.
+    // use_source(key) sets those buckets aside under the current source's key and brings back what
+    // was learnt under `key` (nothing the first time), the back-off included.
+    std::string source;
+    void use_source(const std::string & key);
+
+private:
+    struct learnt {
+        std::map<int32_t, std::pair<double, double>> counts, groups;
+        int32_t skip = 0, pause = 0;
+    };
+    std::map<std::string, learnt> others;
 };

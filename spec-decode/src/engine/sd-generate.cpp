@@ -32,6 +32,11 @@ sd_status sd_generation_begin(sd_session * s, const std::vector<llama_token> & p
     if (status != SD_OK) return status;
     g.draft_lost = false;
     g.grammar_end = false;
+    // what the budget learnt about a draft model's or heads' nodes is theirs alone
+    if (params.spec.type == SD_SPEC_DRAFT_MODEL) s->budget.use_source("draft model " + params.spec.draft.model->path);
+    if (params.spec.type == SD_SPEC_MEDUSA) {
+        s->budget.use_source("heads " + std::to_string((uintptr_t) params.spec.medusa.heads->data.get()));
+    }
 
     g.stats = sd_stats();
     g.stats.n_prompt = (int32_t) prompt.size();

@@ -14,7 +14,8 @@
 //    against those tokens (cross-entropy, AdamW through ggml-opt); the attention stays the last
 //    block's, so the captured inputs stay valid. Every tenth of the run the held-out agreement with the
 //    model's greedy tokens is measured and the best weights so far kept (the copied adapter counts: a
-//    drafter that training made worse is not written). The trained tensors are written as F32.
+//    drafter that training made worse is not written). The trained tensors are written in the model's
+//    types for them (quantized like the model's, without an importance matrix), else F32.
 //
 // Kangaroo's adapter is a whole trained block; ours trains its FFN half.
 #include "engine/sd-context.h"
@@ -69,8 +70,32 @@ int64_t block_of(const std::string & name, std::string & rest) {
     return std::atoll(name.substr(4, dot - 4).c_str());
 }
 
+// F32 values as a tensor of `type` (F32, F16, BF16 or a quantized type), rows of ne0 values.
+std::vector<uint8_t> encode(ggml_type type, const std::vector<float> & v, int64_t ne0) {
+    const int64_t nrows = (int64_t) v.size() / ne0;
+    std::vector<uint8_t> out(ggml_row_size(type, ne0) * (size_t) nrows);
+    if (type == GGML_TYPE_F32) {
+        std::memcpy(out.data(), v.data(), out.size());
+    } else if (type == GGML_TYPE_F16) {
+        ggml_fp32_to_fp16_row(v.data(), reinterpret_cast<ggml_fp16_t *>(out.data()), (int64_t) v.size());
+    } else if (type == GGML_TYPE_BF16) {
+        ggml_fp32_to_bf16_row(v.data(), reinterpret_cast<ggml_bf16_t *>(out.data()), (int64_t) v.size());
+    } else {
+        ggml_quantize_chunk(type, v.data(), out.data(), 0, nrows, ne0, nullptr);
+    }
+    return out;
+}
+
+// The type a trained tensor is written in: the model's own for that tensor when F32 values convert
+// to it without an importance matrix, else F32.
+ggml_type trained_type(ggml_type model_type) {
+    if (model_type == GGML_TYPE_F16 || model_type == GGML_TYPE_BF16) return model_type;
+    if (ggml_is_quantized(model_type) && !ggml_quantize_requires_imatrix(model_type)) return model_type;
+    return GGML_TYPE_F32;
+}
+
 // Writes the drafter: the model's keys and tensors as described at the top, with `trained` (name ->
-// F32 values) in place of the adapter tensors of the same name.
+// F32 values) in place of the adapter tensors of the same name, in the model's types for them.
 sd_status write_drafter(const char * path, const gguf_context * in, FILE * fin, const std::string & arch, int64_t n_layer,
                         int32_t k, const std::map<std::string, std::vector<float>> & trained, std::string & error) {
     sd_gguf_ptr out(gguf_init_empty());
@@ -110,8 +135,8 @@ sd_status write_drafter(const char * path, const gguf_context * in, FILE * fin, 
     ggml_context * meta = ggml_init(ip);
     std::unique_ptr<ggml_context, void (*)(ggml_context *)> meta_owner(meta, ggml_free);
     for (const planned & p : plan) {
-        const bool f32 = trained.count(p.name) != 0;
-        ggml_tensor * t = ggml_new_tensor(meta, f32 ? GGML_TYPE_F32 : gguf_get_tensor_type(in, p.src), GGML_MAX_DIMS,
+        const ggml_type type = gguf_get_tensor_type(in, p.src);
+        ggml_tensor * t = ggml_new_tensor(meta, trained.count(p.name) != 0 ? trained_type(type) : type, GGML_MAX_DIMS,
                                           gguf_get_tensor_ne(in, p.src));
         ggml_set_name(t, p.name.c_str());
         gguf_add_tensor(out.get(), t);
@@ -141,8 +166,7 @@ sd_status write_drafter(const char * path, const gguf_context * in, FILE * fin, 
         const auto it = trained.find(plan[i].name);
         const sd_gguf_tensor src = sd_gguf_tensor_at(in, plan[i].src);
         if (it != trained.end()) {
-            bytes.resize(it->second.size() * sizeof(float));
-            std::memcpy(bytes.data(), it->second.data(), bytes.size());
+            bytes = encode(trained_type(src.type), it->second, src.ne[0]);
         } else {
             bytes.resize(src.size);
             if (!sd_file_read(fin, src.offset, bytes.data(), bytes.size())) return fail("cannot read tensor " + src.name);
