@@ -395,6 +395,7 @@ struct sd_early_exit_params {
 sd_early_exit_params sd_early_exit_default_params(void);
 
 struct sd_early_exit_report {
+    bool     cancelled = false;   // the progress callback stopped the run; no file was written
     int32_t  n_layers_model = 0;  // the model's block count
     int64_t  n_train = 0;         // training positions (0 without a corpus)
     int64_t  n_eval  = 0;         // held-out positions
@@ -411,9 +412,13 @@ struct sd_early_exit_report {
 
 // Writes the drafter for `model` to out_path (atomically). Fails with SD_ERR_INVALID_ARGUMENT naming
 // the problem for a layer count out of range, a model whose blocks are not llama-style (ffn_gate,
-// ffn_up, ffn_down, ffn_norm), an unreadable or too short corpus, or an unwritable path.
+// ffn_up, ffn_down, ffn_norm), an unreadable or too short corpus, or an unwritable path. Training
+// reports its progress (SD_TRAIN_READ: positions read of max_tokens; SD_TRAIN_EVAL: held-out
+// checks; SD_TRAIN_OPTIMIZE: steps, with the loss) to `progress` (may be NULL), which may cancel: the
+// call then returns SD_OK with report.cancelled set and writes nothing.
 sd_status sd_early_exit_make(sd_model * model, const sd_early_exit_params & params, const char * out_path,
-                             sd_early_exit_report & report, std::string & error);
+                             sd_early_exit_report & report, sd_train_progress_cb progress, void * user,
+                             std::string & error);
 
 //
 // Session: one llama_context, its KV cache and one generation at a time

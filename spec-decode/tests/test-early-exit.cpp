@@ -4,6 +4,7 @@
 // - training the adapter on a slice of the corpus raises held-out agreement with the model's greedy
 //   tokens, and never writes weights worse than the copied adapter's;
 // - greedy generation with the drafter as a draft model equals plain decoding and accepts drafts;
+// - progress is reported per phase, and cancelling from it writes nothing;
 // - bad parameters, corpora and paths are refused with messages naming the problem.
 #include "sd-test.h"
 #include "sd-test-generate.h"
@@ -55,7 +56,7 @@ static void untrained_full(sd_model * model) {
     p.n_layers = (int32_t) n_layer - 1;
     sd_early_exit_report r;
     std::string error;
-    CHECK(sd_early_exit_make(model, p, path.c_str(), r, error) == SD_OK);
+    CHECK(sd_early_exit_make(model, p, path.c_str(), r, nullptr, nullptr, error) == SD_OK);
     CHECK(r.n_layers_model == n_layer && r.n_train == 0 && r.file_bytes > 0 && r.model_bytes > 0);
     CHECK(block_count(path) == n_layer);
     sd_model * drafter = nullptr;
@@ -84,17 +85,47 @@ static void untrained_full(sd_model * model) {
     std::remove(path.c_str());
 }
 
+// Counts progress calls per phase; with stop_at > 0, cancels at that training step.
+struct progress_seen {
+    int64_t read = 0, eval = 0, steps = 0;
+    int64_t stop_at = 0;
+};
+
+static bool progress(const sd_train_progress & p, void * user) {
+    progress_seen & s = *static_cast<progress_seen *>(user);
+    if (p.phase == SD_TRAIN_READ) s.read++;
+    if (p.phase == SD_TRAIN_EVAL) s.eval++;
+    if (p.phase == SD_TRAIN_OPTIMIZE) {
+        s.steps++;
+        CHECK(p.done == s.steps && p.total == 300 && p.loss > 0);
+    }
+    return s.stop_at == 0 || p.done < s.stop_at || p.phase != SD_TRAIN_OPTIMIZE;
+}
+
+static void cancellation(sd_model * model) {
+    const std::string path = tmp_path("cancelled.gguf");
+    sd_early_exit_report r;
+    std::string error;
+    progress_seen seen;
+    seen.stop_at = 5;
+    CHECK(sd_early_exit_make(model, small(2), path.c_str(), r, progress, &seen, error) == SD_OK);
+    CHECK(r.cancelled && seen.steps == 5 && r.file_bytes == 0);
+    CHECK(!std::ifstream(path).good() && !std::ifstream(path + ".untrained").good());
+}
+
 static void trained(sd_model * model) {
     const std::string path = tmp_path("k2.gguf");
     sd_early_exit_report r;
     std::string error;
-    const sd_status status = sd_early_exit_make(model, small(2), path.c_str(), r, error);
+    progress_seen seen;
+    const sd_status status = sd_early_exit_make(model, small(2), path.c_str(), r, progress, &seen, error);
     if (status != SD_OK) std::fprintf(stderr, "early exit: %s\n", error.c_str());
     CHECK(status == SD_OK);
     std::printf("K = 2: %lld training positions, loss %.3f -> %.3f, held-out agreement %.3f -> %.3f (step %d of %d), "
                 "%.2f MB of the model's %.2f MB\n", (long long) r.n_train, r.loss_first, r.loss, r.agreement_before,
                 r.agreement_after, r.best_step, r.steps, r.file_bytes / 1e6, r.model_bytes / 1e6);
-    CHECK(r.n_train > 0 && r.n_eval > 0 && r.steps == 300);
+    CHECK(r.n_train > 0 && r.n_eval > 0 && r.steps == 300 && !r.cancelled);
+    CHECK(seen.read > 0 && seen.eval == 1 && seen.steps == 300);
     CHECK(r.loss < r.loss_first);
     CHECK(r.agreement_after > r.agreement_before && r.best_step > 0);
     CHECK(r.file_bytes > 0 && r.file_bytes < r.model_bytes);
@@ -139,7 +170,7 @@ static void bad_inputs(sd_model * model) {
     const std::string path = tmp_path("bad.gguf");
     auto refused = [&](const sd_early_exit_params & p, const char * out, const char * needle) {
         error.clear();
-        CHECK(sd_early_exit_make(model, p, out, r, error) != SD_OK);
+        CHECK(sd_early_exit_make(model, p, out, r, nullptr, nullptr, error) != SD_OK);
         CHECK(contains(error, needle));
         std::printf("refused: %s\n", error.c_str());
     };
@@ -161,7 +192,7 @@ static void bad_inputs(sd_model * model) {
     refused(p, path.c_str(), "the corpus is too short");
     std::remove(short_corpus.c_str());
     CHECK(!std::ifstream(path).good()); // nothing left behind
-    CHECK(sd_early_exit_make(nullptr, small(2), path.c_str(), r, error) == SD_ERR_INVALID_ARGUMENT);
+    CHECK(sd_early_exit_make(nullptr, small(2), path.c_str(), r, nullptr, nullptr, error) == SD_ERR_INVALID_ARGUMENT);
 }
 
 int main() {
@@ -175,6 +206,7 @@ int main() {
     }
     bad_inputs(model);
     untrained_full(model);
+    cancellation(model);
     trained(model);
     sd_model_free(model);
     return sd_test_finish("test-early-exit");

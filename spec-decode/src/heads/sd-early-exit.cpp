@@ -30,6 +30,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <memory>
 #include <random>
@@ -194,8 +195,11 @@ struct exit_data {
     std::vector<int64_t>     train, eval;
 };
 
+// Progress: phase, done, total, loss; false when the run is to stop.
+typedef std::function<bool(sd_train_phase, int64_t, int64_t, float)> exit_progress;
+
 sd_status collect(sd_model * model, sd_model * drafter, int32_t k, const sd_early_exit_params & p, int32_t n_threads,
-                  exit_data & d, std::string & error) {
+                  const exit_progress & tell, exit_data & d, std::string & error) {
     std::vector<std::vector<llama_token>> docs;
     sd_status status = sd_read_documents(model, p.corpus, 256, 2, docs, error);
     if (status != SD_OK) return status;
@@ -235,6 +239,7 @@ sd_status collect(sd_model * model, sd_model * drafter, int32_t k, const sd_earl
         for (size_t j = 0; j < doc.size(); j++) (held_out ? d.eval : d.train).push_back((int64_t) d.label.size() + (int64_t) j);
         d.x.insert(d.x.end(), reader->hidden.begin(), reader->hidden.end());
         d.label.insert(d.label.end(), labels.begin(), labels.end());
+        if (!tell(SD_TRAIN_READ, std::min<int64_t>((int64_t) d.label.size(), p.max_tokens), p.max_tokens, 0.0f)) break;
     }
     reader->capture = false;
     reader->capture_name = "result_norm";
@@ -396,9 +401,17 @@ sd_early_exit_params sd_early_exit_default_params(void) {
 }
 
 sd_status sd_early_exit_make(sd_model * model, const sd_early_exit_params & p, const char * out_path,
-                             sd_early_exit_report & report, std::string & error) {
+                             sd_early_exit_report & report, sd_train_progress_cb progress, void * user,
+                             std::string & error) {
     report = sd_early_exit_report();
     const int64_t t_start = llama_time_us();
+    const exit_progress tell = [&](sd_train_phase phase, int64_t done, int64_t total, float loss) {
+        if (progress == nullptr || report.cancelled) return !report.cancelled;
+        const sd_train_progress at = {phase, done, total, loss, phase == SD_TRAIN_OPTIMIZE ? p.lr : 0.0f,
+                                      (double) (llama_time_us() - t_start) / 1e6};
+        if (!progress(at, user)) report.cancelled = true;
+        return !report.cancelled;
+    };
     if (model == nullptr) return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "early exit needs a model");
     if (out_path == nullptr || out_path[0] == '\0') return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "output path is empty");
     if (p.n_steps < 1 || p.batch < 1 || p.batch > 65536 || !(p.lr > 0 && p.lr <= 1) || p.max_tokens < 1 ||
@@ -446,9 +459,9 @@ sd_status sd_early_exit_make(sd_model * model, const sd_early_exit_params & p, c
     std::unique_ptr<sd_model, void (*)(sd_model *)> drafter_owner(drafter, sd_model_free);
     exit_data d;
     d.n_embd = llama_model_n_embd(model->model);
-    status = collect(model, drafter, p.n_layers, p, n_threads, d, error);
+    status = collect(model, drafter, p.n_layers, p, n_threads, tell, d, error);
     drafter_owner.reset();
-    if (status != SD_OK) return status;
+    if (status != SD_OK || report.cancelled) return status;
     if ((int64_t) d.train.size() < p.batch || (int64_t) d.eval.size() < p.batch) {
         return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "the corpus is too short: " + std::to_string(d.train.size()) +
                        " training and " + std::to_string(d.eval.size()) + " held-out positions from " + p.corpus +
@@ -464,6 +477,7 @@ sd_status sd_early_exit_make(sd_model * model, const sd_early_exit_params & p, c
     status = trainer_init(model, g.get(), f.get(), n_layer, eps, p, n_threads, t, error);
     if (status != SD_OK) return status;
     report.agreement_before = agreement(t, d, p.batch);
+    if (!tell(SD_TRAIN_EVAL, 1, 1, 0.0f)) return SD_OK;
     // the held-out agreement every tenth of the run; the best weights are kept (from the copied
     // adapter on: a drafter that training made worse is not written)
     auto get = [](const ggml_tensor * x) {
@@ -504,6 +518,7 @@ sd_status sd_early_exit_make(sd_model * model, const sd_early_exit_params & p, c
                            "; try a lower learning rate");
         }
         losses.push_back(loss);
+        if (!tell(SD_TRAIN_OPTIMIZE, report.steps + 1, p.n_steps, loss)) return SD_OK;
         if ((report.steps + 1) % check_every == 0 || report.steps + 1 == p.n_steps) {
             const float a = agreement(t, d, p.batch);
             if (a > report.agreement_after) {

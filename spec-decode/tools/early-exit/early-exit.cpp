@@ -19,6 +19,23 @@ static void usage() {
         "  --corpus     train the adapter's FFN on this text (without it the adapter is the model's last block)\n");
 }
 
+// Progress on one line per phase change or every 2 seconds.
+static bool on_progress(const sd_train_progress & p, void * user) {
+    static const char * const phases[] = {"reading", "generating", "checking", "training"};
+    double & last = *static_cast<double *>(user);
+    if (p.done == p.total || p.seconds - last >= 2.0) {
+        if (p.phase == SD_TRAIN_OPTIMIZE) {
+            std::printf("%7.1fs  %-9s step %lld / %lld  loss %.4f\n", p.seconds, phases[p.phase], (long long) p.done,
+                        (long long) p.total, p.loss);
+        } else {
+            std::printf("%7.1fs  %-9s %lld / %lld\n", p.seconds, phases[p.phase], (long long) p.done, (long long) p.total);
+        }
+        std::fflush(stdout);
+        last = p.seconds;
+    }
+    return true;
+}
+
 static bool parse_long(const char * s, long long & out) {
     char * end = nullptr;
     out = std::strtoll(s, &end, 10);
@@ -78,7 +95,8 @@ int main(int argc, char ** argv) {
         return 1;
     }
     sd_early_exit_report r;
-    const sd_status status = sd_early_exit_make(model, p, output.c_str(), r, error);
+    double last = -1;
+    const sd_status status = sd_early_exit_make(model, p, output.c_str(), r, on_progress, &last, error);
     sd_model_free(model);
     if (status != SD_OK) {
         std::fprintf(stderr, "error: %s\n", error.c_str());
