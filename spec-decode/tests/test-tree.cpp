@@ -498,10 +498,12 @@ static void test_budget() {
         CHECK(near(expected, tokens, 1e-5));
     }
 
-    // Nodes drawn from a drafter's q: the ranking is cut at the first node that does not raise the rate,
-    // even where later nodes would (rejection sampling against q needs the decision to verify a node
-    // to be blind to what was drawn after it). Costs 1, 2, 2.05, 2.1: with p = 0.95^k one node gives
-    // 1.95 / 2 < 1 (a loss), though two give 2.8525 / 2.05 = 1.39.
+    // Nodes drawn from a drafter's q: the ranking is a stopping rule (rejection sampling against q needs
+    // the decision to verify a node to be blind to what was drawn after it) that looks past a step in
+    // the cost curve using only the node's own estimate. Costs 1, 2, 2.05, 2.1: with p = 0.95^k one
+    // node gives 1.95 / 2 < 1 (a loss), but a continuation projected at 0.95 gives 2.8525 / 2.05 =
+    // 1.39, so all three are kept (1 + 0.95 + 0.9025 + 0.857375 tokens); on a linear curve (costs
+    // 1, 2, 3, 4) no projection pays and none is.
     {
         sd_cost_model dip;
         dip.us = {{1, 1.0}, {2, 2.0}, {3, 2.05}, {4, 2.1}};
@@ -514,8 +516,16 @@ static void test_budget() {
         q[401] = 1.0f;
         chain.q[1] = q; // one drawn node is enough
         CHECK(sd_tree_node_drawn(chain, 1) && !sd_tree_node_drawn(chain, 0) && sd_tree_has_drawn(chain));
-        CHECK(count_kept(sd_budget_select(chain, none, dip, 64, 64, &expected)) == 0);
+        CHECK(count_kept(sd_budget_select(chain, none, dip, 64, 64, &expected)) == 3);
+        CHECK(near(expected, 1.0 + 0.95 + 0.9025 + 0.857375, 1e-5));
+        sd_cost_model linear;
+        linear.us = {{1, 1.0}, {2, 2.0}, {3, 3.0}, {4, 4.0}};
+        CHECK(count_kept(sd_budget_select(chain, none, linear, 64, 64, &expected)) == 0);
         CHECK(near(expected, 1.0));
+        // the rule itself: a loss now, a gain projected
+        sd_rate r(dip);
+        CHECK(!r.add_looking_ahead(0.95, 0.95, 1, 0) && r.add_looking_ahead(0.95, 0.95, 1, 2));
+        CHECK(near(r.tokens, 1.95) && near(r.best, 1.0));
         // subsets keep each node's q
         const sd_draft_tree s = sd_tree_subset(chain, {true, true, false});
         CHECK(sd_tree_size(s) == 2 && sd_tree_node_drawn(s, 1) && s.q[1][401] == 1.0f && !sd_tree_node_drawn(s, 0));

@@ -160,8 +160,9 @@ struct draft_model_drafter : sd_drafter {
         bool cancelled = false;
         status = sd_context_load(ctx, request.history, &cancelled, nullptr, error);
         if (status != SD_OK || cancelled) return;
-        // With the budget the chain grows while one more node raises the expected tokens per unit of
-        // time (the budget's own rate, so no draft decode is spent on nodes it would cut), and greedy
+        // With the budget the chain grows while one more node, or a continuation projected from it,
+        // raises the expected tokens per unit of time (the budget's own rate and stopping rule, so no
+        // draft decode is spent on nodes it would cut; sd_rate::add_looking_ahead), and greedy
         // drafts offer the runner-up beside each node for the budget's cut to keep or not. Without
         // it, the chain stops below p_min and offers runner-ups below p_branch. Either way the rule
         // looks only at the nodes so far, never at what is drawn after them (see sd_budget_select).
@@ -177,8 +178,10 @@ struct draft_model_drafter : sd_drafter {
             if (c.token < 0 || (budget == nullptr && c.p_top < p_min)) break;
             const int32_t bucket = draft_bucket(greedy ? DRAFT_TOP : DRAFT_DRAWN, c.p_top);
             if (budget != nullptr) {
-                path *= budget->rates.explore(bucket, c.p_top);
-                if (!rate.add(path, depth)) break;
+                const double e = budget->rates.explore(bucket, c.p_top);
+                path *= e;
+                const int32_t more = std::min(request.max_depth - depth, request.max_nodes - sd_tree_size(out) - 1);
+                if (!rate.add_looking_ahead(path, e, depth, std::max(0, more))) break;
             }
             const int32_t node = sd_tree_add(out, c.token, parent, c.p_top, bucket);
             if (!greedy) {

@@ -110,9 +110,11 @@ std::vector<bool> sd_budget_select(const sd_draft_tree & tree, const sd_bucket_s
 
     // A node drawn from a drafter's distribution is verified by rejection sampling against it, which is
     // exact only if whether the node is verified does not depend on what was drawn: so with drawn nodes
-    // the ranking is cut at the first node that does not raise the rate (a node's rank and rate depend on
-    // the estimates of the nodes before it, never on those after it).
-    const bool stop_at_first_loss = sd_tree_has_drawn(tree);
+    // the ranking is a stopping rule: each node is kept while it, or a continuation projected from its
+    // own estimate, raises the rate (sd_rate::add_looking_ahead), and the first node that is not ends
+    // it; nothing kept is taken back (a node's rank and rate depend on the estimates of the nodes
+    // before it, never on those after it).
+    const bool stopping_rule = sd_tree_has_drawn(tree);
     sd_rate rate(cost);
     int32_t best_n = 0;
     double best_tokens = 1.0;
@@ -129,11 +131,14 @@ std::vector<bool> sd_budget_select(const sd_draft_tree & tree, const sd_bucket_s
         keep[(size_t) node] = true;
         leaves = new_leaves;
         if (parent >= 0) children[(size_t) parent]++;
-        if (rate.add(p[(size_t) node], k + 1)) {
+        if (stopping_rule) {
+            const double e = parent < 0 ? p[(size_t) node] : p[(size_t) node] / std::max(1e-12, p[(size_t) parent]);
+            if (!rate.add_looking_ahead(p[(size_t) node], e, k + 1, limit - (k + 1))) break;
             best_n = k + 1;
             best_tokens = rate.tokens;
-        } else if (stop_at_first_loss) {
-            break;
+        } else if (rate.add(p[(size_t) node], k + 1)) {
+            best_n = k + 1;
+            best_tokens = rate.tokens;
         }
     }
     std::fill(keep.begin(), keep.end(), false);
@@ -164,6 +169,22 @@ bool sd_rate::add(double p, int32_t n_nodes) {
     const double r = tokens / cost.cost(n_nodes + 1);
     if (r <= best) return false;
     best = r;
+    return true;
+}
+
+bool sd_rate::add_looking_ahead(double p, double e, int32_t n_nodes, int32_t max_more) {
+    const double t = tokens + p;
+    const double r = t / cost.cost(n_nodes + 1);
+    bool worth = r > best;
+    double more = t, next = p;
+    for (int32_t j = 1; !worth && j <= max_more; j++) {
+        next *= e;
+        more += next;
+        worth = more / cost.cost(n_nodes + 1 + j) > best;
+    }
+    if (!worth) return false;
+    tokens = t;
+    if (r > best) best = r;
     return true;
 }
 
