@@ -99,8 +99,8 @@ std::vector<bool> sd_budget_select(const sd_draft_tree & tree, const sd_bucket_s
     std::vector<double> p((size_t) n);
     for (int32_t i = 0; i < n; i++) {
         const int32_t parent = tree.parent[(size_t) i];
-        const double c = cond[(size_t) i] / std::max(1.0, sibling_sum[parent]);
-        p[(size_t) i] = c * (parent < 0 ? 1.0 : p[(size_t) parent]);
+        cond[(size_t) i] /= std::max(1.0, sibling_sum[parent]);
+        p[(size_t) i] = cond[(size_t) i] * (parent < 0 ? 1.0 : p[(size_t) parent]);
     }
     // Best first; a parent is at least as likely as its child, and ties keep tree order, so every
     // prefix of this ranking is a tree.
@@ -132,8 +132,7 @@ std::vector<bool> sd_budget_select(const sd_draft_tree & tree, const sd_bucket_s
         leaves = new_leaves;
         if (parent >= 0) children[(size_t) parent]++;
         if (stopping_rule) {
-            const double e = parent < 0 ? p[(size_t) node] : p[(size_t) node] / std::max(1e-12, p[(size_t) parent]);
-            if (!rate.add_looking_ahead(p[(size_t) node], e, k + 1, limit - (k + 1))) break;
+            if (!rate.add_looking_ahead(p[(size_t) node], cond[(size_t) node], k + 1, limit - (k + 1))) break;
             best_n = k + 1;
             best_tokens = rate.tokens;
         } else if (rate.add(p[(size_t) node], k + 1)) {

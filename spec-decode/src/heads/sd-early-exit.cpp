@@ -284,15 +284,11 @@ bool load_f32(const gguf_context * g, FILE * f, const std::string & name, std::v
     return sd_gguf_find_tensor(g, name.c_str(), t) && t.ne[0] == ne0 && t.ne[1] == ne1 && sd_gguf_read_f32(f, t, out);
 }
 
-sd_status trainer_init(sd_model * model, const gguf_context * g, FILE * f, int64_t n_layer, float eps,
+// Sets up the training of the adapter's FFN (ff wide) and FFN norm, starting from the model's last block.
+sd_status trainer_init(sd_model * model, const gguf_context * g, FILE * f, int64_t n_layer, int64_t ff, float eps,
                        const sd_early_exit_params & p, int32_t n_threads, exit_trainer & t, std::string & error) {
     const int64_t d = llama_model_n_embd(model->model), V = llama_vocab_n_tokens(model->vocab);
     const std::string last = "blk." + std::to_string(n_layer - 1) + ".";
-    sd_gguf_tensor gate_t;
-    if (!sd_gguf_find_tensor(g, (last + "ffn_gate.weight").c_str(), gate_t)) {
-        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "the model has no " + last + "ffn_gate.weight");
-    }
-    const int64_t ff = gate_t.ne[1];
     std::vector<float> gate, up, down, fnorm, onorm, out;
     sd_gguf_tensor onorm_t;
     if (!load_f32(g, f, last + "ffn_gate.weight", gate, d, ff) || !load_f32(g, f, last + "ffn_up.weight", up, d, ff) ||
@@ -318,10 +314,7 @@ sd_status trainer_init(sd_model * model, const gguf_context * g, FILE * f, int64
     ggml_set_input(t.x);
     t.backend = ggml_backend_init_by_type(GGML_BACKEND_DEVICE_TYPE_CPU, nullptr);
     if (t.backend == nullptr) return sd_fail(error, SD_ERR_CONTEXT_INIT, "cannot start the CPU backend");
-    ggml_backend_dev_t dev = ggml_backend_get_device(t.backend);
-    auto set_threads = (ggml_backend_set_n_threads_t) ggml_backend_reg_get_proc_address(ggml_backend_dev_backend_reg(dev),
-                                                                                         "ggml_backend_set_n_threads");
-    if (set_threads != nullptr) set_threads(t.backend, n_threads);
+    sd_backend_set_threads(t.backend, n_threads);
     ggml_backend_buffer_type_t buft = ggml_backend_get_default_buffer_type(t.backend);
     t.buf_w = ggml_backend_alloc_ctx_tensors_from_buft(t.ctx_w, buft);
     t.buf_in = ggml_backend_alloc_ctx_tensors_from_buft(t.ctx_in, buft);
@@ -430,12 +423,14 @@ sd_status sd_early_exit_make(sd_model * model, const sd_early_exit_params & p, c
                        " of the model's " + std::to_string(n_layer) + " blocks, not " + std::to_string(p.n_layers));
     }
     const std::string last = "blk." + std::to_string(n_layer - 1) + ".";
+    int64_t n_ff = 0; // the FFN's width, from its gate
     for (const char * part : {"ffn_gate.weight", "ffn_up.weight", "ffn_down.weight", "ffn_norm.weight"}) {
         sd_gguf_tensor t;
         if (!sd_gguf_find_tensor(g.get(), (last + part).c_str(), t)) {
             return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "early exit needs llama-style blocks: the model has no " +
                            last + part);
         }
+        if (n_ff == 0) n_ff = t.ne[1];
     }
     report.model_bytes = sd_file_size(f.get());
     auto finish = [&](sd_status status) {
@@ -474,7 +469,7 @@ sd_status sd_early_exit_make(sd_model * model, const sd_early_exit_params & p, c
         return id >= 0 && gguf_get_kv_type(g.get(), id) == GGUF_TYPE_FLOAT32 ? gguf_get_val_f32(g.get(), id) : 1e-5f;
     }();
     exit_trainer t;
-    status = trainer_init(model, g.get(), f.get(), n_layer, eps, p, n_threads, t, error);
+    status = trainer_init(model, g.get(), f.get(), n_layer, n_ff, eps, p, n_threads, t, error);
     if (status != SD_OK) return status;
     report.agreement_before = agreement(t, d, p.batch);
     if (!tell(SD_TRAIN_EVAL, 1, 1, 0.0f)) return SD_OK;

@@ -277,21 +277,26 @@ std::vector<ggml_tensor *> sd_heads_graph(ggml_context * ctx, const sd_heads_ten
                                           ggml_tensor * root, const std::vector<ggml_tensor *> & forced,
                                           std::vector<ggml_tensor *> * chain, std::vector<ggml_tensor *> * features) {
     std::vector<ggml_tensor *> logits;
+    // the token head k reads: the root first, then the text's own tokens or the previous head's argmax
+    auto token_for = [&](int32_t k) {
+        if (k == 0) return root;
+        if (!forced.empty()) return forced[(size_t) k - 1];
+        ggml_tensor * token = ggml_argmax(ctx, logits.back());
+        if (chain != nullptr) chain->push_back(token);
+        return token;
+    };
+    // a head's residual blocks, weights from block `first` on
+    auto blocks = [&](ggml_tensor * x, size_t first) {
+        for (int32_t l = 0; l < t.n_layers; l++) {
+            ggml_tensor * y = ggml_add(ctx, ggml_mul_mat(ctx, t.w[first + (size_t) l], x), t.b[first + (size_t) l]);
+            x = ggml_add(ctx, x, ggml_silu(ctx, y));
+        }
+        return x;
+    };
     if (t.feature) {
         ggml_tensor * f = h;
         for (int32_t k = 0; k < t.n_heads; k++) {
-            ggml_tensor * token = root;
-            if (k > 0 && !forced.empty()) token = forced[(size_t) k - 1];
-            if (k > 0 && forced.empty()) {
-                token = ggml_argmax(ctx, logits.back());
-                if (chain != nullptr) chain->push_back(token);
-            }
-            ggml_tensor * x = ggml_add(ctx, f, ggml_get_rows(ctx, t.tok[0], token));
-            for (int32_t l = 0; l < t.n_layers; l++) {
-                ggml_tensor * y = ggml_add(ctx, ggml_mul_mat(ctx, t.w[(size_t) l], x), t.b[(size_t) l]);
-                x = ggml_add(ctx, x, ggml_silu(ctx, y));
-            }
-            f = x;
+            f = blocks(ggml_add(ctx, f, ggml_get_rows(ctx, t.tok[0], token_for(k))), 0);
             if (features != nullptr) features->push_back(f);
             logits.push_back(ggml_mul_mat(ctx, t.out[0], f));
         }
@@ -301,21 +306,11 @@ std::vector<ggml_tensor *> sd_heads_graph(ggml_context * ctx, const sd_heads_ten
     for (int32_t k = 0; k < t.n_heads; k++) {
         ggml_tensor * x = h;
         if (!t.tok.empty()) {
-            ggml_tensor * token = root;
-            if (k > 0 && !forced.empty()) token = forced[(size_t) k - 1];
-            if (k > 0 && forced.empty()) {
-                token = ggml_argmax(ctx, logits.back());
-                if (chain != nullptr) chain->push_back(token);
-            }
-            ggml_tensor * row = ggml_get_rows(ctx, t.tok[(size_t) k], token);
+            ggml_tensor * row = ggml_get_rows(ctx, t.tok[(size_t) k], token_for(k));
             r = r == nullptr ? row : ggml_add(ctx, r, row);
             x = ggml_add(ctx, h, r);
         }
-        for (int32_t l = 0; l < t.n_layers; l++) {
-            const size_t i = (size_t) (k * t.n_layers + l);
-            ggml_tensor * y = ggml_add(ctx, ggml_mul_mat(ctx, t.w[i], x), t.b[i]);
-            x = ggml_add(ctx, x, ggml_silu(ctx, y));
-        }
+        x = blocks(x, (size_t) k * (size_t) t.n_layers);
         logits.push_back(ggml_mul_mat(ctx, t.out[(size_t) k], x));
     }
     return logits;
@@ -330,6 +325,17 @@ size_t sd_heads_graph_size(int32_t n_heads, int32_t n_layers) {
 sd_heads_evaluator::~sd_heads_evaluator() {
     if (galloc != nullptr) ggml_gallocr_free(galloc);
     if (backend != nullptr) ggml_backend_free(backend);
+}
+
+ggml_backend_set_n_threads_t sd_backend_threads_fn(ggml_backend_dev_t dev) {
+    ggml_backend_reg_t reg = dev != nullptr ? ggml_backend_dev_backend_reg(dev) : nullptr;
+    return reg != nullptr ? (ggml_backend_set_n_threads_t) ggml_backend_reg_get_proc_address(reg, "ggml_backend_set_n_threads")
+                          : nullptr;
+}
+
+void sd_backend_set_threads(ggml_backend_t backend, int32_t n) {
+    ggml_backend_set_n_threads_t fn = sd_backend_threads_fn(ggml_backend_get_device(backend));
+    if (fn != nullptr && n > 0) fn(backend, n);
 }
 
 void sd_heads_evaluator_threads(sd_heads_evaluator & e, int32_t n) {
@@ -350,7 +356,7 @@ sd_status sd_heads_evaluator_init(const std::shared_ptr<sd_heads_data> & data, i
                        ggml_backend_dev_name(data->device) + " for the heads");
     }
     ggml_backend_reg_t reg = ggml_backend_dev_backend_reg(data->device);
-    e->set_n_threads = (ggml_backend_set_n_threads_t) ggml_backend_reg_get_proc_address(reg, "ggml_backend_set_n_threads");
+    e->set_n_threads = sd_backend_threads_fn(data->device);
     sd_heads_evaluator_threads(*e, n_threads);
     typedef void (*set_threadpool_fn)(ggml_backend_t, ggml_threadpool_t);
     auto set_threadpool = (set_threadpool_fn) ggml_backend_reg_get_proc_address(reg, "ggml_backend_cpu_set_threadpool");

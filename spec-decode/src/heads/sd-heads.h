@@ -89,6 +89,12 @@ struct sd_heads_evaluator {
     ~sd_heads_evaluator();
 };
 
+// A backend's thread-count setter, or null when the device's backend has no threads.
+ggml_backend_set_n_threads_t sd_backend_threads_fn(ggml_backend_dev_t dev);
+
+// Runs the backend on n threads (when it has threads and n > 0).
+void sd_backend_set_threads(ggml_backend_t backend, int32_t n);
+
 // Runs the heads' next evaluations on n threads (when the backend has threads and n > 0).
 void sd_heads_evaluator_threads(sd_heads_evaluator & e, int32_t n);
 

@@ -238,14 +238,6 @@ ggml_opt_optimizer_params optimizer_params(void * user) {
     return p;
 }
 
-void set_threads(ggml_backend_t backend, int32_t n_threads) {
-    ggml_backend_dev_t dev = ggml_backend_get_device(backend);
-    ggml_backend_reg_t reg = dev != nullptr ? ggml_backend_dev_backend_reg(dev) : nullptr;
-    auto fn = reg != nullptr ? (ggml_backend_set_n_threads_t) ggml_backend_reg_get_proc_address(reg, "ggml_backend_set_n_threads")
-                             : nullptr;
-    if (fn != nullptr && n_threads > 0) fn(backend, n_threads);
-}
-
 sd_status trainer_init(sd_model * model, const sd_train_params & p, int32_t n_threads, heads_trainer & t,
                        std::string & error) {
     const int32_t n_embd = llama_model_n_embd(model->model);
@@ -337,7 +329,7 @@ sd_status trainer_init(sd_model * model, const sd_train_params & p, int32_t n_th
         if (cpu == nullptr) return sd_fail(error, SD_ERR_CONTEXT_INIT, "cannot start the CPU backend");
         t.backends.push_back(cpu);
     }
-    for (ggml_backend_t b : t.backends) set_threads(b, n_threads);
+    for (ggml_backend_t b : t.backends) sd_backend_set_threads(b, n_threads);
     t.sched = ggml_backend_sched_new(t.backends.data(), nullptr, (int) t.backends.size(), 4 * GGML_DEFAULT_GRAPH_SIZE,
                                      false, false);
 
