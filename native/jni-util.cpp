@@ -200,3 +200,17 @@ bool jni_named_values(JNIEnv * env, jobjectArray names, jdoubleArray values,
     }
     return true;
 }
+
+bool jni_progress_init(JNIEnv * env, jobject bridge, jni_progress_target & out) {
+    jclass bridge_class = env->GetObjectClass(bridge);
+    out = {env, bridge, env->GetMethodID(bridge_class, "onNativeProgress", "(IJJFD)Z")};
+    env->DeleteLocalRef(bridge_class);
+    return out.method != nullptr; // else NoSuchMethodError pending
+}
+
+bool jni_on_progress(const sd_train_progress & p, void * user) {
+    jni_progress_target & t = *static_cast<jni_progress_target *>(user);
+    const jboolean go = t.env->CallBooleanMethod(t.bridge, t.method, (jint) p.phase, (jlong) p.done, (jlong) p.total,
+                                                 (jfloat) p.loss, (jdouble) p.seconds);
+    return !t.env->ExceptionCheck() && go == JNI_TRUE;
+}

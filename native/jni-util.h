@@ -77,7 +77,8 @@ jobjectArray jni_string_array(JNIEnv * env, const std::vector<std::string> & tex
 bool jni_named_values(JNIEnv * env, jobjectArray names, jdoubleArray values,
                       std::vector<std::pair<std::string, double>> & out);
 
-// Sets every named value with set (sd_model_set, sd_session_set, sd_generation_set, sd_train_set). The
+// Sets every named value with set (sd_model_set, sd_session_set, sd_generation_set, sd_train_set,
+// sd_early_exit_set). The
 // Java side checked the values against the same tables, so a failure here (an unknown name, a value out
 // of range) is a bug in the caller: IllegalArgumentException with the engine's message, and false.
 template <typename P>
@@ -94,6 +95,18 @@ bool jni_apply_settings(JNIEnv * env, P & params, jobjectArray names, jdoubleArr
     }
     return true;
 }
+
+// Progress of a training run (sd_heads_train, sd_early_exit_make) for a Java object's
+// boolean onNativeProgress(int phase, long done, long total, float loss, double seconds), whose false
+// (or an exception it throws) cancels the run. jni_progress_init: false with NoSuchMethodError pending
+// when the object has no such method; jni_on_progress is the sd_train_progress_cb, user the target.
+struct jni_progress_target {
+    JNIEnv *  env    = nullptr;
+    jobject   bridge = nullptr;
+    jmethodID method = nullptr;
+};
+bool jni_progress_init(JNIEnv * env, jobject bridge, jni_progress_target & out);
+bool jni_on_progress(const sd_train_progress & p, void * user);
 
 // Runs body; a C++ exception becomes a Java exception and fallback is returned.
 template <typename T, typename F>

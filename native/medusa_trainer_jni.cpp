@@ -3,23 +3,6 @@
 // cancels the run.
 #include "jni-util.h"
 
-namespace {
-
-struct progress_target {
-    JNIEnv *  env;
-    jobject   bridge;
-    jmethodID method; // boolean onNativeProgress(int phase, long done, long total, float loss, double seconds)
-};
-
-bool on_progress(const sd_train_progress & p, void * user) {
-    progress_target & t = *static_cast<progress_target *>(user);
-    const jboolean go = t.env->CallBooleanMethod(t.bridge, t.method, (jint) p.phase, (jlong) p.done, (jlong) p.total,
-                                                 (jfloat) p.loss, (jdouble) p.seconds);
-    return !t.env->ExceptionCheck() && go == JNI_TRUE;
-}
-
-} // namespace
-
 // Trains heads with the named settings of sd_train_settings() (names[i] = values[i]; the others keep their
 // defaults). Returns MedusaTrainingReport.fromNative(names, values, list names, lists) with the report's
 // numbers (sd_train_report_values) and per-head lists (sd_train_report_lists) by name, or null when the
@@ -40,14 +23,12 @@ extern "C" JNIEXPORT jobject JNICALL Java_dev_llamaspec_MedusaTrainer_nTrain(JNI
         params.corpus = jni_bytes(env, corpus);
         const std::string out = jni_bytes(env, output);
 
-        jclass bridge_class = env->GetObjectClass(bridge);
-        progress_target target = {env, bridge, env->GetMethodID(bridge_class, "onNativeProgress", "(IJJFD)Z")};
-        env->DeleteLocalRef(bridge_class);
-        if (target.method == nullptr) return nullptr; // NoSuchMethodError pending
+        jni_progress_target target;
+        if (!jni_progress_init(env, bridge, target)) return nullptr;
 
         sd_train_report r;
         std::string error;
-        const sd_status status = sd_heads_train(model, params, out.c_str(), r, on_progress, &target, error);
+        const sd_status status = sd_heads_train(model, params, out.c_str(), r, jni_on_progress, &target, error);
         if (env->ExceptionCheck()) return nullptr; // thrown by the progress listener
         if (status != SD_OK) {
             jni_throw_llama(env, status, error);

@@ -1,21 +1,22 @@
 // JNI functions of dev.llamaspec.SettingTable: the engine's tables of named settings (sd_model_settings,
-// sd_session_settings, sd_generation_settings, sd_train_settings) for the Java side, which takes its
-// defaults and ranges from them, and the engine's check and message for a value.
+// sd_session_settings, sd_generation_settings, sd_train_settings, sd_early_exit_settings) for the Java
+// side, which takes its defaults and ranges from them, and the engine's check and message for a value.
 #include "jni-util.h"
 
 #include <cstring>
 
 namespace {
 
-// The table of a name ("model", "session", "generation", "train"); NULL with IllegalArgumentException
-// pending for other names.
+// The table of a name ("model", "session", "generation", "train", "early_exit"); NULL with
+// IllegalArgumentException pending for other names.
 const std::vector<sd_setting> * table_of(JNIEnv * env, jstring table, std::string & name) {
     if (!jni_utf8(env, table, "table is null", name)) return nullptr;
     if (name == "model") return &sd_model_settings();
     if (name == "session") return &sd_session_settings();
     if (name == "generation") return &sd_generation_settings();
     if (name == "train") return &sd_train_settings();
-    jni_throw_illegal_argument(env, "unknown settings table '" + name + "' (model, session, generation, train)");
+    if (name == "early_exit") return &sd_early_exit_settings();
+    jni_throw_illegal_argument(env, "unknown settings table '" + name + "' (model, session, generation, train, early_exit)");
     return nullptr;
 }
 

@@ -392,7 +392,11 @@ struct sd_early_exit_params {
     uint32_t    seed;       // batch order
 };
 
+// Ranges and defaults: the table (names as the fields without n_: "layers", "steps", "lr", ...; the
+// corpus is not a setting). The layer count is checked against the model's when the drafter is made.
+const std::vector<sd_setting> & sd_early_exit_settings(void);
 sd_early_exit_params sd_early_exit_default_params(void);
+sd_status            sd_early_exit_set(sd_early_exit_params & params, const char * name, double value, std::string & error);
 
 struct sd_early_exit_report {
     bool     cancelled = false;   // the progress callback stopped the run; no file was written

@@ -175,13 +175,23 @@ static void bad_inputs(sd_model * model) {
         std::printf("refused: %s\n", error.c_str());
     };
     const int64_t n_layer = block_count(model->path);
-    refused(small(0), path.c_str(), "early exit keeps 1 .. ");
+    refused(small(0), path.c_str(), "layers must be in [1, 4096], got 0");
     refused(small((int32_t) n_layer), path.c_str(), "early exit keeps 1 .. ");
     refused(small(2), "", "output path is empty");
     refused(small(2), "/nonexistent-dir/drafter.gguf", "cannot write /nonexistent-dir/drafter.gguf");
     sd_early_exit_params p = small(2);
     p.batch = 0;
-    refused(p, path.c_str(), "batch in 1..65536");
+    refused(p, path.c_str(), "batch must be in [1, 65536], got 0");
+    p = small(2);
+    p.lr = std::nanf("");
+    refused(p, path.c_str(), "lr must be in (0, 1], got nan");
+    // the table the command line and Java set values through
+    p = small(2);
+    CHECK(sd_early_exit_set(p, "holdout", 0.6, error) == SD_ERR_INVALID_ARGUMENT && contains(error, "holdout must be in"));
+    CHECK(sd_early_exit_set(p, "corpus", 1, error) == SD_ERR_INVALID_ARGUMENT && contains(error, "unknown setting 'corpus'"));
+    CHECK(sd_early_exit_set(p, "steps", 7, error) == SD_OK && p.n_steps == 7);
+    CHECK(sd_early_exit_settings().size() == 8);
+    p = small(2);
     p = small(2);
     p.corpus = "/nonexistent-corpus.txt";
     refused(p, path.c_str(), "cannot read the corpus");

@@ -126,6 +126,21 @@ const std::vector<entry<sd_train_params>> & train_table() {
     return t;
 }
 
+const std::vector<entry<sd_early_exit_params>> & early_exit_table() {
+    typedef sd_early_exit_params P;
+    static const std::vector<entry<P>> t = {
+        RANGE  (P, n_layers,   "layers", 1, 4096, 1), // and below the model's block count
+        RANGE  (P, n_steps,    "steps", 1, 1e7, 400),
+        RANGE  (P, batch,      "batch", 1, 65536, 128),
+        SETTING(P, lr,         "lr", 0, 1, true, false, false, 1e-3),
+        RANGE  (P, max_tokens, "max_tokens", 1, 1e9, 30000),
+        RANGE  (P, holdout,    "holdout", 0.01, 0.5, 0.1),
+        RANGE  (P, n_threads,  "threads", 0, 512, 0),
+        RANGE  (P, seed,       "seed", 0, k_uint32_max, 42),
+    };
+    return t;
+}
+
 #undef FLAG
 #undef RANGE
 #undef SETTING
@@ -208,12 +223,14 @@ const std::vector<sd_setting> & sd_model_settings(void)      { return settings_o
 const std::vector<sd_setting> & sd_session_settings(void)    { return settings_of(session_table()); }
 const std::vector<sd_setting> & sd_generation_settings(void) { return settings_of(generation_table()); }
 const std::vector<sd_setting> & sd_train_settings(void)      { return settings_of(train_table()); }
+const std::vector<sd_setting> & sd_early_exit_settings(void) { return settings_of(early_exit_table()); }
 
 sd_model_params       sd_model_default_params(void)      { return defaults_of(model_table()); }
 sd_session_params     sd_session_default_params(void)    { return defaults_of(session_table()); }
 sd_generation_params  sd_generation_default_params(void) { return defaults_of(generation_table()); }
 sd_speculation_params sd_speculation_default_params(void) { return sd_generation_default_params().spec; }
 sd_train_params       sd_train_default_params(void)      { return defaults_of(train_table()); }
+sd_early_exit_params  sd_early_exit_default_params(void) { return defaults_of(early_exit_table()); }
 
 sd_status sd_model_set(sd_model_params & p, const char * name, double value, std::string & error) {
     return set_in(model_table(), p, name, value, error);
@@ -227,6 +244,9 @@ sd_status sd_generation_set(sd_generation_params & p, const char * name, double 
 sd_status sd_train_set(sd_train_params & p, const char * name, double value, std::string & error) {
     return set_in(train_table(), p, name, value, error);
 }
+sd_status sd_early_exit_set(sd_early_exit_params & p, const char * name, double value, std::string & error) {
+    return set_in(early_exit_table(), p, name, value, error);
+}
 
 sd_status sd_model_params_check(const sd_model_params & p, std::string & error) {
     return check_all(model_table(), p, error);
@@ -236,6 +256,9 @@ sd_status sd_session_params_check(const sd_session_params & p, std::string & err
 }
 sd_status sd_train_params_check(const sd_train_params & p, std::string & error) {
     return check_all(train_table(), p, error);
+}
+sd_status sd_early_exit_params_check(const sd_early_exit_params & p, std::string & error) {
+    return check_all(early_exit_table(), p, error);
 }
 
 sd_status sd_generation_params_check(const sd_generation_params & p, std::string & error) {

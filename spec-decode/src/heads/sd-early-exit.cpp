@@ -19,6 +19,7 @@
 //
 // Kangaroo's adapter is a whole trained block; ours trains its FFN half.
 #include "engine/sd-context.h"
+#include "engine/sd-settings.h"
 #include "heads/sd-heads.h"
 #include "model/sd-gguf.h"
 #include "model/sd-log.h"
@@ -380,19 +381,6 @@ float agreement(exit_trainer & t, const exit_data & d, int32_t batch) {
 
 } // namespace
 
-sd_early_exit_params sd_early_exit_default_params(void) {
-    sd_early_exit_params p;
-    p.n_layers   = 1;
-    p.n_steps    = 400;
-    p.batch      = 128;
-    p.lr         = 1e-3f;
-    p.max_tokens = 30000;
-    p.holdout    = 0.1f;
-    p.n_threads  = 0;
-    p.seed       = 42;
-    return p;
-}
-
 sd_status sd_early_exit_make(sd_model * model, const sd_early_exit_params & p, const char * out_path,
                              sd_early_exit_report & report, sd_train_progress_cb progress, void * user,
                              std::string & error) {
@@ -407,11 +395,7 @@ sd_status sd_early_exit_make(sd_model * model, const sd_early_exit_params & p, c
     };
     if (model == nullptr) return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "early exit needs a model");
     if (out_path == nullptr || out_path[0] == '\0') return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "output path is empty");
-    if (p.n_steps < 1 || p.batch < 1 || p.batch > 65536 || !(p.lr > 0 && p.lr <= 1) || p.max_tokens < 1 ||
-        !(p.holdout >= 0.01f && p.holdout <= 0.5f) || p.n_threads < 0) {
-        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "early exit needs steps >= 1, batch in 1..65536, lr in (0, 1], "
-                       "max_tokens >= 1, holdout in [0.01, 0.5] and threads >= 0");
-    }
+    if (sd_early_exit_params_check(p, error) != SD_OK) return SD_ERR_INVALID_ARGUMENT;
     sd_gguf_ptr g = sd_gguf_open(model->path.c_str());
     sd_file_ptr f(std::fopen(model->path.c_str(), "rb"));
     if (!g || !f) return sd_fail(error, SD_ERR_MODEL_LOAD, "cannot read the model file " + model->path);

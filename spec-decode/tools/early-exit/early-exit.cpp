@@ -4,7 +4,7 @@
 // drafter's top token with the model's greedy token before and after training, and the sizes.
 //
 //   llamaspec-early-exit --model M --layers K --output D.gguf [--corpus TXT [--steps 400] [--batch 128]
-//                        [--lr 0.001] [--max-tokens 30000]] [--threads N] [--seed S]
+//                        [--lr 0.001] [--max-tokens 30000] [--holdout 0.1]] [--threads N] [--seed S]
 #include "spec-decode.h"
 
 #include <cstdio>
@@ -14,7 +14,7 @@
 static void usage() {
     std::fprintf(stderr,
         "usage: llamaspec-early-exit --model FILE --layers K --output FILE [--corpus FILE [--steps 400] [--batch 128]\n"
-        "                            [--lr 0.001] [--max-tokens 30000]] [--threads 0] [--seed 42]\n"
+        "                            [--lr 0.001] [--max-tokens 30000] [--holdout 0.1]] [--threads 0] [--seed 42]\n"
         "  --layers K   the model's first K blocks draft, through an adapter block and the model's head\n"
         "  --corpus     train the adapter's FFN on this text (without it the adapter is the model's last block)\n");
 }
@@ -36,9 +36,10 @@ static bool on_progress(const sd_train_progress & p, void * user) {
     return true;
 }
 
-static bool parse_long(const char * s, long long & out) {
+// The number in s, or false when s is not one.
+static bool parse_number(const char * s, double & out) {
     char * end = nullptr;
-    out = std::strtoll(s, &end, 10);
+    out = std::strtod(s, &end);
     return end != s && *end == '\0';
 }
 
@@ -57,28 +58,31 @@ int main(int argc, char ** argv) {
             return 2;
         }
         const char * v = argv[++i];
-        long long n = 0;
-        bool ok = true;
-        if      (a == "--model")      model_path = v;
-        else if (a == "--output")     output = v;
-        else if (a == "--corpus")     p.corpus = v;
-        else if (a == "--layers")     { ok = parse_long(v, n) && n > 0 && n < 1 << 20; p.n_layers = (int32_t) n; }
-        else if (a == "--steps")      { ok = parse_long(v, n) && n > 0 && n < 1 << 30; p.n_steps = (int32_t) n; }
-        else if (a == "--batch")      { ok = parse_long(v, n) && n > 0 && n <= 65536; p.batch = (int32_t) n; }
-        else if (a == "--max-tokens") { ok = parse_long(v, n) && n > 0; p.max_tokens = n; }
-        else if (a == "--threads")    { ok = parse_long(v, n) && n >= 0 && n <= 512; p.n_threads = (int32_t) n; }
-        else if (a == "--seed")       { ok = parse_long(v, n) && n >= 0 && n <= 0xffffffffLL; p.seed = (uint32_t) n; }
-        else if (a == "--lr") {
-            char * end = nullptr;
-            p.lr = std::strtof(v, &end);
-            ok = end != v && *end == '\0';
+        // the numeric options by their names in sd_early_exit_settings(), which checks their ranges
+        static const char * const numeric[][2] = {
+            {"--layers", "layers"}, {"--steps", "steps"}, {"--batch", "batch"}, {"--lr", "lr"},
+            {"--max-tokens", "max_tokens"}, {"--holdout", "holdout"}, {"--threads", "threads"}, {"--seed", "seed"},
+        };
+        const char * setting = nullptr;
+        for (const auto & o : numeric) {
+            if (a == o[0]) setting = o[1];
+        }
+        if (setting != nullptr) {
+            double x = 0;
+            std::string error = "not a number";
+            if (!parse_number(v, x) || sd_early_exit_set(p, setting, x, error) != SD_OK) {
+                std::fprintf(stderr, "bad value for %s: %s (%s)\n", a.c_str(), v, error.c_str());
+                return 2;
+            }
+        } else if (a == "--model") {
+            model_path = v;
+        } else if (a == "--output") {
+            output = v;
+        } else if (a == "--corpus") {
+            p.corpus = v;
         } else {
             std::fprintf(stderr, "unknown option %s\n", a.c_str());
             usage();
-            return 2;
-        }
-        if (!ok) {
-            std::fprintf(stderr, "bad value for %s: %s\n", a.c_str(), v);
             return 2;
         }
     }

@@ -112,7 +112,7 @@ public final class MedusaTrainer {
         NamedValues settings = settings();
         byte[] corpusPath = corpus.toAbsolutePath().toString().getBytes(StandardCharsets.UTF_8);
         byte[] outputPath = output.toAbsolutePath().toString().getBytes(StandardCharsets.UTF_8);
-        ProgressBridge bridge = new ProgressBridge(listener);
+        TrainingProgressBridge bridge = new TrainingProgressBridge(listener);
         MedusaTrainingReport report = model.nativeHandle().call(
                 m -> nTrain(m, corpusPath, outputPath, settings.names(), settings.values(), bridge));
         if (report == null) {
@@ -140,25 +140,6 @@ public final class MedusaTrainer {
         return "MedusaTrainer{corpus=" + corpus + ", heads=" + heads + ", layers=" + layers + ", steps=" + steps
                 + ", maxDuration=" + maxDuration + ", batchSize=" + batchSize + ", learningRate=" + learningRate
                 + ", selfGenerated=" + selfGenerated + ", regressive=" + regressive + ", feature=" + feature + "}";
-    }
-
-    /** Called by the native trainer at every progress point; false stops the run. */
-    private static final class ProgressBridge {
-        private final MedusaTrainingListener listener;
-
-        ProgressBridge(MedusaTrainingListener listener) {
-            this.listener = listener;
-        }
-
-        @SuppressWarnings("unused") // called from JNI
-        boolean onNativeProgress(int phase, long done, long total, float loss, double seconds) {
-            if (Thread.currentThread().isInterrupted()) {
-                return false;
-            }
-            listener.onProgress(new MedusaTrainingProgress(MedusaTrainingProgress.Phase.fromNative(phase), done, total,
-                    loss, seconds));
-            return !Thread.currentThread().isInterrupted();
-        }
     }
 
     /**

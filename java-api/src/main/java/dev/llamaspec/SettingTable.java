@@ -9,7 +9,7 @@ import java.util.Map;
 
 /**
  * The engine's tables of named settings ({@code sd_model_settings}, {@code sd_session_settings},
- * {@code sd_generation_settings}, {@code sd_train_settings}), read once through JNI when first used. The
+ * {@code sd_generation_settings}, {@code sd_train_settings}, {@code sd_early_exit_settings}), read once through JNI when first used. The
  * option classes take their defaults and ranges from here instead of repeating them, and pass their
  * values to the engine by these names ({@link NamedValues}).
  *
@@ -25,11 +25,16 @@ enum SettingTable {
     /** {@code sd_generation_params}, speculation's settings under "spec.". */
     GENERATION,
     /** {@code sd_train_params}. */
-    TRAIN;
+    TRAIN,
+    /** {@code sd_early_exit_params}. */
+    EARLY_EXIT;
 
     private volatile Map<String, Setting> settings;
 
-    /** The table's name as the engine's JNI functions take it: "model", "session", "generation", "train". */
+    /**
+     * The table's name as the engine's JNI functions take it: "model", "session", "generation", "train",
+     * "early_exit".
+     */
     String wireName() {
         return name().toLowerCase(Locale.ROOT);
     }

@@ -123,6 +123,18 @@ class SettingTableTest extends WithTestModel {
         assertEquals(tt.get("feature").boolDefault(), t.feature());
         assertEquals(tt.get("threads").defaultValue(), t.threads());
         assertEquals(tt.get("seed").defaultValue(), t.seed());
+
+        EarlyExit e = EarlyExit.builder(1).build();
+        SettingTable et = SettingTable.EARLY_EXIT;
+        assertEquals(et.get("layers").defaultValue(), e.layers());
+        assertEquals(et.get("steps").defaultValue(), e.steps());
+        assertEquals(et.get("batch").defaultValue(), e.batchSize());
+        assertEquals(et.get("lr").floatDefault(), e.learningRate());
+        assertEquals(et.get("max_tokens").defaultValue(), e.maxTokens());
+        assertEquals(et.get("holdout").floatDefault(), e.holdout());
+        assertEquals(et.get("threads").defaultValue(), e.threads());
+        assertEquals(et.get("seed").defaultValue(), e.seed());
+        assertEquals(et.settings().size(), e.settings().names().length, "every early-exit setting is passed");
     }
 
     @Test
@@ -200,6 +212,15 @@ class SettingTableTest extends WithTestModel {
                 v -> MedusaTrainer.builder(Path.of("c")).maxEvalExamples((int) v).build()));
         c.add(new Case(t, "threads", "threads", v -> MedusaTrainer.builder(Path.of("c")).threads((int) v).build()));
         c.add(new Case(t, "seed", "seed", v -> MedusaTrainer.builder(Path.of("c")).seed((long) v).build()));
+        SettingTable e = SettingTable.EARLY_EXIT;
+        c.add(new Case(e, "layers", "layers", v -> EarlyExit.builder((int) v).build()));
+        c.add(new Case(e, "steps", "steps", v -> EarlyExit.builder(1).steps((int) v).build()));
+        c.add(new Case(e, "batch", "batchSize", v -> EarlyExit.builder(1).batchSize((int) v).build()));
+        c.add(new Case(e, "lr", "learningRate", v -> EarlyExit.builder(1).learningRate((float) v).build()));
+        c.add(new Case(e, "max_tokens", "maxTokens", v -> EarlyExit.builder(1).maxTokens((long) v).build()));
+        c.add(new Case(e, "holdout", "holdout", v -> EarlyExit.builder(1).holdout((float) v).build()));
+        c.add(new Case(e, "threads", "threads", v -> EarlyExit.builder(1).threads((int) v).build()));
+        c.add(new Case(e, "seed", "seed", v -> EarlyExit.builder(1).seed((long) v).build()));
         return c;
     }
 
@@ -210,7 +231,7 @@ class SettingTableTest extends WithTestModel {
             Setting s = c.table().get(c.setting());
             boolean integer = s.type() == Setting.Type.INT;
             boolean isLong = c.label().equals("seed")
-                    || c.table() == SettingTable.TRAIN && c.label().equals("maxTokens");
+                    || c.table() != G && c.label().equals("maxTokens");
             double limit = isLong ? Long.MAX_VALUE : integer ? Integer.MAX_VALUE : Float.MAX_VALUE;
             // GenerationOptions' seed leaves the top of the range to RANDOM_SEED (javaOnlyRulesStay)
             boolean randomSeed = c.table() == G && c.setting().equals("seed");
