@@ -14,7 +14,7 @@ set -euo pipefail
 {
 strategies=plain,lookup,recycling,auto prompts=20 tokens=128 models=both threads=2
 flash_attn=${LLAMASPEC_BENCH_FLASH_ATTN:-default} temperature=0.8 seed=42 n_max_list=2,3,4,8
-agreement_band=0.70,0.80 drafter_seed=1 reps=5 java=1 heads_minutes=0
+agreement_band=0.70,0.80 drafter_seed=1 reps=5 java=1 heads_minutes=0 early_exit=2
 out=build/bench cache=/var/cache/llamaspec/models
 small=../shared/models/stories260K.gguf corpus=../shared/corpus/tinystories_train_sample.txt
 hidden=2048 ffn=5632 layers=16 ctx=2048 positions=4096
@@ -33,6 +33,7 @@ while [ $# -gt 0 ]; do
         --drafter-seed) drafter_seed=$2; shift 2 ;;
         --reps) reps=$2; shift 2 ;;
         --heads-minutes) heads_minutes=$2; shift 2 ;;
+        --early-exit) early_exit=$2; shift 2 ;;
         --quick) prompts=2 tokens=32 reps=2; shift ;;
         --no-java) java=0; shift ;;
         --out) out=$2; shift 2 ;;
@@ -50,8 +51,8 @@ for m in ${models//,/ }; do
         small) list+=(small) ;;
         scaled) list+=(q4_0 q8_0) ;;
         both|all) list+=(small q4_0 q8_0) ;;
-        q4_0|q8_0) list+=("$m") ;;
-        *) echo "ci/bench: --models takes small, scaled (q4_0 and q8_0), both, q4_0, q8_0" >&2; exit 2 ;;
+        q4_0|q8_0|wide) list+=("$m") ;;
+        *) echo "ci/bench: --models takes small, scaled (q4_0 and q8_0), both, q4_0, q8_0, wide" >&2; exit 2 ;;
     esac
 done
 
@@ -162,9 +163,37 @@ build_heads() { # QUANT
 heads_note() { # QUANT KIND: the heads' held-out top-1 accuracy per head, from the training log
     awk '/^head/ { on = 1; next } on && $1 ~ /^[0-9]+$/ { printf "%s%s", (n++ ? ", " : ""), $3 } END { print "" }' "$(heads_path "$1" "$2").log"
 }
+# The widened model (--models wide): stories260K widened like the scaled models but without added
+# layers, Q4_0, so that its first blocks are really a part of it (the scaled models' added blocks
+# change nothing, and early exit on them would be trivially perfect). Its early-exit drafter
+# (Kangaroo-style): its first --early-exit K blocks, an adapter block trained on the corpus, and its
+# head, made once by llamaspec-early-exit; the held-out agreement goes in the notes.
+wide_path() { echo "$cache/stories260K-wide-${hidden}x${ffn}-q4_0.gguf"; }
+exit_path() { echo "$cache/$(basename "$(wide_path)" .gguf)-exit${early_exit}.gguf"; }
+build_wide() {
+    local f; f=$(wide_path)
+    if [ ! -f "$f" ]; then
+        echo "building $f (once) ..." >&2
+        tool scale-model --input "$small" --output "$f.partial.$$" --hidden "$hidden" --ffn "$ffn" --quantize q4_0 2>/dev/null
+        mv "$f.partial.$$" "$f"
+    fi
+    f=$(exit_path)
+    [ "$early_exit" = 0 ] || [ -f "$f" ] && return 0
+    echo "making the early-exit drafter of $(basename "$(wide_path)") with $early_exit blocks (once) ..." >&2
+    tool early-exit --model "$(wide_path)" --layers "$early_exit" --corpus "$corpus" --threads "$threads"         --output "$f.partial.$$" > "$f.log.partial.$$"
+    mv "$f.log.partial.$$" "$f.log"
+    mv "$f.partial.$$" "$f"
+}
+exit_note() { # the early-exit drafter's held-out agreement and sizes, from its log
+    sed -n 's/^wrote [^:]*: //p; s/^held-out //p' "$(exit_path).log" | paste -sd'|' - | sed 's/|/; /g'
+}
 case "$heads_minutes" in 0|0.0) heads_minutes=0 ;; *[!0-9.]*|"") echo "ci/bench: --heads-minutes takes minutes" >&2; exit 2 ;; esac
+case "$early_exit" in *[!0-9]*|"") echo "ci/bench: --early-exit takes a block count (0: none)" >&2; exit 2 ;; esac
 for m in "${list[@]}"; do
-    case "$m" in q4_0|q8_0) build_scaled "$m"; build_realistic; [ "$heads_minutes" = 0 ] || build_heads "$m" ;; esac
+    case "$m" in
+        q4_0|q8_0) build_scaled "$m"; build_realistic; [ "$heads_minutes" = 0 ] || build_heads "$m" ;;
+        wide) build_wide; build_realistic ;;
+    esac
 done
 
 # --- one model ----------------------------------------------------------------------------------
@@ -201,13 +230,24 @@ llama_record() {
         "${drafted:--}" "${accepted:--}"
 }
 
-bench_model() { # small|q4_0|q8_0
+bench_model() { # small|q4_0|q8_0|wide
     local model drafters=() draft_strategies="" name dir fa
+    local drafter_labels=()
     case "$1" in
         small) model=$small ;;
+        wide) model=$(wide_path)
+           drafters=(--draft-model "perfect=$small" --draft-model "realistic=$realistic")
+           draft_strategies=",draft:perfect,draft:realistic"
+           drafter_labels=(perfect realistic)
+           if [ "$early_exit" != 0 ]; then
+               drafters+=(--draft-model "early-exit=$(exit_path)")
+               draft_strategies+=",draft:early-exit"
+               drafter_labels+=(early-exit)
+           fi ;;
         *) model=$(scaled_path "$1")
            drafters=(--draft-model "perfect=$small" --draft-model "realistic=$realistic")
            draft_strategies=",draft:perfect,draft:realistic"
+           drafter_labels=(perfect realistic)
            if [ "$heads_minutes" != 0 ]; then
                drafters+=(--heads "medusa=$(heads_path "$1" medusa)" --heads "regressive=$(heads_path "$1" regressive)"
                           --heads "feature=$(heads_path "$1" feature)")
@@ -260,9 +300,7 @@ bench_model() { # small|q4_0|q8_0
     local run=(-m "$model" -n "$tokens" -t "$threads" -c "$ctx" -fa "$fa" --no-escape)
     local greedy=(--temp 0) sampled=(--temp "$temperature" --top-k "$top_k" --top-p "$top_p" --min-p "$min_p" -s "$seed")
     local f p set d n_max log
-    local drafter_labels=()
-    [ ${#drafters[@]} -eq 0 ] || drafter_labels=(perfect realistic)
-    drafter_file() { [ "$1" = perfect ] && echo "$small" || echo "$realistic"; }
+    drafter_file() { case "$1" in perfect) echo "$small" ;; realistic) echo "$realistic" ;; *) exit_path ;; esac; }
     for f in "$dir"/prompts/*.txt; do
         p=$(basename "$f" .txt) set=${p%-*}
         log=$dir/llama/lookup-greedy-$p.log
@@ -323,7 +361,10 @@ bench_model() { # small|q4_0|q8_0
     if [ ${#drafter_labels[@]} -gt 0 ]; then
         drafter_notes=(--drafter "perfect=$small itself, the model the target was scaled from: every draft is the target's own prediction up to quantization, an UPPER BOUND; greedy agreement with this target $(fmt3 "$(agreement "$model" "$small")")"
                        --drafter "realistic=$(basename "$realistic"): stories260K with noise $(json_field "$realistic.json" noise) (seed $drafter_seed) on its weights; greedy agreement $(fmt3 "$(json_field "$realistic.json" agreement)") with stories260K and $(fmt3 "$(agreement "$model" "$realistic")") with this target ($positions corpus positions each)")
-        if [ "$heads_minutes" != 0 ]; then
+        if [ "$1" = wide ] && [ "$early_exit" != 0 ]; then
+            drafter_notes+=(--drafter "early-exit=$(basename "$(exit_path)"): the model's own first $early_exit blocks, an adapter block (its last block, the FFN trained on the corpus by llamaspec-early-exit) and its head (Kangaroo-style self-speculation); $(exit_note)")
+        fi
+        if [ "$heads_minutes" != 0 ] && [ "$1" != wide ]; then
             drafter_notes+=(--note "medusa: $(basename "$(heads_path "$1" medusa)"), heads trained by llamaspec-train-heads on the corpus for at most $heads_minutes min; held-out top-1 accuracy per head: $(heads_note "$1" medusa)")
             drafter_notes+=(--note "medusa:regressive: $(basename "$(heads_path "$1" regressive)"), regressive (Clover-style) heads trained the same way with --regressive; held-out top-1 accuracy per head given the tokens before it: $(heads_note "$1" regressive)")
             drafter_notes+=(--note "medusa:feature: $(basename "$(heads_path "$1" feature)"), a feature drafter (EAGLE-style) trained the same way with --feature; held-out top-1 accuracy per depth given the tokens before it: $(heads_note "$1" feature)")

@@ -376,6 +376,37 @@ static void exact_sampling(sd_model * model, sd_session * session, sd_model * ot
     CHECK(!same);
 }
 
+// A session's first generation with the budget measures the decode cost after the prompt, which
+// overwrites the prompt's logits: the first token must still come from the prompt's own, greedy and
+// sampled, and the prompt's cache must be intact.
+static void cost_after_prompt(sd_model * model) {
+    std::string error;
+    sd_session_params sparams = sd_session_default_params();
+    sparams.n_ctx = 512;
+    sparams.strict_numerics = true;
+    std::vector<llama_token> prompt;
+    sd_tokenize(model, "Once upon a time, there was a little dog named Max. Max", true, false, prompt, error);
+    for (float temperature : {0.0f, 0.9f}) {
+        sd_generation_params params = sd_generation_default_params();
+        params.temperature = temperature;
+        params.seed = 12345;
+        params.max_tokens = 32;
+        sd_session * plain_session = nullptr;
+        sd_session * spec_session = nullptr;
+        CHECK(sd_session_init(model, sparams, &plain_session, error) == SD_OK);
+        CHECK(sd_session_init(model, sparams, &spec_session, error) == SD_OK);
+        if (plain_session == nullptr || spec_session == nullptr) return;
+        const run_result plain = generate(plain_session, prompt, params);
+        params.spec.type = SD_SPEC_LOOKUP; // with the budget: the first generation measures the cost
+        const run_result spec = generate(spec_session, prompt, params);
+        std::printf("cost measured after the prompt (temperature %.1f): %zu tokens, first %d / %d\n", temperature,
+                    spec.tokens.size(), spec.tokens.empty() ? -1 : spec.tokens[0], plain.tokens.empty() ? -1 : plain.tokens[0]);
+        CHECK(!plain.tokens.empty() && spec.tokens == plain.tokens);
+        sd_session_free(plain_session);
+        sd_session_free(spec_session);
+    }
+}
+
 static void kv_consistency(sd_model * model) {
     std::string error;
     sd_session_params sparams = sd_session_default_params();
@@ -759,6 +790,7 @@ int main() {
     sd_session_free(session);
     if (other_draft != model) sd_model_free(other_draft);
     remove_copy(perturbed);
+    cost_after_prompt(model);
     kv_consistency(model);
     context_full(model);
     sd_heads_free(g_heads);

@@ -526,6 +526,15 @@ static void test_budget() {
         sd_rate r(dip);
         CHECK(!r.add_looking_ahead(0.95, 0.95, 1, 0) && r.add_looking_ahead(0.95, 0.95, 1, 2));
         CHECK(near(r.tokens, 1.95) && near(r.best, 1.0));
+        // a drafter's own cost per node (a draft model's decode) counts: at 0.3 of a step the projected
+        // chain of 3 costs 2.1 + 0.9 for 3.71 tokens (1.24 a step, still a gain); at a whole step, 2.1 + 3
+        // for the same tokens (0.73: a loss), and no chain pays even if every node were accepted
+        sd_rate cheap(dip, 0.3);
+        CHECK(near(cheap.step_cost(3), 3.0) && cheap.add_looking_ahead(0.95, 0.95, 1, 2));
+        sd_rate dear(dip, 1.0);
+        CHECK(near(dear.step_cost(2), 4.05) && !dear.add_looking_ahead(0.95, 0.95, 1, 2));
+        for (int32_t n = 1; n <= 3; n++) CHECK((n + 1) / dear.step_cost(n) <= dear.best);
+        CHECK(near(sd_rate(dip).step_cost(3), 2.1));
         // subsets keep each node's q
         const sd_draft_tree s = sd_tree_subset(chain, {true, true, false});
         CHECK(sd_tree_size(s) == 2 && sd_tree_node_drawn(s, 1) && s.q[1][401] == 1.0f && !sd_tree_node_drawn(s, 0));

@@ -43,6 +43,14 @@ struct draft_model_drafter : sd_drafter {
 
     sd_status   status = SD_OK; // of the last draft()
     std::string error;
+    double      cost_ratio = 0; // a decode of the draft model over the model's of as many tokens (running
+                                // average; 0: none yet)
+    int32_t     n_decodes = 0;  // decodes timed (the first, a warm-up, is not counted)
+    // With the budget (judge()): no chain can pay on this device, even accepted whole, so no drafting
+    // and no catching up for the rest of the session; or drafting keeps being cut and catching up is
+    // dear, so none for this generation.
+    bool        too_dear  = false;
+    bool        retired   = false;
 
     std::vector<llama_token_data> scratch;
     sd_dist                       dist; // of the last choice
@@ -69,6 +77,7 @@ struct draft_model_drafter : sd_drafter {
             }
             sd_context_follow(ctx, target);
         }
+        retired  = false;
         greedy   = params.temperature == 0.0f;
         p_min    = params.spec.draft.p_min;
         p_branch = params.spec.draft.p_branch;
@@ -78,7 +87,7 @@ struct draft_model_drafter : sd_drafter {
         status = SD_OK;
         // the prompt now, so that drafting's cost per step is what the budget sees
         bool cancelled = false;
-        if (known(prompt)) {
+        if (!(too_dear && params.spec.adaptive) && known(prompt)) {
             const sd_status st = sd_context_load(ctx, prompt, &cancelled, nullptr, error);
             if (st != SD_OK) return sd_fail(err, st, "the draft model failed on the prompt: " + error);
         }
@@ -154,21 +163,81 @@ struct draft_model_drafter : sd_drafter {
         return c;
     }
 
+    // Times one decode of the draft model that evaluated n tokens, against the model's cost of as many
+    // (catching up after a pause evaluates several, and it is then the only decode of a step).
+    void observe_decode(int64_t t0, size_t n, const sd_cost_model & cost) {
+        if (n < 1 || cost.empty()) return;
+        const double r = (double) (llama_time_us() - t0) / cost.cost((int32_t) n);
+        if (n_decodes++ == 0) return; // the first may allocate the graph
+        cost_ratio = cost_ratio == 0 ? r : 0.8 * cost_ratio + 0.2 * r;
+    }
+
+    // What a single-token decode of the draft model costs, in the cost model's microseconds.
+    double decode_us(const sd_cost_model & cost) const {
+        return cost.empty() ? 0.0 : cost_ratio * cost.cost(1);
+    }
+
+    // Whether no chain of up to max_depth nodes, each accepted with probability e given its parent,
+    // raises the rate of plain decoding, counting a decode of the draft model per node.
+    bool never_pays(const sd_cost_model & cost, double e, int32_t max_depth) const {
+        const sd_rate rate(cost, decode_us(cost));
+        double tokens = 1.0, p = 1.0;
+        for (int32_t n = 1; n <= max_depth; n++) {
+            p *= e;
+            tokens += p;
+            if (tokens / rate.step_cost(n) > rate.best) return false;
+        }
+        return true;
+    }
+
+    // Drafting costs more than it can give. A draft model as slow as the target (the target itself, an
+    // early exit of most of its blocks on a small model) cannot pay even if every draft were accepted:
+    // no more drafting in this session. One whose drafts keep being cut (the budget backed off to its
+    // longest pause) and whose catching up after such a pause costs more than 3 % of plain decoding
+    // over it: none for the rest of this generation. Either way it stops catching up too, which after
+    // back-offs of 16 steps still took 0.2-0.4 of the model's time on stories260K, drafting nothing.
+    void judge(const sd_budget & budget, int32_t max_depth) {
+        if (n_decodes < 4 || budget.cost.empty()) return;
+        if (never_pays(budget.cost, 1.0, max_depth)) {
+            too_dear = true;
+            return;
+        }
+        const int32_t window = SD_BUDGET_MAX_PAUSE + 1;
+        const double catch_up = cost_ratio * budget.cost.cost(window), plain = window * budget.cost.cost(1);
+        if (budget.pause >= SD_BUDGET_MAX_PAUSE && catch_up > 0.03 * plain) retired = true;
+    }
+
     void draft(const sd_draft_request & request, sd_draft_tree & out) override {
         sd_tree_clear(out);
         if (ctx == nullptr || status != SD_OK || !known(request.history)) return;
+        if (request.budget != nullptr && (too_dear || retired)) return; // without the budget: every step
         bool cancelled = false;
+        // catching up: what the text has beyond the common prefix (usually the last step's bonus token)
+        size_t common = 0;
+        while (common < ctx->cached.size() && common < request.history.size() &&
+               ctx->cached[common] == request.history[common]) {
+            common++;
+        }
+        const int64_t t0 = llama_time_us();
         status = sd_context_load(ctx, request.history, &cancelled, nullptr, error);
         if (status != SD_OK || cancelled) return;
+        if (request.budget != nullptr) observe_decode(t0, request.history.size() - common, request.budget->cost);
+        if (request.budget != nullptr) {
+            judge(*request.budget, request.max_depth);
+            if (too_dear || retired) return;
+        }
         // With the budget the chain grows while one more node, or a continuation projected from it,
         // raises the expected tokens per unit of time (the budget's own rate and stopping rule, so no
-        // draft decode is spent on nodes it would cut; sd_rate::add_looking_ahead), and greedy
+        // draft decode is spent on nodes it would cut; sd_rate::add_looking_ahead), each node counting
+        // one decode of the draft model besides its verification (the catch-up for the first, a chain
+        // decode for the others): a draft model that costs as much as the target drafts only where
+        // that pays too. Greedy
         // drafts offer the runner-up beside each node for the budget's cut to keep or not. Without
         // it, the chain stops below p_min and offers runner-ups below p_branch. Either way the rule
         // looks only at the nodes so far, never at what is drawn after them (see sd_budget_select).
         static const sd_cost_model no_cost;
         const sd_budget * budget = request.budget;
-        sd_rate rate(budget != nullptr ? budget->cost : no_cost);
+        sd_rate rate(budget != nullptr ? budget->cost : no_cost, budget != nullptr ? decode_us(budget->cost) : 0.0);
         double path = 1.0;
         int32_t parent = -1;
         std::unique_ptr<llama_sampler, void (*)(llama_sampler *)> grammar(
@@ -192,7 +261,9 @@ struct draft_model_drafter : sd_drafter {
             parent = node;
             if (depth == request.max_depth || sd_tree_size(out) >= request.max_nodes) break; // the last token needs no decode
             if (grammar != nullptr) llama_sampler_accept(grammar.get(), c.token);
+            const int64_t t_eval = llama_time_us();
             status = sd_context_eval(ctx, &c.token, 1, false, &cancelled, error);
+            if (budget != nullptr) observe_decode(t_eval, 1, budget->cost);
             if (status != SD_OK || cancelled) break; // the chain so far stays valid
         }
     }

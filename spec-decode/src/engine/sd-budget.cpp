@@ -161,11 +161,16 @@ int32_t sd_budget_columns(const sd_cost_model & cost, int32_t n_nodes, double ex
     return best;
 }
 
-sd_rate::sd_rate(const sd_cost_model & c) : cost(c), tokens(1.0), best(1.0 / c.cost(1)) {}
+sd_rate::sd_rate(const sd_cost_model & c, double per_node)
+    : cost(c), per_node_us(per_node), tokens(1.0), best(1.0 / c.cost(1)) {}
+
+double sd_rate::step_cost(int32_t n_nodes) const {
+    return cost.cost(n_nodes + 1) + per_node_us * (double) n_nodes;
+}
 
 bool sd_rate::add(double p, int32_t n_nodes) {
     tokens += p;
-    const double r = tokens / cost.cost(n_nodes + 1);
+    const double r = tokens / step_cost(n_nodes);
     if (r <= best) return false;
     best = r;
     return true;
@@ -173,13 +178,13 @@ bool sd_rate::add(double p, int32_t n_nodes) {
 
 bool sd_rate::add_looking_ahead(double p, double e, int32_t n_nodes, int32_t max_more) {
     const double t = tokens + p;
-    const double r = t / cost.cost(n_nodes + 1);
+    const double r = t / step_cost(n_nodes);
     bool worth = r > best;
     double more = t, next = p;
     for (int32_t j = 1; !worth && j <= max_more; j++) {
         next *= e;
         more += next;
-        worth = more / cost.cost(n_nodes + 1 + j) > best;
+        worth = more / step_cost(n_nodes + j) > best;
     }
     if (!worth) return false;
     tokens = t;
@@ -225,7 +230,7 @@ void sd_budget::kept(bool anything, double draft_us, bool decodes) {
     if (anything || draft_us < cost.cost(1) / (decodes ? 20 : 100)) {
         pause = 0;
     } else {
-        pause = std::min(16, std::max(1, pause * 2));
+        pause = std::min(SD_BUDGET_MAX_PAUSE, std::max(1, pause * 2));
         skip = pause;
     }
 }

@@ -82,10 +82,14 @@ int32_t sd_budget_columns(const sd_cost_model & cost, int32_t n_nodes, double ex
 // that pays for every node it proposes (a draft model) grows its chain while a node raises the rate.
 struct sd_rate {
     const sd_cost_model & cost;
-    double tokens; // expected tokens of the step so far (the bonus token included)
-    double best;   // the best rate seen
+    double per_node_us; // what drafting one node costs besides its verification (a draft model's decode)
+    double tokens;      // expected tokens of the step so far (the bonus token included)
+    double best;        // the best rate seen
 
-    explicit sd_rate(const sd_cost_model & cost);
+    explicit sd_rate(const sd_cost_model & cost, double per_node_us = 0.0);
+
+    // A step of n_nodes nodes: its verification, plus per_node_us per node.
+    double step_cost(int32_t n_nodes) const;
 
     // Adds a node accepted with probability p (its whole path's), making n_nodes nodes in all; true
     // when the rate rose above the best so far (which it then becomes).
@@ -99,6 +103,9 @@ struct sd_rate {
     // best rate raised if it rose). It looks at nothing after the node, so drawn chains stay exact.
     bool add_looking_ahead(double p, double e, int32_t n_nodes, int32_t max_more);
 };
+
+// The longest back-off, in steps (sd_budget::kept).
+static constexpr int32_t SD_BUDGET_MAX_PAUSE = 16;
 
 // The budget of a session: what it learnt about acceptance and cost, and its back-off.
 struct sd_budget {

@@ -47,6 +47,7 @@ void sd_session_reset(sd_session * s) {
     sd_context_reset(s->ctx);
     s->gen.active = false;
     s->gen.have_logits = false;
+    s->gen.prompt_logits.clear();
 }
 
 void sd_session_cancel(sd_session * s) {

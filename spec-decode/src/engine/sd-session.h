@@ -23,6 +23,7 @@ struct sd_generation {
     sd_text_stream       text;
     llama_token          last = LLAMA_TOKEN_NULL; // sampled, not yet in the KV cache
     bool                 have_logits = false;     // logits of the last decode are unsampled
+    std::vector<float>   prompt_logits;           // the prompt's, kept aside while the cost was measured
     bool                 grammar_end = false;     // the grammar allowed no token: the step's tokens end it
     sd_stats             stats;
     int64_t              t_start_us = 0;
@@ -42,7 +43,8 @@ struct sd_session {
     sd_generation gen;
 };
 
-// Measures the device's decode cost for the batch sizes the budget considers, once per session.
+// Measures the device's decode cost for the batch sizes the budget considers, once per session, at the
+// depth of the session's cache (overwriting the logits of its last decode).
 sd_status sd_session_prepare_cost(sd_session * s, std::string & error);
 
 // Hands the hidden state of output row `row` of the last computation (-1 = the last) to the
