@@ -76,7 +76,7 @@ class JniInputTest extends WithTestModel {
         assertTrue(fails(IllegalArgumentException.class, () -> model.nativeHandle().call(m -> MedusaTrainer.nTrain(m,
                 path(), dir.resolve("h.gguf").toString().getBytes(StandardCharsets.UTF_8), new String[] {"head"},
                 new double[] {2}, new Object()))).contains("unknown setting 'head'"));
-        assertEquals("unknown settings table 'sampling' (model, session, generation, train)",
+        assertEquals("unknown settings table 'sampling' (model, session, generation, train, early_exit)",
                 fails(IllegalArgumentException.class, () -> SettingTable.nTable("sampling")));
         assertEquals("unknown setting 'max_token' in the generation table", fails(IllegalArgumentException.class,
                 () -> SettingTable.nCheck("generation", "max_token", "maxTokens", 1)));
