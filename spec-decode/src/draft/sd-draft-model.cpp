@@ -1,7 +1,8 @@
 // Draft model: a second, smaller model with the target's vocabulary guesses the next tokens in a
 // context of its own. Its KV cache follows the text: before each draft it is made to hold the target's
 // tokens and the root (the common prefix is kept, the rejected rest removed, only what is missing
-// evaluated), then the chain is extended one draft decode per token.
+// evaluated), then the chain is extended one draft decode per token. With the budget, its own decodes
+// count in a chain's cost, and a draft model that cannot pay stops drafting and catching up (judge()).
 #include "draft/sd-drafter.h"
 #include "engine/sd-budget.h"
 #include "engine/sd-context.h"
@@ -177,15 +178,12 @@ struct draft_model_drafter : sd_drafter {
         return cost.empty() ? 0.0 : cost_ratio * cost.cost(1);
     }
 
-    // Whether no chain of up to max_depth nodes, each accepted with probability e given its parent,
-    // raises the rate of plain decoding, counting a decode of the draft model per node.
-    bool never_pays(const sd_cost_model & cost, double e, int32_t max_depth) const {
+    // Whether no chain of up to max_depth nodes would raise the rate of plain decoding even if every
+    // node were accepted, counting a decode of the draft model per node.
+    bool never_pays(const sd_cost_model & cost, int32_t max_depth) const {
         const sd_rate rate(cost, decode_us(cost));
-        double tokens = 1.0, p = 1.0;
         for (int32_t n = 1; n <= max_depth; n++) {
-            p *= e;
-            tokens += p;
-            if (tokens / rate.step_cost(n) > rate.best) return false;
+            if ((double) (n + 1) / rate.step_cost(n) > rate.best) return false;
         }
         return true;
     }
@@ -198,7 +196,7 @@ struct draft_model_drafter : sd_drafter {
     // back-offs of 16 steps still took 0.2-0.4 of the model's time on stories260K, drafting nothing.
     void judge(const sd_budget & budget, int32_t max_depth) {
         if (n_decodes < 4 || budget.cost.empty()) return;
-        if (never_pays(budget.cost, 1.0, max_depth)) {
+        if (never_pays(budget.cost, max_depth)) {
             too_dear = true;
             return;
         }
@@ -221,8 +219,8 @@ struct draft_model_drafter : sd_drafter {
         const int64_t t0 = llama_time_us();
         status = sd_context_load(ctx, request.history, &cancelled, nullptr, error);
         if (status != SD_OK || cancelled) return;
-        if (request.budget != nullptr) observe_decode(t0, request.history.size() - common, request.budget->cost);
         if (request.budget != nullptr) {
+            observe_decode(t0, request.history.size() - common, request.budget->cost);
             judge(*request.budget, request.max_depth);
             if (too_dear || retired) return;
         }
@@ -230,11 +228,10 @@ struct draft_model_drafter : sd_drafter {
         // raises the expected tokens per unit of time (the budget's own rate and stopping rule, so no
         // draft decode is spent on nodes it would cut; sd_rate::add_looking_ahead), each node counting
         // one decode of the draft model besides its verification (the catch-up for the first, a chain
-        // decode for the others): a draft model that costs as much as the target drafts only where
-        // that pays too. Greedy
-        // drafts offer the runner-up beside each node for the budget's cut to keep or not. Without
-        // it, the chain stops below p_min and offers runner-ups below p_branch. Either way the rule
-        // looks only at the nodes so far, never at what is drawn after them (see sd_budget_select).
+        // decode for the others), and greedy drafts offer the runner-up beside each node for the
+        // budget's cut to keep or not. Without it, the chain stops below p_min and offers runner-ups
+        // below p_branch. Either way the rule looks only at the nodes so far, never at what is drawn
+        // after them (see sd_budget_select).
         static const sd_cost_model no_cost;
         const sd_budget * budget = request.budget;
         sd_rate rate(budget != nullptr ? budget->cost : no_cost, budget != nullptr ? decode_us(budget->cost) : 0.0);

@@ -1,8 +1,6 @@
 package dev.llamaspec;
 
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CancellationException;
 
@@ -91,18 +89,10 @@ public final class EarlyExit {
      * @throws IllegalStateException when the model is closed
      */
     public EarlyExitReport make(LlamaModel model, Path output, MedusaTrainingListener listener) {
-        Objects.requireNonNull(model, "model");
-        Objects.requireNonNull(output, "output");
-        Objects.requireNonNull(listener, "listener");
         NamedValues settings = settings();
-        byte[] corpusPath = corpus == null ? null : bytes(corpus);
-        byte[] outputPath = bytes(output);
-        TrainingProgressBridge bridge = new TrainingProgressBridge(listener);
-        double[] numbers = model.nativeHandle().call(
-                m -> nMake(m, corpusPath, outputPath, settings.names(), settings.values(), bridge));
-        if (numbers == null) {
-            throw new CancellationException("making the early-exit drafter was cancelled; nothing was written to " + output);
-        }
+        byte[] corpusPath = corpus == null ? null : TrainingProgressBridge.pathBytes(corpus);
+        double[] numbers = TrainingProgressBridge.run(model, output, listener, "making the early-exit drafter",
+                (m, out, bridge) -> nMake(m, corpusPath, out, settings.names(), settings.values(), bridge));
         return EarlyExitReport.fromNative(layers, numbers);
     }
 
@@ -111,10 +101,6 @@ public final class EarlyExit {
         return new NamedValues().put("layers", layers).put("steps", steps).put("batch", batchSize)
                 .put("lr", learningRate).put("max_tokens", maxTokens).put("holdout", holdout).put("threads", threads)
                 .put("seed", seed);
-    }
-
-    private static byte[] bytes(Path path) {
-        return path.toAbsolutePath().toString().getBytes(StandardCharsets.UTF_8);
     }
 
     @Override

@@ -1,6 +1,5 @@
 package dev.llamaspec;
 
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Objects;
@@ -106,19 +105,10 @@ public final class MedusaTrainer {
      * @throws IllegalStateException when the model is closed
      */
     public MedusaTrainingReport train(LlamaModel model, Path output, MedusaTrainingListener listener) {
-        Objects.requireNonNull(model, "model");
-        Objects.requireNonNull(output, "output");
-        Objects.requireNonNull(listener, "listener");
         NamedValues settings = settings();
-        byte[] corpusPath = corpus.toAbsolutePath().toString().getBytes(StandardCharsets.UTF_8);
-        byte[] outputPath = output.toAbsolutePath().toString().getBytes(StandardCharsets.UTF_8);
-        TrainingProgressBridge bridge = new TrainingProgressBridge(listener);
-        MedusaTrainingReport report = model.nativeHandle().call(
-                m -> nTrain(m, corpusPath, outputPath, settings.names(), settings.values(), bridge));
-        if (report == null) {
-            throw new CancellationException("Medusa training was cancelled; nothing was written to " + output);
-        }
-        return report;
+        byte[] corpusPath = TrainingProgressBridge.pathBytes(corpus);
+        return TrainingProgressBridge.run(model, output, listener, "Medusa training",
+                (m, out, bridge) -> nTrain(m, corpusPath, out, settings.names(), settings.values(), bridge));
     }
 
     /** The options by the engine's names ({@code sd_train_settings}), as a run passes them. */
