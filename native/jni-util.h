@@ -78,9 +78,9 @@ bool jni_named_values(JNIEnv * env, jobjectArray names, jdoubleArray values,
                       std::vector<std::pair<std::string, double>> & out);
 
 // Sets every named value with set (sd_model_set, sd_session_set, sd_generation_set, sd_train_set,
-// sd_early_exit_set). The
-// Java side checked the values against the same tables, so a failure here (an unknown name, a value out
-// of range) is a bug in the caller: IllegalArgumentException with the engine's message, and false.
+// sd_early_exit_set). The Java side checked the values against the same tables, so a failure here (an
+// unknown name, a value out of range) is a bug in the caller: IllegalArgumentException with the
+// engine's message, and false.
 template <typename P>
 bool jni_apply_settings(JNIEnv * env, P & params, jobjectArray names, jdoubleArray values,
                         sd_status (*set)(P &, const char *, double, std::string &)) {

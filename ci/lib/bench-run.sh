@@ -180,7 +180,8 @@ build_wide() {
     f=$(exit_path)
     [ "$early_exit" = 0 ] || [ -f "$f" ] && return 0
     echo "making the early-exit drafter of $(basename "$(wide_path)") with $early_exit blocks (once) ..." >&2
-    tool early-exit --model "$(wide_path)" --layers "$early_exit" --corpus "$corpus" --threads "$threads"         --output "$f.partial.$$" > "$f.log.partial.$$"
+    tool early-exit --model "$(wide_path)" --layers "$early_exit" --corpus "$corpus" --threads "$threads" \
+        --output "$f.partial.$$" > "$f.log.partial.$$"
     mv "$f.log.partial.$$" "$f.log"
     mv "$f.partial.$$" "$f"
 }
@@ -233,21 +234,20 @@ llama_record() {
 bench_model() { # small|q4_0|q8_0|wide
     local model drafters=() draft_strategies="" name dir fa
     local drafter_labels=()
+    if [ "$1" != small ]; then # the perfect and realistic drafters, on every model but stories260K itself
+        drafters=(--draft-model "perfect=$small" --draft-model "realistic=$realistic")
+        draft_strategies=",draft:perfect,draft:realistic"
+        drafter_labels=(perfect realistic)
+    fi
     case "$1" in
         small) model=$small ;;
         wide) model=$(wide_path)
-           drafters=(--draft-model "perfect=$small" --draft-model "realistic=$realistic")
-           draft_strategies=",draft:perfect,draft:realistic"
-           drafter_labels=(perfect realistic)
            if [ "$early_exit" != 0 ]; then
                drafters+=(--draft-model "early-exit=$(exit_path)")
                draft_strategies+=",draft:early-exit"
                drafter_labels+=(early-exit)
            fi ;;
         *) model=$(scaled_path "$1")
-           drafters=(--draft-model "perfect=$small" --draft-model "realistic=$realistic")
-           draft_strategies=",draft:perfect,draft:realistic"
-           drafter_labels=(perfect realistic)
            if [ "$heads_minutes" != 0 ]; then
                drafters+=(--heads "medusa=$(heads_path "$1" medusa)" --heads "regressive=$(heads_path "$1" regressive)"
                           --heads "feature=$(heads_path "$1" feature)")

@@ -210,17 +210,13 @@ struct draft_model_drafter : sd_drafter {
         if (ctx == nullptr || status != SD_OK || !known(request.history)) return;
         if (request.budget != nullptr && (too_dear || retired)) return; // without the budget: every step
         bool cancelled = false;
-        // catching up: what the text has beyond the common prefix (usually the last step's bonus token)
-        size_t common = 0;
-        while (common < ctx->cached.size() && common < request.history.size() &&
-               ctx->cached[common] == request.history[common]) {
-            common++;
-        }
+        // catching up: what the text has beyond the prefix kept (usually the last step's bonus token)
+        int32_t n_kept = 0;
         const int64_t t0 = llama_time_us();
-        status = sd_context_load(ctx, request.history, &cancelled, nullptr, error);
+        status = sd_context_load(ctx, request.history, &cancelled, &n_kept, error);
         if (status != SD_OK || cancelled) return;
         if (request.budget != nullptr) {
-            observe_decode(t0, request.history.size() - common, request.budget->cost);
+            observe_decode(t0, request.history.size() - (size_t) n_kept, request.budget->cost);
             judge(*request.budget, request.max_depth);
             if (too_dear || retired) return;
         }

@@ -1,5 +1,5 @@
-// The table checks of the params that sd_model_load, sd_session_init and sd_heads_train and sd_early_exit_make take (the
-// generation's are public: sd_generation_params_check).
+// The table checks of the params that sd_model_load, sd_session_init, sd_heads_train and
+// sd_early_exit_make take (the generation's are public: sd_generation_params_check).
 #pragma once
 
 #include "spec-decode.h"

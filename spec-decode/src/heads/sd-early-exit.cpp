@@ -291,7 +291,6 @@ sd_status trainer_init(sd_model * model, const gguf_context * g, FILE * f, int64
     const int64_t d = llama_model_n_embd(model->model), V = llama_vocab_n_tokens(model->vocab);
     const std::string last = "blk." + std::to_string(n_layer - 1) + ".";
     std::vector<float> gate, up, down, fnorm, onorm, out;
-    sd_gguf_tensor onorm_t;
     if (!load_f32(g, f, last + "ffn_gate.weight", gate, d, ff) || !load_f32(g, f, last + "ffn_up.weight", up, d, ff) ||
         !load_f32(g, f, last + "ffn_down.weight", down, ff, d) || !load_f32(g, f, last + "ffn_norm.weight", fnorm, d, 1) ||
         !load_f32(g, f, "output_norm.weight", onorm, d, 1)) {

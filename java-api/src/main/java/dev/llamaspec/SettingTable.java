@@ -9,9 +9,9 @@ import java.util.Map;
 
 /**
  * The engine's tables of named settings ({@code sd_model_settings}, {@code sd_session_settings},
- * {@code sd_generation_settings}, {@code sd_train_settings}, {@code sd_early_exit_settings}), read once through JNI when first used. The
- * option classes take their defaults and ranges from here instead of repeating them, and pass their
- * values to the engine by these names ({@link NamedValues}).
+ * {@code sd_generation_settings}, {@code sd_train_settings}, {@code sd_early_exit_settings}), read once
+ * through JNI when first used. The option classes take their defaults and ranges from here instead of
+ * repeating them, and pass their values to the engine by these names ({@link NamedValues}).
  *
  * <p>Reading a table loads the native library: a library that cannot be loaded is a
  * {@link LlamaException} ({@link ErrorCode#NATIVE_LIBRARY}) at the first use, again at every later one,
