@@ -25,6 +25,7 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 struct bench_params {
@@ -478,6 +479,27 @@ int main(int argc, char ** argv) {
         return 1;
     }
 
+    // Each strategy runs in a session of its own, as a service dedicated to it would: what a session's
+    // budget learns (acceptance records, the cost curve it measures at its first generation) stays
+    // with it from prompt to prompt, and one strategy's record never decides another's drafts (with one
+    // session for all, `lookup` started from what `lookup-fixed` had learnt). Plain decoding uses the
+    // first session, which learns nothing. A new session is warmed up like the first (a short plain
+    // generation, not measured), so that its first prompt does not pay for the context's first decodes.
+    std::map<std::string, sd_session *> own;
+    const auto session_for = [&](const std::string & strategy, const std::vector<llama_token> & prompt,
+                                 const std::string & grammar) -> sd_session * {
+        if (strategy == "plain" || strategy == bench_plain_repeat) return session;
+        sd_session *& s = own[strategy];
+        if (s != nullptr) return s;
+        if (sd_session_init(model, sparams, &s, error) != SD_OK) {
+            s = nullptr;
+            return nullptr;
+        }
+        bench_run warm;
+        if (!run_one(s, drafts, prompt, grammar, "plain", p, std::min(p.n_tokens, 16), warm, error)) return nullptr;
+        return s;
+    };
+
     // per prompt: plain, the strategies, plain again
     std::vector<std::string> order = {"plain"};
     order.insert(order.end(), p.strategies.begin(), p.strategies.end());
@@ -497,7 +519,8 @@ int main(int argc, char ** argv) {
             }
             for (size_t k = 0; k < order.size(); k++) {
                 bench_run run;
-                if (!run_one(session, drafts, prompt, grammar, order[k], p, p.n_tokens, run, error)) {
+                sd_session * with = session_for(order[k], prompt, grammar);
+                if (with == nullptr || !run_one(with, drafts, prompt, grammar, order[k], p, p.n_tokens, run, error)) {
                     std::fprintf(stderr, "error: %s/%s prompt %zu: %s\n", set.name.c_str(), order[k].c_str(), i,
                                  error.c_str());
                     rc = 1;
@@ -539,6 +562,7 @@ int main(int argc, char ** argv) {
         std::fprintf(stderr, "error: %s\n", error.c_str());
         rc = 1;
     }
+    for (auto & o : own) sd_session_free(o.second);
     sd_session_free(session);
     free_heads();
     sd_corpus_free(corpus);
