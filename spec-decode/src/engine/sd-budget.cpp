@@ -8,34 +8,41 @@ double sd_cost_model::cost(int32_t n) const {
     return scale * shape(n);
 }
 
+double sd_cost_model::point(std::map<int32_t, double>::const_iterator at) const {
+    if (at->first <= 1) return at->second;
+    auto s = stamp.find(at->first);
+    const double then = s == stamp.end() ? 1.0 : s->second;
+    return at->second * std::min(1.0, then / scale);
+}
+
 double sd_cost_model::shape(int32_t n) const {
     if (us.empty()) return (double) n;
     auto hi = us.lower_bound(n);
     if (hi != us.end() && hi->first == n) return floor_at(hi);
     if (hi == us.begin()) {
         // below the smallest point: proportional to it
-        return hi->second * (double) n / (double) hi->first;
+        return point(hi) * (double) n / (double) hi->first;
     }
     auto lo = std::prev(hi);
     if (hi == us.end()) {
         // beyond the largest point: linear, with the steeper of the last two points' slope and the
         // whole curve's (or proportional with one point)
-        if (lo == us.begin()) return lo->second * (double) n / (double) lo->first;
+        if (lo == us.begin()) return point(lo) * (double) n / (double) lo->first;
         auto lo2 = std::prev(lo);
         const auto first = us.begin();
-        const double last_slope = (lo->second - lo2->second) / (double) (lo->first - lo2->first);
-        const double mean_slope = (lo->second - first->second) / (double) (lo->first - first->first);
+        const double last_slope = (point(lo) - point(lo2)) / (double) (lo->first - lo2->first);
+        const double mean_slope = (point(lo) - point(first)) / (double) (lo->first - first->first);
         const double slope = std::max(0.0, std::max(last_slope, mean_slope));
         return floor_at(lo) + slope * (double) (n - lo->first);
     }
     const double f = (double) (n - lo->first) / (double) (hi->first - lo->first);
-    return std::max(floor_at(lo), lo->second + f * (hi->second - lo->second));
+    return std::max(floor_at(lo), point(lo) + f * (point(hi) - point(lo)));
 }
 
 double sd_cost_model::floor_at(std::map<int32_t, double>::const_iterator at) const {
     // a larger batch never costs less than a smaller one: noisy points do not make it look cheaper
     double v = 0;
-    for (auto it = us.begin(); it != std::next(at); ++it) v = std::max(v, it->second);
+    for (auto it = us.begin(); it != std::next(at); ++it) v = std::max(v, point(it));
     return v;
 }
 
@@ -46,9 +53,13 @@ void sd_cost_model::observe(int32_t n, double t_us) {
     } else if (n == 1) {
         // the single-token step, the one a generation runs most: the whole curve follows it
         scale *= 0.8 + 0.2 * t_us / (it->second * scale);
+        return;
     } else {
-        it->second = 0.8 * it->second + 0.2 * t_us / scale;
+        // a point held down by the cap was a guess (its time at another scale): this step replaces it
+        const double w = point(it) < it->second ? 1.0 : 0.2;
+        it->second = (1.0 - w) * point(it) + w * t_us / scale;
     }
+    stamp[n] = scale;
 }
 
 float sd_bucket_stats::estimate(int32_t bucket, float conf) const {

@@ -15,8 +15,15 @@
 // the steps actually run. The points hold the curve's shape; `scale` follows the single-token step,
 // which a generation runs most, so that sizes it seldom runs follow what changes every size (the KV
 // cache growing deeper, other work on the machine) instead of keeping the times of the session's start.
+//
+// The scale moves the other sizes down but never up: a point costs at most what it took when last set
+// (`stamp`). On a CPU with flash attention a single token's step grows by half when the KV cache
+// passes 256 cells while a 2-token step barely changes (benchmarks.md, "The cost curve's saw-tooth"),
+// and a shape scaled up with it priced 2 tokens at 2x one where they cost 1.4x; a budget that then
+// never runs that size never learns otherwise. A cost too low is learnt from the steps it leads to.
 struct sd_cost_model {
     std::map<int32_t, double> us;    // batch size -> microseconds, times scale
+    std::map<int32_t, double> stamp; // batch size -> the scale when its point was last set (absent: 1)
     double                    scale = 1.0;
 
     bool   empty() const { return us.empty(); }
@@ -30,6 +37,8 @@ struct sd_cost_model {
 private:
     double shape(int32_t n) const;
     double floor_at(std::map<int32_t, double>::const_iterator at) const;
+    // A point's value in the shape: us, capped so that scale times it is at most its time when set.
+    double point(std::map<int32_t, double>::const_iterator at) const;
 };
 
 // How often nodes of each bucket (draft/sd-drafter.h) were accepted: of the nodes tried (their parent
