@@ -56,8 +56,9 @@ void sd_cost_model::observe(int32_t n, double t_us) {
         return;
     } else {
         // a point held down by the cap was a guess (its time at another scale): this step replaces it
-        const double w = point(it) < it->second ? 1.0 : 0.2;
-        it->second = (1.0 - w) * point(it) + w * t_us / scale;
+        const double now = point(it);
+        const double w = now < it->second ? 1.0 : 0.2;
+        it->second = (1.0 - w) * now + w * t_us / scale;
     }
     stamp[n] = scale;
 }
