@@ -345,7 +345,18 @@ static void test_accept_model() {
     CHECK(sd_bucket_base(SD_BUCKET_DRAFT_MODEL + 23) == SD_BUCKET_DRAFT_MODEL);
     CHECK(sd_bucket_base(SD_BUCKET_MEDUSA + 159) == SD_BUCKET_MEDUSA);
     CHECK(sd_bucket_base(SD_BUCKET_END) == SD_BUCKET_END && sd_bucket_base(-1) == SD_BUCKET_END);
-    CHECK(sd_bucket_in(99, SD_BUCKET_LOOKUP) && !sd_bucket_in(100, SD_BUCKET_LOOKUP));
+    CHECK(sd_bucket_in(SD_BUCKET_LOOKUP + 4 * 16 + 15, SD_BUCKET_LOOKUP) && !sd_bucket_in(100, SD_BUCKET_LOOKUP));
+    // a corpus index's nodes: a range and a kind of their own, apart from the text's lookups, by the
+    // quarter of the matches their branch continued and by depth (deeper than 5 shares the 5th's)
+    CHECK(sd_bucket_base(sd_corpus_bucket(1, 0.0f)) == SD_BUCKET_CORPUS);
+    CHECK(sd_bucket_base(sd_corpus_bucket(40, 1.0f)) == SD_BUCKET_CORPUS && sd_bucket_in(99, SD_BUCKET_CORPUS));
+    CHECK(sd_bucket_kind(sd_corpus_bucket(3, 0.6f)) == SD_BUCKET_CORPUS);
+    CHECK(sd_bucket_kind(SD_BUCKET_CORPUS) != sd_bucket_kind(SD_BUCKET_LOOKUP + 17));
+    CHECK(sd_corpus_bucket(1, 0.1f) == SD_BUCKET_CORPUS && sd_corpus_bucket(1, 0.3f) == SD_BUCKET_CORPUS + 5);
+    CHECK(sd_corpus_bucket(2, 0.5f) == SD_BUCKET_CORPUS + 11 && sd_corpus_bucket(5, 0.99f) == SD_BUCKET_CORPUS + 19);
+    CHECK(sd_corpus_bucket(9, 0.8f) == sd_corpus_bucket(5, 0.8f) && sd_corpus_bucket(0, 0.0f) == SD_BUCKET_CORPUS);
+    CHECK(sd_corpus_bucket(1, -1.0f) == SD_BUCKET_CORPUS && sd_corpus_bucket(1, 2.0f) == SD_BUCKET_CORPUS + 15);
+    CHECK(sd_bucket_base(sd_corpus_bucket(5, 1.0f) + 1) == SD_BUCKET_RECYCLING);
 }
 
 // ----------------------------------------------------------------------------------------------

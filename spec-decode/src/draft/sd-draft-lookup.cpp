@@ -65,17 +65,13 @@ struct sd_drafter_lookup : sd_drafter {
                     continue;
                 }
                 const float conf = share * std::min(0.9f, 0.3f + 0.12f * (float) ngram) * (d == 0 ? 1.0f : 0.9f);
-                parent = sd_tree_add(out, m.tokens[d], parent, conf, corpus_bucket(d + 1));
+                parent = sd_tree_add(out, m.tokens[d], parent, conf, sd_corpus_bucket(d + 1, share));
             }
             branches++;
         }
     }
 
     std::vector<sd_corpus_match> matches; // scratch
-
-    static int32_t corpus_bucket(int32_t depth) {
-        return SD_BUCKET_LOOKUP + 80 + std::min(depth, 15);
-    }
 
     // Merges a continuation into the tree; returns true when it added a new first token or path.
     static bool add_branch(sd_draft_tree & tree, const llama_token * tokens, int32_t len, int32_t ngram,

@@ -20,7 +20,8 @@ struct ggml_threadpool;
 // Buckets: the category of a draft node, whose acceptance the budget learns (engine/sd-budget.h).
 // Each drafter owns the range from its value up to the next one:
 enum sd_bucket : int32_t {
-    SD_BUCKET_LOOKUP      = 0,   // + min(n-gram, 4) * 16 + min(depth, 15); the corpus's: + 80 + min(depth, 15)
+    SD_BUCKET_LOOKUP      = 0,   // + min(n-gram, 4) * 16 + min(depth, 15): matches in the text itself
+    SD_BUCKET_CORPUS      = 80,  // sd_corpus_bucket: prompt lookup's matches in a corpus index
     SD_BUCKET_RECYCLING   = 100, // + min(depth, 7) * 8 + rank
     SD_BUCKET_LOOKAHEAD   = 200, // + min(depth, 99)
     SD_BUCKET_DRAFT_MODEL = 300, // + decile of the node's draft probability: + 0 greedy, + 10 drawn, + 20 runner-up
@@ -42,6 +43,13 @@ int32_t sd_bucket_kind(int32_t bucket);
 
 // The decile of a probability, 0..9.
 int32_t sd_decile(float p);
+
+// The bucket of a node drafted from a corpus index at `depth` (1 = the first level) on a branch whose
+// first token continued `share` of the corpus's sampled matches: SD_BUCKET_CORPUS + class * 5 +
+// min(depth, 5) - 1, the class the quarter of the share (0..3). The corpus is a kind of its own, so its
+// record and exploration are not the text's lookups' (which the budget tries and learns far more often),
+// and a branch most matches agree on is learnt apart from a rare one.
+int32_t sd_corpus_bucket(int32_t depth, float share);
 
 // What one draft asks of a drafter.
 struct sd_draft_request {

@@ -6,8 +6,9 @@
 
 #include <algorithm>
 
-static const sd_bucket k_bucket_bases[] = {SD_BUCKET_LOOKUP, SD_BUCKET_RECYCLING, SD_BUCKET_LOOKAHEAD,
-                                           SD_BUCKET_DRAFT_MODEL, SD_BUCKET_MEDUSA, SD_BUCKET_END};
+static const sd_bucket k_bucket_bases[] = {SD_BUCKET_LOOKUP, SD_BUCKET_CORPUS, SD_BUCKET_RECYCLING,
+                                           SD_BUCKET_LOOKAHEAD, SD_BUCKET_DRAFT_MODEL, SD_BUCKET_MEDUSA,
+                                           SD_BUCKET_END};
 
 bool sd_bucket_in(int32_t bucket, sd_bucket base) {
     return sd_bucket_base(bucket) == base && base != SD_BUCKET_END;
@@ -28,6 +29,11 @@ int32_t sd_bucket_kind(int32_t bucket) {
 
 int32_t sd_decile(float p) {
     return std::min(9, std::max(0, (int32_t) (p * 10.0f)));
+}
+
+int32_t sd_corpus_bucket(int32_t depth, float share) {
+    const int32_t quarter = std::min(3, std::max(0, (int32_t) (share * 4.0f)));
+    return SD_BUCKET_CORPUS + quarter * 5 + std::min(std::max(depth, 1), 5) - 1;
 }
 
 static bool same(const sd_lookup_params & a, const sd_lookup_params & b) {
