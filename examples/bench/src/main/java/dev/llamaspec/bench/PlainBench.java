@@ -34,10 +34,11 @@ import picocli.CommandLine.Spec;
  * both see the same machine load; each prints decode tokens per second.
  *
  * <pre>
- * PlainBench [--model FILE]... [--tokens 128] [--threads 2] [--rounds 5] [--flash-attn off|on|both]
+ * PlainBench [--model FILE]... [--tokens 128] [--threads 2] [--rounds 5] [--flash-attn auto|off|on|both]
  *            [--llama-bench PATH]
  *
- * Flash attention is set the same way on both sides (our sessions default to off, llama-bench to auto).
+ * Flash attention is set the same way on both sides: auto (the default) is each side's own default, llama.cpp's
+ * choice (on where the backend supports it); both measures off and then on.
  * </pre>
  *
  * <p>Exit codes: 0 done, 1 a model is not there or could not be loaded or llama-bench failed, 2 bad
@@ -47,19 +48,23 @@ import picocli.CommandLine.Spec;
         versionProvider = CliSupport.Version.class,
         description = {"Plain decoding speed of the Java API next to llama.cpp's llama-bench -p 0 -n N, on the same"
                 + " model and threads; rounds alternate between the two.",
-            "Flash attention is set the same way on both sides (our sessions default to off, llama-bench to auto)."},
+            "Flash attention is set the same way on both sides: auto (the default) is each side's own default,"
+                + " llama.cpp's choice; both measures off and then on."},
         footer = {"", "Exit codes: 0 done, 1 a model is not there or could not be loaded or llama-bench failed,"
                 + " 2 bad arguments (also no --model where the default model is not there)."})
 public final class PlainBench implements Callable<Integer> {
     static final String DEFAULT_MODEL = "../shared/models/stories260K.gguf";
 
-    /** Flash attention: off, on, or each model measured both ways. */
-    enum FlashAttention {
-        off(List.of(false)), on(List.of(true)), both(List.of(false, true));
+    /** Flash attention: both sides' default (auto), off, on, or each model measured off and on. */
+    enum FlashAttentionMode {
+        auto(List.of(SessionOptions.FlashAttention.AUTO)),
+        off(List.of(SessionOptions.FlashAttention.OFF)),
+        on(List.of(SessionOptions.FlashAttention.ON)),
+        both(List.of(SessionOptions.FlashAttention.OFF, SessionOptions.FlashAttention.ON));
 
-        final List<Boolean> settings;
+        final List<SessionOptions.FlashAttention> settings;
 
-        FlashAttention(List<Boolean> settings) {
+        FlashAttentionMode(List<SessionOptions.FlashAttention> settings) {
             this.settings = settings;
         }
     }
@@ -83,9 +88,9 @@ public final class PlainBench implements Callable<Integer> {
             description = "rounds per model, at least 1; the median is shown (default: ${DEFAULT-VALUE})")
     int rounds;
 
-    @Option(names = "--flash-attn", paramLabel = "MODE", defaultValue = "off",
-            description = "off, on or both (default: ${DEFAULT-VALUE})")
-    FlashAttention flashAttention;
+    @Option(names = "--flash-attn", paramLabel = "MODE", defaultValue = "auto",
+            description = "auto (each side's default), off, on or both (default: ${DEFAULT-VALUE})")
+    FlashAttentionMode flashAttention;
 
     @Option(names = "--llama-bench", paramLabel = "PATH", defaultValue = "llama-bench",
             description = "llama.cpp's llama-bench (default: ${DEFAULT-VALUE}, from PATH)")
@@ -124,7 +129,7 @@ public final class PlainBench implements Callable<Integer> {
                 "Java API t/s", "ratio");
         out.flush();
         for (Path model : models) {
-            for (boolean fa : flashAttention.settings) {
+            for (SessionOptions.FlashAttention fa : flashAttention.settings) {
                 measure(out, model, tokens, threads, rounds, llamaBench, fa);
             }
         }
@@ -132,7 +137,7 @@ public final class PlainBench implements Callable<Integer> {
     }
 
     private static void measure(PrintWriter out, Path path, int tokens, int threads, int rounds, String llamaBench,
-            boolean fa) throws Exception {
+            SessionOptions.FlashAttention fa) throws Exception {
         double[] reference = new double[rounds];
         double[] ours = new double[rounds];
         LlamaModel loaded;
@@ -165,16 +170,16 @@ public final class PlainBench implements Callable<Integer> {
         double ref = median(reference);
         double java = median(ours);
         out.printf(Locale.ROOT, "%-44s %5s %10.1f ± %5.1f %10.1f ± %5.1f %8.3f%n", path.getFileName(),
-                fa ? "on" : "off", ref, spread(reference), java, spread(ours), java / ref);
+                fa.name().toLowerCase(Locale.ROOT), ref, spread(reference), java, spread(ours), java / ref);
         out.flush();
     }
 
-    private static double llamaBench(String binary, Path model, int tokens, int threads, boolean fa)
-            throws Exception {
+    private static double llamaBench(String binary, Path model, int tokens, int threads,
+            SessionOptions.FlashAttention fa) throws Exception {
         Process p;
         try {
             p = new ProcessBuilder(binary, "-m", model.toString(), "-p", "0", "-n", Integer.toString(tokens), "-t",
-                Integer.toString(threads), "-fa", fa ? "1" : "0", "-r", "1", "-o", "json")
+                Integer.toString(threads), "-fa", fa.name().toLowerCase(Locale.ROOT), "-r", "1", "-o", "json")
                 .redirectError(ProcessBuilder.Redirect.DISCARD).start();
         } catch (IOException e) {
             throw new CliSupport.Failure("--llama-bench " + binary + ": cannot run it: " + e.getMessage(), e);

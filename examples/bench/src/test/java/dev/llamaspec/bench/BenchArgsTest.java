@@ -65,7 +65,7 @@ class BenchArgsTest {
         "PlainBench | --threads 0                  | --threads must be in [1, 512], got 0",
         "PlainBench | --rounds -1                  | --rounds must be in [1, 1048576], got -1",
         "PlainBench | --flash-attn yes             | Invalid value for option '--flash-attn': expected one of"
-            + " [off, on, both]",
+            + " [auto, off, on, both]",
         "PlainBench | extra                        | unexpected argument 'extra': PlainBench takes no arguments"
             + " besides its options",
         "PlainBench | --bogus                      | Unknown option: '--bogus'",
