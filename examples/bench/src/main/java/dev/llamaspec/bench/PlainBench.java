@@ -30,8 +30,10 @@ import picocli.CommandLine.Spec;
 
 /**
  * Plain decoding speed of the Java API next to llama.cpp's own {@code llama-bench -p 0 -n N}, on the
- * same model and thread count, in one run. Rounds alternate (llama-bench, then the Java API) so that
- * both see the same machine load; each prints decode tokens per second.
+ * same model and thread count, in one run. Rounds alternate between the two, in turns of changing order, so
+ * that both see the same machine load; each side loads the model afresh in every round and decodes while
+ * nothing else holds it (llama-bench is a fresh process per round; a process decodes faster while another
+ * holds the loaded model on some machines). Each prints decode tokens per second.
  *
  * <pre>
  * PlainBench [--model FILE]... [--tokens 128] [--threads 2] [--rounds 5] [--flash-attn auto|off|on|both]
@@ -140,6 +142,34 @@ public final class PlainBench implements Callable<Integer> {
             SessionOptions.FlashAttention fa) throws Exception {
         double[] reference = new double[rounds];
         double[] ours = new double[rounds];
+        for (int r = 0; r < rounds; r++) {
+            // Each side loads the model afresh in every round and decodes while nothing else holds it: on a
+            // virtual machine a process's decoding speed depends on where its memory lands, by 10 % and more
+            // (measured: a process decodes faster while another process holds the loaded model), so neither
+            // side may run while the other keeps its weights. The order alternates against drift; the Java
+            // side goes first, so that a file that is not a model fails as such before llama-bench runs.
+            if (r % 2 == 0) {
+                ours[r] = javaRound(path, tokens, threads, fa, r == 0 ? 3 : 1);
+                reference[r] = llamaBench(llamaBench, path, tokens, threads, fa);
+            } else {
+                reference[r] = llamaBench(llamaBench, path, tokens, threads, fa);
+                ours[r] = javaRound(path, tokens, threads, fa, 1);
+            }
+        }
+        double ref = median(reference);
+        double java = median(ours);
+        out.printf(Locale.ROOT, "%-44s %5s %10.1f ± %5.1f %10.1f ± %5.1f %8.3f%n", path.getFileName(),
+                fa.name().toLowerCase(Locale.ROOT), ref, spread(reference), java, spread(ours), java / ref);
+        out.flush();
+    }
+
+    /**
+     * One round of the Java API: loads the model, warms up (llama-bench warms up too, and the JIT needs it),
+     * decodes {@code tokens} tokens one at a time from the start, the same work as llama-bench's tg test,
+     * and closes the model; returns tokens per second.
+     */
+    private static double javaRound(Path path, int tokens, int threads, SessionOptions.FlashAttention fa,
+            int warmUps) throws Exception {
         LlamaModel loaded;
         try {
             loaded = LlamaModel.load(path, ModelOptions.builder().threads(threads).build());
@@ -149,29 +179,20 @@ public final class PlainBench implements Callable<Integer> {
         try (LlamaModel model = loaded;
              Session session = model.newSession(SessionOptions.builder().contextSize(tokens + 64)
                      .flashAttention(fa).build())) {
-            // the same work as llama-bench's tg test: decode `tokens` tokens one at a time from the start
             GenerationOptions options = GenerationOptions.builder().temperature(0).maxTokens(tokens + 1).build();
             int[] bos = model.tokenize("", true, false);
-            for (int w = 0; w < 3; w++) {
-                session.generate(bos, options); // warm-up: llama-bench warms up too, and the JIT needs it
+            for (int w = 0; w < warmUps; w++) {
+                session.generate(bos, options);
             }
-            for (int r = 0; r < rounds; r++) {
-                reference[r] = llamaBench(llamaBench, path, tokens, threads, fa);
-                session.reset();
-                Generation g = session.generate(bos, options);
-                if (g.stats().generatedTokens() != tokens + 1) {
-                    throw new CliSupport.Failure(path + ": the model stopped after " + g.stats().generatedTokens()
-                            + " tokens; pick fewer --tokens", null);
-                }
-                // tokens after the first: each took exactly one decode of one token
-                ours[r] = g.stats().tokensPerSecond();
+            session.reset();
+            Generation g = session.generate(bos, options);
+            if (g.stats().generatedTokens() != tokens + 1) {
+                throw new CliSupport.Failure(path + ": the model stopped after " + g.stats().generatedTokens()
+                        + " tokens; pick fewer --tokens", null);
             }
+            // tokens after the first: each took exactly one decode of one token
+            return g.stats().tokensPerSecond();
         }
-        double ref = median(reference);
-        double java = median(ours);
-        out.printf(Locale.ROOT, "%-44s %5s %10.1f ± %5.1f %10.1f ± %5.1f %8.3f%n", path.getFileName(),
-                fa.name().toLowerCase(Locale.ROOT), ref, spread(reference), java, spread(ours), java / ref);
-        out.flush();
     }
 
     private static double llamaBench(String binary, Path model, int tokens, int threads,
