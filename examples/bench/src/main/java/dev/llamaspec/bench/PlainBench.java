@@ -30,10 +30,9 @@ import picocli.CommandLine.Spec;
 
 /**
  * Plain decoding speed of the Java API next to llama.cpp's own {@code llama-bench -p 0 -n N}, on the
- * same model and thread count, in one run. Rounds alternate between the two, in turns of changing order, so
- * that both see the same machine load; each side loads the model afresh in every round and decodes while
- * nothing else holds it (llama-bench is a fresh process per round; a process decodes faster while another
- * holds the loaded model on some machines). Each prints decode tokens per second.
+ * same model and thread count, in one run. Rounds alternate between the two, the order changing from round
+ * to round, so that both see the same machine load; each side loads the model afresh in every round and
+ * decodes while nothing else holds it (see {@code measure}). Each prints decode tokens per second.
  *
  * <pre>
  * PlainBench [--model FILE]... [--tokens 128] [--threads 2] [--rounds 5] [--flash-attn auto|off|on|both]
