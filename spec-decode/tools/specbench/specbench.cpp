@@ -1,10 +1,11 @@
 // specbench: measures speculative decoding strategies against plain decoding in one run, on one
 // model, over prompt sets drawn from a corpus. Prints a table and writes JSON, an SVG chart, one line
-// per run (--runs, for bench-table) and the prompts as text files (--prompt-files, for other tools).
+// per run (--runs, for bench-table), the prompts as text files (--prompt-files, for other tools) and
+// each prompt with plain decoding's continuation as a corpus (--texts, for llamaspec-corpus-index).
 //
 //   llamaspec-specbench --model FILE --corpus FILE [--strategies plain,...] [--prompts 20] [--tokens 128]
 //                       [--threads 2] [--ctx 2048] [--json FILE] [--svg FILE] [--sets stories,repetitive,json]
-//                       [--temperature 0] [--seed 42] [--draft-model [LABEL=]FILE]...
+//                       [--first 100] [--temperature 0] [--seed 42] [--draft-model [LABEL=]FILE]... [--texts FILE]
 //
 // Strategies run side by side: for each prompt plain decoding runs first, then every strategy, then
 // plain decoding again, so all of them see the same machine load and the two plain runs measure the
@@ -37,6 +38,7 @@ struct bench_params {
     std::string svg_path;
     std::string runs_path;
     std::string prompt_dir;
+    std::string texts_path;
     std::vector<std::string> strategies = {"plain"};
     std::vector<std::string> sets = {"stories", "repetitive"};
     int32_t n_prompts  = 20;
@@ -86,11 +88,12 @@ static bool flash_attn_parse(const std::string & v, int32_t & out) {
 static void usage(FILE * out = stderr) {
     std::fprintf(out,
         "usage: llamaspec-specbench --model FILE --corpus FILE [--strategies plain] [--sets stories,repetitive,json]\n"
-        "                           [--prompts 20] [--tokens 128] [--threads 2 (0: automatic)] [--ctx 2048] [--kv f16|f32] [--flash-attn auto|on|off] [--strict] [--json FILE] [--svg FILE]\n"
+        "                           [--prompts 20] [--first 100 (the corpus's story the prompts start at)] [--tokens 128] [--threads 2 (0: automatic)] [--ctx 2048] [--kv f16|f32] [--flash-attn auto|on|off] [--strict] [--json FILE] [--svg FILE]\n"
         "                           [--lookahead W,N,G] [--heads [LABEL=]MEDUSA.gguf]... [--draft-model [LABEL=]FILE]...\n"
         "                           [--temperature 0] [--seed 42] [--runs FILE] [--prompt-files DIR] [--cost-depth 256 (0: no cost curve)]\n"
         "                           [--grammar FILE (GBNF every run generates under)] [--rpc HOST:PORT,... [--rpc-timeout-ms 30000]]\n"
         "                           [--corpus-index FILE (llamaspec-corpus-index's; lookup and auto also draft from it)]\n"
+        "                           [--texts FILE (each prompt and plain decoding's continuation, a corpus for llamaspec-corpus-index)]\n"
         "strategies: plain, lookup, recycling, lookahead, auto, medusa, medusa-static (the first --heads),\n"
         "            medusa:LABEL, medusa-static:LABEL (the heads labelled LABEL),\n"
         "            draft (the first --draft-model), draft:LABEL (the one labelled LABEL);\n"
@@ -205,6 +208,7 @@ static bool parse_args(int argc, char ** argv, bench_params & p) {
         else if (a == "--json")       p.json_path = v;
         else if (a == "--runs")       p.runs_path = v;
         else if (a == "--prompt-files") p.prompt_dir = v;
+        else if (a == "--texts")      p.texts_path = v;
         else if (a == "--heads")      ok = parse_labelled(v, "medusa", p.heads_files);
         else if (a == "--grammar")    p.grammar_path = v;
         else if (a == "--svg")        p.svg_path = v;
@@ -321,6 +325,36 @@ static bool write_prompt_files(const std::string & dir, const std::vector<bench_
                 return false;
             }
         }
+    }
+    return true;
+}
+
+// Writes each prompt of each set followed by plain decoding's continuation (its first run) and the
+// corpus's story separator, so that what the model answered becomes a corpus (llamaspec-corpus-index).
+static bool write_texts(const std::string & path, const bench_report & report, const sd_model * model,
+                        std::string & error) {
+    std::string out;
+    for (const bench_result & r : report.results) {
+        if (r.strategy != "plain") continue;
+        const auto set = std::find_if(report.sets.begin(), report.sets.end(),
+                                      [&](const bench_prompt_set & s) { return s.name == r.set; });
+        for (size_t i = 0; set != report.sets.end() && i < r.runs.size() && i < set->prompts.size(); i++) {
+            // piece by piece, as a stream prints them: detokenizing the continuation alone would drop
+            // the space its first token begins with
+            out += set->prompts[i];
+            for (const llama_token t : r.runs[i].tokens) {
+                std::string piece;
+                if (sd_token_to_piece(model, t, false, piece, error) != SD_OK) return false;
+                out += piece;
+            }
+            out += "\n<|endoftext|>\n";
+        }
+    }
+    FILE * f = std::fopen(path.c_str(), "wb");
+    const bool ok = f != nullptr && std::fwrite(out.data(), 1, out.size(), f) == out.size();
+    if (f == nullptr || std::fclose(f) != 0 || !ok) {
+        error = "cannot write " + path;
+        return false;
     }
     return true;
 }
@@ -560,6 +594,10 @@ int main(int argc, char ** argv) {
     }
     if (!p.runs_path.empty() && !bench_write_runs(report, p.runs_path, error)) {
         std::fprintf(stderr, "error: %s\n", error.c_str());
+        rc = 1;
+    }
+    if (!p.texts_path.empty() && !write_texts(p.texts_path, report, model, error)) {
+        std::fprintf(stderr, "error: --texts: %s\n", error.c_str());
         rc = 1;
     }
     for (auto & o : own) sd_session_free(o.second);

@@ -1,0 +1,49 @@
+# specbench --texts end to end: each prompt with plain decoding's continuation, written as a corpus that
+# llamaspec-corpus-index reads; and a path that cannot be written is an error, not a crash.
+#   cmake -DSPECBENCH=... -DCORPUS_INDEX=... -DMODEL=... -DCORPUS=... -DWORK=DIR -P test-specbench-texts.cmake
+file(REMOVE_RECURSE "${WORK}")
+file(MAKE_DIRECTORY "${WORK}/prompts")
+set(checks 0)
+macro(check message) # the condition follows the message
+    math(EXPR checks "${checks} + 1")
+    if(NOT (${ARGN}))
+        message(SEND_ERROR "${message}")
+    endif()
+endmacro()
+
+execute_process(COMMAND "${SPECBENCH}" --model "${MODEL}" --corpus "${CORPUS}" --sets stories,repetitive --prompts 2
+                        --tokens 16 --threads 1 --cost-depth 0 --texts "${WORK}/answers.txt" --prompt-files "${WORK}/prompts"
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+check("specbench --texts failed (${rc}): ${err}" rc EQUAL 0)
+file(READ "${WORK}/answers.txt" answers)
+string(REGEX MATCHALL "<\\|endoftext\\|>" separators "${answers}")
+list(LENGTH separators n)
+check("answers.txt: ${n} texts, want 4 (2 prompts x 2 sets)" n EQUAL 4)
+set(rest "${answers}")
+foreach(name stories-000 stories-001 repetitive-000 repetitive-001)
+    file(READ "${WORK}/prompts/${name}.txt" prompt)
+    string(FIND "${rest}" "<|endoftext|>" end)
+    string(SUBSTRING "${rest}" 0 ${end} text)
+    string(LENGTH "${prompt}" n_prompt)
+    string(SUBSTRING "${text}" 0 ${n_prompt} head)
+    check("${name}: the text does not begin with its prompt: '${text}'" head STREQUAL prompt)
+    string(SUBSTRING "${text}" ${n_prompt} -1 continuation)
+    string(STRIP "${continuation}" continuation)
+    string(LENGTH "${continuation}" n_continuation)
+    check("${name}: no continuation after the prompt" n_continuation GREATER 0)
+    math(EXPR next "${end} + 14") # the separator and its newline
+    string(SUBSTRING "${rest}" ${next} -1 rest)
+endforeach()
+
+# the answers are a corpus: the index builds from them
+execute_process(COMMAND "${CORPUS_INDEX}" --model "${MODEL}" --corpus "${WORK}/answers.txt" --out "${WORK}/answers.lsidx"
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+check("llamaspec-corpus-index on the answers failed (${rc}): ${err}" rc EQUAL 0 AND EXISTS "${WORK}/answers.lsidx")
+
+execute_process(COMMAND "${SPECBENCH}" --model "${MODEL}" --corpus "${CORPUS}" --sets stories --prompts 1 --tokens 4
+                        --threads 1 --cost-depth 0 --texts "${WORK}/no-such-dir/answers.txt"
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+check("an unwritable --texts path: exit ${rc}, want 1" rc EQUAL 1)
+string(FIND "${err}" "error: --texts: cannot write ${WORK}/no-such-dir/answers.txt" at)
+check("an unwritable --texts path: '${err}'" at GREATER -1)
+message(STATUS "test-specbench-texts: ${checks} checks")
