@@ -17,7 +17,7 @@ flash_attn=${LLAMASPEC_BENCH_FLASH_ATTN:-default} temperature=0.8 seed=42 n_max_
 agreement_band=0.70,0.80 drafter_seed=1 reps=5 java=1 heads_minutes=0 early_exit=2
 out=build/bench cache=/var/cache/llamaspec/models
 small=../shared/models/stories260K.gguf corpus=../shared/corpus/tinystories_train_sample.txt
-hidden=2048 ffn=5632 layers=16 ctx=2048 positions=4096
+hidden=2048 ffn=5632 layers=16 head_dim=0 ctx=2048 positions=4096
 while [ $# -gt 0 ]; do
     case "$1" in
         --strategies) strategies=$2; shift 2 ;;
@@ -34,6 +34,7 @@ while [ $# -gt 0 ]; do
         --reps) reps=$2; shift 2 ;;
         --heads-minutes) heads_minutes=$2; shift 2 ;;
         --early-exit) early_exit=$2; shift 2 ;;
+        --head-dim) head_dim=$2; shift 2 ;;
         --quick) prompts=2 tokens=32 reps=2; shift ;;
         --no-java) java=0; shift ;;
         --out) out=$2; shift 2 ;;
@@ -93,13 +94,17 @@ load() { cut -d' ' -f1-3 /proc/loadavg; }
 load_start=$(load)
 
 # --- bench models and drafters, built once into the cache -------------------------------------
-scaled_path() { echo "$cache/stories260K-cost-${hidden}x${layers}-$1.gguf"; }
+case "$head_dim" in 0) ;; *[!0-9]*|"") echo "ci/bench: --head-dim takes a head size (64)" >&2; exit 2 ;; esac
+head_suffix=-h$head_dim; [ "$head_dim" != 0 ] || head_suffix=
+scaled_path() { echo "$cache/stories260K-cost-${hidden}x${layers}${head_suffix}-$1.gguf"; }
 build_scaled() { # QUANT
     local f; f=$(scaled_path "$1")
     [ -f "$f" ] && return 0
     echo "building $f (once) ..." >&2
+    local hd=()
+    [ "$head_dim" = 0 ] || hd=(--head-dim "$head_dim")
     tool scale-model --input "$small" --output "$f.partial.$$" --hidden "$hidden" --ffn "$ffn" --layers "$layers" \
-        --quantize "$1" 2>/dev/null
+        "${hd[@]}" --quantize "$1" 2>/dev/null
     mv "$f.partial.$$" "$f"
 }
 measure_agreement() { # TARGET DRAFT JSON

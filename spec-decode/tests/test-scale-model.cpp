@@ -149,6 +149,42 @@ static void check_perturbed(sd_model * original, const std::string & original_pa
     for (const std::string & p : {a, b, c}) std::remove(p.c_str());
 }
 
+// --head-dim: the heads grow from 8 to 64 dimensions (8 heads at D=512, the input's leading them), and
+// the model still continues every prompt as the input does.
+static void check_head_dim(sd_model * original, const std::string & original_path, const std::string & tmp) {
+    const std::string path = tmp + "-h64.gguf";
+    const std::string scale = std::string(LLAMASPEC_SCALE_MODEL) + " --input '" + original_path + "' --output '" + path + "'";
+    CHECK(std::system((scale + " --hidden 512 --layers 6 --head-dim 64 2>/dev/null").c_str()) == 0);
+    std::string error;
+    sd_model_params mparams = sd_model_default_params();
+    mparams.n_threads = 2;
+    sd_model * wide = nullptr;
+    CHECK(sd_model_load(path.c_str(), mparams, &wide, error) == SD_OK);
+    if (wide == nullptr) {
+        std::fprintf(stderr, "%s\n", error.c_str());
+        return;
+    }
+    CHECK(llama_model_n_head(wide->model) == 8);
+    CHECK(llama_model_n_head_kv(wide->model) == 4);
+    CHECK(llama_model_n_embd(wide->model) == 512);
+    for (const char * prompt : {"Once upon a time", "Tom and Sue went to the park.", "The little dog was sad because"}) {
+        const std::vector<llama_token> a = greedy(original, prompt, 64);
+        const std::vector<llama_token> b = greedy(wide, prompt, 64);
+        CHECK(!a.empty());
+        CHECK(a == b);
+        if (a != b) {
+            std::fprintf(stderr, "--head-dim 64: greedy continuations differ for \"%s\"\n", prompt);
+        }
+    }
+    sd_model_free(wide);
+    std::remove(path.c_str());
+    // smaller, odd, or too few heads for the input's: refused
+    for (const char * bad : {" --hidden 512 --head-dim 4", " --hidden 512 --head-dim 9", " --hidden 256 --head-dim 64"}) {
+        CHECK(std::system((scale + bad + " 2>/dev/null").c_str()) != 0);
+        CHECK(access(path.c_str(), F_OK) != 0);
+    }
+}
+
 int main() {
     const std::string original_path = sd_test_model_path();
     const std::string scaled_path = "/tmp/llamaspec-test-scaled-" + std::to_string(getpid()) + ".gguf";
@@ -215,6 +251,7 @@ int main() {
     }
 
     check_perturbed(original, original_path, tmp);
+    check_head_dim(original, original_path, tmp);
 
     // Bad arguments are refused with an error, not a crash.
     const std::string bad = std::string(LLAMASPEC_SCALE_MODEL) + " --input '" + original_path +

@@ -14,6 +14,14 @@
 //   - appended layers have all-zero attn_output and ffn_down, so they add nothing to the
 //     residual stream (but still cost a full layer).
 //
+// The heads keep their size unless --head-dim H asks for larger ones: a model widened with its own
+// small heads (8 dimensions for stories260K) gets hundreds of them, and attention then costs per
+// head and cache cell far more than in any real model of that width (which has 32-64 heads of 64-128
+// dimensions). With H, each real head's dimensions lead a head of H whose other query weights are
+// zero (so its scores are unchanged), its query is scaled by sqrt(H/h) (llama.cpp scales scores by
+// 1/sqrt(head size)), and the rope base becomes base^(H/h), so that the real dimensions turn at
+// the same angles as before (pair i at base^(-2i/H) = the old base^(-2i/h)).
+//
 // Only the public gguf.h / ggml.h API is used to read and write the files, and llama.h for the
 // optional quantization of the result.
 //
@@ -30,7 +38,7 @@
 // columns that multiply those zeros.
 //
 // usage: scale-model --input IN.gguf --output OUT.gguf [--hidden D] [--ffn F] [--layers L2]
-//                    [--quantize q8_0|q4_0|f16] [--seed N] [--perturb S]
+//                    [--head-dim H] [--quantize q8_0|q4_0|f16] [--seed N] [--perturb S]
 //                    [--heads IN.gguf --heads-output OUT.gguf]
 
 #include "ggml.h"
@@ -64,6 +72,7 @@ struct scale_params {
     int64_t     n_embd   = 0;
     int64_t     n_ff     = 0;
     int64_t     n_layer  = 0;
+    int64_t     head_dim = 0;   // 0: the input's
     uint64_t    seed     = 42;
     double      perturb  = 0;   // noise added to the input's weight matrices, relative to their RMS
 };
@@ -141,7 +150,7 @@ struct out_tensor {
 
 static void print_usage(const char * argv0) {
     fprintf(stderr,
-        "usage: %s --input IN.gguf --output OUT.gguf [--hidden D] [--ffn F] [--layers L2]\n"
+        "usage: %s --input IN.gguf --output OUT.gguf [--hidden D] [--ffn F] [--layers L2] [--head-dim H]\n"
         "          [--quantize q8_0|q4_0|f16] [--seed N] [--perturb S] [--heads IN.gguf --heads-output OUT.gguf]\n"
         "\n"
         "Builds a cost-scaled copy of a small llama GGUF model: hidden size D, FFN size F and L2\n"
@@ -152,6 +161,8 @@ static void print_usage(const char * argv0) {
         "  --input PATH     input llama model (F32, F16 or BF16 tensors)\n"
         "  --output PATH    output GGUF file\n"
         "  --hidden D       new hidden size (>= n_embd, a multiple of head_dim * n_head/n_head_kv; default: n_embd)\n"
+        "  --head-dim H     new head size (>= the input's, even; default: the input's): fewer, larger heads,\n"
+        "                   as real models of the new width have, the input's heads leading the first ones\n"
         "  --ffn F          new FFN size (>= feed_forward_length; default: feed_forward_length)\n"
         "  --layers L2      new number of layers (>= block_count; default: block_count)\n"
         "  --quantize TYPE  quantize the result with llama_model_quantize (q8_0, q4_0, f16)\n"
@@ -203,7 +214,7 @@ static bool parse_args(int argc, char ** argv, scale_params & params) {
                 fprintf(stderr, "error: --perturb: '%s' is not a number in [0, 100]\n", val);
                 return false;
             }
-        } else if (arg == "--hidden" || arg == "--ffn" || arg == "--layers" || arg == "--seed") {
+        } else if (arg == "--hidden" || arg == "--ffn" || arg == "--layers" || arg == "--seed" || arg == "--head-dim") {
             if (!parse_int(val, n) || n < 0) {
                 fprintf(stderr, "error: %s: '%s' is not a non-negative integer\n", arg.c_str(), val);
                 return false;
@@ -211,6 +222,7 @@ static bool parse_args(int argc, char ** argv, scale_params & params) {
             if (arg == "--hidden") { params.n_embd  = n; }
             if (arg == "--ffn")    { params.n_ff    = n; }
             if (arg == "--layers") { params.n_layer = n; }
+            if (arg == "--head-dim") { params.head_dim = n; }
             if (arg == "--seed")   { params.seed    = (uint64_t) n; }
         } else {
             fprintf(stderr, "error: unknown argument: %s\n", arg.c_str());
@@ -221,8 +233,9 @@ static bool parse_args(int argc, char ** argv, scale_params & params) {
         fprintf(stderr, "error: --input and --output are required\n");
         return false;
     }
-    if (params.n_embd == 0 && params.n_ff == 0 && params.n_layer == 0 && params.perturb == 0 && params.quantize.empty()) {
-        fprintf(stderr, "error: nothing to do: give --hidden, --ffn, --layers, --perturb or --quantize\n");
+    if (params.n_embd == 0 && params.n_ff == 0 && params.n_layer == 0 && params.head_dim == 0 && params.perturb == 0 &&
+        params.quantize.empty()) {
+        fprintf(stderr, "error: nothing to do: give --hidden, --ffn, --layers, --head-dim, --perturb or --quantize\n");
         return false;
     }
     if (params.input == params.output) {
@@ -474,10 +487,25 @@ static bool read_dims(const gguf_context * ctx, const scale_params & params, mod
         fprintf(stderr, "error: --hidden %" PRId64 " is smaller than the model's n_embd %" PRId64 "\n", dst.n_embd, src.n_embd);
         return false;
     }
-    if (dst.n_embd % (src.head_dim * gqa_ratio) != 0) {
+    dst.head_dim = params.head_dim > 0 ? params.head_dim : src.head_dim;
+    if (dst.head_dim < src.head_dim || dst.head_dim % 2 != 0) {
+        fprintf(stderr, "error: --head-dim %" PRId64 " must be even and at least the model's head size %" PRId64 "\n",
+                dst.head_dim, src.head_dim);
+        return false;
+    }
+    if (dst.n_embd % (dst.head_dim * gqa_ratio) != 0) {
         fprintf(stderr, "error: --hidden %" PRId64 " must be a multiple of head_dim * n_head/n_head_kv = %" PRId64
                         " * %" PRId64 " so that heads keep their size and GQA grouping\n",
-                dst.n_embd, src.head_dim, gqa_ratio);
+                dst.n_embd, dst.head_dim, gqa_ratio);
+        return false;
+    }
+    if (dst.n_embd / dst.head_dim < src.n_head) {
+        fprintf(stderr, "error: --hidden %" PRId64 " / --head-dim %" PRId64 " gives fewer heads than the model's %" PRId64 "\n",
+                dst.n_embd, dst.head_dim, src.n_head);
+        return false;
+    }
+    if (dst.head_dim != src.head_dim && gguf_find_tensor(ctx, "rope_freqs.weight") >= 0) {
+        fprintf(stderr, "error: --head-dim with rope_freqs.weight (per-dimension rope factors) is not supported\n");
         return false;
     }
     if (dst.n_ff < src.n_ff) {
@@ -492,7 +520,7 @@ static bool read_dims(const gguf_context * ctx, const scale_params & params, mod
         fprintf(stderr, "error: requested shape is too large\n");
         return false;
     }
-    dst.n_head    = dst.n_embd / src.head_dim;
+    dst.n_head    = dst.n_embd / dst.head_dim;
     dst.n_head_kv = dst.n_head / gqa_ratio;
 
     // Q4_0 / Q8_0 blocks are 32 values along ne[0]; ne[0] is D for most matrices and F for ffn_down
@@ -581,7 +609,29 @@ static bool make_plan(const gguf_context * ctx, const model_dims & src, const mo
     return true;
 }
 
-// builds the F32 data of one output tensor: the input values in the leading block, filler elsewhere
+// Where element i of an output axis comes from: its index in the input's axis of size m, or -1 for a
+// new element. With larger heads, the input's heads lead the first heads of the output, and
+// `head_pad` tells an added dimension of such a head (a query must be zero there).
+static int64_t src_index(axis_kind axis, int64_t i, int64_t m, const model_dims & src, const model_dims & dst,
+                         bool & head_pad) {
+    head_pad = false;
+    if ((axis == AXIS_Q || axis == AXIS_KV) && dst.head_dim != src.head_dim) {
+        const int64_t h      = i / dst.head_dim;
+        const int64_t j      = i % dst.head_dim;
+        const int64_t n_real = m / src.head_dim; // 0 for an appended layer
+        if (h >= n_real) {
+            return -1;
+        }
+        if (j >= src.head_dim) {
+            head_pad = true;
+            return -1;
+        }
+        return h * src.head_dim + j;
+    }
+    return i < m ? i : -1;
+}
+
+// builds the F32 data of one output tensor: the input values where they belong, filler elsewhere
 static bool make_tensor_data(FILE * fin, const gguf_context * ctx, const out_tensor & t, const model_dims & src,
                              const model_dims & dst, uint64_t seed, double perturb, std::vector<float> & out) {
     std::vector<float> orig;
@@ -596,18 +646,39 @@ static bool make_tensor_data(FILE * fin, const gguf_context * ctx, const out_ten
     // When D/d is a power of 4 the factor is a power of 2 and the result is bit-exact.
     const float norm_scale = (float) sqrt((double) src.n_embd / (double) dst.n_embd);
 
+    // a query of larger heads: scores are scaled by 1/sqrt(head size), so the real query grows by
+    // sqrt(H/h) to keep them, and is zero in the added dimensions of its head
+    const bool  query   = t.rule == find_rule(k_layer_rules, sizeof(k_layer_rules) / sizeof(k_layer_rules[0]), "attn_q.weight") ||
+                          t.rule == find_rule(k_layer_rules, sizeof(k_layer_rules) / sizeof(k_layer_rules[0]), "attn_q.bias");
+    const float q_scale = query ? (float) sqrt((double) dst.head_dim / (double) src.head_dim) : 1.0f;
+
     const int64_t n0 = t.ne[0], n1 = t.ne[1];
     const int64_t m0 = t.src_id >= 0 ? t.ne_src[0] : 0;
     const int64_t m1 = t.src_id >= 0 ? t.ne_src[1] : 0;
+
+    std::vector<int64_t> from0(n0);
+    std::vector<char>    pad0(n0);
+    for (int64_t i0 = 0; i0 < n0; i0++) {
+        bool pad = false;
+        from0[i0] = src_index(t.rule->axes[0], i0, m0, src, dst, pad);
+        pad0[i0]  = pad;
+    }
 
     uint64_t state = tensor_seed(seed, t.name);
     out.resize(n0 * n1);
     for (int64_t i1 = 0; i1 < n1; i1++) {
         float * row = out.data() + i1 * n0;
+        bool pad1 = false;
+        const int64_t from1 = t.rule->axes[1] == AXIS_NONE ? (m1 > 0 ? 0 : -1)
+                                                            : src_index(t.rule->axes[1], i1, m1, src, dst, pad1);
         for (int64_t i0 = 0; i0 < n0; i0++) {
-            if (i0 < m0 && i1 < m1) {
-                const float v = orig[i1 * m0 + i0];
-                row[i0] = t.rule->fill == FILL_NORM ? v * norm_scale : v;
+            if (query && (pad1 || pad0[i0])) {
+                row[i0] = 0.0f;
+                continue;
+            }
+            if (from0[i0] >= 0 && from1 >= 0) {
+                const float v = orig[from1 * m0 + from0[i0]];
+                row[i0] = t.rule->fill == FILL_NORM ? v * norm_scale : v * q_scale;
                 continue;
             }
             switch (t.rule->fill) {
@@ -634,6 +705,9 @@ static std::string model_suffix(const model_dims & src, const model_dims & dst, 
     if (dst.n_embd != src.n_embd || dst.n_ff != src.n_ff || dst.n_layer != src.n_layer) {
         suffix = scaled_suffix(dst);
     }
+    if (dst.head_dim != src.head_dim) {
+        suffix += " (heads of " + std::to_string(dst.head_dim) + ")";
+    }
     if (params.perturb > 0) {
         char buf[96];
         snprintf(buf, sizeof(buf), " (perturbed %g, seed %llu)", params.perturb, (unsigned long long) params.seed);
@@ -656,10 +730,32 @@ static bool set_metadata(gguf_context * out, const gguf_context * in, const mode
     set_int_kv(out, "llama.attention.head_count",     dst.n_head);
     set_int_kv(out, "llama.attention.head_count_kv",  dst.n_head_kv);
 
-    // llama.cpp's default rope dimension is n_embd / n_head, which is unchanged; write it anyway so
-    // the file does not depend on that default
-    if (gguf_find_key(out, "llama.rope.dimension_count") < 0) {
-        set_int_kv(out, "llama.rope.dimension_count", src.head_dim);
+    // llama.cpp's default rope dimension is n_embd / n_head; write it anyway so the file does not
+    // depend on that default
+    set_int_kv(out, "llama.rope.dimension_count", dst.head_dim);
+    if (dst.head_dim != src.head_dim) {
+        for (const char * key : { "llama.attention.key_length", "llama.attention.value_length" }) {
+            if (gguf_find_key(out, key) >= 0) {
+                set_int_kv(out, key, dst.head_dim);
+            }
+        }
+        // the real dimensions turn as before: pair i at base'^(-2i/H) = base^(-2i/h)
+        float base = 10000.0f; // llama.cpp's default
+        const int64_t base_id = gguf_find_key(in, "llama.rope.freq_base");
+        if (base_id >= 0) {
+            if (gguf_get_kv_type(in, base_id) != GGUF_TYPE_FLOAT32) {
+                fprintf(stderr, "error: llama.rope.freq_base is not a float32\n");
+                return false;
+            }
+            base = gguf_get_val_f32(in, base_id);
+        }
+        const double scaled = pow((double) base, (double) dst.head_dim / (double) src.head_dim);
+        if (!(scaled < 1e38)) {
+            fprintf(stderr, "error: --head-dim %" PRId64 ": the rope base %g would become %g, beyond a float32\n",
+                    dst.head_dim, base, scaled);
+            return false;
+        }
+        gguf_set_val_f32(out, "llama.rope.freq_base", (float) scaled);
     }
 
     const int64_t eps_id = gguf_find_key(in, "llama.attention.layer_norm_rms_epsilon");
@@ -893,9 +989,9 @@ int main(int argc, char ** argv) {
             break;
         }
         fprintf(stderr, "%s: n_embd %" PRId64 " -> %" PRId64 ", n_ff %" PRId64 " -> %" PRId64 ", n_layer %" PRId64 " -> %" PRId64
-                        ", n_head %" PRId64 " -> %" PRId64 ", n_head_kv %" PRId64 " -> %" PRId64 ", head_dim %" PRId64 ", n_vocab %" PRId64 "\n",
+                        ", n_head %" PRId64 " -> %" PRId64 ", n_head_kv %" PRId64 " -> %" PRId64 ", head_dim %" PRId64 " -> %" PRId64 ", n_vocab %" PRId64 "\n",
                 __func__, src.n_embd, dst.n_embd, src.n_ff, dst.n_ff, src.n_layer, dst.n_layer,
-                src.n_head, dst.n_head, src.n_head_kv, dst.n_head_kv, src.head_dim, src.n_vocab);
+                src.n_head, dst.n_head, src.n_head_kv, dst.n_head_kv, src.head_dim, dst.head_dim, src.n_vocab);
         if (gguf_find_tensor(in, "output.weight") < 0) {
             fprintf(stderr, "%s: no output.weight: the output is tied to token_embd, which stays exact\n", __func__);
         }
