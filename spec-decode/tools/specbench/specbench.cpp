@@ -6,6 +6,7 @@
 //   llamaspec-specbench --model FILE --corpus FILE [--strategies plain,...] [--prompts 20] [--tokens 128]
 //                       [--threads 2] [--ctx 2048] [--json FILE] [--svg FILE] [--sets stories,repetitive,json]
 //                       [--first 100] [--temperature 0] [--seed 42] [--draft-model [LABEL=]FILE]... [--texts FILE]
+//                       [--max-depth N]
 //
 // Strategies run side by side: for each prompt plain decoding runs first, then every strategy, then
 // plain decoding again, so all of them see the same machine load and the two plain runs measure the
@@ -47,6 +48,7 @@ struct bench_params {
     int32_t threads    = 2;
     int32_t n_ctx      = 2048;
     int32_t cost_depth = 256;
+    int32_t max_depth  = 0;   // spec.max_depth for every strategy (0: the engine's default)
     bool    kv_f32     = false;
     int32_t flash_attn = sd_session_default_params().flash_attn; // sd_flash_attn, as our sessions use it
     bool    strict     = false;                                  // strict numerics
@@ -94,12 +96,13 @@ static void usage(FILE * out = stderr) {
         "                           [--grammar FILE (GBNF every run generates under)] [--rpc HOST:PORT,... [--rpc-timeout-ms 30000]]\n"
         "                           [--corpus-index FILE (llamaspec-corpus-index's; lookup and auto also draft from it)]\n"
         "                           [--texts FILE (each prompt and plain decoding's continuation, a corpus for llamaspec-corpus-index)]\n"
+        "                           [--max-depth N (spec.max_depth for every strategy, 1-32; default: the engine's, %d)]\n"
         "strategies: plain, lookup, recycling, lookahead, auto, medusa, medusa-static (the first --heads),\n"
         "            medusa:LABEL, medusa-static:LABEL (the heads labelled LABEL),\n"
         "            draft (the first --draft-model), draft:LABEL (the one labelled LABEL);\n"
         "            add -fixed to turn the budget off (lookup-fixed, draft:LABEL-fixed, ...)\n"
         "--flash-attn defaults to what the engine's sessions use (%s); --strict: strict numerics (flash attention off, F32 keys and values)\n",
-        flash_attn_name(sd_session_default_params().flash_attn));
+        (int) sd_generation_default_params().spec.max_depth, flash_attn_name(sd_session_default_params().flash_attn));
 }
 
 static bool parse_int(const char * s, int32_t lo, int32_t hi, int32_t & out) {
@@ -222,6 +225,7 @@ static bool parse_args(int argc, char ** argv, bench_params & p) {
         else if (a == "--tokens")     ok = parse_int(v, 1, 1 << 20, p.n_tokens);
         else if (a == "--threads")    ok = parse_int(v, 0, 512, p.threads);
         else if (a == "--ctx")        ok = parse_int(v, 64, 1 << 24, p.n_ctx);
+        else if (a == "--max-depth")  ok = parse_int(v, 1, 32, p.max_depth);
         else if (a == "--cost-depth") ok = parse_int(v, 0, 1 << 24, p.cost_depth); // 0: not measured
         else if (a == "--temperature") ok = parse_float(v, 0.0f, 100.0f, p.temperature);
         else if (a == "--seed") {
@@ -281,6 +285,7 @@ static bool run_one(sd_session * session, const std::vector<sd_model *> & drafts
     params.spec.lookahead.g = p.lookahead[2];
     params.spec.medusa.heads = heads >= 0 ? p.heads[(size_t) heads] : nullptr;
     params.spec.lookup.corpus = p.corpus_index;
+    if (p.max_depth > 0) params.spec.max_depth = p.max_depth;
     params.record_margins = true;
     params.temperature = p.temperature;
     params.seed        = p.seed;
@@ -418,6 +423,7 @@ int main(int argc, char ** argv) {
         std::printf("corpus index: %s (%llu tokens, %.1f MB)\n", p.corpus_index_path.c_str(),
                     (unsigned long long) ci.n_tokens, ci.file_bytes / 1e6);
     }
+    if (p.max_depth > 0) std::printf("spec.max_depth %d for every strategy\n", (int) p.max_depth);
     std::vector<sd_heads *> heads; // owned here, lent through p.heads
     auto free_heads = [&] {
         for (sd_heads * h : heads) sd_heads_free(h);
