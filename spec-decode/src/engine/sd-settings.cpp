@@ -79,7 +79,7 @@ const std::vector<entry<sd_generation_params>> & generation_table() {
         RANGE  (P, repeat_last_n,  "repeat_last_n", 0, 1 << 20, 64),
         RANGE  (P, seed,           "seed", 0, k_uint32_max, (double) LLAMA_DEFAULT_SEED),
         RANGE  (P, spec.max_nodes, "spec.max_nodes", 1, 64, 32),
-        RANGE  (P, spec.max_depth, "spec.max_depth", 1, 32, 8),
+        RANGE  (P, spec.max_depth, "spec.max_depth", 1, 32, 16),
         FLAG   (P, spec.adaptive,  "spec.adaptive", 1),
         RANGE  (P, spec.lookup.min_ngram,    "spec.lookup.min_ngram", 1, 64, 1),
         RANGE  (P, spec.lookup.max_ngram,    "spec.lookup.max_ngram", 1, 64, 4),
