@@ -1,5 +1,6 @@
 # specbench --texts end to end: each prompt with plain decoding's continuation, written as a corpus that
-# llamaspec-corpus-index reads; and a path that cannot be written is an error, not a crash.
+# llamaspec-corpus-index reads; and a path that cannot be written is an error, not a crash. Also
+# specbench --max-depth: the cap is reported, and bad values are refused.
 #   cmake -DSPECBENCH=... -DCORPUS_INDEX=... -DMODEL=... -DCORPUS=... -DWORK=DIR -P test-specbench-texts.cmake
 file(REMOVE_RECURSE "${WORK}")
 file(MAKE_DIRECTORY "${WORK}/prompts")
@@ -46,4 +47,32 @@ execute_process(COMMAND "${SPECBENCH}" --model "${MODEL}" --corpus "${CORPUS}" -
 check("an unwritable --texts path: exit ${rc}, want 1" rc EQUAL 1)
 string(FIND "${err}" "error: --texts: cannot write ${WORK}/no-such-dir/answers.txt" at)
 check("an unwritable --texts path: '${err}'" at GREATER -1)
+# --max-depth: the cap the runs used is in the JSON (the default, the engine's 16, or the option's);
+# that the cap bounds the drafts is test-tree's (max_depth cuts each drafter's chains)
+foreach(depth default 3)
+    set(extra)
+    if(NOT depth STREQUAL "default")
+        set(extra --max-depth ${depth})
+    endif()
+    execute_process(COMMAND "${SPECBENCH}" --model "${MODEL}" --corpus "${CORPUS}" --sets repetitive --prompts 1
+                            --tokens 16 --threads 1 --cost-depth 0 --strategies lookup-fixed ${extra}
+                            --json "${WORK}/depth-${depth}.json"
+                    RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+    check("specbench --max-depth ${depth} failed (${rc}): ${err}" rc EQUAL 0)
+    file(READ "${WORK}/depth-${depth}.json" json)
+    string(JSON max_depth GET "${json}" max_depth)
+    if(depth STREQUAL "default")
+        check("the default spec.max_depth in the JSON: ${max_depth}, want 16" max_depth EQUAL 16)
+    else()
+        check("--max-depth 3 in the JSON: ${max_depth}" max_depth EQUAL 3)
+        string(FIND "${out}" "spec.max_depth 3 for every strategy" at)
+        check("--max-depth 3 not announced: '${out}'" at GREATER -1)
+    endif()
+endforeach()
+foreach(bad 0 33 x)
+    execute_process(COMMAND "${SPECBENCH}" --model "${MODEL}" --corpus "${CORPUS}" --max-depth ${bad}
+                    RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+    string(FIND "${err}" "error: bad value for --max-depth: ${bad}" at)
+    check("--max-depth ${bad}: exit ${rc}, '${err}'" rc EQUAL 2 AND at GREATER -1)
+endforeach()
 message(STATUS "test-specbench-texts: ${checks} checks")

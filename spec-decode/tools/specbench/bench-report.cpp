@@ -248,7 +248,7 @@ bool bench_write_json(const bench_report & report, const std::string & path, std
     }
     o << "  \"threads\": " << report.threads << ", \"tokens_per_prompt\": " << report.n_tokens
       << ", \"ctx\": " << report.n_ctx << ", \"flash_attn\": " << json_string(report.flash_attn)
-      << ", \"kv\": " << (report.kv_f32 ? "\"f32\"" : "\"f16\"") << ",\n";
+      << ", \"kv\": " << (report.kv_f32 ? "\"f32\"" : "\"f16\"") << ", \"max_depth\": " << report.max_depth << ",\n";
     o << "  \"grammar\": " << json_string(report.grammar) << ",\n";
     o << "  \"temperature\": " << json_number(report.temperature) << ", \"seed\": " << report.seed
       << ", \"sampler\": {\"top_k\": " << report.top_k << ", \"top_p\": " << json_number(report.top_p)

@@ -498,6 +498,7 @@ int main(int argc, char ** argv) {
     report.top_p             = defaults.top_p;
     report.min_p             = defaults.min_p;
     report.seed              = p.seed;
+    report.max_depth         = p.max_depth > 0 ? p.max_depth : defaults.spec.max_depth;
     report.system_info       = llama_print_system_info();
     // where the target model runs (its RPC servers included), as sd_model_get_info lists it
     for (const std::string & device : sd_model_get_info(model).devices) {
