@@ -48,7 +48,7 @@ struct bench_params {
     int32_t threads    = 2;
     int32_t n_ctx      = 2048;
     int32_t cost_depth = 256;
-    int32_t max_depth  = 0;   // spec.max_depth for every strategy (0: the engine's default)
+    int32_t max_depth  = sd_generation_default_params().spec.max_depth; // spec.max_depth for every strategy
     bool    kv_f32     = false;
     int32_t flash_attn = sd_session_default_params().flash_attn; // sd_flash_attn, as our sessions use it
     bool    strict     = false;                                  // strict numerics
@@ -285,7 +285,7 @@ static bool run_one(sd_session * session, const std::vector<sd_model *> & drafts
     params.spec.lookahead.g = p.lookahead[2];
     params.spec.medusa.heads = heads >= 0 ? p.heads[(size_t) heads] : nullptr;
     params.spec.lookup.corpus = p.corpus_index;
-    if (p.max_depth > 0) params.spec.max_depth = p.max_depth;
+    params.spec.max_depth = p.max_depth;
     params.record_margins = true;
     params.temperature = p.temperature;
     params.seed        = p.seed;
@@ -423,7 +423,7 @@ int main(int argc, char ** argv) {
         std::printf("corpus index: %s (%llu tokens, %.1f MB)\n", p.corpus_index_path.c_str(),
                     (unsigned long long) ci.n_tokens, ci.file_bytes / 1e6);
     }
-    if (p.max_depth > 0) std::printf("spec.max_depth %d for every strategy\n", (int) p.max_depth);
+    std::printf("spec.max_depth %d for every strategy\n", (int) p.max_depth);
     std::vector<sd_heads *> heads; // owned here, lent through p.heads
     auto free_heads = [&] {
         for (sd_heads * h : heads) sd_heads_free(h);
@@ -498,7 +498,7 @@ int main(int argc, char ** argv) {
     report.top_p             = defaults.top_p;
     report.min_p             = defaults.min_p;
     report.seed              = p.seed;
-    report.max_depth         = p.max_depth > 0 ? p.max_depth : defaults.spec.max_depth;
+    report.max_depth         = p.max_depth;
     report.system_info       = llama_print_system_info();
     // where the target model runs (its RPC servers included), as sd_model_get_info lists it
     for (const std::string & device : sd_model_get_info(model).devices) {
