@@ -56,5 +56,29 @@ int main() {
     CHECK(bench_suspect(0, r2, noise));   // drafted nothing, 2x: not a speedup
     CHECK(!bench_suspect(10, r2, noise)); // drafted: may be one
     CHECK(!bench_suspect(0, r1, noise));  // drafted nothing, at 1: fine
+
+    // the chain ceiling: a flat curve gains the whole chain when every token is accepted
+    const std::vector<int32_t> sizes = {1, 2, 4, 8, 16};
+    const bench_ceiling flat = bench_chain_ceiling(sizes, {10, 10, 10, 10, 10}, 1.0, 8);
+    CHECK(flat.chain == 8 && near(flat.speedup, 9));
+    // the batch limits the chain: k + 1 <= 16
+    CHECK(bench_chain_ceiling(sizes, {10, 10, 10, 10, 10}, 1.0, 32).chain == 15);
+    // a linear curve (cost n): no chain beats plain decoding, whatever the acceptance
+    const bench_ceiling linear = bench_chain_ceiling(sizes, {1, 2, 4, 8, 16}, 1.0, 16);
+    CHECK(linear.chain == 0 && near(linear.speedup, 1));
+    // interpolated between points: cost(3) = 1.5 on {1: 1, 2: 1, 4: 2}; a = 0.5: chain 1 gives
+    // 1.5 / 1 = 1.5, chain 2 gives 1.75 / 1.5, chain 3 1.875 / 2
+    const bench_ceiling half = bench_chain_ceiling({1, 2, 4}, {1, 1, 2}, 0.5, 16);
+    CHECK(half.chain == 1 && near(half.speedup, 1.5));
+    // a curve like this CPU's (b2 1.2, b4 1.9, b8 3.1, b16 5.0): a perfect drafter gains 16 / 5 at
+    // k = 15; one right 80 % of the time gains at most 2.44 / 1.55 at k = 2 (cost(3) = 1.55)
+    const std::vector<double> cpu = {1, 1.2, 1.9, 3.1, 5.0};
+    const bench_ceiling perfect = bench_chain_ceiling(sizes, cpu, 1.0, 16);
+    CHECK(perfect.chain == 15 && near(perfect.speedup, 16 / 5.0));
+    const bench_ceiling real = bench_chain_ceiling(sizes, cpu, 0.8, 16);
+    CHECK(real.chain == 2 && near(real.speedup, 2.44 / 1.55));
+    // malformed curves: nothing to gain
+    CHECK(bench_chain_ceiling({}, {}, 1.0, 8).speedup == 1.0);
+    CHECK(bench_chain_ceiling({2, 4}, {1, 2}, 1.0, 8).chain == 0);
     return sd_test_finish("test-bench-stats");
 }

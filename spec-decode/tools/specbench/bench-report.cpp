@@ -111,7 +111,15 @@ void bench_print_table(const bench_report & report) {
         for (size_t i = 0; i < report.cost_batch.size(); i++) {
             std::printf("b%d %.2f  ", report.cost_batch[i], report.cost_us[i] / report.cost_us[0]);
         }
-        std::printf("(batch 1: %.2f ms)\n\n", report.cost_us[0] / 1000.0);
+        std::printf("(batch 1: %.2f ms)\n", report.cost_us[0] / 1000.0);
+        // what this curve allows any chain drafter, whatever it costs to draft
+        std::printf("most a chain of up to %d drafted tokens can gain on it (drafting free), by acceptance per token:\n  ",
+                    report.max_depth);
+        for (double a : bench_ceiling_acceptances) {
+            const bench_ceiling c = bench_chain_ceiling(report.cost_batch, report.cost_us, a, report.max_depth);
+            std::printf("%.2f: %.2fx (chain %d)  ", a, c.speedup, c.chain);
+        }
+        std::printf("\n\n");
     }
     // the strategy column as wide as the longest name (labelled heads and draft models make long ones)
     int strategy_width = 17;
@@ -270,6 +278,13 @@ bool bench_write_json(const bench_report & report, const std::string & path, std
     for (size_t i = 0; i < report.cost_batch.size(); i++) {
         o << (i ? ", " : "") << "{\"batch\": " << report.cost_batch[i] << ", \"us\": " << json_number(report.cost_us[i])
           << ", \"ratio\": " << json_number(report.cost_us[i] / report.cost_us[0]) << "}";
+    }
+    o << "], \"ceilings\": [";
+    for (size_t i = 0; i < bench_ceiling_acceptances.size() && !report.cost_us.empty(); i++) {
+        const bench_ceiling c =
+            bench_chain_ceiling(report.cost_batch, report.cost_us, bench_ceiling_acceptances[i], report.max_depth);
+        o << (i ? ", " : "") << "{\"acceptance\": " << json_number(c.acceptance) << ", \"chain\": " << c.chain
+          << ", \"speedup\": " << json_number(c.speedup) << "}";
     }
     o << "]},\n  \"prompt_sets\": [";
     for (size_t i = 0; i < report.sets.size(); i++) {

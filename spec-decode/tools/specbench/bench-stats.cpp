@@ -94,3 +94,25 @@ bool bench_suspect(int64_t drafted, const bench_ratio & ratio, double noise_floo
     return drafted == 0 && std::isfinite(ratio.median.value) && std::isfinite(noise_floor) &&
            std::fabs(ratio.median.value - 1) > noise_floor;
 }
+
+bench_ceiling bench_chain_ceiling(const std::vector<int32_t> & sizes, const std::vector<double> & cost,
+                                  double acceptance, int32_t max_chain) {
+    bench_ceiling best{acceptance, 0, 1.0};
+    if (sizes.empty() || sizes.size() != cost.size() || sizes[0] != 1 || cost[0] <= 0) return best;
+    double tokens = 1.0, path = 1.0;
+    for (int32_t k = 1; k <= max_chain && k + 1 <= sizes.back(); k++) {
+        path *= acceptance;
+        tokens += path;
+        const int32_t n = k + 1;
+        size_t hi = 0;
+        while (sizes[hi] < n) hi++;
+        double c = cost[hi];
+        if (sizes[hi] > n) {
+            const double f = (double) (n - sizes[hi - 1]) / (double) (sizes[hi] - sizes[hi - 1]);
+            c = cost[hi - 1] + f * (cost[hi] - cost[hi - 1]);
+        }
+        const double speedup = tokens / (c / cost[0]);
+        if (speedup > best.speedup) best = {acceptance, k, speedup};
+    }
+    return best;
+}

@@ -51,3 +51,21 @@ double bench_noise_floor(const bench_ratio & plain_vs_plain);
 // True when a strategy drafted nothing but its median ratio departs from 1 by more than the noise
 // floor: its speedup (or slowdown) is then noise or overhead, not speculation.
 bool bench_suspect(int64_t drafted, const bench_ratio & ratio, double noise_floor);
+
+// The most a chain drafter can gain on a cost curve: a step that verifies a chain of k drafted tokens
+// costs cost(k + 1) and yields 1 + a + a^2 + ... + a^k tokens on average when each drafted token is
+// accepted with probability a given the ones before it; plain decoding yields 1 token for cost(1).
+// Drafting is counted as free, so no drafter with that acceptance does better on this curve.
+struct bench_ceiling {
+    double  acceptance; // a
+    int32_t chain;      // the best k (0: no chain beats plain decoding)
+    double  speedup;    // (expected tokens / cost(k + 1)) / (1 / cost(1)) at that k
+};
+
+// For k = 0 .. max_chain, with cost(n) interpolated linearly between the measured batch sizes (sizes
+// ascending, sizes[0] = 1); chains whose batch lies beyond the last size are not considered.
+// The acceptances specbench reports the ceiling at.
+const std::vector<double> bench_ceiling_acceptances = {1.0, 0.95, 0.9, 0.8, 0.7};
+
+bench_ceiling bench_chain_ceiling(const std::vector<int32_t> & sizes, const std::vector<double> & cost,
+                                  double acceptance, int32_t max_chain);
