@@ -292,6 +292,18 @@ bench_model() { # small|q4_0|q8_0|wide
                 '{ printf "llama-bench\ttg%d @ d%d (%s)\t-\t0\t%s\t%d\t%d\t%.6f\t-\t-\n", n, d, k, s, NR - 1, n, $1 / 1e9 }' >> "$tsv"
         done <<< "$depths"
     }
+    # plain decoding through the Java API beside llama-bench -p 0 -n TOKENS, the two alternating round by
+    # round (PlainBench, as ci/bench-plain runs it): the measure the plain-decoding target is judged by,
+    # since the rows above run minutes apart on a machine whose speed drifts by more than that target
+    local plain_note=""
+    if [ "$java" = 1 ] && [ -f "${LLAMASPEC_BENCH_JAR:-}" ]; then
+        echo "== $name: Java API beside llama-bench, interleaved" >&2
+        java --enable-native-access=ALL-UNNAMED -cp "$LLAMASPEC_BENCH_JAR" dev.llamaspec.bench.PlainBench \
+            --model "$model" --tokens "$tokens" --threads "$threads" --rounds "$reps" --flash-attn "$fa" \
+            | tee "$dir/plain-interleaved.txt"
+        plain_note=$(awk 'NR == 3 { printf "llama-bench %s t/s (± %s), Java API %s t/s (± %s), ratio of medians %s, median of the rounds'"'"' own ratios %s %s %s", $3, $5, $6, $8, $9, $10, $11, $12 }' \
+            "$dir/plain-interleaved.txt")
+    fi
     echo "== $name: llama-bench" >&2
     llama_bench 1st
     echo "== $name: specbench, temperature $temperature" >&2
@@ -361,8 +373,19 @@ bench_model() { # small|q4_0|q8_0|wide
         "machine: $cpu, $(nproc) cores; devices: $(json_field "$out/$name.json" devices); $threads threads for every tool"
         "conditions: flash attention $fa, KV F16, context $ctx, up to $tokens tokens per prompt, $prompts prompts per set; sampled rows: temperature $temperature, top-k $top_k, top-p $top_p, min-p $min_p, seed $seed"
         "llama.cpp $llama_version: llama-bench -p 0 -n $tokens -d D -r $reps (D: the set's median prompt length in tokens; 1st after our greedy runs, 2nd after llama.cpp's other tools; x llama.cpp plain is against the faster); llama-lookup and llama-speculative-simple one process per prompt, tokens/s as each prints it (decoded tokens over the seconds after the prompt; a run whose log lost that line is repeated, at most 3 times); llama-lookup's n_draft is its default; sampled llama-speculative-simple: --spec-draft-sampling probabilistic at the n_max that was fastest greedy"
-        "order: our greedy runs (per prompt: plain, each strategy, plain again), llama-bench, our sampled runs, llama.cpp's per-prompt runs, llama-bench; load average at the start $load_start, at the end $(load); $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+        "order: our greedy runs (per prompt: plain, each strategy, plain again),$([ -n "$plain_note" ] && echo " the interleaved plain rounds,") llama-bench, our sampled runs, llama.cpp's per-prompt runs, llama-bench; load average at the start $load_start, at the end $(load); $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     )
+    # what the decode-cost curve allows any chain drafter (specbench's ceiling line)
+    local ceilings
+    ceilings=$(sed -n 's/.*"ceilings": \[\(.*\)\]}.*/\1/p' "$out/$name.json" | tr '}' '\n' | \
+        sed -n 's/.*"acceptance": \([0-9.]*\), "chain": \([0-9]*\), "speedup": \([0-9.]*\).*/\1 \2 \3/p' | \
+        awk '{ printf "%s%s: %.2fx (chain %d)", (NR > 1 ? ", " : ""), $1, $3, $2 }')
+    if [ -n "$ceilings" ]; then
+        notes+=("chain ceiling: the most a chain of up to $(json_field "$out/$name.json" max_depth) drafted tokens can gain over plain decoding on specbench's decode-cost curve (KV depth $(json_field "$out/$name.json" kv_depth), powers of two interpolated), drafting counted free, by acceptance per drafted token: $ceilings")
+    fi
+    if [ -n "$plain_note" ]; then
+        notes+=("plain decoding, interleaved (ci/bench-plain's PlainBench, after our greedy runs): the Java API and llama-bench -p 0 -n $tokens -fa $fa -r 1, each loading the model afresh, alternating for $reps rounds: $plain_note (± half the range over rounds)")
+    fi
     local drafter_notes=()
     if [ ${#drafter_labels[@]} -gt 0 ]; then
         drafter_notes=(--drafter "perfect=$small itself, the model the target was scaled from: every draft is the target's own prediction up to quantization, an UPPER BOUND; greedy agreement with this target $(fmt3 "$(agreement "$model" "$small")")"

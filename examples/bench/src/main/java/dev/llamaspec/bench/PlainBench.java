@@ -20,6 +20,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -32,7 +33,10 @@ import picocli.CommandLine.Spec;
  * Plain decoding speed of the Java API next to llama.cpp's own {@code llama-bench -p 0 -n N}, on the
  * same model and thread count, in one run. Rounds alternate between the two, the order changing from round
  * to round, so that both see the same machine load; each side loads the model afresh in every round and
- * decodes while nothing else holds it (see {@code measure}). Each prints decode tokens per second.
+ * decodes while nothing else holds it (see {@code measure}). Each prints decode tokens per second (median
+ * over rounds and half its range), the ratio of the medians, and the median of the rounds' own ratios with
+ * the smallest and largest: a round's two runs follow each other, so its ratio does not carry the machine's
+ * drift between rounds.
  *
  * <pre>
  * PlainBench [--model FILE]... [--tokens 128] [--threads 2] [--rounds 5] [--flash-attn auto|off|on|both]
@@ -126,8 +130,8 @@ public final class PlainBench implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         out.printf(Locale.ROOT, "plain decoding, %d tokens, %d threads, %d rounds, %d cores%n", tokens, threads,
                 rounds, Runtime.getRuntime().availableProcessors());
-        out.printf(Locale.ROOT, "%-44s %5s %18s %18s %8s%n", "model", "FA", "llama-bench t/s",
-                "Java API t/s", "ratio");
+        out.printf(Locale.ROOT, "%-44s %5s %18s %18s %8s %24s%n", "model", "FA", "llama-bench t/s",
+                "Java API t/s", "ratio", "per round [min, max]");
         out.flush();
         for (Path model : models) {
             for (SessionOptions.FlashAttention fa : flashAttention.settings) {
@@ -157,8 +161,17 @@ public final class PlainBench implements Callable<Integer> {
         }
         double ref = median(reference);
         double java = median(ours);
-        out.printf(Locale.ROOT, "%-44s %5s %10.1f ± %5.1f %10.1f ± %5.1f %8.3f%n", path.getFileName(),
-                fa.name().toLowerCase(Locale.ROOT), ref, spread(reference), java, spread(ours), java / ref);
+        // Each round's pair ran back to back, so its ratio is free of the drift between rounds that
+        // moves both medians (on a shared virtual machine, by more than the differences measured).
+        double[] paired = new double[rounds];
+        for (int r = 0; r < rounds; r++) {
+            paired[r] = ours[r] / reference[r];
+        }
+        double[] sorted = paired.clone();
+        Arrays.sort(sorted);
+        out.printf(Locale.ROOT, "%-44s %5s %10.1f ± %5.1f %10.1f ± %5.1f %8.3f %8.3f [%.3f, %.3f]%n",
+                path.getFileName(), fa.name().toLowerCase(Locale.ROOT), ref, spread(reference), java, spread(ours),
+                java / ref, median(paired), sorted[0], sorted[rounds - 1]);
         out.flush();
     }
 
@@ -219,7 +232,7 @@ public final class PlainBench implements Callable<Integer> {
 
     private static double median(double[] values) {
         double[] sorted = values.clone();
-        java.util.Arrays.sort(sorted);
+        Arrays.sort(sorted);
         int n = sorted.length;
         return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
     }

@@ -126,6 +126,31 @@ class BenchProcessIT {
     }
 
     @Test
+    void plainBenchMeasuresBothSidesRoundByRound() throws Exception {
+        // llama-bench from the build root's llama.cpp tools, as ci/bench-plain runs it
+        Jar.Result r = Jar.run("PlainBench", "--model", Jar.model().toString(), "--tokens", "8", "--rounds", "2",
+                "--threads", "1");
+        assertEquals(0, r.code(), r.err());
+        String[] lines = r.out().split("\n");
+        assertEquals(3, lines.length, r.out());
+        assertTrue(lines[0].startsWith("plain decoding, 8 tokens, 1 threads, 2 rounds"), r.out());
+        assertTrue(lines[1].contains("per round [min, max]"), r.out());
+        // model, FA, llama-bench t/s ± spread, Java t/s ± spread, ratio of medians, median per-round ratio [min, max]
+        String[] f = lines[2].trim().split("[\\s\\[\\],±]+");
+        assertEquals(Jar.model().getFileName().toString(), f[0], r.out());
+        assertEquals("auto", f[1], r.out());
+        double llama = Double.parseDouble(f[2]);
+        double java = Double.parseDouble(f[4]);
+        double paired = Double.parseDouble(f[7]);
+        double min = Double.parseDouble(f[8]);
+        double max = Double.parseDouble(f[9]);
+        assertTrue(llama > 0 && java > 0, r.out());
+        assertEquals(java / llama, Double.parseDouble(f[6]), 0.01 * java / llama, r.out());
+        assertTrue(min <= paired && paired <= max && min > 0, r.out());
+        assertNoStackTrace(r);
+    }
+
+    @Test
     void versionComesFromTheJar() throws Exception {
         Jar.Result r = Jar.run("Soak", "--version");
         assertEquals(0, r.code(), r.err());
