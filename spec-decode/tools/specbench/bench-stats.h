@@ -64,8 +64,8 @@ struct bench_ceiling {
 
 // For k = 0 .. max_chain, with cost(n) interpolated linearly between the measured batch sizes (sizes
 // ascending, sizes[0] = 1); chains whose batch lies beyond the last size are not considered.
-// The acceptances specbench reports the ceiling at.
-const std::vector<double> bench_ceiling_acceptances = {1.0, 0.95, 0.9, 0.8, 0.7};
-
 bench_ceiling bench_chain_ceiling(const std::vector<int32_t> & sizes, const std::vector<double> & cost,
                                   double acceptance, int32_t max_chain);
+
+// The acceptances specbench reports the ceiling at.
+inline const std::vector<double> bench_ceiling_acceptances = {1.0, 0.95, 0.9, 0.8, 0.7};
