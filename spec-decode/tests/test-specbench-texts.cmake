@@ -1,6 +1,7 @@
 # specbench --texts end to end: each prompt with plain decoding's continuation, written as a corpus that
 # llamaspec-corpus-index reads; and a path that cannot be written is an error, not a crash. Also
-# specbench --max-depth: the cap is reported, and bad values are refused.
+# specbench --max-depth: the cap is reported, and bad values are refused. specbench --set and the time
+# split per step.
 #   cmake -DSPECBENCH=... -DCORPUS_INDEX=... -DMODEL=... -DCORPUS=... -DWORK=DIR -P test-specbench-texts.cmake
 file(REMOVE_RECURSE "${WORK}")
 file(MAKE_DIRECTORY "${WORK}/prompts")
@@ -74,5 +75,43 @@ foreach(bad 0 33 x)
                     RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
     string(FIND "${err}" "error: bad value for --max-depth: ${bad}" at)
     check("--max-depth ${bad}: exit ${rc}, '${err}'" rc EQUAL 2 AND at GREATER -1)
+endforeach()
+# --set NAME=VALUE: a generation setting for every run, after the strategy's; spec.max_depth is
+# --max-depth's (the report names it); max_nodes 1 leaves one draft node a step at most
+execute_process(COMMAND "${SPECBENCH}" --model "${MODEL}" --corpus "${CORPUS}" --sets repetitive --prompts 1
+                        --tokens 24 --threads 1 --cost-depth 0 --strategies lookup-fixed --set spec.max_nodes=1
+                        --set spec.max_depth=5 --json "${WORK}/set.json"
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+check("specbench --set failed (${rc}): ${err}" rc EQUAL 0)
+string(FIND "${out}" "spec.max_nodes 1 for every run (--set)" at)
+check("--set spec.max_nodes=1 not announced: '${out}'" at GREATER -1)
+file(READ "${WORK}/set.json" json)
+string(JSON max_depth GET "${json}" max_depth)
+check("--set spec.max_depth=5 in the JSON: ${max_depth}" max_depth EQUAL 5)
+string(JSON n_results LENGTH "${json}" results)
+math(EXPR last "${n_results} - 1")
+set(found 0)
+foreach(i RANGE ${last})
+    string(JSON strategy GET "${json}" results ${i} strategy)
+    string(JSON steps GET "${json}" results ${i} steps)
+    string(JSON drafted GET "${json}" results ${i} drafted)
+    string(JSON decoding GET "${json}" results ${i} step_ms decoding)
+    string(JSON rest GET "${json}" results ${i} step_ms rest)
+    # every row's time split: llama_decode takes time, the rest is not negative
+    check("${strategy}: step_ms decoding ${decoding}, rest ${rest}" decoding GREATER 0 AND NOT rest LESS -0.05)
+    if(strategy STREQUAL "lookup-fixed")
+        set(found 1)
+        check("lookup-fixed under --set spec.max_nodes=1: ${drafted} nodes in ${steps} steps" drafted GREATER 0 AND
+              NOT drafted GREATER steps)
+    endif()
+endforeach()
+check("no lookup-fixed row in the JSON" found EQUAL 1)
+string(FIND "${out}" "time per step in ms" at)
+check("no time split after the table: '${out}'" at GREATER -1)
+foreach(bad "bogus.name=1" "spec.max_nodes=0" "spec.max_nodes=x" "=1" "spec.max_nodes")
+    execute_process(COMMAND "${SPECBENCH}" --model "${MODEL}" --corpus "${CORPUS}" --set "${bad}"
+                    RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+    string(FIND "${err}" "error: " at)
+    check("--set ${bad}: exit ${rc}, '${err}'" rc EQUAL 2 AND at GREATER -1)
 endforeach()
 message(STATUS "test-specbench-texts: ${checks} checks")

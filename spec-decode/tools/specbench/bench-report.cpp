@@ -56,6 +56,19 @@ bench_summary bench_summarise(const bench_report & report, const bench_result & 
         ttft.push_back(r.t_first_us / 1000.0);
     }
     s.ttft_ms = bench_median(ttft);
+    double timed_steps = 0, draft_us = 0, verify_us = 0, gen_us = 0;
+    for (const bench_run & r : result.runs) {
+        if (r.n_steps < 2) continue;
+        timed_steps += (double) (r.n_steps - 1);
+        draft_us    += r.t_draft_us;
+        verify_us   += r.t_verify_us;
+        gen_us      += r.t_gen_us;
+    }
+    if (timed_steps > 0) {
+        s.step_draft_ms  = draft_us / timed_steps / 1000.0;
+        s.step_decode_ms = verify_us / timed_steps / 1000.0;
+        s.step_rest_ms   = (gen_us - draft_us - verify_us) / timed_steps / 1000.0;
+    }
     s.noise_floor = noise_floor_of(report, result.set);
     const std::vector<bench_sample> runs = samples_of(result);
     if (result.strategy == "plain") {
@@ -145,6 +158,14 @@ void bench_print_table(const bench_report & report) {
                         r.set.c_str(), r.strategy.c_str(), d.prompt, d.position, d.plain_token, r.strategy.c_str(),
                         d.other_token, d.top2_gap);
         }
+    }
+    std::printf("time per step in ms (the steps after each prompt's first): drafting (and the budget's cut) + "
+                "llama_decode + the rest (acceptance, sampling, drafters' bookkeeping, KV cache commit) = step\n");
+    for (const bench_result & r : report.results) {
+        const bench_summary s = bench_summarise(report, r);
+        std::printf("  %-11s %-*s %7.2f + %7.2f + %6.2f = %7.2f\n", r.set.c_str(), strategy_width, r.strategy.c_str(),
+                    s.step_draft_ms, s.step_decode_ms, s.step_rest_ms,
+                    s.step_draft_ms + s.step_decode_ms + s.step_rest_ms);
     }
     std::printf("\nnoise floor (how far from 1 the median's interval of %s against plain reaches):", bench_plain_repeat);
     for (const bench_prompt_set & set : report.sets) {
@@ -315,7 +336,9 @@ bool bench_write_json(const bench_report & report, const std::string & path, std
               << json_number(s.ratio.sum.value) << ", \"sum_ratio_interval\": " << json_interval(s.ratio.sum) << "}";
         }
         o << ", \"noise_floor\": " << json_number(s.noise_floor) << ", \"suspect\": " << (s.suspect ? "true" : "false")
-          << ", \"ttft_ms\": {\"median\": " << json_number(s.ttft_ms) << "},\n     \"divergences\": ";
+          << ", \"ttft_ms\": {\"median\": " << json_number(s.ttft_ms) << "}, \"step_ms\": {\"drafting\": "
+          << json_number(s.step_draft_ms) << ", \"decoding\": " << json_number(s.step_decode_ms) << ", \"rest\": "
+          << json_number(s.step_rest_ms) << "},\n     \"divergences\": ";
         if (report.temperature > 0) {
             o << "null";
         } else {
@@ -334,8 +357,9 @@ bool bench_write_json(const bench_report & report, const std::string & path, std
             o << (j ? ", " : "") << "{\"prompt_tokens\": " << run.n_prompt << ", \"generated\": " << run.n_generated
               << ", \"steps\": " << run.n_steps << ", \"drafted\": " << run.n_drafted << ", \"accepted\": "
               << run.n_accepted << ", \"window\": " << run.n_aux << ", \"decode_ms\": " << json_number(run.t_decode_us / 1000.0)
-              << ", \"gen_ms\": " << json_number(run.t_gen_us / 1000.0) << ", \"ttft_ms\": "
-              << json_number(run.t_first_us / 1000.0) << ", \"tokens_fnv\": \"" << tokens_fnv(run.tokens) << "\"}";
+              << ", \"gen_ms\": " << json_number(run.t_gen_us / 1000.0) << ", \"draft_ms\": "
+              << json_number(run.t_draft_us / 1000.0) << ", \"verify_ms\": " << json_number(run.t_verify_us / 1000.0)
+              << ", \"ttft_ms\": " << json_number(run.t_first_us / 1000.0) << ", \"tokens_fnv\": \"" << tokens_fnv(run.tokens) << "\"}";
         }
         o << "]}";
     }

@@ -25,6 +25,8 @@ struct bench_run {
     double  t_decode_us = 0; // from the end of the prompt to the last token
     double  t_gen_us    = 0; // from the first token to the last
     double  t_first_us  = 0; // from the start to the first token (time to first token)
+    double  t_draft_us  = 0; // of t_gen_us: drafting and the budget's cut
+    double  t_verify_us = 0; // of t_gen_us: evaluating the model (llama_decode)
     std::vector<llama_token> tokens;
     std::vector<float>       margins; // top-1 minus top-2 logit where each token was drawn
 
@@ -97,6 +99,10 @@ struct bench_summary {
                                        // (the noise floor); n = 0 for plain itself
     double      noise_floor = 0;       // the set's (bench_noise_floor of bench_plain_repeat)
     bool        suspect = false;       // bench_suspect: drafted nothing, yet departs from 1
+    // Where a timed step's time went, in ms per step over all prompts (the steps after the first, which
+    // comes with the prompt): drafting and the budget's cut, llama_decode, and the rest (acceptance,
+    // sampling, the drafters' bookkeeping, the KV cache's commit).
+    double      step_draft_ms = 0, step_decode_ms = 0, step_rest_ms = 0;
 };
 
 bench_summary bench_summarise(const bench_report & report, const bench_result & result);

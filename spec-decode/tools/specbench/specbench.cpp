@@ -6,7 +6,7 @@
 //   llamaspec-specbench --model FILE --corpus FILE [--strategies plain,...] [--prompts 20] [--tokens 128]
 //                       [--threads 2] [--ctx 2048] [--json FILE] [--svg FILE] [--sets stories,repetitive,json]
 //                       [--first 100] [--temperature 0] [--seed 42] [--draft-model [LABEL=]FILE]... [--texts FILE]
-//                       [--max-depth N]
+//                       [--max-depth N] [--set NAME=VALUE]...
 //
 // Strategies run side by side: for each prompt plain decoding runs first, then every strategy, then
 // plain decoding again, so all of them see the same machine load and the two plain runs measure the
@@ -63,6 +63,7 @@ struct bench_params {
     const sd_corpus * corpus_index = nullptr;
     int32_t rpc_timeout_ms = 30000;
     std::vector<const sd_heads *> heads;    // loaded, as heads_files
+    std::vector<std::pair<std::string, double>> settings; // --set NAME=VALUE: generation settings for every run
 };
 
 static std::vector<std::string> split(const std::string & s, char sep) {
@@ -97,6 +98,7 @@ static void usage(FILE * out = stderr) {
         "                           [--corpus-index FILE (llamaspec-corpus-index's; lookup and auto also draft from it)]\n"
         "                           [--texts FILE (each prompt and plain decoding's continuation, a corpus for llamaspec-corpus-index)]\n"
         "                           [--max-depth N (spec.max_depth for every strategy, 1-32; default: the engine's, %d)]\n"
+        "                           [--set NAME=VALUE (a generation setting for every run, after the strategy's: spec.draft.p_min=0, ...)]...\n"
         "strategies: plain, lookup, recycling, lookahead, auto, medusa, medusa-static (the first --heads),\n"
         "            medusa:LABEL, medusa-static:LABEL (the heads labelled LABEL),\n"
         "            draft (the first --draft-model), draft:LABEL (the one labelled LABEL);\n"
@@ -240,6 +242,27 @@ static bool parse_args(int argc, char ** argv, bench_params & p) {
                  parse_int(wng[1].c_str(), 2, 16, p.lookahead[1]) && parse_int(wng[2].c_str(), 1, 32, p.lookahead[2]);
         }
         else if (a == "--kv")         { p.kv_f32 = std::string(v) == "f32"; ok = p.kv_f32 || std::string(v) == "f16"; }
+        else if (a == "--set") {
+            // NAME=VALUE, checked against the engine's table now rather than at the first run
+            const std::string nv = v;
+            const size_t eq = nv.find('=');
+            char * end = nullptr;
+            const double value = eq == std::string::npos ? 0.0 : std::strtod(nv.c_str() + eq + 1, &end);
+            ok = eq != std::string::npos && eq > 0 && end != nullptr && end != nv.c_str() + eq + 1 && *end == '\0';
+            if (ok) {
+                sd_generation_params check = sd_generation_default_params();
+                std::string error;
+                if (sd_generation_set(check, nv.substr(0, eq).c_str(), value, error) != SD_OK) {
+                    std::fprintf(stderr, "error: --set %s: %s\n", v, error.c_str());
+                    return false;
+                }
+                if (nv.substr(0, eq) == "spec.max_depth") {
+                    p.max_depth = check.spec.max_depth; // the cap the report names is the one the runs use
+                } else {
+                    p.settings.emplace_back(nv.substr(0, eq), value);
+                }
+            }
+        }
         else {
             std::fprintf(stderr, "error: unknown argument %s\n", a.c_str());
             return false;
@@ -291,6 +314,9 @@ static bool run_one(sd_session * session, const std::vector<sd_model *> & drafts
     params.seed        = p.seed;
     params.max_tokens  = n_tokens;
     params.grammar     = grammar;
+    for (const auto & setting : p.settings) {
+        if (sd_generation_set(params, setting.first.c_str(), setting.second, error) != SD_OK) return false;
+    }
     sd_session_reset(session); // every strategy evaluates the whole prompt, as a fresh request would
     if (sd_generation_begin(session, prompt, params, error) != SD_OK) return false;
     sd_step_result step;
@@ -312,6 +338,8 @@ static bool run_one(sd_session * session, const std::vector<sd_model *> & drafts
     run.t_first_us  = (double) s.t_first_us;
     run.t_decode_us = (double) (s.t_first_us - s.t_prompt_us + s.t_gen_us);
     run.t_gen_us    = (double) s.t_gen_us;
+    run.t_draft_us  = (double) s.t_draft_us;
+    run.t_verify_us = (double) s.t_verify_us;
     return true;
 }
 
@@ -424,6 +452,9 @@ int main(int argc, char ** argv) {
                     (unsigned long long) ci.n_tokens, ci.file_bytes / 1e6);
     }
     std::printf("spec.max_depth %d for every strategy\n", (int) p.max_depth);
+    for (const auto & setting : p.settings) {
+        std::printf("%s %g for every run (--set)\n", setting.first.c_str(), setting.second);
+    }
     std::vector<sd_heads *> heads; // owned here, lent through p.heads
     auto free_heads = [&] {
         for (sd_heads * h : heads) sd_heads_free(h);
