@@ -692,7 +692,8 @@ static void test_exploration() {
     // sum uses the plain estimates. The top token's kind was right 20 of 20 times: estimate
     // (20 + 4 * 0.6) / 24 = 0.9333, its bonus (1 - e) * 2 / 22; the runner-up's plain estimate is 0.2,
     // so the sum 1.133 scales the top node to explore / 1.133 (with the runner-up's optimistic
-    // estimate in the sum it would be halved).
+    // estimate in the sum it would be halved). The runner-up's own optimism (explore 1.0, untried) is
+    // capped by what the top node leaves it: 1 - 0.9333 / 1.133.
     sd_bucket_stats drafted;
     for (int i = 0; i < 20; i++) drafted.observe(SD_BUCKET_DRAFT_MODEL + 6, true);
     sd_draft_tree pair;
@@ -703,7 +704,48 @@ static void test_exploration() {
     sd_budget_select(pair, drafted, flat, 64, 64, &expected, true);
     const double top = drafted.explore(SD_BUCKET_DRAFT_MODEL + 6, 0.6f);
     const double sum = drafted.estimate(SD_BUCKET_DRAFT_MODEL + 6, 0.6f) + 0.2;
-    CHECK(near(expected, 1 + top / sum + 1.0 / sum, 1e-5)); // the runner-up: explore 1.0 (untried)
+    CHECK(near(expected, 1 + top / sum + (1.0 - drafted.estimate(SD_BUCKET_DRAFT_MODEL + 6, 0.6f) / sum), 1e-5));
+
+    // A fresh session: every kind untried, so every node's optimistic estimate is 1. A chain of 4 top
+    // tokens (conf 0.7), each with its runner-up (conf 0.2): without the siblings' cap all 8 counted
+    // as sure and were kept wherever a batch of 9 cost less than 9 single tokens; with it a runner-up
+    // counts 1 - 0.7 = 0.3 (times its path), and on a CPU-like curve only the chain is worth its cost.
+    sd_bucket_stats fresh_rates;
+    sd_draft_tree chain;
+    int32_t up = -1;
+    for (int32_t d = 0; d < 4; d++) {
+        const int32_t top_node = sd_tree_add(chain, 10 + d, up, 0.7f, SD_BUCKET_DRAFT_MODEL + 7);
+        sd_tree_add(chain, 20 + d, up, 0.2f, SD_BUCKET_DRAFT_MODEL + 22);
+        up = top_node;
+    }
+    const std::vector<double> room = sd_sibling_room(chain, fresh_rates);
+    for (int32_t i = 0; i < sd_tree_size(chain); i++) {
+        CHECK(near(room[(size_t) i], i % 2 == 0 ? 1.0 : 0.3, 1e-6)); // tops first, runner-ups 1 - 0.7
+    }
+    sd_cost_model curve; // batch 1..9: 1, 1.3, 1.55, 1.8, 2.2, 2.6, 3.0, 3.4, 3.8
+    curve.us = {{1, 1.0}, {2, 1.3}, {3, 1.55}, {4, 1.8}, {5, 2.2}, {6, 2.6}, {7, 3.0}, {8, 3.4}, {9, 3.8}};
+    const std::vector<bool> first = sd_budget_select(chain, fresh_rates, curve, 64, 64, &expected, true);
+    CHECK(count_kept(first) == 4);
+    for (int32_t i = 0; i < sd_tree_size(chain); i++) CHECK(first[(size_t) i] == (i % 2 == 0));
+    CHECK(near(expected, 5.0, 1e-6));
+    // without exploring nothing changes: the plain estimates already sum to at most 1 per sibling group
+    const std::vector<double> none = sd_sibling_room(sd_draft_tree(), fresh_rates);
+    CHECK(none.empty());
+
+    // Three siblings, plain estimates 0.5, 0.2, 0.3 (their confidences, nothing observed): ranked 0.5,
+    // 0.3, 0.2, so they are left 1, 0.5 and 0.2.
+    sd_draft_tree three;
+    sd_tree_add(three, 1, -1, 0.5f, SD_BUCKET_LOOKUP + 1);
+    sd_tree_add(three, 2, -1, 0.2f, SD_BUCKET_LOOKUP + 2);
+    sd_tree_add(three, 3, -1, 0.3f, SD_BUCKET_LOOKUP + 3);
+    const std::vector<double> left = sd_sibling_room(three, fresh_rates);
+    CHECK(near(left[0], 1.0, 1e-6) && near(left[1], 0.2, 1e-6) && near(left[2], 0.5, 1e-6));
+    // siblings that add up to more than 1 are first scaled to 1, as sd_budget_select scales them: with
+    // a fourth at 0.8 the sum is 1.8, and they are left 1, 1 - 0.8/1.8, 1 - 1.3/1.8 and 1 - 1.6/1.8
+    sd_tree_add(three, 4, -1, 0.8f, SD_BUCKET_LOOKUP + 4);
+    const std::vector<double> scaled = sd_sibling_room(three, fresh_rates);
+    CHECK(near(scaled[3], 1.0, 1e-6) && near(scaled[0], 1.0 / 1.8, 1e-6) && near(scaled[2], 0.5 / 1.8, 1e-6) &&
+          near(scaled[1], 0.2 / 1.8, 1e-6));
 }
 
 static void test_lookup() {

@@ -90,6 +90,31 @@ void sd_bucket_stats::observe(int32_t bucket, bool accepted) {
     }
 }
 
+std::vector<double> sd_sibling_room(const sd_draft_tree & tree, const sd_bucket_stats & rates) {
+    const int32_t n = sd_tree_size(tree);
+    std::vector<double> e((size_t) n);
+    std::map<int32_t, std::vector<int32_t>> siblings; // parent -> children
+    std::map<int32_t, double> sum;
+    for (int32_t i = 0; i < n; i++) {
+        e[(size_t) i] = rates.estimate(tree.bucket[(size_t) i], tree.conf[(size_t) i]);
+        siblings[tree.parent[(size_t) i]].push_back(i);
+        sum[tree.parent[(size_t) i]] += e[(size_t) i];
+    }
+    std::vector<double> room((size_t) n, 1.0);
+    for (auto & group : siblings) {
+        std::vector<int32_t> & kids = group.second;
+        // most likely first; ties in tree order
+        std::stable_sort(kids.begin(), kids.end(), [&](int32_t a, int32_t b) { return e[(size_t) a] > e[(size_t) b]; });
+        const double norm = std::max(1.0, sum[group.first]);
+        double ahead = 0;
+        for (int32_t k : kids) {
+            room[(size_t) k] = std::max(0.0, 1.0 - ahead);
+            ahead += e[(size_t) k] / norm;
+        }
+    }
+    return room;
+}
+
 std::vector<bool> sd_budget_select(const sd_draft_tree & tree, const sd_bucket_stats & rates,
                                    const sd_cost_model & cost, int32_t max_nodes, int32_t max_leaves,
                                    double * expected, bool explore) {
@@ -108,10 +133,16 @@ std::vector<bool> sd_budget_select(const sd_draft_tree & tree, const sd_bucket_s
         cond[(size_t) i] = explore ? rates.explore_from(b, e) : e;
         sibling_sum[tree.parent[(size_t) i]] += e;
     }
+    // Siblings exclude each other: one is accepted only where those more likely than it were not, so an
+    // optimistic estimate is capped at what the plain estimates of the siblings ahead of it leave
+    // (sd_sibling_room). Without the cap a fresh session's first draft-model step ranked every untried
+    // runner-up as sure beside its untried top token, and kept all 32 nodes.
+    std::vector<double> room((size_t) n, 1.0);
+    if (explore) room = sd_sibling_room(tree, rates);
     std::vector<double> p((size_t) n);
     for (int32_t i = 0; i < n; i++) {
         const int32_t parent = tree.parent[(size_t) i];
-        cond[(size_t) i] /= std::max(1.0, sibling_sum[parent]);
+        cond[(size_t) i] = std::min(cond[(size_t) i] / std::max(1.0, sibling_sum[parent]), room[(size_t) i]);
         p[(size_t) i] = cond[(size_t) i] * (parent < 0 ? 1.0 : p[(size_t) parent]);
     }
     // Best first; a parent is at least as likely as its child, and ties keep tree order, so every
