@@ -210,12 +210,16 @@ static sd_status produce(sd_session * s, std::vector<llama_token> & produced, bo
     }
     const int64_t t0 = llama_time_us();
     sd_status status = draft_tree(s, error);
-    g.stats.t_draft_us += llama_time_us() - t0;
+    const int64_t t_drafted = llama_time_us();
+    g.stats.t_draft_us += t_drafted - t0;
     if (status != SD_OK) return status;
     status = sd_verify_step(s, produced, cancelled, error);
     if (status == SD_OK && !*cancelled && g.drafter != nullptr && g.params.spec.adaptive) {
-        // the whole step - drafting, evaluation, acceptance - is what a step of this size costs
-        s->budget.cost.observe(1 + sd_tree_size(g.tree) + (int32_t) g.aux.token.size(), (double) (llama_time_us() - t0));
+        // The whole step - drafting, evaluation, acceptance - is what a step of this size costs, except
+        // for a drafter that decodes to draft (a draft model): the budget prices its decodes per node
+        // (sd_rate::per_node_us), and counted in the step's cost too they were paid twice.
+        const int64_t from = g.drafter->costs_when_empty() ? t_drafted : t0;
+        s->budget.cost.observe(1 + sd_tree_size(g.tree) + (int32_t) g.aux.token.size(), (double) (llama_time_us() - from));
     }
     return status;
 }
