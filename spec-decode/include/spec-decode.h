@@ -698,7 +698,8 @@ sd_status sd_session_logits(sd_session * session, const std::vector<llama_token>
 
 // Measures what one llama_decode costs for each batch size, with every token's logits requested (as
 // a verification step does) at KV depth `depth`: the cache is filled with `depth` tokens, then each
-// batch is decoded at positions depth.. and removed again, `reps` times per size after one warm-up.
+// batch is decoded at positions depth.. and removed again, `reps` times per size, after one warm-up
+// decode of the first size.
 // out_us[i] is the fastest time for batch_sizes[i] in microseconds (the least disturbed by other
 // work on the machine). The session's KV cache is cleared. Sizes must be in [1, the session's batch
 // size]; depth + size must fit in the context.

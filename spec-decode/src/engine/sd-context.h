@@ -91,7 +91,8 @@ sd_status sd_context_load(sd_context * c, const std::vector<llama_token> & token
 sd_status sd_context_check_prompt(const sd_context * c, const std::vector<llama_token> & prompt, std::string & error);
 
 // Times llama_decode for each batch size on the scratch sequence at the current depth, leaving
-// sequence 0 untouched; one warm-up and `reps` measured runs per size, the fastest is kept.
+// sequence 0 untouched; one warm-up (of the first size) and `reps` measured runs per size, the
+// fastest is kept.
 sd_status sd_context_measure_cost(sd_context * c, const std::vector<int32_t> & sizes, int32_t reps,
                                   std::vector<double> & out_us, std::string & error);
 
