@@ -65,6 +65,13 @@ static bool mask_is_tree(const sd_draft_tree & t, const std::vector<bool> & keep
     return true;
 }
 
+// The nodes' plain estimates, as sd_budget_select hands them to sd_sibling_room.
+static std::vector<double> plain_estimates(const sd_draft_tree & tree, const sd_bucket_stats & rates) {
+    std::vector<double> e;
+    for (int32_t i = 0; i < sd_tree_size(tree); i++) e.push_back(rates.estimate(tree.bucket[(size_t) i], tree.conf[(size_t) i]));
+    return e;
+}
+
 static int32_t count_kept(const std::vector<bool> & keep) {
     int32_t n = 0;
     for (bool k : keep) n += k ? 1 : 0;
@@ -718,7 +725,7 @@ static void test_exploration() {
         sd_tree_add(chain, 20 + d, up, 0.2f, SD_BUCKET_DRAFT_MODEL + 22);
         up = top_node;
     }
-    const std::vector<double> room = sd_sibling_room(chain, fresh_rates);
+    const std::vector<double> room = sd_sibling_room(chain, plain_estimates(chain, fresh_rates));
     for (int32_t i = 0; i < sd_tree_size(chain); i++) {
         CHECK(near(room[(size_t) i], i % 2 == 0 ? 1.0 : 0.3, 1e-6)); // tops first, runner-ups 1 - 0.7
     }
@@ -729,7 +736,7 @@ static void test_exploration() {
     for (int32_t i = 0; i < sd_tree_size(chain); i++) CHECK(first[(size_t) i] == (i % 2 == 0));
     CHECK(near(expected, 5.0, 1e-6));
     // without exploring nothing changes: the plain estimates already sum to at most 1 per sibling group
-    const std::vector<double> none = sd_sibling_room(sd_draft_tree(), fresh_rates);
+    const std::vector<double> none = sd_sibling_room(sd_draft_tree(), {});
     CHECK(none.empty());
 
     // Three siblings, plain estimates 0.5, 0.2, 0.3 (their confidences, nothing observed): ranked 0.5,
@@ -738,12 +745,12 @@ static void test_exploration() {
     sd_tree_add(three, 1, -1, 0.5f, SD_BUCKET_LOOKUP + 1);
     sd_tree_add(three, 2, -1, 0.2f, SD_BUCKET_LOOKUP + 2);
     sd_tree_add(three, 3, -1, 0.3f, SD_BUCKET_LOOKUP + 3);
-    const std::vector<double> left = sd_sibling_room(three, fresh_rates);
+    const std::vector<double> left = sd_sibling_room(three, plain_estimates(three, fresh_rates));
     CHECK(near(left[0], 1.0, 1e-6) && near(left[1], 0.2, 1e-6) && near(left[2], 0.5, 1e-6));
     // siblings that add up to more than 1 are first scaled to 1, as sd_budget_select scales them: with
     // a fourth at 0.8 the sum is 1.8, and they are left 1, 1 - 0.8/1.8, 1 - 1.3/1.8 and 1 - 1.6/1.8
     sd_tree_add(three, 4, -1, 0.8f, SD_BUCKET_LOOKUP + 4);
-    const std::vector<double> scaled = sd_sibling_room(three, fresh_rates);
+    const std::vector<double> scaled = sd_sibling_room(three, plain_estimates(three, fresh_rates));
     CHECK(near(scaled[3], 1.0, 1e-6) && near(scaled[0], 1.0 / 1.8, 1e-6) && near(scaled[2], 0.5 / 1.8, 1e-6) &&
           near(scaled[1], 0.2 / 1.8, 1e-6));
 }

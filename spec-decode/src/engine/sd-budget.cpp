@@ -90,13 +90,11 @@ void sd_bucket_stats::observe(int32_t bucket, bool accepted) {
     }
 }
 
-std::vector<double> sd_sibling_room(const sd_draft_tree & tree, const sd_bucket_stats & rates) {
+std::vector<double> sd_sibling_room(const sd_draft_tree & tree, const std::vector<double> & e) {
     const int32_t n = sd_tree_size(tree);
-    std::vector<double> e((size_t) n);
     std::map<int32_t, std::vector<int32_t>> siblings; // parent -> children
     std::map<int32_t, double> sum;
     for (int32_t i = 0; i < n; i++) {
-        e[(size_t) i] = rates.estimate(tree.bucket[(size_t) i], tree.conf[(size_t) i]);
         siblings[tree.parent[(size_t) i]].push_back(i);
         sum[tree.parent[(size_t) i]] += e[(size_t) i];
     }
@@ -124,12 +122,12 @@ std::vector<bool> sd_budget_select(const sd_draft_tree & tree, const sd_bucket_s
     // are scaled down to sum to 1.
     // The ranking uses the optimistic estimates (explore); the siblings' sum the plain ones, so that
     // an untried kind of sibling (a draft model's runner-up) does not push down a well-known node.
-    std::vector<double> cond((size_t) n);
+    std::vector<double> cond((size_t) n), plain((size_t) n);
     std::map<int32_t, double> sibling_sum;
     for (int32_t i = 0; i < n; i++) {
         const int32_t b = tree.bucket[(size_t) i];
-        const float conf = tree.conf[(size_t) i];
-        const double e = rates.estimate(b, conf);
+        const double e = rates.estimate(b, tree.conf[(size_t) i]);
+        plain[(size_t) i] = e;
         cond[(size_t) i] = explore ? rates.explore_from(b, e) : e;
         sibling_sum[tree.parent[(size_t) i]] += e;
     }
@@ -138,7 +136,7 @@ std::vector<bool> sd_budget_select(const sd_draft_tree & tree, const sd_bucket_s
     // (sd_sibling_room). Without the cap a fresh session's first draft-model step ranked every untried
     // runner-up as sure beside its untried top token, and kept all 32 nodes.
     std::vector<double> room((size_t) n, 1.0);
-    if (explore) room = sd_sibling_room(tree, rates);
+    if (explore) room = sd_sibling_room(tree, plain);
     std::vector<double> p((size_t) n);
     for (int32_t i = 0; i < n; i++) {
         const int32_t parent = tree.parent[(size_t) i];

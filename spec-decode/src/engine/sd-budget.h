@@ -69,10 +69,10 @@ struct sd_bucket_stats {
 static constexpr double SD_PRIOR_WEIGHT = 4.0;
 
 // How much acceptance each node's siblings leave it: siblings exclude each other, so a node is
-// accepted at most where the siblings more likely than it (by sd_bucket_stats::estimate, scaled as
-// sd_budget_select scales them) were not: 1 minus their sum, at least 0; 1 for the most likely.
-// sd_budget_select caps the optimistic estimates (explore) with it.
-std::vector<double> sd_sibling_room(const sd_draft_tree & tree, const sd_bucket_stats & rates);
+// accepted at most where the siblings more likely than it (by `estimate`, the nodes' plain
+// sd_bucket_stats::estimate, scaled as sd_budget_select scales them) were not: 1 minus their sum, at
+// least 0; 1 for the most likely. sd_budget_select caps the optimistic estimates (explore) with it.
+std::vector<double> sd_sibling_room(const sd_draft_tree & tree, const std::vector<double> & estimate);
 
 // Chooses the nodes to evaluate. Nodes are ranked by their estimated probability of acceptance
 // (the product of the conditional estimates along their path, siblings' estimates scaled down
