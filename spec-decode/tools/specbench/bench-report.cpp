@@ -141,8 +141,10 @@ void bench_print_table(const bench_report & report) {
                 "drafted", "accepted", "window", "tau", "tokens/s", "ratio: median [95%]", "ratio: sums [95%]",
                 "ttft ms", "diverged");
     bool any_suspect = false;
+    std::vector<bench_summary> summaries; // the rows' summaries, for the time split below too
     for (const bench_result & r : report.results) {
-        const bench_summary s = bench_summarise(report, r);
+        summaries.push_back(bench_summarise(report, r));
+        const bench_summary & s = summaries.back();
         any_suspect = any_suspect || s.suspect;
         const std::string median = interval_text(s.ratio.median) + (s.suspect ? " !" : "");
         const std::string diverged = report.temperature > 0 ? "-" : std::to_string(r.divergences.size());
@@ -161,8 +163,9 @@ void bench_print_table(const bench_report & report) {
     }
     std::printf("time per step in ms (the steps after each prompt's first): drafting (and the budget's cut) + "
                 "llama_decode + the rest (acceptance, sampling, drafters' bookkeeping, KV cache commit) = step\n");
-    for (const bench_result & r : report.results) {
-        const bench_summary s = bench_summarise(report, r);
+    for (size_t i = 0; i < report.results.size(); i++) {
+        const bench_result & r = report.results[i];
+        const bench_summary & s = summaries[i];
         std::printf("  %-11s %-*s %7.2f + %7.2f + %6.2f = %7.2f\n", r.set.c_str(), strategy_width, r.strategy.c_str(),
                     s.step_draft_ms, s.step_decode_ms, s.step_rest_ms,
                     s.step_draft_ms + s.step_decode_ms + s.step_rest_ms);

@@ -250,16 +250,17 @@ static bool parse_args(int argc, char ** argv, bench_params & p) {
             const double value = eq == std::string::npos ? 0.0 : std::strtod(nv.c_str() + eq + 1, &end);
             ok = eq != std::string::npos && eq > 0 && end != nullptr && end != nv.c_str() + eq + 1 && *end == '\0';
             if (ok) {
+                const std::string name = nv.substr(0, eq);
                 sd_generation_params check = sd_generation_default_params();
                 std::string error;
-                if (sd_generation_set(check, nv.substr(0, eq).c_str(), value, error) != SD_OK) {
+                if (sd_generation_set(check, name.c_str(), value, error) != SD_OK) {
                     std::fprintf(stderr, "error: --set %s: %s\n", v, error.c_str());
                     return false;
                 }
-                if (nv.substr(0, eq) == "spec.max_depth") {
+                if (name == "spec.max_depth") {
                     p.max_depth = check.spec.max_depth; // the cap the report names is the one the runs use
                 } else {
-                    p.settings.emplace_back(nv.substr(0, eq), value);
+                    p.settings.emplace_back(name, value);
                 }
             }
         }
