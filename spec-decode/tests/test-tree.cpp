@@ -289,6 +289,44 @@ static void test_cost_model() {
         CHECK(near(c.cost(4), 14.0, 1e-2));
         CHECK(near(c.cost(6), 32.0, 1e-2));
     }
+    // A point set too high (a slow moment when it was measured) prices its size and, through the floor,
+    // every larger one out; not run for SD_COST_FORGET steps, it is forgotten where the curve without it
+    // is a twentieth or more cheaper, and the next step of its size sets it again. A point that the
+    // curve without it would price higher stays.
+    {
+        sd_cost_model c;
+        c.us = {{1, 10.0}, {2, 17.0}, {3, 60.0}, {4, 23.0}, {8, 46.0}};
+        CHECK(near(c.cost(3), 60.0));
+        CHECK(near(c.cost(4), 60.0)); // the floor
+        for (int64_t i = 1; i < SD_COST_FORGET; i++) c.observe(2, 17.0);
+        CHECK(c.us.size() == 5); // not stale yet
+        CHECK(near(c.cost(4), 60.0));
+        c.observe(2, 17.0);
+        // 3: 20 without it (between 17 and 23), forgotten; 4: 26.7 without it (between 17 and 46), kept;
+        // 8: 40.3 without it (4's 23 plus the mean slope 13/3 for 4 more), forgotten
+        CHECK(c.us.count(3) == 0);
+        CHECK(c.us.count(4) == 1);
+        CHECK(c.us.count(8) == 0);
+        CHECK(near(c.cost(3), 20.0));
+        CHECK(near(c.cost(4), 23.0));
+        CHECK(near(c.cost(8), 23.0 + 4.0 * 13.0 / 3.0));
+        c.observe(8, 46.0); // the next step of that size sets its point again
+        CHECK(near(c.cost(8), 46.0));
+        c.observe(3, 19.0);
+        CHECK(near(c.cost(3), 19.0));
+        // 4 stays as long as the curve without it is dearer, checked every SD_COST_FORGET steps
+        for (int64_t i = 0; i < 3 * SD_COST_FORGET; i++) c.observe(2, 17.0);
+        CHECK(near(c.cost(4), 23.0));
+        CHECK(c.us.count(3) == 1); // without 3, 20: not a twentieth below 19
+        CHECK(c.us.count(8) == 0); // without 8, 40.3 again: forgotten until a step of 8 sets it again
+        // a size run every step is never stale
+        sd_cost_model run;
+        run.us = {{1, 10.0}, {2, 30.0}, {4, 23.0}};
+        for (int64_t i = 0; i < 2 * SD_COST_FORGET; i++) run.observe(2, 30.0);
+        CHECK(near(run.cost(2), 30.0));
+        CHECK(near(run.cost(4), 30.0)); // the floor of 2's 30
+        CHECK(run.us.count(4) == 1);    // not run for 256 steps, but without it 4 would cost 70
+    }
 }
 
 // ----------------------------------------------------------------------------------------------

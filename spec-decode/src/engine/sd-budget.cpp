@@ -47,20 +47,45 @@ double sd_cost_model::floor_at(std::map<int32_t, double>::const_iterator at) con
 }
 
 void sd_cost_model::observe(int32_t n, double t_us) {
+    steps++;
     auto it = us.find(n);
-    if (it == us.end()) {
-        us[n] = t_us / scale;
-    } else if (n == 1) {
+    if (it != us.end() && n == 1) {
         // the single-token step, the one a generation runs most: the whole curve follows it
         scale *= 0.8 + 0.2 * t_us / (it->second * scale);
-        return;
     } else {
-        // a point held down by the cap was a guess (its time at another scale): this step replaces it
-        const double now = point(it);
-        const double w = now < it->second ? 1.0 : 0.2;
-        it->second = (1.0 - w) * now + w * t_us / scale;
+        if (it == us.end()) {
+            us[n] = t_us / scale;
+        } else {
+            // a point held down by the cap was a guess (its time at another scale): this step replaces it
+            const double now = point(it);
+            const double w = now < it->second ? 1.0 : 0.2;
+            it->second = (1.0 - w) * now + w * t_us / scale;
+        }
+        stamp[n] = scale;
     }
-    stamp[n] = scale;
+    seen[n] = steps;
+    forget_stale();
+}
+
+void sd_cost_model::forget_stale() {
+    for (auto it = us.begin(); it != us.end();) {
+        const int32_t n = it->first;
+        int64_t & when = seen[n];
+        if (n <= 1 || steps - when < SD_COST_FORGET) {
+            ++it;
+            continue;
+        }
+        when = steps; // kept: checked again SD_COST_FORGET steps from now
+        sd_cost_model without = *this;
+        without.us.erase(n);
+        if (without.shape(n) <= 0.95 * shape(n)) {
+            stamp.erase(n);
+            seen.erase(n);
+            it = us.erase(it);
+        } else {
+            ++it;
+        }
+    }
 }
 
 float sd_bucket_stats::estimate(int32_t bucket, float conf) const {

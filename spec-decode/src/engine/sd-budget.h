@@ -21,20 +21,32 @@
 // passes 256 cells while a 2-token step barely changes (benchmarks.md, "The cost curve's saw-tooth"),
 // and a shape scaled up with it priced 2 tokens at 2x one where they cost 1.4x; a budget that then
 // never runs that size never learns otherwise. A cost too low is learnt from the steps it leads to.
+//
+// A cost too high is not, since the budget then never runs that size: a point set in a slow moment (the
+// one decode measured at the start, or the one step that set a new size) would price its size and,
+// through the floor, every larger one out for the rest of the session. So a point not run for
+// SD_COST_FORGET steps is forgotten where the curve without it is cheaper there by a twentieth or more:
+// the budget may then run that size again and set its point from the step. A point that is right costs
+// at most one step a little dearer than planned every SD_COST_FORGET steps.
+static constexpr int64_t SD_COST_FORGET = 128;
+
 struct sd_cost_model {
-    std::map<int32_t, double> us;    // batch size -> microseconds, times scale
-    std::map<int32_t, double> stamp; // batch size -> the scale when its point was last set (absent: 1)
-    double                    scale = 1.0;
+    std::map<int32_t, double>  us;    // batch size -> microseconds, times scale
+    std::map<int32_t, double>  stamp; // batch size -> the scale when its point was last set (absent: 1)
+    std::map<int32_t, int64_t> seen;  // batch size -> the step when its point was last set or kept (absent: 0)
+    int64_t                    steps = 0; // steps observed
+    double                     scale = 1.0;
 
     bool   empty() const { return us.empty(); }
     // Interpolated between points, extrapolated linearly beyond them (with the steeper of the last
     // segment's and the whole curve's slope), never below the cost of a smaller measured batch.
     double cost(int32_t n) const;
     // A step of n tokens took t_us: a new size becomes a point; a single token moves the scale 0.2 of
-    // the way there, another size its own point.
+    // the way there, another size its own point. Then stale points are checked (SD_COST_FORGET).
     void   observe(int32_t n, double t_us);
 
 private:
+    void   forget_stale();
     double shape(int32_t n) const;
     double floor_at(std::map<int32_t, double>::const_iterator at) const;
     // A point's value in the shape: us, capped so that scale times it is at most its time when set.
