@@ -327,6 +327,43 @@ static void test_cost_model() {
         CHECK(near(run.cost(4), 30.0)); // the floor of 2's 30
         CHECK(run.us.count(4) == 1);    // not run for 256 steps, but without it 4 would cost 70
     }
+    // The single-token point is never forgotten; not run for SD_COST_SINGLE steps it is stale (the
+    // engine's next step drafts nothing), and that step's time replaces it. Cheaper than the point
+    // said, it brings the points set no later than it down by the same factor (measured in the same
+    // slow moment); the points set since and the scale stay. A single token run before it goes stale
+    // moves the scale as before; a stale one that came in dearer moves nothing else.
+    {
+        sd_cost_model c;
+        c.us = {{1, 20.0}, {2, 25.0}, {4, 40.0}}; // measured in a slow moment
+        CHECK(!c.single_stale());
+        for (int64_t i = 1; i < SD_COST_SINGLE; i++) c.observe(4, 40.0); // 4 really takes 40
+        CHECK(!c.single_stale());
+        c.observe(4, 40.0);
+        CHECK(c.single_stale());
+        c.observe(1, 10.0);        // the single token takes 10: half what its point said
+        CHECK(!c.single_stale());
+        CHECK(near(c.scale, 1.0));
+        CHECK(near(c.cost(1), 10.0));
+        CHECK(near(c.cost(2), 12.5)); // measured with it, never run since: halved too
+        CHECK(near(c.cost(4), 40.0)); // set by the steps since
+        c.observe(1, 20.0);           // run again soon after: the running average, 0.8 + 0.2 * 20/10
+        CHECK(near(c.scale, 1.2));
+        CHECK(near(c.cost(1), 12.0));
+        for (int64_t i = 1; i < SD_COST_SINGLE; i++) c.observe(4, 48.0);
+        CHECK(!c.single_stale());
+        c.observe(4, 48.0);
+        CHECK(c.single_stale());
+        const double four = c.cost(4);
+        c.observe(1, 24.0); // dearer than the 12 it said: the point alone
+        CHECK(near(c.cost(1), 24.0));
+        CHECK(near(c.scale, 1.2));
+        CHECK(near(c.cost(4), four));
+        // a model without a single-token point (never measured) has nothing to go stale
+        sd_cost_model none;
+        none.us = {{2, 30.0}};
+        for (int64_t i = 0; i < 2 * SD_COST_FORGET; i++) none.observe(2, 30.0);
+        CHECK(!none.single_stale());
+    }
 }
 
 // ----------------------------------------------------------------------------------------------

@@ -46,10 +46,29 @@ double sd_cost_model::floor_at(std::map<int32_t, double>::const_iterator at) con
     return v;
 }
 
+bool sd_cost_model::single_stale() const {
+    if (us.find(1) == us.end()) return false;
+    auto s = seen.find(1);
+    return steps - (s == seen.end() ? 0 : s->second) >= SD_COST_SINGLE;
+}
+
 void sd_cost_model::observe(int32_t n, double t_us) {
+    const bool stale = n == 1 && single_stale();
     steps++;
     auto it = us.find(n);
-    if (it != us.end() && n == 1) {
+    if (stale) {
+        // not run for SD_COST_SINGLE steps: this step is the single token's time now, whatever the
+        // other sizes did meanwhile (they kept their own points); those set no later than it was
+        // follow it down
+        const double ratio = t_us / (scale * it->second);
+        const int64_t then = seen[1];
+        it->second = t_us / scale;
+        if (ratio < 1.0) {
+            for (auto & point : us) {
+                if (point.first > 1 && seen[point.first] <= then) point.second *= ratio;
+            }
+        }
+    } else if (it != us.end() && n == 1) {
         // the single-token step, the one a generation runs most: the whole curve follows it
         scale *= 0.8 + 0.2 * t_us / (it->second * scale);
     } else {
@@ -70,17 +89,17 @@ void sd_cost_model::observe(int32_t n, double t_us) {
 void sd_cost_model::forget_stale() {
     for (auto it = us.begin(); it != us.end();) {
         const int32_t n = it->first;
-        int64_t & when = seen[n];
-        if (n <= 1 || steps - when < SD_COST_FORGET) {
+        if (n <= 1 || steps - std::max(seen[n], checked[n]) < SD_COST_FORGET) {
             ++it;
             continue;
         }
-        when = steps; // kept: checked again SD_COST_FORGET steps from now
+        checked[n] = steps; // kept: checked again SD_COST_FORGET steps from now
         sd_cost_model without = *this;
         without.us.erase(n);
         if (without.shape(n) <= 0.95 * shape(n)) {
             stamp.erase(n);
             seen.erase(n);
+            checked.erase(n);
             it = us.erase(it);
         } else {
             ++it;

@@ -28,12 +28,26 @@
 // SD_COST_FORGET steps is forgotten where the curve without it is cheaper there by a twentieth or more:
 // the budget may then run that size again and set its point from the step. A point that is right costs
 // at most one step a little dearer than planned every SD_COST_FORGET steps.
+//
+// The single-token point cannot be forgotten (the curve is priced against it), and a generation whose
+// every step drafts never runs it: one measured in a slow moment made plain steps look dear, and the
+// budget drafted wide trees for the rest of the session. So once it has not been run for
+// SD_COST_SINGLE steps it is stale: the engine's next step drafts nothing, and that step's time
+// replaces the point. Where it came in cheaper than the point said, the points set no later than the
+// single-token point (measured in the same moment, never run since) come down by the same factor: a
+// point set in a slow moment holds every size from it up at its price through the floor (with the
+// single-token point alone replaced, a session whose curve was measured while the machine was busy
+// stopped drafting after it). A point brought too low is learnt from the next step of its size. The
+// scale and the points set since stay as they are. One plain step in SD_COST_SINGLE costs a drafting
+// generation a few tenths of a percent.
 static constexpr int64_t SD_COST_FORGET = 128;
+static constexpr int64_t SD_COST_SINGLE = 32;
 
 struct sd_cost_model {
     std::map<int32_t, double>  us;    // batch size -> microseconds, times scale
     std::map<int32_t, double>  stamp; // batch size -> the scale when its point was last set (absent: 1)
-    std::map<int32_t, int64_t> seen;  // batch size -> the step when its point was last set or kept (absent: 0)
+    std::map<int32_t, int64_t> seen;    // batch size -> the step when its point was last set (absent: 0)
+    std::map<int32_t, int64_t> checked; // batch size -> the step when it was last kept by forget_stale (absent: 0)
     int64_t                    steps = 0; // steps observed
     double                     scale = 1.0;
 
@@ -42,8 +56,11 @@ struct sd_cost_model {
     // segment's and the whole curve's slope), never below the cost of a smaller measured batch.
     double cost(int32_t n) const;
     // A step of n tokens took t_us: a new size becomes a point; a single token moves the scale 0.2 of
-    // the way there, another size its own point. Then stale points are checked (SD_COST_FORGET).
+    // the way there (a stale single token replaces its point), another size its own point. Then stale
+    // points are checked (SD_COST_FORGET).
     void   observe(int32_t n, double t_us);
+    // The single-token point has not been run for SD_COST_SINGLE steps: the next step should be one.
+    bool   single_stale() const;
 
 private:
     void   forget_stale();
