@@ -364,6 +364,27 @@ static void test_cost_model() {
         for (int64_t i = 0; i < 2 * SD_COST_FORGET; i++) none.observe(2, 30.0);
         CHECK(!none.single_stale());
     }
+    // The budget's step: a stale single-token cost makes the step plain without counting it against
+    // the back-off (nor being one: paused() stays as the back-off says); the back-off then runs its
+    // length.
+    {
+        sd_budget b;
+        b.cost.us = {{1, 20.0}, {4, 40.0}};
+        CHECK(b.drafts());
+        for (int64_t i = 0; i < SD_COST_SINGLE; i++) b.cost.observe(4, 40.0);
+        b.skip = 2;
+        CHECK(b.cost.single_stale() && b.paused());
+        CHECK(!b.drafts());
+        CHECK(b.skip == 2); // the stale step was not one of the pause's
+        b.cost.observe(1, 20.0);
+        CHECK(!b.cost.single_stale());
+        CHECK(!b.drafts() && !b.drafts() && b.drafts());
+        CHECK(!b.paused());
+        for (int64_t i = 0; i < SD_COST_SINGLE; i++) b.cost.observe(4, 40.0);
+        CHECK(!b.paused() && !b.drafts()); // stale without a back-off: plain, and not a pause
+        b.cost.observe(1, 20.0);
+        CHECK(b.drafts());
+    }
 }
 
 // ----------------------------------------------------------------------------------------------

@@ -4,6 +4,16 @@
 #include <algorithm>
 #include <numeric>
 
+namespace {
+
+// The step recorded for batch size n in `steps` (seen, checked); 0 when none is.
+int64_t step_of(const std::map<int32_t, int64_t> & steps, int32_t n) {
+    auto it = steps.find(n);
+    return it == steps.end() ? 0 : it->second;
+}
+
+} // namespace
+
 double sd_cost_model::cost(int32_t n) const {
     return scale * shape(n);
 }
@@ -47,9 +57,7 @@ double sd_cost_model::floor_at(std::map<int32_t, double>::const_iterator at) con
 }
 
 bool sd_cost_model::single_stale() const {
-    if (us.find(1) == us.end()) return false;
-    auto s = seen.find(1);
-    return steps - (s == seen.end() ? 0 : s->second) >= SD_COST_SINGLE;
+    return us.find(1) != us.end() && steps - step_of(seen, 1) >= SD_COST_SINGLE;
 }
 
 void sd_cost_model::observe(int32_t n, double t_us) {
@@ -61,11 +69,11 @@ void sd_cost_model::observe(int32_t n, double t_us) {
         // other sizes did meanwhile (they kept their own points); those set no later than it was
         // follow it down
         const double ratio = t_us / (scale * it->second);
-        const int64_t then = seen[1];
+        const int64_t then = step_of(seen, 1);
         it->second = t_us / scale;
         if (ratio < 1.0) {
             for (auto & point : us) {
-                if (point.first > 1 && seen[point.first] <= then) point.second *= ratio;
+                if (point.first > 1 && step_of(seen, point.first) <= then) point.second *= ratio;
             }
         }
     } else if (it != us.end() && n == 1) {
@@ -89,7 +97,7 @@ void sd_cost_model::observe(int32_t n, double t_us) {
 void sd_cost_model::forget_stale() {
     for (auto it = us.begin(); it != us.end();) {
         const int32_t n = it->first;
-        if (n <= 1 || steps - std::max(seen[n], checked[n]) < SD_COST_FORGET) {
+        if (n <= 1 || steps - std::max(step_of(seen, n), step_of(checked, n)) < SD_COST_FORGET) {
             ++it;
             continue;
         }
@@ -306,6 +314,7 @@ void sd_budget::use_source(const std::string & key) {
 }
 
 bool sd_budget::drafts() {
+    if (cost.single_stale()) return false; // this step measures the single token; the back-off waits
     if (skip == 0) return true;
     skip--;
     return false;

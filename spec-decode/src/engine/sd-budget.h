@@ -165,8 +165,10 @@ struct sd_budget {
     // draft model: a pause skips the stretches where the text becomes predictable again, and with a
     // hundredth the perfect drafter's speedup on the cost-scaled model's repetitive set fell from
     // 1.33x to 1.18x). Where drafting is cheap next to the model (a small draft model for a big
-    // target) it drafts every step. paused(): this step does not draft; drafts(): the same, counting
-    // the step.
+    // target) it drafts every step. paused(): the back-off holds this step. drafts(): whether this
+    // step drafts, counting it against the back-off: not while paused, nor while the single-token
+    // cost is stale (sd_cost_model::single_stale; that step is not a pause, and the back-off waits
+    // for the next one).
     bool paused() const { return skip > 0; }
     bool drafts();
 

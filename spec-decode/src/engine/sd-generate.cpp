@@ -147,8 +147,7 @@ static sd_status draft_tree(sd_session * s, std::string & error) {
     const int32_t room = (int32_t) c->n_ctx - (int32_t) c->cached.size() - 1;
     const int32_t max_depth = std::min(p.max_depth, room);
     if (g.drafter == nullptr || max_depth < 1) return SD_OK;
-    // a stale single-token cost is measured by a step that drafts nothing (sd_cost_model::single_stale)
-    if (p.adaptive && (s->budget.cost.single_stale() || !s->budget.drafts())) return SD_OK;
+    if (p.adaptive && !s->budget.drafts()) return SD_OK;
     // the batch must fit in the batch size and in the free cells of the KV cache (room + 1)
     const int32_t max_nodes = std::min({p.max_nodes, (int32_t) c->n_batch - 1, room});
     std::vector<llama_token> & history = c->cached; // the root is appended for the call only
