@@ -334,27 +334,22 @@ bench_model() { # small|q4_0|q8_0|wide
         done
         echo -n "." >&2
     done
-    # sampled: each drafter at its best greedy n_max (all sets pooled), drafts drawn from the drafter and
-    # verified by rejection sampling (--spec-draft-sampling probabilistic)
-    local best=() b
-    for d in "${drafter_labels[@]}"; do
-        # (when every greedy run failed: the first n_max)
-        b=$(tool bench-table --runs "$tsv" --best "llama-speculative-simple,$d,0") || b=n_max=${n_max_list%%,*}
-        best+=("$b")
-    done
+    # sampled: each drafter at every n_max, drafts drawn from the drafter and verified by rejection
+    # sampling (--spec-draft-sampling probabilistic); the table compares with the fastest of them (the
+    # fastest greedy n_max can be a poor one sampled: at n_max 8 such drafts were accepted a third as often)
     for f in "$dir"/prompts/*.txt; do
         p=$(basename "$f" .txt) set=${p%-*}
         log=$dir/llama/lookup-sampled-$p.log
         llama_logged "$log" llama-lookup "${run[@]}" -f "$f" "${sampled[@]}"
         llama_record llama-lookup "n_draft=$lookup_n_draft" - "$temperature" "$set" $((10#${p##*-})) "$log" >> "$tsv"
-        local k=0
         for d in "${drafter_labels[@]}"; do
-            n_max=${best[$k]#n_max=} k=$((k + 1))
-            log=$dir/llama/spec-sampled-$d-$n_max-$p.log
-            llama_logged "$log" llama-speculative-simple "${run[@]}" -md "$(drafter_file "$d")" \
-                --spec-type draft-simple --spec-draft-n-max "$n_max" --spec-draft-sampling probabilistic -f "$f" \
-                "${sampled[@]}"
-            llama_record llama-speculative-simple "n_max=$n_max" "$d" "$temperature" "$set" $((10#${p##*-})) "$log" >> "$tsv"
+            for n_max in ${n_max_list//,/ }; do
+                log=$dir/llama/spec-sampled-$d-$n_max-$p.log
+                llama_logged "$log" llama-speculative-simple "${run[@]}" -md "$(drafter_file "$d")" \
+                    --spec-type draft-simple --spec-draft-n-max "$n_max" --spec-draft-sampling probabilistic -f "$f" \
+                    "${sampled[@]}"
+                llama_record llama-speculative-simple "n_max=$n_max" "$d" "$temperature" "$set" $((10#${p##*-})) "$log" >> "$tsv"
+            done
         done
         echo -n "." >&2
     done
@@ -372,7 +367,7 @@ bench_model() { # small|q4_0|q8_0|wide
         "model: $model ($(json_field "$out/$name.json" description), $(awk -v n="$(json_field "$out/$name.json" parameters)" 'BEGIN { printf "%.1fM", n / 1e6 }') parameters)"
         "machine: $cpu, $(nproc) cores; devices: $(json_field "$out/$name.json" devices); $threads threads for every tool"
         "conditions: flash attention $fa, KV F16, context $ctx, up to $tokens tokens per prompt, $prompts prompts per set; sampled rows: temperature $temperature, top-k $top_k, top-p $top_p, min-p $min_p, seed $seed"
-        "llama.cpp $llama_version: llama-bench -p 0 -n $tokens -d D -r $reps (D: the set's median prompt length in tokens; 1st after our greedy runs, 2nd after llama.cpp's other tools; x llama.cpp plain is against the faster); llama-lookup and llama-speculative-simple one process per prompt, tokens/s as each prints it (decoded tokens over the seconds after the prompt; a run whose log lost that line is repeated, at most 3 times); llama-lookup's n_draft is its default; sampled llama-speculative-simple: --spec-draft-sampling probabilistic at the n_max that was fastest greedy"
+        "llama.cpp $llama_version: llama-bench -p 0 -n $tokens -d D -r $reps (D: the set's median prompt length in tokens; 1st after our greedy runs, 2nd after llama.cpp's other tools; x llama.cpp plain is against the faster); llama-lookup and llama-speculative-simple one process per prompt, tokens/s as each prints it (decoded tokens over the seconds after the prompt; a run whose log lost that line is repeated, at most 3 times); llama-lookup's n_draft is its default; sampled llama-speculative-simple: --spec-draft-sampling probabilistic at every n_max"
         "order: our greedy runs (per prompt: plain, each strategy, plain again),$([ -n "$plain_note" ] && echo " the interleaved plain rounds,") llama-bench, our sampled runs, llama.cpp's per-prompt runs, llama-bench; load average at the start $load_start, at the end $(load); $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     )
     # what the decode-cost curve allows any chain drafter (specbench's ceiling line)
