@@ -317,42 +317,33 @@ bench_model() { # small|q4_0|q8_0|wide
     echo "== $name: llama.cpp" >&2
     local run=(-m "$model" -n "$tokens" -t "$threads" -c "$ctx" -fa "$fa" --no-escape)
     local greedy=(--temp 0) sampled=(--temp "$temperature" --top-k "$top_k" --top-p "$top_p" --min-p "$min_p" -s "$seed")
-    local f p set d n_max log
     drafter_file() { case "$1" in perfect) echo "$small" ;; realistic) echo "$realistic" ;; *) exit_path ;; esac; }
-    for f in "$dir"/prompts/*.txt; do
-        p=$(basename "$f" .txt) set=${p%-*}
-        log=$dir/llama/lookup-greedy-$p.log
-        llama_logged "$log" llama-lookup "${run[@]}" -f "$f" "${greedy[@]}"
-        llama_record llama-lookup "n_draft=$lookup_n_draft" - 0 "$set" $((10#${p##*-})) "$log" >> "$tsv"
-        for d in "${drafter_labels[@]}"; do
-            for n_max in ${n_max_list//,/ }; do
-                log=$dir/llama/spec-greedy-$d-$n_max-$p.log
-                llama_logged "$log" llama-speculative-simple "${run[@]}" -md "$(drafter_file "$d")" \
-                    --spec-type draft-simple --spec-draft-n-max "$n_max" -f "$f" "${greedy[@]}"
-                llama_record llama-speculative-simple "n_max=$n_max" "$d" 0 "$set" $((10#${p##*-})) "$log" >> "$tsv"
+    # llama_pass greedy|sampled: llama-lookup and llama-speculative-simple (each drafter at every n_max)
+    # on every prompt. Sampled drafts are drawn from the drafter and verified by rejection sampling
+    # (--spec-draft-sampling probabilistic); the table compares with the fastest n_max (the fastest
+    # greedy n_max can be a poor one sampled: at n_max 8 such drafts were accepted a third as often)
+    llama_pass() {
+        local mode=$1 f p set d n_max log temp args spec
+        if [ "$mode" = greedy ]; then temp=0 args=("${greedy[@]}") spec=()
+        else temp=$temperature args=("${sampled[@]}") spec=(--spec-draft-sampling probabilistic); fi
+        for f in "$dir"/prompts/*.txt; do
+            p=$(basename "$f" .txt) set=${p%-*}
+            log=$dir/llama/lookup-$mode-$p.log
+            llama_logged "$log" llama-lookup "${run[@]}" -f "$f" "${args[@]}"
+            llama_record llama-lookup "n_draft=$lookup_n_draft" - "$temp" "$set" $((10#${p##*-})) "$log" >> "$tsv"
+            for d in "${drafter_labels[@]}"; do
+                for n_max in ${n_max_list//,/ }; do
+                    log=$dir/llama/spec-$mode-$d-$n_max-$p.log
+                    llama_logged "$log" llama-speculative-simple "${run[@]}" -md "$(drafter_file "$d")" \
+                        --spec-type draft-simple --spec-draft-n-max "$n_max" "${spec[@]}" -f "$f" "${args[@]}"
+                    llama_record llama-speculative-simple "n_max=$n_max" "$d" "$temp" "$set" $((10#${p##*-})) "$log" >> "$tsv"
+                done
             done
+            echo -n "." >&2
         done
-        echo -n "." >&2
-    done
-    # sampled: each drafter at every n_max, drafts drawn from the drafter and verified by rejection
-    # sampling (--spec-draft-sampling probabilistic); the table compares with the fastest of them (the
-    # fastest greedy n_max can be a poor one sampled: at n_max 8 such drafts were accepted a third as often)
-    for f in "$dir"/prompts/*.txt; do
-        p=$(basename "$f" .txt) set=${p%-*}
-        log=$dir/llama/lookup-sampled-$p.log
-        llama_logged "$log" llama-lookup "${run[@]}" -f "$f" "${sampled[@]}"
-        llama_record llama-lookup "n_draft=$lookup_n_draft" - "$temperature" "$set" $((10#${p##*-})) "$log" >> "$tsv"
-        for d in "${drafter_labels[@]}"; do
-            for n_max in ${n_max_list//,/ }; do
-                log=$dir/llama/spec-sampled-$d-$n_max-$p.log
-                llama_logged "$log" llama-speculative-simple "${run[@]}" -md "$(drafter_file "$d")" \
-                    --spec-type draft-simple --spec-draft-n-max "$n_max" --spec-draft-sampling probabilistic -f "$f" \
-                    "${sampled[@]}"
-                llama_record llama-speculative-simple "n_max=$n_max" "$d" "$temperature" "$set" $((10#${p##*-})) "$log" >> "$tsv"
-            done
-        done
-        echo -n "." >&2
-    done
+    }
+    llama_pass greedy
+    llama_pass sampled
     echo >&2
     llama_bench 2nd
 
