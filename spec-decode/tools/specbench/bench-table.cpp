@@ -7,14 +7,11 @@
 //
 //   llamaspec-bench-table --runs FILE [--runs FILE]... [--title TEXT] [--note TEXT]...
 //                         [--drafter LABEL=TEXT]... [--json FILE] [--markdown FILE]
-//   llamaspec-bench-table --runs FILE... --best TOOL,DRAFTER,TEMPERATURE
 //
 // Input: tab-separated lines "tool config drafter temperature set prompt tokens seconds drafted
 // accepted" (a header line starting with "tool" is skipped). set "-" (llama-bench without a set's
 // depth) applies to every set; a llama-bench line of a set is that set's reference (the fastest one
 // when there are several). A line whose seconds are not positive records a run that failed.
-// --best prints the config of TOOL with DRAFTER at TEMPERATURE whose median tokens/s over all sets
-// (all prompts pooled) is highest.
 #include "bench-stats.h"
 
 #include <algorithm>
@@ -49,7 +46,6 @@ struct table_params {
     std::vector<std::pair<std::string, std::string>> drafters; // label, description
     std::string json_path;
     std::string markdown_path;
-    std::string best; // TOOL,DRAFTER,TEMPERATURE
 };
 
 static std::vector<std::string> split(const std::string & s, char sep) {
@@ -442,50 +438,10 @@ static int32_t run_table(const table_params & p, const std::vector<table_row> & 
     return rc;
 }
 
-// --best: the config with the highest median tokens/s over all prompts of all sets.
-static int32_t run_best(const std::string & spec, const std::vector<table_row> & rows) {
-    const std::vector<std::string> f = split(spec, ',');
-    if (f.size() != 3) {
-        std::fprintf(stderr, "error: --best wants TOOL,DRAFTER,TEMPERATURE\n");
-        return 2;
-    }
-    std::vector<std::string> configs;
-    for (const table_row & r : rows) {
-        if (r.tool == f[0] && r.drafter == f[1] && r.temperature == std::atof(f[2].c_str()) &&
-            std::find(configs.begin(), configs.end(), r.config) == configs.end()) {
-            configs.push_back(r.config);
-        }
-    }
-    std::string best;
-    double best_tps = NAN;
-    for (const std::string & config : configs) {
-        std::vector<bench_sample> pooled;
-        for (const table_row & r : rows) {
-            if (r.tool == f[0] && r.drafter == f[1] && r.temperature == std::atof(f[2].c_str()) && r.config == config) {
-                const std::vector<bench_sample> s = samples(r);
-                pooled.insert(pooled.end(), s.begin(), s.end());
-            }
-        }
-        const double tps = bench_median_tokens_per_second(pooled);
-        if (std::isfinite(tps) && (!std::isfinite(best_tps) || tps > best_tps)) {
-            best_tps = tps;
-            best = config;
-        }
-    }
-    if (best.empty()) {
-        std::fprintf(stderr, "error: no runs of %s with drafter %s at temperature %s\n", f[0].c_str(), f[1].c_str(),
-                     f[2].c_str());
-        return 1;
-    }
-    std::printf("%s\n", best.c_str());
-    return 0;
-}
-
 static void usage() {
     std::fprintf(stderr,
         "usage: llamaspec-bench-table --runs FILE [--runs FILE]... [--title TEXT] [--note TEXT]...\n"
-        "                             [--drafter LABEL=TEXT]... [--json FILE] [--markdown FILE]\n"
-        "       llamaspec-bench-table --runs FILE... --best TOOL,DRAFTER,TEMPERATURE\n");
+        "                             [--drafter LABEL=TEXT]... [--json FILE] [--markdown FILE]\n");
 }
 
 int main(int argc, char ** argv) {
@@ -503,7 +459,6 @@ int main(int argc, char ** argv) {
         else if (a == "--note")     p.notes.push_back(v);
         else if (a == "--json")     p.json_path = v;
         else if (a == "--markdown") p.markdown_path = v;
-        else if (a == "--best")     p.best = v;
         else if (a == "--drafter" && v.find('=') != std::string::npos) {
             p.drafters.push_back({v.substr(0, v.find('=')), v.substr(v.find('=') + 1)});
         } else {
@@ -525,5 +480,5 @@ int main(int argc, char ** argv) {
         }
     }
     const std::vector<table_row> rows = group_rows(records);
-    return p.best.empty() ? run_table(p, rows) : run_best(p.best, rows);
+    return run_table(p, rows);
 }
