@@ -276,8 +276,12 @@ bench_model() { # small|q4_0|q8_0|wide
     fa=$(json_field "$out/$name.json" flash_attn)
     local tsv=$dir/llama.tsv
     : > "$tsv"
-    # llama.cpp's plain decoding twice, between our greedy and sampled runs and after llama.cpp's other
-    # tools: the two show how much the machine's speed drifted over the run. Each set's run starts
+    # The order is ours greedy, llama.cpp greedy, llama-bench, llama.cpp sampled, ours sampled, llama-bench:
+    # each comparison of ours with llama.cpp's runs side by side, and the speed this machine drifts by over
+    # an hour favours neither side on average (with llama.cpp's tools in a block at the end, as before,
+    # a machine a tenth slower during our greedy runs than later put the perfect drafter at 0.90x).
+    # llama.cpp's plain decoding twice, between the greedy and the sampled halves and at the end: the two
+    # show how much the machine's speed drifted over the run. Each set's run starts
     # after as many tokens as its median prompt (-d), since a token's cost grows with the text before
     # it (on stories260K, attention is most of a step: its repetitive set decodes at half the speed).
     local depths
@@ -292,29 +296,10 @@ bench_model() { # small|q4_0|q8_0|wide
                 '{ printf "llama-bench\ttg%d @ d%d (%s)\t-\t0\t%s\t%d\t%d\t%.6f\t-\t-\n", n, d, k, s, NR - 1, n, $1 / 1e9 }' >> "$tsv"
         done <<< "$depths"
     }
-    # plain decoding through the Java API beside llama-bench -p 0 -n TOKENS, the two alternating round by
-    # round (PlainBench, as ci/bench-plain runs it): the measure the plain-decoding target is judged by,
-    # since the rows above run minutes apart on a machine whose speed drifts by more than that target
-    local plain_note=""
-    if [ "$java" = 1 ] && [ -f "${LLAMASPEC_BENCH_JAR:-}" ]; then
-        echo "== $name: Java API beside llama-bench, interleaved" >&2
-        java --enable-native-access=ALL-UNNAMED -cp "$LLAMASPEC_BENCH_JAR" dev.llamaspec.bench.PlainBench \
-            --model "$model" --tokens "$tokens" --threads "$threads" --rounds "$reps" --flash-attn "$fa" \
-            | tee "$dir/plain-interleaved.txt"
-        plain_note=$(awk 'NR == 3 { printf "llama-bench %s t/s (± %s), Java API %s t/s (± %s), ratio of medians %s, median of the rounds'"'"' own ratios %s %s %s", $3, $5, $6, $8, $9, $10, $11, $12 }' \
-            "$dir/plain-interleaved.txt")
-    fi
-    echo "== $name: llama-bench" >&2
-    llama_bench 1st
-    echo "== $name: specbench, temperature $temperature" >&2
-    tool specbench "${common[@]}" --flash-attn "$fa" --temperature "$temperature" --seed "$seed" --cost-depth 0 \
-        --json "$out/$name-t$temperature.json" --svg "$out/$name-t$temperature.svg" --runs "$dir/ours-sampled.tsv" \
-        | tee "$dir/specbench-sampled.txt"
     local top_k top_p min_p
     top_k=$(json_field "$out/$name.json" top_k) top_p=$(json_field "$out/$name.json" top_p)
     min_p=$(json_field "$out/$name.json" min_p)
 
-    echo "== $name: llama.cpp" >&2
     local run=(-m "$model" -n "$tokens" -t "$threads" -c "$ctx" -fa "$fa" --no-escape)
     local greedy=(--temp 0) sampled=(--temp "$temperature" --top-k "$top_k" --top-p "$top_p" --min-p "$min_p" -s "$seed")
     drafter_file() { case "$1" in perfect) echo "$small" ;; realistic) echo "$realistic" ;; *) exit_path ;; esac; }
@@ -342,9 +327,32 @@ bench_model() { # small|q4_0|q8_0|wide
             echo -n "." >&2
         done
     }
+    echo "== $name: llama.cpp, greedy" >&2
     llama_pass greedy
+    echo >&2
+
+    # plain decoding through the Java API beside llama-bench -p 0 -n TOKENS, the two alternating round by
+    # round (PlainBench, as ci/bench-plain runs it): the measure the plain-decoding target is judged by,
+    # since the rows above run minutes apart on a machine whose speed drifts by more than that target
+    local plain_note=""
+    if [ "$java" = 1 ] && [ -f "${LLAMASPEC_BENCH_JAR:-}" ]; then
+        echo "== $name: Java API beside llama-bench, interleaved" >&2
+        java --enable-native-access=ALL-UNNAMED -cp "$LLAMASPEC_BENCH_JAR" dev.llamaspec.bench.PlainBench \
+            --model "$model" --tokens "$tokens" --threads "$threads" --rounds "$reps" --flash-attn "$fa" \
+            | tee "$dir/plain-interleaved.txt"
+        plain_note=$(awk 'NR == 3 { printf "llama-bench %s t/s (± %s), Java API %s t/s (± %s), ratio of medians %s, median of the rounds'"'"' own ratios %s %s %s", $3, $5, $6, $8, $9, $10, $11, $12 }' \
+            "$dir/plain-interleaved.txt")
+    fi
+    echo "== $name: llama-bench" >&2
+    llama_bench 1st
+    echo "== $name: llama.cpp, temperature $temperature" >&2
     llama_pass sampled
     echo >&2
+    echo "== $name: specbench, temperature $temperature" >&2
+    tool specbench "${common[@]}" --flash-attn "$fa" --temperature "$temperature" --seed "$seed" --cost-depth 0 \
+        --json "$out/$name-t$temperature.json" --svg "$out/$name-t$temperature.svg" --runs "$dir/ours-sampled.tsv" \
+        | tee "$dir/specbench-sampled.txt"
+    echo "== $name: llama-bench" >&2
     llama_bench 2nd
 
     if [ "$java" = 1 ] && [ -f "${LLAMASPEC_BENCH_JAR:-}" ]; then
@@ -358,8 +366,8 @@ bench_model() { # small|q4_0|q8_0|wide
         "model: $model ($(json_field "$out/$name.json" description), $(awk -v n="$(json_field "$out/$name.json" parameters)" 'BEGIN { printf "%.1fM", n / 1e6 }') parameters)"
         "machine: $cpu, $(nproc) cores; devices: $(json_field "$out/$name.json" devices); $threads threads for every tool"
         "conditions: flash attention $fa, KV F16, context $ctx, up to $tokens tokens per prompt, $prompts prompts per set; sampled rows: temperature $temperature, top-k $top_k, top-p $top_p, min-p $min_p, seed $seed"
-        "llama.cpp $llama_version: llama-bench -p 0 -n $tokens -d D -r $reps (D: the set's median prompt length in tokens; 1st after our greedy runs, 2nd after llama.cpp's other tools; x llama.cpp plain is against the faster); llama-lookup and llama-speculative-simple one process per prompt, tokens/s as each prints it (decoded tokens over the seconds after the prompt; a run whose log lost that line is repeated, at most 3 times); llama-lookup's n_draft is its default; sampled llama-speculative-simple: --spec-draft-sampling probabilistic at every n_max"
-        "order: our greedy runs (per prompt: plain, each strategy, plain again),$([ -n "$plain_note" ] && echo " the interleaved plain rounds,") llama-bench, our sampled runs, llama.cpp's per-prompt runs, llama-bench; load average at the start $load_start, at the end $(load); $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+        "llama.cpp $llama_version: llama-bench -p 0 -n $tokens -d D -r $reps (D: the set's median prompt length in tokens; 1st between the greedy and the sampled halves, 2nd at the end; x llama.cpp plain is against the faster); llama-lookup and llama-speculative-simple one process per prompt, tokens/s as each prints it (decoded tokens over the seconds after the prompt; a run whose log lost that line is repeated, at most 3 times); llama-lookup's n_draft is its default; sampled llama-speculative-simple: --spec-draft-sampling probabilistic at every n_max"
+        "order: our greedy runs (per prompt: plain, each strategy, plain again), llama.cpp's greedy per-prompt runs,$([ -n "$plain_note" ] && echo " the interleaved plain rounds,") llama-bench, llama.cpp's sampled per-prompt runs, our sampled runs, llama-bench; load average at the start $load_start, at the end $(load); $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     )
     # what the decode-cost curve allows any chain drafter (specbench's ceiling line)
     local ceilings
@@ -370,7 +378,7 @@ bench_model() { # small|q4_0|q8_0|wide
         notes+=("chain ceiling: the most a chain of up to $(json_field "$out/$name.json" max_depth) drafted tokens can gain over plain decoding on specbench's decode-cost curve (KV depth $(json_field "$out/$name.json" kv_depth), powers of two interpolated), drafting counted free, by acceptance per drafted token: $ceilings")
     fi
     if [ -n "$plain_note" ]; then
-        notes+=("plain decoding, interleaved (ci/bench-plain's PlainBench, after our greedy runs): the Java API and llama-bench -p 0 -n $tokens -fa $fa -r 1, each loading the model afresh, alternating for $reps rounds: $plain_note (± half the range over rounds)")
+        notes+=("plain decoding, interleaved (ci/bench-plain's PlainBench, after the greedy runs): the Java API and llama-bench -p 0 -n $tokens -fa $fa -r 1, each loading the model afresh, alternating for $reps rounds: $plain_note (± half the range over rounds)")
     fi
     local drafter_notes=()
     if [ ${#drafter_labels[@]} -gt 0 ]; then
