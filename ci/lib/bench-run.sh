@@ -279,7 +279,8 @@ bench_model() { # small|q4_0|q8_0|wide
     # The order is ours greedy, llama.cpp greedy, llama-bench, llama.cpp sampled, ours sampled, llama-bench:
     # each comparison of ours with llama.cpp's runs side by side, and the speed this machine drifts by over
     # an hour favours neither side on average (with llama.cpp's tools in a block at the end, as before,
-    # a machine a tenth slower during our greedy runs than later put the perfect drafter at 0.90x).
+    # a drift fell on one side only: in one Q8_0 run our plain decoding read 0.91x llama-bench in our
+    # greedy half and 1.02x when the two alternated).
     # llama.cpp's plain decoding twice, between the greedy and the sampled halves and at the end: the two
     # show how much the machine's speed drifted over the run. Each set's run starts
     # after as many tokens as its median prompt (-d), since a token's cost grows with the text before
