@@ -468,14 +468,14 @@ static void test_accept_model() {
 static void test_budget() {
     const sd_bucket_stats none; // no observations: every estimate equals the drafter's confidence
 
-    // A small tree; p = product of conf along the path (estimate = conf with no data), siblings
-    // scaled down where their confs add up to more than 1 (the root's children: 0.9 + 0.5 = 1.4):
-    //   0: root child conf 0.9 -> p 0.9/1.4 = 0.642857
-    //   1: root child conf 0.5 -> p 0.5/1.4 = 0.357143
-    //   2: child of 0, conf 0.8 -> p 0.514286
-    //   3: child of 1, conf 0.5 -> p 0.178571
-    //   4: child of 2, conf 0.1 -> p 0.0514286
-    // ranking by p: 0, 2, 1, 3, 4
+    // A small tree; p = product of conf along the path (estimate = conf with no data), each capped by
+    // what its more likely siblings leave (the root's children: 0.9, then 0.5 where 0.1 is left):
+    //   0: root child conf 0.9 -> p 0.9
+    //   1: root child conf 0.5 -> p min(0.5, 1 - 0.9) = 0.1
+    //   2: child of 0, conf 0.8 -> p 0.72
+    //   3: child of 1, conf 0.5 -> p 0.05
+    //   4: child of 2, conf 0.1 -> p 0.072
+    // ranking by p: 0, 2, 1, 4, 3
     sd_draft_tree t;
     sd_tree_add(t, 100, -1, 0.9f, 0);
     sd_tree_add(t, 101, -1, 0.5f, 1);
@@ -489,17 +489,17 @@ static void test_budget() {
         double expected = 0;
         std::vector<bool> keep = sd_budget_select(t, none, gpu, 64, 64, &expected);
         CHECK(keep == std::vector<bool>(5, true));
-        CHECK(near(expected, 1 + (0.9 + 0.72 + 0.5 + 0.25 + 0.072) / 1.4, 1e-5)); // 2.744286
+        CHECK(near(expected, 1 + 0.9 + 0.1 + 0.72 + 0.05 + 0.072, 1e-5)); // 2.842
 
-        // max_nodes 3: the three most likely, 0, 2, 1 -> 1 + (0.9 + 0.72 + 0.5) / 1.4 = 2.514286
+        // max_nodes 3: the three most likely, 0, 2, 1 -> 1 + 0.9 + 0.72 + 0.1 = 2.72
         keep = sd_budget_select(t, none, gpu, 3, 64, &expected);
         CHECK(keep == std::vector<bool>({true, true, true, false, false}));
-        CHECK(near(expected, 1 + 2.12 / 1.4, 1e-5));
+        CHECK(near(expected, 2.72, 1e-5));
 
-        // max_nodes 1: node 0 only -> 1 + 0.9 / 1.4
+        // max_nodes 1: node 0 only -> 1 + 0.9
         keep = sd_budget_select(t, none, gpu, 1, 64, &expected);
         CHECK(keep == std::vector<bool>({true, false, false, false, false}));
-        CHECK(near(expected, 1 + 0.9 / 1.4, 1e-5));
+        CHECK(near(expected, 1.9, 1e-5));
 
         // max_nodes 0: nothing, 1 token per step
         keep = sd_budget_select(t, none, gpu, 0, 64, &expected);
@@ -507,13 +507,13 @@ static void test_budget() {
         CHECK(near(expected, 1.0));
 
         // max_leaves 1: 0 (1 leaf), 2 extends 0 (still 1 leaf), 1 would be a second leaf -> stop.
-        // kept {0, 2}: 1 + (0.9 + 0.72) / 1.4 = 2.157143
+        // kept {0, 2}: 1 + 0.9 + 0.72 = 2.62
         keep = sd_budget_select(t, none, gpu, 64, 1, &expected);
         CHECK(keep == std::vector<bool>({true, false, true, false, false}));
-        CHECK(near(expected, 1 + 1.62 / 1.4, 1e-5));
+        CHECK(near(expected, 2.62, 1e-5));
         CHECK(count_leaves(t, keep) == 1);
 
-        // max_leaves 2: 0, 2, 1 (2 leaves), 3 extends 1, 4 extends 2 -> all 5, 2 leaves (3 and 4)
+        // max_leaves 2: 0, 2, 1 (2 leaves), 4 extends 2, 3 extends 1 -> all 5, 2 leaves (3 and 4)
         keep = sd_budget_select(t, none, gpu, 64, 2, &expected);
         CHECK(keep == std::vector<bool>(5, true));
         CHECK(count_leaves(t, keep) == 2);
@@ -666,11 +666,10 @@ static void test_budget() {
     }
 
     // The ranking keeps a tree.
-    // (root children 0.95 + 0.6 = 1.55, scaled down by 1.55)
-    //   0: root child, conf 0.95 -> p 0.95/1.55 = 0.612903
-    //   1: root child, conf 0.6  -> p 0.6/1.55 = 0.387097 (shallow sibling)
-    //   2: child of 0, conf 0.95 -> p 0.582258 (deeper, yet more likely than 1)
-    //   3: child of 2, conf 0.95 -> p 0.553145
+    //   0: root child, conf 0.95 -> p 0.95
+    //   1: root child, conf 0.6  -> p min(0.6, 1 - 0.95) = 0.05 (shallow sibling)
+    //   2: child of 0, conf 0.95 -> p 0.9025 (deeper, yet more likely than 1)
+    //   3: child of 2, conf 0.95 -> p 0.857375
     // flat cost, max_nodes 3: 0, 2, 3 are kept -- the chain, not the shallow sibling.
     {
         sd_draft_tree d;
@@ -682,7 +681,7 @@ static void test_budget() {
         double expected = 0;
         std::vector<bool> keep = sd_budget_select(d, none, gpu, 3, 64, &expected);
         CHECK(keep == std::vector<bool>({true, false, true, true}));
-        CHECK(near(expected, 1 + (0.95 + 0.9025 + 0.857375) / 1.55, 1e-5));
+        CHECK(near(expected, 1 + 0.95 + 0.9025 + 0.857375, 1e-5));
         CHECK(mask_is_tree(d, keep));
 
         // A child whose own conf (1.0) is higher than a shallow node's is still only as likely as its
@@ -700,21 +699,31 @@ static void test_budget() {
         CHECK(keep == std::vector<bool>({true, true, true}));
 
         // A larger pseudo-random tree: for every max_nodes and max_leaves, the kept nodes form a
-        // tree, the count is min(max_nodes, n) when nothing else limits it, and leaves <= max_leaves.
+        // tree, the count is min(max_nodes, n) when nothing else limits it (n: the nodes with any
+        // chance, those whose more likely siblings leave them some, and their parents too), and
+        // leaves <= max_leaves.
         sd_draft_tree r;
         uint32_t state = 12345;
         auto next = [&]() { state = state * 1664525u + 1013904223u; return state >> 8; };
         for (int32_t i = 0; i < 40; i++) {
             const int32_t parent = i == 0 ? -1 : (int32_t) (next() % (uint32_t) (i + 1)) - 1;
-            const float conf = 0.05f + 0.9f * (float) (next() % 1000) / 1000.0f;
+            const float conf = 0.05f + 0.5f * (float) (next() % 1000) / 1000.0f;
             sd_tree_add(r, (llama_token) (next() % 50), parent, conf, (int32_t) (next() % 20));
         }
         CHECK(well_formed(r));
+        const std::vector<double> room = sd_sibling_room(r, plain_estimates(r, none));
+        std::vector<bool> chance((size_t) sd_tree_size(r));
+        for (int32_t i = 0; i < sd_tree_size(r); i++) {
+            const int32_t parent = r.parent[(size_t) i];
+            chance[(size_t) i] = room[(size_t) i] > 0 && (parent < 0 || chance[(size_t) parent]);
+        }
+        const int32_t with_chance = count_kept(chance);
+        CHECK(with_chance > 0 && with_chance < 40); // both kinds: 38 with a chance, 2 left nothing
         bool all_trees = true, counts_ok = true, leaves_ok = true;
         for (int32_t max_nodes = 0; max_nodes <= 41; max_nodes++) {
             keep = sd_budget_select(r, none, gpu, max_nodes, 1000, &expected);
             all_trees = all_trees && mask_is_tree(r, keep);
-            counts_ok = counts_ok && count_kept(keep) == std::min(max_nodes, 40);
+            counts_ok = counts_ok && count_kept(keep) == std::min(max_nodes, with_chance);
             for (int32_t max_leaves = 1; max_leaves <= 8; max_leaves++) {
                 keep = sd_budget_select(r, none, gpu, max_nodes, max_leaves, &expected);
                 all_trees = all_trees && mask_is_tree(r, keep);
@@ -726,12 +735,11 @@ static void test_budget() {
         CHECK(leaves_ok);
     }
 
-    // max_leaves on a star: 10 root children of conf 0.9, 0.85, ..., 0.45 (sum 6.75, so each is
-    // scaled down by 6.75). Each is a new leaf, so max_leaves 3 keeps the 3 most likely:
-    // 1 + (0.9 + 0.85 + 0.8) / 6.75.
+    // max_leaves on a star: 10 root children of conf 0.14, 0.13, ..., 0.05 (sum 0.95). Each is a new
+    // leaf, so max_leaves 3 keeps the 3 most likely: 1 + 0.14 + 0.13 + 0.12.
     {
         sd_draft_tree star;
-        for (int32_t i = 0; i < 10; i++) sd_tree_add(star, 500 + i, -1, 0.9f - 0.05f * (float) i, i);
+        for (int32_t i = 0; i < 10; i++) sd_tree_add(star, 500 + i, -1, 0.14f - 0.01f * (float) i, i);
         const sd_cost_model gpu = flat_cost();
         double expected = 0;
         std::vector<bool> keep = sd_budget_select(star, none, gpu, 64, 3, &expected);
@@ -739,10 +747,18 @@ static void test_budget() {
         want[0] = want[1] = want[2] = true;
         CHECK(keep == want);
         CHECK(count_leaves(star, keep) == 3);
-        CHECK(near(expected, 1 + 2.55 / 6.75, 1e-5));
-        // unlimited leaves: all 10; 1 + 6.75 / 6.75 = 2
+        CHECK(near(expected, 1.39, 1e-5));
+        // unlimited leaves: all 10; 1 + 0.95
         keep = sd_budget_select(star, none, gpu, 64, 64, &expected);
         CHECK(count_kept(keep) == 10);
+        CHECK(near(expected, 1.95, 1e-5));
+        // Confidences 0.9, 0.85, ..., 0.45 (sum 6.75) cannot all be right: 0.9 leaves 0.1 to the
+        // second and nothing to the rest, which are never worth a node, even for free.
+        sd_draft_tree over;
+        for (int32_t i = 0; i < 10; i++) sd_tree_add(over, 500 + i, -1, 0.9f - 0.05f * (float) i, i);
+        keep = sd_budget_select(over, none, gpu, 64, 64, &expected);
+        want[2] = false;
+        CHECK(keep == want);
         CHECK(near(expected, 2.0, 1e-5));
     }
 }
@@ -791,12 +807,11 @@ static void test_exploration() {
     }
     CHECK(count_kept(sd_budget_select(one, right, cpu, 64, 64, &expected, false)) == 1);
 
-    // An untried sibling kind (a draft model's runner-up) does not push a known node down: the siblings'
-    // sum uses the plain estimates. The top token's kind was right 20 of 20 times: estimate
-    // (20 + 4 * 0.6) / 24 = 0.9333, its bonus (1 - e) * 2 / 22; the runner-up's plain estimate is 0.2,
-    // so the sum 1.133 scales the top node to explore / 1.133 (with the runner-up's optimistic
-    // estimate in the sum it would be halved). The runner-up's own optimism (explore 1.0, untried) is
-    // capped by what the top node leaves it: 1 - 0.9333 / 1.133.
+    // An untried sibling kind (a draft model's runner-up) does not push a known node down: the most
+    // likely sibling keeps its own estimate. The top token's kind was right 20 of 20 times: its kind's
+    // record p = (20 + 4 * 0.6) / 24 = 0.9333, the bucket's estimate e = (20 + 4p) / 24 = 0.9889, its
+    // bonus (1 - e) * 2 / 22; the runner-up's plain estimate is 0.2. The runner-up's own optimism
+    // (explore 1.0, untried) is capped by what the top node leaves it: 1 - 0.9889.
     sd_bucket_stats drafted;
     for (int i = 0; i < 20; i++) drafted.observe(SD_BUCKET_DRAFT_MODEL + 6, true);
     sd_draft_tree pair;
@@ -806,8 +821,32 @@ static void test_exploration() {
     flat.us = {{1, 1.0}, {2, 1.0}, {3, 1.0}};
     sd_budget_select(pair, drafted, flat, 64, 64, &expected, true);
     const double top = drafted.explore(SD_BUCKET_DRAFT_MODEL + 6, 0.6f);
-    const double sum = drafted.estimate(SD_BUCKET_DRAFT_MODEL + 6, 0.6f) + 0.2;
-    CHECK(near(expected, 1 + top / sum + (1.0 - drafted.estimate(SD_BUCKET_DRAFT_MODEL + 6, 0.6f) / sum), 1e-5));
+    CHECK(near(drafted.estimate(SD_BUCKET_DRAFT_MODEL + 6, 0.6f), (20 + 4 * 22.4 / 24) / 24, 1e-6));
+    CHECK(near(expected, 1 + top + (1.0 - drafted.estimate(SD_BUCKET_DRAFT_MODEL + 6, 0.6f)), 1e-5));
+
+    // Nor does a known runner-up whose estimate is too high for its top token's (0.95 + 0.5 > 1: they
+    // cannot both be right that often): the top keeps 0.95 and the runner-up gets what is left, 0.05.
+    // A chain of 8 such pairs on a cost of 1 + 0.1 per extra node: the tops' p_k = 0.95^k, tokens
+    // 1 + 19 (1 - 0.95^8) = 7.3946 for cost 1.8 (rate 4.108); a runner-up adds at most 0.05 tokens for
+    // 0.1 more cost, which lowers it. So all 8 tops are kept and no runner-up, exactly as with runner-ups
+    // of 0.04. (Scaling siblings that add up to more than 1 down to 1, as the cut did before, made the
+    // tops 0.95 / 1.45 = 0.655 and the runner-ups 0.345, and kept 3 tops and 2 runner-ups, expecting 2.94
+    // tokens.)
+    sd_cost_model tenth;
+    for (int32_t b = 1; b <= 17; b++) tenth.us[b] = 1.0 + 0.1 * (b - 1);
+    for (float runner_up : {0.5f, 0.04f}) {
+        sd_draft_tree pairs;
+        int32_t at = -1;
+        for (int32_t d = 0; d < 8; d++) {
+            const int32_t top_node = sd_tree_add(pairs, 10 + d, at, 0.95f, SD_BUCKET_DRAFT_MODEL + 7);
+            sd_tree_add(pairs, 20 + d, at, runner_up, SD_BUCKET_DRAFT_MODEL + 22);
+            at = top_node;
+        }
+        const sd_bucket_stats none;
+        const std::vector<bool> keep = sd_budget_select(pairs, none, tenth, 64, 64, &expected);
+        for (int32_t i = 0; i < sd_tree_size(pairs); i++) CHECK(keep[(size_t) i] == (i % 2 == 0));
+        CHECK(near(expected, 1 + 19 * (1 - std::pow(0.95, 8)), 1e-5));
+    }
 
     // A fresh session: every kind untried, so every node's optimistic estimate is 1. A chain of 4 top
     // tokens (conf 0.7), each with its runner-up (conf 0.2): without the siblings' cap all 8 counted
@@ -831,7 +870,7 @@ static void test_exploration() {
     CHECK(count_kept(first) == 4);
     for (int32_t i = 0; i < sd_tree_size(chain); i++) CHECK(first[(size_t) i] == (i % 2 == 0));
     CHECK(near(expected, 5.0, 1e-6));
-    // without exploring nothing changes: the plain estimates already sum to at most 1 per sibling group
+    // an empty tree: nothing to leave
     const std::vector<double> none = sd_sibling_room(sd_draft_tree(), {});
     CHECK(none.empty());
 
@@ -843,12 +882,12 @@ static void test_exploration() {
     sd_tree_add(three, 3, -1, 0.3f, SD_BUCKET_LOOKUP + 3);
     const std::vector<double> left = sd_sibling_room(three, plain_estimates(three, fresh_rates));
     CHECK(near(left[0], 1.0, 1e-6) && near(left[1], 0.2, 1e-6) && near(left[2], 0.5, 1e-6));
-    // siblings that add up to more than 1 are first scaled to 1, as sd_budget_select scales them: with
-    // a fourth at 0.8 the sum is 1.8, and they are left 1, 1 - 0.8/1.8, 1 - 1.3/1.8 and 1 - 1.6/1.8
+    // siblings that add up to more than 1 leave the less likely nothing once the more likely have
+    // used it up: with a fourth at 0.8 they are ranked 0.8, 0.5, 0.3, 0.2 and left 1, 0.2, 0 and 0
     sd_tree_add(three, 4, -1, 0.8f, SD_BUCKET_LOOKUP + 4);
-    const std::vector<double> scaled = sd_sibling_room(three, plain_estimates(three, fresh_rates));
-    CHECK(near(scaled[3], 1.0, 1e-6) && near(scaled[0], 1.0 / 1.8, 1e-6) && near(scaled[2], 0.5 / 1.8, 1e-6) &&
-          near(scaled[1], 0.2 / 1.8, 1e-6));
+    const std::vector<double> full = sd_sibling_room(three, plain_estimates(three, fresh_rates));
+    CHECK(near(full[3], 1.0, 1e-6) && near(full[0], 0.2, 1e-6) && near(full[2], 0.0, 1e-6) &&
+          near(full[1], 0.0, 1e-6));
 }
 
 static void test_lookup() {

@@ -145,21 +145,16 @@ void sd_bucket_stats::observe(int32_t bucket, bool accepted) {
 std::vector<double> sd_sibling_room(const sd_draft_tree & tree, const std::vector<double> & e) {
     const int32_t n = sd_tree_size(tree);
     std::map<int32_t, std::vector<int32_t>> siblings; // parent -> children
-    std::map<int32_t, double> sum;
-    for (int32_t i = 0; i < n; i++) {
-        siblings[tree.parent[(size_t) i]].push_back(i);
-        sum[tree.parent[(size_t) i]] += e[(size_t) i];
-    }
+    for (int32_t i = 0; i < n; i++) siblings[tree.parent[(size_t) i]].push_back(i);
     std::vector<double> room((size_t) n, 1.0);
     for (auto & group : siblings) {
         std::vector<int32_t> & kids = group.second;
         // most likely first; ties in tree order
         std::stable_sort(kids.begin(), kids.end(), [&](int32_t a, int32_t b) { return e[(size_t) a] > e[(size_t) b]; });
-        const double norm = std::max(1.0, sum[group.first]);
         double ahead = 0;
         for (int32_t k : kids) {
             room[(size_t) k] = std::max(0.0, 1.0 - ahead);
-            ahead += e[(size_t) k] / norm;
+            ahead += e[(size_t) k];
         }
     }
     return room;
@@ -170,29 +165,26 @@ std::vector<bool> sd_budget_select(const sd_draft_tree & tree, const sd_bucket_s
                                    double * expected, bool explore) {
     const int32_t n = sd_tree_size(tree);
     std::vector<bool> keep((size_t) n, false);
-    // Conditional estimates; siblings exclude each other, so where theirs add up to more than 1 they
-    // are scaled down to sum to 1.
-    // The ranking uses the optimistic estimates (explore); the siblings' sum the plain ones, so that
-    // an untried kind of sibling (a draft model's runner-up) does not push down a well-known node.
+    // Conditional estimates, ranked by the optimistic ones (explore) or the plain ones. Siblings
+    // exclude each other: one is accepted only where those more likely than it were not, so each is
+    // capped at what the plain estimates of the siblings ahead of it leave (sd_sibling_room); the most
+    // likely keeps its own estimate. Without the cap a fresh session's first draft-model step ranked
+    // every untried runner-up as sure beside its untried top token, and kept all 32 nodes. (Before,
+    // siblings whose plain estimates added up to more than 1 were all scaled down to sum to 1, which
+    // took a known top token of 0.95 to 0.65 beside a seldom-tried runner-up estimated at 0.5, and so
+    // cut a draft model's greedy chains at 4-5 tokens where 8 would pay.)
     std::vector<double> cond((size_t) n), plain((size_t) n);
-    std::map<int32_t, double> sibling_sum;
     for (int32_t i = 0; i < n; i++) {
         const int32_t b = tree.bucket[(size_t) i];
         const double e = rates.estimate(b, tree.conf[(size_t) i]);
         plain[(size_t) i] = e;
         cond[(size_t) i] = explore ? rates.explore_from(b, e) : e;
-        sibling_sum[tree.parent[(size_t) i]] += e;
     }
-    // Siblings exclude each other: one is accepted only where those more likely than it were not, so an
-    // optimistic estimate is capped at what the plain estimates of the siblings ahead of it leave
-    // (sd_sibling_room). Without the cap a fresh session's first draft-model step ranked every untried
-    // runner-up as sure beside its untried top token, and kept all 32 nodes.
-    std::vector<double> room((size_t) n, 1.0);
-    if (explore) room = sd_sibling_room(tree, plain);
+    const std::vector<double> room = sd_sibling_room(tree, plain);
     std::vector<double> p((size_t) n);
     for (int32_t i = 0; i < n; i++) {
         const int32_t parent = tree.parent[(size_t) i];
-        cond[(size_t) i] = std::min(cond[(size_t) i] / std::max(1.0, sibling_sum[parent]), room[(size_t) i]);
+        cond[(size_t) i] = std::min(cond[(size_t) i], room[(size_t) i]);
         p[(size_t) i] = cond[(size_t) i] * (parent < 0 ? 1.0 : p[(size_t) parent]);
     }
     // Best first; a parent is at least as likely as its child, and ties keep tree order, so every
