@@ -190,13 +190,20 @@ struct draft_model_drafter : sd_drafter {
 
     // Drafting costs more than it can give. A draft model as slow as the target (the target itself, an
     // early exit of most of its blocks on a small model) cannot pay even if every draft were accepted:
-    // no more drafting in this session. One whose drafts keep being cut (the budget backed off to its
-    // longest pause) and whose catching up after such a pause costs more than 3 % of plain decoding
-    // over it: none for the rest of this generation. Either way it stops catching up too, which after
-    // back-offs of 16 steps still took 0.2-0.4 of the model's time on stories260K, drafting nothing.
+    // no more drafting in this session. Judged at once on the draft model's own cost (a decode as dear
+    // as the target's single token's never pays, whatever the curve), and on the whole cost curve only
+    // once the curve has followed SD_COST_SINGLE steps: its first points are single decodes made before
+    // the session's first step, and on the 2-core CPU they put a 2-token batch of the Q8_0 scaled model
+    // at 2.2 single tokens where the steps then took 1.3-1.8, so stories260K drafting for it (a decode
+    // 0.01-0.03 of the target's) was judged too dear for the whole session in 5 of 16 runs of a draft
+    // model (one strategy in one specbench process, 3 prompts of each set).
+    // One whose drafts keep being cut (the budget backed off to its longest pause) and whose catching
+    // up after such a pause costs more than 3 % of plain decoding over it: none for the rest of this
+    // generation. Either way it stops catching up too, which after back-offs of 16 steps still took
+    // 0.2-0.4 of the model's time on stories260K, drafting nothing.
     void judge(const sd_budget & budget, int32_t max_depth) {
         if (n_decodes < 4 || budget.cost.empty()) return;
-        if (never_pays(budget.cost, max_depth)) {
+        if (cost_ratio >= 1.0 || (budget.cost.steps >= SD_COST_SINGLE && never_pays(budget.cost, max_depth))) {
             too_dear = true;
             return;
         }
