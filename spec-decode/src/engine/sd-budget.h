@@ -100,14 +100,14 @@ static constexpr double SD_PRIOR_WEIGHT = 4.0;
 // How much acceptance each node's siblings leave it: siblings exclude each other, so a node is
 // accepted at most where the siblings more likely than it (by `estimate`, the nodes' plain
 // sd_bucket_stats::estimate) were not: 1 minus their sum, at least 0; 1 for the most likely.
-// sd_budget_select caps every node's estimate with it, so siblings never add up to more than 1.
+// sd_budget_select caps every node's estimate, plain or optimistic, with it (so the plain estimates
+// of siblings never add up to more than 1).
 std::vector<double> sd_sibling_room(const sd_draft_tree & tree, const std::vector<double> & estimate);
 
 // Chooses the nodes to evaluate. Nodes are ranked by their estimated probability of acceptance
 // (the product of the conditional estimates along their path, each capped by sd_sibling_room); the
-// prefix of that ranking with the
-// highest (1 + expected accepted) / cost(1 + size) is kept, as long as it beats plain decoding
-// (1 / cost(1)). At most max_nodes nodes and max_leaves leaves. Returns the keep mask; *expected
+// prefix of that ranking with the highest (1 + expected accepted) / cost(1 + size) is kept, as long
+// as it beats plain decoding (1 / cost(1)). At most max_nodes nodes and max_leaves leaves. Returns the keep mask; *expected
 // receives the expected tokens of the step.
 // explore: rank by sd_bucket_stats::explore instead of estimate (the engine does; the tests of the
 // cut's arithmetic do not).
