@@ -243,51 +243,75 @@ static void test_cost_model() {
         CHECK(near(c.cost(4), 8.0));
         CHECK(near(c.cost(8), 16.0));
     }
-    // observe: a known point moves by an EMA (0.8 old + 0.2 new), a new one is inserted as is.
+    // observe: a known point moves by an EMA (0.8 old + 0.2 new), a new one is inserted as is; a step
+    // counts at most SD_COST_RISE (1.5) times its price.
     {
         sd_cost_model c;
         c.observe(4, 10.0); // new point: 10
         CHECK(c.us.size() == 1);
         CHECK(near(c.cost(4), 10.0));
-        c.observe(4, 20.0); // 0.8*10 + 0.2*20 = 12
+        c.observe(4, 15.0); // 0.8*10 + 0.2*15 = 11
         CHECK(c.us.size() == 1);
-        CHECK(near(c.cost(4), 12.0));
-        c.observe(4, 2.0);  // 0.8*12 + 0.2*2 = 10
-        CHECK(near(c.cost(4), 10.0));
-        c.observe(6, 30.0); // inserted: {4: 10, 6: 30}
+        CHECK(near(c.cost(4), 11.0));
+        c.observe(4, 1.0);  // 0.8*11 + 0.2*1 = 9
+        CHECK(near(c.cost(4), 9.0));
+        c.observe(6, 18.0); // inserted (at most 1.5 x 13.5, its proportional price): {4: 9, 6: 18}
         CHECK(c.us.size() == 2);
-        CHECK(near(c.cost(6), 30.0));
-        CHECK(near(c.cost(5), 20.0)); // (10 + 30) / 2
-        CHECK(near(c.cost(8), 50.0)); // slope (30 - 10) / 2 = 10 -> 30 + 2*10
-        CHECK(near(c.cost(2), 5.0));  // 10 * 2/4
-        c.observe(6, 40.0); // 0.8*30 + 0.2*40 = 32
-        CHECK(near(c.cost(6), 32.0));
-        CHECK(near(c.cost(4), 10.0)); // untouched
+        CHECK(near(c.cost(6), 18.0));
+        CHECK(near(c.cost(5), 13.5)); // (9 + 18) / 2
+        CHECK(near(c.cost(8), 27.0)); // slope (18 - 9) / 2 = 4.5 -> 18 + 2*4.5
+        CHECK(near(c.cost(2), 4.5));  // 9 * 2/4
+        c.observe(6, 24.0); // 0.8*18 + 0.2*24 = 19.2
+        CHECK(near(c.cost(6), 19.2));
+        CHECK(near(c.cost(4), 9.0)); // untouched
         // A single-token step moves the other sizes down with it, never up past what they took when
-        // last seen: {1: 5} joins, then single tokens that take 10 (a deeper KV cache, which on a CPU
-        // can slow one token by half and two tokens hardly at all) leave 4 and 6 at their times.
+        // last seen: {1: 5} joins (below every point: as it came), then single tokens that take 10 (a
+        // deeper KV cache, which on a CPU can slow one token by half and two tokens hardly at all) leave
+        // 4 and 6 at their times. Each moves the scale by at most a tenth (8 counts as 1.5 x 5).
         c.observe(1, 5.0);
         CHECK(near(c.cost(1), 5.0));
-        c.observe(1, 10.0); // scale 0.8 + 0.2 * 10/5 = 1.2
-        CHECK(near(c.cost(1), 6.0));
-        CHECK(near(c.cost(6), 32.0));
-        for (int32_t i = 0; i < 60; i++) c.observe(1, 10.0);
-        CHECK(near(c.cost(1), 10.0, 1e-3));
-        CHECK(near(c.cost(4), 10.0, 1e-2));
-        CHECK(near(c.cost(6), 32.0, 1e-2));
+        c.observe(1, 8.0); // scale 0.8 + 0.2 * 7.5/5 = 1.1
+        CHECK(near(c.scale, 1.1));
+        CHECK(near(c.cost(1), 5.5));
+        CHECK(near(c.cost(6), 19.2));
+        for (int32_t i = 0; i < 60; i++) c.observe(1, 8.0);
+        CHECK(near(c.cost(1), 8.0, 1e-3));
+        CHECK(near(c.cost(4), 9.0, 1e-2));
+        CHECK(near(c.cost(6), 19.2, 1e-2));
         // A step of a size held down by the cap replaces its point (the cap was a guess), set at scale
-        // 2; then the EMA again. The others stay.
-        c.observe(4, 30.0);
-        CHECK(near(c.cost(4), 30.0, 1e-2));
-        c.observe(4, 20.0); // 0.8*30 + 0.2*20 = 28
-        CHECK(near(c.cost(4), 28.0, 1e-2));
-        CHECK(near(c.cost(6), 32.0, 1e-2));
-        // Single tokens as fast as before bring the sizes set at scale 2 down with them (4: 28 -> 14),
-        // and not the one set at scale 1 (6: 32).
+        // 1.6; then the EMA again. The others stay.
+        c.observe(4, 12.0);
+        CHECK(near(c.cost(4), 12.0, 1e-2));
+        c.observe(4, 17.0); // 0.8*12 + 0.2*17 = 13
+        CHECK(near(c.cost(4), 13.0, 1e-2));
+        CHECK(near(c.cost(6), 19.2, 1e-2));
+        // Single tokens as fast as before bring the sizes set at scale 1.6 down with them (4: 13 ->
+        // 8.125), and not the one set at scale 1 (6: 19.2); a step faster than its price counts in full.
         for (int32_t i = 0; i < 60; i++) c.observe(1, 5.0);
         CHECK(near(c.cost(1), 5.0, 1e-3));
-        CHECK(near(c.cost(4), 14.0, 1e-2));
-        CHECK(near(c.cost(6), 32.0, 1e-2));
+        CHECK(near(c.cost(4), 8.125, 1e-2));
+        CHECK(near(c.cost(6), 19.2, 1e-2));
+    }
+    // A stall (the machine gave the decode to something else for a while) counts as SD_COST_RISE times
+    // the step's price: one single token of 6x moves the scale by a tenth, not to 2.0 (which priced the
+    // single token at twice the others and made drafting look twice as cheap as it was); a size's
+    // point by a tenth of the way; a new size between points at most 1.5x its interpolated price. A
+    // real slowdown is followed within a few steps.
+    {
+        sd_cost_model c;
+        c.us = {{1, 10.0}, {2, 16.0}, {4, 25.0}};
+        c.observe(2, 100.0); // counts as 24: 0.8*16 + 0.2*24
+        CHECK(near(c.cost(2), 17.6));
+        c.observe(3, 200.0); // new, priced at (17.6 + 25) / 2 = 21.3: counts as 31.95
+        CHECK(near(c.cost(3), 31.95));
+        c.observe(1, 60.0);
+        CHECK(near(c.scale, 1.1));
+        CHECK(near(c.cost(1), 11.0));
+        CHECK(near(c.cost(2), 17.6)); // capped by its stamp
+        sd_cost_model slow;
+        slow.us = {{1, 10.0}, {2, 16.0}};
+        for (int32_t i = 0; i < 20; i++) slow.observe(1, 30.0); // the machine now runs at a third of its speed
+        CHECK(slow.cost(1) > 27.0);
     }
     // A point set too high (a slow moment when it was measured) prices its size and, through the floor,
     // every larger one out; not run for SD_COST_FORGET steps, it is forgotten where the curve without it
@@ -346,17 +370,17 @@ static void test_cost_model() {
         CHECK(near(c.cost(1), 10.0));
         CHECK(near(c.cost(2), 12.5)); // measured with it, never run since: halved too
         CHECK(near(c.cost(4), 40.0)); // set by the steps since
-        c.observe(1, 20.0);           // run again soon after: the running average, 0.8 + 0.2 * 20/10
-        CHECK(near(c.scale, 1.2));
-        CHECK(near(c.cost(1), 12.0));
+        c.observe(1, 20.0);           // run again soon after: the running average, 0.8 + 0.2 * 15/10
+        CHECK(near(c.scale, 1.1));    // (20 counts as 1.5 x 10)
+        CHECK(near(c.cost(1), 11.0));
         for (int64_t i = 1; i < SD_COST_SINGLE; i++) c.observe(4, 48.0);
         CHECK(!c.single_stale());
         c.observe(4, 48.0);
         CHECK(c.single_stale());
         const double four = c.cost(4);
-        c.observe(1, 24.0); // dearer than the 12 it said: the point alone
-        CHECK(near(c.cost(1), 24.0));
-        CHECK(near(c.scale, 1.2));
+        c.observe(1, 24.0); // dearer than the 11 it said: the point alone, by at most half (16.5)
+        CHECK(near(c.cost(1), 16.5));
+        CHECK(near(c.scale, 1.1));
         CHECK(near(c.cost(4), four));
         // a model without a single-token point (never measured) has nothing to go stale
         sd_cost_model none;

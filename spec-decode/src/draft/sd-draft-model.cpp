@@ -165,12 +165,20 @@ struct draft_model_drafter : sd_drafter {
     }
 
     // Times one decode of the draft model that evaluated n tokens, against the model's cost of as many
-    // (catching up after a pause evaluates several, and it is then the only decode of a step).
+    // (catching up after a pause evaluates several, and it is then the only decode of a step). A stall
+    // of the machine (sd_cost_model, SD_COST_RISE) can hold any decode for 100-200 ms: the first three
+    // timed keep the fastest, and later ones count at most SD_COST_RISE times the ratio so far.
+    // Counted in full, one such stall against the model's 26 ms put a ratio of 0.02 at 0.8 x 0.02 +
+    // 0.2 x 7.7 = 1.56, and judge() drops a draft model whose ratio reaches 1 for the session.
     void observe_decode(int64_t t0, size_t n, const sd_cost_model & cost) {
         if (n < 1 || cost.empty()) return;
         const double r = (double) (llama_time_us() - t0) / cost.cost((int32_t) n);
         if (n_decodes++ == 0) return; // the first may allocate the graph
-        cost_ratio = cost_ratio == 0 ? r : 0.8 * cost_ratio + 0.2 * r;
+        if (n_decodes <= 4) {
+            cost_ratio = cost_ratio == 0 ? r : std::min(cost_ratio, r);
+        } else {
+            cost_ratio = 0.8 * cost_ratio + 0.2 * std::min(r, SD_COST_RISE * cost_ratio);
+        }
     }
 
     // What a single-token decode of the draft model costs, in the cost model's microseconds.

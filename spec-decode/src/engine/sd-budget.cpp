@@ -62,6 +62,8 @@ bool sd_cost_model::single_stale() const {
 
 void sd_cost_model::observe(int32_t n, double t_us) {
     const bool stale = n == 1 && single_stale();
+    // a stall says nothing of the size (below every point the curve's guess is proportional, too low)
+    if (!us.empty() && n >= us.begin()->first) t_us = std::min(t_us, SD_COST_RISE * cost(n));
     steps++;
     auto it = us.find(n);
     if (stale) {

@@ -40,8 +40,20 @@
 // stopped drafting after it). A point brought too low is learnt from the next step of its size. The
 // scale and the points set since stay as they are. One plain step in SD_COST_SINGLE costs a drafting
 // generation a few tenths of a percent.
+//
+// A step counts at most SD_COST_RISE times what the curve priced it at (a size below every point as it
+// came: the curve's guess there is proportional, far too low for a single token). Interference only ever adds
+// time, and on a shared machine it comes in stalls: on the 2-core build machine a decode of 26 ms took
+// 100-200 ms in two steps out of every 12-15, whatever their size. Counted in full, one such step
+// moved the scale 0.2 x 6 of the way up, doubling the single token's price while the other sizes,
+// capped by their stamps, stayed: drafting then looked twice as cheap as it was, and a draft model
+// accepted at 40 % drafted 3-4 tokens a step at 0.7x plain decoding. A real change of speed (the
+// machine busy for good, a deeper KV cache) is followed in a few steps all the same: each moves the
+// scale by up to a tenth, a point's running average by up to a tenth of the way, a stale single
+// token's point by up to half.
 static constexpr int64_t SD_COST_FORGET = 128;
 static constexpr int64_t SD_COST_SINGLE = 32;
+static constexpr double  SD_COST_RISE   = 1.5;
 
 struct sd_cost_model {
     std::map<int32_t, double>  us;    // batch size -> microseconds, times scale
@@ -55,9 +67,9 @@ struct sd_cost_model {
     // Interpolated between points, extrapolated linearly beyond them (with the steeper of the last
     // segment's and the whole curve's slope), never below the cost of a smaller measured batch.
     double cost(int32_t n) const;
-    // A step of n tokens took t_us: a new size becomes a point; a single token moves the scale 0.2 of
-    // the way there (a stale single token replaces its point), another size its own point. Then stale
-    // points are checked (SD_COST_FORGET).
+    // A step of n tokens took t_us (counted at most SD_COST_RISE times its price): a new size becomes a
+    // point; a single token moves the scale 0.2 of the way there (a stale single token replaces its
+    // point), another size its own point. Then stale points are checked (SD_COST_FORGET).
     void   observe(int32_t n, double t_us);
     // The single-token point has not been run for SD_COST_SINGLE steps: the next step should be one.
     bool   single_stale() const;
