@@ -14,7 +14,7 @@ set -euo pipefail
 {
 strategies=plain,lookup,recycling,auto prompts=20 tokens=128 models=both threads=2
 flash_attn=${LLAMASPEC_BENCH_FLASH_ATTN:-default} temperature=0.8 seed=42 n_max_list=2,3,4,8
-agreement_band=0.70,0.80 drafter_seed=1 reps=5 java=1 heads_minutes=0 early_exit=2
+agreement_band=0.70,0.80 drafter_seed=1 reps=5 java=1 heads_minutes=0 early_exit=2 load_mode=mmap
 out=build/bench cache=/var/cache/llamaspec/models
 small=../shared/models/stories260K.gguf corpus=../shared/corpus/tinystories_train_sample.txt
 hidden=2048 ffn=5632 layers=16 head_dim=0 ctx=2048 positions=4096
@@ -26,6 +26,7 @@ while [ $# -gt 0 ]; do
         --models) models=$2; shift 2 ;;
         --threads) threads=$2; shift 2 ;;
         --flash-attn) flash_attn=$2; shift 2 ;;
+        --load-mode) load_mode=$2; shift 2 ;;
         --temperature) temperature=$2; shift 2 ;;
         --seed) seed=$2; shift 2 ;;
         --n-max) n_max_list=$2; shift 2 ;;
@@ -45,6 +46,10 @@ while [ $# -gt 0 ]; do
     esac
 done
 case "$flash_attn" in on|off|auto|default) ;; *) echo "ci/bench: --flash-attn on|off|auto|default" >&2; exit 2 ;; esac
+case "$load_mode" in mmap|none) ;; *) echo "ci/bench: --load-mode mmap|none" >&2; exit 2 ;; esac
+if [ "$load_mode" != mmap ] && [ "$java" = 1 ]; then
+    echo "ci/bench: --load-mode $load_mode needs --no-java (the Java benchmarks map the model's file)" >&2; exit 2
+fi
 case "$temperature" in 0|0.0*) echo "ci/bench: --temperature must be above 0 (the greedy runs are always made)" >&2; exit 2 ;; esac
 list=()
 for m in ${models//,/ }; do
@@ -267,7 +272,7 @@ bench_model() { # small|q4_0|q8_0|wide
     local fa_arg=()
     [ "$flash_attn" = default ] || fa_arg=(--flash-attn "$flash_attn")
     local common=(--model "$model" --corpus "$corpus" --strategies "$strategies$draft_strategies" --prompts "$prompts"
-                  --tokens "$tokens" --threads "$threads" --ctx "$ctx" "${drafters[@]}")
+                  --tokens "$tokens" --threads "$threads" --ctx "$ctx" --load-mode "$load_mode" "${drafters[@]}")
 
     echo "== $name: specbench, greedy" >&2
     tool specbench "${common[@]}" "${fa_arg[@]}" --json "$out/$name.json" --svg "$out/$name.svg" \
@@ -290,7 +295,7 @@ bench_model() { # small|q4_0|q8_0|wide
     llama_bench() { # ORDINAL
         local s d
         while read -r s d; do
-            llama llama-bench -m "$model" -p 0 -n "$tokens" -d "$d" -t "$threads" -fa "$fa" -r "$reps" -o jsonl \
+            llama llama-bench -m "$model" -p 0 -n "$tokens" -d "$d" -t "$threads" -fa "$fa" -lm "$load_mode" -r "$reps" -o jsonl \
                 > "$dir/llama/llama-bench-$s-$1.jsonl"
             sed -n 's/.*"samples_ns": \[\([^]]*\)\].*/\1/p' "$dir/llama/llama-bench-$s-$1.jsonl" | tr ',' '\n' | \
                 awk -v n="$tokens" -v d="$d" -v k="$1" -v s="$s" \
@@ -301,7 +306,7 @@ bench_model() { # small|q4_0|q8_0|wide
     top_k=$(json_field "$out/$name.json" top_k) top_p=$(json_field "$out/$name.json" top_p)
     min_p=$(json_field "$out/$name.json" min_p)
 
-    local run=(-m "$model" -n "$tokens" -t "$threads" -c "$ctx" -fa "$fa" --no-escape)
+    local run=(-m "$model" -n "$tokens" -t "$threads" -c "$ctx" -fa "$fa" -lm "$load_mode" --no-escape)
     local greedy=(--temp 0) sampled=(--temp "$temperature" --top-k "$top_k" --top-p "$top_p" --min-p "$min_p" -s "$seed")
     drafter_file() { case "$1" in perfect) echo "$small" ;; realistic) echo "$realistic" ;; *) exit_path ;; esac; }
     # llama_pass greedy|sampled: llama-lookup and llama-speculative-simple (each drafter at every n_max)
@@ -366,7 +371,7 @@ bench_model() { # small|q4_0|q8_0|wide
     local notes=(
         "model: $model ($(json_field "$out/$name.json" description), $(awk -v n="$(json_field "$out/$name.json" parameters)" 'BEGIN { printf "%.1fM", n / 1e6 }') parameters)"
         "machine: $cpu, $(nproc) cores; devices: $(json_field "$out/$name.json" devices); $threads threads for every tool"
-        "conditions: flash attention $fa, KV F16, context $ctx, up to $tokens tokens per prompt, $prompts prompts per set; sampled rows: temperature $temperature, top-k $top_k, top-p $top_p, min-p $min_p, seed $seed"
+        "conditions: flash attention $fa, KV F16, model files $([ "$load_mode" = mmap ] && echo mapped || echo 'read into memory') (--load-mode $load_mode, every tool), context $ctx, up to $tokens tokens per prompt, $prompts prompts per set; sampled rows: temperature $temperature, top-k $top_k, top-p $top_p, min-p $min_p, seed $seed"
         "llama.cpp $llama_version: llama-bench -p 0 -n $tokens -d D -r $reps (D: the set's median prompt length in tokens; 1st between the greedy and the sampled halves, 2nd at the end; x llama.cpp plain is against the faster); llama-lookup and llama-speculative-simple one process per prompt, tokens/s as each prints it (decoded tokens over the seconds after the prompt; a run whose log lost that line is repeated, at most 3 times); llama-lookup's n_draft is its default; sampled llama-speculative-simple: --spec-draft-sampling probabilistic at every n_max"
         "order: our greedy runs (per prompt: plain, each strategy, plain again), llama.cpp's greedy per-prompt runs,$([ -n "$plain_note" ] && echo " the interleaved plain rounds,") llama-bench, llama.cpp's sampled per-prompt runs, our sampled runs, llama-bench; load average at the start $load_start, at the end $(load); $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     )

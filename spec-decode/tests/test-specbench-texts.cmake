@@ -1,7 +1,7 @@
 # specbench --texts end to end: each prompt with plain decoding's continuation, written as a corpus that
 # llamaspec-corpus-index reads; and a path that cannot be written is an error, not a crash. Also
 # specbench --max-depth: the cap is reported, and bad values are refused. specbench --set and the time
-# split per step.
+# split per step. specbench --load-mode.
 #   cmake -DSPECBENCH=... -DCORPUS_INDEX=... -DMODEL=... -DCORPUS=... -DWORK=DIR -P test-specbench-texts.cmake
 file(REMOVE_RECURSE "${WORK}")
 file(MAKE_DIRECTORY "${WORK}/prompts")
@@ -113,5 +113,28 @@ foreach(bad "bogus.name=1" "spec.max_nodes=0" "spec.max_nodes=x" "=1" "spec.max_
                     RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
     string(FIND "${err}" "error: " at)
     check("--set ${bad}: exit ${rc}, '${err}'" rc EQUAL 2 AND at GREATER -1)
+endforeach()
+# --load-mode: the model's file mapped or read into memory, both run and are reported (the JSON's
+# load_mode, the header's "model files"); anything else is refused
+foreach(mode mmap none)
+    execute_process(COMMAND "${SPECBENCH}" --model "${MODEL}" --corpus "${CORPUS}" --sets stories --prompts 1
+                            --tokens 8 --threads 1 --cost-depth 0 --load-mode ${mode} --json "${WORK}/load-${mode}.json"
+                    RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+    check("specbench --load-mode ${mode} failed (${rc}): ${err}" rc EQUAL 0)
+    file(READ "${WORK}/load-${mode}.json" json)
+    string(JSON load_mode GET "${json}" load_mode)
+    check("--load-mode ${mode} in the JSON: ${load_mode}" load_mode STREQUAL mode)
+    if(mode STREQUAL "mmap")
+        string(FIND "${out}" "model files mapped" at)
+    else()
+        string(FIND "${out}" "model files read into memory" at)
+    endif()
+    check("--load-mode ${mode} not announced: '${out}'" at GREATER -1)
+endforeach()
+foreach(bad mlock "")
+    execute_process(COMMAND "${SPECBENCH}" --model "${MODEL}" --corpus "${CORPUS}" --load-mode "${bad}"
+                    RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+    string(FIND "${err}" "error: bad value for --load-mode" at)
+    check("--load-mode '${bad}': exit ${rc}, '${err}'" rc EQUAL 2 AND at GREATER -1)
 endforeach()
 message(STATUS "test-specbench-texts: ${checks} checks")

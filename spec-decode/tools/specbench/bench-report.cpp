@@ -98,8 +98,9 @@ static std::string interval_text(const bench_interval & v) {
 void bench_print_table(const bench_report & report) {
     const std::string threads = report.threads == 0 ? std::string("automatic") : std::to_string(report.threads);
     std::printf("\nmodel: %s (%s, %.1fM parameters), %s threads, up to %d tokens per prompt, flash attention %s, "
-                "KV %s\n", report.model_path.c_str(), report.model_description.c_str(), report.model_params / 1e6,
-                threads.c_str(), report.n_tokens, report.flash_attn.c_str(), report.kv_f32 ? "F32" : "F16");
+                "KV %s, model files %s\n", report.model_path.c_str(), report.model_description.c_str(),
+                report.model_params / 1e6, threads.c_str(), report.n_tokens, report.flash_attn.c_str(),
+                report.kv_f32 ? "F32" : "F16", report.mmap ? "mapped" : "read into memory");
     if (report.temperature > 0) {
         std::printf("sampling: temperature %.2f, top-k %d, top-p %.2f, min-p %.2f, seed %u (the same for every run)\n",
                     report.temperature, report.top_k, report.top_p, report.min_p, report.seed);
@@ -280,7 +281,8 @@ bool bench_write_json(const bench_report & report, const std::string & path, std
     }
     o << "  \"threads\": " << report.threads << ", \"tokens_per_prompt\": " << report.n_tokens
       << ", \"ctx\": " << report.n_ctx << ", \"flash_attn\": " << json_string(report.flash_attn)
-      << ", \"kv\": " << (report.kv_f32 ? "\"f32\"" : "\"f16\"") << ", \"max_depth\": " << report.max_depth << ",\n";
+      << ", \"kv\": " << (report.kv_f32 ? "\"f32\"" : "\"f16\"")
+      << ", \"load_mode\": " << (report.mmap ? "\"mmap\"" : "\"none\"") << ", \"max_depth\": " << report.max_depth << ",\n";
     o << "  \"grammar\": " << json_string(report.grammar) << ",\n";
     o << "  \"temperature\": " << json_number(report.temperature) << ", \"seed\": " << report.seed
       << ", \"sampler\": {\"top_k\": " << report.top_k << ", \"top_p\": " << json_number(report.top_p)

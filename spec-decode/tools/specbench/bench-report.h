@@ -72,6 +72,7 @@ struct bench_report {
     int32_t     n_ctx        = 0;
     std::string flash_attn   = "auto"; // as the sessions were asked: auto (llama.cpp's choice), on or off
     bool        kv_f32       = false;
+    bool        mmap         = true;   // the models' files mapped (false: read into memory)
     int32_t     max_depth    = 0;     // spec.max_depth of every strategy
     float       temperature  = 0;     // 0: greedy, and every strategy's output is checked against plain's
     int32_t     top_k        = 0;     // the sampler's settings (used when temperature > 0)

@@ -50,6 +50,7 @@ struct bench_params {
     int32_t cost_depth = 256;
     int32_t max_depth  = sd_generation_default_params().spec.max_depth; // spec.max_depth for every strategy
     bool    kv_f32     = false;
+    bool    mmap       = sd_model_default_params().use_mmap; // map the models' files (--load-mode mmap|none)
     int32_t flash_attn = sd_session_default_params().flash_attn; // sd_flash_attn, as our sessions use it
     bool    strict     = false;                                  // strict numerics
     float   temperature = 0.0f;
@@ -92,6 +93,7 @@ static void usage(FILE * out = stderr) {
     std::fprintf(out,
         "usage: llamaspec-specbench --model FILE --corpus FILE [--strategies plain] [--sets stories,repetitive,json]\n"
         "                           [--prompts 20] [--first 100 (the corpus's story the prompts start at)] [--tokens 128] [--threads 2 (0: automatic)] [--ctx 2048] [--kv f16|f32] [--flash-attn auto|on|off] [--strict] [--json FILE] [--svg FILE]\n"
+        "                           [--load-mode mmap|none (map the models' files, the default, or read them into memory)]\n"
         "                           [--lookahead W,N,G] [--heads [LABEL=]MEDUSA.gguf]... [--draft-model [LABEL=]FILE]...\n"
         "                           [--temperature 0] [--seed 42] [--runs FILE] [--prompt-files DIR] [--cost-depth 256 (0: no cost curve)]\n"
         "                           [--grammar FILE (GBNF every run generates under)] [--rpc HOST:PORT,... [--rpc-timeout-ms 30000]]\n"
@@ -241,6 +243,7 @@ static bool parse_args(int argc, char ** argv, bench_params & p) {
             ok = wng.size() == 3 && parse_int(wng[0].c_str(), 1, 32, p.lookahead[0]) &&
                  parse_int(wng[1].c_str(), 2, 16, p.lookahead[1]) && parse_int(wng[2].c_str(), 1, 32, p.lookahead[2]);
         }
+        else if (a == "--load-mode")  { p.mmap = std::string(v) == "mmap"; ok = p.mmap || std::string(v) == "none"; }
         else if (a == "--kv")         { p.kv_f32 = std::string(v) == "f32"; ok = p.kv_f32 || std::string(v) == "f16"; }
         else if (a == "--set") {
             // NAME=VALUE, checked against the engine's table now rather than at the first run
@@ -420,6 +423,7 @@ int main(int argc, char ** argv) {
 
     sd_model_params mparams = sd_model_default_params();
     mparams.n_threads = p.threads;
+    mparams.use_mmap = p.mmap;
     sd_model_params target_params = mparams; // the drafters stay local
     target_params.rpc_servers = p.rpc_servers;
     target_params.rpc_timeout_ms = (uint32_t) p.rpc_timeout_ms;
@@ -524,6 +528,7 @@ int main(int argc, char ** argv) {
     report.n_ctx             = (int32_t) sd_session_n_ctx(session);
     report.flash_attn        = p.strict ? "off" : flash_attn_name(p.flash_attn);
     report.kv_f32            = p.kv_f32 || p.strict;
+    report.mmap              = p.mmap;
     report.temperature       = p.temperature;
     report.grammar           = p.grammar_path;
     report.top_k             = defaults.top_k;
