@@ -173,6 +173,11 @@ public final class ModelOptions {
             return this;
         }
 
+        /**
+         * Maps the model's file (true, the default) or reads it into memory (false). Reading costs the
+         * page cache's copy and sharing between processes; on some virtual machines mapped weights
+         * stall decoding, and reading them is then much faster (docs/benchmarks.md, "Stalls").
+         */
         public Builder mmap(boolean mmap) {
             this.mmap = mmap;
             return this;
