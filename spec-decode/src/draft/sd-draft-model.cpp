@@ -168,8 +168,8 @@ struct draft_model_drafter : sd_drafter {
     // (catching up after a pause evaluates several, and it is then the only decode of a step). A stall
     // of the machine (sd_cost_model, SD_COST_RISE) can hold any decode for 100-200 ms: the first three
     // timed keep the fastest, and later ones count at most SD_COST_RISE times the ratio so far.
-    // Counted in full, one such stall against the model's 26 ms put a ratio of 0.02 at 0.8 x 0.02 +
-    // 0.2 x 7.7 = 1.56, and judge() drops a draft model whose ratio reaches 1 for the session.
+    // Counted in full, one such stall against the model's 26 ms would put a ratio of 0.02 at 0.8 x
+    // 0.02 + 0.2 x 7.7 = 1.56, and judge() drops a draft model whose ratio reaches 1 for the session.
     void observe_decode(int64_t t0, size_t n, const sd_cost_model & cost) {
         if (n < 1 || cost.empty()) return;
         const double r = (double) (llama_time_us() - t0) / cost.cost((int32_t) n);

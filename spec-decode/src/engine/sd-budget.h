@@ -42,9 +42,10 @@
 // generation a few tenths of a percent.
 //
 // A step counts at most SD_COST_RISE times what the curve priced it at (a size below every point as it
-// came: the curve's guess there is proportional, far too low for a single token). Interference only ever adds
-// time, and on a shared machine it comes in stalls: on the 2-core build machine a decode of 26 ms took
-// 100-200 ms in two steps out of every 12-15, whatever their size. Counted in full, one such step
+// came: the curve's guess there is proportional, far too low for a single token). Interference only
+// ever adds time, and on a shared machine it comes in stalls: on the 2-core build machine, with the
+// model's file mapped, a decode of 26 ms took 100-200 ms in two steps out of every 12-15, whatever
+// their size. Counted in full, one such step
 // moved the scale 0.2 x 6 of the way up, doubling the single token's price while the other sizes,
 // capped by their stamps, stayed: drafting then looked twice as cheap as it was, and a draft model
 // accepted at 40 % drafted 3-4 tokens a step at 0.7x plain decoding. A real change of speed (the
