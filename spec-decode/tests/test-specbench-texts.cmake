@@ -137,4 +137,19 @@ foreach(bad mlock "")
     string(FIND "${err}" "error: bad value for --load-mode" at)
     check("--load-mode '${bad}': exit ${rc}, '${err}'" rc EQUAL 2 AND at GREATER -1)
 endforeach()
+# --cost-batch: the cost curve at the sizes asked for (ascending from 1), in the JSON's decode_cost
+execute_process(COMMAND "${SPECBENCH}" --model "${MODEL}" --corpus "${CORPUS}" --sets stories --prompts 1
+                        --tokens 4 --threads 1 --ctx 256 --cost-depth 32 --cost-batch 1,3,5 --json "${WORK}/cost.json"
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+check("specbench --cost-batch 1,3,5 failed (${rc}): ${err}" rc EQUAL 0)
+file(READ "${WORK}/cost.json" json)
+string(JSON n_points LENGTH "${json}" decode_cost points)
+string(JSON last GET "${json}" decode_cost points 2 batch)
+check("--cost-batch 1,3,5: ${n_points} points, the last at ${last}" n_points EQUAL 3 AND last EQUAL 5)
+foreach(bad "2,4" "1,4,2" "1,1" "1,x" "" "1,0")
+    execute_process(COMMAND "${SPECBENCH}" --model "${MODEL}" --corpus "${CORPUS}" --cost-batch "${bad}"
+                    RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+    string(FIND "${err}" "error: bad value for --cost-batch" at)
+    check("--cost-batch '${bad}': exit ${rc}, '${err}'" rc EQUAL 2 AND at GREATER -1)
+endforeach()
 message(STATUS "test-specbench-texts: ${checks} checks")

@@ -48,6 +48,7 @@ struct bench_params {
     int32_t threads    = 2;
     int32_t n_ctx      = 2048;
     int32_t cost_depth = 256;
+    std::vector<int32_t> cost_batch = {1, 2, 4, 8, 16, 32, 64};
     int32_t max_depth  = sd_generation_default_params().spec.max_depth; // spec.max_depth for every strategy
     bool    kv_f32     = false;
     bool    mmap       = sd_model_default_params().use_mmap; // map the models' files (--load-mode mmap|none)
@@ -96,6 +97,7 @@ static void usage(FILE * out = stderr) {
         "                           [--load-mode mmap|none (map the models' files, the default, or read them into memory)]\n"
         "                           [--lookahead W,N,G] [--heads [LABEL=]MEDUSA.gguf]... [--draft-model [LABEL=]FILE]...\n"
         "                           [--temperature 0] [--seed 42] [--runs FILE] [--prompt-files DIR] [--cost-depth 256 (0: no cost curve)]\n"
+        "                           [--cost-batch 1,2,4,8,16,32,64 (the curve's batch sizes, ascending from 1)]\n"
         "                           [--grammar FILE (GBNF every run generates under)] [--rpc HOST:PORT,... [--rpc-timeout-ms 30000]]\n"
         "                           [--corpus-index FILE (llamaspec-corpus-index's; lookup and auto also draft from it)]\n"
         "                           [--texts FILE (each prompt and plain decoding's continuation, a corpus for llamaspec-corpus-index)]\n"
@@ -231,6 +233,16 @@ static bool parse_args(int argc, char ** argv, bench_params & p) {
         else if (a == "--ctx")        ok = parse_int(v, 64, 1 << 24, p.n_ctx);
         else if (a == "--max-depth")  ok = parse_int(v, 1, 32, p.max_depth);
         else if (a == "--cost-depth") ok = parse_int(v, 0, 1 << 24, p.cost_depth); // 0: not measured
+        else if (a == "--cost-batch") {
+            // ascending batch sizes starting at 1 (the curve is priced in single-token decodes)
+            p.cost_batch.clear();
+            for (const std::string & n : split(v, ',')) {
+                int32_t b = 0;
+                ok = ok && parse_int(n.c_str(), 1, 65536, b) && (p.cost_batch.empty() ? b == 1 : b > p.cost_batch.back());
+                p.cost_batch.push_back(b);
+            }
+            ok = ok && !p.cost_batch.empty();
+        }
         else if (a == "--temperature") ok = parse_float(v, 0.0f, 100.0f, p.temperature);
         else if (a == "--seed") {
             int32_t seed = 0;
@@ -549,7 +561,7 @@ int main(int argc, char ** argv) {
 
     // The device's decode cost curve (--cost-depth 0: not measured).
     report.cost_depth = std::min(p.cost_depth, p.n_ctx - 64);
-    if (report.cost_depth > 0) report.cost_batch = {1, 2, 4, 8, 16, 32, 64};
+    if (report.cost_depth > 0) report.cost_batch = p.cost_batch;
     if (report.cost_depth > 0) std::fprintf(stderr, "measuring the decode cost curve at depth %d ...\n", report.cost_depth);
     if (report.cost_depth > 0 &&
         sd_session_measure_decode_cost(session, report.cost_batch, report.cost_depth, 5, report.cost_us, error) != SD_OK) {
