@@ -28,7 +28,7 @@ double sd_cost_model::point(std::map<int32_t, double>::const_iterator at) const 
 double sd_cost_model::shape(int32_t n) const {
     if (us.empty()) return (double) n;
     auto hi = us.lower_bound(n);
-    if (hi != us.end() && hi->first == n) return floor_at(hi);
+    if (hi != us.end() && hi->first == n) return point(hi);
     if (hi == us.begin()) {
         // below the smallest point: proportional to it
         return point(hi) * (double) n / (double) hi->first;
@@ -43,17 +43,10 @@ double sd_cost_model::shape(int32_t n) const {
         const double last_slope = (point(lo) - point(lo2)) / (double) (lo->first - lo2->first);
         const double mean_slope = (point(lo) - point(first)) / (double) (lo->first - first->first);
         const double slope = std::max(0.0, std::max(last_slope, mean_slope));
-        return floor_at(lo) + slope * (double) (n - lo->first);
+        return point(lo) + slope * (double) (n - lo->first);
     }
     const double f = (double) (n - lo->first) / (double) (hi->first - lo->first);
-    return std::max(floor_at(lo), point(lo) + f * (point(hi) - point(lo)));
-}
-
-double sd_cost_model::floor_at(std::map<int32_t, double>::const_iterator at) const {
-    // a larger batch never costs less than a smaller one: noisy points do not make it look cheaper
-    double v = 0;
-    for (auto it = us.begin(); it != std::next(at); ++it) v = std::max(v, point(it));
-    return v;
+    return point(lo) + f * (point(hi) - point(lo));
 }
 
 bool sd_cost_model::single_stale() const {

@@ -23,8 +23,8 @@
 // never runs that size never learns otherwise. A cost too low is learnt from the steps it leads to.
 //
 // A cost too high is not, since the budget then never runs that size: a point set in a slow moment (the
-// one decode measured at the start, or the one step that set a new size) would price its size and,
-// through the floor, every larger one out for the rest of the session. So a point not run for
+// one decode measured at the start, or the one step that set a new size) would price its size (and
+// the sizes interpolated beside it) out for the rest of the session. So a point not run for
 // SD_COST_FORGET steps is forgotten where the curve without it is cheaper there by a twentieth or more:
 // the budget may then run that size again and set its point from the step. A point that is right costs
 // at most one step a little dearer than planned every SD_COST_FORGET steps.
@@ -35,7 +35,7 @@
 // SD_COST_SINGLE steps it is stale: the engine's next step drafts nothing, and that step's time
 // replaces the point. Where it came in cheaper than the point said, the points set no later than the
 // single-token point (measured in the same moment, never run since) come down by the same factor: a
-// point set in a slow moment holds every size from it up at its price through the floor (with the
+// point set in a slow moment keeps its size priced out (with the
 // single-token point alone replaced, a session whose curve was measured while the machine was busy
 // stopped drafting after it). A point brought too low is learnt from the next step of its size. The
 // scale and the points set since stay as they are. One plain step in SD_COST_SINGLE costs a drafting
@@ -66,7 +66,9 @@ struct sd_cost_model {
 
     bool   empty() const { return us.empty(); }
     // Interpolated between points, extrapolated linearly beyond them (with the steeper of the last
-    // segment's and the whole curve's slope), never below the cost of a smaller measured batch.
+    // segment's and the whole curve's slope). Not monotone: CPU kernels work in blocks of rows, and
+    // on the 2-core build machine a Q4_0 model's 8-token decode costs 3.1 single tokens where 7
+    // cost 4.2 (4: 1.8, 3: 2.3).
     double cost(int32_t n) const;
     // A step of n tokens took t_us (counted at most SD_COST_RISE times its price): a new size becomes a
     // point; a single token moves the scale 0.2 of the way there (a stale single token replaces its
@@ -78,7 +80,6 @@ struct sd_cost_model {
 private:
     void   forget_stale();
     double shape(int32_t n) const;
-    double floor_at(std::map<int32_t, double>::const_iterator at) const;
     // A point's value in the shape: us, capped so that scale times it is at most its time when set.
     double point(std::map<int32_t, double>::const_iterator at) const;
 };
