@@ -275,13 +275,17 @@ static void test_cost_model() {
         // A single-token step moves the other sizes down with it, never up past what they took when
         // last seen: {1: 5} joins (below every point: as it came), then single tokens that take 10 (a
         // deeper KV cache, which on a CPU can slow one token by half and two tokens hardly at all) leave
-        // 4 and 6 at their times. Each moves the scale by at most a tenth (8 counts as 1.5 x 5).
+        // 4 and 6 at their times. The scale is the lower median of the last single tokens' times over
+        // the point (8 counts as 1.5 x 5), the scale before them counting as one: one alone moves nothing.
         c.observe(1, 5.0);
         CHECK(near(c.cost(1), 5.0));
-        c.observe(1, 8.0); // scale 0.8 + 0.2 * 7.5/5 = 1.1
-        CHECK(near(c.scale, 1.1));
-        CHECK(near(c.cost(1), 5.5));
-        CHECK(near(c.cost(6), 19.2));
+        c.observe(1, 8.0); // {1, 1.5}: 1
+        CHECK(near(c.scale, 1.0));
+        CHECK(near(c.cost(1), 5.0));
+        c.observe(1, 8.0); // {1, 1.5, 1.5}: 1.5
+        CHECK(near(c.scale, 1.5));
+        CHECK(near(c.cost(1), 7.5));
+        CHECK(near(c.cost(6), 19.2)); // capped by its stamp
         for (int32_t i = 0; i < 60; i++) c.observe(1, 8.0);
         CHECK(near(c.cost(1), 8.0, 1e-3));
         CHECK(near(c.cost(4), 9.0, 1e-2));
@@ -301,8 +305,9 @@ static void test_cost_model() {
         CHECK(near(c.cost(6), 19.2, 1e-2));
     }
     // A stall (the machine gave the decode to something else for a while) counts as SD_COST_RISE times
-    // the step's price: one single token of 6x moves the scale by a tenth, not to 2.0 (which priced the
-    // single token at twice the others and made drafting look twice as cheap as it was); a size's
+    // the step's price: one single token of 6x does not move the scale (the lower median of {1, 1.5}),
+    // where counted in full in a running average it moved it to 2.0, which priced the single token at
+    // twice the others and made drafting look twice as cheap as it was; a size's
     // point by a tenth of the way; a new size between points at most 1.5x its interpolated price. A
     // real slowdown is followed within a few steps.
     {
@@ -313,13 +318,19 @@ static void test_cost_model() {
         c.observe(3, 200.0); // new, priced at (17.6 + 25) / 2 = 21.3: counts as 31.95
         CHECK(near(c.cost(3), 31.95));
         c.observe(1, 60.0);
-        CHECK(near(c.scale, 1.1));
-        CHECK(near(c.cost(1), 11.0));
-        CHECK(near(c.cost(2), 17.6)); // capped by its stamp
+        CHECK(near(c.scale, 1.0));
+        CHECK(near(c.cost(1), 10.0));
+        CHECK(near(c.cost(2), 17.6));
         sd_cost_model slow;
         slow.us = {{1, 10.0}, {2, 16.0}};
         for (int32_t i = 0; i < 20; i++) slow.observe(1, 30.0); // the machine now runs at a third of its speed
         CHECK(slow.cost(1) > 27.0);
+        // a skewed time, one step in four 40 % slower: the typical step, where the mean is 11
+        sd_cost_model skew;
+        skew.us = {{1, 10.0}};
+        for (int32_t i = 0; i < 30; i++) skew.observe(1, i % 4 == 0 ? 14.0 : 10.0);
+        CHECK(near(skew.cost(1), 10.0));
+        CHECK(skew.recent.size() == (size_t) SD_COST_WINDOW);
     }
     // A point set too high (a slow moment when it was measured) prices its size out; not run for SD_COST_FORGET steps, it is forgotten where the curve without it
     // is a twentieth or more cheaper, and the next step of its size sets it again. A point that the
@@ -362,7 +373,7 @@ static void test_cost_model() {
     // engine's next step drafts nothing), and that step's time replaces it. Cheaper than the point
     // said, it brings the points set no later than it down by the same factor (measured in the same
     // slow moment); the points set since and the scale stay. A single token run before it goes stale
-    // moves the scale as before; a stale one that came in dearer moves nothing else.
+    // joins the scale's window as before; a stale one that came in dearer moves nothing else.
     {
         sd_cost_model c;
         c.us = {{1, 20.0}, {2, 25.0}, {4, 40.0}}; // measured in a slow moment
@@ -377,18 +388,20 @@ static void test_cost_model() {
         CHECK(near(c.cost(1), 10.0));
         CHECK(near(c.cost(2), 12.5)); // measured with it, never run since: halved too
         CHECK(near(c.cost(4), 40.0)); // set by the steps since
-        c.observe(1, 20.0);           // run again soon after: the running average, 0.8 + 0.2 * 15/10
-        CHECK(near(c.scale, 1.1));    // (20 counts as 1.5 x 10)
-        CHECK(near(c.cost(1), 11.0));
+        c.observe(1, 20.0);           // run again soon after: the window {1, 1.5} (20 counts as 1.5 x 10)
+        CHECK(near(c.scale, 1.0));    // keeps its lower median
+        CHECK(near(c.cost(1), 10.0));
         for (int64_t i = 1; i < SD_COST_SINGLE; i++) c.observe(4, 48.0);
         CHECK(!c.single_stale());
         c.observe(4, 48.0);
         CHECK(c.single_stale());
         const double four = c.cost(4);
-        c.observe(1, 24.0); // dearer than the 11 it said: the point alone, by at most half (16.5)
-        CHECK(near(c.cost(1), 16.5));
-        CHECK(near(c.scale, 1.1));
+        c.observe(1, 24.0); // dearer than the 10 it said: the point alone, by at most half (15)
+        CHECK(near(c.cost(1), 15.0));
+        CHECK(near(c.scale, 1.0));
         CHECK(near(c.cost(4), four));
+        c.observe(1, 15.0); // the window's times follow the new point: {2/3, 1, 1}, so 15 it stays
+        CHECK(near(c.cost(1), 15.0));
         // a model without a single-token point (never measured) has nothing to go stale
         sd_cost_model none;
         none.us = {{2, 30.0}};

@@ -66,14 +66,21 @@ void sd_cost_model::observe(int32_t n, double t_us) {
         const double ratio = t_us / (scale * it->second);
         const int64_t then = step_of(seen, 1);
         it->second = t_us / scale;
+        for (double & r : recent) r /= ratio; // the same times against the new point
         if (ratio < 1.0) {
             for (auto & point : us) {
                 if (point.first > 1 && step_of(seen, point.first) <= then) point.second *= ratio;
             }
         }
     } else if (it != us.end() && n == 1) {
-        // the single-token step, the one a generation runs most: the whole curve follows it
-        scale *= 0.8 + 0.2 * t_us / (it->second * scale);
+        // the single-token step, the one a generation runs most: the whole curve follows the lower
+        // median of the last SD_COST_WINDOW (the scale before them counting as one while there are fewer)
+        if (recent.empty()) recent.push_back(scale);
+        recent.push_back(t_us / it->second);
+        if (recent.size() > (size_t) SD_COST_WINDOW) recent.erase(recent.begin());
+        std::vector<double> sorted = recent;
+        std::nth_element(sorted.begin(), sorted.begin() + (sorted.size() - 1) / 2, sorted.end());
+        scale = sorted[(sorted.size() - 1) / 2];
     } else {
         if (it == us.end()) {
             us[n] = t_us / scale;

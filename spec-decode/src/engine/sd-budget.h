@@ -49,12 +49,19 @@
 // moved the scale 0.2 x 6 of the way up, doubling the single token's price while the other sizes,
 // capped by their stamps, stayed: drafting then looked twice as cheap as it was, and a draft model
 // accepted at 40 % drafted 3-4 tokens a step at 0.7x plain decoding. A real change of speed (the
-// machine busy for good, a deeper KV cache) is followed in a few steps all the same: each moves the
-// scale by up to a tenth, a point's running average by up to a tenth of the way, a stale single
-// token's point by up to half.
+// machine busy for good, a deeper KV cache) is followed in a few steps all the same: the scale once most
+// of the single tokens in its window (SD_COST_WINDOW) agree, a point's running average by up to a tenth
+// of the way each step, a stale single token's point by up to half.
 static constexpr int64_t SD_COST_FORGET = 128;
 static constexpr int64_t SD_COST_SINGLE = 32;
 static constexpr double  SD_COST_RISE   = 1.5;
+// The scale is the lower median of the last SD_COST_WINDOW single-token steps. A running average (each
+// step 0.2 of the way) followed the mean of a skewed time, which stalls pull up, and swung with the
+// last few steps; the budget drafted where a single token's price was momentarily high. A draft model
+// accepted at 66 % with the Q8_0 model at temperature 0.8: single steps took 29.4 ms (median; mean
+// 31.5), the running average priced them at 31-37 ms at the steps that drafted, where a 2-token step
+// was priced 1.6 single tokens and took 2.4; drafting ran at 0.9x plain decoding.
+static constexpr int32_t SD_COST_WINDOW = 9;
 
 struct sd_cost_model {
     std::map<int32_t, double>  us;    // batch size -> microseconds, times scale
@@ -63,6 +70,7 @@ struct sd_cost_model {
     std::map<int32_t, int64_t> checked; // batch size -> the step when it was last kept by forget_stale (absent: 0)
     int64_t                    steps = 0; // steps observed
     double                     scale = 1.0;
+    std::vector<double>        recent; // the last single-token steps' times over the point (at most SD_COST_WINDOW)
 
     bool   empty() const { return us.empty(); }
     // Interpolated between points, extrapolated linearly beyond them (with the steeper of the last
@@ -71,8 +79,8 @@ struct sd_cost_model {
     // cost 4.2 (4: 1.8, 3: 2.3).
     double cost(int32_t n) const;
     // A step of n tokens took t_us (counted at most SD_COST_RISE times its price): a new size becomes a
-    // point; a single token moves the scale 0.2 of the way there (a stale single token replaces its
-    // point), another size its own point. Then stale points are checked (SD_COST_FORGET).
+    // point; a single token joins the window whose median is the scale (a stale single token replaces
+    // its point), another size moves its own point. Then stale points are checked (SD_COST_FORGET).
     void   observe(int32_t n, double t_us);
     // The single-token point has not been run for SD_COST_SINGLE steps: the next step should be one.
     bool   single_stale() const;
