@@ -47,9 +47,6 @@ while [ $# -gt 0 ]; do
 done
 case "$flash_attn" in on|off|auto|default) ;; *) echo "ci/bench: --flash-attn on|off|auto|default" >&2; exit 2 ;; esac
 case "$load_mode" in mmap|none) ;; *) echo "ci/bench: --load-mode mmap|none" >&2; exit 2 ;; esac
-if [ "$load_mode" != mmap ] && [ "$java" = 1 ]; then
-    echo "ci/bench: --load-mode $load_mode needs --no-java (the Java benchmarks map the model's file)" >&2; exit 2
-fi
 case "$temperature" in 0|0.0*) echo "ci/bench: --temperature must be above 0 (the greedy runs are always made)" >&2; exit 2 ;; esac
 list=()
 for m in ${models//,/ }; do
@@ -345,6 +342,7 @@ bench_model() { # small|q4_0|q8_0|wide
         echo "== $name: Java API beside llama-bench, interleaved" >&2
         java --enable-native-access=ALL-UNNAMED -cp "$LLAMASPEC_BENCH_JAR" dev.llamaspec.bench.PlainBench \
             --model "$model" --tokens "$tokens" --threads "$threads" --rounds "$reps" --flash-attn "$fa" \
+            --load-mode "$load_mode" \
             | tee "$dir/plain-interleaved.txt"
         plain_note=$(awk 'NR == 3 { printf "llama-bench %s t/s (± %s), Java API %s t/s (± %s), ratio of medians %s, median of the rounds'"'"' own ratios %s %s %s", $3, $5, $6, $8, $9, $10, $11, $12 }' \
             "$dir/plain-interleaved.txt")
@@ -365,6 +363,7 @@ bench_model() { # small|q4_0|q8_0|wide
         echo "== $name: Java SpecBench, greedy" >&2
         java --enable-native-access=ALL-UNNAMED -cp "$LLAMASPEC_BENCH_JAR" dev.llamaspec.bench.SpecBench \
             --model "$model" --prompts-from "$out/$name.json" --tokens "$tokens" --threads "$threads" \
+            --load-mode "$load_mode" \
             --strategies "$(echo "$strategies" | sed 's/plain/none/')" --json "$out/$name-java.json"
     fi
 

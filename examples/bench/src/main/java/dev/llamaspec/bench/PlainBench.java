@@ -40,10 +40,11 @@ import picocli.CommandLine.Spec;
  *
  * <pre>
  * PlainBench [--model FILE]... [--tokens 128] [--threads 2] [--rounds 5] [--flash-attn auto|off|on|both]
- *            [--llama-bench PATH]
+ *            [--load-mode mmap|none] [--llama-bench PATH]
  *
  * Flash attention is set the same way on both sides: auto (the default) is each side's own default, llama.cpp's
- * choice (on where the backend supports it); both measures off and then on.
+ * choice (on where the backend supports it); both measures off and then on. So is the load mode: mmap (the
+ * default) maps the model's file, none reads it into memory (ModelOptions.mmap, llama-bench's -lm).
  * </pre>
  *
  * <p>Exit codes: 0 done, 1 a model is not there or could not be loaded or llama-bench failed, 2 bad
@@ -59,6 +60,9 @@ import picocli.CommandLine.Spec;
                 + " 2 bad arguments (also no --model where the default model is not there)."})
 public final class PlainBench implements Callable<Integer> {
     static final String DEFAULT_MODEL = "../shared/models/stories260K.gguf";
+
+    /** The model's file mapped (ModelOptions.mmap(true), llama-bench -lm mmap) or read into memory (none). */
+    enum LoadMode { mmap, none }
 
     /** Flash attention: both sides' default (auto), off, on, or each model measured off and on. */
     enum FlashAttentionMode {
@@ -97,6 +101,11 @@ public final class PlainBench implements Callable<Integer> {
             description = "auto (each side's default), off, on or both (default: ${DEFAULT-VALUE})")
     FlashAttentionMode flashAttention;
 
+    @Option(names = "--load-mode", paramLabel = "MODE", defaultValue = "mmap",
+            description = "mmap (map the model's file) or none (read it into memory), both sides"
+                + " (default: ${DEFAULT-VALUE})")
+    LoadMode loadMode;
+
     @Option(names = "--llama-bench", paramLabel = "PATH", defaultValue = "llama-bench",
             description = "llama.cpp's llama-bench (default: ${DEFAULT-VALUE}, from PATH)")
     String llamaBench;
@@ -128,21 +137,22 @@ public final class PlainBench implements Callable<Integer> {
             CliSupport.requireFile("--model", model);
         }
         PrintWriter out = spec.commandLine().getOut();
-        out.printf(Locale.ROOT, "plain decoding, %d tokens, %d threads, %d rounds, %d cores%n", tokens, threads,
-                rounds, Runtime.getRuntime().availableProcessors());
+        out.printf(Locale.ROOT, "plain decoding, %d tokens, %d threads, %d rounds, %d cores, model files %s%n", tokens,
+                threads, rounds, Runtime.getRuntime().availableProcessors(),
+                loadMode == LoadMode.mmap ? "mapped" : "read into memory");
         out.printf(Locale.ROOT, "%-44s %5s %18s %18s %8s %24s%n", "model", "FA", "llama-bench t/s",
                 "Java API t/s", "ratio", "per round [min, max]");
         out.flush();
         for (Path model : models) {
             for (SessionOptions.FlashAttention fa : flashAttention.settings) {
-                measure(out, model, tokens, threads, rounds, llamaBench, fa);
+                measure(out, model, tokens, threads, rounds, llamaBench, loadMode, fa);
             }
         }
         return 0;
     }
 
     private static void measure(PrintWriter out, Path path, int tokens, int threads, int rounds, String llamaBench,
-            SessionOptions.FlashAttention fa) throws Exception {
+            LoadMode loadMode, SessionOptions.FlashAttention fa) throws Exception {
         double[] reference = new double[rounds];
         double[] ours = new double[rounds];
         for (int r = 0; r < rounds; r++) {
@@ -152,11 +162,11 @@ public final class PlainBench implements Callable<Integer> {
             // side may run while the other keeps its weights. The order alternates against drift; the Java
             // side goes first, so that a file that is not a model fails as such before llama-bench runs.
             if (r % 2 == 0) {
-                ours[r] = javaRound(path, tokens, threads, fa, r == 0 ? 3 : 1);
-                reference[r] = llamaBench(llamaBench, path, tokens, threads, fa);
+                ours[r] = javaRound(path, tokens, threads, loadMode, fa, r == 0 ? 3 : 1);
+                reference[r] = llamaBench(llamaBench, path, tokens, threads, loadMode, fa);
             } else {
-                reference[r] = llamaBench(llamaBench, path, tokens, threads, fa);
-                ours[r] = javaRound(path, tokens, threads, fa, 1);
+                reference[r] = llamaBench(llamaBench, path, tokens, threads, loadMode, fa);
+                ours[r] = javaRound(path, tokens, threads, loadMode, fa, 1);
             }
         }
         double ref = median(reference);
@@ -180,11 +190,11 @@ public final class PlainBench implements Callable<Integer> {
      * decodes {@code tokens} tokens one at a time from the start, the same work as llama-bench's tg test,
      * and closes the model; returns tokens per second.
      */
-    private static double javaRound(Path path, int tokens, int threads, SessionOptions.FlashAttention fa,
-            int warmUps) throws Exception {
+    private static double javaRound(Path path, int tokens, int threads, LoadMode loadMode,
+            SessionOptions.FlashAttention fa, int warmUps) throws Exception {
         LlamaModel loaded;
         try {
-            loaded = LlamaModel.load(path, ModelOptions.builder().threads(threads).build());
+            loaded = LlamaModel.load(path, ModelOptions.builder().threads(threads).mmap(loadMode == LoadMode.mmap).build());
         } catch (LlamaException e) {
             throw CliSupport.loadFailure("--model", e);
         }
@@ -207,12 +217,13 @@ public final class PlainBench implements Callable<Integer> {
         }
     }
 
-    private static double llamaBench(String binary, Path model, int tokens, int threads,
+    private static double llamaBench(String binary, Path model, int tokens, int threads, LoadMode loadMode,
             SessionOptions.FlashAttention fa) throws Exception {
         Process p;
         try {
             p = new ProcessBuilder(binary, "-m", model.toString(), "-p", "0", "-n", Integer.toString(tokens), "-t",
-                Integer.toString(threads), "-fa", fa.name().toLowerCase(Locale.ROOT), "-r", "1", "-o", "json")
+                Integer.toString(threads), "-fa", fa.name().toLowerCase(Locale.ROOT), "-lm", loadMode.name(), "-r", "1",
+                "-o", "json")
                 .redirectError(ProcessBuilder.Redirect.DISCARD).start();
         } catch (IOException e) {
             throw new CliSupport.Failure("--llama-bench " + binary + ": cannot run it: " + e.getMessage(), e);

@@ -38,7 +38,7 @@ import picocli.CommandLine.Spec;
  * <pre>
  * SpecBench --model FILE --prompts-from specbench.json [--strategies none,lookup,recycling,lookahead,auto,auto-fixed]
  *           [--tokens 128] [--heads FILE] [--draft-model FILE]
- *           [--threads 2] [--json FILE]
+ *           [--threads 2] [--load-mode mmap|none] [--json FILE]
  * </pre>
  *
  * <p>The strategies are read by {@link Speculation#parse(String, MedusaHeads, LlamaModel)} (medusa with
@@ -110,6 +110,10 @@ public final class SpecBench implements Callable<Integer> {
             description = "threads, 1 to 512 (default: ${DEFAULT-VALUE})")
     int threads;
 
+    @Option(names = "--load-mode", paramLabel = "MODE", defaultValue = "mmap",
+            description = "mmap (map the models' files) or none (read them into memory) (default: ${DEFAULT-VALUE})")
+    PlainBench.LoadMode loadMode;
+
     public static void main(String[] args) {
         System.exit(run(args, System.out, System.err));
     }
@@ -139,7 +143,8 @@ public final class SpecBench implements Callable<Integer> {
         Map<String, List<String>> sets = promptSets(json, promptsFrom);
 
         List<Result> results = new ArrayList<>();
-        ModelOptions modelOptions = ModelOptions.builder().threads(threads).build();
+        ModelOptions modelOptions = ModelOptions.builder().threads(threads)
+                .mmap(loadMode == PlainBench.LoadMode.mmap).build();
         LlamaModel loaded;
         try {
             loaded = LlamaModel.load(modelPath, modelOptions);

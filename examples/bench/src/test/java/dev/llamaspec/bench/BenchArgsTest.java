@@ -66,6 +66,8 @@ class BenchArgsTest {
         "PlainBench | --rounds -1                  | --rounds must be in [1, 1048576], got -1",
         "PlainBench | --flash-attn yes             | Invalid value for option '--flash-attn': expected one of"
             + " [auto, off, on, both]",
+        "PlainBench | --load-mode mlock            | Invalid value for option '--load-mode': expected one of"
+            + " [mmap, none]",
         "PlainBench | extra                        | unexpected argument 'extra': PlainBench takes no arguments"
             + " besides its options",
         "PlainBench | --bogus                      | Unknown option: '--bogus'",
@@ -76,6 +78,8 @@ class BenchArgsTest {
         "SpecBench  | --model MODEL --prompts-from MODEL --tokens x | Invalid value for option '--tokens': 'x' is not an int",
         "SpecBench  | --model MODEL --prompts-from MODEL --tokens 0 | --tokens must be in [1, 16777216], got 0",
         "SpecBench  | --model MODEL --prompts-from MODEL --threads 513 | --threads must be in [1, 512], got 513",
+        "SpecBench  | --model MODEL --prompts-from MODEL --load-mode 1 | Invalid value for option '--load-mode':"
+            + " expected one of [mmap, none]",
         "SpecBench  | --model MODEL --prompts-from MODEL extra | unexpected argument 'extra'",
         "SpecBench  | --model MODEL --prompts-from MODEL --json DIR | --json DIR: is a directory, not a file",
         "SpecBench  | --model MODEL --prompts-from MODEL --json DIR/no/r.json | --json DIR/no/r.json: no such"

@@ -129,11 +129,12 @@ class BenchProcessIT {
     void plainBenchMeasuresBothSidesRoundByRound() throws Exception {
         // llama-bench from the build root's llama.cpp tools, as ci/bench-plain runs it
         Jar.Result r = Jar.run("PlainBench", "--model", Jar.model().toString(), "--tokens", "8", "--rounds", "2",
-                "--threads", "1");
+                "--threads", "1", "--load-mode", "none");
         assertEquals(0, r.code(), r.err());
         String[] lines = r.out().split("\n");
         assertEquals(3, lines.length, r.out());
         assertTrue(lines[0].startsWith("plain decoding, 8 tokens, 1 threads, 2 rounds"), r.out());
+        assertTrue(lines[0].endsWith("model files read into memory"), r.out());
         assertTrue(lines[1].contains("per round [min, max]"), r.out());
         // model, FA, llama-bench t/s ± spread, Java t/s ± spread, ratio of medians, median per-round ratio [min, max]
         String[] f = lines[2].trim().split("[\\s\\[\\],±]+");
