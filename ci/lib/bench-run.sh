@@ -383,7 +383,7 @@ bench_model() { # small|q4_0|q8_0|wide
         notes+=("chain ceiling: the most a chain of up to $(json_field "$out/$name.json" max_depth) drafted tokens can gain over plain decoding on specbench's decode-cost curve (KV depth $(json_field "$out/$name.json" kv_depth), powers of two interpolated), drafting counted free, by acceptance per drafted token: $ceilings")
     fi
     if [ -n "$plain_note" ]; then
-        notes+=("plain decoding, interleaved (ci/bench-plain's PlainBench, after the greedy runs): the Java API and llama-bench -p 0 -n $tokens -fa $fa -r 1, each loading the model afresh, alternating for $reps rounds: $plain_note (± half the range over rounds)")
+        notes+=("plain decoding, interleaved (ci/bench-plain's PlainBench, after the greedy runs): the Java API and llama-bench -p 0 -n $tokens -fa $fa -lm $load_mode -r 1, each loading the model afresh, alternating for $reps rounds: $plain_note (± half the range over rounds)")
     fi
     local drafter_notes=()
     if [ ${#drafter_labels[@]} -gt 0 ]; then
