@@ -31,27 +31,26 @@
 //
 // The single-token point cannot be forgotten (the curve is priced against it), and a generation whose
 // every step drafts never runs it: one measured in a slow moment made plain steps look dear, and the
-// budget drafted wide trees for the rest of the session. So once it has not been run for
-// SD_COST_SINGLE steps it is stale: the engine's next step drafts nothing, and that step's time
-// replaces the point. Where it came in cheaper than the point said, the points set no later than the
-// single-token point (measured in the same moment, never run since) come down by the same factor: a
-// point set in a slow moment keeps its size priced out (with the
-// single-token point alone replaced, a session whose curve was measured while the machine was busy
-// stopped drafting after it). A point brought too low is learnt from the next step of its size. The
-// scale and the points set since stay as they are. One plain step in SD_COST_SINGLE costs a drafting
-// generation a few tenths of a percent.
+// budget drafted wide trees for the rest of the session. So once it has not been run for SD_COST_SINGLE
+// steps it is stale: the engine's next step drafts nothing, and that step's time replaces the point.
+// Where it came in cheaper than the point said, the points set no later than the single-token point
+// (measured in the same moment, never run since) come down by the same factor: a point set in a slow
+// moment keeps its size priced out (with the single-token point alone replaced, a session whose curve
+// was measured while the machine was busy stopped drafting after it). A point brought too low is learnt
+// from the next step of its size. The scale and the points set since stay as they are. One plain step in
+// SD_COST_SINGLE costs a drafting generation a few tenths of a percent.
 //
 // A step counts at most SD_COST_RISE times what the curve priced it at (a size below every point as it
-// came: the curve's guess there is proportional, far too low for a single token). Interference only
-// ever adds time, and on a shared machine it comes in stalls: on the 2-core build machine, with the
-// model's file mapped, a decode of 26 ms took 100-200 ms in two steps out of every 12-15, whatever
-// their size. Counted in full, one such step
-// moved the scale 0.2 x 6 of the way up, doubling the single token's price while the other sizes,
-// capped by their stamps, stayed: drafting then looked twice as cheap as it was, and a draft model
-// accepted at 40 % drafted 3-4 tokens a step at 0.7x plain decoding. A real change of speed (the
-// machine busy for good, a deeper KV cache) is followed in a few steps all the same: the scale once most
-// of the single tokens in its window (SD_COST_WINDOW) agree, a point's running average by up to a tenth
-// of the way each step, a stale single token's point by up to half.
+// came: the curve's guess there is proportional, far too low for a single token). Interference only ever
+// adds time, and on a shared machine it comes in stalls: on the 2-core build machine, with the model's
+// file mapped, a decode of 26 ms took 100-200 ms in two steps out of every 12-15, whatever their size.
+// Counted in full in the running average the scale then was, one such step moved it 0.2 x 6 of the way
+// up, doubling the single token's price while the other sizes, capped by their stamps, stayed: drafting
+// then looked twice as cheap as it was, and a draft model accepted at 40 % drafted 3-4 tokens a step at
+// 0.7x plain decoding. A real change of speed (the machine busy for good, a deeper KV cache) is followed
+// in a few steps all the same: the scale once most of the single tokens in its window (SD_COST_WINDOW)
+// agree, a point's running average by up to a tenth of the way each step, a stale single token's point
+// by up to half.
 static constexpr int64_t SD_COST_FORGET = 128;
 static constexpr int64_t SD_COST_SINGLE = 32;
 static constexpr double  SD_COST_RISE   = 1.5;

@@ -194,7 +194,8 @@ public final class PlainBench implements Callable<Integer> {
             SessionOptions.FlashAttention fa, int warmUps) throws Exception {
         LlamaModel loaded;
         try {
-            loaded = LlamaModel.load(path, ModelOptions.builder().threads(threads).mmap(loadMode == LoadMode.mmap).build());
+            loaded = LlamaModel.load(path,
+                    ModelOptions.builder().threads(threads).mmap(loadMode == LoadMode.mmap).build());
         } catch (LlamaException e) {
             throw CliSupport.loadFailure("--model", e);
         }
