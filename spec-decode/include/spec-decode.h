@@ -377,14 +377,17 @@ sd_status sd_heads_train(sd_model * model, const sd_train_params & params, const
 // What to make. The drafter is a GGUF model of the same architecture holding the model's token
 // embedding, its first n_layers blocks, one adapter block and the model's output norm and head; it
 // drafts through the draft-model strategy. The adapter starts as a copy of the model's last block;
-// with a corpus its FFN and FFN norm are trained (AdamW through ggml-opt, the attention kept as it is)
-// so that the drafter predicts the model's own greedy tokens, keeping the weights that agree best
-// with the model on held-out text.
+// with a corpus its FFN half (by default) or the whole block (attention too, Kangaroo's adapter) is
+// trained (AdamW through ggml-opt) so that the drafter predicts the model's own greedy tokens,
+// keeping the weights that agree best with the model on held-out text.
 struct sd_early_exit_params {
     int32_t     n_layers;   // K: the model's first blocks kept, 1 .. block_count - 1
     std::string corpus;     // UTF-8 text ("<|endoftext|>" between documents); empty: no training
     int32_t     n_steps;    // optimizer steps
-    int32_t     batch;      // positions per step
+    int32_t     batch;      // positions per step (with attention: one sequence of whole documents,
+                            // which are read in pieces of at most this many tokens, up to 256)
+    bool        attention;  // train the adapter's attention too (the whole block; llama models);
+                            // false (the default): its FFN and FFN norm only
     float       lr;         // AdamW learning rate (constant)
     int64_t     max_tokens; // corpus positions read at most
     float       holdout;    // share of the documents held out for the agreement figures

@@ -1,8 +1,10 @@
 // Early exit (Kangaroo-style self-speculation, sd_early_exit_make) on the test model (label: model):
 // - the drafter file is a model of the same architecture with K + 1 blocks, loads, shares the
 //   vocabulary, and its untrained form with K = block_count - 1 is the model itself;
-// - training the adapter on a slice of the corpus raises held-out agreement with the model's greedy
-//   tokens, and never writes weights worse than the copied adapter's;
+// - training the adapter (the whole block, or its FFN only) on a slice of the corpus raises held-out
+//   agreement with the model's greedy tokens, and never writes weights worse than the copied adapter's;
+// - the whole-block training graph (llama.cpp's block rebuilt in ggml) predicts what llama.cpp does:
+//   with K = block_count - 1 the copied adapter agrees with the model's greedy tokens;
 // - greedy generation with the drafter as a draft model equals plain decoding and accepts drafts;
 // - progress is reported per phase, and cancelling from it writes nothing;
 // - bad parameters, corpora and paths are refused with messages naming the problem.
@@ -113,16 +115,34 @@ static void cancellation(sd_model * model) {
     CHECK(!std::ifstream(path).good() && !std::ifstream(path + ".untrained").good());
 }
 
-static void trained(sd_model * model) {
+// The whole-block graph with the model's own last block as the adapter is the model.
+static void whole_block_is_the_model(sd_model * model) {
+    const std::string path = tmp_path("full-trained.gguf");
+    sd_early_exit_params p = small((int32_t) block_count(model->path) - 1);
+    p.attention = true;
+    p.n_steps = 1;
+    p.max_tokens = 4000;
+    sd_early_exit_report r;
+    std::string error;
+    CHECK(sd_early_exit_make(model, p, path.c_str(), r, nullptr, nullptr, error) == SD_OK);
+    std::printf("whole block, K = %d: copied adapter's held-out agreement %.3f on %lld positions\n", p.n_layers,
+                r.agreement_before, (long long) r.n_eval);
+    CHECK(r.n_eval > 100 && r.agreement_before >= 0.98f);
+    std::remove(path.c_str());
+}
+
+static void trained(sd_model * model, bool attention) {
     const std::string path = tmp_path("k2.gguf");
     sd_early_exit_report r;
     std::string error;
     progress_seen seen;
-    const sd_status status = sd_early_exit_make(model, small(2), path.c_str(), r, progress, &seen, error);
+    sd_early_exit_params p = small(2);
+    p.attention = attention;
+    const sd_status status = sd_early_exit_make(model, p, path.c_str(), r, progress, &seen, error);
     if (status != SD_OK) std::fprintf(stderr, "early exit: %s\n", error.c_str());
     CHECK(status == SD_OK);
-    std::printf("K = 2: %lld training positions, loss %.3f -> %.3f, held-out agreement %.3f -> %.3f (step %d of %d), "
-                "%.2f MB of the model's %.2f MB\n", (long long) r.n_train, r.loss_first, r.loss, r.agreement_before,
+    std::printf("K = 2, %s: %lld training positions, loss %.3f -> %.3f, held-out agreement %.3f -> %.3f (step %d of %d), "
+                "%.2f MB of the model's %.2f MB\n", attention ? "whole block" : "FFN only", (long long) r.n_train, r.loss_first, r.loss, r.agreement_before,
                 r.agreement_after, r.best_step, r.steps, r.file_bytes / 1e6, r.model_bytes / 1e6);
     CHECK(r.n_train > 0 && r.n_eval > 0 && r.steps == 300 && !r.cancelled);
     CHECK(seen.read > 0 && seen.eval == 1 && seen.steps == 300);
@@ -190,7 +210,9 @@ static void bad_inputs(sd_model * model) {
     CHECK(sd_early_exit_set(p, "holdout", 0.6, error) == SD_ERR_INVALID_ARGUMENT && contains(error, "holdout must be in"));
     CHECK(sd_early_exit_set(p, "corpus", 1, error) == SD_ERR_INVALID_ARGUMENT && contains(error, "unknown setting 'corpus'"));
     CHECK(sd_early_exit_set(p, "steps", 7, error) == SD_OK && p.n_steps == 7);
-    CHECK(sd_early_exit_settings().size() == 8);
+    CHECK(sd_early_exit_set(p, "attention", 2, error) == SD_ERR_INVALID_ARGUMENT && contains(error, "attention must be 0 or 1"));
+    CHECK(sd_early_exit_set(p, "attention", 0, error) == SD_OK && !p.attention);
+    CHECK(sd_early_exit_settings().size() == 9 && !sd_early_exit_default_params().attention);
     p = small(2);
     p = small(2);
     p.corpus = "/nonexistent-corpus.txt";
@@ -217,7 +239,9 @@ int main() {
     bad_inputs(model);
     untrained_full(model);
     cancellation(model);
-    trained(model);
+    whole_block_is_the_model(model);
+    trained(model, true);
+    trained(model, false);
     sd_model_free(model);
     return sd_test_finish("test-early-exit");
 }

@@ -132,6 +132,7 @@ const std::vector<entry<sd_early_exit_params>> & early_exit_table() {
         RANGE  (P, n_layers,   "layers", 1, 4096, 1), // and below the model's block count
         RANGE  (P, n_steps,    "steps", 1, 1e7, 400),
         RANGE  (P, batch,      "batch", 1, 65536, 128),
+        FLAG   (P, attention,  "attention", 0),
         SETTING(P, lr,         "lr", 0, 1, true, false, false, 1e-3),
         RANGE  (P, max_tokens, "max_tokens", 1, 1e9, 30000),
         RANGE  (P, holdout,    "holdout", 0.01, 0.5, 0.1),

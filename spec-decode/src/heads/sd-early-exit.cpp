@@ -5,19 +5,28 @@
 // 1. The file: every key of the model, the block count set to K + 1 (per-layer arrays cut the same
 //    way), blocks 0 .. K - 1 as they are, the model's last block renamed to block K (the adapter), and
 //    the token embedding, output norm and output head.
-// 2. Training (with a corpus): the drafter reads the corpus and the adapter's FFN input ("ffn_inp-K",
-//    the residual after its attention) is captured at every position; the model reads the same text
-//    and gives its greedy token there. The adapter's FFN and FFN norm are trained on
+// 2. Training (with a corpus): the drafter reads the corpus and the adapter's input is captured at
+//    every position; the model reads the same text and gives its greedy token there. With attention
+//    the whole adapter block is trained, as Kangaroo's is: the input is block K - 1's output
+//    ("l_out-{K-1}") and the graph is llama.cpp's llama block,
+//
+//      x' = x + W_o attn(rope(W_q n), rope(W_k n), W_v n),  n = rmsnorm(x) * g_attn
+//
+//    (causal softmax attention, grouped heads, llama.cpp's rotary embedding), then the FFN below.
+//    A step is one sequence of `batch` positions: whole documents (read in pieces of at most `batch`
+//    tokens, so each starts at position 0 as it did when captured), the last one cut where the
+//    sequence ends; a mask keeps each document's attention to itself. The attention's weights move
+//    at a tenth of the learning rate (k_attention_step). By default (attention off) only the FFN half
+//    trains, on single positions: the input is the adapter's FFN input ("ffn_inp-K", the
+//    residual after its attention, which stays the last block's) and
 //
 //      y = x + W_down (SiLU(W_gate n) * W_up n),  n = rmsnorm(x) * g_ffn;  logits = O (rmsnorm(y) * g_out)
 //
-//    against those tokens (cross-entropy, AdamW through ggml-opt); the attention stays the last
-//    block's, so the captured inputs stay valid. Every tenth of the run the held-out agreement with the
-//    model's greedy tokens is measured and the best weights so far kept (the copied adapter counts: a
-//    drafter that training made worse is not written). The trained tensors are written in the model's
-//    types for them (quantized like the model's, without an importance matrix), else F32.
-//
-// Kangaroo's adapter is a whole trained block; ours trains its FFN half.
+//    Either way: cross-entropy against the model's tokens, AdamW through ggml-opt. Every tenth of the
+//    run the held-out agreement with the model's greedy tokens is measured and the best weights so
+//    far kept (the copied adapter counts: a drafter that training made worse is not written). The
+//    trained tensors are written in the model's types for them (quantized like the model's, without
+//    an importance matrix), else F32.
 #include "engine/sd-context.h"
 #include "engine/sd-settings.h"
 #include "heads/sd-heads.h"
@@ -187,22 +196,31 @@ sd_status write_drafter(const char * path, const gguf_context * in, FILE * fin, 
     return SD_OK;
 }
 
-// What the drafter reads and what the model answers: per position the adapter's FFN input and the
-// model's greedy token.
+// What the drafter reads and what the model answers: per position the adapter's input (its FFN input
+// when only the FFN trains, the block's input with attention) and the model's greedy token; the
+// documents as ranges of positions.
 struct exit_data {
     int32_t n_embd = 0;
     std::vector<float>       x;
     std::vector<llama_token> label;
-    std::vector<int64_t>     train, eval;
+    std::vector<int64_t>     train, eval;           // positions
+    std::vector<int64_t>     doc_begin, doc_len;    // per document
+    std::vector<int64_t>     train_docs, eval_docs; // documents
 };
 
 // Progress: phase, done, total, loss; false when the run is to stop.
 typedef std::function<bool(sd_train_phase, int64_t, int64_t, float)> exit_progress;
 
+// The captured tensor: llama.cpp's name for the adapter's input in the drafter's graph.
+std::string adapter_input(int32_t k, bool attention) {
+    return attention ? "l_out-" + std::to_string(k - 1) : "ffn_inp-" + std::to_string(k);
+}
+
 sd_status collect(sd_model * model, sd_model * drafter, int32_t k, const sd_early_exit_params & p, int32_t n_threads,
                   const exit_progress & tell, exit_data & d, std::string & error) {
     std::vector<std::vector<llama_token>> docs;
-    sd_status status = sd_read_documents(model, p.corpus, 256, 2, docs, error);
+    const int32_t n_doc = p.attention ? std::min<int32_t>(256, p.batch) : 256;
+    sd_status status = sd_read_documents(model, p.corpus, n_doc, 2, docs, error);
     if (status != SD_OK) return status;
     sd_session_params sp = sd_session_default_params();
     sp.n_ctx = 256;
@@ -215,7 +233,7 @@ sd_status collect(sd_model * model, sd_model * drafter, int32_t k, const sd_earl
     std::unique_ptr<sd_context, void (*)(sd_context *)> reader_owner(reader, sd_context_free);
     if (status == SD_OK) status = sd_context_enable_capture(reader, error);
     if (status != SD_OK) return status;
-    const std::string name = "ffn_inp-" + std::to_string(k);
+    const std::string name = adapter_input(k, p.attention);
     reader->capture_name = name.c_str();
     reader->capture = true;
     for (size_t i = 0; i < docs.size() && (int64_t) d.label.size() < p.max_tokens; i++) {
@@ -237,6 +255,9 @@ sd_status collect(sd_model * model, sd_model * drafter, int32_t k, const sd_earl
                            std::to_string(reader->hidden_n) + " rows for " + std::to_string(doc.size()) + " tokens)");
         }
         const bool held_out = std::floor((double) (i + 1) * p.holdout) > std::floor((double) i * p.holdout);
+        (held_out ? d.eval_docs : d.train_docs).push_back((int64_t) d.doc_begin.size());
+        d.doc_begin.push_back((int64_t) d.label.size());
+        d.doc_len.push_back((int64_t) doc.size());
         for (size_t j = 0; j < doc.size(); j++) (held_out ? d.eval : d.train).push_back((int64_t) d.label.size() + (int64_t) j);
         d.x.insert(d.x.end(), reader->hidden.begin(), reader->hidden.end());
         d.label.insert(d.label.end(), labels.begin(), labels.end());
@@ -247,14 +268,20 @@ sd_status collect(sd_model * model, sd_model * drafter, int32_t k, const sd_earl
     return SD_OK;
 }
 
-// The adapter's FFN being trained, with the frozen norm and head, on the CPU.
+// The adapter being trained (its FFN, or the whole block), with the frozen output norm and head, on
+// the CPU. With attention the batch is one sequence: pos and mask say where each document in it starts.
 struct exit_trainer {
+    bool                  attention = false;
     ggml_context *        ctx_w = nullptr;
     ggml_backend_buffer_t buf_w = nullptr;
-    ggml_tensor *gate = nullptr, *up = nullptr, *down = nullptr, *fnorm = nullptr, *onorm = nullptr, *out = nullptr;
+    std::map<std::string, ggml_tensor *> trained; // the adapter's tensors by their names in the block
+    // The attention's tensors train as W = W0 + k_attention_step * D, D (the parameter in `trained`)
+    // from zero: a tenth of the learning rate for them (the copied weights in `base`)
+    std::map<std::string, ggml_tensor *> base;
+    ggml_tensor *onorm = nullptr, *out = nullptr, *rope_freqs = nullptr;
     ggml_context *        ctx_in = nullptr;
     ggml_backend_buffer_t buf_in = nullptr;
-    ggml_tensor *         x = nullptr;
+    ggml_tensor *x = nullptr, *pos = nullptr, *mask = nullptr;
     ggml_backend_t        backend = nullptr;
     ggml_backend_sched_t  sched = nullptr;
     ggml_context *        ctx_compute = nullptr;
@@ -273,10 +300,75 @@ struct exit_trainer {
     }
 };
 
+// The attention's share of the learning rate. Measured on stories260K widened to 2048 / 5632 (K = 2,
+// 120 steps x 128 on 6,000 positions): at the FFN's rate (1e-3) the whole block diverged (loss 3.6 ->
+// 4.5, held-out agreement never above the copy's 0.22), at 1e-4 for all of it agreement reached 0.45,
+// below the FFN alone at 1e-3 (0.55); the attention's scores move with the square of its weights.
+constexpr float k_attention_step = 0.1f;
+
 ggml_opt_optimizer_params exit_optimizer(void * user) {
     ggml_opt_optimizer_params p = ggml_opt_get_default_optimizer_params(nullptr);
     p.adamw.alpha = static_cast<const exit_trainer *>(user)->lr;
     return p;
+}
+
+// The attention of a llama block as llama.cpp computes it, in hyperparameters read from the file.
+struct exit_attention {
+    int64_t n_head = 0, n_head_kv = 0, head_dim = 0, n_rot = 0, n_ctx_orig = 0;
+    int     rope_mode = 0;
+    float   freq_base = 10000.0f, freq_scale = 1.0f, kq_scale = 0;
+};
+
+float float_key(const gguf_context * g, const std::string & key, float def) {
+    const int64_t id = gguf_find_key(g, key.c_str());
+    return id >= 0 && gguf_get_kv_type(g, id) == GGUF_TYPE_FLOAT32 ? gguf_get_val_f32(g, id) : def;
+}
+
+// The attention's shape, or an error naming why the block cannot be trained whole: only llama blocks
+// (norm, Q, K, V and output projections without biases, RoPE, softmax attention, SwiGLU FFN) can.
+sd_status attention_shape(const sd_model * model, const gguf_context * g, const std::string & arch, int64_t n_layer,
+                          exit_attention & a, std::string & error) {
+    const std::string why = "training the adapter's attention needs a llama model's block";
+    const std::string hint = "; set attention to 0 to train its FFN only";
+    if (arch != "llama") return sd_fail(error, SD_ERR_INVALID_ARGUMENT, why + " (this model is " + arch + ")" + hint);
+    const std::string last = "blk." + std::to_string(n_layer - 1) + ".";
+    static const char * const parts[] = {"attn_norm.weight", "attn_q.weight", "attn_k.weight", "attn_v.weight",
+                                         "attn_output.weight", "ffn_norm.weight", "ffn_gate.weight", "ffn_up.weight",
+                                         "ffn_down.weight"};
+    for (int64_t i = 0; i < gguf_get_n_tensors(g); i++) {
+        const std::string t = gguf_get_tensor_name(g, i);
+        if (t.rfind(last, 0) != 0) continue;
+        const std::string rest = t.substr(last.size());
+        if (std::find(std::begin(parts), std::end(parts), rest) == std::end(parts)) {
+            return sd_fail(error, SD_ERR_INVALID_ARGUMENT, why + " (the last block also has " + t + ")" + hint);
+        }
+    }
+    const int64_t d = llama_model_n_embd(model->model);
+    a.n_head = int_key(g, arch + ".attention.head_count");
+    a.n_head_kv = int_key(g, arch + ".attention.head_count_kv");
+    if (a.n_head_kv < 0) a.n_head_kv = a.n_head;
+    if (a.n_head <= 0 || a.n_head_kv <= 0 || a.n_head % a.n_head_kv != 0 || d % a.n_head != 0) {
+        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, why + " (head counts per layer are not supported)" + hint);
+    }
+    a.head_dim = d / a.n_head;
+    const int64_t key_length = int_key(g, arch + ".attention.key_length");
+    const int64_t value_length = int_key(g, arch + ".attention.value_length");
+    if ((key_length >= 0 && key_length != a.head_dim) || (value_length >= 0 && value_length != a.head_dim)) {
+        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, why + " (heads wider than n_embd / n_head)" + hint);
+    }
+    a.n_rot = int_key(g, arch + ".rope.dimension_count");
+    if (a.n_rot < 0) a.n_rot = a.head_dim;
+    a.n_ctx_orig = std::max<int64_t>(0, int_key(g, arch + ".context_length"));
+    const llama_rope_type rope = llama_model_rope_type(model->model);
+    if (rope != LLAMA_ROPE_TYPE_NORM && rope != LLAMA_ROPE_TYPE_NEOX) {
+        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, why + " (its rotary embedding is multi-section)" + hint);
+    }
+    a.rope_mode = (int) rope;
+    a.freq_base = float_key(g, arch + ".rope.freq_base", 10000.0f);
+    a.freq_scale = llama_model_rope_freq_scale_train(model->model);
+    a.kq_scale = float_key(g, arch + ".attention.scale", 0.0f);
+    if (a.kq_scale == 0.0f) a.kq_scale = 1.0f / std::sqrt((float) a.head_dim);
+    return SD_OK;
 }
 
 // Reads tensor `name` of the model's file as F32 into t's shape; false when missing or mis-shaped.
@@ -285,33 +377,75 @@ bool load_f32(const gguf_context * g, FILE * f, const std::string & name, std::v
     return sd_gguf_find_tensor(g, name.c_str(), t) && t.ne[0] == ne0 && t.ne[1] == ne1 && sd_gguf_read_f32(f, t, out);
 }
 
-// Sets up the training of the adapter's FFN (ff wide) and FFN norm, starting from the model's last block.
-sd_status trainer_init(sd_model * model, const gguf_context * g, FILE * f, int64_t n_layer, int64_t ff, float eps,
-                       const sd_early_exit_params & p, int32_t n_threads, exit_trainer & t, std::string & error) {
+// x's expansion of n_kv heads to n_kv * g (head h reads kv head h / g, as in llama.cpp): x is
+// [a, b, n_kv] and comes back [a, b, n_kv * g].
+ggml_tensor * repeat_heads(ggml_context * c, ggml_tensor * x, int64_t g) {
+    if (g == 1) return x;
+    const int64_t a = x->ne[0], b = x->ne[1], n_kv = x->ne[2];
+    ggml_tensor * flat = ggml_reshape_3d(c, ggml_cont(c, x), a * b, 1, n_kv);
+    ggml_tensor * wide = ggml_repeat(c, flat, ggml_new_tensor_3d(c, GGML_TYPE_F32, a * b, g, n_kv));
+    return ggml_reshape_3d(c, wide, a, b, n_kv * g);
+}
+
+// Sets up the training of the adapter (its FFN, ff wide, and FFN norm; with attention the whole
+// block), starting from the model's last block.
+sd_status trainer_init(sd_model * model, const gguf_context * g, FILE * f, const std::string & arch, int64_t n_layer,
+                       int64_t ff, float eps, const sd_early_exit_params & p, int32_t n_threads, exit_trainer & t,
+                       std::string & error) {
     const int64_t d = llama_model_n_embd(model->model), V = llama_vocab_n_tokens(model->vocab);
+    t.attention = p.attention;
+    exit_attention a;
+    if (p.attention) {
+        const sd_status status = attention_shape(model, g, arch, n_layer, a, error);
+        if (status != SD_OK) return status;
+    }
+    const int64_t q_width = a.n_head * a.head_dim, kv_width = a.n_head_kv * a.head_dim;
+    struct part { const char * name; int64_t ne0, ne1; };
+    std::vector<part> parts = {{"ffn_gate.weight", d, ff}, {"ffn_up.weight", d, ff}, {"ffn_down.weight", ff, d},
+                               {"ffn_norm.weight", d, 1}};
+    if (p.attention) {
+        parts.insert(parts.end(), {{"attn_norm.weight", d, 1}, {"attn_q.weight", d, q_width}, {"attn_k.weight", d, kv_width},
+                                   {"attn_v.weight", d, kv_width}, {"attn_output.weight", q_width, d}});
+    }
     const std::string last = "blk." + std::to_string(n_layer - 1) + ".";
-    std::vector<float> gate, up, down, fnorm, onorm, out;
-    if (!load_f32(g, f, last + "ffn_gate.weight", gate, d, ff) || !load_f32(g, f, last + "ffn_up.weight", up, d, ff) ||
-        !load_f32(g, f, last + "ffn_down.weight", down, ff, d) || !load_f32(g, f, last + "ffn_norm.weight", fnorm, d, 1) ||
-        !load_f32(g, f, "output_norm.weight", onorm, d, 1)) {
-        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "cannot read the model's last FFN and output norm as F32 (" +
-                       model->path + ")");
+    std::map<std::string, std::vector<float>> values;
+    std::vector<float> onorm, out, freqs;
+    for (const part & w : parts) {
+        if (!load_f32(g, f, last + w.name, values[w.name], w.ne0, w.ne1)) {
+            return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "cannot read the model's " + last + w.name + " as F32 (" +
+                           model->path + ")");
+        }
+    }
+    if (!load_f32(g, f, "output_norm.weight", onorm, d, 1)) {
+        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "cannot read the model's output norm as F32 (" + model->path + ")");
+    }
+    sd_gguf_tensor rf;
+    const bool has_freqs = p.attention && sd_gguf_find_tensor(g, "rope_freqs.weight", rf);
+    if (has_freqs && !load_f32(g, f, "rope_freqs.weight", freqs, a.n_rot / 2, 1)) {
+        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "cannot read the model's rope_freqs as F32 (" + model->path + ")");
     }
     sd_status status = sd_model_output_f32(model, out, error);
     if (status != SD_OK) return status;
 
-    ggml_init_params wp = {8 * ggml_tensor_overhead(), nullptr, /*no_alloc =*/ true};
+    ggml_init_params wp = {24 * ggml_tensor_overhead(), nullptr, /*no_alloc =*/ true};
     t.ctx_w = ggml_init(wp);
-    t.gate  = ggml_new_tensor_2d(t.ctx_w, GGML_TYPE_F32, d, ff);
-    t.up    = ggml_new_tensor_2d(t.ctx_w, GGML_TYPE_F32, d, ff);
-    t.down  = ggml_new_tensor_2d(t.ctx_w, GGML_TYPE_F32, ff, d);
-    t.fnorm = ggml_new_tensor_1d(t.ctx_w, GGML_TYPE_F32, d);
+    for (const part & w : parts) {
+        t.trained[w.name] = ggml_new_tensor_2d(t.ctx_w, GGML_TYPE_F32, w.ne0, w.ne1);
+        if (std::strncmp(w.name, "attn_", 5) == 0) t.base[w.name] = ggml_new_tensor_2d(t.ctx_w, GGML_TYPE_F32, w.ne0, w.ne1);
+    }
     t.onorm = ggml_new_tensor_1d(t.ctx_w, GGML_TYPE_F32, d);
     t.out   = ggml_new_tensor_2d(t.ctx_w, GGML_TYPE_F32, d, V);
-    ggml_init_params ip = {2 * ggml_tensor_overhead(), nullptr, /*no_alloc =*/ true};
+    if (has_freqs) t.rope_freqs = ggml_new_tensor_1d(t.ctx_w, GGML_TYPE_F32, a.n_rot / 2);
+    ggml_init_params ip = {4 * ggml_tensor_overhead(), nullptr, /*no_alloc =*/ true};
     t.ctx_in = ggml_init(ip);
     t.x = ggml_new_tensor_2d(t.ctx_in, GGML_TYPE_F32, d, p.batch);
     ggml_set_input(t.x);
+    if (p.attention) {
+        t.pos = ggml_new_tensor_1d(t.ctx_in, GGML_TYPE_I32, p.batch);
+        t.mask = ggml_new_tensor_2d(t.ctx_in, GGML_TYPE_F32, p.batch, p.batch);
+        ggml_set_input(t.pos);
+        ggml_set_input(t.mask);
+    }
     t.backend = ggml_backend_init_by_type(GGML_BACKEND_DEVICE_TYPE_CPU, nullptr);
     if (t.backend == nullptr) return sd_fail(error, SD_ERR_CONTEXT_INIT, "cannot start the CPU backend");
     sd_backend_set_threads(t.backend, n_threads);
@@ -319,13 +453,19 @@ sd_status trainer_init(sd_model * model, const gguf_context * g, FILE * f, int64
     t.buf_w = ggml_backend_alloc_ctx_tensors_from_buft(t.ctx_w, buft);
     t.buf_in = ggml_backend_alloc_ctx_tensors_from_buft(t.ctx_in, buft);
     if (t.buf_w == nullptr || t.buf_in == nullptr) return sd_fail(error, SD_ERR_CONTEXT_INIT, "out of memory for the adapter's training");
-    ggml_backend_tensor_set(t.gate, gate.data(), 0, ggml_nbytes(t.gate));
-    ggml_backend_tensor_set(t.up, up.data(), 0, ggml_nbytes(t.up));
-    ggml_backend_tensor_set(t.down, down.data(), 0, ggml_nbytes(t.down));
-    ggml_backend_tensor_set(t.fnorm, fnorm.data(), 0, ggml_nbytes(t.fnorm));
+    for (auto & w : t.trained) {
+        const auto b = t.base.find(w.first);
+        if (b != t.base.end()) {
+            ggml_backend_tensor_set(b->second, values[w.first].data(), 0, ggml_nbytes(b->second));
+            ggml_backend_tensor_memset(w.second, 0, 0, ggml_nbytes(w.second));
+        } else {
+            ggml_backend_tensor_set(w.second, values[w.first].data(), 0, ggml_nbytes(w.second));
+        }
+        ggml_set_param(w.second);
+    }
     ggml_backend_tensor_set(t.onorm, onorm.data(), 0, ggml_nbytes(t.onorm));
     ggml_backend_tensor_set(t.out, out.data(), 0, ggml_nbytes(t.out));
-    for (ggml_tensor * w : {t.gate, t.up, t.down, t.fnorm}) ggml_set_param(w);
+    if (has_freqs) ggml_backend_tensor_set(t.rope_freqs, freqs.data(), 0, ggml_nbytes(t.rope_freqs));
 
     t.sched = ggml_backend_sched_new(&t.backend, nullptr, 1, GGML_DEFAULT_GRAPH_SIZE, false, false);
     const size_t n_tensors = 4 * (size_t) GGML_DEFAULT_GRAPH_SIZE;
@@ -334,9 +474,36 @@ sd_status trainer_init(sd_model * model, const gguf_context * g, FILE * f, int64
     t.ctx_compute = ggml_init(cp);
     if (t.sched == nullptr || t.ctx_compute == nullptr) return sd_fail(error, SD_ERR_CONTEXT_INIT, "cannot set up the adapter's training");
     ggml_context * c = t.ctx_compute;
-    ggml_tensor * n = ggml_mul(c, ggml_rms_norm(c, t.x, eps), t.fnorm);
-    ggml_tensor * a = ggml_mul(c, ggml_silu(c, ggml_mul_mat(c, t.gate, n)), ggml_mul_mat(c, t.up, n));
-    ggml_tensor * y = ggml_add(c, t.x, ggml_mul_mat(c, t.down, a));
+    auto W = [&](const char * name) {
+        const auto b = t.base.find(name);
+        ggml_tensor * w = t.trained.at(name);
+        return b == t.base.end() ? w : ggml_add(c, b->second, ggml_scale(c, w, k_attention_step));
+    };
+    ggml_tensor * x = t.x;
+    if (p.attention) {
+        // llama.cpp's llama block: x + Wo attn(rope(Wq n), rope(Wk n), Wv n), n = rmsnorm(x) * g_attn,
+        // causal within each document of the sequence (the mask), positions from each one's start
+        const int64_t S = p.batch;
+        ggml_tensor * n = ggml_mul(c, ggml_rms_norm(c, x, eps), W("attn_norm.weight"));
+        auto rope = [&](ggml_tensor * v, int64_t heads) {
+            return ggml_rope_ext(c, ggml_reshape_3d(c, v, a.head_dim, heads, S), t.pos, t.rope_freqs, (int) a.n_rot,
+                                 a.rope_mode, (int) a.n_ctx_orig, a.freq_base, a.freq_scale, 0.0f, 1.0f, 32.0f, 1.0f);
+        };
+        ggml_tensor * q = rope(ggml_mul_mat(c, W("attn_q.weight"), n), a.n_head);        // [hd, H, S]
+        ggml_tensor * k = rope(ggml_mul_mat(c, W("attn_k.weight"), n), a.n_head_kv);     // [hd, Hkv, S]
+        ggml_tensor * v = ggml_reshape_3d(c, ggml_mul_mat(c, W("attn_v.weight"), n), a.head_dim, a.n_head_kv, S);
+        const int64_t group = a.n_head / a.n_head_kv;
+        q = ggml_permute(c, q, 0, 2, 1, 3);                                              // [hd, S, H]
+        k = repeat_heads(c, ggml_permute(c, k, 0, 2, 1, 3), group);                      // [hd, S, H]
+        v = repeat_heads(c, ggml_cont(c, ggml_permute(c, v, 1, 2, 0, 3)), group);        // [S, hd, H]
+        ggml_tensor * kq = ggml_soft_max_ext(c, ggml_mul_mat(c, k, q), t.mask, a.kq_scale, 0.0f); // [S_k, S_q, H]
+        ggml_tensor * kqv = ggml_permute(c, ggml_mul_mat(c, v, kq), 0, 2, 1, 3);         // [hd, H, S]
+        ggml_tensor * attn = ggml_reshape_2d(c, ggml_cont(c, kqv), a.head_dim * a.n_head, S);
+        x = ggml_add(c, x, ggml_mul_mat(c, W("attn_output.weight"), attn));
+    }
+    ggml_tensor * n = ggml_mul(c, ggml_rms_norm(c, x, eps), W("ffn_norm.weight"));
+    ggml_tensor * h = ggml_mul(c, ggml_silu(c, ggml_mul_mat(c, W("ffn_gate.weight"), n)), ggml_mul_mat(c, W("ffn_up.weight"), n));
+    ggml_tensor * y = ggml_add(c, x, ggml_mul_mat(c, W("ffn_down.weight"), h));
     ggml_tensor * logits = ggml_mul_mat(c, t.out, ggml_mul(c, ggml_rms_norm(c, y, eps), t.onorm));
     t.lr = p.lr;
     ggml_opt_params op = ggml_opt_default_params(t.sched, GGML_OPT_LOSS_TYPE_CROSS_ENTROPY);
@@ -367,9 +534,71 @@ void run_batch(exit_trainer & t, const exit_data & d, const int64_t * ex, int32_
     ggml_opt_eval(t.opt, result);
 }
 
+// One sequence of `batch` positions for training the whole block: document docs[at] whole (documents
+// are at most a batch long), then the beginnings of the documents after it until the batch is full.
+// Returns (document, length) pairs; the first is the one counted in held-out agreement.
+std::vector<std::pair<int64_t, int64_t>> pack(const exit_data & d, const std::vector<int64_t> & docs, size_t at,
+                                              int64_t batch) {
+    std::vector<std::pair<int64_t, int64_t>> seq;
+    for (size_t i = at; batch > 0; i = (i + 1) % docs.size()) {
+        const int64_t len = std::min(d.doc_len[(size_t) docs[i]], batch);
+        seq.emplace_back(docs[i], len);
+        batch -= len;
+    }
+    return seq;
+}
+
+// Runs a sequence (backward: a training step); returns how many of the first document's positions
+// the adapter predicted as the model does.
+int64_t run_sequence(exit_trainer & t, const exit_data & d, const std::vector<std::pair<int64_t, int64_t>> & seq,
+                     int32_t batch, bool backward) {
+    const int32_t V = (int32_t) t.out->ne[1];
+    std::vector<float> x((size_t) batch * d.n_embd), labels((size_t) batch * V, 0.0f);
+    std::vector<float> mask((size_t) batch * batch, -INFINITY);
+    std::vector<int32_t> pos((size_t) batch);
+    size_t o = 0;
+    for (const auto & s : seq) {
+        const int64_t begin = d.doc_begin[(size_t) s.first];
+        std::memcpy(&x[o * d.n_embd], &d.x[(size_t) begin * d.n_embd], sizeof(float) * d.n_embd * (size_t) s.second);
+        for (size_t m = 0; m < (size_t) s.second; m++) {
+            labels[(o + m) * V + d.label[(size_t) begin + m]] = 1.0f;
+            pos[o + m] = (int32_t) m;
+            std::fill(&mask[(o + m) * batch + o], &mask[(o + m) * batch + o + m + 1], 0.0f);
+        }
+        o += (size_t) s.second;
+    }
+    ggml_opt_alloc(t.opt, backward);
+    ggml_backend_tensor_set(ggml_opt_inputs(t.opt), x.data(), 0, x.size() * sizeof(float));
+    ggml_backend_tensor_set(ggml_opt_labels(t.opt), labels.data(), 0, labels.size() * sizeof(float));
+    ggml_backend_tensor_set(t.pos, pos.data(), 0, pos.size() * sizeof(int32_t));
+    ggml_backend_tensor_set(t.mask, mask.data(), 0, mask.size() * sizeof(float));
+    if (backward) {
+        ggml_opt_eval(t.opt, nullptr);
+        return 0;
+    }
+    ggml_opt_result_t r = ggml_opt_result_init();
+    ggml_opt_eval(t.opt, r);
+    std::vector<int32_t> pred((size_t) batch);
+    ggml_opt_result_pred(r, pred.data());
+    ggml_opt_result_free(r);
+    const int64_t n = seq.front().second, begin = d.doc_begin[(size_t) seq.front().first];
+    int64_t correct = 0;
+    for (int64_t m = 0; m < n; m++) correct += pred[(size_t) m] == d.label[(size_t) (begin + m)];
+    return correct;
+}
+
 // Held-out agreement: the share of held-out positions whose prediction is the model's greedy token
-// (whole batches only: the graph has a fixed batch size).
+// (FFN only: whole batches of positions, the graph's batch size being fixed; with attention: every
+// held-out document, each starting its own sequence).
 float agreement(exit_trainer & t, const exit_data & d, int32_t batch) {
+    if (t.attention) {
+        int64_t correct = 0, total = 0;
+        for (size_t i = 0; i < d.eval_docs.size(); i++) {
+            correct += run_sequence(t, d, pack(d, d.eval_docs, i, batch), batch, false);
+            total += d.doc_len[(size_t) d.eval_docs[i]];
+        }
+        return total > 0 ? (float) correct / (float) total : 0.0f;
+    }
     ggml_opt_result_t r = ggml_opt_result_init();
     for (size_t i = 0; i + (size_t) batch <= d.eval.size(); i += (size_t) batch) run_batch(t, d, &d.eval[i], batch, false, r);
     double acc = 0, unc = 0;
@@ -422,9 +651,13 @@ sd_status sd_early_exit_make(sd_model * model, const sd_early_exit_params & p, c
         return status;
     };
     if (p.corpus.empty()) return finish(write_drafter(out_path, g.get(), f.get(), arch, n_layer, p.n_layers, {}, error));
+    if (p.attention) {
+        exit_attention shape;
+        if (attention_shape(model, g.get(), arch, n_layer, shape, error) != SD_OK) return SD_ERR_INVALID_ARGUMENT;
+    }
 
     // training: the untrained drafter (a file of its own, gone once loaded) reads the corpus and the
-    // model answers, then the adapter's FFN learns; only the result is written to out_path
+    // model answers, then the adapter learns; only the result is written to out_path
     const int32_t n_threads = p.n_threads != 0 ? p.n_threads : model->params.n_threads;
     sd_model_params mp = model->params;
     mp.n_threads = n_threads;
@@ -440,19 +673,24 @@ sd_status sd_early_exit_make(sd_model * model, const sd_early_exit_params & p, c
     status = collect(model, drafter, p.n_layers, p, n_threads, tell, d, error);
     drafter_owner.reset();
     if (status != SD_OK || report.cancelled) return status;
-    if ((int64_t) d.train.size() < p.batch || (int64_t) d.eval.size() < p.batch) {
+    if (p.attention && (d.train_docs.empty() || d.eval_docs.empty())) {
+        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "the corpus is too short: " + std::to_string(d.train_docs.size()) +
+                       " training and " + std::to_string(d.eval_docs.size()) + " held-out documents from " + p.corpus +
+                       "; early exit needs at least one of each");
+    }
+    if (!p.attention && ((int64_t) d.train.size() < p.batch || (int64_t) d.eval.size() < p.batch)) {
         return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "the corpus is too short: " + std::to_string(d.train.size()) +
                        " training and " + std::to_string(d.eval.size()) + " held-out positions from " + p.corpus +
                        "; early exit needs at least a batch (" + std::to_string(p.batch) + ") of each");
     }
     report.n_train = (int64_t) d.train.size();
-    report.n_eval = (int64_t) d.eval.size() / p.batch * p.batch;
+    report.n_eval = p.attention ? (int64_t) d.eval.size() : (int64_t) d.eval.size() / p.batch * p.batch;
     const float eps = [&] {
         const int64_t id = gguf_find_key(g.get(), (arch + ".attention.layer_norm_rms_epsilon").c_str());
         return id >= 0 && gguf_get_kv_type(g.get(), id) == GGUF_TYPE_FLOAT32 ? gguf_get_val_f32(g.get(), id) : 1e-5f;
     }();
     exit_trainer t;
-    status = trainer_init(model, g.get(), f.get(), n_layer, n_ff, eps, p, n_threads, t, error);
+    status = trainer_init(model, g.get(), f.get(), arch, n_layer, n_ff, eps, p, n_threads, t, error);
     if (status != SD_OK) return status;
     report.agreement_before = agreement(t, d, p.batch);
     if (!tell(SD_TRAIN_EVAL, 1, 1, 0.0f)) return SD_OK;
@@ -466,29 +704,42 @@ sd_status sd_early_exit_make(sd_model * model, const sd_early_exit_params & p, c
     const std::string adapter = "blk." + std::to_string(p.n_layers) + ".";
     std::map<std::string, std::vector<float>> best;
     auto keep = [&] {
-        best[adapter + "ffn_gate.weight"] = get(t.gate);
-        best[adapter + "ffn_up.weight"]   = get(t.up);
-        best[adapter + "ffn_down.weight"] = get(t.down);
-        best[adapter + "ffn_norm.weight"] = get(t.fnorm);
+        for (const auto & w : t.trained) {
+            std::vector<float> v = get(w.second);
+            const auto b = t.base.find(w.first);
+            if (b != t.base.end()) {
+                const std::vector<float> w0 = get(b->second);
+                for (size_t i = 0; i < v.size(); i++) v[i] = w0[i] + k_attention_step * v[i];
+            }
+            best[adapter + w.first] = std::move(v);
+        }
     };
     keep();
     report.agreement_after = report.agreement_before;
     const int32_t check_every = std::max(1, p.n_steps / 10);
     std::mt19937 rng(p.seed);
-    std::vector<int64_t> order(d.train);
+    std::vector<int64_t> order(p.attention ? d.train_docs : d.train); // documents or positions
     std::shuffle(order.begin(), order.end(), rng);
     size_t next = 0;
     std::vector<float> losses;
     std::vector<int64_t> batch((size_t) p.batch);
     for (report.steps = 0; report.steps < p.n_steps; report.steps++) {
-        for (int32_t j = 0; j < p.batch; j++) {
+        if (p.attention) {
             if (next == order.size()) {
                 std::shuffle(order.begin(), order.end(), rng);
                 next = 0;
             }
-            batch[(size_t) j] = order[next++];
+            run_sequence(t, d, pack(d, order, next++, p.batch), p.batch, true);
+        } else {
+            for (int32_t j = 0; j < p.batch; j++) {
+                if (next == order.size()) {
+                    std::shuffle(order.begin(), order.end(), rng);
+                    next = 0;
+                }
+                batch[(size_t) j] = order[next++];
+            }
+            run_batch(t, d, batch.data(), p.batch, true, nullptr);
         }
-        run_batch(t, d, batch.data(), p.batch, true, nullptr);
         float loss = 0;
         ggml_backend_tensor_get(ggml_opt_loss(t.opt), &loss, 0, sizeof(loss));
         if (!std::isfinite(loss)) {

@@ -1,10 +1,10 @@
 // early-exit: makes a Kangaroo-style self-speculative drafter for a model (sd_early_exit_make): its
-// first K blocks, an adapter block (its last block, the FFN trained on a corpus when one is given) and
+// first K blocks, an adapter block (its last block, trained on a corpus when one is given) and
 // its output head, as a GGUF model for the draft-model strategy. Prints the held-out agreement of the
 // drafter's top token with the model's greedy token before and after training, and the sizes.
 //
-//   llamaspec-early-exit --model M --layers K --output D.gguf [--corpus TXT [--steps 400] [--batch 128]
-//                        [--lr 0.001] [--max-tokens 30000] [--holdout 0.1]] [--threads N] [--seed S]
+//   llamaspec-early-exit --model M --layers K --output D.gguf [--corpus TXT [--attention 0] [--steps 400]
+//                        [--batch 128] [--lr 0.001] [--max-tokens 30000] [--holdout 0.1]] [--threads N] [--seed S]
 #include "spec-decode.h"
 
 #include <cstdio>
@@ -13,10 +13,12 @@
 
 static void usage() {
     std::fprintf(stderr,
-        "usage: llamaspec-early-exit --model FILE --layers K --output FILE [--corpus FILE [--steps 400] [--batch 128]\n"
-        "                            [--lr 0.001] [--max-tokens 30000] [--holdout 0.1]] [--threads 0] [--seed 42]\n"
-        "  --layers K   the model's first K blocks draft, through an adapter block and the model's head\n"
-        "  --corpus     train the adapter's FFN on this text (without it the adapter is the model's last block)\n");
+        "usage: llamaspec-early-exit --model FILE --layers K --output FILE [--corpus FILE [--attention 0] [--steps 400]\n"
+        "                            [--batch 128] [--lr 0.001] [--max-tokens 30000] [--holdout 0.1]] [--threads 0]\n"
+        "                            [--seed 42]\n"
+        "  --layers K     the model's first K blocks draft, through an adapter block and the model's head\n"
+        "  --corpus       train the adapter on this text (without it the adapter is the model's last block)\n"
+        "  --attention 0  1: train the whole adapter block, attention too (llama models); 0: its FFN only\n");
 }
 
 // Progress on one line per phase change or every 2 seconds.
@@ -60,7 +62,7 @@ int main(int argc, char ** argv) {
         const char * v = argv[++i];
         // the numeric options by their names in sd_early_exit_settings(), which checks their ranges
         static const char * const numeric[][2] = {
-            {"--layers", "layers"}, {"--steps", "steps"}, {"--batch", "batch"}, {"--lr", "lr"},
+            {"--layers", "layers"}, {"--attention", "attention"}, {"--steps", "steps"}, {"--batch", "batch"}, {"--lr", "lr"},
             {"--max-tokens", "max_tokens"}, {"--holdout", "holdout"}, {"--threads", "threads"}, {"--seed", "seed"},
         };
         const char * setting = nullptr;
@@ -109,7 +111,8 @@ int main(int argc, char ** argv) {
     std::printf("wrote %s: the model's first %d of %d blocks and an adapter block; %.1f MB (the model: %.1f MB) in %.1f s\n",
                 output.c_str(), p.n_layers, r.n_layers_model, r.file_bytes / 1e6, r.model_bytes / 1e6, r.seconds);
     if (r.n_train > 0) {
-        std::printf("adapter FFN trained: %d steps x %d on %lld positions, loss %.3f -> %.3f\n", r.steps, p.batch,
+        std::printf("adapter %s trained: %d steps x %d on %lld positions, loss %.3f -> %.3f\n",
+                    p.attention ? "block" : "FFN", r.steps, p.batch,
                     (long long) r.n_train, r.loss_first, r.loss);
         std::printf("held-out agreement with the model's greedy token (%lld positions): %.3f before, %.3f after "
                     "(the weights of step %d written)\n", (long long) r.n_eval, r.agreement_before, r.agreement_after,

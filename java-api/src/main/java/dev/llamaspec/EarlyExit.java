@@ -9,9 +9,10 @@ import java.util.concurrent.CancellationException;
  * architecture holding the model's token embedding, its first {@link #layers} blocks, an adapter block
  * (the model's last block) and the model's output norm and head. No second model is needed: it drafts
  * for the model it came from through {@link Speculation#draftModel}. With a {@link Builder#corpus
- * corpus}, the adapter's FFN and FFN norm are first trained so that the drafter's top token agrees
- * with the model's greedy token; the best weights by held-out agreement are written, never worse than
- * the copied block. Immutable and thread-safe; build one with {@link #builder(int)}.
+ * corpus}, the adapter is first trained so that the drafter's top token agrees with the model's
+ * greedy token: its FFN and FFN norm, or with {@link Builder#attention attention(true)} the whole block,
+ * attention included, as Kangaroo's adapter is (llama models); the best weights by held-out agreement
+ * are written, never worse than the copied block. Immutable and thread-safe; build one with {@link #builder(int)}.
  *
  * <pre>{@code
  * EarlyExit exit = EarlyExit.builder(2).corpus(Path.of("docs.txt")).build();
@@ -36,6 +37,7 @@ import java.util.concurrent.CancellationException;
 public final class EarlyExit {
     private final int layers;
     private final Path corpus;
+    private final boolean attention;
     private final int steps;
     private final int batchSize;
     private final float learningRate;
@@ -47,6 +49,7 @@ public final class EarlyExit {
     private EarlyExit(Builder b) {
         layers = b.layers;
         corpus = b.corpus;
+        attention = b.attention;
         steps = b.steps;
         batchSize = b.batchSize;
         learningRate = b.learningRate;
@@ -64,6 +67,8 @@ public final class EarlyExit {
     public int layers() { return layers; }
     /** The corpus the adapter trains on; empty when the adapter is the model's last block as it is. */
     public Optional<Path> corpus() { return Optional.ofNullable(corpus); }
+    /** Whether training takes in the adapter's attention (the whole block) or only its FFN. */
+    public boolean attention() { return attention; }
     public int steps() { return steps; }
     public int batchSize() { return batchSize; }
     public float learningRate() { return learningRate; }
@@ -98,14 +103,14 @@ public final class EarlyExit {
 
     /** The options by the engine's names ({@code sd_early_exit_settings}), as a run passes them. */
     NamedValues settings() {
-        return new NamedValues().put("layers", layers).put("steps", steps).put("batch", batchSize)
+        return new NamedValues().put("layers", layers).put("attention", attention).put("steps", steps).put("batch", batchSize)
                 .put("lr", learningRate).put("max_tokens", maxTokens).put("holdout", holdout).put("threads", threads)
                 .put("seed", seed);
     }
 
     @Override
     public String toString() {
-        return "EarlyExit{layers=" + layers + ", corpus=" + corpus + ", steps=" + steps + ", batchSize=" + batchSize
+        return "EarlyExit{layers=" + layers + ", corpus=" + corpus + ", attention=" + attention + ", steps=" + steps + ", batchSize=" + batchSize
                 + ", learningRate=" + learningRate + ", maxTokens=" + maxTokens + "}";
     }
 
@@ -124,6 +129,7 @@ public final class EarlyExit {
     public static final class Builder {
         private final int layers;
         private Path corpus;
+        private boolean attention;
         private int steps;
         private int batchSize;
         private float learningRate;
@@ -135,6 +141,7 @@ public final class EarlyExit {
         private Builder(int layers) {
             this.layers = layers;
             SettingTable t = SettingTable.EARLY_EXIT;
+            attention = t.get("attention").boolDefault();
             steps = t.get("steps").intDefault();
             batchSize = t.get("batch").intDefault();
             learningRate = t.get("lr").floatDefault();
@@ -149,6 +156,16 @@ public final class EarlyExit {
          * share of them is held out); null for none (the default): the adapter is the model's last block.
          */
         public Builder corpus(Path corpus) { this.corpus = corpus; return this; }
+
+        /**
+         * Train the adapter's attention too, the whole block as in Kangaroo (the model must be a llama
+         * model, else {@link EarlyExit#make} refuses), or only its FFN and FFN norm (false, the default,
+         * which agreed better with the model on the widened test model; see docs/benchmarks.md). With
+         * attention a step is one sequence of {@link #batchSize} positions made of whole documents, read
+         * in pieces of at most that many tokens (up to 256), and the attention's weights move at a tenth
+         * of the learning rate.
+         */
+        public Builder attention(boolean attention) { this.attention = attention; return this; }
 
         /** Optimizer steps, in [1, 10,000,000]. Default 400. */
         public Builder steps(int steps) { this.steps = steps; return this; }

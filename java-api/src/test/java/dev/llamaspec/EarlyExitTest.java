@@ -42,6 +42,8 @@ class EarlyExitTest extends WithTestModel {
         assertEquals(3, e.layers());
         assertEquals(Optional.empty(), e.corpus());
         assertEquals(400, e.steps());
+        assertFalse(e.attention(), "the FFN half trains by default");
+        assertTrue(small().attention(true).build().attention());
         assertEquals(Optional.of(corpus()), small().build().corpus());
     }
 
@@ -97,6 +99,24 @@ class EarlyExitTest extends WithTestModel {
         try (LlamaModel drafter = LlamaModel.load(out)) {
             assertEquals(3, drafter.info().layerCount());
         }
+    }
+
+    @Test
+    void wholeBlockTrainingAlsoRaisesAgreement(@TempDir Path dir) {
+        Path out = dir.resolve("exit-block.gguf");
+        EarlyExitReport report = small().attention(true).build().make(model, out);
+        assertTrue(report.agreementAfter() > report.agreementBefore() + 0.05, report.toString());
+        assertTrue(Files.isRegularFile(out));
+    }
+
+    @Test
+    void wholeBlockTrainingStartsFromTheModelItself(@TempDir Path dir) {
+        // with all but the last block kept, the copied adapter is the model's last block: the training
+        // graph (llama.cpp's block rebuilt in ggml) must predict the model's own greedy tokens
+        int blocks = model.info().layerCount();
+        EarlyExitReport report = EarlyExit.builder(blocks - 1).corpus(corpus()).attention(true).steps(1).maxTokens(4000)
+                .threads(1).build().make(model, dir.resolve("exit-full.gguf"));
+        assertTrue(report.agreementBefore() >= 0.98, report.toString());
     }
 
     @Test
