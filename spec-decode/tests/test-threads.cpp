@@ -3,7 +3,9 @@
 // clock. Checks: a fixed count never moves; on an idle machine the full count is kept (tries of
 // fewer threads are rare and short); on a busy one the controller moves to fewer threads within a
 // second and comes back within seconds once the machine is idle again; a try that runs far past the
-// current count's time is stopped; the default is divided among the contexts decoding at once.
+// current count's time is stopped; the default is divided among the contexts decoding at once; a
+// follower (a draft model's context) finds within its first decodes that a small model decodes
+// faster on one thread, keeps a large one on two, and never uses more than its leader's count.
 #ifndef LLAMASPEC_DEFAULT_TEST_MODEL
 #define LLAMASPEC_DEFAULT_TEST_MODEL ""
 #endif
@@ -159,6 +161,51 @@ static void failed_decodes_teach_nothing() {
     sd_threads_free(t);
 }
 
+// Decodes of one token by a follower whose times on one and on two threads are us1 and us2 (an idle
+// machine), its leader using `cap` threads; returns how many ran on one thread.
+static int64_t follow(sd_threads & t, int64_t & now, int32_t cap, double us1, double us2, int32_t decodes) {
+    int64_t on_one = 0;
+    for (int32_t i = 0; i < decodes; i++) {
+        t.n_cap = cap;
+        int64_t limit = 0;
+        const int32_t n = sd_threads_begin(t, 1, now, true, &limit);
+        CHECK(n >= 1 && n <= cap);
+        const int64_t us = (int64_t) (n == 1 ? us1 : us2);
+        now += us;
+        sd_threads_end(t, {1, n, us, us, now, false});
+        if (n == 1) on_one++;
+        now += 30000;  // the leader's decode between
+    }
+    return on_one;
+}
+
+static void follower() {
+    int64_t now = 200000000;
+    // a drafter of stories260K's size: 0.3 ms on one thread, 0.6 ms on two; the count given is fixed
+    sd_threads small;
+    sd_threads_init(small, 2, false);
+    sd_threads_follow(small);
+    CHECK(sd_threads_active(now) == 0);  // unregistered: the leader's decodes count for both
+    follow(small, now, 2, 300, 600, 12);
+    CHECK(small.n_cur == 1);  // learnt within its first dozen decodes
+    const int64_t on_one = follow(small, now, 2, 300, 600, 1000);  // 31 s
+    std::printf("small follower, 1000 decodes: %lld on one thread\n", (long long) on_one);
+    CHECK(on_one >= 960);  // the tries of two threads are few (6 tries of 5 decodes in 31 s)
+    CHECK(small.n_cur == 1);
+    // a large drafter: 6 ms on one thread, 3.5 ms on two: kept on two
+    sd_threads large;
+    sd_threads_init(large, 2, true);
+    sd_threads_follow(large);
+    const int64_t large_on_one = follow(large, now, 2, 6000, 3500, 1000);
+    std::printf("large follower, 1000 decodes: %lld on one thread\n", (long long) large_on_one);
+    CHECK(large.n_cur == 2);
+    CHECK(large_on_one <= 25);  // 5 tries of 4 or 5 decodes
+    // the leader moved to one thread (a busy machine): so does the follower, whatever it learnt
+    CHECK(follow(large, now, 1, 6000, 3500, 50) == 50);
+    sd_threads_free(small);
+    sd_threads_free(large);
+}
+
 int main() {
     fixed_count();
     idle_keeps_all();
@@ -166,5 +213,6 @@ int main() {
     busy_from_the_start();
     shared_among_contexts();
     failed_decodes_teach_nothing();
+    follower();
     return sd_test_finish("test-threads");
 }

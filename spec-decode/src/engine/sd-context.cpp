@@ -216,7 +216,7 @@ void sd_context_follow(sd_context * c, sd_context * leader) {
         llama_attach_threadpool(c->ctx, c->threadpool, c->threadpool);
     }
     c->cancel_also = &leader->cancel;
-    if (c->leader == nullptr) sd_threads_free(c->threads);  // the leader's decodes count for both
+    if (c->leader == nullptr) sd_threads_follow(c->threads);
     c->leader = leader;
 }
 
@@ -288,10 +288,7 @@ static int32_t decode(sd_context * c, const llama_batch & batch) {
 
 int32_t sd_context_decode(sd_context * c, const llama_batch & batch) {
     sd_log_cancel_scope quiet(c->cancel_also != nullptr ? c->cancel_also : &c->cancel, &c->deadline_hit);
-    if (c->leader != nullptr) {
-        set_threads(c, std::min(c->leader->n_threads_set.load(), c->params.n_threads));
-        return decode(c, batch);
-    }
+    if (c->leader != nullptr) c->threads.n_cap = c->leader->n_threads_set.load();
     int64_t t0 = llama_time_us();
     int64_t cpu0 = thread_cpu_us();
     int64_t limit_us = 0;

@@ -51,6 +51,12 @@ void sd_threads_free(sd_threads & t) {
     g_contexts.erase(std::remove(g_contexts.begin(), g_contexts.end(), &t), g_contexts.end());
 }
 
+void sd_threads_follow(sd_threads & t) {
+    sd_threads_free(t);
+    t.automatic = true;
+    t.follower = true;
+}
+
 static sd_threads::times * seen_at(sd_threads & t, int32_t n_threads, int32_t n_tokens) {
     if (n_threads < 1 || n_threads > t.n_max || n_tokens < 1 || n_tokens > sd_threads::SD_THREADS_BATCH) return nullptr;
     return &t.seen[(size_t) n_threads * (sd_threads::SD_THREADS_BATCH + 1) + (size_t) n_tokens];
@@ -74,7 +80,8 @@ int32_t sd_threads_begin(sd_threads & t, int32_t n_tokens, int64_t now_us, bool 
     }
     if (!t.automatic) return t.n_max;
 
-    const int32_t cap = std::max(1, t.n_max / std::max(1, active));
+    int32_t cap = std::max(1, t.n_max / std::max(1, active));
+    if (t.n_cap > 0) cap = std::min(cap, t.n_cap);
     const int32_t use = std::min(t.n_learnt, cap);
     if (use != t.n_cur) {
         t.n_cur = use;
@@ -83,7 +90,7 @@ int32_t sd_threads_begin(sd_threads & t, int32_t n_tokens, int64_t now_us, bool 
     }
     if (t.next_up_us == 0) {
         t.next_up_us = now_us + t.up_interval_us;
-        t.next_down_us = now_us + t.down_interval_us;
+        t.next_down_us = t.follower ? now_us : now_us + t.down_interval_us;
     }
     // a try needs this size's recent time on the count in use to compare with
     const sd_threads::times * cur = seen_at(t, t.n_cur, n_tokens);
