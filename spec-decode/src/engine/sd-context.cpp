@@ -299,6 +299,7 @@ int32_t sd_context_decode(sd_context * c, const llama_batch & batch) {
     // llama.cpp then takes the batch out of the KV cache, and it is decoded again as usual.
     c->deadline_us = limit_us > 0 ? t0 + limit_us : 0;
     c->deadline_hit = false;
+    if (c->before_decode != nullptr) c->before_decode(batch.n_tokens, c->before_decode_data);
     int32_t code = decode(c, batch);
     c->deadline_us = 0;
     if (code == 2 && c->deadline_hit && !abort_requested(c)) {
@@ -388,8 +389,8 @@ sd_status sd_context_check_prompt(const sd_context * c, const std::vector<llama_
     return SD_OK;
 }
 
-sd_status sd_context_measure_cost(sd_context * c, const std::vector<int32_t> & sizes, int32_t reps,
-                                  std::vector<double> & out_us, std::string & error) {
+sd_status sd_context_measure_cost(sd_context * c, const std::vector<int32_t> & sizes, int32_t reps_first,
+                                  int32_t reps, std::vector<double> & out_us, std::string & error) {
     out_us.clear();
     llama_memory_t mem = llama_get_memory(c->ctx);
     const llama_pos depth = (llama_pos) c->cached.size();
@@ -401,7 +402,8 @@ sd_status sd_context_measure_cost(sd_context * c, const std::vector<int32_t> & s
         // r == 0 is a warm-up, for the first size only: a first decode of another size took 0-8 % more
         // than its next (stories260K scaled to 2048 x 16 on 2 cores), and warming up every size doubled
         // what a session's first generation spends measuring (about 2 s of its first token there)
-        for (int32_t r = k == 0 ? 0 : 1; r <= reps && status == SD_OK; r++) {
+        const int32_t n_reps = k == 0 ? reps_first : reps;
+        for (int32_t r = k == 0 ? 0 : 1; r <= n_reps && status == SD_OK; r++) {
             c->batch.n_tokens = n;
             for (int32_t j = 0; j < n; j++) {
                 c->batch.token[j]     = c->cached.empty() ? 1 : c->cached[(size_t) j % c->cached.size()];

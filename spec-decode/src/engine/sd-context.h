@@ -50,6 +50,11 @@ struct sd_context {
     int64_t                   deadline_us = 0;  // a try of another thread count stops here (sd-threads.h)
     std::atomic<bool>         deadline_hit{false};
     const std::atomic<bool> * cancel_also = nullptr; // the context followed: its cancellation stops this one too
+
+    // Tests only: called before every llama_decode of sd_context_decode with the batch's size (a test
+    // simulates a stall of the machine with it). Null in the library.
+    void (*before_decode)(int32_t n_tokens, void * data) = nullptr;
+    void * before_decode_data = nullptr;
 };
 
 sd_status sd_context_init(sd_model * model, const sd_session_params & params, sd_context ** out, std::string & error);
@@ -91,10 +96,10 @@ sd_status sd_context_load(sd_context * c, const std::vector<llama_token> & token
 sd_status sd_context_check_prompt(const sd_context * c, const std::vector<llama_token> & prompt, std::string & error);
 
 // Times llama_decode for each batch size on the scratch sequence at the current depth, leaving
-// sequence 0 untouched; one warm-up (of the first size) and `reps` measured runs per size, the
-// fastest is kept.
-sd_status sd_context_measure_cost(sd_context * c, const std::vector<int32_t> & sizes, int32_t reps,
-                                  std::vector<double> & out_us, std::string & error);
+// sequence 0 untouched; one warm-up (of the first size), then `reps_first` measured runs of the first
+// size and `reps` of each other; the fastest of each is kept.
+sd_status sd_context_measure_cost(sd_context * c, const std::vector<int32_t> & sizes, int32_t reps_first,
+                                  int32_t reps, std::vector<double> & out_us, std::string & error);
 
 // The hidden state of output row `row` of the last computation (-1 = the last row), or NULL when
 // none was captured.

@@ -123,7 +123,7 @@ sd_status sd_session_measure_decode_cost(sd_session * s, const std::vector<int32
         status = sd_fail(error, SD_ERR_STATE, "cancelled");
     }
     if (status == SD_OK) {
-        status = sd_context_measure_cost(c, batch_sizes, reps, out_us, error);
+        status = sd_context_measure_cost(c, batch_sizes, reps, reps, out_us, error);
     }
     sd_session_reset(s);
     return status;
@@ -135,15 +135,21 @@ sd_status sd_session_prepare_cost(sd_session * s, std::string & error) {
     // The powers of two up to 8, one decode each: the curve's outline, which the steps fill in. CPU
     // kernels work in blocks, so the curve is not linear between powers of two, but a size priced too
     // low between them is learnt from the first step the budget runs with it (and a point set too high
-    // is forgotten, SD_COST_FORGET). Measuring every size up to 6, then
-    // 8, 12 and 16 made a session's first generation spend about 35 single-token decodes before its
-    // first token; these four, about 11.
+    // is forgotten, SD_COST_FORGET). Measuring every size up to 6, then 8, 12 and 16 made a session's
+    // first generation spend about 35 single-token decodes before its first token; these, about 13.
+    //
+    // The single token is measured three times, the fastest kept: every size is priced against it, and
+    // a generation whose every step drafts runs it next only SD_COST_SINGLE steps later. One decode
+    // measured in a stall (1.2-2x the usual time in 5 of 38 sessions' first generations on the
+    // 2-core build machine) made drafting look up to twice as cheap as it was for those 32 steps: with
+    // the perfect drafter and the Q8_0 cost-scaled model, a single token priced at 32.6 ms where it
+    // took 22.
     std::vector<int32_t> sizes;
     for (int32_t n : {1, 2, 4, 8}) {
         if ((uint32_t) n <= c->n_batch && c->cached.size() + (size_t) n < c->n_ctx) sizes.push_back(n);
     }
     std::vector<double> us;
-    const sd_status status = sd_context_measure_cost(s->ctx, sizes, 1, us, error);
+    const sd_status status = sd_context_measure_cost(s->ctx, sizes, 3, 1, us, error);
     if (status != SD_OK) return status;
     for (size_t i = 0; i < sizes.size(); i++) s->budget.cost.us[sizes[i]] = us[i];
     return SD_OK;
