@@ -2,10 +2,15 @@
 // - the decode-cost curve measured at its first generation with the budget (sd_session_prepare_cost)
 //   has the outline's points, and the single token's price, which every size is priced against,
 //   survives measured decodes that hit a stall of the machine (simulated: a measured single-token
-//   decode sleeps first, sd_context::before_decode).
+//   decode sleeps first, sd_context::before_decode);
+// - a draft model's first chains, whose kind the optimism counts as sure, stop at the first length
+//   that pays (SD_EXPLORE_TRIES), and grow past it once the kind has been tried that often.
 #include "sd-test-generate.h"
+#include "draft/sd-drafter.h"
 #include "engine/sd-session.h"
+#include "model/sd-model.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <map>
@@ -53,6 +58,41 @@ std::map<int32_t, double> measured(sd_model * model, const std::vector<llama_tok
     return us;
 }
 
+int32_t tree_depth(const sd_draft_tree & tree) {
+    std::vector<int32_t> depth(tree.parent.size(), 1);
+    int32_t deepest = 0;
+    for (size_t i = 0; i < tree.parent.size(); i++) {
+        if (tree.parent[i] >= 0) depth[i] = depth[(size_t) tree.parent[i]] + 1;
+        deepest = std::max(deepest, depth[i]);
+    }
+    return deepest;
+}
+
+// The model drafting for itself in a fresh session whose curve is set (the cost-scaled Q4_0 model's
+// shape: 2 tokens 1.26 single ones, 4 1.39, 8 2.59) and whose draft model's top tokens were tried
+// `tried` times, all accepted: the depth of the first drafting step's tree.
+int32_t first_chain(sd_model * model, const std::vector<llama_token> & prompt, double tried) {
+    std::string error;
+    sd_session * session = nullptr;
+    CHECK(sd_session_init(model, sd_session_default_params(), &session, error) == SD_OK);
+    if (session == nullptr) return -1;
+    session->budget.cost.us = {{1, 1000.0}, {2, 1260.0}, {4, 1390.0}, {8, 2590.0}}; // nothing measured
+    // what was learnt is the draft model's own (sd_budget::use_source, as sd_generation_begin keys it)
+    session->budget.use_source("draft model " + model->path);
+    if (tried > 0) session->budget.rates.groups[sd_bucket_kind(SD_BUCKET_DRAFT_MODEL)] = {tried, tried};
+    sd_generation_params p = sd_generation_default_params();
+    p.max_tokens = 48;
+    p.temperature = 0.0f; // greedy: the draft model's top tokens (SD_BUCKET_DRAFT_MODEL + decile)
+    p.spec.type = SD_SPEC_DRAFT_MODEL;
+    p.spec.draft.model = model;
+    int32_t steps = 0, depth = -1;
+    sd_test_generate(session, prompt, p, [&] {
+        if (++steps == 3) depth = tree_depth(session->gen.tree); // the tree of step 2, the first that drafts
+    });
+    sd_session_free(session);
+    return depth;
+}
+
 } // namespace
 
 int main() {
@@ -81,6 +121,16 @@ int main() {
     // every run stalled: the stall is what was measured (the hook reaches the measurement)
     const std::map<int32_t, double> all = measured(model, prompt, {2, 3, 4});
     CHECK(all.count(1) == 1 && all.at(1) >= k_stall_us);
+
+    // The first chain of a kind never tried: sure nodes, and on this curve one node already pays (2
+    // tokens for 1.26 single ones plus a draft decode), so one node and no more. Tried often enough,
+    // the same first step drafts deeper.
+    const int32_t fresh = first_chain(model, prompt, 0);
+    const int32_t learnt = first_chain(model, prompt, SD_EXPLORE_TRIES);
+    std::printf("first drafting step's depth: %d with the kind never tried, %d tried %.0f times\n", fresh, learnt,
+                SD_EXPLORE_TRIES);
+    CHECK(fresh == 1);
+    CHECK(learnt >= 2);
 
     sd_model_free(model);
     return sd_test_finish("test-budget-model");

@@ -254,11 +254,15 @@ struct draft_model_drafter : sd_drafter {
             draft_choice c = choose(grammar.get());
             if (c.token < 0 || (budget == nullptr && c.p_top < p_min)) break;
             const int32_t bucket = draft_bucket(greedy ? DRAFT_TOP : DRAFT_DRAWN, c.p_top);
+            bool last = false;
             if (budget != nullptr) {
                 const double e = budget->rates.explore(bucket, c.p_top);
                 path *= e;
                 const int32_t more = std::min(request.max_depth - depth, request.max_nodes - sd_tree_size(out) - 1);
+                const double before = rate.best;
                 if (!rate.add_looking_ahead(path, e, depth, std::max(0, more))) break;
+                // a kind tried little: the first length that pays is enough (SD_EXPLORE_TRIES)
+                last = budget->rates.kind_tried(bucket) < SD_EXPLORE_TRIES && rate.best > before;
             }
             const int32_t node = sd_tree_add(out, c.token, parent, c.p_top, bucket);
             if (!greedy) {
@@ -267,7 +271,7 @@ struct draft_model_drafter : sd_drafter {
                 sd_tree_add(out, c.second, parent, c.p_second, draft_bucket(DRAFT_RUNNER_UP, c.p_second));
             }
             parent = node;
-            if (depth == request.max_depth || sd_tree_size(out) >= request.max_nodes) break; // the last token needs no decode
+            if (last || depth == request.max_depth || sd_tree_size(out) >= request.max_nodes) break; // the last token needs no decode
             if (grammar != nullptr) llama_sampler_accept(grammar.get(), c.token);
             const int64_t t_eval = llama_time_us();
             status = sd_context_eval(ctx, &c.token, 1, false, &cancelled, error);

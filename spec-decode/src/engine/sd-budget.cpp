@@ -132,9 +132,12 @@ float sd_bucket_stats::explore(int32_t bucket, float conf) const {
 }
 
 float sd_bucket_stats::explore_from(int32_t bucket, double e) const {
+    return (float) (e + (1.0 - e) * 2.0 / (2.0 + kind_tried(bucket)));
+}
+
+double sd_bucket_stats::kind_tried(int32_t bucket) const {
     auto g = groups.find(sd_bucket_kind(bucket));
-    const double tried = g == groups.end() ? 0.0 : g->second.first;
-    return (float) (e + (1.0 - e) * 2.0 / (2.0 + tried));
+    return g == groups.end() ? 0.0 : g->second.first;
 }
 
 void sd_bucket_stats::observe(int32_t bucket, bool accepted) {
