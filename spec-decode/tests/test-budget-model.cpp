@@ -59,13 +59,8 @@ std::map<int32_t, double> measured(sd_model * model, const std::vector<llama_tok
 }
 
 int32_t tree_depth(const sd_draft_tree & tree) {
-    std::vector<int32_t> depth(tree.parent.size(), 1);
-    int32_t deepest = 0;
-    for (size_t i = 0; i < tree.parent.size(); i++) {
-        if (tree.parent[i] >= 0) depth[i] = depth[(size_t) tree.parent[i]] + 1;
-        deepest = std::max(deepest, depth[i]);
-    }
-    return deepest;
+    const std::vector<int32_t> depths = sd_tree_depths(tree);
+    return depths.empty() ? 0 : *std::max_element(depths.begin(), depths.end());
 }
 
 // The model drafting for itself in a fresh session whose curve is set (the cost-scaled Q4_0 model's
