@@ -1389,6 +1389,123 @@ static void test_sources() {
     std::printf("budget sources: a weak draft model's record (%.3f) stays with it\n", weak);
 }
 
+// The forecasts' record (sd_forecast): the margin by which a drafting step must beat plain decoding,
+// and what an attempt of a drafter that decodes saved, which sets how soon the budget backs off.
+static void test_forecast() {
+    // The first step sets the start: 2 x SD_FORECAST_PRIOR = 8 tokens forecast and got, 4 x 100 us
+    // priced and taken for drafting and for plain steps; a plain step that came true leaves margin 1.
+    sd_forecast f;
+    CHECK(near(f.margin(), 1.0) && near(f.value(), 0.0));
+    f.observe(1, 1.0, 1, 100, 100, 100);
+    CHECK(f.started && near(f.prior_tokens, 8.0) && near(f.prior_us, 400.0));
+    CHECK(near(f.plain_priced, 500.0) && near(f.plain_took, 500.0) && near(f.margin(), 1.0));
+    // A drafting step forecast 3 tokens and gave 2, on time: expected 8 + 3, got 8 + 2 (the fade
+    // towards the start changes neither), so drafting came to 10 / 11 of its forecast: margin 1.1.
+    f.observe(4, 3.0, 2, 250, 100, 250);
+    CHECK(near(f.expected, 11.0) && near(f.got, 10.0) && near(f.priced, 650.0) && near(f.took, 650.0));
+    CHECK(near(f.margin(), 1.1, 1e-9));
+    // 200 plain steps that came true: the record fades back to its start (the 3 and 2 tokens to
+    // 0.98^200 = 0.0176 of themselves): margin 1.002.
+    for (int i = 0; i < 200; i++) f.observe(1, 1.0, 1, 100, 100, 100);
+    CHECK(f.margin() > 1.0 && f.margin() < 1.005);
+    // Forecasts that keep missing by half: the margin stops at SD_FORECAST_MAX. Forecasts beaten: 1.
+    for (int i = 0; i < 100; i++) f.observe(4, 4.0, 2, 250, 100, 250);
+    CHECK(near(f.margin(), SD_FORECAST_MAX));
+    for (int i = 0; i < 300; i++) f.observe(4, 2.0, 4, 250, 100, 250);
+    CHECK(near(f.margin(), 1.0));
+
+    // Time: drafting steps 10 % over their price while plain steps are on time need a margin near 1.1
+    // (1.094 with the start's weight: alternating steps, drafting's record 400 + 250 x 25.25 priced
+    // against 400 + 275 x 25.25 taken); when plain steps run 10 % over their price too (stalls hit
+    // both), they cancel out (0.9205 / 0.9141 = 1.007).
+    double slow_margin = 0, both_margin = 0;
+    {
+        sd_forecast slow, both;
+        for (int i = 0; i < 400; i++) {
+            slow.observe(1, 1.0, 1, 100, 100, 100);
+            slow.observe(3, 3.0, 3, 250, 100, 275);
+            both.observe(1, 1.0, 1, 100, 100, 110);
+            both.observe(3, 3.0, 3, 250, 100, 275);
+        }
+        slow_margin = slow.margin();
+        both_margin = both.margin();
+        CHECK(slow_margin > 1.08 && slow_margin < 1.1);
+        CHECK(both_margin >= 1.0 && both_margin < 1.02);
+        // a stall counts at most SD_COST_RISE times its price, as in the cost model
+        sd_forecast stalled;
+        stalled.observe(3, 3.0, 3, 250, 100, 10000);
+        CHECK(near(stalled.took, 400.0 + 375.0));
+    }
+
+    // What attempts saved: 3 tokens for 200 us where plain decoding takes 100 a token saves 100 us
+    // (a start of 4 attempts that saved a token each: 100 us); attempts that kept nothing save 0.
+    {
+        sd_forecast v;
+        for (int i = 0; i < 50; i++) v.observe(3, 3.0, 3, 200, 100, 200, true);
+        CHECK(near(v.value(), 100.0, 1e-6));
+        for (int i = 0; i < 400; i++) v.observe(1, 1.0, 1, 100, 100, 100, true);
+        CHECK(v.value() >= 0.0 && v.value() < 0.1);
+        // steps that were not attempts (a pause, a drafter that does not decode) do not count
+        const double before = v.value();
+        for (int i = 0; i < 50; i++) v.observe(3, 3.0, 3, 200, 100, 200, false);
+        CHECK(near(v.value(), before));
+        // an attempt that lost time: 2 tokens for 300 us against 200 of plain decoding
+        sd_forecast lost;
+        for (int i = 0; i < 400; i++) lost.observe(3, 3.0, 2, 300, 100, 300, true);
+        CHECK(lost.value() < -95.0);
+    }
+
+    // The back-off (sd_budget::kept): a drafter that decodes pauses after an empty step that took more
+    // than what an attempt saves (at least a hundredth of a single token); one that only looks things
+    // up, after one that took more than a hundredth.
+    {
+        sd_budget b;
+        b.cost.us = {{1, 100.0}};
+        for (int i = 0; i < 50; i++) b.forecast.observe(3, 3.0, 3, 200, 100, 200, true); // value 100 us
+        b.kept(false, 5.0, true);
+        CHECK(b.skip == 0 && b.pause == 0);   // 5 us < 100 us saved an attempt
+        b.kept(false, 5.0, false);
+        CHECK(b.skip == 1 && b.pause == 1);   // a lookup: 5 us > 1 us
+        b.kept(true, 5.0, false);
+        CHECK(b.pause == 0);
+        for (int i = 0; i < 400; i++) b.forecast.observe(1, 1.0, 1, 100, 100, 100, true); // value ~0
+        b.skip = 0;
+        b.kept(false, 5.0, true);
+        CHECK(b.skip == 1 && b.pause == 1);   // 5 us > max(1 us, ~0)
+        b.skip = 0;
+        b.pause = 0;
+        b.kept(false, 0.5, true);
+        CHECK(b.skip == 0 && b.pause == 0);   // below a hundredth: never a pause
+    }
+
+    // The margin in the cut: a chain of conf 0.5 on the concave curve {1: 1, 2: 1.2, 4: 1.9} is best
+    // at one node (1.5 / 1.2 = 1.25 x plain decoding's rate; two: 1.75 / 1.55 = 1.129): kept with a
+    // margin of 1.2, not with 1.3.
+    {
+        sd_cost_model concave;
+        concave.us = {{1, 1.0}, {2, 1.2}, {4, 1.9}};
+        sd_draft_tree chain;
+        for (int32_t i = 0; i < 3; i++) sd_tree_add(chain, 400 + i, i - 1, 0.5f, 30 + i);
+        const sd_bucket_stats none;
+        double expected = 0, forecast = 0;
+        std::vector<bool> keep = sd_budget_select(chain, none, concave, 64, 64, &expected, false, 1.2, &forecast);
+        CHECK(count_kept(keep) == 1 && keep[0] && near(expected, 1.5) && near(forecast, 1.5));
+        keep = sd_budget_select(chain, none, concave, 64, 64, &expected, false, 1.3, &forecast);
+        CHECK(count_kept(keep) == 0 && near(expected, 1.0) && near(forecast, 1.0));
+        // ranked by the optimistic estimates, the forecast keeps the plain ones: a kind never tried
+        // counts as sure, so all three nodes pay (4 tokens / 1.9 = 2.1) and are expected to give 4,
+        // while the forecast is 1 + 0.5 + 0.25 + 0.125
+        keep = sd_budget_select(chain, none, concave, 64, 64, &expected, true, 1.0, &forecast);
+        CHECK(count_kept(keep) == 3 && near(expected, 4.0) && near(forecast, 1.875));
+        // auxiliary columns alone must beat plain decoding by the margin too: one column of a token
+        // worth 0.5 gives 1.5 / 1.2 = 1.25
+        CHECK(sd_budget_columns(concave, 0, 1.0, 0.5, 1, 1, 1.2) == 1);
+        CHECK(sd_budget_columns(concave, 0, 1.0, 0.5, 1, 1, 1.3) == 0);
+    }
+    std::printf("forecasts: margin 1.1 after 2 tokens of 3 forecast; drafting 10 %% over its price: %.3f alone, %.3f "
+                "beside plain steps as slow\n", slow_margin, both_margin);
+}
+
 int main() {
     test_tree_basics();
     test_cost_model();
@@ -1396,6 +1513,7 @@ int main() {
     test_budget();
     test_exploration();
     test_sources();
+    test_forecast();
     test_lookup();
     test_recycling();
     test_auto();

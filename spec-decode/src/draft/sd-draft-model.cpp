@@ -245,7 +245,8 @@ struct draft_model_drafter : sd_drafter {
         // after them (see sd_budget_select).
         static const sd_cost_model no_cost;
         const sd_budget * budget = request.budget;
-        sd_rate rate(budget != nullptr ? budget->cost : no_cost, budget != nullptr ? decode_us(budget->cost) : 0.0);
+        sd_rate rate(budget != nullptr ? budget->cost : no_cost, budget != nullptr ? decode_us(budget->cost) : 0.0,
+                     budget != nullptr ? budget->forecast.margin() : 1.0);
         double path = 1.0;
         int32_t parent = -1;
         std::unique_ptr<llama_sampler, void (*)(llama_sampler *)> grammar(

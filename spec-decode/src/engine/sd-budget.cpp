@@ -167,7 +167,7 @@ std::vector<double> sd_sibling_room(const sd_draft_tree & tree, const std::vecto
 
 std::vector<bool> sd_budget_select(const sd_draft_tree & tree, const sd_bucket_stats & rates,
                                    const sd_cost_model & cost, int32_t max_nodes, int32_t max_leaves,
-                                   double * expected, bool explore) {
+                                   double * expected, bool explore, double margin, double * forecast) {
     const int32_t n = sd_tree_size(tree);
     std::vector<bool> keep((size_t) n, false);
     // Conditional estimates, ranked by the optimistic ones (explore) or the plain ones. Siblings
@@ -205,7 +205,7 @@ std::vector<bool> sd_budget_select(const sd_draft_tree & tree, const sd_bucket_s
     // it; nothing kept is taken back (a node's rank and rate depend on the estimates of the nodes
     // before it, never on those after it).
     const bool stopping_rule = sd_tree_has_drawn(tree);
-    sd_rate rate(cost);
+    sd_rate rate(cost, 0.0, margin);
     int32_t best_n = 0;
     double best_tokens = 1.0;
     std::vector<int32_t> children((size_t) n, 0);
@@ -233,13 +233,25 @@ std::vector<bool> sd_budget_select(const sd_draft_tree & tree, const sd_bucket_s
     std::fill(keep.begin(), keep.end(), false);
     for (int32_t k = 0; k < best_n; k++) keep[(size_t) order[(size_t) k]] = true;
     if (expected != nullptr) *expected = best_tokens;
+    if (forecast != nullptr) {
+        // the kept nodes' tokens by the plain estimates (a parent comes before its children)
+        std::vector<double> q((size_t) n, 0.0);
+        *forecast = 1.0;
+        for (int32_t i = 0; i < n; i++) {
+            if (!keep[(size_t) i]) continue;
+            const int32_t parent = tree.parent[(size_t) i];
+            q[(size_t) i] = std::min(plain[(size_t) i], room[(size_t) i]) * (parent < 0 ? 1.0 : q[(size_t) parent]);
+            *forecast += q[(size_t) i];
+        }
+    }
     return keep;
 }
 
 int32_t sd_budget_columns(const sd_cost_model & cost, int32_t n_nodes, double expected, double value,
-                          int32_t per_column, int32_t max_columns) {
+                          int32_t per_column, int32_t max_columns, double margin) {
     int32_t best = 0;
-    double best_rate = expected / cost.cost(1 + n_nodes);
+    // without a tree the columns are the step's whole draft, and must beat plain decoding by the margin
+    double best_rate = expected / cost.cost(1 + n_nodes) * (n_nodes == 0 ? margin : 1.0);
     for (int32_t c = 1; c <= max_columns; c++) {
         const int32_t extra = c * per_column;
         const double rate = (expected + value * (double) extra) / cost.cost(1 + n_nodes + extra);
@@ -251,8 +263,55 @@ int32_t sd_budget_columns(const sd_cost_model & cost, int32_t n_nodes, double ex
     return best;
 }
 
-sd_rate::sd_rate(const sd_cost_model & c, double per_node)
-    : cost(c), per_node_us(per_node), tokens(1.0), best(1.0 / c.cost(1)) {}
+sd_rate::sd_rate(const sd_cost_model & c, double per_node, double margin)
+    : cost(c), per_node_us(per_node), tokens(1.0), best(margin / c.cost(1)) {}
+
+void sd_forecast::observe(int32_t n_eval, double forecast, int32_t produced, double price_us, double single,
+                          double took_us, bool attempt) {
+    if (n_eval < 1 || !(price_us > 0) || !(single > 0)) return;
+    if (!started) {
+        prior_tokens = 2.0 * SD_FORECAST_PRIOR;
+        prior_us = SD_FORECAST_PRIOR * single;
+        expected = got = prior_tokens;
+        priced = took = plain_priced = plain_took = prior_us;
+        attempts = SD_FORECAST_PRIOR;
+        saved = SD_FORECAST_PRIOR * single;
+        started = true;
+    }
+    took_us = std::min(took_us, SD_COST_RISE * price_us);
+    if (attempt) {
+        // against plain decoding as it came out (its steps' time over their price)
+        const double plain_us = plain_took / plain_priced * single;
+        attempts = SD_FORECAST_DECAY * attempts + 1.0;
+        saved = SD_FORECAST_DECAY * saved + (n_eval == 1 ? 0.0 : (double) produced * plain_us - took_us);
+    }
+    // every record fades towards its start, so that steps that no longer draft forget why
+    const auto fade = [](double & x, double start) { x = SD_FORECAST_DECAY * x + (1.0 - SD_FORECAST_DECAY) * start; };
+    fade(expected, prior_tokens);
+    fade(got, prior_tokens);
+    fade(priced, prior_us);
+    fade(took, prior_us);
+    fade(plain_priced, prior_us);
+    fade(plain_took, prior_us);
+    if (n_eval == 1) {
+        plain_priced += price_us;
+        plain_took += took_us;
+    } else {
+        expected += forecast;
+        got += (double) produced;
+        priced += price_us;
+        took += took_us;
+    }
+}
+
+double sd_forecast::margin() const {
+    if (!started) return 1.0;
+    // drafting's rate came to (got / expected) x (priced / took) of its forecast, plain decoding's to
+    // plain_priced / plain_took of its price
+    const double drafting = (got / expected) * (priced / took);
+    const double plain    = plain_priced / plain_took;
+    return std::min(SD_FORECAST_MAX, std::max(1.0, plain / drafting));
+}
 
 double sd_rate::step_cost(int32_t n_nodes) const {
     return cost.cost(n_nodes + 1) + per_node_us * (double) n_nodes;
@@ -301,11 +360,13 @@ void sd_budget::use_source(const std::string & key) {
     move(rates.groups, old.groups);
     old.skip = skip;
     old.pause = pause;
+    old.forecast = forecast;
     learnt & back = others[key];
     rates.counts.insert(back.counts.begin(), back.counts.end());
     rates.groups.insert(back.groups.begin(), back.groups.end());
     skip = back.skip;
     pause = back.pause;
+    forecast = back.forecast;
     others.erase(key);
     source = key;
 }
@@ -318,7 +379,8 @@ bool sd_budget::drafts() {
 }
 
 void sd_budget::kept(bool anything, double draft_us, bool decodes) {
-    if (anything || draft_us < cost.cost(1) / (decodes ? 20 : 100)) {
+    const double noticeable = cost.cost(1) / 100;
+    if (anything || draft_us < (decodes ? std::max(noticeable, forecast.value()) : noticeable)) {
         pause = 0;
     } else {
         pause = std::min(SD_BUDGET_MAX_PAUSE, std::max(1, pause * 2));

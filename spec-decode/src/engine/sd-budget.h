@@ -143,15 +143,19 @@ std::vector<double> sd_sibling_room(const sd_draft_tree & tree, const std::vecto
 // receives the expected tokens of the step.
 // explore: rank by sd_bucket_stats::explore instead of estimate (the engine does; the tests of the
 // cut's arithmetic do not).
+// margin: how much the kept nodes' rate must beat plain decoding's by (sd_forecast::margin).
+// *forecast (when given) receives the step's expected tokens by the plain estimates, the optimism left out.
 std::vector<bool> sd_budget_select(const sd_draft_tree & tree, const sd_bucket_stats & rates,
                                    const sd_cost_model & cost, int32_t max_nodes, int32_t max_leaves,
-                                   double * expected, bool explore = false);
+                                   double * expected, bool explore = false, double margin = 1.0,
+                                   double * forecast = nullptr);
 
 // How many auxiliary columns (of per_column tokens each, worth `value` accepted tokens per token)
 // to evaluate beside a selected tree of n_nodes nodes that is expected to yield `expected` tokens:
-// the count in [0, max_columns] with the most expected tokens per unit of time.
+// the count in [0, max_columns] with the most expected tokens per unit of time (with no tree, columns
+// must beat plain decoding's rate by `margin`, sd_forecast::margin).
 int32_t sd_budget_columns(const sd_cost_model & cost, int32_t n_nodes, double expected, double value,
-                          int32_t per_column, int32_t max_columns);
+                          int32_t per_column, int32_t max_columns, double margin = 1.0);
 
 // The rate of a growing prefix of ranked nodes: expected tokens per unit of time, starting from
 // plain decoding's (one token for cost(1)). sd_budget_select ranks a tree's nodes with it; a drafter
@@ -162,7 +166,8 @@ struct sd_rate {
     double tokens;      // expected tokens of the step so far (the bonus token included)
     double best;        // the best rate seen
 
-    explicit sd_rate(const sd_cost_model & cost, double per_node_us = 0.0);
+    // margin: how much a step must beat plain decoding's rate by (sd_forecast::margin).
+    explicit sd_rate(const sd_cost_model & cost, double per_node_us = 0.0, double margin = 1.0);
 
     // A step of n_nodes nodes: its verification, plus per_node_us per node.
     double step_cost(int32_t n_nodes) const;
@@ -180,6 +185,48 @@ struct sd_rate {
     bool add_looking_ahead(double p, double e, int32_t n_nodes, int32_t max_more);
 };
 
+// How far the budget's forecasts of its drafting steps came true, against how far its price of a plain
+// step did: the margin by which a drafting step's forecast rate must beat plain decoding's.
+//
+// The budget keeps a draft where its estimates say it pays best, so where they are too high more
+// often than too low: with the realistic draft model (accepted at 70-80 %) and the Q8_0 cost-scaled
+// model on the 2-core build machine, drafting steps gave 3.6-6 % fewer tokens than forecast and took
+// 2-4 % longer than priced beside single tokens (whose stalls make both come out dearer than their
+// median price), and on that curve (2 tokens cost 2.1 single ones, 4 cost 3.5) the drafting that was
+// forecast to gain under a tenth lost: the realistic drafter ran at 0.95-0.98x plain decoding in 5 of
+// 6 runs of 3 prompts. So the forecasts are checked against what came: tokens, and time over price,
+// in drafting steps beside the same in single-token steps, each decaying by SD_FORECAST_DECAY a step
+// of its kind (a memory of some fifty steps) from a start of SD_FORECAST_PRIOR steps that came true.
+// Where they came out worse, a drafting step must promise that much more than plain decoding; where
+// better, nothing changes (the margin is at least 1, so this only ever drafts less). The margin is
+// transient: a draft model is not judged too dear for a session by it (sd_rate's margin is 1 there).
+static constexpr double SD_FORECAST_DECAY = 0.98;
+static constexpr double SD_FORECAST_PRIOR = 4.0;
+static constexpr double SD_FORECAST_MAX   = 1.3;
+
+struct sd_forecast {
+    double expected = 0, got = 0;           // tokens of drafting steps: forecast, produced
+    double priced = 0, took = 0;            // time of drafting steps: priced, taken (microseconds)
+    double plain_priced = 0, plain_took = 0; // of single-token steps
+    double prior_tokens = 0, prior_us = 0;  // what each record starts from, and fades back to
+    bool   started = false;
+
+    // What the attempts to draft of a drafter that decodes to draft (a draft model) saved: the time
+    // of plain decoding for the tokens a step gave less the time it took (its verification), 0 for an
+    // attempt that kept nothing, decaying by SD_FORECAST_DECAY an attempt.
+    double attempts = 0, saved = 0;
+
+    // A step of n_eval tokens (1: plain) forecast to give `forecast` tokens at price_us (a single
+    // token's: single_us) gave `produced` in took_us (counted at most SD_COST_RISE times its price, as
+    // the cost model does); `attempt`: the drafter was asked to draft in this step and decodes to do so.
+    void   observe(int32_t n_eval, double forecast, int32_t produced, double price_us, double single_us,
+                   double took_us, bool attempt = false);
+    // How much a drafting step's forecast rate must beat plain decoding's: in [1, SD_FORECAST_MAX].
+    double margin() const;
+    // What an attempt saved on average (microseconds; at most 0 where they lost time).
+    double value() const { return attempts > 0 ? saved / attempts : 0.0; }
+};
+
 // The longest back-off, in steps (sd_budget::kept).
 static constexpr int32_t SD_BUDGET_MAX_PAUSE = 16;
 
@@ -187,17 +234,21 @@ static constexpr int32_t SD_BUDGET_MAX_PAUSE = 16;
 struct sd_budget {
     sd_bucket_stats rates;
     sd_cost_model   cost;
+    sd_forecast     forecast;
     int32_t         skip  = 0; // steps left without drafting
     int32_t         pause = 0; // length of the next back-off
 
     // After steps where the budget kept nothing and drafting took a noticeable share of a step's time,
     // it backs off exponentially (1, 2, 4 .. 16 steps): such drafting would only cost time. Noticeable
     // is a hundredth of a single-token decode for drafters that only look things up (on stories260K a
-    // twentieth let them cost 2-4 % while drafting nothing), a twentieth for a drafter that decodes (a
-    // draft model: a pause skips the stretches where the text becomes predictable again, and with a
-    // hundredth the perfect drafter's speedup on the cost-scaled model's repetitive set fell from
-    // 1.33x to 1.18x). Where drafting is cheap next to the model (a small draft model for a big
-    // target) it drafts every step. paused(): the back-off holds this step. drafts(): whether this
+    // twentieth let them cost 2-4 % while drafting nothing). For a drafter that decodes (a draft model)
+    // it is what an attempt to draft saved on average (sd_forecast::value), at least that hundredth: a
+    // pause skips the stretches where the text becomes predictable again (with a hundredth the perfect
+    // drafter's speedup on the cost-scaled model's repetitive set fell from 1.33x to 1.18x), so a
+    // drafter whose attempts pay drafts every step, while one that seldom pays backs off. (A fixed
+    // twentieth before let the realistic draft model, whose drafts the budget cut at nearly every step
+    // on the Q8_0 cost-scaled model, spend 0.5 ms of a 22 ms step catching up and drafting: 2 % of
+    // plain decoding's speed, for nothing.) paused(): the back-off holds this step. drafts(): whether this
     // step drafts, counting it against the back-off: not while paused, nor while the single-token
     // cost is stale (sd_cost_model::single_stale; that step is not a pause, and the back-off waits
     // for the next one).
@@ -212,7 +263,7 @@ struct sd_budget {
     // to SD_BUCKET_END) learnt is about one draft model or one set of heads: a weak draft model's
     // record would keep a good one from ever drafting in the same session, and the other way round.
     // use_source(key) sets those buckets aside under the current source's key and brings back what
-    // was learnt under `key` (nothing the first time), the back-off included.
+    // was learnt under `key` (nothing the first time), the back-off and the forecasts' record included.
     std::string source;
     void use_source(const std::string & key);
 
@@ -220,6 +271,7 @@ private:
     struct learnt {
         std::map<int32_t, std::pair<double, double>> counts, groups;
         int32_t skip = 0, pause = 0;
+        sd_forecast forecast;
     };
     std::map<std::string, learnt> others;
 };

@@ -142,6 +142,8 @@ static sd_status draft_tree(sd_session * s, std::string & error) {
     sd_context * c = s->ctx;
     sd_tree_clear(g.tree);
     sd_aux_clear(g.aux);
+    g.forecast = 1.0;
+    g.attempted = false;
     const sd_speculation_params & p = g.params.spec;
     // room in the context: the root and the deepest node must fit
     const int32_t room = (int32_t) c->n_ctx - (int32_t) c->cached.size() - 1;
@@ -152,6 +154,7 @@ static sd_status draft_tree(sd_session * s, std::string & error) {
     const int32_t max_nodes = std::min({p.max_nodes, (int32_t) c->n_batch - 1, room});
     std::vector<llama_token> & history = c->cached; // the root is appended for the call only
     history.push_back(g.last);
+    g.attempted = true;
     g.drafter->draft({history, std::min(max_nodes * 2, 2 * SD_MAX_LEAVES), max_depth,
                       p.adaptive ? &s->budget : nullptr, g.sampler.grammar}, g.tree);
     history.pop_back();
@@ -165,10 +168,11 @@ static sd_status draft_tree(sd_session * s, std::string & error) {
         for (int32_t n = 1; n <= SD_MAX_LEAVES + 1; n++) m.us[n] = 1.0;
         return m;
     }();
-    double expected = 0;
+    double expected = 0, forecast = 1.0;
     if (g.sampler.grammar != nullptr) drop_forbidden(g);
     const std::vector<bool> keep = sd_budget_select(g.tree, s->budget.rates, p.adaptive ? s->budget.cost : flat,
-                                                    max_nodes, c->max_leaves, &expected, p.adaptive);
+                                                    max_nodes, c->max_leaves, &expected, p.adaptive,
+                                                    p.adaptive ? s->budget.forecast.margin() : 1.0, &forecast);
     g.tree = sd_tree_subset(g.tree, keep);
     if (per_column > 0) {
         // the auxiliary columns fit beside the tree: one sequence each, and room in the batch and context
@@ -178,10 +182,12 @@ static sd_status draft_tree(sd_session * s, std::string & error) {
                                               (room - n_nodes) / per_column, room - per_column + 1});
         const int32_t columns = max_columns <= 0 ? 0
                               : p.adaptive ? sd_budget_columns(s->budget.cost, n_nodes, expected, g.drafter->aux_value(),
-                                                               per_column, max_columns)
+                                                               per_column, max_columns, s->budget.forecast.margin())
                                            : max_columns;
         if (columns > 0) g.drafter->aux(columns, g.aux);
+        forecast += g.drafter->aux_value() * (double) g.aux.token.size();
     }
+    g.forecast = forecast;
     if (p.adaptive) {
         s->budget.kept(sd_tree_size(g.tree) > 0 || g.aux.n_columns > 0, (double) (llama_time_us() - t0),
                        g.drafter->costs_when_empty());
@@ -219,7 +225,12 @@ static sd_status produce(sd_session * s, std::vector<llama_token> & produced, bo
         // for a drafter that decodes to draft (a draft model): the budget prices its decodes per node
         // (sd_rate::per_node_us), and counted in the step's cost too they were paid twice.
         const int64_t from = g.drafter->costs_when_empty() ? t_drafted : t0;
-        s->budget.cost.observe(1 + sd_tree_size(g.tree) + (int32_t) g.aux.token.size(), (double) (llama_time_us() - from));
+        // The forecasts' record (sd_forecast) checks the step against what the budget forecast for it.
+        const int32_t n_eval = 1 + sd_tree_size(g.tree) + (int32_t) g.aux.token.size();
+        const double took = (double) (llama_time_us() - from);
+        s->budget.forecast.observe(n_eval, g.forecast, (int32_t) produced.size(), s->budget.cost.cost(n_eval),
+                                   s->budget.cost.cost(1), took, g.attempted && g.drafter->costs_when_empty());
+        s->budget.cost.observe(n_eval, took);
     }
     return status;
 }

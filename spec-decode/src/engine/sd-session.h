@@ -32,6 +32,8 @@ struct sd_generation {
     // scratch space of a step
     sd_draft_tree        tree;
     sd_aux_batch         aux;      // the drafter's auxiliary tokens
+    double               forecast = 1.0; // tokens the budget forecast for the step (sd_forecast)
+    bool                 attempted = false; // the budget asked the drafter to draft in this step
     sd_dist              dist;
     std::vector<float>   margins;  // of the tokens the step produced, when params.record_margins
 };
