@@ -186,11 +186,14 @@ std::vector<bool> sd_budget_select(const sd_draft_tree & tree, const sd_bucket_s
         cond[(size_t) i] = explore ? rates.explore_from(b, e) : e;
     }
     const std::vector<double> room = sd_sibling_room(tree, plain);
-    std::vector<double> p((size_t) n);
+    // p: a node's path probability by the estimates it is ranked by; plain_p: by the plain ones (the
+    // step's forecast)
+    std::vector<double> p((size_t) n), plain_p((size_t) n);
     for (int32_t i = 0; i < n; i++) {
         const int32_t parent = tree.parent[(size_t) i];
         cond[(size_t) i] = std::min(cond[(size_t) i], room[(size_t) i]);
         p[(size_t) i] = cond[(size_t) i] * (parent < 0 ? 1.0 : p[(size_t) parent]);
+        plain_p[(size_t) i] = std::min(plain[(size_t) i], room[(size_t) i]) * (parent < 0 ? 1.0 : plain_p[(size_t) parent]);
     }
     // Best first; a parent is at least as likely as its child, and ties keep tree order, so every
     // prefix of this ranking is a tree.
@@ -234,15 +237,8 @@ std::vector<bool> sd_budget_select(const sd_draft_tree & tree, const sd_bucket_s
     for (int32_t k = 0; k < best_n; k++) keep[(size_t) order[(size_t) k]] = true;
     if (expected != nullptr) *expected = best_tokens;
     if (forecast != nullptr) {
-        // the kept nodes' tokens by the plain estimates (a parent comes before its children)
-        std::vector<double> q((size_t) n, 0.0);
         *forecast = 1.0;
-        for (int32_t i = 0; i < n; i++) {
-            if (!keep[(size_t) i]) continue;
-            const int32_t parent = tree.parent[(size_t) i];
-            q[(size_t) i] = std::min(plain[(size_t) i], room[(size_t) i]) * (parent < 0 ? 1.0 : q[(size_t) parent]);
-            *forecast += q[(size_t) i];
-        }
+        for (int32_t k = 0; k < best_n; k++) *forecast += plain_p[(size_t) order[(size_t) k]];
     }
     return keep;
 }

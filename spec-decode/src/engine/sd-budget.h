@@ -195,8 +195,9 @@ struct sd_rate {
 // median price), and on that curve (2 tokens cost 2.1 single ones, 4 cost 3.5) the drafting that was
 // forecast to gain under a tenth lost: the realistic drafter ran at 0.95-0.98x plain decoding in 5 of
 // 6 runs of 3 prompts. So the forecasts are checked against what came: tokens, and time over price,
-// in drafting steps beside the same in single-token steps, each decaying by SD_FORECAST_DECAY a step
-// of its kind (a memory of some fifty steps) from a start of SD_FORECAST_PRIOR steps that came true.
+// in drafting steps beside the same in single-token steps. Every record fades by SD_FORECAST_DECAY a
+// step (any step: a memory of some fifty) towards a start of SD_FORECAST_PRIOR steps that came true,
+// so one that stopped the drafting is forgotten while nothing is drafted.
 // Where they came out worse, a drafting step must promise that much more than plain decoding; where
 // better, nothing changes (the margin is at least 1, so this only ever drafts less). The margin is
 // transient: a draft model is not judged too dear for a session by it (sd_rate's margin is 1 there).
@@ -223,7 +224,7 @@ struct sd_forecast {
                    double took_us, bool attempt = false);
     // How much a drafting step's forecast rate must beat plain decoding's: in [1, SD_FORECAST_MAX].
     double margin() const;
-    // What an attempt saved on average (microseconds; at most 0 where they lost time).
+    // What an attempt saved on average (microseconds; below 0 where attempts lost time).
     double value() const { return attempts > 0 ? saved / attempts : 0.0; }
 };
 
@@ -246,9 +247,9 @@ struct sd_budget {
     // pause skips the stretches where the text becomes predictable again (with a hundredth the perfect
     // drafter's speedup on the cost-scaled model's repetitive set fell from 1.33x to 1.18x), so a
     // drafter whose attempts pay drafts every step, while one that seldom pays backs off. (A fixed
-    // twentieth before let the realistic draft model, whose drafts the budget cut at nearly every step
-    // on the Q8_0 cost-scaled model, spend 0.5 ms of a 22 ms step catching up and drafting: 2 % of
-    // plain decoding's speed, for nothing.) paused(): the back-off holds this step. drafts(): whether this
+    // twentieth before let the realistic draft model, whose drafts the budget cut at most steps on the
+    // Q8_0 cost-scaled model, spend 0.31-0.35 ms (median) of a 22 ms step catching up and drafting:
+    // 1.5 % of plain decoding's speed, for nothing.) paused(): the back-off holds this step. drafts(): whether this
     // step drafts, counting it against the back-off: not while paused, nor while the single-token
     // cost is stale (sd_cost_model::single_stale; that step is not a pause, and the back-off waits
     // for the next one).

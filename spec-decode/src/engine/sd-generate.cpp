@@ -169,10 +169,10 @@ static sd_status draft_tree(sd_session * s, std::string & error) {
         return m;
     }();
     double expected = 0, forecast = 1.0;
+    const double margin = p.adaptive ? s->budget.forecast.margin() : 1.0;
     if (g.sampler.grammar != nullptr) drop_forbidden(g);
     const std::vector<bool> keep = sd_budget_select(g.tree, s->budget.rates, p.adaptive ? s->budget.cost : flat,
-                                                    max_nodes, c->max_leaves, &expected, p.adaptive,
-                                                    p.adaptive ? s->budget.forecast.margin() : 1.0, &forecast);
+                                                    max_nodes, c->max_leaves, &expected, p.adaptive, margin, &forecast);
     g.tree = sd_tree_subset(g.tree, keep);
     if (per_column > 0) {
         // the auxiliary columns fit beside the tree: one sequence each, and room in the batch and context
@@ -182,7 +182,7 @@ static sd_status draft_tree(sd_session * s, std::string & error) {
                                               (room - n_nodes) / per_column, room - per_column + 1});
         const int32_t columns = max_columns <= 0 ? 0
                               : p.adaptive ? sd_budget_columns(s->budget.cost, n_nodes, expected, g.drafter->aux_value(),
-                                                               per_column, max_columns, s->budget.forecast.margin())
+                                                               per_column, max_columns, margin)
                                            : max_columns;
         if (columns > 0) g.drafter->aux(columns, g.aux);
         forecast += g.drafter->aux_value() * (double) g.aux.token.size();
