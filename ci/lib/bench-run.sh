@@ -337,7 +337,7 @@ bench_model() { # small|q4_0|q8_0|wide
     # plain decoding through the Java API beside llama-bench -p 0 -n TOKENS, the two alternating round by
     # round (PlainBench, as ci/bench-plain runs it): the measure the plain-decoding target is judged by,
     # since the rows above run minutes apart on a machine whose speed drifts by more than that target
-    local plain_note=""
+    local plain_note="" java_arg=()
     if [ "$java" = 1 ] && [ -f "${LLAMASPEC_BENCH_JAR:-}" ]; then
         echo "== $name: Java API beside llama-bench, interleaved" >&2
         java --enable-native-access=ALL-UNNAMED -cp "$LLAMASPEC_BENCH_JAR" dev.llamaspec.bench.PlainBench \
@@ -346,6 +346,10 @@ bench_model() { # small|q4_0|q8_0|wide
             | tee "$dir/plain-interleaved.txt"
         plain_note=$(awk 'NR == 3 { printf "llama-bench %s t/s (± %s), Java API %s t/s (± %s), ratio of medians %s, median of the rounds'"'"' own ratios %s %s %s", $3, $5, $6, $8, $9, $10, $11, $12 }' \
             "$dir/plain-interleaved.txt")
+        # the same for bench-table's target: RATIO,LO,HI (the rounds' median and range)
+        local java_ratio
+        java_ratio=$(awk 'NR == 3 { gsub(/[][,]/, " "); print $10 "," $11 "," $12 }' "$dir/plain-interleaved.txt")
+        [[ $java_ratio =~ ^[0-9.]+,[0-9.]+,[0-9.]+$ ]] && java_arg=(--java "$java_ratio")
     fi
     echo "== $name: llama-bench" >&2
     llama_bench 1st
@@ -401,7 +405,7 @@ bench_model() { # small|q4_0|q8_0|wide
     local note_args=()
     for n in "${notes[@]}"; do note_args+=(--note "$n"); done
     tool bench-table --runs "$dir/ours-greedy.tsv" --runs "$dir/ours-sampled.tsv" --runs "$tsv" \
-        --title "$name: llamaspec beside llama.cpp" "${note_args[@]}" "${drafter_notes[@]}" \
+        --title "$name: llamaspec beside llama.cpp" "${note_args[@]}" "${drafter_notes[@]}" "${java_arg[@]}" \
         --json "$out/$name-table.json" --markdown "$out/$name-table.md" | tee "$out/$name-table.txt"
 }
 

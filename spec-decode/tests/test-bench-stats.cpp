@@ -5,6 +5,7 @@
 #include "sd-test.h"
 
 #include <cmath>
+#include <string>
 
 static bool near(double a, double b) { return std::fabs(a - b) < 1e-9; }
 
@@ -80,5 +81,22 @@ int main() {
     // malformed curves: nothing to gain
     CHECK(bench_chain_ceiling({}, {}, 1.0, 8).speedup == 1.0);
     CHECK(bench_chain_ceiling({2, 4}, {1, 2}, 1.0, 8).chain == 0);
+    // verdicts against a target: the value reaches it, only the interval does, neither
+    CHECK(bench_judge({1.30, 1.20, 1.40}, 1.3) == bench_verdict::met);
+    CHECK(bench_judge({1.31, 1.31, 1.31}, 1.3) == bench_verdict::met);
+    CHECK(bench_judge({0.99, 0.95, 1.02}, 1.0) == bench_verdict::within_noise);
+    CHECK(bench_judge({0.99, 0.95, 0.998}, 1.0) == bench_verdict::short_of);
+    CHECK(bench_judge({1.29, 1.29, 1.29}, 1.3) == bench_verdict::short_of); // no interval: met or short
+    CHECK(bench_judge({NAN, NAN, NAN}, 1.0) == bench_verdict::unknown);
+    CHECK(bench_judge({1.0, 1.0, 1.0}, NAN) == bench_verdict::unknown);
+    CHECK(std::string(bench_verdict_text(bench_verdict::within_noise)) == "within the noise");
+    // a ratio of prompts whose strategy ran 3 % slower is short of "never below plain" once the
+    // bootstrap interval excludes 1; plain decoding against itself (half the prompts 3 % slower, half 2 %
+    // faster) is within the noise
+    std::vector<bench_sample> slower = plain;
+    for (bench_sample & x : slower) x.seconds *= 1.03;
+    CHECK(bench_judge(bench_ratio_of(slower, plain).median, 1.0) == bench_verdict::short_of);
+    CHECK(bench_judge(bench_ratio_of(plain_again, plain).median, 1.0) == bench_verdict::within_noise);
+
     return sd_test_finish("test-bench-stats");
 }

@@ -116,3 +116,20 @@ bench_ceiling bench_chain_ceiling(const std::vector<int32_t> & sizes, const std:
     }
     return best;
 }
+
+bench_verdict bench_judge(const bench_interval & measured, double target) {
+    if (!std::isfinite(measured.value) || !std::isfinite(target)) return bench_verdict::unknown;
+    if (measured.value >= target) return bench_verdict::met;
+    if (std::isfinite(measured.hi) && measured.hi >= target) return bench_verdict::within_noise;
+    return bench_verdict::short_of;
+}
+
+const char * bench_verdict_text(bench_verdict v) {
+    switch (v) {
+        case bench_verdict::met:          return "met";
+        case bench_verdict::within_noise: return "within the noise";
+        case bench_verdict::short_of:     return "short";
+        case bench_verdict::unknown:      break;
+    }
+    return "-";
+}

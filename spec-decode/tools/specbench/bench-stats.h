@@ -69,3 +69,12 @@ bench_ceiling bench_chain_ceiling(const std::vector<int32_t> & sizes, const std:
 
 // The acceptances specbench reports the ceiling at.
 inline const std::vector<double> bench_ceiling_acceptances = {1.0, 0.95, 0.9, 0.8, 0.7};
+
+// How a measured ratio stands against a target: met when its value reaches the target, within the
+// noise when only its 95 % interval does (the prompts cannot tell it from the target), short when the
+// whole interval lies below it, unknown without a value. A value without an interval (lo = hi =
+// value) is met or short.
+enum class bench_verdict { met, within_noise, short_of, unknown };
+
+bench_verdict bench_judge(const bench_interval & measured, double target);
+const char * bench_verdict_text(bench_verdict v);

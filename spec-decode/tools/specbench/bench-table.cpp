@@ -2,11 +2,15 @@
 // our strategies (specbench --runs) beside llama.cpp's own tools (llama-bench, llama-speculative-simple,
 // llama-lookup), with the ratios that matter: ours over our plain decoding (paired by prompt, with
 // the interval of bench-stats.h), ours over llama.cpp's plain decoding, and ours over the fastest
-// llama.cpp speculative configuration that uses the same drafter. Prints the table and writes it as
-// JSON and Markdown.
+// llama.cpp speculative configuration that uses the same drafter. Then the speed issue's targets,
+// each judged on those ratios (bench_judge). Prints both tables and writes them as JSON and Markdown.
 //
 //   llamaspec-bench-table --runs FILE [--runs FILE]... [--title TEXT] [--note TEXT]...
-//                         [--drafter LABEL=TEXT]... [--json FILE] [--markdown FILE]
+//                         [--drafter LABEL=TEXT]... [--java RATIO,LO,HI] [--json FILE] [--markdown FILE]
+//
+// --java: plain decoding through the Java API over llama-bench's in interleaved rounds (ci/bench-plain's
+// PlainBench: the median of the rounds' own ratios, and their smallest and largest), judged against 0.97
+// with that range as its interval.
 //
 // Input: tab-separated lines "tool config drafter temperature set prompt tokens seconds drafted
 // accepted" (a header line starting with "tool" is skipped). set "-" (llama-bench without a set's
@@ -46,6 +50,7 @@ struct table_params {
     std::vector<std::pair<std::string, std::string>> drafters; // label, description
     std::string json_path;
     std::string markdown_path;
+    bench_interval java{NAN, NAN, NAN}; // --java
 };
 
 static std::vector<std::string> split(const std::string & s, char sep) {
@@ -287,27 +292,125 @@ static std::string accept_text(const table_line & l) {
 
 static std::string temperature_text(double t) { return t > 0 ? fmt("%g", t) : "greedy"; }
 
-struct table_cells {
-    std::vector<std::string> cells;
+// One of the speed issue's targets, judged on the table's numbers.
+struct table_target {
+    std::string    what;
+    std::string    set, sampling;
+    bench_interval measured;
+    bool           count = false; // measured is a count, not a ratio
+    std::string    against;
+    double         target = NAN;
+    bench_verdict  verdict = bench_verdict::unknown;
 };
+
+// Prompt lookup, Token Recycling, lookahead and auto (with or without the budget).
+static bool training_free(const std::string & config) {
+    std::string base = config;
+    const std::string fixed = "-fixed";
+    if (base.size() > fixed.size() && base.compare(base.size() - fixed.size(), fixed.size(), fixed) == 0) {
+        base.resize(base.size() - fixed.size());
+    }
+    return base == "lookup" || base == "recycling" || base == "lookahead" || base == "auto";
+}
+
+// The targets: plain decoding at least level with llama-bench (the Java API within 3 % in interleaved
+// rounds); the perfect drafter 1.3x llama.cpp's fastest speculative setting with it (greedy, and
+// sampled against its probabilistic draft sampling); the realistic drafter 1.15x llama-bench and never
+// below our plain decoding; training-free strategies at least 0.97x our plain and drafting on the
+// repetitive prompts.
+static std::vector<table_target> make_targets(const std::vector<table_line> & lines, const bench_interval & java) {
+    std::vector<table_target> out;
+    const auto point = [](double v) { return bench_interval{v, v, v}; };
+    const auto add = [&](const std::string & what, const std::string & set, const std::string & sampling,
+                         const bench_interval & measured, const std::string & against, double target, bool count = false) {
+        out.push_back({what, set, sampling, measured, count, against, target, bench_judge(measured, target)});
+    };
+    if (std::isfinite(java.value)) {
+        add("plain decoding through the Java API (interleaved rounds)", "-", "greedy", java, "llama-bench", 0.97);
+    }
+    for (const table_line & l : lines) {
+        const table_row & r = *l.row;
+        if (!is_ours(r)) continue;
+        const std::string sampling = temperature_text(r.temperature);
+        if (r.config == "plain") {
+            add("plain decoding (specbench; llama-bench runs minutes apart)", r.set, sampling, point(l.vs_llama_plain),
+                "llama-bench", 1.0);
+        } else if (r.drafter == "perfect") {
+            add("perfect drafter", r.set, sampling, point(l.vs_llama_best), l.llama_best.empty() ? "-" : l.llama_best, 1.3);
+        } else if (r.drafter == "realistic") {
+            add("realistic drafter", r.set, sampling, point(l.vs_llama_plain), "llama-bench", 1.15);
+            add("realistic drafter, never below our plain", r.set, sampling, l.vs_our_plain.median, "our plain", 1.0);
+        } else if (training_free(r.config)) {
+            add(r.config, r.set, sampling, l.vs_our_plain.median, "our plain", 0.97);
+            if (r.set == "repetitive") {
+                add(r.config + " drafts on the repetitive prompts (nodes drafted)", r.set, sampling,
+                    point(l.drafted < 0 ? NAN : (double) l.drafted), "-", 1.0, true);
+            }
+        }
+    }
+    return out;
+}
 
 static const char * k_headers[] = {"set", "sampling", "engine", "method", "drafter", "prompts", "tokens/s",
                                    "accepted", "x our plain [95%]", "x llama.cpp plain", "x best llama.cpp (same drafter)",
                                    "flag"};
 static const size_t k_columns = sizeof(k_headers) / sizeof(k_headers[0]);
 
-static table_cells cells_of(const table_line & l) {
+static const char * k_target_headers[] = {"target", "set", "sampling", "measured [95%]", "against", "target ratio",
+                                          "verdict"};
+
+static std::vector<std::string> target_cells(const table_target & t) {
+    return {t.what, t.set, t.sampling,
+            t.count ? fmt("%.0f", t.measured.value)
+                    : t.measured.lo != t.measured.hi ? interval_text(t.measured) : fmt("%.3f", t.measured.value),
+            t.against, t.count ? "at least 1" : fmt("%.2f", t.target), bench_verdict_text(t.verdict)};
+}
+
+// A table as aligned text (the first row is the header).
+static std::string text_table(const std::vector<std::vector<std::string>> & rows) {
+    std::vector<size_t> width;
+    for (const auto & r : rows) {
+        if (width.size() < r.size()) width.resize(r.size(), 0);
+        for (size_t i = 0; i < r.size(); i++) width[i] = std::max(width[i], r[i].size());
+    }
+    std::string text;
+    for (const auto & r : rows) {
+        std::string s;
+        for (size_t i = 0; i < r.size(); i++) {
+            s += r[i] + std::string(width[i] - r[i].size() + (i + 1 < r.size() ? 2 : 0), ' ');
+        }
+        while (!s.empty() && s.back() == ' ') s.pop_back();
+        text += s + "\n";
+    }
+    return text;
+}
+
+// The same as Markdown.
+static std::string markdown_table(const std::vector<std::vector<std::string>> & rows) {
+    std::string md;
+    for (size_t k = 0; k < rows.size(); k++) {
+        md += "|";
+        for (const std::string & cell : rows[k]) md += " " + cell + " |";
+        md += "\n";
+        if (k == 0) {
+            md += "|";
+            for (size_t i = 0; i < rows[k].size(); i++) md += "---|";
+            md += "\n";
+        }
+    }
+    return md;
+}
+
+static std::vector<std::string> cells_of(const table_line & l) {
     const table_row & r = *l.row;
-    table_cells c;
     std::string prompts = std::to_string(r.runs.size());
     if (r.tool == "llama-bench") prompts = std::to_string(r.runs.size()) + " reps";
     if (r.failed > 0) prompts += " (" + std::to_string(r.failed) + " failed)";
-    c.cells = {r.set, temperature_text(r.temperature), is_ours(r) ? "llamaspec" : "llama.cpp", method_of(r),
-               r.drafter, prompts, fmt("%.1f", l.tps), accept_text(l), interval_text(l.vs_our_plain.median),
-               fmt("%.3f", l.vs_llama_plain),
-               std::isfinite(l.vs_llama_best) ? fmt("%.3f", l.vs_llama_best) + " (" + l.llama_best + ")" : "-",
-               l.suspect ? "!" : ""};
-    return c;
+    return {r.set, temperature_text(r.temperature), is_ours(r) ? "llamaspec" : "llama.cpp", method_of(r),
+            r.drafter, prompts, fmt("%.1f", l.tps), accept_text(l), interval_text(l.vs_our_plain.median),
+            fmt("%.3f", l.vs_llama_plain),
+            std::isfinite(l.vs_llama_best) ? fmt("%.3f", l.vs_llama_best) + " (" + l.llama_best + ")" : "-",
+            l.suspect ? "!" : ""};
 }
 
 static std::string json_string(const std::string & s) {
@@ -353,44 +456,27 @@ static int32_t run_table(const table_params & p, const std::vector<table_row> & 
     std::vector<std::string> sets;
     std::vector<double> temperatures;
     const std::vector<table_line> lines = make_lines(rows, sets, temperatures);
-    std::vector<table_cells> body;
-    size_t width[k_columns];
-    for (size_t i = 0; i < k_columns; i++) width[i] = std::string(k_headers[i]).size();
-    for (const table_line & l : lines) {
-        body.push_back(cells_of(l));
-        for (size_t i = 0; i < k_columns; i++) width[i] = std::max(width[i], body.back().cells[i].size());
-    }
+    std::vector<std::vector<std::string>> table = {std::vector<std::string>(k_headers, k_headers + k_columns)};
+    for (const table_line & l : lines) table.push_back(cells_of(l));
+    const std::vector<table_target> targets = make_targets(lines, p.java);
+    std::vector<std::vector<std::string>> judged = {
+        std::vector<std::string>(std::begin(k_target_headers), std::end(k_target_headers))};
+    for (const table_target & t : targets) judged.push_back(target_cells(t));
+    const std::string targets_title = "against the speed issue's targets (met: the measured value reaches the target; "
+                                      "within the noise: only its 95% interval does; short: the interval lies below it)";
+
     std::string text = p.title.empty() ? "" : p.title + "\n";
     for (const std::string & n : p.notes) text += n + "\n";
-    text += "\n";
-    auto text_line = [&](const std::vector<std::string> & cells) {
-        std::string s;
-        for (size_t i = 0; i < k_columns; i++) {
-            s += cells[i] + std::string(width[i] - cells[i].size() + (i + 1 < k_columns ? 2 : 0), ' ');
-        }
-        while (!s.empty() && s.back() == ' ') s.pop_back();
-        return s + "\n";
-    };
-    text += text_line(std::vector<std::string>(k_headers, k_headers + k_columns));
-    for (const table_cells & c : body) text += text_line(c.cells);
-    text += "\n" + legend(p);
+    text += "\n" + text_table(table) + "\n" + legend(p);
+    if (targets.size() > 0) text += "\n" + targets_title + ":\n" + text_table(judged);
     std::fputs(text.c_str(), stdout);
 
     int32_t rc = 0;
     if (!p.markdown_path.empty()) {
         std::string md = p.title.empty() ? "" : "### " + p.title + "\n\n";
         for (const std::string & n : p.notes) md += "- " + n + "\n";
-        md += "\n|";
-        for (const char * h : k_headers) md += std::string(" ") + h + " |";
-        md += "\n|";
-        for (size_t i = 0; i < k_columns; i++) md += "---|";
-        md += "\n";
-        for (const table_cells & c : body) {
-            md += "|";
-            for (const std::string & cell : c.cells) md += " " + cell + " |";
-            md += "\n";
-        }
-        md += "\n" + legend(p);
+        md += "\n" + markdown_table(table) + "\n" + legend(p);
+        if (targets.size() > 0) md += "\n" + targets_title + ":\n\n" + markdown_table(judged);
         if (!write_text(p.markdown_path, md)) {
             std::fprintf(stderr, "error: cannot write %s\n", p.markdown_path.c_str());
             rc = 1;
@@ -429,6 +515,15 @@ static int32_t run_table(const table_params & p, const std::vector<table_row> & 
             }
             o << ", \"suspect\": " << (l.suspect ? "true" : "false") << "}";
         }
+        o << "\n  ],\n  \"targets\": [";
+        for (size_t i = 0; i < targets.size(); i++) {
+            const table_target & t = targets[i];
+            o << (i ? "," : "") << "\n    {\"target\": " << json_string(t.what) << ", \"set\": " << json_string(t.set)
+              << ", \"sampling\": " << json_string(t.sampling) << ", \"measured\": " << json_number(t.measured.value)
+              << ", \"interval\": [" << json_number(t.measured.lo) << ", " << json_number(t.measured.hi)
+              << "], \"against\": " << json_string(t.against) << ", \"target_ratio\": " << json_number(t.target)
+              << ", \"verdict\": " << json_string(bench_verdict_text(t.verdict)) << "}";
+        }
         o << "\n  ]\n}\n";
         if (!write_text(p.json_path, o.str())) {
             std::fprintf(stderr, "error: cannot write %s\n", p.json_path.c_str());
@@ -441,7 +536,7 @@ static int32_t run_table(const table_params & p, const std::vector<table_row> & 
 static void usage() {
     std::fprintf(stderr,
         "usage: llamaspec-bench-table --runs FILE [--runs FILE]... [--title TEXT] [--note TEXT]...\n"
-        "                             [--drafter LABEL=TEXT]... [--json FILE] [--markdown FILE]\n");
+        "                             [--drafter LABEL=TEXT]... [--java RATIO,LO,HI] [--json FILE] [--markdown FILE]\n");
 }
 
 int main(int argc, char ** argv) {
@@ -459,6 +554,22 @@ int main(int argc, char ** argv) {
         else if (a == "--note")     p.notes.push_back(v);
         else if (a == "--json")     p.json_path = v;
         else if (a == "--markdown") p.markdown_path = v;
+        else if (a == "--java") {
+            char * end = nullptr;
+            const char * c = v.c_str();
+            double x[3];
+            bool ok = true;
+            for (int k = 0; k < 3 && ok; k++) {
+                x[k] = std::strtod(c, &end);
+                ok = end != c && std::isfinite(x[k]) && x[k] > 0 && *end == (k < 2 ? ',' : '\0');
+                c = end + 1;
+            }
+            if (!ok || x[1] > x[0] || x[2] < x[0]) {
+                std::fprintf(stderr, "error: --java needs RATIO,LO,HI with 0 < LO <= RATIO <= HI, not '%s'\n", v.c_str());
+                return 2;
+            }
+            p.java = {x[0], x[1], x[2]};
+        }
         else if (a == "--drafter" && v.find('=') != std::string::npos) {
             p.drafters.push_back({v.substr(0, v.find('=')), v.substr(v.find('=') + 1)});
         } else {
