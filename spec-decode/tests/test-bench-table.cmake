@@ -3,13 +3,7 @@
 #   cmake -DBENCH_TABLE=... -DWORK=DIR -P test-bench-table.cmake
 file(REMOVE_RECURSE "${WORK}")
 file(MAKE_DIRECTORY "${WORK}")
-set(checks 0)
-macro(check message) # the condition follows the message
-    math(EXPR checks "${checks} + 1")
-    if(NOT (${ARGN}))
-        message(SEND_ERROR "${message}")
-    endif()
-endmacro()
+include("${CMAKE_CURRENT_LIST_DIR}/sd-test-check.cmake")
 
 # tool config drafter temperature set prompt tokens seconds drafted accepted; 128 tokens at the given rate
 set(runs "tool\tconfig\tdrafter\ttemperature\tset\tprompt\ttokens\tseconds\tdrafted\taccepted\n")

@@ -5,13 +5,7 @@
 #   cmake -DSPECBENCH=... -DCORPUS_INDEX=... -DMODEL=... -DCORPUS=... -DWORK=DIR -P test-specbench-texts.cmake
 file(REMOVE_RECURSE "${WORK}")
 file(MAKE_DIRECTORY "${WORK}/prompts")
-set(checks 0)
-macro(check message) # the condition follows the message
-    math(EXPR checks "${checks} + 1")
-    if(NOT (${ARGN}))
-        message(SEND_ERROR "${message}")
-    endif()
-endmacro()
+include("${CMAKE_CURRENT_LIST_DIR}/sd-test-check.cmake")
 
 execute_process(COMMAND "${SPECBENCH}" --model "${MODEL}" --corpus "${CORPUS}" --sets stories,repetitive --prompts 2
                         --tokens 16 --threads 1 --cost-depth 0 --texts "${WORK}/answers.txt" --prompt-files "${WORK}/prompts"
