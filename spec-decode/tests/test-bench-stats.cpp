@@ -81,6 +81,13 @@ int main() {
     // malformed curves: nothing to gain
     CHECK(bench_chain_ceiling({}, {}, 1.0, 8).speedup == 1.0);
     CHECK(bench_chain_ceiling({2, 4}, {1, 2}, 1.0, 8).chain == 0);
+    // strategy names: the "-fixed" suffix, and nothing else, comes off
+    std::string name = "draft:realistic-fixed";
+    CHECK(bench_strip_fixed(name) && name == "draft:realistic");
+    name = "auto";
+    CHECK(!bench_strip_fixed(name) && name == "auto");
+    name = "-fixed"; // no strategy before it
+    CHECK(!bench_strip_fixed(name) && name == "-fixed");
     // verdicts against a target: the value reaches it, only the interval does, neither
     CHECK(bench_judge({1.30, 1.20, 1.40}, 1.3) == bench_verdict::met);
     CHECK(bench_judge({1.31, 1.31, 1.31}, 1.3) == bench_verdict::met);

@@ -249,10 +249,7 @@ static std::string json_interval(const bench_interval & v) {
 // The drafter label of a "draft:LABEL" strategy (or of "draft": the first draft model); empty otherwise.
 static std::string drafter_of(const bench_report & report, const std::string & strategy) {
     std::string base = strategy;
-    const std::string fixed = "-fixed";
-    if (base.size() > fixed.size() && base.compare(base.size() - fixed.size(), fixed.size(), fixed) == 0) {
-        base.resize(base.size() - fixed.size());
-    }
+    bench_strip_fixed(base);
     if (base.rfind("draft:", 0) == 0) return base.substr(6);
     if (base == "draft" && !report.drafters.empty()) return report.drafters[0].label;
     return "";

@@ -117,6 +117,15 @@ bench_ceiling bench_chain_ceiling(const std::vector<int32_t> & sizes, const std:
     return best;
 }
 
+bool bench_strip_fixed(std::string & strategy) {
+    const std::string fixed = "-fixed";
+    if (strategy.size() <= fixed.size() || strategy.compare(strategy.size() - fixed.size(), fixed.size(), fixed) != 0) {
+        return false;
+    }
+    strategy.resize(strategy.size() - fixed.size());
+    return true;
+}
+
 bench_verdict bench_judge(const bench_interval & measured, double target) {
     if (!std::isfinite(measured.value) || !std::isfinite(target)) return bench_verdict::unknown;
     if (measured.value >= target) return bench_verdict::met;

@@ -1,9 +1,11 @@
 // Statistics over prompts shared by specbench and bench-table: medians, and speed ratios with
 // percentile bootstrap intervals. Means and standard deviations are not used: one disturbed run can
-// move a mean (and its standard deviation) anywhere, while a median over prompts barely moves.
+// move a mean (and its standard deviation) anywhere, while a median over prompts barely moves. Also
+// the one convention of strategy names both read: the "-fixed" suffix.
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 // One generation: tokens produced and the seconds they took.
@@ -69,6 +71,10 @@ bench_ceiling bench_chain_ceiling(const std::vector<int32_t> & sizes, const std:
 
 // The acceptances specbench reports the ceiling at.
 inline const std::vector<double> bench_ceiling_acceptances = {1.0, 0.95, 0.9, 0.8, 0.7};
+
+// Removes a strategy name's "-fixed" suffix (the hardware-aware budget turned off: lookup-fixed,
+// draft:LABEL-fixed); true when it had one.
+bool bench_strip_fixed(std::string & strategy);
 
 // How a measured ratio stands against a target: met when its value reaches the target, within the
 // noise when only its 95 % interval does (the prompts cannot tell it from the target), short when the

@@ -306,10 +306,7 @@ struct table_target {
 // Prompt lookup, Token Recycling, lookahead and auto (with or without the budget).
 static bool training_free(const std::string & config) {
     std::string base = config;
-    const std::string fixed = "-fixed";
-    if (base.size() > fixed.size() && base.compare(base.size() - fixed.size(), fixed.size(), fixed) == 0) {
-        base.resize(base.size() - fixed.size());
-    }
+    bench_strip_fixed(base);
     return base == "lookup" || base == "recycling" || base == "lookahead" || base == "auto";
 }
 

@@ -134,11 +134,7 @@ static bool parse_float(const char * s, float lo, float hi, float & out) {
 static bool strategy_params(const std::string & name, const bench_params & p, sd_speculation_params & spec,
                             int32_t & drafter, int32_t & heads) {
     std::string base = name;
-    const std::string fixed = "-fixed";
-    if (base.size() > fixed.size() && base.compare(base.size() - fixed.size(), fixed.size(), fixed) == 0) {
-        base.resize(base.size() - fixed.size());
-        spec.adaptive = false;
-    }
+    if (bench_strip_fixed(base)) spec.adaptive = false;
     drafter = -1;
     if (base.rfind("draft:", 0) == 0) {
         for (size_t i = 0; i < p.drafters.size(); i++) {
