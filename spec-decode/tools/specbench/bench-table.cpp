@@ -429,6 +429,9 @@ static std::string json_string(const std::string & s) {
 
 static std::string json_number(double v) { return fmt("%.6g", v) == "-" ? "null" : fmt("%.6g", v); }
 
+// An interval's bounds as a JSON pair: [lo, hi].
+static std::string json_bounds(const bench_interval & v) { return "[" + json_number(v.lo) + ", " + json_number(v.hi) + "]"; }
+
 static std::string legend(const table_params & p) {
     std::string s;
     for (const auto & d : p.drafters) s += "drafter " + d.first + ": " + d.second + "\n";
@@ -500,10 +503,9 @@ static int32_t run_table(const table_params & p, const std::vector<table_row> & 
               << ", \"accepted\": " << (l.accepted < 0 ? "null" : std::to_string(l.accepted));
             if (l.vs_our_plain.n > 0) {
                 o << ", \"vs_our_plain\": {\"median\": " << json_number(l.vs_our_plain.median.value)
-                  << ", \"median_interval\": [" << json_number(l.vs_our_plain.median.lo) << ", "
-                  << json_number(l.vs_our_plain.median.hi) << "], \"sum_ratio\": " << json_number(l.vs_our_plain.sum.value)
-                  << ", \"sum_ratio_interval\": [" << json_number(l.vs_our_plain.sum.lo) << ", "
-                  << json_number(l.vs_our_plain.sum.hi) << "]}";
+                  << ", \"median_interval\": " << json_bounds(l.vs_our_plain.median)
+                  << ", \"sum_ratio\": " << json_number(l.vs_our_plain.sum.value)
+                  << ", \"sum_ratio_interval\": " << json_bounds(l.vs_our_plain.sum) << "}";
             }
             o << ", \"vs_llamacpp_plain\": " << json_number(l.vs_llama_plain);
             if (!l.llama_best.empty()) {
@@ -517,8 +519,7 @@ static int32_t run_table(const table_params & p, const std::vector<table_row> & 
             const table_target & t = targets[i];
             o << (i ? "," : "") << "\n    {\"target\": " << json_string(t.what) << ", \"set\": " << json_string(t.set)
               << ", \"sampling\": " << json_string(t.sampling) << ", \"measured\": " << json_number(t.measured.value)
-              << ", \"interval\": [" << json_number(t.measured.lo) << ", " << json_number(t.measured.hi)
-              << "], \"against\": " << json_string(t.against) << ", \"target_ratio\": " << json_number(t.target)
+              << ", \"interval\": " << json_bounds(t.measured) << ", \"against\": " << json_string(t.against) << ", \"target_ratio\": " << json_number(t.target)
               << ", \"verdict\": " << json_string(bench_verdict_text(t.verdict)) << "}";
         }
         o << "\n  ]\n}\n";
@@ -552,14 +553,13 @@ int main(int argc, char ** argv) {
         else if (a == "--json")     p.json_path = v;
         else if (a == "--markdown") p.markdown_path = v;
         else if (a == "--java") {
-            char * end = nullptr;
-            const char * c = v.c_str();
+            const std::vector<std::string> f = split(v, ',');
             double x[3];
-            bool ok = true;
-            for (int k = 0; k < 3 && ok; k++) {
-                x[k] = std::strtod(c, &end);
-                ok = end != c && std::isfinite(x[k]) && x[k] > 0 && *end == (k < 2 ? ',' : '\0');
-                c = end + 1;
+            bool ok = f.size() == 3;
+            for (size_t k = 0; k < 3 && ok; k++) {
+                char * end = nullptr;
+                x[k] = std::strtod(f[k].c_str(), &end);
+                ok = !f[k].empty() && *end == '\0' && std::isfinite(x[k]) && x[k] > 0;
             }
             if (!ok || x[1] > x[0] || x[2] < x[0]) {
                 std::fprintf(stderr, "error: --java needs RATIO,LO,HI with 0 < LO <= RATIO <= HI, not '%s'\n", v.c_str());
