@@ -211,6 +211,9 @@ struct sd_heads_info {
                                     // weights (head 0's) applied at every depth to the previous
                                     // depth's predicted hidden state and the token after it; "head" k
                                     // is depth k of that recurrence
+    int32_t     window = 0;         // a feature drafter's attention window: each depth also attends
+                                    // to the model's hidden states at the last `window` positions
+                                    // (with the tokens after them); 0 = no attention
     std::string fingerprint;   // of the base model (sd_model_fingerprint)
     std::string base_name;     // the base model's general.name when the heads were made
     std::vector<float> accuracy; // [n_heads * SD_HEADS_RANKS] or empty: accuracy[k * SD_HEADS_RANKS + r] is
@@ -220,17 +223,23 @@ struct sd_heads_info {
 static constexpr int32_t SD_HEADS_MAX        = 16; // heads per file
 static constexpr int32_t SD_HEADS_MAX_LAYERS = 8;
 static constexpr int32_t SD_HEADS_RANKS      = 10; // ranks recorded in sd_heads_info::accuracy
+static constexpr int32_t SD_HEADS_MAX_WINDOW = 64; // a feature drafter's attention window at most
 
 // Host copy of heads' weights, F32, for writing and reading files (training, importing, widening).
 // Matrices are row-major [out][in]: w[k * n_layers + l] has n_embd * n_embd values, out[k] has
 // n_vocab * n_embd (empty when shared_output), tok[k] n_vocab * n_embd (row v: what token v adds to
-// head k's input; empty unless regressive). A feature drafter has one set (k = 0 only).
+// head k's input; empty unless regressive). A feature drafter has one set (k = 0 only); with an
+// attention window it also has attn (the query, key, value and output projections, n_embd * n_embd
+// each, row-major [out][in]) and attn_pos (window values: what each distance adds to an attention
+// score, distance 0 first).
 struct sd_heads_weights {
     sd_heads_info                   info;
     std::vector<std::vector<float>> w;
     std::vector<std::vector<float>> b;
     std::vector<std::vector<float>> out;
     std::vector<std::vector<float>> tok;
+    std::vector<std::vector<float>> attn;
+    std::vector<float>              attn_pos;
 };
 
 // Heads loaded for one model.
@@ -308,6 +317,7 @@ struct sd_train_params {
                                 // cross-entropy at every depth plus the squared distance of each
                                 // predicted hidden state to the model's own (weighted by feature_weight)
     float    feature_weight;
+    int32_t  attention;         // a feature drafter's attention window (sd_heads_info::window), 0 = none
 };
 
 // Ranges and defaults: the table (names as the fields without n_: "heads", "steps", "lr", ...).

@@ -63,6 +63,26 @@ static inline sd_heads_weights feature_heads(const sd_model * model, int32_t n_h
     return w;
 }
 
+// A feature drafter with an attention window: feature_heads' weights plus query, key, value and output
+// projections of fixed pseudo-random values (at most `scale` in magnitude) and a score per distance
+// that falls with it.
+static inline sd_heads_weights feature_attention_heads(const sd_model * model, int32_t n_heads, int32_t n_layers,
+                                                       float scale, int32_t window) {
+    sd_heads_weights w = feature_heads(model, n_heads, n_layers, scale);
+    w.info.window = window;
+    const size_t n = (size_t) w.info.n_embd * (size_t) w.info.n_embd;
+    for (int32_t j = 0; j < 4; j++) {
+        std::vector<float> m(n);
+        for (size_t i = 0; i < n; i++) {
+            const double noise = std::sin((double) (i + 104729 * (size_t) (j + 1)) * 78.233) * 43758.5453;
+            m[i] = scale * (float) (2.0 * (noise - std::floor(noise)) - 1.0);
+        }
+        w.attn.push_back(std::move(m));
+    }
+    for (int32_t j = 0; j < window; j++) w.attn_pos.push_back(-0.25f * (float) j);
+    return w;
+}
+
 // Writes heads for the model to a temporary file and loads them (nullptr on failure).
 static inline sd_heads * heads_load(const sd_model * model, const sd_heads_weights & w) {
     const std::string path = "/tmp/llamaspec-test-heads-" + std::to_string((long) getpid()) + ".gguf";

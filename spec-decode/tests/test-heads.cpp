@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <random>
 #include <string>
 #include <unistd.h>
@@ -294,6 +295,199 @@ static void feature(sd_model * model) {
     CHECK(sd_heads_save(path.c_str(), model, bad, error) == SD_ERR_INVALID_ARGUMENT);
 }
 
+// A feature drafter with an attention window: the file round trip, bad files and inputs, and the ggml
+// graph against a host computation of the same maths, with windows that have masked entries.
+static void feature_attention(sd_model * model) {
+    std::string error;
+    auto contains = [](const std::string & s, const char * part) {
+        const bool ok = s.find(part) != std::string::npos;
+        if (!ok) std::fprintf(stderr, "  message \"%s\" lacks \"%s\"\n", s.c_str(), part);
+        return ok;
+    };
+    const int32_t depth = 3, W = 4, n_embd = llama_model_n_embd(model->model), n_vocab = llama_vocab_n_tokens(model->vocab);
+    sd_heads_weights w = feature_attention_heads(model, depth, 1, 0.3f, W);
+    std::mt19937 rng(17);
+    std::normal_distribution<float> noise(0.0f, 0.05f);
+    for (auto & m : w.w) for (float & x : m) x = noise(rng);
+    for (auto & m : w.b) for (float & x : m) x = noise(rng);
+    const std::string path = tmp_path("attention.gguf");
+    CHECK(sd_heads_save(path.c_str(), model, w, error) == SD_OK);
+    sd_heads_weights r;
+    CHECK(sd_heads_read(path.c_str(), r, error) == SD_OK);
+    CHECK(r.info.feature && r.info.window == W && r.attn == w.attn && r.attn_pos == w.attn_pos && r.w == w.w);
+
+    // bad weights are refused when writing
+    const std::string other = tmp_path("attention-bad.gguf");
+    sd_heads_weights bad = w;
+    bad.attn.pop_back();
+    CHECK(sd_heads_save(other.c_str(), model, bad, error) == SD_ERR_INVALID_ARGUMENT);
+    bad = w;
+    bad.attn_pos.push_back(0.0f);
+    CHECK(sd_heads_save(other.c_str(), model, bad, error) == SD_ERR_INVALID_ARGUMENT);
+    bad = w;
+    bad.info.window = SD_HEADS_MAX_WINDOW + 1;
+    bad.attn_pos.assign((size_t) bad.info.window, 0.0f);
+    CHECK(sd_heads_save(other.c_str(), model, bad, error) == SD_ERR_INVALID_ARGUMENT && contains(error, "attention window"));
+    bad = regressive_heads(model, 2, 1, true, 0.1f);
+    bad.info.window = 2;
+    bad.attn = w.attn;
+    bad.attn_pos.assign(2, 0.0f);
+    CHECK(sd_heads_save(other.c_str(), model, bad, error) == SD_ERR_INVALID_ARGUMENT && contains(error, "feature drafter"));
+    // bad files: a window out of range, a window on heads that are no feature drafter
+    auto rewrite = [&](const std::function<void(gguf_context *)> & change) {
+        ggml_context * data = nullptr;
+        gguf_init_params gp = {/*no_alloc =*/ false, &data};
+        gguf_context * src = gguf_init_from_file(path.c_str(), gp);
+        CHECK(src != nullptr);
+        if (src == nullptr) return;
+        gguf_context * g = gguf_init_empty();
+        gguf_set_kv(g, src);
+        for (int64_t i = 0; i < gguf_get_n_tensors(src); i++) {
+            gguf_add_tensor(g, ggml_get_tensor(data, gguf_get_tensor_name(src, i))); // shares the data
+        }
+        change(g);
+        CHECK(gguf_write_to_file(g, other.c_str(), false));
+        gguf_free(g);
+        gguf_free(src);
+        ggml_free(data);
+    };
+    auto load_error = [&](const std::string & p) {
+        sd_heads * h = nullptr;
+        std::string e;
+        CHECK(sd_heads_load(p.c_str(), model, &h, e) != SD_OK && h == nullptr);
+        sd_heads_free(h);
+        return e;
+    };
+    rewrite([](gguf_context * g) { gguf_set_val_u32(g, "medusa.attention_window", SD_HEADS_MAX_WINDOW + 1); });
+    CHECK(contains(load_error(other), "medusa.attention_window = 65, expected 0..64"));
+    rewrite([](gguf_context * g) { gguf_remove_key(g, "medusa.feature"); });
+    CHECK(contains(load_error(other), "only a feature drafter attends"));
+    rewrite([](gguf_context * g) { gguf_set_val_u32(g, "medusa.attention_window", W + 1); });
+    CHECK(contains(load_error(other), "medusa.0.attn_pos.bias has shape [4, 1], expected [5, 1]"));
+    std::remove(other.c_str());
+
+    sd_heads * heads = nullptr;
+    CHECK(sd_heads_load(path.c_str(), model, &heads, error) == SD_OK && heads != nullptr);
+    std::remove(path.c_str());
+    if (heads == nullptr) return;
+    CHECK(sd_heads_get_info(heads).window == W);
+    std::unique_ptr<sd_heads_evaluator> e;
+    CHECK(sd_heads_evaluator_init(heads->data, 1, nullptr, e, error) == SD_OK);
+    if (e == nullptr) {
+        sd_heads_free(heads);
+        return;
+    }
+
+    // two rows: the first with a whole window, the second with entries 1 and 3 masked out (their
+    // contents must not matter)
+    std::vector<float> out_proj;
+    CHECK(sd_model_output_f32(model, out_proj, error) == SD_OK);
+    const int32_t n = 2;
+    std::vector<float> hidden((size_t) n * n_embd), win_hidden((size_t) n * W * n_embd);
+    for (float & x : hidden) x = 0.3f * noise(rng) / 0.05f;
+    for (float & x : win_hidden) x = 0.3f * noise(rng) / 0.05f;
+    const llama_token roots[n] = {5, 33};
+    std::vector<llama_token> win_tokens = {roots[0], 7, 9, 11, roots[1], 13, 15, 17};
+    std::vector<uint8_t> valid = {1, 1, 1, 1, 1, 0, 1, 0};
+    for (int32_t i = 0; i < n; i++) { // entry 0 is the row's own hidden state
+        std::copy(&hidden[(size_t) i * n_embd], &hidden[(size_t) (i + 1) * n_embd], &win_hidden[(size_t) i * W * n_embd]);
+    }
+    auto matvec = [&](const std::vector<float> & m, const std::vector<float> & x) {
+        std::vector<float> y((size_t) n_embd);
+        for (int32_t o = 0; o < n_embd; o++) {
+            double sum = 0;
+            for (int32_t k = 0; k < n_embd; k++) sum += (double) m[(size_t) o * n_embd + k] * x[(size_t) k];
+            y[(size_t) o] = (float) sum;
+        }
+        return y;
+    };
+    auto host = [&](const std::vector<uint8_t> & mask, const std::vector<float> & wh) {
+        std::vector<float> want((size_t) n * depth * n_vocab);
+        for (int32_t i = 0; i < n; i++) {
+            std::vector<std::vector<float>> keys, values;
+            for (int32_t j = 0; j < W; j++) {
+                std::vector<float> c(&wh[((size_t) i * W + j) * n_embd], &wh[((size_t) i * W + j + 1) * n_embd]);
+                const llama_token t = win_tokens[(size_t) (i * W + j)];
+                for (int32_t x = 0; x < n_embd; x++) c[(size_t) x] += w.tok[0][(size_t) t * n_embd + x];
+                keys.push_back(matvec(w.attn[1], c));
+                values.push_back(matvec(w.attn[2], c));
+            }
+            std::vector<float> f(hidden.begin() + (long) i * n_embd, hidden.begin() + (long) (i + 1) * n_embd);
+            llama_token tok = roots[i];
+            for (int32_t k = 0; k < depth; k++) {
+                for (int32_t x = 0; x < n_embd; x++) f[(size_t) x] += w.tok[0][(size_t) tok * n_embd + x];
+                const std::vector<float> q = matvec(w.attn[0], f);
+                std::vector<double> score((size_t) W, -INFINITY);
+                double max = -INFINITY, sum = 0;
+                for (int32_t j = 0; j < W; j++) {
+                    if (!mask[(size_t) (i * W + j)]) continue;
+                    double d = 0;
+                    for (int32_t x = 0; x < n_embd; x++) d += (double) q[(size_t) x] * keys[(size_t) j][(size_t) x];
+                    score[(size_t) j] = d / std::sqrt((double) n_embd) + w.attn_pos[(size_t) j];
+                    max = std::max(max, score[(size_t) j]);
+                }
+                std::vector<float> o((size_t) n_embd, 0.0f);
+                for (int32_t j = 0; j < W; j++) sum += std::exp(score[(size_t) j] - max);
+                for (int32_t j = 0; j < W; j++) {
+                    const double a = std::exp(score[(size_t) j] - max) / sum;
+                    for (int32_t x = 0; x < n_embd; x++) o[(size_t) x] += (float) (a * values[(size_t) j][(size_t) x]);
+                }
+                const std::vector<float> add = matvec(w.attn[3], o);
+                for (int32_t x = 0; x < n_embd; x++) f[(size_t) x] += add[(size_t) x];
+                std::vector<float> y = matvec(w.w[0], f);
+                for (int32_t x = 0; x < n_embd; x++) {
+                    const double v = (double) y[(size_t) x] + w.b[0][(size_t) x];
+                    f[(size_t) x] += (float) (v / (1.0 + std::exp(-v)));
+                }
+                float * l = &want[((size_t) i * depth + k) * n_vocab];
+                for (int32_t v = 0; v < n_vocab; v++) {
+                    double s = 0;
+                    for (int32_t x = 0; x < n_embd; x++) s += (double) out_proj[(size_t) v * n_embd + x] * f[(size_t) x];
+                    l[v] = (float) s;
+                }
+                tok = (llama_token) (std::max_element(l, l + n_vocab) - l);
+            }
+        }
+        return want;
+    };
+    auto max_diff = [](const std::vector<float> & a, const std::vector<float> & b) {
+        double d = a.size() == b.size() ? 0.0 : INFINITY;
+        for (size_t i = 0; i < a.size() && a.size() == b.size(); i++) d = std::max(d, (double) std::fabs(a[i] - b[i]));
+        return d;
+    };
+    std::vector<float> got;
+    sd_heads_window_input win = {win_hidden.data(), win_tokens.data(), valid.data()};
+    CHECK(sd_heads_evaluate(*e, hidden.data(), roots, 1, n, got, nullptr, error, &win) == SD_OK);
+    const std::vector<float> want = host(valid, win_hidden);
+    const double d_window = max_diff(got, want);
+    // masked entries do not count: other contents there give the same logits
+    std::vector<float> scrambled = win_hidden;
+    for (int32_t j : {5, 7}) {
+        for (int32_t x = 0; x < n_embd; x++) scrambled[(size_t) j * n_embd + x] = 100.0f;
+    }
+    win.hidden = scrambled.data();
+    std::vector<float> got_scrambled;
+    CHECK(sd_heads_evaluate(*e, hidden.data(), roots, 1, n, got_scrambled, nullptr, error, &win) == SD_OK);
+    // without a window: each row's own hidden state and root alone
+    const std::vector<uint8_t> own = {1, 0, 0, 0, 1, 0, 0, 0};
+    std::vector<float> got_own;
+    CHECK(sd_heads_evaluate(*e, hidden.data(), roots, 1, n, got_own, nullptr, error) == SD_OK);
+    const double d_own = max_diff(got_own, host(own, win_hidden));
+    std::printf("feature drafter with attention: max |ggml - host| logit difference %.2e (window), %.2e (own state "
+                "alone); masked entries changed the logits by %.2e; the window moved them by %.2e\n", d_window, d_own,
+                max_diff(got, got_scrambled), max_diff(got, got_own));
+    CHECK(d_window < 1e-3 && d_own < 1e-3);
+    CHECK(got == got_scrambled);
+    CHECK(max_diff(got, got_own) > 1e-2); // the window matters
+    // a token outside the vocabulary in the window
+    win.hidden = win_hidden.data();
+    win_tokens[2] = n_vocab;
+    CHECK(sd_heads_evaluate(*e, hidden.data(), roots, 1, n, got, nullptr, error, &win) == SD_ERR_INVALID_ARGUMENT &&
+          contains(error, "in the attention window is outside the heads' vocabulary"));
+    e.reset();
+    sd_heads_free(heads);
+}
+
 // Identity heads reproduce llama.cpp's logits from llama.cpp's hidden states: this checks the
 // hidden state read (final norm output), the graph and the output projection at once.
 static void identity_logits(sd_model * model) {
@@ -459,6 +653,7 @@ int main() {
     identity_logits(model);
     regressive(model);
     feature(model);
+    feature_attention(model);
     greedy_equivalence(model);
     sd_model_free(model);
     return sd_test_finish("test-heads");

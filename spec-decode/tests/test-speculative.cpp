@@ -66,6 +66,8 @@ static sd_heads * g_regressive_heads = nullptr;
 static bool g_use_regressive = false;
 static sd_heads * g_feature_heads = nullptr; // a feature drafter, for the strategies named medusa-feature
 static bool g_use_feature = false;
+static sd_heads * g_attention_heads = nullptr; // one with an attention window, for those named medusa-attention
+static bool g_use_attention = false;
 
 // A corpus index of the test corpus (the stories the prompts open), for the lookup-corpus strategies
 // and for generations that set g_use_corpus.
@@ -115,7 +117,8 @@ static const float k_default_max_margin = 0.01f;
 
 // A generation with the Medusa heads of the medusa strategies at hand.
 static run_result generate(sd_session * session, const std::vector<llama_token> & prompt, sd_generation_params params) {
-    params.spec.medusa.heads = g_use_feature ? g_feature_heads : g_use_regressive ? g_regressive_heads : g_heads;
+    params.spec.medusa.heads = g_use_attention ? g_attention_heads : g_use_feature ? g_feature_heads
+                             : g_use_regressive ? g_regressive_heads : g_heads;
     if (g_use_corpus) params.spec.lookup.corpus = g_corpus;
     return sd_test_generate(session, prompt, params);
 }
@@ -144,6 +147,8 @@ static void greedy_equivalence(sd_model * model, sd_session * session, sd_model 
     strategies.push_back({"medusa-regressive", SD_SPEC_MEDUSA, true});
     strategies.push_back({"medusa-regressive-fixed", SD_SPEC_MEDUSA, false});
     strategies.push_back({"medusa-feature-fixed", SD_SPEC_MEDUSA, false});
+    strategies.push_back({"medusa-attention", SD_SPEC_MEDUSA, true});
+    strategies.push_back({"medusa-attention-fixed", SD_SPEC_MEDUSA, false});
     std::vector<std::vector<llama_token>> tokenized(prompts.size());
     std::vector<run_result> plains;
     for (size_t i = 0; i < prompts.size(); i++) {
@@ -179,10 +184,12 @@ static void greedy_equivalence(sd_model * model, sd_session * session, sd_model 
             g_use_corpus = std::strstr(st.name, "corpus") != nullptr;
             g_use_regressive = std::strstr(st.name, "regressive") != nullptr;
             g_use_feature = std::strstr(st.name, "feature") != nullptr;
+            g_use_attention = std::strstr(st.name, "attention") != nullptr;
             const run_result spec = generate(session, prompt, params);
             g_use_corpus = false;
             g_use_regressive = false;
             g_use_feature = false;
+            g_use_attention = false;
             check_text(spec, st.name, i);
             drafted += spec.stats.n_drafted;
             accepted += spec.stats.n_accepted;
@@ -311,6 +318,15 @@ static void exact_sampling(sd_model * model, sd_session * session, sd_model * ot
     const sample_counts regressive = sample(session, prompt, SD_SPEC_MEDUSA, 1.0f, n, 5000000);
     g_use_regressive = false;
     check_same("regressive heads", regressive);
+    // Feature drafters, without and with an attention window: chains like the regressive heads'
+    g_use_feature = true;
+    const sample_counts feature = sample(session, prompt, SD_SPEC_MEDUSA, 1.0f, n, 6000000);
+    g_use_attention = true;
+    const sample_counts attention = sample(session, prompt, SD_SPEC_MEDUSA, 1.0f, n, 7000000);
+    g_use_feature = false;
+    g_use_attention = false;
+    check_same("feature drafter", feature);
+    check_same("feature drafter with attention", attention);
     // Draft model: chains drawn from the draft model's q, each verified by rejection sampling against q.
     // Drafting for itself q is p up to batch-size rounding, so nearly every draft is accepted; the
     // perturbed copy's q differs from p, so drafts are rejected too and the residual max(0, p - q) is drawn.
@@ -759,6 +775,8 @@ int main() {
     CHECK(g_regressive_heads != nullptr && sd_heads_get_info(g_regressive_heads).regressive);
     g_feature_heads = heads_load(model, feature_heads(model, 4, 1, 0.05f));
     CHECK(g_feature_heads != nullptr && sd_heads_get_info(g_feature_heads).feature);
+    g_attention_heads = heads_load(model, feature_attention_heads(model, 4, 1, 0.05f, 8));
+    CHECK(g_attention_heads != nullptr && sd_heads_get_info(g_attention_heads).window == 8);
     char corpus_dir[] = "/tmp/llamaspec-corpus-XXXXXX";
     CHECK(mkdtemp(corpus_dir) != nullptr);
     const std::string index = std::string(corpus_dir) + "/stories.lsidx";
@@ -796,6 +814,7 @@ int main() {
     sd_heads_free(g_heads);
     sd_heads_free(g_regressive_heads);
     sd_heads_free(g_feature_heads);
+    sd_heads_free(g_attention_heads);
     sd_corpus_free(g_corpus);
     sd_model_free(model);
     return sd_test_finish("test-speculative");

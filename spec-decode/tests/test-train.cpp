@@ -51,18 +51,21 @@ static std::vector<std::string> prompts(size_t n) {
     return out;
 }
 
-// Trains heads (regressive or not) or a feature drafter, checks the report and the file, then
-// generates with them: greedy output equal to plain decoding. Returns the report.
-static sd_train_report train_and_generate(sd_model * model, bool regressive, bool feature = false) {
-    const std::string out = feature ? "test-train-feature.gguf" : regressive ? "test-train-regressive-heads.gguf"
-                                                                            : "test-train-heads.gguf";
+// Trains heads (regressive or not) or a feature drafter (with an attention window when window > 0),
+// checks the report and the file, then generates with them: greedy output equal to plain decoding.
+// Returns the report.
+static sd_train_report train_and_generate(sd_model * model, bool regressive, bool feature = false, int32_t window = 0) {
+    const std::string out = window > 0 ? "test-train-attention.gguf" : feature ? "test-train-feature.gguf"
+                          : regressive ? "test-train-regressive-heads.gguf" : "test-train-heads.gguf";
     std::remove(out.c_str());
     sd_train_report report;
     std::string error;
     sd_train_params tp = small_params();
     tp.regressive = regressive;
     tp.feature = feature;
-    std::printf("%s\n", feature ? "feature drafter" : regressive ? "regressive heads" : "Medusa heads");
+    tp.attention = window;
+    std::printf("%s\n", window > 0 ? "feature drafter with attention" : feature ? "feature drafter"
+                       : regressive ? "regressive heads" : "Medusa heads");
     const sd_status status = sd_heads_train(model, tp, out.c_str(), report, nullptr, nullptr, error);
     if (status != SD_OK) std::fprintf(stderr, "train: %s\n", error.c_str());
     CHECK(status == SD_OK);
@@ -91,7 +94,7 @@ static sd_train_report train_and_generate(sd_model * model, bool regressive, boo
     }
     const sd_heads_info info = sd_heads_get_info(heads);
     CHECK(info.n_heads == 3 && info.n_layers == 1 && !info.shared_output);
-    CHECK(info.regressive == (regressive || feature) && info.feature == feature);
+    CHECK(info.regressive == (regressive || feature) && info.feature == feature && info.window == window);
     CHECK(info.accuracy == report.accuracy);
 
     sd_session_params sparams = sd_session_default_params();
@@ -169,6 +172,12 @@ static void bad_params(sd_model * model) {
     p.max_minutes = -1.0f;
     expect_error(model, p, "max_minutes must be in");
     p = small_params();
+    p.attention = 4;
+    expect_error(model, p, "attention (4) is for a feature drafter: set feature too");
+    p.feature = true;
+    p.attention = SD_HEADS_MAX_WINDOW + 1;
+    expect_error(model, p, "attention must be in [0, 64]");
+    p = small_params();
     p.corpus = "no-such-corpus.txt";
     expect_error(model, p, "cannot read the corpus no-such-corpus.txt");
     {
@@ -224,7 +233,10 @@ int main() {
         CHECK(regressive.top1[1] > medusa.top1[1] && regressive.top1[2] > medusa.top1[2]);
     }
     const sd_train_report feature = train_and_generate(model, false, true);
-    for (size_t k = 0; k < feature.top1.size(); k++) std::printf("depth %zu top-1: feature drafter %.3f\n", k + 1, feature.top1[k]);
+    const sd_train_report attention = train_and_generate(model, false, true, 8);
+    for (size_t k = 0; k < feature.top1.size() && k < attention.top1.size(); k++) {
+        std::printf("depth %zu top-1: feature drafter %.3f, with attention %.3f\n", k + 1, feature.top1[k], attention.top1[k]);
+    }
     sd_model_free(model);
     return sd_test_finish("test-train");
 }

@@ -4,11 +4,14 @@
 // of the heads' probabilities (dynamic) or of their measured accuracy per rank (static).
 // Regressive heads read the root and the chain of the previous heads' best tokens, so their
 // candidates hold only below that chain: the tree is the chain with its siblings.
+// A feature drafter with an attention window keeps the hidden states of the last `window` positions it
+// was shown, by position, and gives each draft the ones still in the window.
 #include "draft/sd-drafter.h"
 #include "heads/sd-heads.h"
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <queue>
 
 namespace {
@@ -32,24 +35,71 @@ struct medusa_drafter final : sd_drafter {
 
     std::vector<float> h;          // the last hidden state
     bool               have_h = false;
+    int32_t            h_pos = -1; // its position in the text
+    // an attention window: ring of the last hidden states shown, slot p % window for position p
+    int32_t              window = 0;
+    std::vector<float>   ring;      // [window * n_embd]
+    std::vector<int32_t> ring_pos;  // [window] the position a slot holds, -1 = none
+    std::vector<float>       win_hidden; // the window of one draft, entry j = position h_pos - j
+    std::vector<llama_token> win_tokens;
+    std::vector<uint8_t>     win_valid;
     std::vector<float> logits;     // [n_heads * n_vocab]
     std::vector<std::vector<llama_token>> cand_token; // [n_heads][top_k]
     std::vector<std::vector<float>>       cand_prob;  // [n_heads][top_k]
     std::string error;
+    const std::vector<llama_token> * history = nullptr; // the text of the draft being made
     const std::atomic<int32_t> * follow = nullptr; // the session's thread count
 
     const char * name() const override { return static_tree ? "medusa-static" : "medusa"; }
     bool wants_hidden() const override { return true; }
 
-    void hidden(const float * x, int32_t n) override {
-        have_h = x != nullptr && n == n_embd;
-        if (have_h) h.assign(x, x + n);
+    void hidden(const float * const * rows, int32_t n, int32_t embd, int32_t last_pos) override {
+        have_h = n > 0 && rows[n - 1] != nullptr && embd == n_embd;
+        if (have_h) h.assign(rows[n - 1], rows[n - 1] + embd);
+        h_pos = last_pos;
+        for (int32_t i = 0; window > 0 && embd == n_embd && i < n; i++) {
+            const int32_t p = last_pos - n + 1 + i;
+            if (rows[i] == nullptr || p < 0) continue;
+            const size_t slot = (size_t) (p % window);
+            ring_pos[slot] = p;
+            std::memcpy(&ring[slot * (size_t) n_embd], rows[i], sizeof(float) * (size_t) n_embd);
+        }
     }
+
+    // A generation starts: what the window held belongs to another text, except the prompt's last
+    // hidden state, shown just before.
+    sd_status begin(const std::vector<llama_token> & /*prompt*/, const sd_generation_params & /*params*/,
+                    uint64_t /*seed*/, std::string & /*error*/) override {
+        for (int32_t slot = 0; slot < window; slot++) {
+            if (ring_pos[(size_t) slot] != h_pos) ring_pos[(size_t) slot] = -1;
+        }
+        return SD_OK;
+    }
+
+    // The window of a draft whose root follows position h_pos in history.
+    const sd_heads_window_input * window_input(const std::vector<llama_token> & history) {
+        // entry 0 is h and the root; without the positions to match them, the window is that alone
+        if (window == 0 || h_pos < 0 || (size_t) h_pos + 2 != history.size()) return nullptr;
+        for (int32_t j = 0; j < window; j++) {
+            const int32_t p = h_pos - j;
+            const bool valid = p >= 0 && ring_pos[(size_t) (p % window)] == p && (size_t) p + 1 < history.size();
+            win_valid[(size_t) j] = valid;
+            win_tokens[(size_t) j] = valid ? history[(size_t) p + 1] : 0;
+            if (valid) {
+                std::memcpy(&win_hidden[(size_t) j * n_embd], &ring[(size_t) (p % window) * n_embd], sizeof(float) * (size_t) n_embd);
+            }
+        }
+        win = {win_hidden.data(), win_tokens.data(), win_valid.data()};
+        return &win;
+    }
+    sd_heads_window_input win = {};
 
     // Softmax of each head and its top_k candidates.
     bool candidates(llama_token root) {
         if (follow != nullptr) sd_heads_evaluator_threads(*eval, follow->load(std::memory_order_relaxed));
-        if (sd_heads_evaluate(*eval, h.data(), &root, 1, 1, logits, &chain, error) != SD_OK) return false;
+        if (sd_heads_evaluate(*eval, h.data(), &root, 1, 1, logits, &chain, error, window_input(*history)) != SD_OK) {
+            return false;
+        }
         std::vector<int32_t> order((size_t) n_vocab);
         for (int32_t k = 0; k < n_heads; k++) {
             const float * l = &logits[(size_t) k * (size_t) n_vocab];
@@ -80,6 +130,7 @@ struct medusa_drafter final : sd_drafter {
     void draft(const sd_draft_request & request, sd_draft_tree & out) override {
         sd_tree_clear(out);
         const int32_t max_nodes = request.max_nodes, max_depth = request.max_depth;
+        history = &request.history;
         if (!have_h || request.history.empty() || !candidates(request.history.back())) return;
         have_h = false; // a hidden state drafts once
         const int32_t depth_limit = std::min(n_heads, max_depth);
@@ -140,6 +191,12 @@ sd_drafter * sd_drafter_medusa_init(const std::shared_ptr<sd_heads_data> & heads
             for (int32_t r = 0; r < SD_HEADS_RANKS; r++) d->accuracy.push_back(prior_accuracy(k, r));
         }
     }
+    d->window = info.window;
+    d->ring.assign((size_t) info.window * (size_t) info.n_embd, 0.0f);
+    d->ring_pos.assign((size_t) info.window, -1);
+    d->win_hidden.assign((size_t) info.window * (size_t) info.n_embd, 0.0f);
+    d->win_tokens.assign((size_t) info.window, 0);
+    d->win_valid.assign((size_t) info.window, 0);
     d->cand_token.resize((size_t) info.n_heads);
     d->cand_prob.resize((size_t) info.n_heads);
     return d.release();

@@ -109,9 +109,12 @@ struct sd_drafter {
     virtual bool relearn(const std::string & data) { return data.empty(); }
 
     // Whether draft() needs the target model's last hidden state (the embeddings after the final
-    // norm at the position whose logits gave the root); hidden() then receives it before each draft.
+    // norm at the position whose logits gave the root); hidden() then receives, before each draft, the
+    // hidden states of the positions the last evaluation kept (the prompt's last; a step's root and
+    // accepted nodes), oldest first: rows[i] is the text's position last_pos - n + 1 + i, rows[n - 1]
+    // the one whose logits gave the root. A row is null when the evaluation did not keep it.
     virtual bool wants_hidden() const { return false; }
-    virtual void hidden(const float * /*h*/, int32_t /*n_embd*/) {}
+    virtual void hidden(const float * const * /*rows*/, int32_t /*n*/, int32_t /*n_embd*/, int32_t /*last_pos*/) {}
 
     // Auxiliary tokens: a full set has aux_columns() columns of aux_column_tokens() tokens each; the
     // budget chooses how many columns a step evaluates (0 to all).

@@ -55,7 +55,7 @@ sd_status sd_generation_begin(sd_session * s, const std::vector<llama_token> & p
     // Cancelled during the prompt: the first step reports SD_STOP_CANCELLED (the flag stays set).
     g.have_logits = !cancelled;
     g.params = params;
-    if (!cancelled) sd_session_pass_hidden(s, -1);
+    if (!cancelled) sd_session_pass_hidden(s, {-1}, (int32_t) c->cached.size() - 1);
 
     // The decode cost is measured after the prompt, at the depth the generation runs at: on this
     // CPU a 2-token step costs 1.8x a single token at depth 0 but 1.4x at depth 250, where attention

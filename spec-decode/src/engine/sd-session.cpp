@@ -155,8 +155,10 @@ sd_status sd_session_prepare_cost(sd_session * s, std::string & error) {
     return SD_OK;
 }
 
-void sd_session_pass_hidden(sd_session * s, int32_t row) {
+void sd_session_pass_hidden(sd_session * s, const std::vector<int32_t> & rows, int32_t last_pos) {
     sd_drafter * d = s->gen.drafter;
     if (d == nullptr || !d->wants_hidden()) return;
-    d->hidden(sd_context_hidden(s->ctx, row), s->ctx->n_embd);
+    std::vector<const float *> x;
+    for (int32_t row : rows) x.push_back(sd_context_hidden(s->ctx, row));
+    d->hidden(x.data(), (int32_t) x.size(), s->ctx->n_embd, last_pos);
 }

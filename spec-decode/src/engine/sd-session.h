@@ -49,6 +49,7 @@ struct sd_session {
 // depth of the session's cache (overwriting the logits of its last decode).
 sd_status sd_session_prepare_cost(sd_session * s, std::string & error);
 
-// Hands the hidden state of output row `row` of the last computation (-1 = the last) to the
-// generation's drafter, when it wants it.
-void sd_session_pass_hidden(sd_session * s, int32_t row);
+// Hands the hidden states of output rows `rows` of the last computation (-1 = the last), the text's
+// positions last_pos - rows.size() + 1 .. last_pos in order, to the generation's drafter, when it
+// wants them.
+void sd_session_pass_hidden(sd_session * s, const std::vector<int32_t> & rows, int32_t last_pos);

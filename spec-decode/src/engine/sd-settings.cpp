@@ -122,6 +122,7 @@ const std::vector<entry<sd_train_params>> & train_table() {
         FLAG   (P, regressive,     "regressive", 0),
         FLAG   (P, feature,        "feature", 0),
         RANGE  (P, feature_weight, "feature_weight", 0, 100, 1),
+        RANGE  (P, attention,      "attention", 0, SD_HEADS_MAX_WINDOW, 0),
     };
     return t;
 }
@@ -256,7 +257,13 @@ sd_status sd_session_params_check(const sd_session_params & p, std::string & err
     return check_all(session_table(), p, error);
 }
 sd_status sd_train_params_check(const sd_train_params & p, std::string & error) {
-    return check_all(train_table(), p, error);
+    const sd_status status = check_all(train_table(), p, error);
+    if (status != SD_OK) return status;
+    if (p.attention > 0 && !p.feature) {
+        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "attention (" + std::to_string(p.attention) +
+                       ") is for a feature drafter: set feature too");
+    }
+    return SD_OK;
 }
 sd_status sd_early_exit_params_check(const sd_early_exit_params & p, std::string & error) {
     return check_all(early_exit_table(), p, error);

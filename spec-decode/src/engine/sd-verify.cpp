@@ -182,7 +182,9 @@ sd_status sd_verify_step(sd_session * s, std::vector<llama_token> & out, bool * 
     llama_token bonus = LLAMA_TOKEN_NULL;
     const std::vector<int32_t> accepted = walk(s, tree, &bonus);
     if (bonus != LLAMA_TOKEN_NULL) g.sampler.accept(bonus);
-    sd_session_pass_hidden(s, accepted.empty() ? 0 : 1 + accepted.back());
+    std::vector<int32_t> path_rows = {0}; // the root's row, then the accepted nodes'
+    for (int32_t a : accepted) path_rows.push_back(1 + a);
+    sd_session_pass_hidden(s, path_rows, (int32_t) root_pos + (int32_t) accepted.size());
     show_drafter(s, c->batch, tree, accepted, n_aux);
     commit(mem, root_pos, seqs, accepted, n_paths);
 

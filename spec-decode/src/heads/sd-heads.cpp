@@ -24,6 +24,7 @@ static const char * const K_VOCAB       = "medusa.vocab_size";
 static const char * const K_SHARED      = "medusa.shared_output";
 static const char * const K_REGRESSIVE  = "medusa.regressive";
 static const char * const K_FEATURE     = "medusa.feature";
+static const char * const K_WINDOW      = "medusa.attention_window";
 static const char * const K_FINGERPRINT = "medusa.base_fingerprint";
 static const char * const K_BASE_NAME   = "medusa.base_name";
 static const char * const K_ACCURACY    = "medusa.accuracy";
@@ -32,6 +33,10 @@ static std::string w_name(int32_t k, int32_t l) { return "medusa." + std::to_str
 static std::string b_name(int32_t k, int32_t l) { return "medusa." + std::to_string(k) + "." + std::to_string(l) + ".bias"; }
 static std::string o_name(int32_t k)            { return "medusa." + std::to_string(k) + ".output.weight"; }
 static std::string t_name(int32_t k)            { return "medusa." + std::to_string(k) + ".token.weight"; }
+// a feature drafter's attention: query, key, value and output projections, the score per distance
+static const char * const k_attn_names[4] = {"medusa.0.attn_q.weight", "medusa.0.attn_k.weight",
+                                             "medusa.0.attn_v.weight", "medusa.0.attn_output.weight"};
+static const char * const k_attn_pos_name = "medusa.0.attn_pos.bias";
 
 //
 // The heads file
@@ -89,6 +94,13 @@ static sd_status parse_heads(const char * path, sd_heads_info & info, std::vecto
     if (info.feature && !info.regressive) {
         return sd_fail(error, SD_ERR_MODEL_LOAD, std::string("heads file has ") + K_FEATURE + " without " + K_REGRESSIVE +
                        " (a feature drafter reads tokens)" + where);
+    }
+    if (gguf_find_key(g.get(), K_WINDOW) >= 0) {
+        if (!get_u32(K_WINDOW, 0, SD_HEADS_MAX_WINDOW, info.window)) return SD_ERR_MODEL_LOAD;
+        if (info.window > 0 && !info.feature) {
+            return sd_fail(error, SD_ERR_MODEL_LOAD, std::string("heads file has ") + K_WINDOW + " without " + K_FEATURE +
+                           " (only a feature drafter attends)" + where);
+        }
     }
     info.fingerprint = sd_gguf_str(g.get(), K_FINGERPRINT);
     if (info.fingerprint.empty()) {
@@ -149,6 +161,12 @@ static sd_status parse_heads(const char * path, sd_heads_info & info, std::vecto
         }
         if (!info.shared_output && !want(o_name(k), info.n_embd, info.n_vocab, true)) return SD_ERR_MODEL_LOAD;
         if (info.regressive && !want(t_name(k), info.n_embd, info.n_vocab, true)) return SD_ERR_MODEL_LOAD;
+    }
+    if (info.window > 0) {
+        for (const char * name : k_attn_names) {
+            if (!want(name, info.n_embd, info.n_embd, true)) return SD_ERR_MODEL_LOAD;
+        }
+        if (!want(k_attn_pos_name, info.window, 1, false)) return SD_ERR_MODEL_LOAD;
     }
     return SD_OK;
 }
@@ -257,6 +275,11 @@ sd_status sd_heads_load(const char * path, const sd_model * model, sd_heads ** o
         ht.out.push_back(info.shared_output ? shared_out : made[next++]);
         if (info.regressive) ht.tok.push_back(made[next++]);
     }
+    ht.window = info.window;
+    if (info.window > 0) {
+        for (ggml_tensor *& a : ht.attn) a = made[next++];
+        ht.attn_pos = made[next++];
+    }
     *out = new sd_heads{data, model};
     return SD_OK;
 }
@@ -275,7 +298,8 @@ sd_heads_info sd_heads_get_info(const sd_heads * heads) {
 
 std::vector<ggml_tensor *> sd_heads_graph(ggml_context * ctx, const sd_heads_tensors & t, ggml_tensor * h,
                                           ggml_tensor * root, const std::vector<ggml_tensor *> & forced,
-                                          std::vector<ggml_tensor *> * chain, std::vector<ggml_tensor *> * features) {
+                                          std::vector<ggml_tensor *> * chain, std::vector<ggml_tensor *> * features,
+                                          const sd_heads_window * win) {
     std::vector<ggml_tensor *> logits;
     // the token head k reads: the root first, then the text's own tokens or the previous head's argmax
     auto token_for = [&](int32_t k) {
@@ -294,9 +318,28 @@ std::vector<ggml_tensor *> sd_heads_graph(ggml_context * ctx, const sd_heads_ten
         return x;
     };
     if (t.feature) {
+        // the attention window's keys [n_embd, W, n] and values, transposed [W, n_embd, n]
+        const int64_t n_embd = h->ne[0], n = h->ne[1], W = t.window;
+        ggml_tensor * keys = nullptr, * values_t = nullptr;
+        if (W > 0) {
+            ggml_tensor * c = ggml_add(ctx, win->hidden, ggml_get_rows(ctx, t.tok[0], win->tokens));
+            keys = ggml_reshape_3d(ctx, ggml_mul_mat(ctx, t.attn[1], c), n_embd, W, n);
+            ggml_tensor * values = ggml_reshape_3d(ctx, ggml_mul_mat(ctx, t.attn[2], c), n_embd, W, n);
+            values_t = ggml_cont(ctx, ggml_permute(ctx, values, 1, 0, 2, 3));
+        }
+        // u plus what it gathers from the window
+        auto attend = [&](ggml_tensor * u) {
+            if (W == 0) return u;
+            ggml_tensor * q = ggml_reshape_3d(ctx, ggml_mul_mat(ctx, t.attn[0], u), n_embd, 1, n);
+            ggml_tensor * s = ggml_reshape_2d(ctx, ggml_mul_mat(ctx, keys, q), W, n);
+            s = ggml_add(ctx, ggml_add(ctx, ggml_scale(ctx, s, 1.0f / std::sqrt((float) n_embd)), t.attn_pos), win->mask);
+            ggml_tensor * a = ggml_reshape_3d(ctx, ggml_soft_max(ctx, s), W, 1, n);
+            ggml_tensor * o = ggml_reshape_2d(ctx, ggml_mul_mat(ctx, values_t, a), n_embd, n);
+            return ggml_add(ctx, u, ggml_mul_mat(ctx, t.attn[3], o));
+        };
         ggml_tensor * f = h;
         for (int32_t k = 0; k < t.n_heads; k++) {
-            f = blocks(ggml_add(ctx, f, ggml_get_rows(ctx, t.tok[0], token_for(k))), 0);
+            f = blocks(attend(ggml_add(ctx, f, ggml_get_rows(ctx, t.tok[0], token_for(k)))), 0);
             if (features != nullptr) features->push_back(f);
             logits.push_back(ggml_mul_mat(ctx, t.out[0], f));
         }
@@ -316,10 +359,11 @@ std::vector<ggml_tensor *> sd_heads_graph(ggml_context * ctx, const sd_heads_ten
     return logits;
 }
 
-size_t sd_heads_graph_size(int32_t n_heads, int32_t n_layers) {
+size_t sd_heads_graph_size(int32_t n_heads, int32_t n_layers, int32_t window) {
     // per head: 4 nodes a block and the output, plus 2 weights a block and the output when trained;
-    // regressive heads: a token input, its argmax, the table, its row and two sums
-    return (size_t) n_heads * (6 * (size_t) n_layers + 3 + 6) + 8;
+    // regressive heads: a token input, its argmax, the table, its row and two sums; an attention
+    // window: 14 nodes a depth, 16 for the keys and values, its 3 inputs and 5 weights
+    return (size_t) n_heads * (6 * (size_t) n_layers + 3 + 6 + (window > 0 ? 14 : 0)) + 8 + (window > 0 ? 24 : 0);
 }
 
 sd_heads_evaluator::~sd_heads_evaluator() {
@@ -365,14 +409,15 @@ sd_status sd_heads_evaluator_init(const std::shared_ptr<sd_heads_data> & data, i
         set_threadpool(e->backend, threadpool);
     }
     e->galloc = ggml_gallocr_new(ggml_backend_get_default_buffer_type(e->backend));
-    const size_t n_nodes = sd_heads_graph_size(data->info.n_heads, data->info.n_layers);
+    const size_t n_nodes = sd_heads_graph_size(data->info.n_heads, data->info.n_layers, data->info.window);
     e->meta.resize(ggml_tensor_overhead() * n_nodes + ggml_graph_overhead_custom(n_nodes, false));
     out = std::move(e);
     return SD_OK;
 }
 
 sd_status sd_heads_evaluate(sd_heads_evaluator & e, const float * hidden, const llama_token * tokens, int32_t n_tokens,
-                            int32_t n, std::vector<float> & out, std::vector<llama_token> * chain, std::string & error) {
+                            int32_t n, std::vector<float> & out, std::vector<llama_token> * chain, std::string & error,
+                            const sd_heads_window_input * window) {
     const sd_heads_info & info = e.data->info;
     if (info.regressive && (tokens == nullptr || (n_tokens != 1 && n_tokens != info.n_heads))) {
         return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "regressive heads need the token after each hidden state");
@@ -398,8 +443,43 @@ sd_status sd_heads_evaluate(sd_heads_evaluator & e, const float * hidden, const 
         root = ggml_view_1d(ctx, tok, n, 0);
         for (int32_t j = 1; j < n_tokens; j++) forced.push_back(ggml_view_1d(ctx, tok, n, (size_t) j * tok->nb[1]));
     }
-    std::vector<ggml_tensor *> logits = sd_heads_graph(ctx, e.data->tensors, h, root, forced, &argmax);
-    const size_t n_nodes = sd_heads_graph_size(info.n_heads, info.n_layers);
+    // an attention window: given, or each row's own hidden state and root alone
+    const int32_t W = info.window;
+    sd_heads_window win;
+    std::vector<float> win_hidden, win_mask;
+    std::vector<int32_t> win_tokens;
+    if (W > 0) {
+        const size_t nw = (size_t) W * (size_t) n, ne = (size_t) info.n_embd;
+        win_hidden.assign(nw * ne, 0.0f);
+        win_tokens.assign(nw, 0);
+        win_mask.assign(nw, -1e30f);
+        for (int32_t i = 0; i < n; i++) {
+            for (int32_t j = 0; j < W; j++) {
+                const size_t at = (size_t) i * W + j;
+                const bool valid = window != nullptr ? (j == 0 || window->valid[at] != 0) : j == 0;
+                if (!valid) continue;
+                const float * x = window != nullptr ? &window->hidden[at * ne] : &hidden[(size_t) i * ne];
+                const llama_token y = window != nullptr ? window->tokens[at] : tokens[(size_t) i * n_tokens];
+                if (y < 0 || y >= info.n_vocab) {
+                    ggml_free(ctx);
+                    return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "token " + std::to_string(y) +
+                                   " in the attention window is outside the heads' vocabulary of " + std::to_string(info.n_vocab));
+                }
+                std::memcpy(&win_hidden[at * ne], x, ne * sizeof(float));
+                win_tokens[at] = y;
+                win_mask[at] = 0.0f;
+            }
+        }
+        win.hidden = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, info.n_embd, (int64_t) nw);
+        win.tokens = ggml_new_tensor_1d(ctx, GGML_TYPE_I32, (int64_t) nw);
+        win.mask = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, W, n);
+        ggml_set_input(win.hidden);
+        ggml_set_input(win.tokens);
+        ggml_set_input(win.mask);
+    }
+    std::vector<ggml_tensor *> logits = sd_heads_graph(ctx, e.data->tensors, h, root, forced, &argmax, nullptr,
+                                                       W > 0 ? &win : nullptr);
+    const size_t n_nodes = sd_heads_graph_size(info.n_heads, info.n_layers, W);
     ggml_cgraph * gf = ggml_new_graph_custom(ctx, n_nodes, false);
     for (ggml_tensor * t : logits) {
         ggml_set_output(t);
@@ -414,6 +494,11 @@ sd_status sd_heads_evaluate(sd_heads_evaluator & e, const float * hidden, const 
         return sd_fail(error, SD_ERR_DECODE, "cannot allocate the heads' computation");
     }
     ggml_backend_tensor_set(h, hidden, 0, sizeof(float) * (size_t) info.n_embd * (size_t) n);
+    if (W > 0) {
+        ggml_backend_tensor_set(win.hidden, win_hidden.data(), 0, win_hidden.size() * sizeof(float));
+        ggml_backend_tensor_set(win.tokens, win_tokens.data(), 0, win_tokens.size() * sizeof(int32_t));
+        ggml_backend_tensor_set(win.mask, win_mask.data(), 0, win_mask.size() * sizeof(float));
+    }
     if (tok != nullptr) {
         std::vector<int32_t> rows((size_t) n * (size_t) n_tokens);
         for (int32_t i = 0; i < n; i++) {
@@ -473,6 +558,10 @@ static sd_status check_weights(const sd_heads_info & i, const sd_heads_weights &
     const sd_status status = sd_heads_sizes_check(i, error);
     if (status != SD_OK) return status;
     if (i.feature && !i.regressive) return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "a feature drafter must be regressive");
+    if (i.window < 0 || i.window > SD_HEADS_MAX_WINDOW || (i.window > 0 && !i.feature)) {
+        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "an attention window (" + std::to_string(i.window) +
+                       ") must be 0, or 1.." + std::to_string(SD_HEADS_MAX_WINDOW) + " for a feature drafter");
+    }
     const size_t sets = (size_t) sd_heads_sets(i);
     const size_t nl = sets * (size_t) i.n_layers;
     const size_t ee = (size_t) i.n_embd * (size_t) i.n_embd;
@@ -482,6 +571,8 @@ static sd_status check_weights(const sd_heads_info & i, const sd_heads_weights &
     for (size_t j = 0; ok && j < nl; j++) ok = w.w[j].size() == ee && w.b[j].size() == (size_t) i.n_embd;
     for (size_t j = 0; ok && j < w.out.size(); j++) ok = w.out[j].size() == ve;
     for (size_t j = 0; ok && j < w.tok.size(); j++) ok = w.tok[j].size() == ve;
+    ok = ok && w.attn.size() == (i.window > 0 ? 4u : 0u) && w.attn_pos.size() == (size_t) i.window;
+    for (size_t j = 0; ok && j < w.attn.size(); j++) ok = w.attn[j].size() == ee;
     if (!ok) return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "heads weights do not have the sizes their info gives");
     if (!i.accuracy.empty() && i.accuracy.size() != (size_t) (i.n_heads * SD_HEADS_RANKS)) {
         return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "heads accuracy must have n_heads x " +
@@ -504,11 +595,12 @@ static sd_status write_heads(const char * path, const sd_heads_info & i, const s
     gguf_set_val_bool(g.get(), K_SHARED, i.shared_output);
     if (i.regressive) gguf_set_val_bool(g.get(), K_REGRESSIVE, true);
     if (i.feature) gguf_set_val_bool(g.get(), K_FEATURE, true);
+    if (i.window > 0) gguf_set_val_u32(g.get(), K_WINDOW, (uint32_t) i.window);
     gguf_set_val_str(g.get(), K_FINGERPRINT, i.fingerprint.c_str());
     gguf_set_val_str(g.get(), K_BASE_NAME, i.base_name.c_str());
     if (!i.accuracy.empty()) gguf_set_arr_data(g.get(), K_ACCURACY, GGUF_TYPE_FLOAT32, i.accuracy.data(), i.accuracy.size());
 
-    const size_t n_tensors = w.w.size() + w.b.size() + w.out.size() + w.tok.size();
+    const size_t n_tensors = w.w.size() + w.b.size() + w.out.size() + w.tok.size() + w.attn.size() + 1;
     ggml_init_params params = {ggml_tensor_overhead() * (n_tensors + 1), nullptr, /*no_alloc =*/ true};
     ggml_context * ctx = ggml_init(params);
     auto add = [&](const std::string & name, const std::vector<float> & v, int64_t ne0, int64_t ne1) {
@@ -525,6 +617,10 @@ static sd_status write_heads(const char * path, const sd_heads_info & i, const s
         }
         if (!i.shared_output) add(o_name(k), w.out[(size_t) k], i.n_embd, i.n_vocab);
         if (i.regressive) add(t_name(k), w.tok[(size_t) k], i.n_embd, i.n_vocab);
+    }
+    if (i.window > 0) {
+        for (size_t j = 0; j < 4; j++) add(k_attn_names[j], w.attn[j], i.n_embd, i.n_embd);
+        add(k_attn_pos_name, w.attn_pos, i.window, 0);
     }
     const std::string tmp = std::string(path) + ".tmp";
     const bool written = gguf_write_to_file(g.get(), tmp.c_str(), false);
@@ -584,6 +680,13 @@ sd_status sd_heads_read(const char * path, sd_heads_weights & out, std::string &
         }
         if (!w.info.shared_output && !read(w.out[(size_t) k])) return SD_ERR_MODEL_LOAD;
         if (w.info.regressive && !read(w.tok[(size_t) k])) return SD_ERR_MODEL_LOAD;
+    }
+    if (w.info.window > 0) {
+        w.attn.resize(4);
+        for (std::vector<float> & a : w.attn) {
+            if (!read(a)) return SD_ERR_MODEL_LOAD;
+        }
+        if (!read(w.attn_pos)) return SD_ERR_MODEL_LOAD;
     }
     out = std::move(w);
     return SD_OK;

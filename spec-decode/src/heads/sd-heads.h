@@ -21,6 +21,16 @@
 // the token that followed it; the result is its guess of the model's next hidden state:
 //
 //   f_0 = h;  f_{k+1} = blocks(f_k + T[t_k]);  logits_k = O f_{k+1}
+//
+// With an attention window W, each depth's input also attends (one head, scaled dot product) to the
+// model's own hidden states at the last W positions of the text, each with the token that followed
+// it, c_j = h_{P-j} + T[x_{P-j+1}] (j = 0 is the position of h, whose token is the root):
+//
+//   u = f_k + T[t_k];  s_j = (Q u . K c_j) / sqrt(n_embd) + pos[j];  a = softmax(s over the valid j)
+//   f_{k+1} = blocks(u + O_a sum_j a_j V c_j)
+//
+// The window holds what the model computed, never the drafter's guesses: the recurrence carries
+// those. Positions the drafter never saw (the prompt's, steps that did not draft) are masked out.
 #pragma once
 
 #include "spec-decode.h"
@@ -44,6 +54,19 @@ struct sd_heads_tensors {
     std::vector<ggml_tensor *> out; // [n_heads]; all the same tensor when the output is shared
     std::vector<ggml_tensor *> tok; // [n_heads] token tables [n_embd, n_vocab]; empty unless regressive
     bool feature = false;           // a feature drafter: one set of weights (w, b, out, tok of head 0)
+    int32_t window = 0;             // a feature drafter's attention window; then:
+    ggml_tensor * attn[4] = {};     // query, key, value, output projections [n_embd, n_embd]
+    ggml_tensor * attn_pos = nullptr; // [window] score added per distance
+};
+
+// A feature drafter's attention window, as graph inputs for n rows: hidden [n_embd, window * n] (row
+// i's entries j = 0..window-1 at columns i * window + j, entry j the position j before h's),
+// tokens I32 [window * n] (the token after each), mask [window, n] (0 where the entry is valid, a
+// large negative value where it is not; entry 0 always valid).
+struct sd_heads_window {
+    ggml_tensor * hidden = nullptr;
+    ggml_tensor * tokens = nullptr;
+    ggml_tensor * mask   = nullptr;
 };
 
 // Sets of weights a heads file holds: one per head, one for a feature drafter.
@@ -53,11 +76,13 @@ inline int32_t sd_heads_sets(const sd_heads_info & i) { return i.feature ? 1 : i
 // Regressive heads read tokens (I32): root [n], and either forced (n_heads - 1 tensors [n]: the
 // tokens heads 1.. read, for training and held-out measurement) or, when forced is empty, each
 // previous head's argmax, which then goes to *chain (n_heads - 1 tensors [n]) when given. A feature
-// drafter's predicted hidden states f_1 .. f_K go to *features when given.
+// drafter's predicted hidden states f_1 .. f_K go to *features when given; one with an attention window
+// reads it from win.
 std::vector<ggml_tensor *> sd_heads_graph(ggml_context * ctx, const sd_heads_tensors & t, ggml_tensor * h,
                                           ggml_tensor * root = nullptr, const std::vector<ggml_tensor *> & forced = {},
                                           std::vector<ggml_tensor *> * chain = nullptr,
-                                          std::vector<ggml_tensor *> * features = nullptr);
+                                          std::vector<ggml_tensor *> * features = nullptr,
+                                          const sd_heads_window * win = nullptr);
 
 // Loaded heads: metadata and weights in a backend buffer. Shared (read-only) by the evaluators of
 // every session that uses them.
@@ -110,7 +135,7 @@ sd_status sd_read_documents(const sd_model * model, const std::string & path, in
                             std::vector<std::vector<llama_token>> & docs, std::string & error);
 
 // Nodes of a graph of the heads (sd_heads_graph plus room): weights being trained count as nodes.
-size_t sd_heads_graph_size(int32_t n_heads, int32_t n_layers);
+size_t sd_heads_graph_size(int32_t n_heads, int32_t n_layers, int32_t window = 0);
 
 // The device heads for this model run on: the model's GPU when it is offloaded to one, else the CPU.
 ggml_backend_dev_t sd_heads_device(const sd_model * model);
@@ -125,5 +150,14 @@ sd_status sd_heads_evaluator_init(const std::shared_ptr<sd_heads_data> & data, i
 // Regressive heads read tokens[i * n_tokens + j] for row i: n_tokens = 1 gives the roots (head k > 0
 // reads the previous heads' argmax, written to chain[i * (n_heads - 1) + k - 1] when chain is given),
 // n_tokens = n_heads also the tokens heads 1.. read (teacher forcing). Other heads ignore tokens.
+// A feature drafter with an attention window reads `window` when given (rows as sd_heads_window's,
+// host arrays of window * n entries; valid[i * window + j] false masks an entry); without one, each
+// row's window holds only its own hidden state and root.
+struct sd_heads_window_input {
+    const float *       hidden; // [n * window * n_embd]
+    const llama_token * tokens; // [n * window]
+    const uint8_t *     valid;  // [n * window]
+};
 sd_status sd_heads_evaluate(sd_heads_evaluator & e, const float * hidden, const llama_token * tokens, int32_t n_tokens,
-                            int32_t n, std::vector<float> & out, std::vector<llama_token> * chain, std::string & error);
+                            int32_t n, std::vector<float> & out, std::vector<llama_token> * chain, std::string & error,
+                            const sd_heads_window_input * window = nullptr);

@@ -21,7 +21,10 @@
 // A feature drafter (sd-heads.h) is trained as it drafts: its recurrence unrolled over K depths, each
 // depth reading its own prediction of the hidden state from the depth before and the text's token,
 // with the cross-entropy of every depth's logits plus feature_weight times the mean squared distance
-// of every predicted hidden state to the model's own at that position.
+// of every predicted hidden state to the model's own at that position. With an attention window, each
+// example's window holds the model's hidden states at the positions before it in its sequence (with
+// the text's tokens after them); a quarter of the examples keep only a random number of the latest
+// entries, as while drafting, where the window fills as the generation goes.
 #include "engine/sd-context.h"
 #include "engine/sd-settings.h"
 #include "heads/sd-heads.h"
@@ -48,6 +51,7 @@ struct train_data {
     std::vector<float>       hidden; // [n_pos * n_embd]
     std::vector<llama_token> greedy; // [n_pos]
     std::vector<llama_token> token;  // [n_pos] the token read at each position
+    std::vector<int32_t>     at;     // [n_pos] the position's index in its sequence
     std::vector<int64_t>     train;  // example positions
     std::vector<int64_t>     eval;
 
@@ -55,6 +59,17 @@ struct train_data {
     llama_token target(int64_t pos, int32_t k) const { return greedy[(size_t) (pos + k + 1)]; }
     // what regressive head k reads at pos: the token after pos for k = 0 (the draft's root)
     llama_token read(int64_t pos, int32_t k) const { return token[(size_t) (pos + k + 1)]; }
+
+    // The attention window of the example at pos, `window` entries: entry j is position pos - j with the
+    // text's token after it, valid when it lies in pos's sequence and j < keep.
+    void window_of(int64_t pos, int32_t window, int32_t keep, float * h, llama_token * tok, uint8_t * valid) const {
+        for (int32_t j = 0; j < window; j++) {
+            valid[j] = j < keep && at[(size_t) pos] - j >= 0;
+            tok[j] = valid[j] ? token[(size_t) (pos - j + 1)] : 0;
+            if (valid[j]) std::memcpy(&h[(size_t) j * n_embd], &hidden[(size_t) (pos - j) * n_embd], sizeof(float) * n_embd);
+            else std::fill(&h[(size_t) j * n_embd], &h[(size_t) (j + 1) * n_embd], 0.0f);
+        }
+    }
 };
 
 // One run: parameters, clock, report and the progress callback.
@@ -111,6 +126,7 @@ sd_status read_sequence(sd_context * c, const std::vector<llama_token> & seq, bo
             d.hidden.insert(d.hidden.end(), h, h + d.n_embd);
             d.greedy.push_back(argmax(l, c->n_vocab));
             d.token.push_back(seq[i + j]);
+            d.at.push_back((int32_t) (i + j));
         }
     }
     std::vector<int64_t> & examples = held_out ? d.eval : d.train;
@@ -204,6 +220,7 @@ struct heads_trainer {
     std::vector<ggml_tensor *> tokens;           // regressive: [n_heads] x I32 [batch], what head k reads
     std::vector<ggml_tensor *> features;         // feature drafter: [n_heads] x [n_embd, batch], the model's
                                                  // hidden state depth k predicts
+    sd_heads_window       window;                // a feature drafter's attention window (sd-heads.h)
     std::vector<ggml_backend_t> backends;        // the heads' device, then the CPU when that is another
     ggml_backend_sched_t  sched      = nullptr;
     ggml_context *        ctx_compute = nullptr;
@@ -254,17 +271,19 @@ sd_status trainer_init(sd_model * model, const sd_train_params & p, int32_t n_th
     h.info.n_vocab  = n_vocab;
     h.info.regressive = p.regressive || p.feature;
     h.info.feature = p.feature;
+    h.info.window = p.attention;
     h.device = sd_heads_device(model);
     const int32_t sets = sd_heads_sets(h.info);
-    const size_t n_weights = (size_t) sets * (2 * (size_t) p.n_layers + 2);
+    const size_t n_weights = (size_t) sets * (2 * (size_t) p.n_layers + 2) + 5;
     ggml_init_params wparams = {ggml_tensor_overhead() * n_weights, nullptr, /*no_alloc =*/ true};
     h.ctx = ggml_init(wparams);
-    ggml_init_params iparams = {ggml_tensor_overhead() * (3 * (size_t) p.n_heads + 1), nullptr, /*no_alloc =*/ true};
+    ggml_init_params iparams = {ggml_tensor_overhead() * (3 * (size_t) p.n_heads + 4), nullptr, /*no_alloc =*/ true};
     t.ctx_in = ggml_init(iparams);
     if (h.ctx == nullptr || t.ctx_in == nullptr) return sd_fail(error, SD_ERR_CONTEXT_INIT, "out of memory creating the heads' tensors");
     h.tensors.n_heads = p.n_heads;
     h.tensors.n_layers = p.n_layers;
     h.tensors.feature = p.feature;
+    h.tensors.window = p.attention;
     for (int32_t k = 0; k < sets; k++) {
         for (int32_t l = 0; l < p.n_layers; l++) {
             ggml_tensor * w = ggml_new_tensor_2d(h.ctx, GGML_TYPE_F32, n_embd, n_embd);
@@ -282,6 +301,25 @@ sd_status trainer_init(sd_model * model, const sd_train_params & p, int32_t n_th
             ggml_format_name(e, "medusa.%d.token.weight", k);
             h.tensors.tok.push_back(e);
         }
+    }
+    if (p.attention > 0) {
+        const char * names[4] = {"medusa.0.attn_q.weight", "medusa.0.attn_k.weight", "medusa.0.attn_v.weight",
+                                 "medusa.0.attn_output.weight"};
+        for (int32_t j = 0; j < 4; j++) {
+            h.tensors.attn[j] = ggml_new_tensor_2d(h.ctx, GGML_TYPE_F32, n_embd, n_embd);
+            ggml_set_name(h.tensors.attn[j], names[j]);
+        }
+        h.tensors.attn_pos = ggml_new_tensor_1d(h.ctx, GGML_TYPE_F32, p.attention);
+        ggml_set_name(h.tensors.attn_pos, "medusa.0.attn_pos.bias");
+        t.window.hidden = ggml_new_tensor_2d(t.ctx_in, GGML_TYPE_F32, n_embd, (int64_t) p.attention * p.batch);
+        t.window.tokens = ggml_new_tensor_1d(t.ctx_in, GGML_TYPE_I32, (int64_t) p.attention * p.batch);
+        t.window.mask = ggml_new_tensor_2d(t.ctx_in, GGML_TYPE_F32, p.attention, p.batch);
+        ggml_set_name(t.window.hidden, "window.hidden");
+        ggml_set_name(t.window.tokens, "window.tokens");
+        ggml_set_name(t.window.mask, "window.mask");
+        ggml_set_input(t.window.hidden);
+        ggml_set_input(t.window.tokens);
+        ggml_set_input(t.window.mask);
     }
     t.h_in = ggml_new_tensor_2d(t.ctx_in, GGML_TYPE_F32, n_embd, p.batch);
     ggml_set_name(t.h_in, "hidden");
@@ -318,6 +356,19 @@ sd_status trainer_init(sd_model * model, const sd_train_params & p, int32_t n_th
     for (ggml_tensor * b : h.tensors.b) ggml_set_param(b);
     for (ggml_tensor * o : h.tensors.out) ggml_set_param(o);
     for (ggml_tensor * e : h.tensors.tok) ggml_set_param(e);
+    // attention: random query, key and value projections (zero ones would get no gradient), the output
+    // projection zero, so that the untrained drafter is the one without attention
+    if (p.attention > 0) {
+        std::mt19937 rng(p.seed ^ 0x5eedu);
+        std::normal_distribution<float> normal(0.0f, 1.0f / std::sqrt((float) n_embd));
+        std::vector<float> m((size_t) n_embd * (size_t) n_embd);
+        for (int32_t j = 0; j < 3; j++) {
+            for (float & x : m) x = normal(rng);
+            ggml_backend_tensor_set(h.tensors.attn[j], m.data(), 0, ggml_nbytes(h.tensors.attn[j]));
+        }
+        for (ggml_tensor * a : h.tensors.attn) ggml_set_param(a);
+        ggml_set_param(h.tensors.attn_pos);
+    }
 
     ggml_backend_t backend = ggml_backend_dev_init(h.device, nullptr);
     if (backend == nullptr) {
@@ -344,7 +395,7 @@ sd_status trainer_init(sd_model * model, const sd_train_params & p, int32_t n_th
     std::vector<ggml_tensor *> predicted;
     std::vector<ggml_tensor *> logits = sd_heads_graph(t.ctx_compute, h.tensors, t.h_in,
                                                        t.tokens.empty() ? nullptr : t.tokens[0], forced, nullptr,
-                                                       &predicted);
+                                                       &predicted, p.attention > 0 ? &t.window : nullptr);
     ggml_tensor * loss = nullptr;
     for (int32_t k = 0; k < p.n_heads; k++) {
         ggml_tensor * ce = ggml_cross_entropy_loss(t.ctx_compute, logits[(size_t) k], t.labels[(size_t) k]);
@@ -393,14 +444,25 @@ sd_status evaluate(sd_heads_evaluator & e, const train_data & d, int32_t max_eva
     std::vector<float> hidden((size_t) chunk * (size_t) d.n_embd), logits;
     std::vector<int64_t> pos((size_t) chunk);
     std::vector<llama_token> tokens((size_t) chunk * (size_t) n_heads);
+    // an attention window: every held-out example's whole window
+    const int32_t W = e.data->info.window;
+    std::vector<float> win_hidden((size_t) chunk * (size_t) W * (size_t) d.n_embd);
+    std::vector<llama_token> win_tokens((size_t) chunk * (size_t) W);
+    std::vector<uint8_t> win_valid((size_t) chunk * (size_t) W);
+    const sd_heads_window_input win = {win_hidden.data(), win_tokens.data(), win_valid.data()};
     for (int64_t i0 = 0; i0 < n; i0 += chunk) {
         const int32_t m = (int32_t) std::min<int64_t>(chunk, n - i0);
         for (int32_t i = 0; i < m; i++) {
             pos[(size_t) i] = d.eval[(size_t) ((i0 + i) * (int64_t) d.eval.size() / n)];
             std::memcpy(&hidden[(size_t) i * d.n_embd], &d.hidden[(size_t) pos[(size_t) i] * d.n_embd], sizeof(float) * d.n_embd);
             for (int32_t k = 0; k < n_heads; k++) tokens[(size_t) (i * n_heads + k)] = d.read(pos[(size_t) i], k);
+            if (W > 0) {
+                d.window_of(pos[(size_t) i], W, W, &win_hidden[(size_t) i * W * d.n_embd], &win_tokens[(size_t) i * W],
+                            &win_valid[(size_t) i * W]);
+            }
         }
-        sd_status status = sd_heads_evaluate(e, hidden.data(), tokens.data(), n_heads, m, logits, nullptr, error);
+        sd_status status = sd_heads_evaluate(e, hidden.data(), tokens.data(), n_heads, m, logits, nullptr, error,
+                                             W > 0 ? &win : nullptr);
         if (status != SD_OK) return status;
         for (int32_t i = 0; i < m; i++) {
             for (int32_t k = 0; k < n_heads; k++) {
@@ -458,6 +520,11 @@ sd_status optimize(heads_trainer & t, const train_data & d, train_run & run, dou
     std::vector<llama_token> set((size_t) p.n_heads * p.batch, 0); // the ones in labels, to clear them again
     std::vector<std::vector<int32_t>> tokens(t.tokens.size(), std::vector<int32_t>((size_t) p.batch));
     std::vector<std::vector<float>> features(t.features.size(), std::vector<float>((size_t) p.batch * n_embd));
+    const int32_t W = p.attention;
+    std::vector<float> win_hidden((size_t) W * (size_t) p.batch * n_embd), win_mask((size_t) W * (size_t) p.batch);
+    std::vector<llama_token> win_tokens((size_t) W * (size_t) p.batch);
+    std::vector<uint8_t> win_valid((size_t) W * (size_t) p.batch);
+    std::uniform_int_distribution<int32_t> quarter(0, 3), keep_any(1, std::max(1, W));
     std::vector<float> losses;
     t.steps_total = p.n_steps;
     const double t0 = run.seconds();
@@ -483,6 +550,17 @@ sd_status optimize(heads_trainer & t, const train_data & d, train_run & run, dou
                                 sizeof(float) * n_embd);
                 }
             }
+            if (W > 0) {
+                const int32_t keep = quarter(rng) == 0 ? keep_any(rng) : W;
+                d.window_of(pos, W, keep, &win_hidden[(size_t) j * W * n_embd], &win_tokens[(size_t) j * W],
+                            &win_valid[(size_t) j * W]);
+                for (int32_t i = 0; i < W; i++) win_mask[(size_t) (j * W + i)] = win_valid[(size_t) (j * W + i)] ? 0.0f : -1e30f;
+            }
+        }
+        if (W > 0) {
+            ggml_backend_tensor_set(t.window.hidden, win_hidden.data(), 0, ggml_nbytes(t.window.hidden));
+            ggml_backend_tensor_set(t.window.tokens, win_tokens.data(), 0, ggml_nbytes(t.window.tokens));
+            ggml_backend_tensor_set(t.window.mask, win_mask.data(), 0, ggml_nbytes(t.window.mask));
         }
         ggml_backend_tensor_set(t.h_in, hidden.data(), 0, ggml_nbytes(t.h_in));
         for (int32_t k = 0; k < p.n_heads; k++) {
@@ -546,6 +624,10 @@ sd_status save(sd_model * model, const heads_trainer & t, const std::vector<floa
     }
     for (const ggml_tensor * o : h.tensors.out) w.out.push_back(get(o));
     for (const ggml_tensor * e : h.tensors.tok) w.tok.push_back(get(e));
+    if (h.info.window > 0) {
+        for (const ggml_tensor * a : h.tensors.attn) w.attn.push_back(get(a));
+        w.attn_pos = get(h.tensors.attn_pos);
+    }
     return sd_heads_save(out_path, model, w, error);
 }
 

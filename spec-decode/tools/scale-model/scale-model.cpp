@@ -916,15 +916,26 @@ static bool widen_heads(const scale_params & params, const sd_heads_weights & in
         fprintf(stderr, "error: %s\n", error.c_str());
         return false;
     }
-    for (size_t j = 0; j < in.w.size(); j++) {
-        std::vector<float> w(D * D, 0.0f), b(D, 0.0f);
+    // square matrices: the input's in the top left corner, zeros elsewhere (times `scale`)
+    auto widen_square = [&](const std::vector<float> & m_in, float scale) {
+        std::vector<float> m(D * D, 0.0f);
         for (size_t o = 0; o < d; o++) {
-            memcpy(&w[o * D], &in.w[j][o * d], d * sizeof(float));
-            b[o] = in.b[j][o];
+            for (size_t i = 0; i < d; i++) m[o * D + i] = scale * m_in[o * d + i];
         }
-        out.w.push_back(std::move(w));
+        return m;
+    };
+    for (size_t j = 0; j < in.w.size(); j++) {
+        std::vector<float> b(D, 0.0f);
+        for (size_t o = 0; o < d; o++) b[o] = in.b[j][o];
+        out.w.push_back(widen_square(in.w[j], 1.0f));
         out.b.push_back(std::move(b));
     }
+    // a feature drafter's attention: the scores are scaled by 1 / sqrt(hidden size), so the query
+    // projection grows by sqrt(D / d) to keep them
+    for (size_t j = 0; j < in.attn.size(); j++) {
+        out.attn.push_back(widen_square(in.attn[j], j == 0 ? std::sqrt((float) D / (float) d) : 1.0f));
+    }
+    out.attn_pos = in.attn_pos;
     // output projections and (regressive heads) token tables: rows of the hidden size, zero-padded
     auto widen_rows = [&](const std::vector<std::vector<float>> & in_rows, std::vector<std::vector<float>> & out_rows) {
         for (const std::vector<float> & o_in : in_rows) {

@@ -2,7 +2,7 @@
 // sd_heads_train) and prints the held-out accuracy of each head before and after training.
 //
 //   llamaspec-train-heads --model M --corpus TXT --output H.gguf [--heads 4] [--layers 1] [--steps N]
-//                         [--minutes M] [--batch B] [--lr X] [--self-generated] [--regressive] [--feature] [--threads N] [--seed S]
+//                         [--minutes M] [--batch B] [--lr X] [--self-generated] [--regressive] [--feature [--attention W]] [--threads N] [--seed S]
 #include "spec-decode.h"
 
 #include <cstdio>
@@ -14,13 +14,15 @@ static void usage() {
     std::fprintf(stderr,
         "usage: llamaspec-train-heads --model FILE --corpus FILE --output FILE [--heads 4] [--layers 1]\n"
         "                             [--steps 2000] [--minutes 0] [--batch 256] [--lr 0.002] [--self-generated]\n"
-        "                             [--regressive] [--feature [--feature-weight 1]] [--threads 0] [--seed 42]\n"
-        "                             [--max-tokens 300000]\n"
+        "                             [--regressive] [--feature [--feature-weight 1] [--attention 0]] [--threads 0]\n"
+        "                             [--seed 42] [--max-tokens 300000]\n"
         "  --minutes M   time budget of the whole run (0 = none): the schedule is shortened to fit\n"
         "  --self-generated  also train on the model's greedy continuations of corpus openings\n"
         "  --regressive  Clover-style heads: head k also reads the tokens before the one it predicts\n"
         "  --feature     an EAGLE-style feature drafter: one network predicting the next hidden state,\n"
-        "                applied --heads times (--feature-weight: weight of the hidden-state loss)\n");
+        "                applied --heads times (--feature-weight: weight of the hidden-state loss;\n"
+        "                --attention W: each depth also attends to the model's hidden states at the last\n"
+        "                W positions, 1..64)\n");
 }
 
 static bool parse_int(const char * s, int64_t & out) {
@@ -103,6 +105,7 @@ int main(int argc, char ** argv) {
         else if (a == "--minutes")    ok = parse_float(v, params.max_minutes);
         else if (a == "--lr")         ok = parse_float(v, params.lr);
         else if (a == "--feature-weight") ok = parse_float(v, params.feature_weight);
+        else if (a == "--attention")  { ok = parse_int(v, n); params.attention = (int32_t) n; }
         else {
             std::fprintf(stderr, "unknown option %s\n", a.c_str());
             usage();
