@@ -48,7 +48,7 @@ extern "C" JNIEXPORT jint JNICALL JNI_OnLoad(JavaVM * vm, void * /*reserved*/) {
         "([Ljava/lang/String;[J)Ldev/llamaspec/GenerationStats;");
     j.training_report_make = static_method(env, j.training_report, "fromNative",
         "([Ljava/lang/String;[D[Ljava/lang/String;[[F)Ldev/llamaspec/MedusaTrainingReport;");
-    j.heads_info_ctor = method(env, j.heads_info, "<init>", "(IIIIZZZLjava/lang/String;Ljava/lang/String;[F)V");
+    j.heads_info_ctor = method(env, j.heads_info, "<init>", "(IIIIZZZILjava/lang/String;Ljava/lang/String;[F)V");
     j.setting_make = static_method(env, j.setting, "fromNative",
         "(Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;DDZZZD)Ldev/llamaspec/Setting;");
     j.native_log_log   = static_method(env, j.native_log, "log", "(I[B)V");

@@ -27,6 +27,7 @@ struct jni_classes {
                                      //                   float[][] lists)
     jclass    heads_info;            // dev.llamaspec.MedusaHeads$Info
     jmethodID heads_info_ctor;       // (int heads, int layers, int hiddenSize, int vocabSize, boolean sharedOutput,
+                                     //  boolean regressive, boolean feature, int attentionWindow,
                                      //  String fingerprint, String baseModelName, float[] accuracy)
     jclass    setting;               // dev.llamaspec.Setting
     jmethodID setting_make;          // static fromNative(String table, String name, String type, double min,

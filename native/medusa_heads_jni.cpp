@@ -41,7 +41,7 @@ extern "C" JNIEXPORT jobject JNICALL Java_dev_llamaspec_MedusaHeads_nInfo(JNIEnv
         }
         return env->NewObject(g_jni.heads_info, g_jni.heads_info_ctor, (jint) info.n_heads, (jint) info.n_layers,
                               (jint) info.n_embd, (jint) info.n_vocab, (jboolean) info.shared_output,
-                              (jboolean) info.regressive, (jboolean) info.feature, fingerprint,
+                              (jboolean) info.regressive, (jboolean) info.feature, (jint) info.window, fingerprint,
                               base_name, accuracy);
     });
 }

@@ -28,12 +28,13 @@ public final class MedusaHeads implements AutoCloseable {
      * @param sharedOutput  whether the heads use the base model's output projection
      * @param regressive    whether head k also reads the tokens before the one it predicts (Clover-style)
      * @param feature       whether the file is a feature drafter (EAGLE-style): one network applied at every depth
+     * @param attentionWindow a feature drafter's attention window (positions), 0 = none
      * @param fingerprint   the base model's fingerprint
      * @param baseModelName the base model's name when the heads were made
      * @param accuracy      [heads * RANKS] or empty: how often head k's rank-r candidate was right
      */
     record Info(int heads, int layers, int hiddenSize, int vocabSize, boolean sharedOutput, boolean regressive,
-            boolean feature, String fingerprint,
+            boolean feature, int attentionWindow, String fingerprint,
             String baseModelName, float[] accuracy) {}
 
     private final LlamaModel model;
@@ -105,13 +106,22 @@ public final class MedusaHeads implements AutoCloseable {
     }
 
     /**
-     * Whether the file is a feature drafter (EAGLE-style, without attention): one network that predicts
-     * the model's next hidden state from its own previous prediction and the token after it, applied
-     * once per draft depth ({@link #heads()} depths), its logits through the output projection. It is
-     * also {@link #regressive()}. See {@link MedusaTrainer.Builder#feature}.
+     * Whether the file is a feature drafter (EAGLE-style): one network that predicts the model's next
+     * hidden state from its own previous prediction and the token after it, applied once per draft
+     * depth ({@link #heads()} depths), its logits through the output projection. It is also
+     * {@link #regressive()}. See {@link MedusaTrainer.Builder#feature}.
      */
     public boolean feature() {
         return info.feature();
+    }
+
+    /**
+     * A feature drafter's attention window: how many of the text's last positions each depth attends
+     * to (the model's own hidden states there); 0 when it has no attention. See
+     * {@link MedusaTrainer.Builder#attention}.
+     */
+    public int attentionWindow() {
+        return info.attentionWindow();
     }
 
     /** The fingerprint of the model the heads were made for (equal to this model's). */

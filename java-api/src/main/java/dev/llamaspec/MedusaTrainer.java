@@ -40,6 +40,7 @@ public final class MedusaTrainer {
     private final boolean selfGenerated;
     private final boolean regressive;
     private final boolean feature;
+    private final int attention;
     private final int threads;
     private final long seed;
 
@@ -60,6 +61,7 @@ public final class MedusaTrainer {
         selfGenerated = b.selfGenerated;
         regressive = b.regressive;
         feature = b.feature;
+        attention = b.attention;
         threads = b.threads;
         seed = b.seed;
     }
@@ -86,6 +88,8 @@ public final class MedusaTrainer {
     public boolean selfGenerated() { return selfGenerated; }
     public boolean regressive() { return regressive; }
     public boolean feature() { return feature; }
+    /** The feature drafter's attention window; 0 = none. */
+    public int attention() { return attention; }
     public int threads() { return threads; }
     public long seed() { return seed; }
 
@@ -117,7 +121,8 @@ public final class MedusaTrainer {
                 .put("max_minutes", minutes(maxDuration)).put("batch", batchSize).put("lr", learningRate)
                 .put("warmup", warmup).put("weight_decay", weightDecay).put("ctx", contextSize)
                 .put("max_tokens", maxTokens).put("holdout", holdout).put("max_eval", maxEvalExamples)
-                .put("self_generated", selfGenerated).put("regressive", regressive).put("feature", feature).put("threads", threads)
+                .put("self_generated", selfGenerated).put("regressive", regressive).put("feature", feature)
+                .put("attention", attention).put("threads", threads)
                 .put("seed", seed);
     }
 
@@ -129,7 +134,7 @@ public final class MedusaTrainer {
     public String toString() {
         return "MedusaTrainer{corpus=" + corpus + ", heads=" + heads + ", layers=" + layers + ", steps=" + steps
                 + ", maxDuration=" + maxDuration + ", batchSize=" + batchSize + ", learningRate=" + learningRate
-                + ", selfGenerated=" + selfGenerated + ", regressive=" + regressive + ", feature=" + feature + "}";
+                + ", selfGenerated=" + selfGenerated + ", regressive=" + regressive + ", feature=" + feature + ", attention=" + attention + "}";
     }
 
     /**
@@ -161,6 +166,7 @@ public final class MedusaTrainer {
         private boolean selfGenerated;
         private boolean regressive;
         private boolean feature;
+        private int attention;
         private int threads;
         private long seed;
 
@@ -182,6 +188,7 @@ public final class MedusaTrainer {
             selfGenerated = t.get("self_generated").boolDefault();
             regressive = t.get("regressive").boolDefault();
             feature = t.get("feature").boolDefault();
+            attention = t.get("attention").intDefault();
             threads = t.get("threads").intDefault();
             seed = t.get("seed").longDefault();
         }
@@ -237,13 +244,21 @@ public final class MedusaTrainer {
         public Builder regressive(boolean regressive) { this.regressive = regressive; return this; }
 
         /**
-         * Train a feature drafter (EAGLE-style, without attention) instead of heads: one network that
-         * predicts the model's next hidden state from the previous one and the token after it, applied
-         * once per draft depth ({@link #heads} depths), trained unrolled over those depths on the
-         * cross-entropy of each depth plus the distance of each predicted hidden state to the model's
-         * own. Its file holds one set of weights whatever the depth. Default false.
+         * Train a feature drafter (EAGLE-style) instead of heads: one network that predicts the model's
+         * next hidden state from the previous one and the token after it, applied once per draft depth
+         * ({@link #heads} depths), trained unrolled over those depths on the cross-entropy of each depth
+         * plus the distance of each predicted hidden state to the model's own. Its file holds one set of
+         * weights whatever the depth. Default false.
          */
         public Builder feature(boolean feature) { this.feature = feature; return this; }
+
+        /**
+         * The feature drafter's attention window, in [0, 64]: with {@code window > 0} each depth also
+         * attends (one head) to the model's own hidden states at the last {@code window} positions of the
+         * text, with the tokens after them, through four more {@code hidden x hidden} projections.
+         * Needs {@link #feature}. Default 0 (none).
+         */
+        public Builder attention(int window) { this.attention = window; return this; }
 
         /** CPU threads, in [0, 512]; 0 = the model's default. */
         public Builder threads(int threads) { this.threads = threads; return this; }
@@ -265,6 +280,10 @@ public final class MedusaTrainer {
             t.get("max_tokens").check("maxTokens", maxTokens);
             t.get("holdout").check("holdout", holdout);
             t.get("max_eval").check("maxEvalExamples", maxEvalExamples);
+            t.get("attention").check("attention", attention);
+            if (attention > 0 && !feature) {
+                throw new IllegalArgumentException("attention (" + attention + ") is for a feature drafter: set feature(true) too");
+            }
             t.get("threads").check("threads", threads);
             t.get("seed").check("seed", seed);
             t.get("max_minutes").check("maxDuration (minutes)", minutes(maxDuration));

@@ -52,6 +52,10 @@ class MedusaTrainerTest extends WithTestModel {
         assertThrows(IllegalArgumentException.class, () -> small().threads(-1).build());
         assertThrows(IllegalArgumentException.class, () -> small().seed(-1).build());
         assertThrows(IllegalArgumentException.class, () -> small().maxDuration(Duration.ofSeconds(-1)).build());
+        assertThrows(IllegalArgumentException.class, () -> small().feature(true).attention(65).build());
+        assertThrows(IllegalArgumentException.class, () -> small().feature(true).attention(-1).build());
+        assertEquals("attention (4) is for a feature drafter: set feature(true) too",
+                assertThrows(IllegalArgumentException.class, () -> small().attention(4).build()).getMessage());
         MedusaTrainer t = small().layers(0).maxDuration(Duration.ofMinutes(2)).build();
         assertEquals(0, t.layers());
         assertEquals(Duration.ofMinutes(2), t.maxDuration());
@@ -80,20 +84,27 @@ class MedusaTrainerTest extends WithTestModel {
         assertTrue(seen.stream().anyMatch(p -> p.phase() == MedusaTrainingProgress.Phase.TRAINING && p.loss() > 0));
     }
 
-    /** Regressive heads and a feature drafter: trained, loaded, drafting without changing greedy output. */
+    /**
+     * Regressive heads and feature drafters, without and with attention: trained, loaded, drafting
+     * without changing greedy output.
+     */
     @ParameterizedTest
-    @ValueSource(booleans = {false, true})
-    void regressiveHeadsAndFeatureDraftersTrainLoadAndGivePlainGreedyOutput(boolean feature, @TempDir Path dir) {
-        Path out = dir.resolve(feature ? "feature.gguf" : "regressive.gguf");
-        MedusaTrainer trainer = (feature ? small().feature(true) : small().regressive(true)).build();
+    @ValueSource(strings = {"regressive", "feature", "attention"})
+    void regressiveHeadsAndFeatureDraftersTrainLoadAndGivePlainGreedyOutput(String kind, @TempDir Path dir) {
+        boolean feature = !kind.equals("regressive");
+        int window = kind.equals("attention") ? 8 : 0;
+        Path out = dir.resolve(kind + ".gguf");
+        MedusaTrainer trainer = (feature ? small().feature(true).attention(window) : small().regressive(true)).build();
         assertEquals(!feature, trainer.regressive());
         assertEquals(feature, trainer.feature());
+        assertEquals(window, trainer.attention());
         MedusaTrainingReport report = trainer.train(model, out);
         assertTrue(report.loss() < report.firstLoss(), report.toString());
         try (MedusaHeads heads = MedusaHeads.load(model, out);
                 Session session = model.newSession(SessionOptions.builder().strictNumerics(true).build())) {
             assertTrue(heads.regressive());
             assertEquals(feature, heads.feature());
+            assertEquals(window, heads.attentionWindow());
             assertEquals(2, heads.heads());
             // the heads read the token after the hidden state: without it their logits cannot be computed
             float[] hidden = new float[heads.hiddenSize()];
@@ -104,7 +115,7 @@ class MedusaTrainerTest extends WithTestModel {
             for (String prompt : TestModels.storyOpenings(2)) {
                 Generation plain = session.generate(prompt, TestModels.greedy(48));
                 Generation g = session.generate(prompt, TestModels.greedy(48).toBuilder().speculation(fixed).build());
-                assertArrayEquals(plain.tokens(), g.tokens(), "regressive heads on \"" + prompt + "\"");
+                assertArrayEquals(plain.tokens(), g.tokens(), kind + " on \"" + prompt + "\"");
                 assertTrue(g.stats().draftedTokens() > 0, g.stats().toString());
             }
         }

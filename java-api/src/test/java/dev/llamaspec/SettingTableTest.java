@@ -121,6 +121,7 @@ class SettingTableTest extends WithTestModel {
         assertEquals(tt.get("self_generated").boolDefault(), t.selfGenerated());
         assertEquals(tt.get("regressive").boolDefault(), t.regressive());
         assertEquals(tt.get("feature").boolDefault(), t.feature());
+        assertEquals(tt.get("attention").defaultValue(), t.attention());
         assertEquals(tt.get("threads").defaultValue(), t.threads());
         assertEquals(tt.get("seed").defaultValue(), t.seed());
 
