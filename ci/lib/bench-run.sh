@@ -149,18 +149,23 @@ build_realistic() {
     mv "$tmp" "$realistic"
 }
 # Medusa heads for a scaled model (--heads-minutes M, 0 = none), plain, regressive (Clover-style) and a
-# feature drafter (EAGLE-style): trained once each into the cache by llamaspec-train-heads on the
-# corpus, for at most M minutes; their held-out accuracies go in the notes.
-heads_path() { # QUANT medusa|regressive|feature
+# feature drafter (EAGLE-style), without and with an attention window of 16 positions: trained once each
+# into the cache by llamaspec-train-heads on the corpus, for at most M minutes; their held-out accuracies
+# go in the notes.
+heads_path() { # QUANT medusa|regressive|feature|attention
     local kind=; [ "$2" = medusa ] || kind=-$2
     echo "$cache/$(basename "$(scaled_path "$1")" .gguf)-heads${kind}-${heads_minutes}min.gguf"
 }
 build_heads() { # QUANT
     local f kind extra
-    for kind in medusa regressive feature; do
+    for kind in medusa regressive feature attention; do
         f=$(heads_path "$1" $kind)
         [ -f "$f" ] && continue
-        extra=(); [ $kind = medusa ] || extra=(--$kind)
+        case $kind in
+            medusa) extra=() ;;
+            attention) extra=(--feature --attention 16) ;;
+            *) extra=(--$kind) ;;
+        esac
         echo "training $kind heads for $(basename "$(scaled_path "$1")") (once, at most $heads_minutes min) ..." >&2
         tool train-heads --model "$(scaled_path "$1")" --corpus "$corpus" --output "$f.partial.$$" \
             --minutes "$heads_minutes" --threads "$threads" "${extra[@]}" > "$f.log.partial.$$"
@@ -258,8 +263,8 @@ bench_model() { # small|q4_0|q8_0|wide
         *) model=$(scaled_path "$1")
            if [ "$heads_minutes" != 0 ]; then
                drafters+=(--heads "medusa=$(heads_path "$1" medusa)" --heads "regressive=$(heads_path "$1" regressive)"
-                          --heads "feature=$(heads_path "$1" feature)")
-               draft_strategies+=",medusa,medusa:regressive,medusa:feature"
+                          --heads "feature=$(heads_path "$1" feature)" --heads "attention=$(heads_path "$1" attention)")
+               draft_strategies+=",medusa,medusa:regressive,medusa:feature,medusa:attention"
            fi ;;
     esac
     name=$(basename "$model" .gguf)
@@ -400,6 +405,7 @@ bench_model() { # small|q4_0|q8_0|wide
             drafter_notes+=(--note "medusa: $(basename "$(heads_path "$1" medusa)"), heads trained by llamaspec-train-heads on the corpus for at most $heads_minutes min; held-out top-1 accuracy per head: $(heads_note "$1" medusa)")
             drafter_notes+=(--note "medusa:regressive: $(basename "$(heads_path "$1" regressive)"), regressive (Clover-style) heads trained the same way with --regressive; held-out top-1 accuracy per head given the tokens before it: $(heads_note "$1" regressive)")
             drafter_notes+=(--note "medusa:feature: $(basename "$(heads_path "$1" feature)"), a feature drafter (EAGLE-style) trained the same way with --feature; held-out top-1 accuracy per depth given the tokens before it: $(heads_note "$1" feature)")
+            drafter_notes+=(--note "medusa:attention: $(basename "$(heads_path "$1" attention)"), the feature drafter with an attention window of 16 positions (--feature --attention 16), trained the same way; held-out top-1 accuracy per depth given the tokens before it: $(heads_note "$1" attention)")
         fi
     fi
     local note_args=()
