@@ -27,6 +27,41 @@ static std::string tmp_path(const char * name) {
     return "/tmp/llamaspec-test-heads-" + std::to_string((long) getpid()) + "-" + name;
 }
 
+// Whether an error message has `part`, telling which when it has not.
+static bool contains(const std::string & s, const char * part) {
+    const bool ok = s.find(part) != std::string::npos;
+    if (!ok) std::fprintf(stderr, "  message \"%s\" lacks \"%s\"\n", s.c_str(), part);
+    return ok;
+}
+
+// A copy of the heads file `from` at `to`, its metadata changed by `edit`.
+static void rewrite_heads(const std::string & from, const std::string & to, const std::function<void(gguf_context *)> & edit) {
+    ggml_context * data = nullptr;
+    gguf_init_params gp = {/*no_alloc =*/ false, &data};
+    gguf_context * src = gguf_init_from_file(from.c_str(), gp);
+    CHECK(src != nullptr);
+    if (src == nullptr) return;
+    gguf_context * dst = gguf_init_empty();
+    gguf_set_kv(dst, src);
+    for (int64_t i = 0; i < gguf_get_n_tensors(src); i++) {
+        gguf_add_tensor(dst, ggml_get_tensor(data, gguf_get_tensor_name(src, i))); // shares the data
+    }
+    edit(dst);
+    CHECK(gguf_write_to_file(dst, to.c_str(), false));
+    gguf_free(dst);
+    gguf_free(src);
+    ggml_free(data);
+}
+
+// The error of loading the heads file p for the model (which must fail).
+static std::string heads_load_error(sd_model * model, const std::string & p) {
+    sd_heads * h = nullptr;
+    std::string e;
+    CHECK(sd_heads_load(p.c_str(), model, &h, e) != SD_OK && h == nullptr);
+    sd_heads_free(h);
+    return e;
+}
+
 static void roundtrip_and_checks(sd_model * model) {
     std::string error;
     const std::string path = tmp_path("identity.gguf");
@@ -52,22 +87,9 @@ static void roundtrip_and_checks(sd_model * model) {
         sd_heads_free(heads);
     }
 
-    auto load_error = [&](const std::string & p) {
-        sd_heads * h = nullptr;
-        std::string e;
-        const sd_status st = sd_heads_load(p.c_str(), model, &h, e);
-        CHECK(st != SD_OK && h == nullptr);
-        sd_heads_free(h);
-        return e;
-    };
-    auto contains = [](const std::string & s, const char * part) {
-        const bool ok = s.find(part) != std::string::npos;
-        if (!ok) std::fprintf(stderr, "  message \"%s\" lacks \"%s\"\n", s.c_str(), part);
-        return ok;
-    };
-    CHECK(contains(load_error("/nonexistent/heads.gguf"), "heads file not found"));
-    CHECK(contains(load_error("/tmp"), "heads path is a directory"));
-    CHECK(contains(load_error(model->path), "not a Medusa heads file"));
+    CHECK(contains(heads_load_error(model, "/nonexistent/heads.gguf"), "heads file not found"));
+    CHECK(contains(heads_load_error(model, "/tmp"), "heads path is a directory"));
+    CHECK(contains(heads_load_error(model, model->path), "not a Medusa heads file"));
 
     // made for another model: another fingerprint
     sd_heads_weights other = w;
@@ -75,7 +97,7 @@ static void roundtrip_and_checks(sd_model * model) {
     other.info.base_name = "another model";
     const std::string other_path = tmp_path("other.gguf");
     CHECK(sd_heads_save_raw(other_path.c_str(), other, error) == SD_OK);
-    CHECK(contains(load_error(other_path), "made for another model ('another model'"));
+    CHECK(contains(heads_load_error(model, other_path), "made for another model ('another model'"));
 
     // another hidden size
     sd_heads_weights wide = identity_heads(model, 1, 1, true);
@@ -84,7 +106,7 @@ static void roundtrip_and_checks(sd_model * model) {
     wide.b[0].assign((size_t) wide.info.n_embd, 0.0f);
     wide.info.fingerprint = fp;
     CHECK(sd_heads_save_raw(other_path.c_str(), wide, error) == SD_OK);
-    CHECK(contains(load_error(other_path), "heads are for hidden size"));
+    CHECK(contains(heads_load_error(model, other_path), "heads are for hidden size"));
 
     // truncated
     {
@@ -95,7 +117,7 @@ static void roundtrip_and_checks(sd_model * model) {
         FILE * g = std::fopen(other_path.c_str(), "wb");
         std::fwrite(bytes.data(), 1, n / 2, g);
         std::fclose(g);
-        const std::string e = load_error(other_path);
+        const std::string e = heads_load_error(model, other_path);
         CHECK(contains(e, "truncated") || contains(e, "not a valid GGUF"));
     }
     // sizes that do not match the info are refused when writing
@@ -110,11 +132,6 @@ static void roundtrip_and_checks(sd_model * model) {
 // computation of the same maths (token tables, the chain of argmax tokens, blocks, output).
 static void regressive(sd_model * model) {
     std::string error;
-    auto contains = [](const std::string & s, const char * part) {
-        const bool ok = s.find(part) != std::string::npos;
-        if (!ok) std::fprintf(stderr, "  message \"%s\" lacks \"%s\"\n", s.c_str(), part);
-        return ok;
-    };
     const int32_t n_heads = 3, n_embd = llama_model_n_embd(model->model), n_vocab = llama_vocab_n_tokens(model->vocab);
     sd_heads_weights w = regressive_heads(model, n_heads, 1, true, 0.5f);
     std::mt19937 rng(11);
@@ -187,37 +204,13 @@ static void regressive(sd_model * model) {
     sd_heads_free(heads);
 
     // bad files: a flag that is not a bool, and a regressive file without its token tables
-    auto rewrite = [&](const std::string & from, const std::string & to, const std::function<void(gguf_context *)> & edit) {
-        ggml_context * data = nullptr;
-        gguf_init_params gp = {/*no_alloc =*/ false, &data};
-        gguf_context * src = gguf_init_from_file(from.c_str(), gp);
-        CHECK(src != nullptr);
-        if (src == nullptr) return;
-        gguf_context * dst = gguf_init_empty();
-        gguf_set_kv(dst, src);
-        for (int64_t i = 0; i < gguf_get_n_tensors(src); i++) {
-            gguf_add_tensor(dst, ggml_get_tensor(data, gguf_get_tensor_name(src, i))); // shares the data
-        }
-        edit(dst);
-        CHECK(gguf_write_to_file(dst, to.c_str(), false));
-        gguf_free(dst);
-        gguf_free(src);
-        ggml_free(data);
-    };
-    auto load_error = [&](const std::string & p) {
-        sd_heads * h = nullptr;
-        std::string e;
-        CHECK(sd_heads_load(p.c_str(), model, &h, e) != SD_OK && h == nullptr);
-        sd_heads_free(h);
-        return e;
-    };
     const std::string bad = tmp_path("regressive-bad.gguf");
-    rewrite(path, bad, [](gguf_context * g) { gguf_set_val_u32(g, "medusa.regressive", 1); });
-    CHECK(contains(load_error(bad), "medusa.regressive that is not a bool"));
+    rewrite_heads(path, bad, [](gguf_context * g) { gguf_set_val_u32(g, "medusa.regressive", 1); });
+    CHECK(contains(heads_load_error(model, bad), "medusa.regressive that is not a bool"));
     const std::string plain = tmp_path("plain.gguf");
     CHECK(sd_heads_save(plain.c_str(), model, identity_heads(model, 2, 1, true), error) == SD_OK);
-    rewrite(plain, bad, [](gguf_context * g) { gguf_set_val_bool(g, "medusa.regressive", true); });
-    CHECK(contains(load_error(bad), "lacks tensor medusa.0.token.weight"));
+    rewrite_heads(plain, bad, [](gguf_context * g) { gguf_set_val_bool(g, "medusa.regressive", true); });
+    CHECK(contains(heads_load_error(model, bad), "lacks tensor medusa.0.token.weight"));
     // token tables that do not match the info are refused when writing
     sd_heads_weights short_tables = w;
     short_tables.tok.pop_back();
@@ -299,11 +292,6 @@ static void feature(sd_model * model) {
 // graph against a host computation of the same maths, with windows that have masked entries.
 static void feature_attention(sd_model * model) {
     std::string error;
-    auto contains = [](const std::string & s, const char * part) {
-        const bool ok = s.find(part) != std::string::npos;
-        if (!ok) std::fprintf(stderr, "  message \"%s\" lacks \"%s\"\n", s.c_str(), part);
-        return ok;
-    };
     const int32_t depth = 3, W = 4, n_embd = llama_model_n_embd(model->model), n_vocab = llama_vocab_n_tokens(model->vocab);
     sd_heads_weights w = feature_attention_heads(model, depth, 1, 0.3f, W);
     std::mt19937 rng(17);
@@ -334,36 +322,12 @@ static void feature_attention(sd_model * model) {
     bad.attn_pos.assign(2, 0.0f);
     CHECK(sd_heads_save(other.c_str(), model, bad, error) == SD_ERR_INVALID_ARGUMENT && contains(error, "feature drafter"));
     // bad files: a window out of range, a window on heads that are no feature drafter
-    auto rewrite = [&](const std::function<void(gguf_context *)> & change) {
-        ggml_context * data = nullptr;
-        gguf_init_params gp = {/*no_alloc =*/ false, &data};
-        gguf_context * src = gguf_init_from_file(path.c_str(), gp);
-        CHECK(src != nullptr);
-        if (src == nullptr) return;
-        gguf_context * g = gguf_init_empty();
-        gguf_set_kv(g, src);
-        for (int64_t i = 0; i < gguf_get_n_tensors(src); i++) {
-            gguf_add_tensor(g, ggml_get_tensor(data, gguf_get_tensor_name(src, i))); // shares the data
-        }
-        change(g);
-        CHECK(gguf_write_to_file(g, other.c_str(), false));
-        gguf_free(g);
-        gguf_free(src);
-        ggml_free(data);
-    };
-    auto load_error = [&](const std::string & p) {
-        sd_heads * h = nullptr;
-        std::string e;
-        CHECK(sd_heads_load(p.c_str(), model, &h, e) != SD_OK && h == nullptr);
-        sd_heads_free(h);
-        return e;
-    };
-    rewrite([](gguf_context * g) { gguf_set_val_u32(g, "medusa.attention_window", SD_HEADS_MAX_WINDOW + 1); });
-    CHECK(contains(load_error(other), "medusa.attention_window = 65, expected 0..64"));
-    rewrite([](gguf_context * g) { gguf_remove_key(g, "medusa.feature"); });
-    CHECK(contains(load_error(other), "only a feature drafter attends"));
-    rewrite([](gguf_context * g) { gguf_set_val_u32(g, "medusa.attention_window", W + 1); });
-    CHECK(contains(load_error(other), "medusa.0.attn_pos.bias has shape [4, 1], expected [5, 1]"));
+    rewrite_heads(path, other, [](gguf_context * g) { gguf_set_val_u32(g, "medusa.attention_window", SD_HEADS_MAX_WINDOW + 1); });
+    CHECK(contains(heads_load_error(model, other), "medusa.attention_window = 65, expected 0..64"));
+    rewrite_heads(path, other, [](gguf_context * g) { gguf_remove_key(g, "medusa.feature"); });
+    CHECK(contains(heads_load_error(model, other), "only a feature drafter attends"));
+    rewrite_heads(path, other, [](gguf_context * g) { gguf_set_val_u32(g, "medusa.attention_window", W + 1); });
+    CHECK(contains(heads_load_error(model, other), "medusa.0.attn_pos.bias has shape [4, 1], expected [5, 1]"));
     std::remove(other.c_str());
 
     sd_heads * heads = nullptr;
