@@ -1,16 +1,19 @@
 // A cost-scaled model predicts exactly what the original does: stories260K widened to D=256 (with
 // wider FFN and extra layers, F32) gives the same greedy continuation for several prompts. Medusa
 // heads widened with it (--heads) give the original heads' logits for the padded hidden state, with
-// an own output projection and with the shared one. --perturb makes a reproducible noisy copy.
+// an own output projection and with the shared one, and so does a feature drafter with an attention
+// window. --perturb makes a reproducible noisy copy.
 #include "spec-decode.h"
 #include "heads/sd-heads.h"
 #include "model/sd-model.h"
 #include "sd-test.h"
+#include "sd-test-heads.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <random>
 #include <unistd.h>
 
@@ -87,9 +90,34 @@ static void check_widened(sd_model * original, sd_model * scaled, const std::str
     for (int32_t i = 0; i < n; i++) {
         for (int32_t j = 0; j < d; j++) padded[(size_t) (i * ib.n_embd + j)] = h[(size_t) (i * d + j)] = normal(rng);
     }
+    const llama_token roots[n] = {1, 7, 30}; // read by regressive heads only
     std::vector<float> la, lb;
-    CHECK(sd_heads_logits(a, h.data(), nullptr, n, la, error) == SD_OK);
-    CHECK(sd_heads_logits(b, padded.data(), nullptr, n, lb, error) == SD_OK);
+    CHECK(sd_heads_logits(a, h.data(), roots, n, la, error) == SD_OK);
+    CHECK(sd_heads_logits(b, padded.data(), roots, n, lb, error) == SD_OK);
+    // an attention window: a whole window of other states (the scores, and the query's scaling, count)
+    if (ia.window > 0) {
+        const int32_t W = ia.window;
+        std::vector<float> wa((size_t) (n * W * d)), wb((size_t) (n * W * ib.n_embd), 0.0f);
+        std::vector<llama_token> tokens((size_t) (n * W));
+        std::vector<uint8_t> valid((size_t) (n * W), 1);
+        for (int32_t i = 0; i < n * W; i++) {
+            tokens[(size_t) i] = (llama_token) ((i * 37) % ia.n_vocab);
+            for (int32_t j = 0; j < d; j++) wb[(size_t) (i * ib.n_embd + j)] = wa[(size_t) (i * d + j)] = normal(rng);
+        }
+        const sd_heads_window_input win_a = {wa.data(), tokens.data(), valid.data()};
+        const sd_heads_window_input win_b = {wb.data(), tokens.data(), valid.data()};
+        std::unique_ptr<sd_heads_evaluator> ea, eb;
+        CHECK(sd_heads_evaluator_init(a->data, 1, nullptr, ea, error) == SD_OK);
+        CHECK(sd_heads_evaluator_init(b->data, 1, nullptr, eb, error) == SD_OK);
+        std::vector<float> wla, wlb;
+        if (ea != nullptr && eb != nullptr) {
+            CHECK(sd_heads_evaluate(*ea, h.data(), roots, 1, n, wla, nullptr, error, &win_a) == SD_OK);
+            CHECK(sd_heads_evaluate(*eb, padded.data(), roots, 1, n, wlb, nullptr, error, &win_b) == SD_OK);
+        }
+        CHECK(wla != la); // the window changed the logits
+        la.insert(la.end(), wla.begin(), wla.end());
+        lb.insert(lb.end(), wlb.begin(), wlb.end());
+    }
     CHECK(la.size() == lb.size() && !la.empty());
     float worst = 0.0f;
     for (size_t i = 0; i < la.size() && la.size() == lb.size(); i++) {
@@ -228,6 +256,20 @@ int main() {
         sd_model_free(scaled2);
     }
     std::remove(scaled2_path.c_str());
+    // a feature drafter with an attention window (shared output)
+    const std::string attention_path = tmp + "-attention.gguf", widened_attention_path = tmp + "-attention-256.gguf";
+    CHECK(sd_heads_save(attention_path.c_str(), original, feature_attention_heads(original, 3, 1, 0.3f, 4), error) == SD_OK);
+    CHECK(std::system((scale + " --output '" + scaled2_path + "' --heads '" + attention_path + "' --heads-output '" +
+                       widened_attention_path + "' 2>/dev/null").c_str()) == 0);
+    scaled2 = nullptr;
+    CHECK(sd_model_load(scaled2_path.c_str(), mparams, &scaled2, error) == SD_OK);
+    if (scaled2 != nullptr) {
+        check_widened(original, scaled2, attention_path, widened_attention_path);
+        sd_model_free(scaled2);
+    }
+    std::remove(scaled2_path.c_str());
+    std::remove(attention_path.c_str());
+    std::remove(widened_attention_path.c_str());
     // heads made for another model (the widened ones) are refused before anything is written
     CHECK(std::system((scale + " --output '" + scaled2_path + "' --heads '" + widened_path + "' --heads-output '" +
                        tmp + "-never.gguf' 2>/dev/null").c_str()) != 0);
