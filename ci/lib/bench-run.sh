@@ -149,27 +149,44 @@ build_realistic() {
     mv "$tmp" "$realistic"
 }
 # Medusa heads for a scaled model (--heads-minutes M, 0 = none), plain, regressive (Clover-style) and a
-# feature drafter (EAGLE-style), without and with an attention window of 16 positions: trained once each
-# into the cache by llamaspec-train-heads on the corpus, for at most M minutes; their held-out accuracies
-# go in the notes.
+# feature drafter (EAGLE-style), without and with an attention window of 16 positions: trained once
+# each into the cache by llamaspec-train-heads on stories260K, which the scaled models predict exactly
+# like, for at most M minutes, and widened to each scaled model by scale-model --heads (writing the
+# same model again beside, then deleting it): the same heads at a thirtieth of the training cost of
+# the 2048-wide model. Their held-out accuracies go in the notes.
+small_heads_path() { # medusa|regressive|feature|attention
+    local kind=; [ "$1" = medusa ] || kind=-$1
+    echo "$cache/stories260K-heads${kind}-${heads_minutes}min.gguf"
+}
 heads_path() { # QUANT medusa|regressive|feature|attention
     local kind=; [ "$2" = medusa ] || kind=-$2
-    echo "$cache/$(basename "$(scaled_path "$1")" .gguf)-heads${kind}-${heads_minutes}min.gguf"
+    echo "$cache/$(basename "$(scaled_path "$1")" .gguf)-heads${kind}-${heads_minutes}min-widened.gguf"
 }
 build_heads() { # QUANT
-    local f kind extra
+    local f small_f kind extra hd=()
+    [ "$head_dim" = 0 ] || hd=(--head-dim "$head_dim")
     for kind in medusa regressive feature attention; do
         f=$(heads_path "$1" $kind)
         [ -f "$f" ] && continue
-        case $kind in
-            medusa) extra=() ;;
-            attention) extra=(--feature --attention 16) ;;
-            *) extra=(--$kind) ;;
-        esac
-        echo "training $kind heads for $(basename "$(scaled_path "$1")") (once, at most $heads_minutes min) ..." >&2
-        tool train-heads --model "$(scaled_path "$1")" --corpus "$corpus" --output "$f.partial.$$" \
-            --minutes "$heads_minutes" --threads "$threads" "${extra[@]}" > "$f.log.partial.$$"
-        mv "$f.log.partial.$$" "$f.log"
+        small_f=$(small_heads_path $kind)
+        if [ ! -f "$small_f" ]; then
+            case $kind in
+                medusa) extra=() ;;
+                attention) extra=(--feature --attention 16) ;;
+                *) extra=(--$kind) ;;
+            esac
+            echo "training $kind heads for stories260K (once, at most $heads_minutes min) ..." >&2
+            tool train-heads --model "$small" --corpus "$corpus" --output "$small_f.partial.$$" \
+                --minutes "$heads_minutes" --threads "$threads" "${extra[@]}" > "$small_f.log.partial.$$"
+            mv "$small_f.log.partial.$$" "$small_f.log"
+            mv "$small_f.partial.$$" "$small_f"
+        fi
+        echo "widening $kind heads to $(basename "$(scaled_path "$1")") (once) ..." >&2
+        tool scale-model --input "$small" --output "$f.model.$$" --hidden "$hidden" --ffn "$ffn" --layers "$layers" \
+            "${hd[@]}" --quantize "$1" --heads "$small_f" --heads-output "$f.partial.$$" 2>/dev/null
+        cmp -s "$f.model.$$" "$(scaled_path "$1")" || { echo "ci/bench: scale-model did not write $(scaled_path "$1") again" >&2; exit 1; }
+        rm -f "$f.model.$$"
+        cp "$small_f.log" "$f.log"
         mv "$f.partial.$$" "$f"
     done
 }
@@ -402,10 +419,10 @@ bench_model() { # small|q4_0|q8_0|wide
             drafter_notes+=(--drafter "early-exit=$(basename "$(exit_path)"): the model's own first $early_exit blocks, an adapter block (its last block, the FFN trained on the corpus by llamaspec-early-exit) and its head (Kangaroo-style self-speculation); $(exit_note)")
         fi
         if [ "$heads_minutes" != 0 ] && [ "$1" != wide ]; then
-            drafter_notes+=(--note "medusa: $(basename "$(heads_path "$1" medusa)"), heads trained by llamaspec-train-heads on the corpus for at most $heads_minutes min; held-out top-1 accuracy per head: $(heads_note "$1" medusa)")
-            drafter_notes+=(--note "medusa:regressive: $(basename "$(heads_path "$1" regressive)"), regressive (Clover-style) heads trained the same way with --regressive; held-out top-1 accuracy per head given the tokens before it: $(heads_note "$1" regressive)")
-            drafter_notes+=(--note "medusa:feature: $(basename "$(heads_path "$1" feature)"), a feature drafter (EAGLE-style) trained the same way with --feature; held-out top-1 accuracy per depth given the tokens before it: $(heads_note "$1" feature)")
-            drafter_notes+=(--note "medusa:attention: $(basename "$(heads_path "$1" attention)"), the feature drafter with an attention window of 16 positions (--feature --attention 16), trained the same way; held-out top-1 accuracy per depth given the tokens before it: $(heads_note "$1" attention)")
+            drafter_notes+=(--note "medusa: $(basename "$(heads_path "$1" medusa)"), heads trained by llamaspec-train-heads on stories260K (which this model predicts exactly like) for at most $heads_minutes min and widened to this model by llamaspec-scale-model --heads; held-out top-1 accuracy per head on stories260K: $(heads_note "$1" medusa)")
+            drafter_notes+=(--note "medusa:regressive: $(basename "$(heads_path "$1" regressive)"), regressive (Clover-style) heads made the same way with --regressive; held-out top-1 accuracy per head given the tokens before it: $(heads_note "$1" regressive)")
+            drafter_notes+=(--note "medusa:feature: $(basename "$(heads_path "$1" feature)"), a feature drafter (EAGLE-style) made the same way with --feature; held-out top-1 accuracy per depth given the tokens before it: $(heads_note "$1" feature)")
+            drafter_notes+=(--note "medusa:attention: $(basename "$(heads_path "$1" attention)"), the feature drafter with an attention window of 16 positions (--feature --attention 16), made the same way; held-out top-1 accuracy per depth given the tokens before it: $(heads_note "$1" attention)")
         fi
     fi
     local note_args=()
