@@ -47,7 +47,6 @@ struct medusa_drafter final : sd_drafter {
     std::vector<std::vector<llama_token>> cand_token; // [n_heads][top_k]
     std::vector<std::vector<float>>       cand_prob;  // [n_heads][top_k]
     std::string error;
-    const std::vector<llama_token> * history = nullptr; // the text of the draft being made
     const std::atomic<int32_t> * follow = nullptr; // the session's thread count
 
     const char * name() const override { return static_tree ? "medusa-static" : "medusa"; }
@@ -94,10 +93,11 @@ struct medusa_drafter final : sd_drafter {
     }
     sd_heads_window_input win = {};
 
-    // Softmax of each head and its top_k candidates.
-    bool candidates(llama_token root) {
+    // Softmax of each head and its top_k candidates for the text's next token (its last is the root).
+    bool candidates(const std::vector<llama_token> & history) {
+        const llama_token root = history.back();
         if (follow != nullptr) sd_heads_evaluator_threads(*eval, follow->load(std::memory_order_relaxed));
-        if (sd_heads_evaluate(*eval, h.data(), &root, 1, 1, logits, &chain, error, window_input(*history)) != SD_OK) {
+        if (sd_heads_evaluate(*eval, h.data(), &root, 1, 1, logits, &chain, error, window_input(history)) != SD_OK) {
             return false;
         }
         std::vector<int32_t> order((size_t) n_vocab);
@@ -130,8 +130,7 @@ struct medusa_drafter final : sd_drafter {
     void draft(const sd_draft_request & request, sd_draft_tree & out) override {
         sd_tree_clear(out);
         const int32_t max_nodes = request.max_nodes, max_depth = request.max_depth;
-        history = &request.history;
-        if (!have_h || request.history.empty() || !candidates(request.history.back())) return;
+        if (!have_h || request.history.empty() || !candidates(request.history)) return;
         have_h = false; // a hidden state drafts once
         const int32_t depth_limit = std::min(n_heads, max_depth);
         // best-first: a node's score is the product of its path's scores; a popped node is added to

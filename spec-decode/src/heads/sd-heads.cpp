@@ -33,10 +33,6 @@ static std::string w_name(int32_t k, int32_t l) { return "medusa." + std::to_str
 static std::string b_name(int32_t k, int32_t l) { return "medusa." + std::to_string(k) + "." + std::to_string(l) + ".bias"; }
 static std::string o_name(int32_t k)            { return "medusa." + std::to_string(k) + ".output.weight"; }
 static std::string t_name(int32_t k)            { return "medusa." + std::to_string(k) + ".token.weight"; }
-// a feature drafter's attention: query, key, value and output projections, the score per distance
-static const char * const k_attn_names[4] = {"medusa.0.attn_q.weight", "medusa.0.attn_k.weight",
-                                             "medusa.0.attn_v.weight", "medusa.0.attn_output.weight"};
-static const char * const k_attn_pos_name = "medusa.0.attn_pos.bias";
 
 //
 // The heads file
@@ -163,10 +159,10 @@ static sd_status parse_heads(const char * path, sd_heads_info & info, std::vecto
         if (info.regressive && !want(t_name(k), info.n_embd, info.n_vocab, true)) return SD_ERR_MODEL_LOAD;
     }
     if (info.window > 0) {
-        for (const char * name : k_attn_names) {
+        for (const char * name : SD_HEADS_ATTN_NAMES) {
             if (!want(name, info.n_embd, info.n_embd, true)) return SD_ERR_MODEL_LOAD;
         }
-        if (!want(k_attn_pos_name, info.window, 1, false)) return SD_ERR_MODEL_LOAD;
+        if (!want(SD_HEADS_ATTN_POS_NAME, info.window, 1, false)) return SD_ERR_MODEL_LOAD;
     }
     return SD_OK;
 }
@@ -452,7 +448,7 @@ sd_status sd_heads_evaluate(sd_heads_evaluator & e, const float * hidden, const 
         const size_t nw = (size_t) W * (size_t) n, ne = (size_t) info.n_embd;
         win_hidden.assign(nw * ne, 0.0f);
         win_tokens.assign(nw, 0);
-        win_mask.assign(nw, -1e30f);
+        win_mask.assign(nw, sd_heads_window_mask(false));
         for (int32_t i = 0; i < n; i++) {
             for (int32_t j = 0; j < W; j++) {
                 const size_t at = (size_t) i * W + j;
@@ -467,7 +463,7 @@ sd_status sd_heads_evaluate(sd_heads_evaluator & e, const float * hidden, const 
                 }
                 std::memcpy(&win_hidden[at * ne], x, ne * sizeof(float));
                 win_tokens[at] = y;
-                win_mask[at] = 0.0f;
+                win_mask[at] = sd_heads_window_mask(true);
             }
         }
         win.hidden = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, info.n_embd, (int64_t) nw);
@@ -619,8 +615,8 @@ static sd_status write_heads(const char * path, const sd_heads_info & i, const s
         if (i.regressive) add(t_name(k), w.tok[(size_t) k], i.n_embd, i.n_vocab);
     }
     if (i.window > 0) {
-        for (size_t j = 0; j < 4; j++) add(k_attn_names[j], w.attn[j], i.n_embd, i.n_embd);
-        add(k_attn_pos_name, w.attn_pos, i.window, 0);
+        for (size_t j = 0; j < 4; j++) add(SD_HEADS_ATTN_NAMES[j], w.attn[j], i.n_embd, i.n_embd);
+        add(SD_HEADS_ATTN_POS_NAME, w.attn_pos, i.window, 0);
     }
     const std::string tmp = std::string(path) + ".tmp";
     const bool written = gguf_write_to_file(g.get(), tmp.c_str(), false);

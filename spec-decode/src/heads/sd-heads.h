@@ -69,6 +69,15 @@ struct sd_heads_window {
     ggml_tensor * mask   = nullptr;
 };
 
+// What the mask adds to an entry's score: 0 when it is valid, else a value that leaves it no weight.
+inline float sd_heads_window_mask(bool valid) { return valid ? 0.0f : -1e30f; }
+
+// The names of a feature drafter's attention tensors in a heads file: the query, key, value and
+// output projections, and the score per distance.
+inline constexpr const char * SD_HEADS_ATTN_NAMES[4] = {"medusa.0.attn_q.weight", "medusa.0.attn_k.weight",
+                                                        "medusa.0.attn_v.weight", "medusa.0.attn_output.weight"};
+inline constexpr const char * SD_HEADS_ATTN_POS_NAME = "medusa.0.attn_pos.bias";
+
 // Sets of weights a heads file holds: one per head, one for a feature drafter.
 inline int32_t sd_heads_sets(const sd_heads_info & i) { return i.feature ? 1 : i.n_heads; }
 

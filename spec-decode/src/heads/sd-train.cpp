@@ -303,14 +303,12 @@ sd_status trainer_init(sd_model * model, const sd_train_params & p, int32_t n_th
         }
     }
     if (p.attention > 0) {
-        const char * names[4] = {"medusa.0.attn_q.weight", "medusa.0.attn_k.weight", "medusa.0.attn_v.weight",
-                                 "medusa.0.attn_output.weight"};
         for (int32_t j = 0; j < 4; j++) {
             h.tensors.attn[j] = ggml_new_tensor_2d(h.ctx, GGML_TYPE_F32, n_embd, n_embd);
-            ggml_set_name(h.tensors.attn[j], names[j]);
+            ggml_set_name(h.tensors.attn[j], SD_HEADS_ATTN_NAMES[j]);
         }
         h.tensors.attn_pos = ggml_new_tensor_1d(h.ctx, GGML_TYPE_F32, p.attention);
-        ggml_set_name(h.tensors.attn_pos, "medusa.0.attn_pos.bias");
+        ggml_set_name(h.tensors.attn_pos, SD_HEADS_ATTN_POS_NAME);
         t.window.hidden = ggml_new_tensor_2d(t.ctx_in, GGML_TYPE_F32, n_embd, (int64_t) p.attention * p.batch);
         t.window.tokens = ggml_new_tensor_1d(t.ctx_in, GGML_TYPE_I32, (int64_t) p.attention * p.batch);
         t.window.mask = ggml_new_tensor_2d(t.ctx_in, GGML_TYPE_F32, p.attention, p.batch);
@@ -554,7 +552,7 @@ sd_status optimize(heads_trainer & t, const train_data & d, train_run & run, dou
                 const int32_t keep = quarter(rng) == 0 ? keep_any(rng) : W;
                 d.window_of(pos, W, keep, &win_hidden[(size_t) j * W * n_embd], &win_tokens[(size_t) j * W],
                             &win_valid[(size_t) j * W]);
-                for (int32_t i = 0; i < W; i++) win_mask[(size_t) (j * W + i)] = win_valid[(size_t) (j * W + i)] ? 0.0f : -1e30f;
+                for (int32_t i = 0; i < W; i++) win_mask[(size_t) (j * W + i)] = sd_heads_window_mask(win_valid[(size_t) (j * W + i)] != 0);
             }
         }
         if (W > 0) {
