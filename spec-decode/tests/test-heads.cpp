@@ -9,6 +9,7 @@
 #include "heads/sd-heads.h"
 #include "model/sd-model.h"
 #include "engine/sd-session.h"
+#include "draft/sd-drafter.h"
 
 #include "gguf.h"
 
@@ -288,6 +289,86 @@ static void feature(sd_model * model) {
     CHECK(sd_heads_save(path.c_str(), model, bad, error) == SD_ERR_INVALID_ARGUMENT);
 }
 
+static double max_diff(const std::vector<float> & a, const std::vector<float> & b) {
+    double d = a.size() == b.size() ? 0.0 : INFINITY;
+    for (size_t i = 0; i < a.size() && a.size() == b.size(); i++) d = std::max(d, (double) std::fabs(a[i] - b[i]));
+    return d;
+}
+
+static std::vector<float> matvec(const std::vector<float> & m, const float * x, int32_t n_embd) {
+    std::vector<float> y((size_t) n_embd);
+    for (int32_t o = 0; o < n_embd; o++) {
+        double sum = 0;
+        for (int32_t k = 0; k < n_embd; k++) sum += (double) m[(size_t) o * n_embd + k] * x[(size_t) k];
+        y[(size_t) o] = (float) sum;
+    }
+    return y;
+}
+
+// Keys and values kept between evaluations (one row, as the drafter keeps them): those a first
+// evaluation computes are the host's (the loaded heads' merged projections: Q^T K c and O_a V c), and standing in for entries 1.. of a second (whose hidden states
+// there are then not read) they give the whole window's logits `want`. Bad uses are refused.
+static void kept_keys(sd_heads_evaluator & e, const sd_heads_weights & w, const std::vector<float> & hidden,
+                      const std::vector<float> & win_hidden, const std::vector<llama_token> & win_tokens,
+                      const std::vector<uint8_t> & valid, llama_token root, const std::vector<float> & want) {
+    std::string error;
+    const int32_t W = w.info.window, n_embd = w.info.n_embd;
+    const size_t ne = (size_t) n_embd;
+    std::vector<float> keys((size_t) W * ne), values((size_t) W * ne), got;
+    sd_heads_window_input fresh = {win_hidden.data(), win_tokens.data(), valid.data(), W, nullptr, nullptr,
+                                   keys.data(), values.data()};
+    CHECK(sd_heads_evaluate(e, hidden.data(), &root, 1, 1, got, nullptr, error, &fresh) == SD_OK);
+    const double d_fresh = max_diff(got, want);
+    std::vector<float> want_keys, want_values;
+    for (int32_t j = 0; j < W; j++) {
+        std::vector<float> c(&win_hidden[(size_t) j * ne], &win_hidden[(size_t) (j + 1) * ne]);
+        for (size_t x = 0; x < ne; x++) c[x] += w.tok[0][(size_t) win_tokens[(size_t) j] * ne + x];
+        // the loaded heads' keys and values: Q^T K c and O_a V c
+        const std::vector<float> kc = matvec(w.attn[1], c.data(), n_embd), vc = matvec(w.attn[2], c.data(), n_embd);
+        std::vector<float> k((size_t) n_embd, 0.0f);
+        for (int32_t o = 0; o < n_embd; o++) {
+            for (int32_t a = 0; a < n_embd; a++) k[(size_t) a] += w.attn[0][(size_t) o * ne + (size_t) a] * kc[(size_t) o];
+        }
+        const std::vector<float> v = matvec(w.attn[3], vc.data(), n_embd);
+        want_keys.insert(want_keys.end(), k.begin(), k.end());
+        want_values.insert(want_values.end(), v.begin(), v.end());
+    }
+    const double d_keys = std::max(max_diff(keys, want_keys), max_diff(values, want_values));
+    // entries 1.. as kept keys and values: their hidden states are not read
+    std::vector<float> unread = win_hidden;
+    std::fill(unread.begin() + (long) ne, unread.end(), 100.0f);
+    sd_heads_window_input kept = {unread.data(), win_tokens.data(), valid.data(), 1, keys.data(), values.data(),
+                                  nullptr, nullptr};
+    std::vector<float> got_kept, got_all_kept, got_changed;
+    CHECK(sd_heads_evaluate(e, hidden.data(), &root, 1, 1, got_kept, nullptr, error, &kept) == SD_OK);
+    kept.n_fresh = 0;
+    CHECK(sd_heads_evaluate(e, hidden.data(), &root, 1, 1, got_all_kept, nullptr, error, &kept) == SD_OK);
+    // and they are what is read: other keys there give other logits
+    std::vector<float> other = keys;
+    for (size_t x = 2 * ne; x < 3 * ne; x++) other[x] *= 3.0f;
+    kept.n_fresh = 1;
+    kept.keys = other.data();
+    CHECK(sd_heads_evaluate(e, hidden.data(), &root, 1, 1, got_changed, nullptr, error, &kept) == SD_OK);
+    std::printf("kept keys and values: fresh ones differ from the host's by %.2e; logits against the whole window's: "
+                "%.2e (all fresh), %.2e (entries 1.. kept), %.2e (all kept); other kept keys moved them by %.2e\n", d_keys,
+                d_fresh, max_diff(got_kept, want), max_diff(got_all_kept, want), max_diff(got_changed, want));
+    CHECK(d_keys < 1e-3 && d_fresh < 1e-4 && max_diff(got_kept, want) < 1e-4 && max_diff(got_all_kept, want) < 1e-4);
+    CHECK(max_diff(got_changed, want) > 1e-3);
+    // refused: kept keys for two rows, more fresh entries than the window, fresh entries without the others' keys
+    const llama_token roots[2] = {root, root};
+    std::vector<float> two(2 * ne);
+    kept.keys = keys.data();
+    CHECK(sd_heads_evaluate(e, two.data(), roots, 1, 2, got, nullptr, error, &kept) == SD_ERR_INVALID_ARGUMENT &&
+          contains(error, "need one row"));
+    kept.n_fresh = W + 1;
+    CHECK(sd_heads_evaluate(e, hidden.data(), &root, 1, 1, got, nullptr, error, &kept) == SD_ERR_INVALID_ARGUMENT &&
+          contains(error, "fresh entries"));
+    kept.n_fresh = 2;
+    kept.values = nullptr;
+    CHECK(sd_heads_evaluate(e, hidden.data(), &root, 1, 1, got, nullptr, error, &kept) == SD_ERR_INVALID_ARGUMENT &&
+          contains(error, "keys and values of the others"));
+}
+
 // A feature drafter with an attention window: the file round trip, bad files and inputs, and the ggml
 // graph against a host computation of the same maths, with windows that have masked entries.
 static void feature_attention(sd_model * model) {
@@ -356,15 +437,6 @@ static void feature_attention(sd_model * model) {
     for (int32_t i = 0; i < n; i++) { // entry 0 is the row's own hidden state
         std::copy(&hidden[(size_t) i * n_embd], &hidden[(size_t) (i + 1) * n_embd], &win_hidden[(size_t) i * W * n_embd]);
     }
-    auto matvec = [&](const std::vector<float> & m, const std::vector<float> & x) {
-        std::vector<float> y((size_t) n_embd);
-        for (int32_t o = 0; o < n_embd; o++) {
-            double sum = 0;
-            for (int32_t k = 0; k < n_embd; k++) sum += (double) m[(size_t) o * n_embd + k] * x[(size_t) k];
-            y[(size_t) o] = (float) sum;
-        }
-        return y;
-    };
     auto host = [&](const std::vector<uint8_t> & mask, const std::vector<float> & wh) {
         std::vector<float> want((size_t) n * depth * n_vocab);
         for (int32_t i = 0; i < n; i++) {
@@ -373,14 +445,14 @@ static void feature_attention(sd_model * model) {
                 std::vector<float> c(&wh[((size_t) i * W + j) * n_embd], &wh[((size_t) i * W + j + 1) * n_embd]);
                 const llama_token t = win_tokens[(size_t) (i * W + j)];
                 for (int32_t x = 0; x < n_embd; x++) c[(size_t) x] += w.tok[0][(size_t) t * n_embd + x];
-                keys.push_back(matvec(w.attn[1], c));
-                values.push_back(matvec(w.attn[2], c));
+                keys.push_back(matvec(w.attn[1], c.data(), n_embd));
+                values.push_back(matvec(w.attn[2], c.data(), n_embd));
             }
             std::vector<float> f(hidden.begin() + (long) i * n_embd, hidden.begin() + (long) (i + 1) * n_embd);
             llama_token tok = roots[i];
             for (int32_t k = 0; k < depth; k++) {
                 for (int32_t x = 0; x < n_embd; x++) f[(size_t) x] += w.tok[0][(size_t) tok * n_embd + x];
-                const std::vector<float> q = matvec(w.attn[0], f);
+                const std::vector<float> q = matvec(w.attn[0], f.data(), n_embd);
                 std::vector<double> score((size_t) W, -INFINITY);
                 double max = -INFINITY, sum = 0;
                 for (int32_t j = 0; j < W; j++) {
@@ -396,9 +468,9 @@ static void feature_attention(sd_model * model) {
                     const double a = std::exp(score[(size_t) j] - max) / sum;
                     for (int32_t x = 0; x < n_embd; x++) o[(size_t) x] += (float) (a * values[(size_t) j][(size_t) x]);
                 }
-                const std::vector<float> add = matvec(w.attn[3], o);
+                const std::vector<float> add = matvec(w.attn[3], o.data(), n_embd);
                 for (int32_t x = 0; x < n_embd; x++) f[(size_t) x] += add[(size_t) x];
-                std::vector<float> y = matvec(w.w[0], f);
+                std::vector<float> y = matvec(w.w[0], f.data(), n_embd);
                 for (int32_t x = 0; x < n_embd; x++) {
                     const double v = (double) y[(size_t) x] + w.b[0][(size_t) x];
                     f[(size_t) x] += (float) (v / (1.0 + std::exp(-v)));
@@ -413,11 +485,6 @@ static void feature_attention(sd_model * model) {
             }
         }
         return want;
-    };
-    auto max_diff = [](const std::vector<float> & a, const std::vector<float> & b) {
-        double d = a.size() == b.size() ? 0.0 : INFINITY;
-        for (size_t i = 0; i < a.size() && a.size() == b.size(); i++) d = std::max(d, (double) std::fabs(a[i] - b[i]));
-        return d;
     };
     std::vector<float> got;
     sd_heads_window_input win = {win_hidden.data(), win_tokens.data(), valid.data()};
@@ -443,11 +510,116 @@ static void feature_attention(sd_model * model) {
     CHECK(d_window < 1e-3 && d_own < 1e-3);
     CHECK(got == got_scrambled);
     CHECK(max_diff(got, got_own) > 1e-2); // the window matters
+    kept_keys(*e, w, hidden, win_hidden, win_tokens, valid, roots[0],
+              std::vector<float>(got.begin(), got.begin() + (long) depth * n_vocab));
     // a token outside the vocabulary in the window
     win.hidden = win_hidden.data();
     win_tokens[2] = n_vocab;
     CHECK(sd_heads_evaluate(*e, hidden.data(), roots, 1, n, got, nullptr, error, &win) == SD_ERR_INVALID_ARGUMENT &&
           contains(error, "in the attention window is outside the heads' vocabulary"));
+    e.reset();
+    sd_heads_free(heads);
+}
+
+// The attention drafter keeps its window's keys and values between drafts: over steps that show it one
+// to three positions each, and generations that start inside the first one's text with other hidden
+// states or other tokens after that point, each draft's chain (token and probability per depth) is the one the
+// whole window, every key computed afresh, gives.
+static void attention_drafter(sd_model * model) {
+    std::string error;
+    const int32_t depth = 3, W = 4, n_embd = llama_model_n_embd(model->model), n_vocab = llama_vocab_n_tokens(model->vocab);
+    sd_heads_weights w = feature_attention_heads(model, depth, 1, 0.3f, W);
+    std::mt19937 rng(23);
+    std::normal_distribution<float> noise(0.0f, 0.05f);
+    for (auto & m : w.w) for (float & x : m) x = noise(rng);
+    sd_heads * heads = heads_load(model, w);
+    CHECK(heads != nullptr);
+    if (heads == nullptr) return;
+    std::unique_ptr<sd_heads_evaluator> e;
+    CHECK(sd_heads_evaluator_init(heads->data, 1, nullptr, e, error) == SD_OK);
+    const sd_medusa_params mp = {heads, false, 4};
+    std::unique_ptr<sd_drafter> d(sd_drafter_medusa_init(heads->data, mp, 1, nullptr, nullptr, error));
+    CHECK(d != nullptr);
+    if (d == nullptr || e == nullptr) {
+        sd_heads_free(heads);
+        return;
+    }
+    const size_t ne = (size_t) n_embd;
+    const int32_t n_pos = 48;
+    std::vector<float> rows((size_t) n_pos * ne);              // the hidden state shown for each position
+    std::vector<llama_token> text((size_t) n_pos + 1);
+    std::uniform_int_distribution<int32_t> token(1, n_vocab - 1);
+    auto fill = [&](int32_t from, bool new_rows, bool new_tokens) {
+        for (size_t x = (size_t) from * ne; x < rows.size() && new_rows; x++) rows[x] = 0.3f * noise(rng) / 0.05f;
+        for (size_t p = (size_t) from + 1; p < text.size() && new_tokens; p++) text[p] = token(rng);
+    };
+    fill(0, true, true);
+    auto show = [&](int32_t first, int32_t n) {
+        std::vector<const float *> r;
+        for (int32_t p = first; p < first + n; p++) r.push_back(&rows[(size_t) p * ne]);
+        d->hidden(r.data(), n, n_embd, first + n - 1);
+    };
+    int32_t drafts = 0, mismatches = 0;
+    double max_prob_diff = 0;
+    sd_draft_tree tree;
+    // a draft after position last, the window's entries from position `start` on
+    auto check_draft = [&](int32_t last, int32_t start) {
+        const std::vector<llama_token> history(text.begin(), text.begin() + last + 2);
+        const sd_draft_request request = {history, 16, depth, nullptr};
+        d->draft(request, tree);
+        std::vector<float> win_hidden((size_t) W * ne, 0.0f), want;
+        std::vector<llama_token> win_tokens((size_t) W, 0);
+        std::vector<uint8_t> valid((size_t) W, 0);
+        for (int32_t j = 0; j < W && last - j >= start; j++) {
+            std::copy(&rows[(size_t) (last - j) * ne], &rows[(size_t) (last - j + 1) * ne], &win_hidden[(size_t) j * ne]);
+            win_tokens[(size_t) j] = text[(size_t) (last - j + 1)];
+            valid[(size_t) j] = 1;
+        }
+        const sd_heads_window_input win = {win_hidden.data(), win_tokens.data(), valid.data()};
+        CHECK(sd_heads_evaluate(*e, &rows[(size_t) last * ne], &history.back(), 1, 1, want, nullptr, error, &win) == SD_OK);
+        // the chain: at each depth, the first child of the chain's node
+        int32_t parent = -1;
+        for (int32_t k = 0; k < depth; k++) {
+            const float * l = &want[(size_t) k * (size_t) n_vocab];
+            const int32_t best = (int32_t) (std::max_element(l, l + n_vocab) - l);
+            double sum = 0;
+            for (int32_t v = 0; v < n_vocab; v++) sum += std::exp((double) (l[v] - l[best]));
+            int32_t node = -1;
+            for (int32_t i = 0; i < sd_tree_size(tree) && node < 0; i++) {
+                if (tree.parent[(size_t) i] == parent) node = i;
+            }
+            if (node < 0 || tree.token[(size_t) node] != best) {
+                mismatches++;
+                break;
+            }
+            max_prob_diff = std::max(max_prob_diff, std::fabs(tree.conf[(size_t) node] - 1.0 / sum));
+            parent = node;
+        }
+        drafts++;
+    };
+    const sd_generation_params gp = sd_generation_default_params();
+    const int32_t advance[] = {1, 3, 2, 1, 1, 3, 2, 2};
+    int32_t last = 3;
+    for (int32_t generation = 0; generation < 3; generation++) {
+        // the later ones start three positions before the last one ended, whose keys are kept: the
+        // second gives the positions after that point other hidden states (the tokens stay), the third
+        // another root and other tokens
+        const int32_t start = generation == 0 ? last : last - 3;
+        if (generation > 0) fill(start + 1, generation == 1, generation == 2);
+        show(start, 1);
+        CHECK(d->begin(std::vector<llama_token>(text.begin(), text.begin() + start + 1), gp, 0, error) == SD_OK);
+        last = start;
+        check_draft(last, start);
+        for (int32_t a : advance) {
+            show(last + 1, a);
+            last += a;
+            check_draft(last, start);
+        }
+    }
+    std::printf("attention drafter: %d drafts, %d chains unlike the whole window's, max probability difference %.2e\n",
+                drafts, mismatches, max_prob_diff);
+    CHECK(drafts == 27 && mismatches == 0 && max_prob_diff < 1e-4);
+    d.reset();
     e.reset();
     sd_heads_free(heads);
 }
@@ -618,6 +790,7 @@ int main() {
     regressive(model);
     feature(model);
     feature_attention(model);
+    attention_drafter(model);
     greedy_equivalence(model);
     sd_model_free(model);
     return sd_test_finish("test-heads");

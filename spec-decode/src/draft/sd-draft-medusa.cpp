@@ -5,7 +5,9 @@
 // Regressive heads read the root and the chain of the previous heads' best tokens, so their
 // candidates hold only below that chain: the tree is the chain with its siblings.
 // A feature drafter with an attention window keeps the hidden states of the last `window` positions it
-// was shown, by position, and gives each draft the ones still in the window.
+// was shown, by position, and gives each draft the ones still in the window. It keeps their keys and
+// values too (they depend on the position's hidden state and the token after it alone), so that a
+// draft computes those of the positions new since the last draft only.
 #include "draft/sd-drafter.h"
 #include "heads/sd-heads.h"
 
@@ -40,9 +42,15 @@ struct medusa_drafter final : sd_drafter {
     int32_t              window = 0;
     std::vector<float>   ring;      // [window * n_embd]
     std::vector<int32_t> ring_pos;  // [window] the position a slot holds, -1 = none
+    // the keys and values computed for a slot's hidden state and the token after it
+    std::vector<float>       ring_keys, ring_values; // [window * n_embd]
+    std::vector<int32_t>     kv_pos;    // [window] the position they were computed for, -1 = none
+    std::vector<llama_token> kv_token;  // [window] the token after it they were computed with
     std::vector<float>       win_hidden; // the window of one draft, entry j = position h_pos - j
     std::vector<llama_token> win_tokens;
     std::vector<uint8_t>     win_valid;
+    std::vector<float>       win_keys, win_values;     // entries' kept keys and values
+    std::vector<float>       fresh_keys, fresh_values; // those computed by the draft
     std::vector<float> logits;     // [n_heads * n_vocab]
     std::vector<std::vector<llama_token>> cand_token; // [n_heads][top_k]
     std::vector<std::vector<float>>       cand_prob;  // [n_heads][top_k]
@@ -61,6 +69,7 @@ struct medusa_drafter final : sd_drafter {
             if (rows[i] == nullptr || p < 0) continue;
             const size_t slot = (size_t) (p % window);
             ring_pos[slot] = p;
+            kv_pos[slot] = -1;
             std::memcpy(&ring[slot * (size_t) n_embd], rows[i], sizeof(float) * (size_t) n_embd);
         }
     }
@@ -75,31 +84,59 @@ struct medusa_drafter final : sd_drafter {
         return SD_OK;
     }
 
-    // The window of a draft whose root follows position h_pos in history.
+    // The window of a draft whose root follows position h_pos in history: the entries up to the last
+    // one without kept keys and values as hidden states, the rest as their keys and values.
     const sd_heads_window_input * window_input(const std::vector<llama_token> & history) {
         // entry 0 is h and the root; without the positions to match them, the window is that alone
         if (window == 0 || h_pos < 0 || (size_t) h_pos + 2 != history.size()) return nullptr;
+        const size_t ne = (size_t) n_embd;
+        int32_t n_fresh = 0;
         for (int32_t j = 0; j < window; j++) {
             const int32_t p = h_pos - j;
-            const bool valid = p >= 0 && ring_pos[(size_t) (p % window)] == p && (size_t) p + 1 < history.size();
+            const size_t slot = p >= 0 ? (size_t) (p % window) : 0;
+            const bool valid = p >= 0 && ring_pos[slot] == p && (size_t) p + 1 < history.size();
             win_valid[(size_t) j] = valid;
             win_tokens[(size_t) j] = valid ? history[(size_t) p + 1] : 0;
-            if (valid) {
-                std::memcpy(&win_hidden[(size_t) j * n_embd], &ring[(size_t) (p % window) * n_embd], sizeof(float) * (size_t) n_embd);
+            if (valid && (kv_pos[slot] != p || kv_token[slot] != win_tokens[(size_t) j])) n_fresh = j + 1;
+        }
+        if (!win_valid[0]) return nullptr;
+        for (int32_t j = 0; j < window; j++) {
+            if (!win_valid[(size_t) j]) continue;
+            const size_t slot = (size_t) ((h_pos - j) % window), at = (size_t) j * ne;
+            if (j < n_fresh) {
+                std::memcpy(&win_hidden[at], &ring[slot * ne], sizeof(float) * ne);
+            } else {
+                std::memcpy(&win_keys[at], &ring_keys[slot * ne], sizeof(float) * ne);
+                std::memcpy(&win_values[at], &ring_values[slot * ne], sizeof(float) * ne);
             }
         }
-        win = {win_hidden.data(), win_tokens.data(), win_valid.data()};
+        win = {win_hidden.data(), win_tokens.data(), win_valid.data(), n_fresh, win_keys.data(), win_values.data(),
+               fresh_keys.data(), fresh_values.data()};
         return &win;
     }
     sd_heads_window_input win = {};
+
+    // Keeps the keys and values the draft computed for the window's fresh entries.
+    void keep_fresh() {
+        const size_t ne = (size_t) n_embd;
+        for (int32_t j = 0; j < win.n_fresh; j++) {
+            if (!win_valid[(size_t) j]) continue;
+            const int32_t p = h_pos - j;
+            const size_t slot = (size_t) (p % window);
+            std::memcpy(&ring_keys[slot * ne], &fresh_keys[(size_t) j * ne], sizeof(float) * ne);
+            std::memcpy(&ring_values[slot * ne], &fresh_values[(size_t) j * ne], sizeof(float) * ne);
+            kv_pos[slot] = p;
+            kv_token[slot] = win_tokens[(size_t) j];
+        }
+    }
 
     // Softmax of each head and its top_k candidates for the text's next token (its last is the root).
     bool candidates(const std::vector<llama_token> & history) {
         const llama_token root = history.back();
         if (follow != nullptr) sd_heads_evaluator_threads(*eval, follow->load(std::memory_order_relaxed));
-        if (sd_heads_evaluate(*eval, h.data(), &root, 1, 1, logits, &chain, error, window_input(history)) != SD_OK) {
-            return false;
-        }
+        const sd_heads_window_input * w = window_input(history);
+        if (sd_heads_evaluate(*eval, h.data(), &root, 1, 1, logits, &chain, error, w) != SD_OK) return false;
+        if (w != nullptr) keep_fresh();
         std::vector<int32_t> order((size_t) n_vocab);
         for (int32_t k = 0; k < n_heads; k++) {
             const float * l = &logits[(size_t) k * (size_t) n_vocab];
@@ -193,6 +230,15 @@ sd_drafter * sd_drafter_medusa_init(const std::shared_ptr<sd_heads_data> & heads
     d->window = info.window;
     d->ring.assign((size_t) info.window * (size_t) info.n_embd, 0.0f);
     d->ring_pos.assign((size_t) info.window, -1);
+    const size_t wn = (size_t) info.window * (size_t) info.n_embd;
+    d->ring_keys.assign(wn, 0.0f);
+    d->ring_values.assign(wn, 0.0f);
+    d->kv_pos.assign((size_t) info.window, -1);
+    d->kv_token.assign((size_t) info.window, 0);
+    d->win_keys.assign(wn, 0.0f);
+    d->win_values.assign(wn, 0.0f);
+    d->fresh_keys.assign(wn, 0.0f);
+    d->fresh_values.assign(wn, 0.0f);
     d->win_hidden.assign((size_t) info.window * (size_t) info.n_embd, 0.0f);
     d->win_tokens.assign((size_t) info.window, 0);
     d->win_valid.assign((size_t) info.window, 0);

@@ -9,11 +9,13 @@
 #include "ggml-cpu.h"
 #include "gguf.h"
 
+#include <algorithm>
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <thread>
 
 static const char * const K_ARCH        = "general.architecture";
 static const char * const K_NAME        = "general.name";
@@ -180,6 +182,52 @@ ggml_backend_dev_t sd_heads_device(const sd_model * model) {
     return ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_CPU);
 }
 
+// The attention's projections Q, K, V, O_a (file tensors ft[0..3]) merged for inference into Q^T K and
+// O_a V (ggml layout [n_embd, n_embd], the input dimension first), computed once on the CPU in F32.
+static sd_status merge_attention(FILE * f, const char * path, const sd_gguf_tensor * ft, int32_t n_embd,
+                                 std::vector<float> & key, std::vector<float> & value, std::string & error) {
+    const size_t d = (size_t) n_embd;
+    ggml_init_params params = {16 * ggml_tensor_overhead() + ggml_graph_overhead(), nullptr, /*no_alloc =*/ true};
+    ggml_context * ctx = ggml_init(params);
+    ggml_backend_t cpu = ggml_backend_dev_init(ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_CPU), nullptr);
+    ggml_backend_buffer_t buffer = nullptr;
+    auto done = [&](sd_status status) {
+        if (buffer != nullptr) ggml_backend_buffer_free(buffer);
+        if (cpu != nullptr) ggml_backend_free(cpu);
+        if (ctx != nullptr) ggml_free(ctx);
+        return status;
+    };
+    if (ctx == nullptr || cpu == nullptr) return done(sd_fail(error, SD_ERR_MODEL_LOAD, "cannot start the CPU to merge the heads' attention"));
+    ggml_tensor * m[4];
+    for (ggml_tensor *& x : m) x = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, n_embd, n_embd);
+    // (Q^T K)[a][b] = sum_o Q[o][a] K[o][b] and (O_a V)[o][b] = sum_m O_a[o][m] V[m][b], where ggml's
+    // tensor X [n_embd, n_embd] holds X[o][i] at column o, row i
+    auto transposed = [&](ggml_tensor * x) { return ggml_cont(ctx, ggml_transpose(ctx, x)); };
+    ggml_tensor * k = ggml_mul_mat(ctx, transposed(m[1]), transposed(m[0]));
+    ggml_tensor * v = ggml_mul_mat(ctx, transposed(m[2]), m[3]);
+    ggml_cgraph * gf = ggml_new_graph(ctx);
+    ggml_build_forward_expand(gf, k);
+    ggml_build_forward_expand(gf, v);
+    buffer = ggml_backend_alloc_ctx_tensors(ctx, cpu);
+    if (buffer == nullptr) return done(sd_fail(error, SD_ERR_MODEL_LOAD, "out of memory merging the heads' attention"));
+    std::vector<float> host;
+    for (size_t j = 0; j < 4; j++) {
+        if (!sd_gguf_read_f32(f, ft[j], host)) {
+            return done(sd_fail(error, SD_ERR_MODEL_LOAD, "cannot read tensor " + ft[j].name + " from " + path));
+        }
+        ggml_backend_tensor_set(m[j], host.data(), 0, d * d * sizeof(float));
+    }
+    sd_backend_set_threads(cpu, (int32_t) std::max(1u, std::min(8u, std::thread::hardware_concurrency())));
+    if (ggml_backend_graph_compute(cpu, gf) != GGML_STATUS_SUCCESS) {
+        return done(sd_fail(error, SD_ERR_MODEL_LOAD, "cannot merge the heads' attention projections"));
+    }
+    key.resize(d * d);
+    value.resize(d * d);
+    ggml_backend_tensor_get(k, key.data(), 0, d * d * sizeof(float));
+    ggml_backend_tensor_get(v, value.data(), 0, d * d * sizeof(float));
+    return done(SD_OK);
+}
+
 sd_status sd_heads_load(const char * path, const sd_model * model, sd_heads ** out, std::string & error) {
     *out = nullptr;
     if (path == nullptr || path[0] == '\0') return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "heads path is empty");
@@ -218,6 +266,8 @@ sd_status sd_heads_load(const char * path, const sd_model * model, sd_heads ** o
         base_out.name = "medusa.shared.output.weight";
     }
 
+    // the attention's four projections (the file's last tensors but one) are loaded merged into two
+    const size_t n_attn = info.window > 0 ? 4 : 0, first_attn = tensors.size() - 1 - n_attn;
     const size_t n_tensors = tensors.size() + 1;
     ggml_init_params params = {ggml_tensor_overhead() * n_tensors, nullptr, /*no_alloc =*/ true};
     data->ctx = ggml_init(params);
@@ -230,8 +280,15 @@ sd_status sd_heads_load(const char * path, const sd_model * model, sd_heads ** o
         return t;
     };
     std::vector<ggml_tensor *> made;
-    for (const sd_gguf_tensor & ft : tensors) made.push_back(make(ft));
+    for (size_t i = 0; i < tensors.size(); i++) {
+        made.push_back(i >= first_attn && i < first_attn + n_attn ? nullptr : make(tensors[i]));
+    }
     ggml_tensor * shared_out = info.shared_output ? make(base_out) : nullptr;
+    ggml_tensor * merged[2] = {};
+    for (size_t j = 0; j < 2 && n_attn > 0; j++) {
+        merged[j] = ggml_new_tensor_2d(data->ctx, GGML_TYPE_F32, info.n_embd, info.n_embd);
+        ggml_set_name(merged[j], j == 0 ? "medusa.0.attn_key.merged" : "medusa.0.attn_value.merged");
+    }
 
     data->device = sd_heads_device(model);
     data->buffer = ggml_backend_alloc_ctx_tensors_from_buft(data->ctx, ggml_backend_dev_buffer_type(data->device));
@@ -251,7 +308,14 @@ sd_status sd_heads_load(const char * path, const sd_model * model, sd_heads ** o
     };
     sd_file_ptr heads_file(std::fopen(path, "rb"));
     for (size_t i = 0; i < tensors.size(); i++) {
-        if (!upload(heads_file.get(), path, tensors[i], made[i])) return SD_ERR_MODEL_LOAD;
+        if (made[i] != nullptr && !upload(heads_file.get(), path, tensors[i], made[i])) return SD_ERR_MODEL_LOAD;
+    }
+    if (n_attn > 0) {
+        std::vector<float> key, value;
+        status = merge_attention(heads_file.get(), path, &tensors[first_attn], info.n_embd, key, value, error);
+        if (status != SD_OK) return status;
+        ggml_backend_tensor_set(merged[0], key.data(), 0, key.size() * sizeof(float));
+        ggml_backend_tensor_set(merged[1], value.data(), 0, value.size() * sizeof(float));
     }
     if (shared_out != nullptr) {
         sd_file_ptr model_file(std::fopen(model->path.c_str(), "rb"));
@@ -273,8 +337,10 @@ sd_status sd_heads_load(const char * path, const sd_model * model, sd_heads ** o
     }
     ht.window = info.window;
     if (info.window > 0) {
-        for (ggml_tensor *& a : ht.attn) a = made[next++];
+        next += n_attn;
         ht.attn_pos = made[next++];
+        ht.attn_key = merged[0];
+        ht.attn_value = merged[1];
     }
     *out = new sd_heads{data, model};
     return SD_OK;
@@ -295,7 +361,7 @@ sd_heads_info sd_heads_get_info(const sd_heads * heads) {
 std::vector<ggml_tensor *> sd_heads_graph(ggml_context * ctx, const sd_heads_tensors & t, ggml_tensor * h,
                                           ggml_tensor * root, const std::vector<ggml_tensor *> & forced,
                                           std::vector<ggml_tensor *> * chain, std::vector<ggml_tensor *> * features,
-                                          const sd_heads_window * win) {
+                                          sd_heads_window * win) {
     std::vector<ggml_tensor *> logits;
     // the token head k reads: the root first, then the text's own tokens or the previous head's argmax
     auto token_for = [&](int32_t k) {
@@ -316,22 +382,30 @@ std::vector<ggml_tensor *> sd_heads_graph(ggml_context * ctx, const sd_heads_ten
     if (t.feature) {
         // the attention window's keys [n_embd, W, n] and values, transposed [W, n_embd, n]
         const int64_t n_embd = h->ne[0], n = h->ne[1], W = t.window;
+        const bool merged = t.attn_key != nullptr;
         ggml_tensor * keys = nullptr, * values_t = nullptr;
         if (W > 0) {
-            ggml_tensor * c = ggml_add(ctx, win->hidden, ggml_get_rows(ctx, t.tok[0], win->tokens));
-            keys = ggml_reshape_3d(ctx, ggml_mul_mat(ctx, t.attn[1], c), n_embd, W, n);
-            ggml_tensor * values = ggml_reshape_3d(ctx, ggml_mul_mat(ctx, t.attn[2], c), n_embd, W, n);
-            values_t = ggml_cont(ctx, ggml_permute(ctx, values, 1, 0, 2, 3));
+            // the entries given as hidden states first, then those given as keys and values
+            ggml_tensor * k = win->keys, * v = win->values;
+            if (win->hidden != nullptr) {
+                ggml_tensor * c = ggml_add(ctx, win->hidden, ggml_get_rows(ctx, t.tok[0], win->tokens));
+                win->fresh_keys = ggml_mul_mat(ctx, merged ? t.attn_key : t.attn[1], c);
+                win->fresh_values = ggml_mul_mat(ctx, merged ? t.attn_value : t.attn[2], c);
+                k = k == nullptr ? win->fresh_keys : ggml_concat(ctx, win->fresh_keys, k, 1);
+                v = v == nullptr ? win->fresh_values : ggml_concat(ctx, win->fresh_values, v, 1);
+            }
+            keys = ggml_reshape_3d(ctx, k, n_embd, W, n);
+            values_t = ggml_cont(ctx, ggml_permute(ctx, ggml_reshape_3d(ctx, v, n_embd, W, n), 1, 0, 2, 3));
         }
         // u plus what it gathers from the window
         auto attend = [&](ggml_tensor * u) {
             if (W == 0) return u;
-            ggml_tensor * q = ggml_reshape_3d(ctx, ggml_mul_mat(ctx, t.attn[0], u), n_embd, 1, n);
+            ggml_tensor * q = ggml_reshape_3d(ctx, merged ? u : ggml_mul_mat(ctx, t.attn[0], u), n_embd, 1, n);
             ggml_tensor * s = ggml_reshape_2d(ctx, ggml_mul_mat(ctx, keys, q), W, n);
             s = ggml_add(ctx, ggml_add(ctx, ggml_scale(ctx, s, 1.0f / std::sqrt((float) n_embd)), t.attn_pos), win->mask);
             ggml_tensor * a = ggml_reshape_3d(ctx, ggml_soft_max(ctx, s), W, 1, n);
             ggml_tensor * o = ggml_reshape_2d(ctx, ggml_mul_mat(ctx, values_t, a), n_embd, n);
-            return ggml_add(ctx, u, ggml_mul_mat(ctx, t.attn[3], o));
+            return ggml_add(ctx, u, merged ? o : ggml_mul_mat(ctx, t.attn[3], o));
         };
         ggml_tensor * f = h;
         for (int32_t k = 0; k < t.n_heads; k++) {
@@ -358,8 +432,8 @@ std::vector<ggml_tensor *> sd_heads_graph(ggml_context * ctx, const sd_heads_ten
 size_t sd_heads_graph_size(int32_t n_heads, int32_t n_layers, int32_t window) {
     // per head: 4 nodes a block and the output, plus 2 weights a block and the output when trained;
     // regressive heads: a token input, its argmax, the table, its row and two sums; an attention
-    // window: 14 nodes a depth, 16 for the keys and values, its 3 inputs and 5 weights
-    return (size_t) n_heads * (6 * (size_t) n_layers + 3 + 6 + (window > 0 ? 14 : 0)) + 8 + (window > 0 ? 24 : 0);
+    // window: 14 nodes a depth, 18 for the keys and values, its 5 inputs and 5 weights
+    return (size_t) n_heads * (6 * (size_t) n_layers + 3 + 6 + (window > 0 ? 14 : 0)) + 8 + (window > 0 ? 28 : 0);
 }
 
 sd_heads_evaluator::~sd_heads_evaluator() {
@@ -439,21 +513,38 @@ sd_status sd_heads_evaluate(sd_heads_evaluator & e, const float * hidden, const 
         root = ggml_view_1d(ctx, tok, n, 0);
         for (int32_t j = 1; j < n_tokens; j++) forced.push_back(ggml_view_1d(ctx, tok, n, (size_t) j * tok->nb[1]));
     }
-    // an attention window: given, or each row's own hidden state and root alone
+    // an attention window: given, or each row's own hidden state and root alone; with keys and values
+    // kept from before (one row), entries n_fresh.. are read from those
     const int32_t W = info.window;
+    const int32_t n_fresh = W > 0 && window != nullptr && window->n_fresh >= 0 ? window->n_fresh : W;
+    if (W > 0 && window != nullptr && window->n_fresh >= 0 &&
+        (n != 1 || n_fresh > W || (n_fresh < W && (window->keys == nullptr || window->values == nullptr)))) {
+        ggml_free(ctx);
+        return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "an attention window's kept keys and values need one row, at most " +
+                       std::to_string(W) + " fresh entries (" + std::to_string(window->n_fresh) +
+                       " given) and the keys and values of the others");
+    }
     sd_heads_window win;
-    std::vector<float> win_hidden, win_mask;
+    std::vector<float> win_hidden, win_mask, win_keys, win_values;
     std::vector<int32_t> win_tokens;
     if (W > 0) {
-        const size_t nw = (size_t) W * (size_t) n, ne = (size_t) info.n_embd;
-        win_hidden.assign(nw * ne, 0.0f);
-        win_tokens.assign(nw, 0);
-        win_mask.assign(nw, sd_heads_window_mask(false));
+        const size_t ne = (size_t) info.n_embd, n_kept = (size_t) (W - n_fresh);
+        win_hidden.assign((size_t) n_fresh * (size_t) n * ne, 0.0f);
+        win_tokens.assign((size_t) n_fresh * (size_t) n, 0);
+        win_mask.assign((size_t) W * (size_t) n, sd_heads_window_mask(false));
+        win_keys.assign(n_kept * ne, 0.0f);
+        win_values.assign(n_kept * ne, 0.0f);
         for (int32_t i = 0; i < n; i++) {
             for (int32_t j = 0; j < W; j++) {
                 const size_t at = (size_t) i * W + j;
                 const bool valid = window != nullptr ? (j == 0 || window->valid[at] != 0) : j == 0;
                 if (!valid) continue;
+                win_mask[at] = sd_heads_window_mask(true);
+                if (j >= n_fresh) { // one row: at == j
+                    std::memcpy(&win_keys[(at - (size_t) n_fresh) * ne], &window->keys[at * ne], ne * sizeof(float));
+                    std::memcpy(&win_values[(at - (size_t) n_fresh) * ne], &window->values[at * ne], ne * sizeof(float));
+                    continue;
+                }
                 const float * x = window != nullptr ? &window->hidden[at * ne] : &hidden[(size_t) i * ne];
                 const llama_token y = window != nullptr ? window->tokens[at] : tokens[(size_t) i * n_tokens];
                 if (y < 0 || y >= info.n_vocab) {
@@ -461,16 +552,24 @@ sd_status sd_heads_evaluate(sd_heads_evaluator & e, const float * hidden, const 
                     return sd_fail(error, SD_ERR_INVALID_ARGUMENT, "token " + std::to_string(y) +
                                    " in the attention window is outside the heads' vocabulary of " + std::to_string(info.n_vocab));
                 }
-                std::memcpy(&win_hidden[at * ne], x, ne * sizeof(float));
-                win_tokens[at] = y;
-                win_mask[at] = sd_heads_window_mask(true);
+                const size_t to = (size_t) i * (size_t) n_fresh + (size_t) j;
+                std::memcpy(&win_hidden[to * ne], x, ne * sizeof(float));
+                win_tokens[to] = y;
             }
         }
-        win.hidden = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, info.n_embd, (int64_t) nw);
-        win.tokens = ggml_new_tensor_1d(ctx, GGML_TYPE_I32, (int64_t) nw);
+        if (n_fresh > 0) {
+            win.hidden = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, info.n_embd, (int64_t) n_fresh * n);
+            win.tokens = ggml_new_tensor_1d(ctx, GGML_TYPE_I32, (int64_t) n_fresh * n);
+            ggml_set_input(win.hidden);
+            ggml_set_input(win.tokens);
+        }
+        if (n_kept > 0) {
+            win.keys = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, info.n_embd, (int64_t) n_kept);
+            win.values = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, info.n_embd, (int64_t) n_kept);
+            ggml_set_input(win.keys);
+            ggml_set_input(win.values);
+        }
         win.mask = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, W, n);
-        ggml_set_input(win.hidden);
-        ggml_set_input(win.tokens);
         ggml_set_input(win.mask);
     }
     std::vector<ggml_tensor *> logits = sd_heads_graph(ctx, e.data->tensors, h, root, forced, &argmax, nullptr,
@@ -485,16 +584,28 @@ sd_status sd_heads_evaluate(sd_heads_evaluator & e, const float * hidden, const 
         ggml_set_output(t);
         ggml_build_forward_expand(gf, t);
     }
-    if (!ggml_gallocr_alloc_graph(e.galloc, gf)) {
+    const bool want_fresh = window != nullptr && window->n_fresh > 0 && window->fresh_keys != nullptr &&
+                            window->fresh_values != nullptr;
+    if (want_fresh) {
+        // outputs keep their memory only in a plan made for them: the allocator would reuse the last
+        // plan of a graph of the same sizes, where these two may share it
+        ggml_set_output(win.fresh_keys);
+        ggml_set_output(win.fresh_values);
+    }
+    if ((want_fresh && !ggml_gallocr_reserve(e.galloc, gf)) || !ggml_gallocr_alloc_graph(e.galloc, gf)) {
         ggml_free(ctx);
         return sd_fail(error, SD_ERR_DECODE, "cannot allocate the heads' computation");
     }
     ggml_backend_tensor_set(h, hidden, 0, sizeof(float) * (size_t) info.n_embd * (size_t) n);
-    if (W > 0) {
+    if (win.hidden != nullptr) {
         ggml_backend_tensor_set(win.hidden, win_hidden.data(), 0, win_hidden.size() * sizeof(float));
         ggml_backend_tensor_set(win.tokens, win_tokens.data(), 0, win_tokens.size() * sizeof(int32_t));
-        ggml_backend_tensor_set(win.mask, win_mask.data(), 0, win_mask.size() * sizeof(float));
     }
+    if (win.keys != nullptr) {
+        ggml_backend_tensor_set(win.keys, win_keys.data(), 0, win_keys.size() * sizeof(float));
+        ggml_backend_tensor_set(win.values, win_values.data(), 0, win_values.size() * sizeof(float));
+    }
+    if (win.mask != nullptr) ggml_backend_tensor_set(win.mask, win_mask.data(), 0, win_mask.size() * sizeof(float));
     if (tok != nullptr) {
         std::vector<int32_t> rows((size_t) n * (size_t) n_tokens);
         for (int32_t i = 0; i < n; i++) {
@@ -513,6 +624,11 @@ sd_status sd_heads_evaluate(sd_heads_evaluator & e, const float * hidden, const 
             ggml_backend_tensor_get(argmax[k], row.data(), 0, row.size() * sizeof(int32_t));
             for (int32_t i = 0; i < n; i++) (*chain)[(size_t) i * argmax.size() + k] = row[(size_t) i];
         }
+    }
+    if (want_fresh) {
+        const size_t bytes = ggml_nbytes(win.fresh_keys);
+        ggml_backend_tensor_get(win.fresh_keys, window->fresh_keys, 0, bytes);
+        ggml_backend_tensor_get(win.fresh_values, window->fresh_values, 0, bytes);
     }
     const size_t nv = (size_t) info.n_vocab;
     out.resize((size_t) n * (size_t) info.n_heads * nv);

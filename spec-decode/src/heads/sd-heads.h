@@ -30,7 +30,8 @@
 //   f_{k+1} = blocks(u + O_a sum_j a_j V c_j)
 //
 // The window holds what the model computed, never the drafter's guesses: the recurrence carries
-// those. Positions the drafter never saw (the prompt's, steps that did not draft) are masked out.
+// those. Positions the drafter never saw (the prompt's, steps that did not draft) are masked out. An
+// entry's key and value depend on its position alone, so a drafter keeps them between drafts.
 #pragma once
 
 #include "spec-decode.h"
@@ -55,18 +56,31 @@ struct sd_heads_tensors {
     std::vector<ggml_tensor *> tok; // [n_heads] token tables [n_embd, n_vocab]; empty unless regressive
     bool feature = false;           // a feature drafter: one set of weights (w, b, out, tok of head 0)
     int32_t window = 0;             // a feature drafter's attention window; then:
-    ggml_tensor * attn[4] = {};     // query, key, value, output projections [n_embd, n_embd]
+    ggml_tensor * attn[4] = {};     // query, key, value, output projections [n_embd, n_embd] (training)
     ggml_tensor * attn_pos = nullptr; // [window] score added per distance
+    // or, loaded for inference, the projections merged: Q^T K and O_a V [n_embd, n_embd], so that an
+    // entry's key Q^T K c is scored against u itself and its value O_a V c is added to u as it is;
+    // the same scores and outputs without a projection per depth
+    ggml_tensor * attn_key   = nullptr;
+    ggml_tensor * attn_value = nullptr;
 };
 
 // A feature drafter's attention window, as graph inputs for n rows: hidden [n_embd, window * n] (row
 // i's entries j = 0..window-1 at columns i * window + j, entry j the position j before h's),
 // tokens I32 [window * n] (the token after each), mask [window, n] (0 where the entry is valid, a
 // large negative value where it is not; entry 0 always valid).
+// Keys and values computed before (with attn_key and attn_value when the heads have them, else with K
+// and V) can stand in for entries (one row): keys and values [n_embd,
+// window - m] hold entries m..window-1, hidden and tokens then only entries 0..m-1 (null when m = 0).
+// sd_heads_graph sets fresh_keys and fresh_values to the keys and values it computes from hidden.
 struct sd_heads_window {
     ggml_tensor * hidden = nullptr;
     ggml_tensor * tokens = nullptr;
     ggml_tensor * mask   = nullptr;
+    ggml_tensor * keys   = nullptr;
+    ggml_tensor * values = nullptr;
+    ggml_tensor * fresh_keys   = nullptr;
+    ggml_tensor * fresh_values = nullptr;
 };
 
 // What the mask adds to an entry's score: 0 when it is valid, else a value that leaves it no weight.
@@ -91,7 +105,7 @@ std::vector<ggml_tensor *> sd_heads_graph(ggml_context * ctx, const sd_heads_ten
                                           ggml_tensor * root = nullptr, const std::vector<ggml_tensor *> & forced = {},
                                           std::vector<ggml_tensor *> * chain = nullptr,
                                           std::vector<ggml_tensor *> * features = nullptr,
-                                          const sd_heads_window * win = nullptr);
+                                          sd_heads_window * win = nullptr);
 
 // Loaded heads: metadata and weights in a backend buffer. Shared (read-only) by the evaluators of
 // every session that uses them.
@@ -162,10 +176,19 @@ sd_status sd_heads_evaluator_init(const std::shared_ptr<sd_heads_data> & data, i
 // A feature drafter with an attention window reads `window` when given (rows as sd_heads_window's,
 // host arrays of window * n entries; valid[i * window + j] false masks an entry); without one, each
 // row's window holds only its own hidden state and root.
+// A window's keys and values depend on its entries alone, so a drafter keeps them between drafts: with
+// n_fresh >= 0 (one row only), entries 0..n_fresh-1 are read from hidden and tokens and the rest from
+// keys and values ([window * n_embd] each, entry j at j * n_embd, as computed before); the keys and
+// values of entries 0..n_fresh-1 then go to fresh_keys and fresh_values when given (same layout).
 struct sd_heads_window_input {
     const float *       hidden; // [n * window * n_embd]
     const llama_token * tokens; // [n * window]
     const uint8_t *     valid;  // [n * window]
+    int32_t       n_fresh      = -1; // -1: every entry from hidden and tokens
+    const float * keys         = nullptr;
+    const float * values       = nullptr;
+    float *       fresh_keys   = nullptr;
+    float *       fresh_values = nullptr;
 };
 sd_status sd_heads_evaluate(sd_heads_evaluator & e, const float * hidden, const llama_token * tokens, int32_t n_tokens,
                             int32_t n, std::vector<float> & out, std::vector<llama_token> * chain, std::string & error,
