@@ -523,8 +523,8 @@ static void feature_attention(sd_model * model) {
 
 // The attention drafter keeps its window's keys and values between drafts: over steps that show it one
 // to three positions each, and generations that start inside the first one's text with other hidden
-// states or other tokens after that point, each draft's chain (token and probability per depth) is the one the
-// whole window, every key computed afresh, gives.
+// states or other tokens after that point, each draft's chain (token and probability per depth) is the
+// one the whole window gives with every key and value computed afresh.
 static void attention_drafter(sd_model * model) {
     std::string error;
     const int32_t depth = 3, W = 4, n_embd = llama_model_n_embd(model->model), n_vocab = llama_vocab_n_tokens(model->vocab);

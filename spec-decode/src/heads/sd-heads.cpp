@@ -197,7 +197,9 @@ static sd_status merge_attention(FILE * f, const char * path, const sd_gguf_tens
         if (ctx != nullptr) ggml_free(ctx);
         return status;
     };
-    if (ctx == nullptr || cpu == nullptr) return done(sd_fail(error, SD_ERR_MODEL_LOAD, "cannot start the CPU to merge the heads' attention"));
+    if (ctx == nullptr || cpu == nullptr) {
+        return done(sd_fail(error, SD_ERR_MODEL_LOAD, "cannot start the CPU to merge the heads' attention"));
+    }
     ggml_tensor * m[4];
     for (ggml_tensor *& x : m) x = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, n_embd, n_embd);
     // (Q^T K)[a][b] = sum_o Q[o][a] K[o][b] and (O_a V)[o][b] = sum_m O_a[o][m] V[m][b], where ggml's

@@ -70,9 +70,9 @@ struct sd_heads_tensors {
 // tokens I32 [window * n] (the token after each), mask [window, n] (0 where the entry is valid, a
 // large negative value where it is not; entry 0 always valid).
 // Keys and values computed before (with attn_key and attn_value when the heads have them, else with K
-// and V) can stand in for entries (one row): keys and values [n_embd,
-// window - m] hold entries m..window-1, hidden and tokens then only entries 0..m-1 (null when m = 0).
-// sd_heads_graph sets fresh_keys and fresh_values to the keys and values it computes from hidden.
+// and V) can stand in for entries (one row): keys and values [n_embd, window - m] hold entries
+// m..window-1, hidden and tokens then only entries 0..m-1 (null when m = 0). sd_heads_graph sets
+// fresh_keys and fresh_values to the keys and values it computes from hidden.
 struct sd_heads_window {
     ggml_tensor * hidden = nullptr;
     ggml_tensor * tokens = nullptr;
