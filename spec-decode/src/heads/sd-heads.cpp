@@ -9,13 +9,11 @@
 #include "ggml-cpu.h"
 #include "gguf.h"
 
-#include <algorithm>
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <memory>
-#include <thread>
 
 static const char * const K_ARCH        = "general.architecture";
 static const char * const K_NAME        = "general.name";
@@ -183,9 +181,10 @@ ggml_backend_dev_t sd_heads_device(const sd_model * model) {
 }
 
 // The attention's projections Q, K, V, O_a (file tensors ft[0..3]) merged for inference into Q^T K and
-// O_a V (ggml layout [n_embd, n_embd], the input dimension first), computed once on the CPU in F32.
+// O_a V (ggml layout [n_embd, n_embd], the input dimension first), computed once on the CPU in F32 with
+// n_threads threads.
 static sd_status merge_attention(FILE * f, const char * path, const sd_gguf_tensor * ft, int32_t n_embd,
-                                 std::vector<float> & key, std::vector<float> & value, std::string & error) {
+                                 int32_t n_threads, std::vector<float> & key, std::vector<float> & value, std::string & error) {
     const size_t d = (size_t) n_embd;
     ggml_init_params params = {16 * ggml_tensor_overhead() + ggml_graph_overhead(), nullptr, /*no_alloc =*/ true};
     ggml_context * ctx = ggml_init(params);
@@ -219,7 +218,7 @@ static sd_status merge_attention(FILE * f, const char * path, const sd_gguf_tens
         }
         ggml_backend_tensor_set(m[j], host.data(), 0, d * d * sizeof(float));
     }
-    sd_backend_set_threads(cpu, (int32_t) std::max(1u, std::min(8u, std::thread::hardware_concurrency())));
+    sd_backend_set_threads(cpu, n_threads);
     if (ggml_backend_graph_compute(cpu, gf) != GGML_STATUS_SUCCESS) {
         return done(sd_fail(error, SD_ERR_MODEL_LOAD, "cannot merge the heads' attention projections"));
     }
@@ -314,7 +313,8 @@ sd_status sd_heads_load(const char * path, const sd_model * model, sd_heads ** o
     }
     if (n_attn > 0) {
         std::vector<float> key, value;
-        status = merge_attention(heads_file.get(), path, &tensors[first_attn], info.n_embd, key, value, error);
+        status = merge_attention(heads_file.get(), path, &tensors[first_attn], info.n_embd, model->params.n_threads,
+                                 key, value, error);
         if (status != SD_OK) return status;
         ggml_backend_tensor_set(merged[0], key.data(), 0, key.size() * sizeof(float));
         ggml_backend_tensor_set(merged[1], value.data(), 0, value.size() * sizeof(float));
