@@ -167,7 +167,7 @@ void bench_print_table(const bench_report & report) {
     for (size_t i = 0; i < report.results.size(); i++) {
         const bench_result & r = report.results[i];
         const bench_summary & s = summaries[i];
-        std::printf("  %-11s %-*s %7.2f + %7.2f + %6.2f = %7.2f\n", r.set.c_str(), strategy_width, r.strategy.c_str(),
+        std::printf("  %-11s %-*s %8.3f + %8.3f + %7.3f = %8.3f\n", r.set.c_str(), strategy_width, r.strategy.c_str(),
                     s.step_draft_ms, s.step_decode_ms, s.step_rest_ms,
                     s.step_draft_ms + s.step_decode_ms + s.step_rest_ms);
     }
