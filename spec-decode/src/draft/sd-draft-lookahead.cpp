@@ -8,6 +8,7 @@
 // Guesses are greedy predictions, whatever the sampler: the drafts are deterministic and the
 // engine's acceptance keeps the output exact.
 #include "draft/sd-drafter.h"
+#include "engine/sd-sampling.h"
 
 #include <algorithm>
 #include <cmath>
@@ -112,7 +113,8 @@ struct sd_drafter_lookahead : sd_drafter {
     }
 
     static llama_token argmax(const float * logits, int32_t n_vocab) {
-        return (llama_token) (std::max_element(logits, logits + n_vocab) - logits);
+        const llama_token best = sd_logits_argmax(logits, n_vocab);
+        return best < 0 ? 0 : best;
     }
 };
 

@@ -9,6 +9,7 @@
 // values too (they depend on the position's hidden state and the token after it alone), so that a
 // draft computes those of the positions new since the last draft only.
 #include "draft/sd-drafter.h"
+#include "engine/sd-sampling.h"
 #include "heads/sd-heads.h"
 
 #include <algorithm>
@@ -54,6 +55,7 @@ struct medusa_drafter final : sd_drafter {
     std::vector<float> logits;     // [n_heads * n_vocab]
     std::vector<std::vector<llama_token>> cand_token; // [n_heads][top_k]
     std::vector<std::vector<float>>       cand_prob;  // [n_heads][top_k]
+    std::vector<std::pair<float, int32_t>> heap;      // sd_logits_top_k's scratch
     std::string error;
     const std::atomic<int32_t> * follow = nullptr; // the session's thread count
 
@@ -137,20 +139,16 @@ struct medusa_drafter final : sd_drafter {
         const sd_heads_window_input * w = window_input(history);
         if (sd_heads_evaluate(*eval, h.data(), &root, 1, 1, logits, &chain, error, w) != SD_OK) return false;
         if (w != nullptr) keep_fresh();
-        std::vector<int32_t> order((size_t) n_vocab);
         for (int32_t k = 0; k < n_heads; k++) {
             const float * l = &logits[(size_t) k * (size_t) n_vocab];
-            for (int32_t v = 0; v < n_vocab; v++) order[(size_t) v] = v;
-            std::partial_sort(order.begin(), order.begin() + top_k, order.end(),
-                              [&](int32_t a, int32_t b) { return l[a] > l[b]; });
-            const float max = l[order[0]];
-            double sum = 0;
-            for (int32_t v = 0; v < n_vocab; v++) sum += std::exp((double) (l[v] - max));
-            cand_token[(size_t) k].resize((size_t) top_k);
+            std::vector<llama_token> & tokens = cand_token[(size_t) k];
+            tokens.resize((size_t) top_k);
+            sd_logits_top_k(l, n_vocab, top_k, heap, tokens.data());
+            const float max = l[tokens[0]];
+            const double sum = sd_logits_exp_sum(l, n_vocab, max);
             cand_prob[(size_t) k].resize((size_t) top_k);
             for (int32_t r = 0; r < top_k; r++) {
-                cand_token[(size_t) k][(size_t) r] = order[(size_t) r];
-                cand_prob[(size_t) k][(size_t) r] = (float) (std::exp((double) (l[order[(size_t) r]] - max)) / sum);
+                cand_prob[(size_t) k][(size_t) r] = (float) (std::exp((double) (l[tokens[(size_t) r]] - max)) / sum);
             }
             // the chain's token first: the next head read it (it differs only where logits tie)
             if (regressive && k + 1 < n_heads && cand_token[(size_t) k][0] != chain[(size_t) k]) {

@@ -128,8 +128,30 @@ struct draft_model_drafter : sd_drafter {
             if (filter_ != nullptr) llama_sampler_apply(filter_, &arr);
             return arr;
         };
+        if (greedy && grammar == nullptr) {
+            // the draft model's own probabilities, over its whole vocabulary, of its two likeliest tokens
+            // among those the target has, read from the logits: a softmax of a copy of them cost 1.2 ms a
+            // drafted token at a vocabulary of 152,064 (0.25 ms this way), and only two of its
+            // probabilities were used
+            llama_token second = -1;
+            const llama_token top = sd_logits_argmax(logits, n_common, &second);
+            if (top < 0) return c;
+            float max = logits[top];
+            if (ctx->n_vocab > n_common) {
+                const llama_token above = sd_logits_argmax(logits + n_common, ctx->n_vocab - n_common);
+                if (above >= 0) max = std::max(max, logits[n_common + above]);
+            }
+            const double sum = sd_logits_exp_sum(logits, ctx->n_vocab, max);
+            c.token = top;
+            c.p_top = (float) (std::exp((double) (logits[top] - max)) / sum);
+            if (second >= 0) {
+                c.second = second;
+                c.p_second = (float) (std::exp((double) (logits[second] - max)) / sum);
+            }
+            return c;
+        }
         if (greedy) {
-            // the draft model's own probabilities, over its whole vocabulary
+            // the same under a grammar, over the tokens it allows
             sd_softmax(candidates(nullptr), ctx->n_vocab, dist);
             for (size_t i = 0; i < dist.tokens.size(); i++) {
                 const llama_token t = dist.tokens[i];

@@ -3,6 +3,7 @@
 // matrix and recycled as drafts. Drafting walks the matrix from the current token along a static
 // tree template.
 #include "draft/sd-drafter.h"
+#include "engine/sd-sampling.h"
 
 #include <algorithm>
 #include <cstring>
@@ -102,35 +103,18 @@ struct sd_drafter_recycling : sd_drafter {
     }
 
     void observe(const sd_step_view & step) override {
-        std::vector<int32_t> top((size_t) k);
+        top.resize((size_t) k);
         for (int32_t i = 0; i < step.n; i++) {
             const llama_token input = step.tokens[i];
             if (input < 0 || input >= n_vocab || step.logits[i] == nullptr) continue;
-            top_k(step.logits[i], std::min(step.n_vocab, n_vocab), top);
+            sd_logits_top_k(step.logits[i], std::min(step.n_vocab, n_vocab), k, heap, top.data());
             std::copy(top.begin(), top.end(), matrix.begin() + (long) ((size_t) input * (size_t) k));
         }
     }
 
-    // Indices of the k largest logits, largest first.
-    void top_k(const float * logits, int32_t n, std::vector<int32_t> & out) const {
-        std::vector<std::pair<float, int32_t>> best; // min-heap of the k best so far
-        best.reserve((size_t) k + 1);
-        auto cmp = [](const std::pair<float, int32_t> & a, const std::pair<float, int32_t> & b) { return a > b; };
-        for (int32_t t = 0; t < n; t++) {
-            if ((int32_t) best.size() < k) {
-                best.push_back({logits[t], t});
-                std::push_heap(best.begin(), best.end(), cmp);
-            } else if (logits[t] > best.front().first) {
-                std::pop_heap(best.begin(), best.end(), cmp);
-                best.back() = {logits[t], t};
-                std::push_heap(best.begin(), best.end(), cmp);
-            }
-        }
-        std::sort(best.begin(), best.end(), [](const auto & a, const auto & b) {
-            return a.first > b.first || (a.first == b.first && a.second < b.second);
-        });
-        for (int32_t i = 0; i < k; i++) out[(size_t) i] = i < (int32_t) best.size() ? best[(size_t) i].second : -1;
-    }
+private:
+    std::vector<std::pair<float, int32_t>> heap; // sd_logits_top_k's scratch
+    std::vector<llama_token>               top;  // a row of the matrix
 };
 
 sd_drafter * sd_drafter_recycling_init(const sd_recycling_params & params, int32_t n_vocab) {

@@ -2,6 +2,7 @@
 #include "draft/sd-drafter.h"
 
 #include <algorithm>
+#include <array>
 #include <numeric>
 
 namespace {
@@ -78,9 +79,12 @@ void sd_cost_model::observe(int32_t n, double t_us) {
         if (recent.empty()) recent.push_back(scale);
         recent.push_back(t_us / it->second);
         if (recent.size() > (size_t) SD_COST_WINDOW) recent.erase(recent.begin());
-        std::vector<double> sorted = recent;
-        std::nth_element(sorted.begin(), sorted.begin() + (sorted.size() - 1) / 2, sorted.end());
-        scale = sorted[(sorted.size() - 1) / 2];
+        std::array<double, SD_COST_WINDOW> sorted{}; // on the stack: this runs every single-token step
+        std::copy(recent.begin(), recent.end(), sorted.begin());
+        const auto end = sorted.begin() + (long) recent.size();
+        const auto mid = sorted.begin() + (long) (recent.size() - 1) / 2;
+        std::nth_element(sorted.begin(), mid, end);
+        scale = *mid;
     } else {
         if (it == us.end()) {
             us[n] = t_us / scale;

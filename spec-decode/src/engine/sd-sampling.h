@@ -25,6 +25,25 @@ float sd_top2_margin(const llama_token_data_array & candidates);
 // The argmax (the lowest id among equal logits).
 llama_token sd_argmax(const llama_token_data_array & candidates);
 
+// Raw logits, read where every step (or every drafted token) would otherwise copy or exponentiate
+// a whole vocabulary: blocks that cannot change the answer are passed over with one comparison per
+// logit, which the compiler vectorizes, so the cost stays small at vocabularies of 150,000 tokens.
+
+// The argmax of logits[0..n) (the lowest id among equal logits) and, when second is not NULL, the
+// runner-up (the next lowest id among logits equal to the best, else the second largest logit);
+// -1 for what does not exist (no logit above -infinity, or fewer than two).
+llama_token sd_logits_argmax(const float * logits, int32_t n, llama_token * second = nullptr);
+
+// The k largest logits' ids into out[0..k), largest first, the lower id first among equal logits;
+// -1 where n < k. heap is scratch the caller keeps between calls.
+void sd_logits_top_k(const float * logits, int32_t n, int32_t k, std::vector<std::pair<float, int32_t>> & heap,
+                     llama_token * out);
+
+// The sum of exp(logits[i] - max) over logits[0..n), max being at least every logit: the softmax's
+// denominator, each term within 4e-6 of exp's (a polynomial the compiler vectorizes; -infinity
+// counts as 0 up to 1e-38).
+double sd_logits_exp_sum(const float * logits, int32_t n, float max);
+
 // What turns a target model's logits into the distribution its next token is drawn from.
 struct sd_sampler {
     llama_sampler * filter = nullptr; // owned
