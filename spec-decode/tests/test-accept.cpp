@@ -156,6 +156,15 @@ static std::vector<float> make_q(const std::vector<std::pair<llama_token, float>
     return q;
 }
 
+// The sparse q sd_accept_with_q takes, from a dense one.
+static sd_sparse_dist sparse_of(const std::vector<float> & q) {
+    sd_sparse_dist out;
+    for (size_t t = 0; t < q.size(); t++) {
+        if (q[t] > 0.0f) out.push_back({(llama_token) t, q[t]});
+    }
+    return out;
+}
+
 // ----------------------------------------------------------------------------------------------
 // cases
 
@@ -227,6 +236,7 @@ static void case_deterministic(const char * name, const sd_dist & dist, const st
 // acceptance rate sum_t min(p(t), q(t)). Returns the acceptance rate.
 static double case_with_q(const char * name, const sd_dist & dist, const std::vector<float> & q, uint64_t seed) {
     const std::vector<double> cum = cumulative(q);
+    const sd_sparse_dist      sparse = sparse_of(q);
     sd_rng                    rng(seed);
     tally                     t(dist);
     long long                 n_accepted = 0;
@@ -234,7 +244,7 @@ static double case_with_q(const char * name, const sd_dist & dist, const std::ve
     for (long long i = 0; i < N_TRIALS; i++) {
         const llama_token c     = sample_q(cum, rng);
         llama_token       drawn = LLAMA_TOKEN_NULL;
-        const int32_t     r     = sd_accept_with_q(dist, c, q, rng, &drawn);
+        const int32_t     r     = sd_accept_with_q(dist, c, sparse, rng, &drawn);
         if (r == 0) {
             n_accepted++;
             t.add(c);
@@ -338,6 +348,13 @@ int main() {
     case_deterministic("4 siblings {90 (p=0), 64, 31, 73}, dist B", B, { 90, 64, 31, 73 }, 3003);
 
     // 3. rejection sampling against a drafter's distribution q
+    // the sparse q's lookup (sd_accept_with_q reads q through it)
+    {
+        const sd_sparse_dist q = {{3, 0.25f}, {17, 0.5f}, {400, 0.25f}};
+        CHECK(sd_sparse_prob(q, 3) == 0.25f && sd_sparse_prob(q, 17) == 0.5f && sd_sparse_prob(q, 400) == 0.25f);
+        CHECK(sd_sparse_prob(q, 0) == 0.0f && sd_sparse_prob(q, 4) == 0.0f && sd_sparse_prob(q, 401) == 0.0f);
+        CHECK(sd_sparse_prob(sd_sparse_dist(), 3) == 0.0f && sd_sparse_prob(q, -1) == 0.0f);
+    }
     std::printf("sd_accept_with_q:\n");
     {
         // q differs from p; 12 tokens, two of them (7, 50) outside the support of p
@@ -403,12 +420,13 @@ int main() {
         // with a drafter distribution q: candidates drawn from q, output always 42, accepted iff it is 42
         const std::vector<float> q = make_q({ { 3, 0.3f }, { 17, 0.3f }, { 42, 0.2f }, { 7, 0.2f } });
         const std::vector<double> cum = cumulative(q);
+        const sd_sparse_dist      sparse = sparse_of(q);
         sd_rng                    rng(5100);
         long long                 wrong = 0, n_acc = 0, acc_wrong = 0;
         for (long long i = 0; i < N_TRIALS; i++) {
             const llama_token c     = sample_q(cum, rng);
             llama_token       drawn = LLAMA_TOKEN_NULL;
-            const int32_t     r     = sd_accept_with_q(G, c, q, rng, &drawn);
+            const int32_t     r     = sd_accept_with_q(G, c, sparse, rng, &drawn);
             const llama_token out   = r == 0 ? c : drawn;
             if (out != 42) wrong++;
             if (r == 0) n_acc++;

@@ -167,5 +167,60 @@ int main() {
         std::printf("greedy sampler: %d cases, %d unlike the general path\n", n_cases, wrong);
         CHECK(wrong == 0);
     }
+    // the sampled sampler: with its filters beginning with top-k, the k largest logits picked out first
+    // give the distribution the whole vocabulary through the filters gives (logits without ties, where
+    // which of equal logits llama.cpp's top-k keeps is its sort's choice)
+    {
+        sd_generation_params params = sd_generation_default_params();
+        params.temperature = 0.8f;
+        params.repeat_penalty = 1.0f;
+        CHECK(params.top_k == 40 && sd_filter_first_k(params, false) == 40);
+        sd_sampler sampler;
+        std::string error;
+        CHECK(sampler.reset(nullptr, 512, params, {}, error) == SD_OK);
+        CHECK(sampler.first_k == 40);
+        llama_sampler * filter = sd_filter_init(512, params, false);
+        std::vector<llama_token_data> scratch;
+        sd_dist fast, general;
+        int32_t wrong = 0, n_cases = 0;
+        double worst = 0;
+        for (shape sh : {NORMAL, WITH_INF, ASCENDING, DESCENDING}) {
+            for (int32_t n : {33, 512, 32000, 152064}) {
+                const std::vector<float> l = make(sh, n, rng);
+                n_cases++;
+                sampler.dist(l.data(), n, fast);
+                llama_token_data_array arr = sd_filter_apply(filter, l.data(), n, scratch);
+                sd_softmax(arr, n, general);
+                std::vector<std::pair<llama_token, float>> a, b;
+                for (size_t i = 0; i < fast.tokens.size(); i++) a.push_back({fast.tokens[i], fast.probs[i]});
+                for (size_t i = 0; i < general.tokens.size(); i++) b.push_back({general.tokens[i], general.probs[i]});
+                std::sort(a.begin(), a.end());
+                std::sort(b.begin(), b.end());
+                bool same = a.size() == b.size() && !a.empty();
+                for (size_t i = 0; same && i < a.size(); i++) {
+                    same = a[i].first == b[i].first;
+                    worst = std::max(worst, (double) std::fabs(a[i].second - b[i].second));
+                }
+                if (!same && wrong++ < 5) {
+                    std::fprintf(stderr, "sampled %s n=%d: %zu tokens, the filters over the whole vocabulary %zu\n",
+                                 shape_name[sh], n, a.size(), b.size());
+                }
+            }
+        }
+        std::printf("sampled sampler: %d cases, %d unlike the filters over the whole vocabulary, probabilities "
+                    "within %.3g\n", n_cases, wrong, worst);
+        CHECK(wrong == 0);
+        CHECK(worst < 1e-6);
+        llama_sampler_free(filter);
+        // penalties first, or no top-k: no shortcut
+        params.repeat_penalty = 1.1f;
+        CHECK(sd_filter_first_k(params, false) == 0 && sd_filter_first_k(params, true) == 40);
+        params.repeat_penalty = 1.0f;
+        params.top_k = 0;
+        CHECK(sd_filter_first_k(params, false) == 0);
+        params.top_k = 40;
+        params.temperature = 0.0f;
+        CHECK(sd_filter_first_k(params, false) == 0);
+    }
     return sd_test_finish("test-logits");
 }

@@ -681,9 +681,7 @@ static void test_budget() {
         double expected = 0;
         CHECK(count_kept(sd_budget_select(chain, none, dip, 64, 64, &expected)) == 3);
         CHECK(!sd_tree_has_drawn(chain));
-        std::vector<float> q(512, 0.0f);
-        q[401] = 1.0f;
-        chain.q[1] = q; // one drawn node is enough
+        chain.q[1] = {{401, 1.0f}}; // one drawn node is enough
         CHECK(sd_tree_node_drawn(chain, 1) && !sd_tree_node_drawn(chain, 0) && sd_tree_has_drawn(chain));
         CHECK(count_kept(sd_budget_select(chain, none, dip, 64, 64, &expected)) == 3);
         CHECK(near(expected, 1.0 + 0.95 + 0.9025 + 0.857375, 1e-5));
@@ -706,7 +704,7 @@ static void test_budget() {
         CHECK(near(sd_rate(dip).step_cost(3), 2.1));
         // subsets keep each node's q
         const sd_draft_tree s = sd_tree_subset(chain, {true, true, false});
-        CHECK(sd_tree_size(s) == 2 && sd_tree_node_drawn(s, 1) && s.q[1][401] == 1.0f && !sd_tree_node_drawn(s, 0));
+        CHECK(sd_tree_size(s) == 2 && sd_tree_node_drawn(s, 1) && sd_sparse_prob(s.q[1], 401) == 1.0f && !sd_tree_node_drawn(s, 0));
     }
 
     // The ranking keeps a tree.

@@ -54,8 +54,10 @@ struct draft_model_drafter : sd_drafter {
     bool        retired   = false;
 
     std::vector<llama_token_data> scratch;
+    std::vector<std::pair<float, int32_t>> heap; // sd_filter_apply_top's scratch
+    int32_t                       first_k = 0;   // sd_filter_first_k of filter
     sd_dist                       dist; // of the last choice
-    std::vector<float>            q;    // sampling: the same, dense over the target's vocabulary
+    sd_sparse_dist                q;    // sampling: the same, as the chain's node carries it
 
     draft_model_drafter(sd_context * t, sd_model * m) : target(t), model(m) {}
 
@@ -84,6 +86,7 @@ struct draft_model_drafter : sd_drafter {
         p_branch = params.spec.draft.p_branch;
         if (filter != nullptr) llama_sampler_free(filter);
         filter = greedy ? nullptr : sd_filter_init(ctx->n_vocab, params, true);
+        first_k = sd_filter_first_k(params, true);
         rng.seed(seed ^ 0xD1B54A32D192ED03ull); // independent of the verifier's draws
         status = SD_OK;
         // the prompt now, so that drafting's cost per step is what the budget sees
@@ -111,7 +114,7 @@ struct draft_model_drafter : sd_drafter {
     }
 
     // The draft model's choice after its last evaluated token. Only tokens the target has are proposed.
-    // Sampling fills q (over the target's vocabulary) and draws the token from it.
+    // Sampling fills q (the tokens the target has that the filters leave) and draws the token from it.
     // With a grammar (the generation's, followed along the chain) only the tokens it allows are
     // candidates: the chain's q is then the draft model's distribution restricted to them, which
     // rejection sampling verifies as exactly as any other.
@@ -120,6 +123,10 @@ struct draft_model_drafter : sd_drafter {
         const float * logits = llama_get_logits_ith(ctx->ctx, -1);
         const int32_t n_common = std::min(ctx->n_vocab, target->n_vocab);
         const auto candidates = [&](llama_sampler * filter_) {
+            if (grammar == nullptr && filter_ != nullptr) {
+                // the filters begin with top-k: the k largest logits only (sd_filter_apply_top)
+                return sd_filter_apply_top(filter_, first_k, logits, ctx->n_vocab, scratch, heap);
+            }
             llama_token_data_array arr = sd_filter_apply(nullptr, logits, ctx->n_vocab, scratch);
             if (grammar != nullptr) {
                 arr.size = (size_t) n_common; // the grammar knows the target's tokens (ids in order here)
@@ -169,18 +176,19 @@ struct draft_model_drafter : sd_drafter {
             return c;
         }
         sd_softmax(candidates(filter), n_common, dist);
-        q.assign((size_t) target->n_vocab, 0.0f);
+        q.clear();
         if (dist.tokens.empty()) return c;
         for (size_t i = 0; i < dist.tokens.size(); i++) {
-            q[(size_t) dist.tokens[i]] = dist.probs[i];
             c.p_top = std::max(c.p_top, dist.probs[i]);
+            if (dist.probs[i] > 0.0f) q.push_back({dist.tokens[i], dist.probs[i]});
         }
-        // inverse CDF over q itself: the node must carry exactly the distribution it was drawn from
+        std::sort(q.begin(), q.end());
+        // inverse CDF over q itself, in the order of the ids: the node must carry exactly the
+        // distribution it was drawn from
         double u = sd_uniform(rng), acc = 0;
-        for (int32_t t = 0; t < target->n_vocab; t++) {
-            if (q[(size_t) t] <= 0.0f) continue;
-            acc += q[(size_t) t];
-            c.token = t;
+        for (const auto & d : q) {
+            acc += d.second;
+            c.token = d.first;
             if (u < acc) break;
         }
         return c;

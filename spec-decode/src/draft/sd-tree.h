@@ -3,6 +3,7 @@
 // llama_decode and keeps the longest path the target model agrees with.
 #pragma once
 
+#include "engine/sd-accept.h"
 #include "spec-decode.h"
 
 #include <cstdint>
@@ -14,8 +15,8 @@ struct sd_draft_tree {
     std::vector<float>       conf;   // [n] the drafter's estimate that the node is accepted given its parent is
     std::vector<int32_t>     bucket; // [n] the drafter's category of the node (draft/sd-drafter.h, sd_bucket);
                                      //     the budget learns acceptance per bucket
-    std::vector<std::vector<float>> q; // [n] the distribution (dense over the target's vocabulary) the
-                                       //     node's token was drawn from; empty for deterministic nodes
+    std::vector<sd_sparse_dist> q;   // [n] the distribution the node's token was drawn from; empty for
+                                     //     deterministic nodes
 };
 
 void    sd_tree_clear(sd_draft_tree & tree);

@@ -93,10 +93,16 @@ int32_t sd_accept_deterministic(const sd_dist & dist, const llama_token * candid
     return -1;
 }
 
-int32_t sd_accept_with_q(const sd_dist & dist, llama_token candidate, const std::vector<float> & q, sd_rng & rng,
+float sd_sparse_prob(const sd_sparse_dist & q, llama_token token) {
+    const auto it = std::lower_bound(q.begin(), q.end(), token,
+                                     [](const std::pair<llama_token, float> & e, llama_token t) { return e.first < t; });
+    return it != q.end() && it->first == token ? it->second : 0.0f;
+}
+
+int32_t sd_accept_with_q(const sd_dist & dist, llama_token candidate, const sd_sparse_dist & q, sd_rng & rng,
                          llama_token * drawn) {
     const double p_c = sd_dist_prob(dist, candidate);
-    const double q_c = candidate >= 0 && (size_t) candidate < q.size() ? q[(size_t) candidate] : 0.0;
+    const double q_c = sd_sparse_prob(q, candidate);
     if (q_c > 0 && sd_uniform(rng) * q_c < p_c) {
         return 0;
     }
@@ -104,7 +110,7 @@ int32_t sd_accept_with_q(const sd_dist & dist, llama_token candidate, const std:
     double total = 0;
     for (size_t i = 0; i < dist.tokens.size(); i++) {
         const llama_token t = dist.tokens[i];
-        const double qt = t >= 0 && (size_t) t < q.size() ? q[(size_t) t] : 0.0;
+        const double qt = sd_sparse_prob(q, t);
         residual[i] = std::max(0.0, (double) dist.probs[i] - qt);
         total += residual[i];
     }

@@ -46,6 +46,25 @@ llama_token_data_array sd_filter_apply(llama_sampler * filter, const float * log
     return arr;
 }
 
+int32_t sd_filter_first_k(const sd_generation_params & p, bool without_penalties) {
+    const bool penalties = !without_penalties && p.repeat_penalty != 1.0f && p.repeat_last_n != 0;
+    return p.temperature == 0.0f || penalties || p.top_k <= 0 ? 0 : p.top_k;
+}
+
+llama_token_data_array sd_filter_apply_top(llama_sampler * filter, int32_t first_k, const float * logits, int32_t n,
+                                           std::vector<llama_token_data> & scratch,
+                                           std::vector<std::pair<float, int32_t>> & heap) {
+    if (first_k <= 0 || first_k >= n) return sd_filter_apply(filter, logits, n, scratch);
+    std::vector<llama_token> top((size_t) first_k);
+    sd_logits_top_k(logits, n, first_k, heap, top.data());
+    scratch.resize((size_t) first_k);
+    for (int32_t i = 0; i < first_k; i++) scratch[(size_t) i] = {top[(size_t) i], logits[top[(size_t) i]], 0.0f};
+    // not marked sorted: the chain's own top-k then keeps all of them, whatever it assumes of the order
+    llama_token_data_array arr = {scratch.data(), scratch.size(), -1, false};
+    if (filter != nullptr) llama_sampler_apply(filter, &arr);
+    return arr;
+}
+
 void sd_softmax(const llama_token_data_array & arr, int32_t n_limit, sd_dist & out) {
     out.tokens.clear();
     out.probs.clear();
@@ -207,6 +226,7 @@ sd_status sd_sampler::reset(const llama_vocab * vocab, int32_t n_vocab, const sd
         if (grammar == nullptr) return SD_ERR_INVALID_ARGUMENT;
     }
     filter = sd_filter_init(n_vocab, params, false);
+    first_k = sd_filter_first_k(params, false);
     greedy = params.temperature == 0.0f;
     record_margin = params.record_margins;
     const size_t n_history = std::min(history.size(), (size_t) std::max(params.repeat_last_n, 0));
@@ -327,6 +347,15 @@ void sd_sampler::dist(const float * logits, int32_t n_vocab, sd_dist & out) {
         if (record_margin) margin = best < 0 ? 0.0f : second < 0 ? INFINITY : logits[best] - logits[second];
         out.tokens.assign(1, best < 0 ? 0 : best);
         out.probs.assign(1, 1.0f);
+        return;
+    }
+    if (grammar == nullptr && first_k > 0) {
+        // sampled without a grammar, the filters beginning with top-k: only the k largest logits are read
+        // further (152,064 tokens: 176 us a visited node through a copy of them all)
+        dead_end = false;
+        const llama_token_data_array arr = sd_filter_apply_top(filter, first_k, logits, n_vocab, scratch, heap);
+        if (record_margin) margin = sd_top2_margin(arr);
+        sd_softmax(arr, n_vocab, out);
         return;
     }
     llama_token_data_array arr = sd_filter_apply(nullptr, logits, n_vocab, scratch); // the filters come after the grammar

@@ -16,6 +16,17 @@ llama_sampler * sd_filter_init(int32_t n_vocab, const sd_generation_params & par
 llama_token_data_array sd_filter_apply(llama_sampler * filter, const float * logits, int32_t n,
                                        std::vector<llama_token_data> & scratch);
 
+// The k of the top-k filter that sd_filter_init(params, without_penalties) puts first in its chain, 0
+// when the chain does not begin with one (greedy, no top-k, or the penalties first).
+int32_t sd_filter_first_k(const sd_generation_params & params, bool without_penalties);
+
+// sd_filter_apply for a chain that begins with top-k (first_k = sd_filter_first_k): the first_k
+// largest logits are picked out first (the lower id first among equal logits) and the chain runs on
+// them alone, instead of on a copy of the whole vocabulary that its top-k then sorts. heap is scratch.
+llama_token_data_array sd_filter_apply_top(llama_sampler * filter, int32_t first_k, const float * logits, int32_t n,
+                                           std::vector<llama_token_data> & scratch,
+                                           std::vector<std::pair<float, int32_t>> & heap);
+
 // The softmax of the candidates with an id below n_limit and a finite logit.
 void sd_softmax(const llama_token_data_array & candidates, int32_t n_limit, sd_dist & out);
 
@@ -52,7 +63,9 @@ struct sd_sampler {
     bool            greedy = true;
     bool            record_margin = false;
     float           margin = 0.0f;    // of the last distribution, when record_margin
+    int32_t         first_k = 0;      // sd_filter_first_k of the filter
     std::vector<llama_token_data> scratch;
+    std::vector<std::pair<float, int32_t>> heap;
 
     sd_sampler() = default;
     sd_sampler(const sd_sampler &) = delete;

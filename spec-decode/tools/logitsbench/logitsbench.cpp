@@ -6,6 +6,7 @@
 //
 //   llamaspec-logitsbench [--vocab 512,32000,152064] [--rounds 15] [--seed 1]
 //
+// Sampling uses the engine's default filters (top-k 40, top-p 0.95, min-p 0.05) at temperature 0.8.
 // Logits are drawn from a normal distribution (sd 3); each row of the table is the median time of
 // one call over --rounds rounds of about 20 ms each (and the fastest and slowest round).
 #include "engine/sd-sampling.h"
@@ -79,6 +80,22 @@ int64_t before_draft_choice(const float * l, int32_t n, std::vector<llama_token_
     return top + second + (p_top + p_second > 0.5f ? 1 : 0);
 }
 
+int64_t before_draft_sampled(const float * l, int32_t n, llama_sampler * filter, std::vector<llama_token_data> & scratch,
+                             sd_dist & dist, std::vector<float> & q, double u) {
+    sd_softmax(sd_filter_apply(filter, l, n, scratch), n, dist);
+    q.assign((size_t) n, 0.0f);
+    for (size_t i = 0; i < dist.tokens.size(); i++) q[(size_t) dist.tokens[i]] = dist.probs[i];
+    double acc = 0;
+    llama_token token = -1;
+    for (int32_t t = 0; t < n; t++) {
+        if (q[(size_t) t] <= 0.0f) continue;
+        acc += q[(size_t) t];
+        token = t;
+        if (u < acc) break;
+    }
+    return token;
+}
+
 int64_t before_top_k(const float * l, int32_t n, int32_t k) {
     std::vector<std::pair<float, int32_t>> best;
     best.reserve((size_t) k + 1);
@@ -117,6 +134,25 @@ int64_t after_draft_choice(const float * l, int32_t n) {
     const double sum = sd_logits_exp_sum(l, n, l[top]);
     const double p_top = 1.0 / sum, p_second = std::exp((double) (l[second] - l[top])) / sum;
     return top + second + (p_top + p_second > 0.5 ? 1 : 0);
+}
+
+int64_t after_draft_sampled(const float * l, int32_t n, llama_sampler * filter, int32_t first_k,
+                            std::vector<llama_token_data> & scratch, std::vector<std::pair<float, int32_t>> & heap,
+                            sd_dist & dist, sd_sparse_dist & q, double u) {
+    sd_softmax(sd_filter_apply_top(filter, first_k, l, n, scratch, heap), n, dist);
+    q.clear();
+    for (size_t i = 0; i < dist.tokens.size(); i++) {
+        if (dist.probs[i] > 0.0f) q.push_back({dist.tokens[i], dist.probs[i]});
+    }
+    std::sort(q.begin(), q.end());
+    double acc = 0;
+    llama_token token = -1;
+    for (const auto & e : q) {
+        acc += e.second;
+        token = e.first;
+        if (u < acc) break;
+    }
+    return token;
 }
 
 int64_t after_head(const float * l, int32_t n, int32_t k, std::vector<std::pair<float, int32_t>> & heap,
@@ -183,6 +219,13 @@ int main(int argc, char ** argv) {
         std::vector<std::pair<float, int32_t>> heap;
         std::vector<llama_token> tokens((size_t) k);
         std::vector<float> probs((size_t) k);
+        // the engine's default filters when sampling: top-k 40, top-p 0.95, min-p 0.05, temperature 0.8
+        sd_generation_params params = sd_generation_default_params();
+        params.temperature = 0.8f;
+        llama_sampler * sampled = sd_filter_init(n, params, false);
+        const int32_t first_k = sd_filter_first_k(params, false);
+        std::vector<float> dense_q;
+        sd_sparse_dist sparse_q;
         struct row {
             const char * what;
             std::function<int64_t()> before, now;
@@ -194,8 +237,19 @@ int main(int argc, char ** argv) {
                  const llama_token best = sd_logits_argmax(l, n, &second);
                  return (int64_t) best + (l[best] - l[second] > 0 ? 1 : 0);
              }},
+            {"sampled distribution, temperature 0.8 (each node)", [&] {
+                 sd_softmax(sd_filter_apply(sampled, l, n, scratch), n, dist);
+                 return (int64_t) dist.tokens.size();
+             },
+             [&] {
+                 sd_softmax(sd_filter_apply_top(sampled, first_k, l, n, scratch, heap), n, dist);
+                 return (int64_t) dist.tokens.size();
+             }},
             {"draft model's greedy choice (each drafted token)", [&] { return before_draft_choice(l, n, scratch, dist); },
              [&] { return after_draft_choice(l, n); }},
+            {"draft model's sampled choice and q (each token)",
+             [&] { return before_draft_sampled(l, n, sampled, scratch, dist, dense_q, 0.5); },
+             [&] { return after_draft_sampled(l, n, sampled, first_k, scratch, heap, dist, sparse_q, 0.5); }},
             {"top 8 (Token Recycling, each row evaluated)", [&] { return before_top_k(l, n, k); },
              [&] {
                  sd_logits_top_k(l, n, k, heap, tokens.data());
@@ -215,6 +269,7 @@ int main(int argc, char ** argv) {
             std::snprintf(after, sizeof after, "%9.2f [%.2f, %.2f]", a.median, a.lo, a.hi);
             std::printf("%-9d %-48s %-30s %-30s %.1fx\n", n, r.what, before, after, b.median / a.median);
         }
+        llama_sampler_free(sampled);
     }
     return 0;
 }
