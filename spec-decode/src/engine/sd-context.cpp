@@ -229,9 +229,18 @@ void sd_context_reset(sd_context * c) {
 
 void sd_context_truncate(sd_context * c, size_t n) {
     if (n < c->cached.size()) {
-        llama_memory_seq_rm(llama_get_memory(c->ctx), 0, (llama_pos) n, -1);
+        llama_memory_seq_rm(llama_get_memory(c->ctx), -1, (llama_pos) n, -1); // every sequence of the text
         c->cached.resize(n);
     }
+}
+
+void sd_context_share_text(sd_context * c, int32_t n_seqs) {
+    llama_memory_t mem = llama_get_memory(c->ctx);
+    for (llama_seq_id q = c->text_seqs; q < n_seqs; q++) {
+        llama_memory_seq_rm(mem, q, -1, -1);
+        if (!c->cached.empty()) llama_memory_seq_cp(mem, 0, q, -1, -1);
+    }
+    c->text_seqs = std::max(c->text_seqs, n_seqs);
 }
 
 // CPU time of the calling thread, which takes part in the CPU backend's computation: a thread
@@ -338,15 +347,15 @@ sd_status sd_context_eval(sd_context * c, const llama_token * tokens, size_t n, 
         for (size_t j = 0; j < n_chunk; j++) {
             c->batch.token[j]     = tokens[i + j];
             c->batch.pos[j]       = (llama_pos) (c->cached.size() + j);
-            c->batch.n_seq_id[j]  = 1;
-            c->batch.seq_id[j][0] = 0;
+            c->batch.n_seq_id[j]  = c->text_seqs;
+            for (llama_seq_id q = 0; q < c->text_seqs; q++) c->batch.seq_id[j][q] = q;
             c->batch.logits[j]    = all_logits || i + j == n - 1;
         }
         const int32_t rc = sd_context_decode(c, c->batch);
         if (rc != 0) {
             // An aborted or failed decode may leave part of the batch in the cache: drop it, so the
             // cache holds exactly the tokens we know of.
-            llama_memory_seq_rm(llama_get_memory(c->ctx), 0, (llama_pos) c->cached.size(), -1);
+            llama_memory_seq_rm(llama_get_memory(c->ctx), -1, (llama_pos) c->cached.size(), -1);
             if (rc == 2) {
                 *cancelled = true;
                 return SD_OK;
