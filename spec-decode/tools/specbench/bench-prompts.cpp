@@ -94,6 +94,11 @@ bool bench_prompts_load(const std::string & corpus_path, int32_t n, int32_t firs
     bench_prompt_set json{"json",
                           "the first sentence of a story and a request for a JSON object about it (3 schemas), "
                           "generated under the schema's grammar", {}, {}};
+    // a long context: the stories after this one, then its first sentence (about 4,000 tokens of
+    // stories260K's vocabulary; needs a context of 8,192)
+    bench_prompt_set long_set{"long", "the 16 stories after a story, a blank line between each, then its first sentence: "
+                                      "a long text before the continuation", {}};
+    const int32_t k_long_stories = 16;
     for (int32_t i = first; i < first + n; i++) {
         const std::string & story = stories[(size_t) i];
         const std::string opening = cut_sentences(story, 1);
@@ -102,7 +107,13 @@ bool bench_prompts_load(const std::string & corpus_path, int32_t n, int32_t firs
         const json_object_kind & kind = k_json_objects[(size_t) (i - first) % 3];
         json.prompts.push_back(opening + kind.request);
         json.grammars.push_back(kind.grammar);
+        if (i + k_long_stories < (int32_t) stories.size()) {
+            std::string text;
+            for (int32_t j = 1; j <= k_long_stories; j++) text += stories[(size_t) (i + j)] + "\n\n";
+            long_set.prompts.push_back(text + opening);
+        }
     }
     sets = {openings, repetitive, json};
+    if ((int32_t) long_set.prompts.size() == n) sets.push_back(long_set);
     return true;
 }

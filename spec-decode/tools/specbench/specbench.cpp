@@ -4,7 +4,7 @@
 // each prompt with plain decoding's continuation as a corpus (--texts, for llamaspec-corpus-index).
 //
 //   llamaspec-specbench --model FILE --corpus FILE [--strategies plain,...] [--prompts 20] [--tokens 128]
-//                       [--threads 2] [--ctx 2048] [--json FILE] [--svg FILE] [--sets stories,repetitive,json]
+//                       [--threads 2] [--ctx 2048] [--json FILE] [--svg FILE] [--sets stories,repetitive,json,long]
 //                       [--first 100] [--temperature 0] [--seed 42] [--draft-model [LABEL=]FILE]... [--texts FILE]
 //                       [--max-depth N] [--set NAME=VALUE]...
 //
@@ -92,7 +92,7 @@ static bool flash_attn_parse(const std::string & v, int32_t & out) {
 
 static void usage(FILE * out = stderr) {
     std::fprintf(out,
-        "usage: llamaspec-specbench --model FILE --corpus FILE [--strategies plain] [--sets stories,repetitive,json]\n"
+        "usage: llamaspec-specbench --model FILE --corpus FILE [--strategies plain] [--sets stories,repetitive,json,long]\n"
         "                           [--prompts 20] [--first 100 (the corpus's story the prompts start at)] [--tokens 128] [--threads 2 (0: automatic)] [--ctx 2048] [--kv f16|f32] [--flash-attn auto|on|off] [--strict] [--json FILE] [--svg FILE]\n"
         "                           [--load-mode mmap|none (map the models' files, the default, or read them into memory)]\n"
         "                           [--lookahead W,N,G] [--heads [LABEL=]MEDUSA.gguf]... [--draft-model [LABEL=]FILE]...\n"
@@ -425,7 +425,7 @@ int main(int argc, char ** argv) {
         if (std::find(p.sets.begin(), p.sets.end(), set.name) != p.sets.end()) report.sets.push_back(set);
     }
     if (report.sets.empty()) {
-        std::fprintf(stderr, "error: no prompt set selected (available: stories, repetitive, json)\n");
+        std::fprintf(stderr, "error: no prompt set selected (available: stories, repetitive, json, long)\n");
         return 2;
     }
 
