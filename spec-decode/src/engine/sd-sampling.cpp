@@ -12,11 +12,16 @@
 #endif
 #include <cmath>
 
+// Whether sd_filter_init puts the repetition penalty first in the chain (sd_filter_first_k reads it too).
+static bool has_penalties(const sd_generation_params & p, bool without_penalties) {
+    return !without_penalties && p.repeat_penalty != 1.0f && p.repeat_last_n != 0;
+}
+
 llama_sampler * sd_filter_init(int32_t n_vocab, const sd_generation_params & p, bool without_penalties) {
     llama_sampler_chain_params sparams = llama_sampler_chain_default_params();
     sparams.no_perf = true;
     llama_sampler * chain = llama_sampler_chain_init(sparams);
-    if (!without_penalties && p.repeat_penalty != 1.0f && p.repeat_last_n != 0) {
+    if (has_penalties(p, without_penalties)) {
         llama_sampler_chain_add(chain, llama_sampler_init_penalties(n_vocab, p.repeat_last_n, p.repeat_penalty, 0.0f, 0.0f));
     }
     if (p.temperature == 0.0f) {
@@ -47,8 +52,7 @@ llama_token_data_array sd_filter_apply(llama_sampler * filter, const float * log
 }
 
 int32_t sd_filter_first_k(const sd_generation_params & p, bool without_penalties) {
-    const bool penalties = !without_penalties && p.repeat_penalty != 1.0f && p.repeat_last_n != 0;
-    return p.temperature == 0.0f || penalties || p.top_k <= 0 ? 0 : p.top_k;
+    return p.temperature == 0.0f || has_penalties(p, without_penalties) || p.top_k <= 0 ? 0 : p.top_k;
 }
 
 llama_token_data_array sd_filter_apply_top(llama_sampler * filter, int32_t first_k, const float * logits, int32_t n,
