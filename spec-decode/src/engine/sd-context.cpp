@@ -139,6 +139,7 @@ sd_status sd_context_init(sd_model * model, const sd_session_params & params, sd
     c->n_embd = llama_model_n_embd(model->model);
     c->max_leaves = (int32_t) llama_n_seq_max(c->ctx) - 2;
     c->seq_scratch = (llama_seq_id) llama_n_seq_max(c->ctx) - 1;
+    c->text_upto.assign((size_t) llama_n_seq_max(c->ctx), 0);
     c->batch = llama_batch_init((int32_t) c->n_batch, 0, (int32_t) llama_n_seq_max(c->ctx));
     c->threadpool = threadpool_init(n_threads);
     if (c->threadpool != nullptr) {
@@ -178,6 +179,7 @@ sd_status sd_context_enable_capture(sd_context * c, std::string & error) {
     c->cparams = cparams;
     c->n_threads_set = cparams.n_threads;
     c->cached.clear();
+    std::fill(c->text_upto.begin(), c->text_upto.end(), 0);
     c->can_capture = true;
     return SD_OK;
 }
@@ -225,22 +227,25 @@ void sd_context_reset(sd_context * c) {
     std::string ignored; // a server gone away fails the next decode
     sd_rpc_call(&c->model->rpc, [ctx] { llama_memory_clear(llama_get_memory(ctx), true); }, ignored);
     c->cached.clear();
+    std::fill(c->text_upto.begin(), c->text_upto.end(), 0);
 }
 
 void sd_context_truncate(sd_context * c, size_t n) {
     if (n < c->cached.size()) {
         llama_memory_seq_rm(llama_get_memory(c->ctx), -1, (llama_pos) n, -1); // every sequence of the text
         c->cached.resize(n);
+        for (llama_pos & upto : c->text_upto) upto = std::min(upto, (llama_pos) n);
     }
 }
 
 void sd_context_share_text(sd_context * c, int32_t n_seqs) {
     llama_memory_t mem = llama_get_memory(c->ctx);
-    for (llama_seq_id q = c->text_seqs; q < n_seqs; q++) {
-        llama_memory_seq_rm(mem, q, -1, -1);
-        if (!c->cached.empty()) llama_memory_seq_cp(mem, 0, q, -1, -1);
+    const llama_pos end = (llama_pos) c->cached.size();
+    for (llama_seq_id q = 1; q < n_seqs; q++) {
+        llama_pos & upto = c->text_upto[(size_t) q];
+        if (upto < end) llama_memory_seq_cp(mem, 0, q, upto, end);
+        upto = end;
     }
-    c->text_seqs = std::max(c->text_seqs, n_seqs);
 }
 
 // CPU time of the calling thread, which takes part in the CPU backend's computation: a thread
@@ -347,8 +352,8 @@ sd_status sd_context_eval(sd_context * c, const llama_token * tokens, size_t n, 
         for (size_t j = 0; j < n_chunk; j++) {
             c->batch.token[j]     = tokens[i + j];
             c->batch.pos[j]       = (llama_pos) (c->cached.size() + j);
-            c->batch.n_seq_id[j]  = c->text_seqs;
-            for (llama_seq_id q = 0; q < c->text_seqs; q++) c->batch.seq_id[j][q] = q;
+            c->batch.n_seq_id[j]  = 1;
+            c->batch.seq_id[j][0] = 0;
             c->batch.logits[j]    = all_logits || i + j == n - 1;
         }
         const int32_t rc = sd_context_decode(c, c->batch);

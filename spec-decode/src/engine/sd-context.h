@@ -34,12 +34,15 @@ struct sd_context {
     llama_seq_id      seq_scratch = 0;      // the last sequence
 
     std::vector<llama_token> cached; // tokens in the KV cache (sequence 0, positions 0..n-1)
-    // The text's cells belong to sequences 0 .. text_seqs - 1 (sd_context_share_text): the verifier
-    // keeps them in every sequence a step's draft paths have used so far, so that a step's paths see
-    // the text without a copy of it into each (llama.cpp's copy of a sequence and its removal change
-    // every cell of the text: 150 us a path and step at 2,048 tokens of text, 785 us at 8,000, on this
-    // machine's CPU), and only the accepted tokens are added to them.
-    int32_t                  text_seqs = 1;
+    // How much of the text each draft path's sequence holds: sequence q (1 and up) holds the text's
+    // positions 0 .. text_upto[q] - 1, and sequence 0 all of it. A step's paths get what they lack
+    // from sequence 0 just before the step (sd_context_share_text), so a copy adds only the cells the
+    // text gained since that sequence's last step, and text evaluated while no path is drafted (the
+    // prompt, steps without a draft) goes into sequence 0 alone. (llama.cpp's copy of a whole
+    // sequence and its removal change every cell of the text: 150 us a path and step at 2,048 tokens
+    // of text, 785 us at 8,000, on this machine's CPU; and a token in many sequences adds an entry
+    // to llama.cpp's position map of each, which steps without a draft would pay for nothing.)
+    std::vector<llama_pos>   text_upto;
 
     // The final norm's output ("result_norm") of every computation while `capture` is set: one row
     // of n_embd floats per output of the batch. It needs llama.cpp's graph callback, which slows every
@@ -80,9 +83,8 @@ void sd_context_reset(sd_context * c);
 // Drops the KV cache from position n on.
 void sd_context_truncate(sd_context * c, size_t n);
 
-// Keeps the text in sequences 0 .. n_seqs - 1 from now on (at least; text_seqs): what is in
-// sequence 0 now is copied into those that did not hold it, and every later evaluation of text goes
-// into all of them.
+// Brings sequences 1 .. n_seqs - 1 up to the whole text (positions 0 .. cached.size() - 1), each
+// by copying from sequence 0 only the positions it lacks.
 void sd_context_share_text(sd_context * c, int32_t n_seqs);
 
 // llama_decode; the errors llama.cpp logs when a requested cancellation aborts the computation are

@@ -363,10 +363,8 @@ sd_status sd_session_restore(sd_session * s, const std::string & path, std::stri
                        kv_description(c) + "): restore it into a session with the options it was saved with");
     }
     c->cached = std::move(tokens);
-    // the state restored is sequence 0's: the other sequences of the text get it again
-    const int32_t text_seqs = c->text_seqs;
-    c->text_seqs = 1;
-    sd_context_share_text(c, text_seqs);
+    // the state restored is sequence 0's (the reset above emptied the paths' sequences): the next
+    // step's paths copy the text from it
     if (recycler) {
         s->drafters.recycling = std::move(recycler);
         s->drafters.recycling_made.k = (int32_t) k;

@@ -34,14 +34,14 @@ void batch_set(llama_batch & b, int32_t j, llama_token token, llama_pos pos) {
     b.logits[j] = true;
 }
 
-// The step's batch: the root (in every sequence of the text), the tree's nodes, the auxiliary tokens.
+// The step's batch: the root (in every path's sequence), the tree's nodes, the auxiliary tokens.
 void fill_batch(llama_batch & b, llama_token root, llama_pos root_pos, const sd_draft_tree & tree,
-                const tree_sequences & seqs, const sd_aux_batch & aux, int32_t text_seqs) {
+                const tree_sequences & seqs, const sd_aux_batch & aux, int32_t n_paths) {
     const int32_t n_nodes = sd_tree_size(tree);
     const std::vector<int32_t> depth = sd_tree_depths(tree);
     b.n_tokens = 1 + n_nodes + (int32_t) aux.token.size();
     batch_set(b, 0, root, root_pos);
-    for (int32_t q = 0; q < text_seqs; q++) b.seq_id[0][b.n_seq_id[0]++] = q;
+    for (int32_t q = 0; q <= n_paths; q++) b.seq_id[0][b.n_seq_id[0]++] = q;
     for (int32_t i = 0; i < n_nodes; i++) {
         const int32_t j = 1 + i;
         batch_set(b, j, tree.token[(size_t) i], root_pos + depth[(size_t) i]);
@@ -124,18 +124,18 @@ void show_drafter(sd_session * s, const llama_batch & b, const sd_draft_tree & t
                 accepted.data(), (int32_t) accepted.size(), aux_rows.data(), n_aux});
 }
 
-// The accepted path joins the text in every sequence of it (0 .. text_seqs - 1), and every other
-// draft cell goes: the path's cells into sequence 0, the paths' sequences emptied from the root's
-// next position on (what only they held is freed), then the path's cells into the other sequences
-// of the text. Each call passes over the cache's cells but changes only the step's: the text is
-// never copied.
-void commit(llama_memory_t mem, llama_pos root_pos, const tree_sequences & seqs, const std::vector<int32_t> & accepted,
-            int32_t n_paths, int32_t text_seqs) {
+// Sequence 0 gains the accepted path; the paths' sequences are emptied from the root's next position
+// on (what only they held is freed) and keep the text up to the root. Each call passes over the
+// cache's cells but changes only the step's.
+void commit(sd_context * c, llama_pos root_pos, const tree_sequences & seqs, const std::vector<int32_t> & accepted,
+            int32_t n_paths) {
+    llama_memory_t mem = llama_get_memory(c->ctx);
     const int32_t k = (int32_t) accepted.size();
     if (k > 0) llama_memory_seq_cp(mem, seqs.of_node[(size_t) accepted.back()][0], 0, root_pos + 1, root_pos + k + 1);
-    for (llama_seq_id q = 1; q <= n_paths; q++) llama_memory_seq_rm(mem, q, root_pos + 1, -1);
-    if (k == 0) return;
-    for (llama_seq_id q = 1; q < text_seqs; q++) llama_memory_seq_cp(mem, 0, q, root_pos + 1, root_pos + k + 1);
+    for (llama_seq_id q = 1; q <= n_paths; q++) {
+        llama_memory_seq_rm(mem, q, root_pos + 1, -1);
+        c->text_upto[(size_t) q] = root_pos + 1;
+    }
 }
 
 } // namespace
@@ -152,9 +152,9 @@ sd_status sd_verify_step(sd_session * s, std::vector<llama_token> & out, bool * 
 
     const tree_sequences seqs = assign_sequences(tree);
     const int32_t n_paths = seqs.n_leaves + g.aux.n_columns;
-    // the paths see the text: their sequences hold it (copied once, the first time a step has this many)
+    // the paths see the text: their sequences get what it gained since they last had it
     sd_context_share_text(c, n_paths + 1);
-    fill_batch(c->batch, g.last, root_pos, tree, seqs, g.aux, c->text_seqs);
+    fill_batch(c->batch, g.last, root_pos, tree, seqs, g.aux, n_paths);
 
     const int64_t t0 = llama_time_us();
     // the hidden states are read only when the next step drafts (not while the budget pauses drafting)
@@ -180,7 +180,7 @@ sd_status sd_verify_step(sd_session * s, std::vector<llama_token> & out, bool * 
     for (int32_t a : accepted) path_rows.push_back(1 + a);
     sd_session_pass_hidden(s, path_rows, (int32_t) root_pos + (int32_t) accepted.size());
     show_drafter(s, c->batch, tree, accepted, n_aux);
-    commit(mem, root_pos, seqs, accepted, n_paths, c->text_seqs);
+    commit(c, root_pos, seqs, accepted, n_paths);
 
     c->cached.push_back(g.last);
     for (int32_t a : accepted) {
