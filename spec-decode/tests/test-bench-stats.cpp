@@ -54,9 +54,18 @@ int main() {
     for (size_t i = 0; i < plain_again.size(); i++) plain_again[i].seconds *= i % 2 == 0 ? 1.03 : 0.98;
     const double noise = bench_noise_floor(bench_ratio_of(plain_again, plain));
     CHECK(noise > 0.01 && noise < 0.04);
-    CHECK(bench_suspect(0, r2, noise));   // drafted nothing, 2x: not a speedup
-    CHECK(!bench_suspect(10, r2, noise)); // drafted: may be one
-    CHECK(!bench_suspect(0, r1, noise));  // drafted nothing, at 1: fine
+    CHECK(bench_suspect(0, 2560, 0, r2, noise));       // drafted nothing, 2x: not a speedup
+    CHECK(!bench_suspect(0, 2560, 0, r1, noise));      // drafted nothing, at 1: fine
+    CHECK(!bench_suspect(10, 2560, 1280, r2, noise));  // 2 tokens a step: 2x may be real
+    CHECK(bench_suspect(10, 2560, 5, r2, noise));      // 2x from 1.002 tokens a step: noise
+    CHECK(!bench_suspect(10, 2560, 5, r1, noise));     // drafted, at 1: fine
+    CHECK(!bench_suspect(10, 2560, 2560, r2, noise));  // no steps counted: no bound
+    CHECK(!bench_suspect(10, 0, 0, r2, noise));        // no tokens counted: no bound
+    // 22 nodes drafted, none accepted, 1.125x (a disturbed run of plain decoding): marked
+    std::vector<bench_sample> faster = plain;
+    for (bench_sample & x : faster) x.seconds /= 1.125;
+    CHECK(bench_suspect(22, 2540, 0, bench_ratio_of(faster, plain), noise));
+    CHECK(!bench_suspect(22, 2540, 0, bench_ratio_of(faster, plain), 0.2)); // within a wide noise floor
 
     // the chain ceiling: a flat curve gains the whole chain when every token is accepted
     const std::vector<int32_t> sizes = {1, 2, 4, 8, 16};

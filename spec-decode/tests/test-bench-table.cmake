@@ -23,6 +23,7 @@ foreach(p 0 1 2)
     run(llamaspec plain - repetitive ${p} 400 0 0)
     run(llamaspec plain-repeat - repetitive ${p} 400 0 0)
     run(llamaspec auto - repetitive ${p} 400 0 0)                     # level, but drafted nothing: short
+    run(llamaspec lookup - stories ${p} 560 10 0)                     # 1.12x with nothing accepted: marked
 endforeach()
 # auto on the story openings at 0.90, 0.96 and 0.99 of plain decoding: median 0.96, interval up to 0.99
 run(llamaspec auto - stories 0 450 10 5)
@@ -59,6 +60,12 @@ check("the Markdown lacks the realistic drafter's target:\n${md}" at GREATER -1)
 file(READ "${WORK}/table.json" json)
 string(FIND "${json}" "\"target\": \"perfect drafter\", \"set\": \"stories\", \"sampling\": \"greedy\", \"measured\": 1.375" at)
 check("the JSON lacks the perfect drafter's target:\n${json}" at GREATER -1)
+# the mark: faster than its tokens per step allow (lookup: nothing accepted), and not where that fits
+# (auto on the story openings: 0.96x, 5 of 10 accepted)
+string(REGEX MATCH "\"config\": \"lookup\"[^\n]*\"suspect\": true" m "${json}")
+check("lookup at 1.12x with nothing accepted is not marked (table.json)" m)
+string(REGEX MATCH "\"set\": \"stories\"[^\n]*\"config\": \"auto\"[^\n]*\"suspect\": false" m "${json}")
+check("auto on the story openings is marked (table.json)" m)
 
 # without --java there is no Java row
 execute_process(COMMAND "${BENCH_TABLE}" --runs "${WORK}/runs.tsv" RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)

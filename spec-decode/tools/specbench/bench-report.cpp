@@ -83,7 +83,7 @@ bench_summary bench_summarise(const bench_report & report, const bench_result & 
         return s;
     }
     s.ratio = bench_ratio_of(runs, plain_baseline(report, result.set));
-    s.suspect = bench_suspect(s.drafted, s.ratio, s.noise_floor);
+    s.suspect = bench_suspect(s.drafted, s.generated, s.accepted, s.ratio, s.noise_floor);
     return s;
 }
 
@@ -183,8 +183,9 @@ void bench_print_table(const bench_report & report) {
                 "95%% percentile bootstrap interval over prompts (%d resamples)%s\n", bench_plain_repeat,
                 bench_bootstrap_resamples, report.temperature > 0 ? "; diverged: not checked when sampling" : "");
     if (any_suspect) {
-        std::printf("! = drafted nothing, yet the median ratio departs from 1 by more than the noise floor: that "
-                    "difference is noise or overhead, not speculation\n");
+        std::printf("! = the median ratio departs by more than the noise floor from what the strategy's work allows "
+                    "(1 when it drafted nothing; at most its tau, tokens per step, else): that difference is noise or "
+                    "overhead, not speculation\n");
     }
 }
 
@@ -295,8 +296,9 @@ bool bench_write_json(const bench_report & report, const std::string & path, std
              std::string(bench_plain_repeat) + ": its second run against its first, the noise floor), as the median of "
              "per-prompt ratios and as the ratio of summed tokens over summed seconds, with 95% percentile bootstrap "
              "intervals over prompts (" + std::to_string(bench_bootstrap_resamples) + " resamples); noise_floor: how "
-             "far from 1 the plain-repeat median's interval reaches; suspect: drafted nothing, yet the median "
-             "departs from 1 by more than the noise floor") << ",\n";
+             "far from 1 the plain-repeat median's interval reaches; suspect: the median departs by more than the noise "
+             "floor from what the strategy's work allows (1 when it drafted nothing; at most its tokens per step, "
+             "else)") << ",\n";
     o << "  \"decode_cost\": {\"kv_depth\": " << report.cost_depth << ", \"points\": [";
     for (size_t i = 0; i < report.cost_batch.size(); i++) {
         o << (i ? ", " : "") << "{\"batch\": " << report.cost_batch[i] << ", \"us\": " << json_number(report.cost_us[i])

@@ -99,7 +99,7 @@ struct bench_summary {
                                        // together; bench_plain_repeat against the first plain run
                                        // (the noise floor); n = 0 for plain itself
     double      noise_floor = 0;       // the set's (bench_noise_floor of bench_plain_repeat)
-    bool        suspect = false;       // bench_suspect: drafted nothing, yet departs from 1
+    bool        suspect = false;       // bench_suspect: departs from 1 having drafted nothing, or beats its tokens per step
     // Where a timed step's time went, in ms per step over all prompts (the steps after the first, which
     // comes with the prompt): drafting and the budget's cut, llama_decode, and the rest (acceptance,
     // sampling, the drafters' bookkeeping, the KV cache's commit).

@@ -90,9 +90,12 @@ double bench_noise_floor(const bench_ratio & plain_vs_plain) {
     return std::max(std::fabs(plain_vs_plain.median.lo - 1), std::fabs(plain_vs_plain.median.hi - 1));
 }
 
-bool bench_suspect(int64_t drafted, const bench_ratio & ratio, double noise_floor) {
-    return drafted == 0 && std::isfinite(ratio.median.value) && std::isfinite(noise_floor) &&
-           std::fabs(ratio.median.value - 1) > noise_floor;
+bool bench_suspect(int64_t drafted, int64_t tokens, int64_t accepted, const bench_ratio & ratio, double noise_floor) {
+    if (!std::isfinite(ratio.median.value) || !std::isfinite(noise_floor)) return false;
+    if (drafted == 0) return std::fabs(ratio.median.value - 1) > noise_floor;
+    const int64_t steps = tokens - std::max<int64_t>(accepted, 0);
+    if (tokens <= 0 || steps <= 0) return false; // nothing to bound it by
+    return ratio.median.value - (double) tokens / (double) steps > noise_floor;
 }
 
 bench_ceiling bench_chain_ceiling(const std::vector<int32_t> & sizes, const std::vector<double> & cost,

@@ -50,9 +50,12 @@ bench_ratio bench_ratio_of(const std::vector<bench_sample> & runs, const std::ve
 // within this of 1.
 double bench_noise_floor(const bench_ratio & plain_vs_plain);
 
-// True when a strategy drafted nothing but its median ratio departs from 1 by more than the noise
-// floor: its speedup (or slowdown) is then noise or overhead, not speculation.
-bool bench_suspect(int64_t drafted, const bench_ratio & ratio, double noise_floor);
+// True when a strategy's median ratio lies outside what its work allows by more than the noise floor:
+// one that drafted nothing runs plain decoding, so its ratio should be 1; and none can beat its
+// tokens per step, tokens / (tokens - accepted), since a step that verifies a draft costs at least a
+// plain step. Beyond that the speedup (or, with nothing drafted, the slowdown) is noise or overhead,
+// not speculation. tokens: the tokens generated; accepted: the drafted tokens accepted among them.
+bool bench_suspect(int64_t drafted, int64_t tokens, int64_t accepted, const bench_ratio & ratio, double noise_floor);
 
 // The most a chain drafter can gain on a cost curve: a step that verifies a chain of k drafted tokens
 // costs cost(k + 1) and yields 1 + a + a^2 + ... + a^k tokens on average when each drafted token is

@@ -250,7 +250,9 @@ static std::vector<table_line> make_lines(const std::vector<table_row> & rows, s
                     l->vs_our_plain = bench_ratio_of(by_prompt(r, n), by_prompt(*plain, n));
                 } else if (&r != plain && plain != nullptr) {
                     l->vs_our_plain = bench_ratio_of(by_prompt(r, n), base);
-                    l->suspect = bench_suspect(std::max<int64_t>(l->drafted, 0), l->vs_our_plain, noise);
+                    int64_t tokens = 0;
+                    for (const table_record & x : r.runs) tokens += (int64_t) x.sample.tokens;
+                    l->suspect = bench_suspect(std::max<int64_t>(l->drafted, 0), tokens, l->accepted, l->vs_our_plain, noise);
                 }
                 const std::string drafter = r.drafter;
                 for (const table_row & x : rows) {
@@ -441,8 +443,9 @@ static std::string legend(const table_params & p) {
          "per-prompt ratios to our plain decoding in the same run (both plain runs; plain-repeat: second run against "
          "first, the noise floor), 95% percentile bootstrap interval over prompts. x llama.cpp plain: median tokens/s "
          "over llama-bench's on the same set (the faster of its rows). x best llama.cpp: median tokens/s over that of the fastest llama.cpp speculative row "
-         "on the same set and sampling with the same drafter (no drafter: llama-lookup). ! = drafted nothing, yet "
-         "departs from 1 by more than the noise floor.\n";
+         "on the same set and sampling with the same drafter (no drafter: llama-lookup). ! = departs by more than the "
+         "noise floor from what its work allows: from 1 having drafted nothing, or above its tokens per step "
+         "(tokens / (tokens - accepted)).\n";
     return s;
 }
 
