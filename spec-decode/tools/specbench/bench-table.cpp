@@ -160,6 +160,7 @@ struct table_line {
     const table_row * row = nullptr;
     double      tps = NAN;            // median over prompts
     int64_t     drafted = -1, accepted = -1;
+    int64_t     tokens = 0;           // over its runs
     bench_ratio vs_our_plain{0, {NAN, NAN, NAN}, {NAN, NAN, NAN}};
     double      vs_llama_plain = NAN; // median over median of llama-bench
     double      vs_llama_best = NAN;  // median over the fastest llama.cpp speculative row, same drafter
@@ -200,6 +201,7 @@ static std::vector<table_line> make_lines(const std::vector<table_row> & rows, s
         for (const table_record & x : r.runs) {
             if (x.drafted >= 0) l.drafted = std::max<int64_t>(l.drafted, 0) + x.drafted;
             if (x.accepted >= 0) l.accepted = std::max<int64_t>(l.accepted, 0) + x.accepted;
+            l.tokens += (int64_t) x.sample.tokens;
         }
         const table_row * llama_plain = llama_plain_of(r.set);
         if (llama_plain != nullptr) l.vs_llama_plain = l.tps / median_tps(*llama_plain);
@@ -250,9 +252,7 @@ static std::vector<table_line> make_lines(const std::vector<table_row> & rows, s
                     l->vs_our_plain = bench_ratio_of(by_prompt(r, n), by_prompt(*plain, n));
                 } else if (&r != plain && plain != nullptr) {
                     l->vs_our_plain = bench_ratio_of(by_prompt(r, n), base);
-                    int64_t tokens = 0;
-                    for (const table_record & x : r.runs) tokens += (int64_t) x.sample.tokens;
-                    l->suspect = bench_suspect(std::max<int64_t>(l->drafted, 0), tokens, l->accepted, l->vs_our_plain, noise);
+                    l->suspect = bench_suspect(std::max<int64_t>(l->drafted, 0), l->tokens, l->accepted, l->vs_our_plain, noise);
                 }
                 const std::string drafter = r.drafter;
                 for (const table_row & x : rows) {
