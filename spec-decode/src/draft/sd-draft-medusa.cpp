@@ -55,7 +55,7 @@ struct medusa_drafter final : sd_drafter {
     std::vector<float> logits;     // [n_heads * n_vocab]
     std::vector<std::vector<llama_token>> cand_token; // [n_heads][top_k]
     std::vector<std::vector<float>>       cand_prob;  // [n_heads][top_k]
-    std::vector<std::pair<float, int32_t>> heap;      // sd_logits_top_k's scratch
+    std::vector<std::pair<float, int32_t>> top_scratch; // sd_logits_top_k's scratch
     std::string error;
     const std::atomic<int32_t> * follow = nullptr; // the session's thread count
 
@@ -143,7 +143,7 @@ struct medusa_drafter final : sd_drafter {
             const float * l = &logits[(size_t) k * (size_t) n_vocab];
             std::vector<llama_token> & tokens = cand_token[(size_t) k];
             tokens.resize((size_t) top_k);
-            sd_logits_top_k(l, n_vocab, top_k, heap, tokens.data());
+            sd_logits_top_k(l, n_vocab, top_k, top_scratch, tokens.data());
             const float max = l[tokens[0]];
             const double sum = sd_logits_exp_sum(l, n_vocab, max);
             cand_prob[(size_t) k].resize((size_t) top_k);

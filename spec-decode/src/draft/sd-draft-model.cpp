@@ -54,8 +54,8 @@ struct draft_model_drafter : sd_drafter {
     bool        retired   = false;
 
     std::vector<llama_token_data> scratch;
-    std::vector<std::pair<float, int32_t>> heap; // sd_filter_apply_top's scratch
-    int32_t                       first_k = 0;   // sd_filter_first_k of filter
+    std::vector<std::pair<float, int32_t>> top_scratch; // sd_filter_apply_top's scratch
+    int32_t                       first_k = 0;         // sd_filter_first_k of filter
     sd_dist                       dist; // of the last choice
     sd_sparse_dist                q;    // sampling: the same, as the chain's node carries it
 
@@ -125,7 +125,7 @@ struct draft_model_drafter : sd_drafter {
         const auto candidates = [&](llama_sampler * filter_) {
             if (grammar == nullptr && filter_ != nullptr) {
                 // the filters begin with top-k: the k largest logits only (sd_filter_apply_top)
-                return sd_filter_apply_top(filter_, first_k, logits, ctx->n_vocab, scratch, heap);
+                return sd_filter_apply_top(filter_, first_k, logits, ctx->n_vocab, scratch, top_scratch);
             }
             llama_token_data_array arr = sd_filter_apply(nullptr, logits, ctx->n_vocab, scratch);
             if (grammar != nullptr) {

@@ -107,14 +107,14 @@ struct sd_drafter_recycling : sd_drafter {
         for (int32_t i = 0; i < step.n; i++) {
             const llama_token input = step.tokens[i];
             if (input < 0 || input >= n_vocab || step.logits[i] == nullptr) continue;
-            sd_logits_top_k(step.logits[i], std::min(step.n_vocab, n_vocab), k, heap, top.data());
+            sd_logits_top_k(step.logits[i], std::min(step.n_vocab, n_vocab), k, top_scratch, top.data());
             std::copy(top.begin(), top.end(), matrix.begin() + (long) ((size_t) input * (size_t) k));
         }
     }
 
 private:
-    std::vector<std::pair<float, int32_t>> heap; // sd_logits_top_k's scratch
-    std::vector<llama_token>               top;  // a row of the matrix
+    std::vector<std::pair<float, int32_t>> top_scratch; // sd_logits_top_k's scratch
+    std::vector<llama_token>               top;         // a row of the matrix
 };
 
 sd_drafter * sd_drafter_recycling_init(const sd_recycling_params & params, int32_t n_vocab) {

@@ -55,14 +55,15 @@ int32_t sd_filter_first_k(const sd_generation_params & p, bool without_penalties
     return p.temperature == 0.0f || has_penalties(p, without_penalties) || p.top_k <= 0 ? 0 : p.top_k;
 }
 
+static void top_k_pairs(const float * logits, int32_t n, int32_t k, std::vector<std::pair<float, int32_t>> & buf);
+
 llama_token_data_array sd_filter_apply_top(llama_sampler * filter, int32_t first_k, const float * logits, int32_t n,
                                            std::vector<llama_token_data> & scratch,
-                                           std::vector<std::pair<float, int32_t>> & heap) {
+                                           std::vector<std::pair<float, int32_t>> & top_scratch) {
     if (first_k <= 0 || first_k >= n) return sd_filter_apply(filter, logits, n, scratch);
-    std::vector<llama_token> top((size_t) first_k);
-    sd_logits_top_k(logits, n, first_k, heap, top.data());
+    top_k_pairs(logits, n, first_k, top_scratch);
     scratch.resize((size_t) first_k);
-    for (int32_t i = 0; i < first_k; i++) scratch[(size_t) i] = {top[(size_t) i], logits[top[(size_t) i]], 0.0f};
+    for (int32_t i = 0; i < first_k; i++) scratch[(size_t) i] = {-top_scratch[(size_t) i].second, top_scratch[(size_t) i].first, 0.0f};
     // not marked sorted: the chain's own top-k then keeps all of them, whatever it assumes of the order
     llama_token_data_array arr = {scratch.data(), scratch.size(), -1, false};
     if (filter != nullptr) llama_sampler_apply(filter, &arr);
@@ -272,36 +273,47 @@ llama_token sd_logits_argmax(const float * logits, int32_t n, llama_token * seco
     return best;
 }
 
-void sd_logits_top_k(const float * logits, int32_t n, int32_t k, std::vector<std::pair<float, int32_t>> & heap,
-                     llama_token * out) {
-    // the k best so far as (logit, -id), better = larger (of equal logits the lower id), in a heap
-    // whose front is the worst of them
-    heap.clear();
+// The k best of logits[0..n) (k <= n) as (logit, -id) pairs, best first, in buf[0..k): the larger logit,
+// of equal logits the lower id. A logit is kept while it beats the floor, the k-th best logit of those
+// kept when they were last cut down to k (a later equal logit has a higher id, so it cannot enter);
+// when 2k of them (at least k + 16) are kept, they are cut to their k best and the floor rises. Each
+// logit then costs a comparison, or an append and a share of a cut, instead of a heap's log k steps.
+static void top_k_pairs(const float * logits, int32_t n, int32_t k, std::vector<std::pair<float, int32_t>> & buf) {
     const auto better = [](const std::pair<float, int32_t> & a, const std::pair<float, int32_t> & b) { return a > b; };
-    const auto offer = [&](int32_t t) {
-        const std::pair<float, int32_t> e = {logits[t], -t};
-        if ((int32_t) heap.size() < k) {
-            heap.push_back(e);
-            std::push_heap(heap.begin(), heap.end(), better);
-        } else if (better(e, heap.front())) {
-            std::pop_heap(heap.begin(), heap.end(), better);
-            heap.back() = e;
-            std::push_heap(heap.begin(), heap.end(), better);
-        }
-    };
+    const size_t cap = (size_t) (k + std::max(k, 16));
+    buf.clear();
+    buf.reserve(cap + k_block);
+    float floor = INFINITY;
     int32_t t = 0;
-    for (; t < n && (int32_t) heap.size() < k; t++) offer(t);
+    for (; t < k; t++) {
+        buf.emplace_back(logits[t], -t);
+        floor = std::min(floor, logits[t]);
+    }
     for (; t + k_block <= n; t += k_block) {
-        // a later logit enters only above the k-th (an equal one has a higher id)
-        const float floor = heap.front().first;
         bool any = false;
         for (int32_t j = 0; j < k_block; j++) any |= logits[t + j] > floor;
         if (!any) continue;
-        for (int32_t j = 0; j < k_block; j++) offer(t + j);
+        for (int32_t j = 0; j < k_block; j++) {
+            if (logits[t + j] > floor) buf.emplace_back(logits[t + j], -(t + j));
+        }
+        if (buf.size() >= cap) {
+            std::nth_element(buf.begin(), buf.begin() + (k - 1), buf.end(), better);
+            buf.resize((size_t) k);
+            floor = buf[(size_t) k - 1].first;
+        }
     }
-    for (; t < n; t++) offer(t);
-    std::sort(heap.begin(), heap.end(), better);
-    for (int32_t i = 0; i < k; i++) out[i] = i < (int32_t) heap.size() ? -heap[(size_t) i].second : -1;
+    for (; t < n; t++) {
+        if (logits[t] > floor) buf.emplace_back(logits[t], -t);
+    }
+    std::partial_sort(buf.begin(), buf.begin() + k, buf.end(), better);
+    buf.resize((size_t) k);
+}
+
+void sd_logits_top_k(const float * logits, int32_t n, int32_t k, std::vector<std::pair<float, int32_t>> & scratch,
+                     llama_token * out) {
+    const int32_t m = std::max(0, std::min(k, n));
+    if (m > 0) top_k_pairs(logits, n, m, scratch);
+    for (int32_t i = 0; i < k; i++) out[i] = i < m ? -scratch[(size_t) i].second : -1;
 }
 
 // exp(x) for x <= 0: 2^r e^f with r = round(x log2 e) and |f| <= ln 2 / 2, e^f by its Taylor polynomial
@@ -357,7 +369,7 @@ void sd_sampler::dist(const float * logits, int32_t n_vocab, sd_dist & out) {
         // sampled without a grammar, the filters beginning with top-k: only the k largest logits are read
         // further (152,064 tokens: 196 us a visited node through a copy of them all, 26 us this way)
         dead_end = false;
-        const llama_token_data_array arr = sd_filter_apply_top(filter, first_k, logits, n_vocab, scratch, heap);
+        const llama_token_data_array arr = sd_filter_apply_top(filter, first_k, logits, n_vocab, scratch, top_scratch);
         if (record_margin) margin = sd_top2_margin(arr);
         sd_softmax(arr, n_vocab, out);
         return;

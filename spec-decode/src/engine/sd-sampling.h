@@ -22,10 +22,11 @@ int32_t sd_filter_first_k(const sd_generation_params & params, bool without_pena
 
 // sd_filter_apply for a chain that begins with top-k (first_k = sd_filter_first_k): the first_k
 // largest logits are picked out first (the lower id first among equal logits) and the chain runs on
-// them alone, instead of on a copy of the whole vocabulary that its top-k then sorts. heap is scratch.
+// them alone, instead of on a copy of the whole vocabulary that its top-k then sorts. top_scratch is the
+// caller's, kept between calls.
 llama_token_data_array sd_filter_apply_top(llama_sampler * filter, int32_t first_k, const float * logits, int32_t n,
                                            std::vector<llama_token_data> & scratch,
-                                           std::vector<std::pair<float, int32_t>> & heap);
+                                           std::vector<std::pair<float, int32_t>> & top_scratch);
 
 // The softmax of the candidates with an id below n_limit and a finite logit.
 void sd_softmax(const llama_token_data_array & candidates, int32_t n_limit, sd_dist & out);
@@ -46,8 +47,8 @@ llama_token sd_argmax(const llama_token_data_array & candidates);
 llama_token sd_logits_argmax(const float * logits, int32_t n, llama_token * second = nullptr);
 
 // The k largest logits' ids into out[0..k), largest first, the lower id first among equal logits;
-// -1 where n < k. heap is scratch the caller keeps between calls.
-void sd_logits_top_k(const float * logits, int32_t n, int32_t k, std::vector<std::pair<float, int32_t>> & heap,
+// -1 where n < k. scratch is the caller's, kept between calls.
+void sd_logits_top_k(const float * logits, int32_t n, int32_t k, std::vector<std::pair<float, int32_t>> & scratch,
                      llama_token * out);
 
 // The sum of exp(logits[i] - max) over logits[0..n), max being at least every logit: the softmax's
@@ -65,7 +66,7 @@ struct sd_sampler {
     float           margin = 0.0f;    // of the last distribution, when record_margin
     int32_t         first_k = 0;      // sd_filter_first_k of the filter
     std::vector<llama_token_data> scratch;
-    std::vector<std::pair<float, int32_t>> heap;
+    std::vector<std::pair<float, int32_t>> top_scratch;
 
     sd_sampler() = default;
     sd_sampler(const sd_sampler &) = delete;

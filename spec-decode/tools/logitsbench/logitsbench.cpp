@@ -137,9 +137,9 @@ int64_t after_draft_choice(const float * l, int32_t n) {
 }
 
 int64_t after_draft_sampled(const float * l, int32_t n, llama_sampler * filter, int32_t first_k,
-                            std::vector<llama_token_data> & scratch, std::vector<std::pair<float, int32_t>> & heap,
+                            std::vector<llama_token_data> & scratch, std::vector<std::pair<float, int32_t>> & top_scratch,
                             sd_dist & dist, sd_sparse_dist & q, double u) {
-    sd_softmax(sd_filter_apply_top(filter, first_k, l, n, scratch, heap), n, dist);
+    sd_softmax(sd_filter_apply_top(filter, first_k, l, n, scratch, top_scratch), n, dist);
     q.clear();
     for (size_t i = 0; i < dist.tokens.size(); i++) {
         if (dist.probs[i] > 0.0f) q.push_back({dist.tokens[i], dist.probs[i]});
@@ -155,9 +155,9 @@ int64_t after_draft_sampled(const float * l, int32_t n, llama_sampler * filter, 
     return token;
 }
 
-int64_t after_head(const float * l, int32_t n, int32_t k, std::vector<std::pair<float, int32_t>> & heap,
+int64_t after_head(const float * l, int32_t n, int32_t k, std::vector<std::pair<float, int32_t>> & top_scratch,
                    llama_token * tokens, float * probs) {
-    sd_logits_top_k(l, n, k, heap, tokens);
+    sd_logits_top_k(l, n, k, top_scratch, tokens);
     const float max = l[tokens[0]];
     const double sum = sd_logits_exp_sum(l, n, max);
     for (int32_t r = 0; r < k; r++) probs[r] = (float) (std::exp((double) (l[tokens[r]] - max)) / sum);
@@ -216,7 +216,7 @@ int main(int argc, char ** argv) {
         std::vector<llama_token_data> scratch;
         sd_dist dist;
         std::vector<int32_t> order;
-        std::vector<std::pair<float, int32_t>> heap;
+        std::vector<std::pair<float, int32_t>> top_scratch;
         std::vector<llama_token> tokens((size_t) k);
         std::vector<float> probs((size_t) k);
         // the engine's default filters when sampling: top-k 40, top-p 0.95, min-p 0.05, temperature 0.8
@@ -242,21 +242,21 @@ int main(int argc, char ** argv) {
                  return (int64_t) dist.tokens.size();
              },
              [&] {
-                 sd_softmax(sd_filter_apply_top(sampled, first_k, l, n, scratch, heap), n, dist);
+                 sd_softmax(sd_filter_apply_top(sampled, first_k, l, n, scratch, top_scratch), n, dist);
                  return (int64_t) dist.tokens.size();
              }},
             {"draft model's greedy choice (each drafted token)", [&] { return before_draft_choice(l, n, scratch, dist); },
              [&] { return after_draft_choice(l, n); }},
             {"draft model's sampled choice and q (each token)",
              [&] { return before_draft_sampled(l, n, sampled, scratch, dist, dense_q, 0.5); },
-             [&] { return after_draft_sampled(l, n, sampled, first_k, scratch, heap, dist, sparse_q, 0.5); }},
+             [&] { return after_draft_sampled(l, n, sampled, first_k, scratch, top_scratch, dist, sparse_q, 0.5); }},
             {"top 8 (Token Recycling, each row evaluated)", [&] { return before_top_k(l, n, k); },
              [&] {
-                 sd_logits_top_k(l, n, k, heap, tokens.data());
+                 sd_logits_top_k(l, n, k, top_scratch, tokens.data());
                  return (int64_t) tokens[0];
              }},
             {"a head's top 8 and probabilities (each draft)", [&] { return before_head(l, n, k, order, probs.data()); },
-             [&] { return after_head(l, n, k, heap, tokens.data(), probs.data()); }},
+             [&] { return after_head(l, n, k, top_scratch, tokens.data(), probs.data()); }},
             {"argmax (lookahead, each window column)",
              [&] { return (int64_t) (std::max_element(l, l + n) - l); },
              [&] { return (int64_t) sd_logits_argmax(l, n); }},
