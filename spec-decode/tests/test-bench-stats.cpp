@@ -106,6 +106,7 @@ int main() {
     CHECK(bench_judge({NAN, NAN, NAN}, 1.0) == bench_verdict::unknown);
     CHECK(bench_judge({1.0, 1.0, 1.0}, NAN) == bench_verdict::unknown);
     CHECK(std::string(bench_verdict_text(bench_verdict::within_noise)) == "within the noise");
+    CHECK(std::string(bench_verdict_text(bench_verdict::not_judged)) == "not judged: the row is marked !");
     // a ratio of prompts whose strategy ran 3 % slower is short of "never below plain" once the
     // bootstrap interval excludes 1; plain decoding against itself (half the prompts 3 % slower, half 2 %
     // faster) is within the noise

@@ -54,6 +54,8 @@ verdict("auto +stories +greedy +0\\.960 \\[0\\.900, 0\\.990\\] +our plain +0\\.9
 verdict("auto +repetitive +greedy +1\\.000 +our plain +0\\.97 +met")
 verdict("auto drafts on the repetitive prompts \\(nodes drafted\\) +repetitive +greedy +0 +- +at least 1 +short")
 verdict("plain decoding \\(specbench; llama-bench runs minutes apart\\) +stories +greedy +1\\.000 +llama-bench +1\\.00 +met")
+# lookup's 1.12x (nothing accepted) would read "met"; its row is marked, so it is not judged
+verdict("lookup +stories +greedy +1\\.120 +our plain +0\\.97 +not judged: the row is marked !")
 file(READ "${WORK}/table.md" md)
 string(FIND "${md}" "| realistic drafter | stories | greedy | 1.120 | llama-bench | 1.15 | short |" at)
 check("the Markdown lacks the realistic drafter's target:\n${md}" at GREATER -1)
@@ -66,6 +68,8 @@ string(REGEX MATCH "\"config\": \"lookup\"[^\n]*\"suspect\": true" m "${json}")
 check("lookup at 1.12x with nothing accepted is not marked (table.json)" m)
 string(REGEX MATCH "\"set\": \"stories\"[^\n]*\"config\": \"auto\"[^\n]*\"suspect\": false" m "${json}")
 check("auto on the story openings is marked (table.json)" m)
+string(REGEX MATCH "\"target\": \"lookup\"[^\n]*\"verdict\": \"not judged: the row is marked !\"" m "${json}")
+check("lookup's target is judged although its row is marked (table.json)" m)
 
 # without --java there is no Java row
 execute_process(COMMAND "${BENCH_TABLE}" --runs "${WORK}/runs.tsv" RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)

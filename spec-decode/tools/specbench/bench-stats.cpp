@@ -141,6 +141,7 @@ const char * bench_verdict_text(bench_verdict v) {
         case bench_verdict::met:          return "met";
         case bench_verdict::within_noise: return "within the noise";
         case bench_verdict::short_of:     return "short";
+        case bench_verdict::not_judged:   return "not judged: the row is marked !";
         case bench_verdict::unknown:      break;
     }
     return "-";

@@ -82,8 +82,9 @@ bool bench_strip_fixed(std::string & strategy);
 // How a measured ratio stands against a target: met when its value reaches the target, within the
 // noise when only its 95 % interval does (the prompts cannot tell it from the target), short when the
 // whole interval lies below it, unknown without a value. A value without an interval (lo = hi =
-// value) is met or short.
-enum class bench_verdict { met, within_noise, short_of, unknown };
+// value) is met or short. not_judged: the measurement's row is marked suspect (bench_suspect), so
+// the machine, not the engine, may have set its value (bench_judge never returns it; the caller does).
+enum class bench_verdict { met, within_noise, short_of, unknown, not_judged };
 
 bench_verdict bench_judge(const bench_interval & measured, double target);
 const char * bench_verdict_text(bench_verdict v);

@@ -321,8 +321,10 @@ static std::vector<table_target> make_targets(const std::vector<table_line> & li
     std::vector<table_target> out;
     const auto point = [](double v) { return bench_interval{v, v, v}; };
     const auto add = [&](const std::string & what, const std::string & set, const std::string & sampling,
-                         const bench_interval & measured, const std::string & against, double target, bool count = false) {
-        out.push_back({what, set, sampling, measured, count, against, target, bench_judge(measured, target)});
+                         const bench_interval & measured, const std::string & against, double target, bool count = false,
+                         bool suspect = false) {
+        out.push_back({what, set, sampling, measured, count, against, target,
+                       suspect ? bench_verdict::not_judged : bench_judge(measured, target)});
     };
     if (std::isfinite(java.value)) {
         add("plain decoding through the Java API (interleaved rounds)", "-", "greedy", java, "llama-bench", 0.97);
@@ -331,16 +333,20 @@ static std::vector<table_target> make_targets(const std::vector<table_line> & li
         const table_row & r = *l.row;
         if (!is_ours(r)) continue;
         const std::string sampling = temperature_text(r.temperature);
+        // a speed measured on a row marked suspect is not judged; a count of drafted nodes still is
+        const bool s = l.suspect;
         if (r.config == "plain") {
             add("plain decoding (specbench; llama-bench runs minutes apart)", r.set, sampling, point(l.vs_llama_plain),
-                "llama-bench", 1.0);
+                "llama-bench", 1.0, false, s);
         } else if (r.drafter == "perfect") {
-            add("perfect drafter", r.set, sampling, point(l.vs_llama_best), l.llama_best.empty() ? "-" : l.llama_best, 1.3);
+            add("perfect drafter", r.set, sampling, point(l.vs_llama_best), l.llama_best.empty() ? "-" : l.llama_best, 1.3,
+                false, s);
         } else if (r.drafter == "realistic") {
-            add("realistic drafter", r.set, sampling, point(l.vs_llama_plain), "llama-bench", 1.15);
-            add("realistic drafter, never below our plain", r.set, sampling, l.vs_our_plain.median, "our plain", 1.0);
+            add("realistic drafter", r.set, sampling, point(l.vs_llama_plain), "llama-bench", 1.15, false, s);
+            add("realistic drafter, never below our plain", r.set, sampling, l.vs_our_plain.median, "our plain", 1.0,
+                false, s);
         } else if (training_free(r.config)) {
-            add(r.config, r.set, sampling, l.vs_our_plain.median, "our plain", 0.97);
+            add(r.config, r.set, sampling, l.vs_our_plain.median, "our plain", 0.97, false, s);
             if (r.set == "repetitive") {
                 add(r.config + " drafts on the repetitive prompts (nodes drafted)", r.set, sampling,
                     point(l.drafted < 0 ? NAN : (double) l.drafted), "-", 1.0, true);
@@ -466,7 +472,8 @@ static int32_t run_table(const table_params & p, const std::vector<table_row> & 
         std::vector<std::string>(std::begin(k_target_headers), std::end(k_target_headers))};
     for (const table_target & t : targets) judged.push_back(target_cells(t));
     const std::string targets_title = "against the speed issue's targets (met: the measured value reaches the target; "
-                                      "within the noise: only its 95% interval does; short: the interval lies below it)";
+                                      "within the noise: only its 95% interval does; short: the interval lies below it; "
+                                      "not judged: the row it comes from is marked !)";
 
     std::string text = p.title.empty() ? "" : p.title + "\n";
     for (const std::string & n : p.notes) text += n + "\n";
