@@ -29,6 +29,8 @@ endforeach()
 run(llamaspec auto - stories 0 450 10 5)
 run(llamaspec auto - stories 1 480 10 5)
 run(llamaspec auto - stories 2 495 10 5)
+# sampled plain decoding: llama-bench does not sample, so no plain target is judged on it
+string(APPEND runs "llamaspec\tplain\t-\t0.8\tstories\t0\t128\t0.5\t0\t0\n")
 file(WRITE "${WORK}/runs.tsv" "${runs}")
 
 execute_process(COMMAND "${BENCH_TABLE}" --runs "${WORK}/runs.tsv" --title "made up" --java "1.004,0.967,1.018"
@@ -54,6 +56,8 @@ verdict("auto +stories +greedy +0\\.960 \\[0\\.900, 0\\.990\\] +our plain +0\\.9
 verdict("auto +repetitive +greedy +1\\.000 +our plain +0\\.97 +met")
 verdict("auto drafts on the repetitive prompts \\(nodes drafted\\) +repetitive +greedy +0 +- +at least 1 +short")
 verdict("plain decoding \\(specbench; llama-bench runs minutes apart\\) +stories +greedy +1\\.000 +llama-bench +1\\.00 +met")
+string(REGEX MATCH "plain decoding \\(specbench[^\n]*0\\.8" m "${targets}")
+check("a plain target judged on sampled plain decoding:\n${targets}" NOT m)
 # lookup's 1.12x (nothing accepted) would read "met"; its row is marked, so it is not judged
 verdict("lookup +stories +greedy +1\\.120 +our plain +0\\.97 +not judged: the row is marked !")
 file(READ "${WORK}/table.md" md)
