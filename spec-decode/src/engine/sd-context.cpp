@@ -65,6 +65,12 @@ static bool capture_hidden(ggml_tensor * t, bool ask, void * user) {
     return true;
 }
 
+// The cache holds no text any more (emptied, or a new context): neither sequence 0 nor any path's.
+static void forget_text(sd_context * c) {
+    c->cached.clear();
+    std::fill(c->text_upto.begin(), c->text_upto.end(), 0);
+}
+
 sd_status sd_context_init(sd_model * model, const sd_session_params & params, sd_context ** out, std::string & error) {
     *out = nullptr;
     sd_status status = sd_session_params_check(params, error);
@@ -178,8 +184,7 @@ sd_status sd_context_enable_capture(sd_context * c, std::string & error) {
     if (c->threadpool != nullptr) llama_attach_threadpool(c->ctx, c->threadpool, c->threadpool);
     c->cparams = cparams;
     c->n_threads_set = cparams.n_threads;
-    c->cached.clear();
-    std::fill(c->text_upto.begin(), c->text_upto.end(), 0);
+    forget_text(c);
     c->can_capture = true;
     return SD_OK;
 }
@@ -226,8 +231,7 @@ void sd_context_reset(sd_context * c) {
     llama_context * ctx = c->ctx;
     std::string ignored; // a server gone away fails the next decode
     sd_rpc_call(&c->model->rpc, [ctx] { llama_memory_clear(llama_get_memory(ctx), true); }, ignored);
-    c->cached.clear();
-    std::fill(c->text_upto.begin(), c->text_upto.end(), 0);
+    forget_text(c);
 }
 
 void sd_context_truncate(sd_context * c, size_t n) {
