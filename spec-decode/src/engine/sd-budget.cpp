@@ -153,18 +153,22 @@ void sd_bucket_stats::observe(int32_t bucket, bool accepted) {
 
 std::vector<double> sd_sibling_room(const sd_draft_tree & tree, const std::vector<double> & e) {
     const int32_t n = sd_tree_size(tree);
-    std::map<int32_t, std::vector<int32_t>> siblings; // parent -> children
-    for (int32_t i = 0; i < n; i++) siblings[tree.parent[(size_t) i]].push_back(i);
+    // the nodes by parent, and among siblings most likely first, ties in tree order
+    std::vector<int32_t> by_parent((size_t) n);
+    std::iota(by_parent.begin(), by_parent.end(), 0);
+    std::sort(by_parent.begin(), by_parent.end(), [&](int32_t a, int32_t b) {
+        const int32_t pa = tree.parent[(size_t) a], pb = tree.parent[(size_t) b];
+        if (pa != pb) return pa < pb;
+        if (e[(size_t) a] != e[(size_t) b]) return e[(size_t) a] > e[(size_t) b];
+        return a < b;
+    });
     std::vector<double> room((size_t) n, 1.0);
-    for (auto & group : siblings) {
-        std::vector<int32_t> & kids = group.second;
-        // most likely first; ties in tree order
-        std::stable_sort(kids.begin(), kids.end(), [&](int32_t a, int32_t b) { return e[(size_t) a] > e[(size_t) b]; });
-        double ahead = 0;
-        for (int32_t k : kids) {
-            room[(size_t) k] = std::max(0.0, 1.0 - ahead);
-            ahead += e[(size_t) k];
-        }
+    double ahead = 0;
+    for (int32_t j = 0; j < n; j++) {
+        const int32_t k = by_parent[(size_t) j];
+        if (j == 0 || tree.parent[(size_t) k] != tree.parent[(size_t) by_parent[(size_t) j - 1]]) ahead = 0;
+        room[(size_t) k] = std::max(0.0, 1.0 - ahead);
+        ahead += e[(size_t) k];
     }
     return room;
 }
@@ -203,7 +207,9 @@ std::vector<bool> sd_budget_select(const sd_draft_tree & tree, const sd_bucket_s
     // prefix of this ranking is a tree.
     std::vector<int32_t> order((size_t) n);
     std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return p[(size_t) a] > p[(size_t) b]; });
+    std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
+        return p[(size_t) a] != p[(size_t) b] ? p[(size_t) a] > p[(size_t) b] : a < b;
+    });
 
     // A node drawn from a drafter's distribution is verified by rejection sampling against it, which is
     // exact only if whether the node is verified does not depend on what was drawn: so with drawn nodes
