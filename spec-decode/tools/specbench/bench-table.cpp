@@ -320,11 +320,12 @@ static bool training_free(const std::string & config) {
 static std::vector<table_target> make_targets(const std::vector<table_line> & lines, const bench_interval & java) {
     std::vector<table_target> out;
     const auto point = [](double v) { return bench_interval{v, v, v}; };
+    // a speed measured on a row marked suspect is not judged; a count of drafted nodes still is
+    bool row_suspect = false;
     const auto add = [&](const std::string & what, const std::string & set, const std::string & sampling,
-                         const bench_interval & measured, const std::string & against, double target, bool count = false,
-                         bool suspect = false) {
+                         const bench_interval & measured, const std::string & against, double target, bool count = false) {
         out.push_back({what, set, sampling, measured, count, against, target,
-                       suspect ? bench_verdict::not_judged : bench_judge(measured, target)});
+                       row_suspect && !count ? bench_verdict::not_judged : bench_judge(measured, target)});
     };
     if (std::isfinite(java.value)) {
         add("plain decoding through the Java API (interleaved rounds)", "-", "greedy", java, "llama-bench", 0.97);
@@ -333,22 +334,19 @@ static std::vector<table_target> make_targets(const std::vector<table_line> & li
         const table_row & r = *l.row;
         if (!is_ours(r)) continue;
         const std::string sampling = temperature_text(r.temperature);
-        // a speed measured on a row marked suspect is not judged; a count of drafted nodes still is
-        const bool s = l.suspect;
+        row_suspect = l.suspect;
         if (r.config == "plain") {
             // llama-bench decodes without sampling: only greedy plain decoding is measured against it
             if (r.temperature > 0) continue;
             add("plain decoding (specbench; llama-bench runs minutes apart)", r.set, sampling, point(l.vs_llama_plain),
-                "llama-bench", 1.0, false, s);
+                "llama-bench", 1.0);
         } else if (r.drafter == "perfect") {
-            add("perfect drafter", r.set, sampling, point(l.vs_llama_best), l.llama_best.empty() ? "-" : l.llama_best, 1.3,
-                false, s);
+            add("perfect drafter", r.set, sampling, point(l.vs_llama_best), l.llama_best.empty() ? "-" : l.llama_best, 1.3);
         } else if (r.drafter == "realistic") {
-            add("realistic drafter", r.set, sampling, point(l.vs_llama_plain), "llama-bench", 1.15, false, s);
-            add("realistic drafter, never below our plain", r.set, sampling, l.vs_our_plain.median, "our plain", 1.0,
-                false, s);
+            add("realistic drafter", r.set, sampling, point(l.vs_llama_plain), "llama-bench", 1.15);
+            add("realistic drafter, never below our plain", r.set, sampling, l.vs_our_plain.median, "our plain", 1.0);
         } else if (training_free(r.config)) {
-            add(r.config, r.set, sampling, l.vs_our_plain.median, "our plain", 0.97, false, s);
+            add(r.config, r.set, sampling, l.vs_our_plain.median, "our plain", 0.97);
             if (r.set == "repetitive") {
                 add(r.config + " drafts on the repetitive prompts (nodes drafted)", r.set, sampling,
                     point(l.drafted < 0 ? NAN : (double) l.drafted), "-", 1.0, true);
